@@ -1,0 +1,780 @@
+#!/usr/bin/env python3
+"""Build CPython with untrusted interpreters from the pinned upstream release.
+
+The repository holds only our work: overlay files at their upstream paths
+and a quilt patch series.  This script obtains and verifies the upstream
+tarball, assembles the source tree under build/src, builds the variants out
+of tree, and runs the tests.  Run "build.py --help" for the commands.
+"""
+
+import argparse
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+VERSION = "3.13.5"
+SHA256 = "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+TARBALL_NAME = f"Python-{VERSION}.tar.xz"
+DEBIAN_SOURCE = "python3.13"
+DEBIAN_SUITE = "trixie"
+DEBIAN_ORIG = f"python3.13_{VERSION}.orig.tar.xz"
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Top-level directories of the repository that are copied into the tree.
+OVERLAY_DIRS = ("Include", "Python", "Modules", "Lib", "Doc", "Tools")
+
+# Build variants: directory name under build/ and the configure options.
+VARIANTS = {
+    "untrusted": ["--with-untrusted"],
+    "trusted": [],
+    "debug": ["--with-untrusted", "--with-pydebug"],
+}
+
+# Debian packages needed to build every stdlib extension module, and the
+# tools this script uses.  (libmpdec is bundled by CPython 3.13.)
+DEB_PACKAGES = [
+    "build-essential", "pkg-config", "autoconf", "autoconf-archive",
+    "quilt", "ccache", "xz-utils", "libssl-dev", "libffi-dev",
+    "libsqlite3-dev", "libreadline-dev", "libncurses-dev", "libbz2-dev",
+    "liblzma-dev", "zlib1g-dev", "uuid-dev", "libgdbm-dev",
+    "libgdbm-compat-dev", "libexpat1-dev", "tk-dev",
+]
+
+# Python packages for the test and documentation environments.
+TOOL_REQUIREMENTS = ["tox>=4.11,<5"]
+
+
+class SetupError(Exception):
+    """A failure explained to the user in one paragraph, without traceback."""
+
+
+def log(msg):
+    print(f"[build] {msg}", flush=True)
+
+
+def run(cmd, cwd=None, env=None, what=None, quiet=False):
+    """Run a command; raise SetupError naming *what* when it fails."""
+    if not quiet:
+        log("$ " + " ".join(shlex.quote(str(c)) for c in cmd))
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env,
+                              stdout=subprocess.PIPE if quiet else None,
+                              stderr=subprocess.STDOUT if quiet else None,
+                              text=True)
+    except FileNotFoundError:
+        raise SetupError(f"{cmd[0]} is not installed; run "
+                         f"'{sys.argv[0]} deps' to install the build "
+                         f"dependencies.")
+    if proc.returncode != 0:
+        detail = ""
+        if quiet and proc.stdout:
+            tail = proc.stdout.strip().splitlines()[-5:]
+            detail = " Its last output was:\n    " + "\n    ".join(tail)
+        raise SetupError(f"{what or cmd[0]} failed (exit status "
+                         f"{proc.returncode}).{detail}")
+    return proc
+
+
+def paths(args):
+    build = os.path.abspath(args.build_dir)
+    return {
+        "build": build,
+        "src": os.path.join(build, "src"),
+        "stamp": os.path.join(build, "src.stamp"),
+        "manifest": os.path.join(build, "src.manifest"),
+    }
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- deps
+
+def missing_packages():
+    if shutil.which("dpkg-query") is None:
+        return None
+    missing = []
+    for pkg in DEB_PACKAGES:
+        proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        if "install ok installed" not in proc.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def cmd_deps(args):
+    missing = missing_packages()
+    if missing is None:
+        log("not a Debian system: make sure a C compiler, quilt and the "
+            "development headers CPython needs are installed")
+        return
+    if not missing:
+        log("build dependencies: all installed")
+        return
+    install = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+    if os.geteuid() != 0:
+        raise SetupError(
+            "These Debian packages are needed to build: "
+            f"{' '.join(missing)}. Install them with:\n    sudo apt-get update "
+            f"&& sudo {' '.join(install)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    log(f"installing build dependencies: {' '.join(missing)}")
+    run(["apt-get", "update", "-q"], env=env, what="apt-get update",
+        quiet=True)
+    run(install + ["-q"], env=env, what="apt-get install", quiet=True)
+
+
+# ---------------------------------------------------------------- fetch
+
+def cache_dir():
+    base = (os.environ.get("SANDBOX_CACHE_DIR")
+            or os.path.join(os.environ.get("XDG_CACHE_HOME")
+                            or os.path.expanduser("~/.cache"),
+                            "cpython-untrusted"))
+    return os.path.abspath(base)
+
+
+def check_tarball(path):
+    if not os.path.isfile(path):
+        raise SetupError(f"The tarball {path} does not exist. Pass the path "
+                         f"of {TARBALL_NAME} downloaded from python.org, or "
+                         f"leave out --tarball to fetch Debian's copy.")
+    digest = sha256_of(path)
+    if digest != SHA256:
+        raise SetupError(
+            f"The tarball {path} has sha256 {digest}, but CPython {VERSION} "
+            f"({TARBALL_NAME}) has sha256 {SHA256}. It is another release "
+            f"or a damaged download, and nothing was built from it. "
+            f"Download {TARBALL_NAME} again from python.org and pass it with "
+            f"--tarball, or leave out --tarball to fetch Debian's copy.")
+
+
+def debian_archive():
+    """The Debian archive address and keyring of this machine's apt setup."""
+    codenames = {"buster", "bullseye", "bookworm", "trixie", "forky", "sid",
+                 "stable", "testing", "unstable", "oldstable"}
+    files = []
+    if os.path.isfile("/etc/apt/sources.list"):
+        files.append("/etc/apt/sources.list")
+    parts = "/etc/apt/sources.list.d"
+    if os.path.isdir(parts):
+        files += [os.path.join(parts, n) for n in sorted(os.listdir(parts))
+                  if n.endswith((".list", ".sources"))]
+    for name in files:
+        try:
+            with open(name, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if name.endswith(".sources"):
+            # deb822: stanzas separated by blank lines.
+            for stanza in text.split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    if line.startswith("#") or ":" not in line:
+                        continue
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+                if fields.get("enabled", "yes").lower() == "no":
+                    continue
+                suites = fields.get("suites", "").split()
+                if codenames & set(suites) and fields.get("uris"):
+                    return fields["uris"].split()[0], fields.get("signed-by")
+        else:
+            for line in text.splitlines():
+                words = line.split("#")[0].split()
+                if len(words) < 3 or words[0] not in ("deb", "deb-src"):
+                    continue
+                keyring = None
+                if words[1].startswith("["):
+                    opts = []
+                    while words and not words[0].endswith("]"):
+                        opts.append(words.pop(0))
+                    opts.append(words.pop(0))
+                    words.insert(0, "deb")
+                    for opt in " ".join(opts).strip("[] ").split():
+                        if opt.startswith("signed-by="):
+                            keyring = opt.split("=", 1)[1]
+                    words = ["deb"] + words[1:]
+                if len(words) >= 3 and words[2] in codenames:
+                    return words[1], keyring
+    return None, None
+
+
+def fetch_from_debian(dest):
+    """Download the orig tarball with apt-get under a private configuration."""
+    if shutil.which("apt-get") is None:
+        raise SetupError(
+            f"apt-get is not available, so Debian's copy of CPython {VERSION} "
+            f"cannot be fetched. Download {TARBALL_NAME} from python.org and "
+            f"pass it with --tarball PATH (or set SANDBOX_TARBALL).")
+    uri, keyring = debian_archive()
+    if uri is None:
+        raise SetupError(
+            "No Debian archive is configured in /etc/apt/sources.list or "
+            "/etc/apt/sources.list.d, so the address to fetch CPython "
+            f"{VERSION} from is unknown. Download {TARBALL_NAME} from "
+            "python.org and pass it with --tarball PATH (or set "
+            "SANDBOX_TARBALL).")
+    if not keyring or not os.path.exists(keyring):
+        keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    with tempfile.TemporaryDirectory(prefix="apt-", dir=dest) as tmp:
+        for sub in ("lists/partial", "cache/archives/partial", "sources",
+                    "prefs", "download"):
+            os.makedirs(os.path.join(tmp, sub))
+        with open(os.path.join(tmp, "sources", "upstream.sources"), "w") as f:
+            f.write(f"Types: deb-src\nURIs: {uri}\nSuites: {DEBIAN_SUITE}\n"
+                    f"Components: main\nSigned-By: {keyring}\n")
+        opts = {
+            "Dir::Etc::SourceList": "/dev/null",
+            "Dir::Etc::SourceParts": os.path.join(tmp, "sources"),
+            "Dir::Etc::Preferences": "/dev/null",
+            "Dir::Etc::PreferencesParts": os.path.join(tmp, "prefs"),
+            "Dir::State::Lists": os.path.join(tmp, "lists"),
+            "Dir::Cache": os.path.join(tmp, "cache"),
+            "APT::Get::Only-Source": "true",
+        }
+        if os.geteuid() == 0:
+            # The private directories are root's; don't switch to _apt.
+            opts["APT::Sandbox::User"] = "root"
+        else:
+            opts["Debug::NoLocking"] = "true"
+        apt = ["apt-get", "-q"]
+        for k, v in opts.items():
+            apt += ["-o", f"{k}={v}"]
+        hint = (f"Check the network, or download {TARBALL_NAME} from "
+                f"python.org and pass it with --tarball PATH (or set "
+                f"SANDBOX_TARBALL).")
+        log(f"fetching {DEBIAN_SOURCE} from {DEBIAN_SUITE} at {uri}")
+        try:
+            run(apt + ["update"], quiet=True,
+                what=f"Reading the {DEBIAN_SUITE} source index from {uri}")
+            run(apt + ["source", "--download-only", DEBIAN_SOURCE],
+                cwd=os.path.join(tmp, "download"), quiet=True,
+                what=f"Downloading the {DEBIAN_SOURCE} source package")
+        except SetupError as e:
+            raise SetupError(f"{e}\n{hint}") from None
+        got = os.path.join(tmp, "download", DEBIAN_ORIG)
+        if not os.path.isfile(got):
+            raise SetupError(
+                f"Debian's {DEBIAN_SOURCE} source package in {DEBIAN_SUITE} "
+                f"no longer ships {DEBIAN_ORIG} (it moved to another "
+                f"release). {hint}")
+        check_tarball(got)
+        final = os.path.join(dest, TARBALL_NAME)
+        os.replace(got, final)
+    return final
+
+
+def cmd_fetch(args):
+    """Return the path of a verified upstream tarball, fetching if needed."""
+    given = args.tarball or os.environ.get("SANDBOX_TARBALL")
+    if given:
+        path = os.path.abspath(given)
+        check_tarball(path)
+        return path
+    dest = cache_dir()
+    cached = os.path.join(dest, TARBALL_NAME)
+    if os.path.isfile(cached):
+        if sha256_of(cached) == SHA256:
+            return cached
+        log(f"cached {cached} is damaged; fetching it again")
+        os.unlink(cached)
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as e:
+        raise SetupError(f"Cannot create the cache directory {dest}: "
+                         f"{e.strerror}. Set SANDBOX_CACHE_DIR to a "
+                         f"writable directory.")
+    path = fetch_from_debian(dest)
+    log(f"cached {path}")
+    return path
+
+
+# ---------------------------------------------------------------- assemble
+
+def series():
+    names = []
+    with open(os.path.join(ROOT, "patches", "series")) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if line:
+                names.append(line.split()[0])
+    return names
+
+
+def overlay_files():
+    """Our files to copy into the tree, as paths relative to ROOT."""
+    out = []
+    for top in OVERLAY_DIRS:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, top)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith(".pyc"):
+                    continue
+                out.append(os.path.relpath(os.path.join(dirpath, name), ROOT))
+    return out
+
+
+def inputs_digest(tarball):
+    """A digest of everything the assembled tree is made from."""
+    h = hashlib.sha256(SHA256.encode())
+    h.update(os.path.abspath(tarball).encode())
+    for name in ["series"] + series():
+        h.update(name.encode())
+        with open(os.path.join(ROOT, "patches", name), "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    for rel in overlay_files():
+        h.update(rel.encode())
+        with open(os.path.join(ROOT, rel), "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def tree_digests(top):
+    """Map relative path -> sha256 for every file (and symlink) in *top*."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = os.path.relpath(dirpath, top)
+        if rel_dir == ".":
+            # quilt's state is rebuilt with the tree; the patches link is ours.
+            dirnames[:] = [d for d in dirnames if d not in (".pc", "patches")]
+        # Bytecode caches that running the build writes next to Lib/.
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames + [d for d in dirnames
+                                 if os.path.islink(os.path.join(dirpath, d))]:
+            full = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if os.path.islink(full):
+                out[rel] = "link:" + os.readlink(full)
+            else:
+                out[rel] = sha256_of(full)
+    return out
+
+
+def read_manifest(path):
+    out = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            for line in f:
+                digest, _, rel = line.rstrip("\n").partition(" ")
+                out[rel] = digest
+    return out
+
+
+def quilt_env(src):
+    env = dict(os.environ)
+    env.update({
+        "QUILT_PATCHES": os.path.join(ROOT, "patches"),
+        "QUILT_PC": ".pc",
+        # Clean, reproducible patches: a/ b/ prefixes, no timestamps, no
+        # "Index:" lines, sorted files; DEP-3 headers are kept by quilt.
+        "QUILT_REFRESH_ARGS": "-p ab --no-timestamps --no-index --sort",
+        "QUILT_DIFF_ARGS": "-p ab --no-timestamps --no-index --color=auto",
+        "QUILT_NO_DIFF_INDEX": "1",
+        "QUILT_NO_DIFF_TIMESTAMPS": "1",
+        "QUILTRC": "/dev/null",
+    })
+    return env
+
+
+def stage_tree(tarball, stage):
+    """Extract, overlay and patch into *stage*."""
+    log(f"extracting {os.path.basename(tarball)}")
+    run(["tar", "-xJf", tarball, "-C", stage, "--strip-components=1"],
+        what="Extracting the tarball", quiet=True)
+    for rel in overlay_files():
+        dest = os.path.join(stage, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, rel), dest)
+    env = quilt_env(stage)
+    if shutil.which("quilt") is None:
+        raise SetupError("quilt is not installed; run "
+                         f"'{sys.argv[0]} deps' first.")
+    for name in series():
+        proc = subprocess.run(["quilt", "push", "--fuzz=0", "-q", name],
+                              cwd=stage, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            raise SetupError(
+                f"The patch patches/{name} does not apply to the pristine "
+                f"CPython {VERSION} tree after the patches before it in "
+                f"patches/series; nothing was changed in the build tree. "
+                f"quilt said:\n    "
+                + "\n    ".join(proc.stdout.strip().splitlines()[-6:]))
+    log(f"applied {len(series())} patches")
+
+
+def cmd_assemble(args):
+    tarball = cmd_fetch(args)
+    p = paths(args)
+    digest = inputs_digest(tarball)
+    if os.path.isdir(p["src"]) and os.path.isfile(p["stamp"]):
+        with open(p["stamp"]) as f:
+            if f.read().strip() == digest:
+                log("source tree is up to date")
+                return p["src"]
+    os.makedirs(p["build"], exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stage-", dir=p["build"]) as stage:
+        stage_tree(tarball, stage)
+        new = tree_digests(stage)
+        old = read_manifest(p["manifest"])
+        cur = tree_digests(p["src"]) if os.path.isdir(p["src"]) else {}
+        # A file changed in build/src since we wrote it, that the new tree
+        # would overwrite, is someone's unsaved work: stop rather than lose it.
+        lost = sorted(rel for rel, d in cur.items()
+                      if d != old.get(rel) and d != new.get(rel))
+        if lost and not args.discard:
+            raise SetupError(
+                f"build/src has edits that are in no patch and would be "
+                f"lost: {', '.join(lost[:8])}"
+                f"{' ...' if len(lost) > 8 else ''}. Save them into a "
+                f"patch ('{sys.argv[0]} refresh'), or rerun with --discard "
+                f"to throw them away.")
+        if not os.path.isdir(p["src"]):
+            os.replace(stage, p["src"])
+            os.makedirs(stage)  # for TemporaryDirectory's cleanup
+        else:
+            sync_tree(stage, p["src"], new, cur)
+        os.makedirs(p["src"], exist_ok=True)
+        link = os.path.join(p["src"], "patches")
+        if not os.path.islink(link):
+            os.symlink(os.path.join(ROOT, "patches"), link)
+    with open(p["manifest"] + ".tmp", "w") as f:
+        for rel, d in sorted(new.items()):
+            f.write(f"{d} {rel}\n")
+    os.replace(p["manifest"] + ".tmp", p["manifest"])
+    with open(p["stamp"], "w") as f:
+        f.write(digest + "\n")
+    log(f"source tree assembled in {p['src']}")
+    return p["src"]
+
+
+def sync_tree(stage, dest, new, cur):
+    """Make *dest* equal to *stage*, touching only files that differ, so
+    make rebuilds only what changed."""
+    changed = 0
+    for rel, d in new.items():
+        if cur.get(rel) == d:
+            continue
+        s, t = os.path.join(stage, rel), os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(t), exist_ok=True)
+        if os.path.lexists(t):
+            os.unlink(t)
+        os.replace(s, t)
+        changed += 1
+    for rel in cur:
+        if rel not in new:
+            os.unlink(os.path.join(dest, rel))
+            changed += 1
+    # quilt's bookkeeping follows the tree.
+    pc = os.path.join(dest, ".pc")
+    if os.path.isdir(pc):
+        shutil.rmtree(pc)
+    if os.path.isdir(os.path.join(stage, ".pc")):
+        os.replace(os.path.join(stage, ".pc"), pc)
+    log(f"updated {changed} files in {dest}")
+
+
+# ---------------------------------------------------------------- build
+
+def compiler_env():
+    env = dict(os.environ)
+    if "CC" not in env and shutil.which("ccache"):
+        env["CC"] = "ccache gcc"
+    return env
+
+
+def configure_args(args, variant):
+    return VARIANTS[variant] + ["--prefix=" + os.path.join(
+        paths(args)["build"], "install", variant)]
+
+
+def build_variant(args, variant, src):
+    p = paths(args)
+    out = os.path.join(p["build"], variant)
+    os.makedirs(out, exist_ok=True)
+    conf = configure_args(args, variant)
+    stamp = os.path.join(out, "configure.args")
+    old = open(stamp).read() if os.path.isfile(stamp) else None
+    env = compiler_env()
+    start = time.monotonic()
+    if old != " ".join(conf) or not os.path.isfile(
+            os.path.join(out, "Makefile")):
+        log(f"configuring {variant}: {' '.join(conf)}")
+        run([os.path.join(src, "configure")] + conf, cwd=out, env=env,
+            what=f"configure of the {variant} build (see "
+                 f"{out}/config.log)", quiet=True)
+        with open(stamp, "w") as f:
+            f.write(" ".join(conf))
+    jobs = str(os.cpu_count() or 2)
+    log(f"building {variant} with make -j{jobs}")
+    run(["make", f"-j{jobs}"], cwd=out, env=env,
+        what=f"make in build/{variant}", quiet=not args.verbose)
+    log(f"built {variant} in {time.monotonic() - start:.0f} s: "
+        f"{out}/python")
+    return out
+
+
+def selected_variants(args, default):
+    names = args.variant or default
+    for v in names:
+        if v not in VARIANTS:
+            raise SetupError(f"unknown variant {v!r}; choose from "
+                             f"{', '.join(VARIANTS)}")
+    return names
+
+
+def cmd_build(args):
+    cmd_deps(args)
+    src = cmd_assemble(args)
+    for v in selected_variants(args, ["untrusted", "trusted"]):
+        build_variant(args, v, src)
+
+
+def cmd_install(args):
+    """make install of a variant into build/install/VARIANT."""
+    cmd_deps(args)
+    src = cmd_assemble(args)
+    for v in selected_variants(args, ["untrusted"]):
+        out = build_variant(args, v, src)
+        log(f"installing {v} into build/install/{v}")
+        run(["make", "install"], cwd=out, env=compiler_env(),
+            what=f"make install in build/{v}", quiet=not args.verbose)
+
+
+DEMO = r"""
+import builtins, sys, sysconfig
+flag = sysconfig.get_config_var("Py_UNTRUSTED")
+print(f"CPython {sys.version.split()[0]} with untrusted interpreters")
+print(f"  configure --with-untrusted: {'yes' if flag else 'no'} "
+      f"(Py_UNTRUSTED={flag})")
+print(f"  __restricted__ in the main interpreter: {builtins.__restricted__}")
+"""
+
+
+def cmd_demo(args):
+    cmd_deps(args)
+    src = cmd_assemble(args)
+    out = build_variant(args, "untrusted", src)
+    python = os.path.join(out, "python")
+    proc = subprocess.run([python, "-I", "-c", DEMO])
+    return proc.returncode
+
+
+def tools_python(args):
+    """A virtual environment with tox, made by the untrusted build."""
+    p = paths(args)
+    venv = os.path.join(p["build"], "tools")
+    python = os.path.join(venv, "bin", "python")
+    stamp = os.path.join(venv, "requirements.txt")
+    if not (os.path.isfile(stamp)
+            and open(stamp).read() == "\n".join(TOOL_REQUIREMENTS)):
+        base = sys.executable
+        shutil.rmtree(venv, ignore_errors=True)
+        run([base, "-m", "venv", venv], what="creating build/tools",
+            quiet=True)
+        run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            + TOOL_REQUIREMENTS, what="pip install of the test tools")
+        with open(stamp, "w") as f:
+            f.write("\n".join(TOOL_REQUIREMENTS))
+    return python
+
+
+def cmd_test(args):
+    start = time.monotonic()
+    cmd_deps(args)
+    src = cmd_assemble(args)
+    timings = []
+    for v in selected_variants(args, list(VARIANTS)):
+        t = time.monotonic()
+        build_variant(args, v, src)
+        timings.append((f"build {v}", time.monotonic() - t))
+    t = time.monotonic()
+    cmd_install(argparse.Namespace(**{**vars(args), "variant": ["untrusted"]}))
+    timings.append(("install untrusted", time.monotonic() - t))
+    t = time.monotonic()
+    python = tools_python(args)
+    env = dict(os.environ, SANDBOX_BUILD_DIR=paths(args)["build"])
+    status = subprocess.run([python, "-m", "tox", "-c",
+                             os.path.join(ROOT, "tox.ini")] + (
+        ["-e", args.tox_env] if args.tox_env else []), env=env,
+        cwd=ROOT).returncode
+    timings.append(("tox", time.monotonic() - t))
+    if not args.no_regrtest and status == 0:
+        t = time.monotonic()
+        status = cmd_regrtest(args)
+        timings.append(("regrtest", time.monotonic() - t))
+    for what, secs in timings:
+        log(f"time: {what}: {secs:.0f} s")
+    log(f"time: total: {time.monotonic() - start:.0f} s")
+    return status
+
+
+def regrtest_exclusions():
+    names = []
+    with open(os.path.join(ROOT, "Tools", "sandbox",
+                           "regrtest-exclude.txt")) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if line:
+                names.append(line)
+    return names
+
+
+def cmd_regrtest(args):
+    """CPython's own suite on the flag-on build, minus known environment
+    failures (Tools/sandbox/regrtest-exclude.txt)."""
+    p = paths(args)
+    python = os.path.join(p["build"], "untrusted", "python")
+    if not os.path.isfile(python):
+        raise SetupError("build/untrusted/python does not exist; run "
+                         f"'{sys.argv[0]} build' first.")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(regrtest_exclusions()) + "\n")
+        ignore = f.name
+    jobs = str(max(3, (os.cpu_count() or 2) + 1))
+    cmd = [python, "-m", "test", f"-j{jobs}", "--timeout=1200",
+           "-u", "all,-network,-urlfetch", "--ignorefile", ignore,
+           "--fail-env-changed", "-W"] + list(args.tests or [])
+    log("$ " + " ".join(cmd))
+    try:
+        return subprocess.run(cmd, cwd=os.path.join(p["build"], "untrusted")
+                              ).returncode
+    finally:
+        os.unlink(ignore)
+
+
+def cmd_quilt(args):
+    """Run quilt in build/src with the project's settings."""
+    src = paths(args)["src"]
+    if not os.path.isdir(src):
+        raise SetupError("build/src is not assembled yet; run "
+                         f"'{sys.argv[0]} assemble' first.")
+    return subprocess.run(["quilt"] + args.quilt_args, cwd=src,
+                          env=quilt_env(src)).returncode
+
+
+def cmd_refresh(args):
+    args.quilt_args = ["refresh"] + args.quilt_args
+    return cmd_quilt(args)
+
+
+REGEN_PATCH = "9000-build-regenerate-configure.patch"
+
+
+def cmd_regen_configure(args):
+    """Regenerate configure and pyconfig.h.in into their own patch."""
+    src = cmd_assemble(args)
+    env = quilt_env(src)
+    top = subprocess.run(["quilt", "top"], cwd=src, env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if top.stdout.strip() != REGEN_PATCH or series()[-1] != REGEN_PATCH:
+        raise SetupError(f"patches/{REGEN_PATCH} must be the last patch in "
+                         "patches/series and applied in build/src (quilt "
+                         "push -a).")
+    # Plain autoconf with upstream's aclocal.m4 reproduces upstream's
+    # configure byte for byte, so the patch holds only our changes.
+    run(["autoconf"], cwd=src, what="autoconf")
+    run(["autoheader"], cwd=src, what="autoheader")
+    shutil.rmtree(os.path.join(src, "autom4te.cache"), ignore_errors=True)
+    for junk in ("configure~", "pyconfig.h.in~"):
+        if os.path.exists(os.path.join(src, junk)):
+            os.unlink(os.path.join(src, junk))
+    return subprocess.run(["quilt", "refresh"], cwd=src, env=env).returncode
+
+
+def cmd_docs(args):
+    python = tools_python(args)
+    return subprocess.run([python, "-m", "tox", "-c",
+                           os.path.join(ROOT, "tox.ini"), "-e", "docs"],
+                          cwd=ROOT).returncode
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="build.py",
+        description=f"Build CPython {VERSION} with untrusted interpreters "
+                    "from the pinned upstream tarball, our overlay files and "
+                    "patches/series, and test it.")
+    parser.add_argument("--build-dir", default=os.environ.get(
+        "SANDBOX_BUILD_DIR", os.path.join(ROOT, "build")),
+        help="where the assembled tree and builds go (default: build/)")
+    parser.add_argument("--tarball", help=f"use this {TARBALL_NAME} instead "
+                        "of fetching Debian's copy (also SANDBOX_TARBALL)")
+    parser.add_argument("--discard", action="store_true",
+                        help="let assembly overwrite edits in build/src that "
+                        "are in no patch")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the output of configure and make")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name, func, help):
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    add("deps", cmd_deps, "check the build dependencies; install them with "
+        "apt-get when run as root, else print the command")
+    add("fetch", cmd_fetch, f"obtain and verify the CPython {VERSION} "
+        "tarball (cached in SANDBOX_CACHE_DIR or ~/.cache/cpython-untrusted)")
+    add("assemble", cmd_assemble, "extract the tarball into build/src, "
+        "copy the overlay in and apply patches/series")
+    for name, func, help in [
+            ("build", cmd_build, "assemble and build variants out of tree "
+             "(default: untrusted and trusted)"),
+            ("install", cmd_install, "build and 'make install' a variant "
+             "into build/install/VARIANT (default: untrusted)")]:
+        b = add(name, func, help)
+        b.add_argument("variant", nargs="*",
+                       help=f"one of {', '.join(VARIANTS)}")
+    add("demo", cmd_demo, "build the flag-on interpreter and run the demo")
+    t = add("test", cmd_test, "build every variant, run the pytest suite and "
+            "the docs build through tox, then CPython's regression suite")
+    t.add_argument("variant", nargs="*", help=argparse.SUPPRESS)
+    t.add_argument("--tox-env", help="run only this tox environment")
+    t.add_argument("--no-regrtest", action="store_true",
+                   help="skip CPython's regression suite")
+    t.set_defaults(tests=None)
+    r = add("regrtest", cmd_regrtest, "run CPython's regression suite on "
+            "build/untrusted, minus Tools/sandbox/regrtest-exclude.txt")
+    r.add_argument("tests", nargs="*", help="test names (default: all)")
+    q = add("quilt", cmd_quilt, "run quilt in build/src with the project's "
+            "settings, e.g. 'quilt new 0009-area-what.patch'")
+    q.add_argument("quilt_args", nargs=argparse.REMAINDER)
+    f = add("refresh", cmd_refresh, "save the edits of the topmost applied "
+            "patch in build/src into patches/ (quilt refresh)")
+    f.add_argument("quilt_args", nargs=argparse.REMAINDER)
+    add("regen-configure", cmd_regen_configure, "regenerate configure and "
+        f"pyconfig.h.in from configure.ac into patches/{REGEN_PATCH}")
+    add("docs", cmd_docs, "build the documentation with warnings as errors")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(os.path.join(ROOT, "patches", "series")):
+        print(f"error: {ROOT} is not a checkout of the project "
+              "(patches/series is missing)", file=sys.stderr)
+        return 1
+    try:
+        result = args.func(args)
+    except SetupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
