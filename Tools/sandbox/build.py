@@ -160,17 +160,24 @@ def check_tarball(path):
             f"--tarball, or leave out --tarball to fetch Debian's copy.")
 
 
-def debian_archive():
-    """The Debian archive address and keyring of this machine's apt setup."""
-    codenames = {"buster", "bullseye", "bookworm", "trixie", "forky", "sid",
-                 "stable", "testing", "unstable", "oldstable"}
+def apt_source_files(etc="/etc/apt"):
     files = []
-    if os.path.isfile("/etc/apt/sources.list"):
-        files.append("/etc/apt/sources.list")
-    parts = "/etc/apt/sources.list.d"
+    if os.path.isfile(os.path.join(etc, "sources.list")):
+        files.append(os.path.join(etc, "sources.list"))
+    parts = os.path.join(etc, "sources.list.d")
     if os.path.isdir(parts):
         files += [os.path.join(parts, n) for n in sorted(os.listdir(parts))
                   if n.endswith((".list", ".sources"))]
+    return files
+
+
+def debian_archive(files):
+    """The Debian archive address and keyring named in apt source *files*.
+
+    The first source of a Debian release suite (not -security, -updates or
+    a third party's suite) wins."""
+    codenames = {"buster", "bullseye", "bookworm", "trixie", "forky", "sid",
+                 "stable", "testing", "unstable", "oldstable"}
     for name in files:
         try:
             with open(name, encoding="utf-8", errors="replace") as f:
@@ -197,18 +204,20 @@ def debian_archive():
                 if len(words) < 3 or words[0] not in ("deb", "deb-src"):
                     continue
                 keyring = None
-                if words[1].startswith("["):
+                rest = words[1:]
+                if rest[0].startswith("["):
+                    # Options: "[arch=amd64 signed-by=/path]".
                     opts = []
-                    while words and not words[0].endswith("]"):
-                        opts.append(words.pop(0))
-                    opts.append(words.pop(0))
-                    words.insert(0, "deb")
+                    while rest:
+                        word = rest.pop(0)
+                        opts.append(word)
+                        if word.endswith("]"):
+                            break
                     for opt in " ".join(opts).strip("[] ").split():
                         if opt.startswith("signed-by="):
                             keyring = opt.split("=", 1)[1]
-                    words = ["deb"] + words[1:]
-                if len(words) >= 3 and words[2] in codenames:
-                    return words[1], keyring
+                if len(rest) >= 2 and rest[1] in codenames:
+                    return rest[0], keyring
     return None, None
 
 
@@ -219,7 +228,7 @@ def fetch_from_debian(dest):
             f"apt-get is not available, so Debian's copy of CPython {VERSION} "
             f"cannot be fetched. Download {TARBALL_NAME} from python.org and "
             f"pass it with --tarball PATH (or set SANDBOX_TARBALL).")
-    uri, keyring = debian_archive()
+    uri, keyring = debian_archive(apt_source_files())
     if uri is None:
         raise SetupError(
             "No Debian archive is configured in /etc/apt/sources.list or "
@@ -574,14 +583,15 @@ def cmd_demo(args):
 
 
 def tools_python(args):
-    """A virtual environment with tox, made by the untrusted build."""
+    """A virtual environment with tox, made by the untrusted build (so the
+    tools need nothing from the system's Python but this script)."""
     p = paths(args)
     venv = os.path.join(p["build"], "tools")
     python = os.path.join(venv, "bin", "python")
     stamp = os.path.join(venv, "requirements.txt")
-    if not (os.path.isfile(stamp)
+    base = os.path.join(p["build"], "untrusted", "python")
+    if not (os.path.isfile(stamp) and os.path.isfile(python)
             and open(stamp).read() == "\n".join(TOOL_REQUIREMENTS)):
-        base = sys.executable
         shutil.rmtree(venv, ignore_errors=True)
         run([base, "-m", "venv", venv], what="creating build/tools",
             quiet=True)
@@ -696,6 +706,8 @@ def cmd_regen_configure(args):
 
 
 def cmd_docs(args):
+    cmd_deps(args)
+    build_variant(args, "untrusted", cmd_assemble(args))
     python = tools_python(args)
     return subprocess.run([python, "-m", "tox", "-c",
                            os.path.join(ROOT, "tox.ini"), "-e", "docs"],

@@ -1,0 +1,17 @@
+# Sphinx configuration for the untrusted-interpreter pages.
+#
+# Run from the repository root, which holds only our pages under Doc/:
+#     sphinx-build -W -c Doc/sandbox -b html Doc build/docs
+# tox -e docs does this.  The pages use only directives of plain Sphinx, so
+# they also build inside upstream's Doc/ tree.
+
+project = "CPython with untrusted interpreters"
+copyright = "2026, the untrusted-interpreter contributors"
+version = release = "3.13.5"
+root_doc = "sandbox/index"
+exclude_patterns = ["sandbox/conf.py"]
+highlight_language = "python3"
+primary_domain = "py"
+nitpicky = True
+html_theme = "alabaster"
+html_title = project

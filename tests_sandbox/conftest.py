@@ -1,0 +1,54 @@
+"""Shared helpers for the tests of the untrusted-interpreter runtime.
+
+The suite runs under the interpreter it tests: tox makes one virtual
+environment per built variant (build/untrusted, build/trusted, build/debug).
+Tests that need the feature skip cleanly on a build without it, like
+CPython's own ``requires_*`` helpers.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_SCRIPT = os.path.join(REPO, "Tools", "sandbox", "build.py")
+
+#: True when this interpreter was configured --with-untrusted.
+UNTRUSTED_BUILD = bool(sysconfig.get_config_var("Py_UNTRUSTED"))
+
+requires_untrusted = pytest.mark.skipif(
+    not UNTRUSTED_BUILD,
+    reason="needs a CPython configured --with-untrusted")
+
+
+def build_dir():
+    """The build/ directory that tox was started for, or skip."""
+    path = os.environ.get("SANDBOX_BUILD_DIR")
+    if not path:
+        pytest.skip("SANDBOX_BUILD_DIR is not set (run through tox or "
+                    "Tools/sandbox/build.py test)")
+    return path
+
+
+def run_python(*args, python=sys.executable, **kw):
+    """Run a child interpreter in isolated mode with faulthandler on."""
+    return subprocess.run([python, "-X", "faulthandler", "-I", *args],
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def cached_tarball():
+    """The verified upstream tarball the build used, or skip."""
+    given = os.environ.get("SANDBOX_TARBALL")
+    if given:
+        return given
+    base = (os.environ.get("SANDBOX_CACHE_DIR")
+            or os.path.join(os.environ.get("XDG_CACHE_HOME")
+                            or os.path.expanduser("~/.cache"),
+                            "cpython-untrusted"))
+    path = os.path.join(base, "Python-3.13.5.tar.xz")
+    if not os.path.isfile(path):
+        pytest.skip("the upstream tarball is not cached")
+    return path

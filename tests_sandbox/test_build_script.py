@@ -1,0 +1,233 @@
+"""Tools/sandbox/build.py: obtaining, verifying and assembling upstream.
+
+These tests drive the script the way a user does, in a scratch copy of the
+repository, and check its effect on disk.  They don't depend on the build
+variant, so they run once, in the "untrusted" tox environment.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import BUILD_SCRIPT, cached_tarball
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SANDBOX_VARIANT", "untrusted") != "untrusted",
+    reason="build script tests run once, in the untrusted environment")
+
+SHA256 = "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+
+
+def build_script(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, BUILD_SCRIPT, *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def load_module():
+    spec = importlib.util.spec_from_file_location("sandbox_build",
+                                                  BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_clear_error(proc, *phrases):
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: ")
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+
+
+def test_wrong_hash_is_rejected_and_nothing_is_assembled(tmp_path):
+    bad = tmp_path / "Python-3.13.5.tar.xz"
+    bad.write_bytes(b"not the release")
+    build = tmp_path / "build"
+    proc = build_script("--build-dir", str(build), "--tarball", str(bad),
+                        "assemble")
+    assert_clear_error(
+        proc,
+        f"The tarball {bad} has sha256 ",
+        f"but CPython 3.13.5 (Python-3.13.5.tar.xz) has sha256 {SHA256}",
+        "It is another release or a damaged download, and nothing was "
+        "built from it.",
+        "--tarball")
+    assert not (build / "src").exists()
+
+
+def test_missing_tarball_is_a_clear_error(tmp_path):
+    proc = build_script("--build-dir", str(tmp_path / "build"), "--tarball",
+                        str(tmp_path / "nowhere.tar.xz"), "fetch")
+    assert_clear_error(proc, "nowhere.tar.xz does not exist")
+
+
+def test_apt_sources_are_read_in_both_formats(tmp_path):
+    build = load_module()
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text(textwrap.dedent("""\
+        Types: deb
+        URIs: https://deb.nodesource.com/node_20.x
+        Suites: nodistro
+        Components: main
+
+        Types: deb
+        URIs: http://mirror.example/debian
+        Suites: bookworm bookworm-updates
+        Components: main
+        Signed-By: /usr/share/keyrings/example.gpg
+        """))
+    assert build.debian_archive([str(deb822)]) == (
+        "http://mirror.example/debian", "/usr/share/keyrings/example.gpg")
+    oneline = tmp_path / "sources.list"
+    oneline.write_text(textwrap.dedent("""\
+        # deb http://old.example/debian bullseye main
+        deb https://packages.example/apt cloud-sdk-bookworm main
+        deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main
+        """))
+    assert build.debian_archive([str(oneline)]) == (
+        "http://mirror.example/debian", "/k.gpg")
+    assert build.debian_archive([]) == (None, None)
+
+
+def test_missing_packages_are_listed_with_the_command(monkeypatch):
+    build = load_module()
+    monkeypatch.setattr(build, "missing_packages", lambda: ["quilt", "ccache"])
+    monkeypatch.setattr(build.os, "geteuid", lambda: 1000)
+    with pytest.raises(build.SetupError) as info:
+        build.cmd_deps(None)
+    assert ("sudo apt-get update && sudo apt-get install -y "
+            "--no-install-recommends quilt ccache") in str(info.value)
+
+
+@pytest.fixture
+def scratch_repo(tmp_path):
+    """A minimal copy of the repository: the script, a series, an overlay."""
+    if shutil.which("quilt") is None:
+        pytest.skip("quilt is not installed")
+    repo = tmp_path / "repo"
+    (repo / "Tools" / "sandbox").mkdir(parents=True)
+    shutil.copy(BUILD_SCRIPT, repo / "Tools" / "sandbox" / "build.py")
+    (repo / "Lib").mkdir()
+    (repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 1\n")
+    (repo / "patches").mkdir()
+    (repo / "patches" / "0001-readme-title.patch").write_text(textwrap.dedent("""\
+        Description: test: change the README's title
+        Forwarded: not-needed
+        ---
+        --- a/README.rst
+        +++ b/README.rst
+        @@ -1,4 +1,4 @@
+        -This is Python version 3.13.5
+        +This is Python version 3.13.5, patched
+         =============================
+         
+         .. image:: https://github.com/python/cpython/workflows/Tests/badge.svg
+        """))
+    (repo / "patches" / "series").write_text("0001-readme-title.patch\n")
+    return repo
+
+
+def scratch_env():
+    # The scratch repository builds in its own build/, never in the one tox
+    # was started for.
+    env = dict(os.environ)
+    env.pop("SANDBOX_BUILD_DIR", None)
+    return env
+
+
+def assemble(repo, *extra):
+    return subprocess.run(
+        [sys.executable, str(repo / "Tools" / "sandbox" / "build.py"),
+         "--tarball", cached_tarball(), *extra, "assemble"],
+        capture_output=True, text=True, timeout=300, env=scratch_env())
+
+
+def test_assembly_is_idempotent_and_incremental(scratch_repo):
+    src = scratch_repo / "build" / "src"
+    first = assemble(scratch_repo)
+    assert first.returncode == 0, first.stderr
+    assert (src / "README.rst").read_text().startswith(
+        "This is Python version 3.13.5, patched\n")
+    assert (src / "Lib" / "sandbox_probe.py").read_text() == "VALUE = 1\n"
+    untouched = (src / "Python" / "ceval.c").stat().st_mtime_ns
+
+    again = assemble(scratch_repo)
+    assert again.returncode == 0, again.stderr
+    assert "source tree is up to date" in again.stdout
+
+    (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 2\n")
+    changed = assemble(scratch_repo)
+    assert changed.returncode == 0, changed.stderr
+    assert "updated 1 files" in changed.stdout
+    assert (src / "Lib" / "sandbox_probe.py").read_text() == "VALUE = 2\n"
+    # Files that did not change keep their time stamps: make rebuilds
+    # only what changed.
+    assert (src / "Python" / "ceval.c").stat().st_mtime_ns == untouched
+
+    (scratch_repo / "Lib" / "sandbox_probe.py").unlink()
+    removed = assemble(scratch_repo)
+    assert removed.returncode == 0, removed.stderr
+    assert not (src / "Lib" / "sandbox_probe.py").exists()
+
+
+def test_a_patch_that_does_not_apply_is_named(scratch_repo):
+    patch = scratch_repo / "patches" / "0001-readme-title.patch"
+    patch.write_text(patch.read_text().replace(
+        "-This is Python version 3.13.5", "-This is Python version 3.12.0"))
+    proc = assemble(scratch_repo)
+    assert_clear_error(proc, "The patch patches/0001-readme-title.patch "
+                             "does not apply")
+    assert not (scratch_repo / "build" / "src").exists()
+
+
+def test_a_failing_patch_leaves_the_assembled_tree_alone(scratch_repo):
+    assert assemble(scratch_repo).returncode == 0
+    src = scratch_repo / "build" / "src"
+    before = (src / "README.rst").read_text()
+    (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 3\n")
+    patch = scratch_repo / "patches" / "0001-readme-title.patch"
+    patch.write_text(patch.read_text().replace("3.13.5\n", "3.12.0\n", 1))
+    proc = assemble(scratch_repo)
+    assert_clear_error(proc, "patches/0001-readme-title.patch")
+    assert (src / "README.rst").read_text() == before
+    assert (src / "Lib" / "sandbox_probe.py").read_text() == "VALUE = 1\n"
+
+
+def test_edits_in_no_patch_are_never_lost(scratch_repo):
+    assert assemble(scratch_repo).returncode == 0
+    src = scratch_repo / "build" / "src"
+    ceval = src / "Python" / "ceval.c"
+    ceval.write_text(ceval.read_text() + "/* work in progress */\n")
+    (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 2\n")
+    proc = assemble(scratch_repo)
+    assert_clear_error(proc, "Python/ceval.c", "--discard")
+    assert ceval.read_text().endswith("/* work in progress */\n")
+
+    proc = assemble(scratch_repo, "--discard")
+    assert proc.returncode == 0, proc.stderr
+    assert not ceval.read_text().endswith("/* work in progress */\n")
+    assert (src / "Lib" / "sandbox_probe.py").read_text() == "VALUE = 2\n"
+
+
+def test_refresh_saves_an_edit_into_its_patch(scratch_repo):
+    assert assemble(scratch_repo).returncode == 0
+    script = [sys.executable, str(scratch_repo / "Tools" / "sandbox" /
+                                  "build.py")]
+    readme = scratch_repo / "build" / "src" / "README.rst"
+    readme.write_text(readme.read_text().replace(", patched", ", refreshed"))
+    proc = subprocess.run(script + ["refresh"], capture_output=True,
+                          text=True, timeout=60, env=scratch_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    patch = (scratch_repo / "patches" / "0001-readme-title.patch").read_text()
+    assert patch.startswith("Description: test: change the README's title\n")
+    assert "+This is Python version 3.13.5, refreshed\n" in patch
+    # The saved edit is no longer "in no patch": assembly goes on.
+    (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 2\n")
+    assert assemble(scratch_repo).returncode == 0
+    assert ", refreshed" in readme.read_text()
