@@ -155,6 +155,10 @@ def test_assembly_is_idempotent_and_incremental(scratch_repo):
     assert (src / "README.rst").read_text().startswith(
         "This is Python version 3.13.5, patched\n")
     assert (src / "Lib" / "sandbox_probe.py").read_text() == "VALUE = 1\n"
+    # Readable by other users, as a tree extracted by tar would be.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert src.stat().st_mode & 0o777 == 0o777 & ~umask
     untouched = (src / "Python" / "ceval.c").stat().st_mtime_ns
 
     again = assemble(scratch_repo)
