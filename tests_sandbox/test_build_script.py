@@ -235,3 +235,29 @@ def test_refresh_saves_an_edit_into_its_patch(scratch_repo):
     (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 2\n")
     assert assemble(scratch_repo).returncode == 0
     assert ", refreshed" in readme.read_text()
+
+
+def test_unreachable_archive_is_a_clear_error(tmp_path, monkeypatch):
+    # The fetch as it goes with no network: apt-get cannot reach the
+    # archive.  A closed port on loopback stands in for it.
+    import socket
+    build = load_module()
+    if shutil.which("apt-get") is None:
+        pytest.skip("apt-get is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The port is closed again: connections to it are refused.
+    monkeypatch.setattr(build, "debian_archive", lambda files: (
+        f"http://127.0.0.1:{port}/debian", None))
+    with pytest.raises(build.SetupError) as info:
+        build.fetch_from_debian(str(tmp_path))
+    message = str(info.value)
+    assert message.startswith(
+        f"Reading the trixie source index from http://127.0.0.1:{port}/debian "
+        "failed")
+    assert "Check the network and the proxy settings of apt, or download " \
+        "Python-3.13.5.tar.xz" in message
+    assert "--tarball PATH" in message
+    # Nothing is left behind: no tarball, no private apt directories.
+    assert os.listdir(tmp_path) == []

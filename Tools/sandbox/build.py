@@ -273,24 +273,29 @@ def fetch_from_debian(dest):
         apt = ["apt-get", "-q"]
         for k, v in opts.items():
             apt += ["-o", f"{k}={v}"]
-        hint = (f"Check the network, or download {TARBALL_NAME} from "
-                f"python.org and pass it with --tarball PATH (or set "
-                f"SANDBOX_TARBALL).")
+        hint = (f"download {TARBALL_NAME} from python.org and pass it with "
+                f"--tarball PATH (or set SANDBOX_TARBALL).")
         log(f"fetching {DEBIAN_SOURCE} from {DEBIAN_SUITE} at {uri}")
         try:
-            run(apt + ["update"], quiet=True,
+            run(apt + ["update", "--error-on=any"], quiet=True,
                 what=f"Reading the {DEBIAN_SUITE} source index from {uri}")
+        except SetupError as e:
+            raise SetupError(f"{e}\nCheck the network and the proxy "
+                             f"settings of apt, or {hint}") from None
+        try:
             run(apt + ["source", "--download-only", DEBIAN_SOURCE],
                 cwd=os.path.join(tmp, "download"), quiet=True,
                 what=f"Downloading the {DEBIAN_SOURCE} source package")
         except SetupError as e:
-            raise SetupError(f"{e}\n{hint}") from None
+            raise SetupError(f"{e}\nDebian's {DEBIAN_SUITE} may no longer "
+                             f"carry {DEBIAN_SOURCE} {VERSION}, or the "
+                             f"network failed; {hint}") from None
         got = os.path.join(tmp, "download", DEBIAN_ORIG)
         if not os.path.isfile(got):
             raise SetupError(
                 f"Debian's {DEBIAN_SOURCE} source package in {DEBIAN_SUITE} "
                 f"no longer ships {DEBIAN_ORIG} (it moved to another "
-                f"release). {hint}")
+                f"release); {hint}")
         check_tarball(got)
         final = os.path.join(dest, TARBALL_NAME)
         os.replace(got, final)
@@ -683,9 +688,15 @@ def cmd_regrtest(args):
     cmd = [python, "-m", "test", "--fast-ci", f"-j{jobs}",
            "--use=all,-cpu,-network,-urlfetch",
            "--ignorefile", ignore] + list(args.tests or [])
+    # A neutral environment, as upstream's CI has: PYTHON* variables of the
+    # caller (PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE, ...) change what
+    # child interpreters do and fail tests that check the defaults.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTHON")}
     log("$ " + " ".join(cmd))
     try:
-        return subprocess.run(cmd, cwd=os.path.join(p["build"], "untrusted")
+        return subprocess.run(cmd, env=env,
+                              cwd=os.path.join(p["build"], "untrusted")
                               ).returncode
     finally:
         os.unlink(ignore)
