@@ -594,6 +594,13 @@ print(f"CPython {sys.version.split()[0]} with untrusted interpreters")
 print(f"  configure --with-untrusted: {'yes' if flag else 'no'} "
       f"(Py_UNTRUSTED={flag})")
 print(f"  __restricted__ in the main interpreter: {builtins.__restricted__}")
+import _interpreters
+interp = _interpreters.create("isolated")
+err = _interpreters.exec(interp, "assert __restricted__ is False")
+_interpreters.destroy(interp)
+print(f"  __restricted__ in an isolated subinterpreter: "
+      f"{'False' if err is None else 'not False: ' + str(err.msg)}")
+print("  (untrusted interpreters, where it is True, come with the engine)")
 """
 
 
