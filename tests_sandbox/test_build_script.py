@@ -261,3 +261,25 @@ def test_unreachable_archive_is_a_clear_error(tmp_path, monkeypatch):
     assert "--tarball PATH" in message
     # Nothing is left behind: no tarball, no private apt directories.
     assert os.listdir(tmp_path) == []
+
+
+def test_regen_configure_reproduces_the_committed_patch(tmp_path):
+    # The generated configure is a patch of its own; regenerating it from
+    # the series must give back exactly what is committed, else the patch
+    # is stale or the tools differ from the ones it was made with.
+    if not (shutil.which("quilt") and shutil.which("autoconf")):
+        pytest.skip("quilt and autoconf are needed")
+    repo = tmp_path / "repo"
+    (repo / "Tools" / "sandbox").mkdir(parents=True)
+    shutil.copy(BUILD_SCRIPT, repo / "Tools" / "sandbox" / "build.py")
+    shutil.copytree(os.path.join(os.path.dirname(BUILD_SCRIPT), "..", "..",
+                                 "patches"), repo / "patches")
+    regen = repo / "patches" / "9000-build-regenerate-configure.patch"
+    committed = regen.read_text()
+    proc = subprocess.run(
+        [sys.executable, str(repo / "Tools" / "sandbox" / "build.py"),
+         "--tarball", cached_tarball(), "regen-configure"],
+        capture_output=True, text=True, timeout=300, env=scratch_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert regen.read_text() == committed
+    assert not (repo / "build" / "src" / "autom4te.cache").exists()
