@@ -40,12 +40,6 @@ def test_debug_variant_is_a_pydebug_build():
     assert bool(sysconfig.get_config_var("Py_DEBUG")) == is_debug
 
 
-def test_the_flag_is_free_threading_free():
-    # --with-untrusted is refused with --disable-gil, so no variant has both.
-    if UNTRUSTED_BUILD:
-        assert not sysconfig.get_config_var("Py_GIL_DISABLED")
-
-
 def configure():
     path = os.path.join(build_dir(), "src", "configure")
     if not os.path.isfile(path):

@@ -4,11 +4,11 @@ import builtins
 import dis
 import textwrap
 
+import _interpreters
+
 import pytest
 
 from conftest import run_python
-
-_interpreters = pytest.importorskip("_interpreters")
 
 
 def test_main_interpreter_is_not_restricted():

@@ -43,6 +43,7 @@ DEB_PACKAGES = [
     "libsqlite3-dev", "libreadline-dev", "libncurses-dev", "libbz2-dev",
     "liblzma-dev", "zlib1g-dev", "uuid-dev", "libgdbm-dev",
     "libgdbm-compat-dev", "libexpat1-dev", "tk-dev",
+    "debian-archive-keyring",
 ]
 
 # Python packages for the test and documentation environments.
@@ -194,8 +195,11 @@ def apt_source_files(etc="/etc/apt"):
 def debian_archive(files):
     """The Debian archive address and keyring named in apt source *files*.
 
-    The first source of a Debian release suite (not -security, -updates or
-    a third party's suite) wins."""
+    Sources of a Debian release suite count (not -security or -updates);
+    among them, the first whose address looks like a Debian mirror (its
+    path ends in /debian) wins over third-party repositories that reuse
+    Debian's suite names."""
+    found = []
     codenames = {"buster", "bullseye", "bookworm", "trixie", "forky", "sid",
                  "stable", "testing", "unstable", "oldstable"}
     for name in files:
@@ -217,7 +221,8 @@ def debian_archive(files):
                     continue
                 suites = fields.get("suites", "").split()
                 if codenames & set(suites) and fields.get("uris"):
-                    return fields["uris"].split()[0], fields.get("signed-by")
+                    found.append((fields["uris"].split()[0],
+                                  fields.get("signed-by")))
         else:
             for line in text.splitlines():
                 words = line.split("#")[0].split()
@@ -237,8 +242,11 @@ def debian_archive(files):
                         if opt.startswith("signed-by="):
                             keyring = opt.split("=", 1)[1]
                 if len(rest) >= 2 and rest[1] in codenames:
-                    return rest[0], keyring
-    return None, None
+                    found.append((rest[0], keyring))
+    for uri, keyring in found:
+        if uri.rstrip("/").endswith("/debian"):
+            return uri, keyring
+    return found[0] if found else (None, None)
 
 
 def fetch_from_debian(dest):
@@ -273,6 +281,10 @@ def fetch_from_debian(dest):
             "Dir::State::Lists": os.path.join(tmp, "lists"),
             "Dir::Cache": os.path.join(tmp, "cache"),
             "APT::Get::Only-Source": "true",
+            # Don't run the system's apt hooks (cache cleaners, ...).
+            "APT::Update::Pre-Invoke::": "",
+            "APT::Update::Post-Invoke::": "",
+            "APT::Update::Post-Invoke-Success::": "",
         }
         if os.geteuid() == 0:
             # The private directories are root's; don't switch to _apt.
@@ -290,7 +302,9 @@ def fetch_from_debian(dest):
                 what=f"Reading the {DEBIAN_SUITE} source index from {uri}")
         except SetupError as e:
             raise SetupError(f"{e}\nCheck the network and the proxy "
-                             f"settings of apt, or {hint}") from None
+                             f"settings of apt (and, for a signature error, "
+                             f"update debian-archive-keyring), or {hint}"
+                             ) from None
         try:
             run(apt + ["source", "--download-only", DEBIAN_SOURCE],
                 cwd=os.path.join(tmp, "download"), quiet=True,
@@ -367,8 +381,15 @@ def inputs_digest(tarball):
     h.update(os.path.abspath(tarball).encode())
     for name in ["series"] + series():
         h.update(name.encode())
-        with open(os.path.join(ROOT, "patches", name), "rb") as f:
-            h.update(hashlib.sha256(f.read()).digest())
+        try:
+            with open(os.path.join(ROOT, "patches", name), "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+        except FileNotFoundError:
+            raise SetupError(
+                f"patches/series names {name}, but patches/{name} does not "
+                f"exist. After 'quilt new', save the patch with "
+                f"'{sys.argv[0]} refresh'; or remove the name from "
+                f"patches/series.") from None
     for rel in overlay_files():
         h.update(rel.encode())
         with open(os.path.join(ROOT, rel), "rb") as f:
@@ -450,11 +471,25 @@ def stage_tree(tarball, stage):
     log(f"applied {len(series())} patches")
 
 
+def check_all_applied(src):
+    """Refuse to build a tree in which a patch was popped with quilt."""
+    applied = (read_text(os.path.join(src, ".pc", "applied-patches"))
+               or "").split()
+    if applied != series():
+        missing = [n for n in series() if n not in applied]
+        raise SetupError(
+            f"build/src is not fully patched: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not applied (quilt "
+            f"pop). Finish the change and run '{sys.argv[0]} refresh', "
+            f"then '{sys.argv[0]} quilt push -a'.")
+
+
 def cmd_assemble(args):
     tarball = cmd_fetch(args)
     p = paths(args)
     digest = inputs_digest(tarball)
     if os.path.isdir(p["src"]) and read_text(p["stamp"]) == digest + "\n":
+        check_all_applied(p["src"])
         log("source tree is up to date")
         return p["src"]
     os.makedirs(p["build"], exist_ok=True)
@@ -479,6 +514,10 @@ def cmd_assemble(args):
                 f"{' ...' if len(lost) > 8 else ''}. Save them into a "
                 f"patch ('{sys.argv[0]} refresh'), or rerun with --discard "
                 f"to throw them away.")
+        # From here build/src changes: an interrupted run must not leave a
+        # stamp that calls the tree up to date.
+        if os.path.exists(p["stamp"]):
+            os.unlink(p["stamp"])
         if not os.path.isdir(p["src"]):
             os.replace(stage, p["src"])
             os.makedirs(stage)  # for TemporaryDirectory's cleanup
@@ -492,8 +531,9 @@ def cmd_assemble(args):
         for rel, d in sorted(new.items()):
             f.write(f"{d} {rel}\n")
     os.replace(p["manifest"] + ".tmp", p["manifest"])
-    with open(p["stamp"], "w") as f:
+    with open(p["stamp"] + ".tmp", "w") as f:
         f.write(digest + "\n")
+    os.replace(p["stamp"] + ".tmp", p["stamp"])
     log(f"source tree assembled in {p['src']}")
     return p["src"]
 
@@ -502,19 +542,29 @@ def sync_tree(stage, dest, new, cur):
     """Make *dest* equal to *stage*, touching only files that differ, so
     make rebuilds only what changed."""
     changed = 0
-    for rel, d in new.items():
-        if cur.get(rel) == d:
-            continue
-        s, t = os.path.join(stage, rel), os.path.join(dest, rel)
-        os.makedirs(os.path.dirname(t), exist_ok=True)
-        if os.path.lexists(t):
-            os.unlink(t)
-        os.replace(s, t)
-        changed += 1
     for rel in cur:
         if rel not in new:
             os.unlink(os.path.join(dest, rel))
             changed += 1
+    now = time.time()
+    for rel, d in new.items():
+        if cur.get(rel) == d:
+            continue
+        s, t = os.path.join(stage, rel), os.path.join(dest, rel)
+        parent = os.path.dirname(t)
+        if os.path.isfile(parent) or os.path.islink(parent):
+            os.unlink(parent)  # a file became a directory
+        os.makedirs(parent, exist_ok=True)
+        if os.path.isdir(t) and not os.path.islink(t):
+            shutil.rmtree(t)  # a directory became a file
+        elif os.path.lexists(t):
+            os.unlink(t)
+        os.replace(s, t)
+        if not os.path.islink(t):
+            # tar restores upstream's 2025 times: a file going back to its
+            # pristine content must still look newer than its objects.
+            os.utime(t, (now, now))
+        changed += 1
     # quilt's bookkeeping follows the tree.
     pc = os.path.join(dest, ".pc")
     if os.path.isdir(pc):
@@ -644,34 +694,43 @@ def tools_python(args):
     return python
 
 
+def tox_env(args):
+    """The environment tox runs in: where the builds and the tarball are."""
+    return dict(os.environ, SANDBOX_BUILD_DIR=paths(args)["build"],
+                SANDBOX_TARBALL=cmd_fetch(args))
+
+
 def cmd_test(args):
     start = time.monotonic()
-    cmd_deps(args)
-    src = cmd_assemble(args)
     timings = []
-    for v in selected_variants(args, list(VARIANTS)):
+    results = []
+
+    def stage(what, func, *a):
         t = time.monotonic()
-        build_variant(args, v, src)
-        timings.append((f"build {v}", time.monotonic() - t))
-    t = time.monotonic()
-    install_variant(args, "untrusted", src)
-    timings.append(("install untrusted", time.monotonic() - t))
-    t = time.monotonic()
-    python = tools_python(args)
-    env = dict(os.environ, SANDBOX_BUILD_DIR=paths(args)["build"])
-    status = subprocess.run([python, "-m", "tox", "-c",
-                             os.path.join(ROOT, "tox.ini")] + (
-        ["-e", args.tox_env] if args.tox_env else []), env=env,
-        cwd=ROOT).returncode
-    timings.append(("tox", time.monotonic() - t))
-    results = [("tox (tests_sandbox, docs)", status)]
-    if not args.no_regrtest:
-        t = time.monotonic()
-        results.append(("regrtest", cmd_regrtest(args)))
-        timings.append(("regrtest", time.monotonic() - t))
-    for what, secs in timings:
-        log(f"time: {what}: {secs:.0f} s")
-    log(f"time: total: {time.monotonic() - start:.0f} s")
+        try:
+            return func(*a)
+        finally:
+            timings.append((what, time.monotonic() - t))
+
+    try:
+        stage("dependencies", cmd_deps, args)
+        src = stage("fetch and assemble", cmd_assemble, args)
+        for v in selected_variants(args, list(VARIANTS)):
+            stage(f"build {v}", build_variant, args, v, src)
+        stage("install untrusted", install_variant, args, "untrusted", src)
+        python = stage("test tools", tools_python, args)
+        status = stage("tox", lambda: subprocess.run(
+            [python, "-m", "tox", "-c", os.path.join(ROOT, "tox.ini")]
+            + (["-e", args.tox_env] if args.tox_env else []),
+            env=tox_env(args), cwd=ROOT).returncode)
+        results.append(("tox (tests_sandbox, docs)", status))
+        if not args.no_regrtest:
+            results.append(("regrtest", stage("regrtest", cmd_regrtest,
+                                              args)))
+    finally:
+        for what, secs in timings:
+            log(f"time: {what}: {secs:.0f} s")
+        log(f"time: total: {time.monotonic() - start:.0f} s")
     for what, code in results:
         log(f"result: {what}: {'passed' if code == 0 else 'FAILED'}")
     return max(code for _, code in results)
@@ -737,6 +796,9 @@ def cmd_quilt(args):
     if not os.path.isdir(src):
         raise SetupError("build/src is not assembled yet; run "
                          f"'{sys.argv[0]} assemble' first.")
+    if shutil.which("quilt") is None:
+        raise SetupError("quilt is not installed; run "
+                         f"'{sys.argv[0]} deps' first.")
     return subprocess.run(["quilt"] + args.quilt_args, cwd=src,
                           env=quilt_env(src)).returncode
 
@@ -776,7 +838,7 @@ def cmd_docs(args):
     python = tools_python(args)
     return subprocess.run([python, "-m", "tox", "-c",
                            os.path.join(ROOT, "tox.ini"), "-e", "docs"],
-                          cwd=ROOT).returncode
+                          env=tox_env(args), cwd=ROOT).returncode
 
 
 def main(argv=None):
@@ -854,6 +916,12 @@ def main(argv=None):
         result = args.func(args)
     except SetupError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        # Disk full, a directory that is not writable, ...: say which file.
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}. Nothing was lost: fix "
+              f"the cause and run the command again.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
