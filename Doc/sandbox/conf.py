@@ -20,4 +20,7 @@ html_title = project
 # upstream's Doc/ tree, which this standalone build does not have.
 nitpick_ignore_regex = [
     (r"py:(mod|func|data|class|exc)", r"(sys|sysconfig|builtins)(\..*)?"),
+    (r"py:(exc|attr|data)", r"(PermissionError|OSError|BaseException|"
+                            r"Exception|OSError\.errno|errno\.EACCES)"),
+    (r"c:.*", r"(PyObject|Py_UNTRUSTED)"),
 ]

@@ -2,8 +2,9 @@
  *
  * Each hook is a static inline function or a macro.  Without Py_UNTRUSTED
  * (configure --with-untrusted) it compiles to a constant, so the flag costs
- * nothing when off; with it, the trusted fast path is one predictable branch.
- * The engine behind the hooks is Python/sandbox.c.
+ * nothing when off; with it, the trusted fast path is one predictable branch
+ * on PyInterpreterState.sandbox.  The engine behind the hooks is
+ * Python/sandbox.c; the public C API is Include/cpython/sandbox.h.
  */
 #ifndef Py_INTERNAL_SANDBOX_H
 #define Py_INTERNAL_SANDBOX_H
@@ -15,17 +16,51 @@ extern "C" {
 #  error "this header requires Py_BUILD_CORE define"
 #endif
 
+#include "pycore_initconfig.h"    // PyStatus
+#include "pycore_interp.h"        // PyInterpreterState.sandbox
+
+#ifdef Py_UNTRUSTED
+
+/* The policy and the counters of one untrusted interpreter; NULL in a
+ * trusted one.  Defined in Python/sandbox.c. */
+struct _PySandboxState;
+
+/* Create and destroy the static exception types SandboxError and
+ * SandboxLimitExceeded, in every interpreter (pycore_init_types()). */
+extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
+extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
  * Untrusted for its whole life: the mark is set when the interpreter is
  * created and never changes.  It is the value of the __restricted__
- * builtin.  No interpreter is untrusted yet: the engine that creates them
- * comes with its own change. */
+ * builtin. */
+static inline int
+_PySandbox_IsUntrusted(PyInterpreterState *interp)
+{
+    return interp->sandbox != NULL;
+}
+
+#else  /* !Py_UNTRUSTED */
+
+static inline PyStatus
+_PySandbox_InitTypes(PyInterpreterState *Py_UNUSED(interp))
+{
+    return _PyStatus_OK();
+}
+
+static inline void
+_PySandbox_FiniTypes(PyInterpreterState *Py_UNUSED(interp))
+{
+}
+
 static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *Py_UNUSED(interp))
 {
     return 0;
 }
+
+#endif  /* !Py_UNTRUSTED */
 
 #ifdef __cplusplus
 }

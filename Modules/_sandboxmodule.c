@@ -1,0 +1,50 @@
+/* _sandbox: the untrusted-interpreter engine, seen from Python.
+ *
+ * Built in only with Py_UNTRUSTED (configure --with-untrusted); the sandbox
+ * package (Lib/sandbox) is its public face.  The engine is
+ * Python/sandbox.c.
+ */
+
+#include "Python.h"
+
+
+PyDoc_STRVAR(sandbox_module_doc,
+"The untrusted-interpreter engine of this CPython (configure\n\
+--with-untrusted).  Use the sandbox package instead.");
+
+
+static int
+sandbox_exec(PyObject *module)
+{
+    if (PyModule_AddObjectRef(module, "SandboxError",
+                              PyExc_SandboxError) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "SandboxLimitExceeded",
+                              PyExc_SandboxLimitExceeded) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+
+static PyModuleDef_Slot sandbox_slots[] = {
+    {Py_mod_exec, sandbox_exec},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+    {0, NULL},
+};
+
+static struct PyModuleDef sandbox_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_sandbox",
+    .m_doc = sandbox_module_doc,
+    .m_size = 0,
+    .m_slots = sandbox_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__sandbox(void)
+{
+    return PyModuleDef_Init(&sandbox_module);
+}
