@@ -13,6 +13,39 @@ PyDoc_STRVAR(sandbox_module_doc,
 --with-untrusted).  Use the sandbox package instead.");
 
 
+PyDoc_STRVAR(new_interpreter_doc,
+"new_interpreter($module, /)\n\
+--\n\
+\n\
+Create an untrusted interpreter with a policy that grants nothing.\n\
+\n\
+Return its interpreter ID.  A test harness for the engine: the sandbox\n\
+package is the interface for users.");
+
+static PyObject *
+sandbox_new_interpreter(PyObject *Py_UNUSED(module),
+                        PyObject *Py_UNUSED(ignored))
+{
+    PySandboxPolicy *policy = PySandboxPolicy_New();
+    if (policy == NULL) {
+        return NULL;
+    }
+    PyInterpreterState *interp = PySandbox_NewInterpreter(policy);
+    PySandboxPolicy_Free(policy);
+    if (interp == NULL) {
+        return NULL;
+    }
+    return PyLong_FromLongLong(PyInterpreterState_GetID(interp));
+}
+
+
+static PyMethodDef sandbox_methods[] = {
+    {"new_interpreter", sandbox_new_interpreter, METH_NOARGS,
+     new_interpreter_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+
 static int
 sandbox_exec(PyObject *module)
 {
@@ -40,6 +73,7 @@ static struct PyModuleDef sandbox_module = {
     .m_name = "_sandbox",
     .m_doc = sandbox_module_doc,
     .m_size = 0,
+    .m_methods = sandbox_methods,
     .m_slots = sandbox_slots,
 };
 

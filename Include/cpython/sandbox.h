@@ -21,6 +21,34 @@ PyAPI_DATA(PyObject *) PyExc_SandboxError;
  * able to catch (its time budget, ...).  A subclass of BaseException. */
 PyAPI_DATA(PyObject *) PyExc_SandboxLimitExceeded;
 
+/* A policy: what an untrusted interpreter may do.  Opaque; made with
+ * PySandboxPolicy_New(), which grants nothing, and widened with the
+ * PySandboxPolicy_* setters.  An interpreter copies its policy when it is
+ * created, so the policy may be freed or reused afterwards. */
+typedef struct _PySandboxPolicy PySandboxPolicy;
+
+/* Return a new policy that grants nothing, or NULL with MemoryError set. */
+PyAPI_FUNC(PySandboxPolicy *) PySandboxPolicy_New(void);
+
+/* Free a policy; NULL is accepted. */
+PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
+
+/* Create an untrusted interpreter limited by *policy*: isolated (its own
+ * GIL and object allocator; no fork, no exec, no threads), with no site,
+ * a sys.path of the standard library only, and no bytecode cache read or
+ * written.  It stays untrusted for its whole life.  The calling thread's
+ * current thread state is unchanged.
+ *
+ * Only a trusted interpreter may call it.  Return the new interpreter, or
+ * NULL with an exception set (SandboxError in an untrusted interpreter,
+ * RuntimeError when the interpreter cannot be created, for instance
+ * because the memory allocator is not pymalloc). */
+PyAPI_FUNC(PyInterpreterState *) PySandbox_NewInterpreter(
+    const PySandboxPolicy *policy);
+
+/* Return 1 if *interp* is an untrusted interpreter, else 0. */
+PyAPI_FUNC(int) PySandbox_IsUntrusted(PyInterpreterState *interp);
+
 /* Return 0 if the current interpreter is trusted.  Otherwise set
  * SandboxError and return -1.  Call with an attached thread state. */
 PyAPI_FUNC(int) PySandbox_CheckTrusted(void);

@@ -30,6 +30,19 @@ struct _PySandboxState;
 extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
 extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
 
+/* Make *interp* untrusted if config->sandbox is set: check that the rest of
+ * the config isolates it, copy the policy, and rewrite the PyConfig it
+ * copied from its creator (no site, stdlib-only sys.path, no .pyc), all
+ * before it runs any Python (init_interp_settings()). */
+extern PyStatus _PySandbox_InitInterpreter(PyInterpreterState *interp,
+                                           const PyInterpreterConfig *config);
+
+/* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
+extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
+
+/* The policy of *interp*, or NULL for a trusted interpreter. */
+extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
  * Untrusted for its whole life: the mark is set when the interpreter is
@@ -51,6 +64,18 @@ _PySandbox_InitTypes(PyInterpreterState *Py_UNUSED(interp))
 
 static inline void
 _PySandbox_FiniTypes(PyInterpreterState *Py_UNUSED(interp))
+{
+}
+
+static inline PyStatus
+_PySandbox_InitInterpreter(PyInterpreterState *Py_UNUSED(interp),
+                           const PyInterpreterConfig *Py_UNUSED(config))
+{
+    return _PyStatus_OK();
+}
+
+static inline void
+_PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
 {
 }
 

@@ -1,0 +1,69 @@
+"""Ending an untrusted interpreter never runs its Python code on the host.
+
+Stock 3.13.5 calls threading._shutdown() and the atexit handlers of the
+interpreter being ended, on the thread that ends it: untrusted code could
+hang the host there, or act after its job is over.  Each test runs a child
+host and watches its output and its exit, so a hang or a crash is seen.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import requires_untrusted
+
+pytestmark = requires_untrusted
+
+
+def run_host(code, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+ATEXIT = """
+import _interpreters, _sandbox
+for make, label in ((_sandbox.new_interpreter, "UNTRUSTED"),
+                    (lambda: _interpreters.create("isolated"), "TRUSTED")):
+    interp = make()
+    failure = _interpreters.exec(interp, f'''
+import atexit, os
+atexit.register(os.write, 1, b"{label}-ATEXIT-RAN\\\\n")
+''')
+    assert failure is None, failure
+    _interpreters.destroy(interp)
+print("host alive")
+"""
+
+
+def test_atexit_handlers_of_untrusted_code_never_run():
+    proc = run_host(ATEXIT)
+    assert proc.returncode == 0, proc.stderr
+    # The trusted interpreter's handler runs: the probe works.
+    assert "TRUSTED-ATEXIT-RAN" in proc.stdout
+    assert "UNTRUSTED-ATEXIT-RAN" not in proc.stdout
+    assert proc.stdout.endswith("host alive\n")
+
+
+HANG = """
+import _interpreters, _sandbox, time
+interp = _sandbox.new_interpreter()
+failure = _interpreters.exec(interp, '''
+import threading, time
+threading._shutdown = lambda: time.sleep(10**6)
+''')
+assert failure is None, failure
+start = time.monotonic()
+_interpreters.destroy(interp)
+print(f"ended in {time.monotonic() - start:.1f} s")
+"""
+
+
+def test_a_patched_threading_shutdown_cannot_hang_the_host():
+    proc = run_host(HANG, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seconds = float(proc.stdout.split()[2])
+    assert seconds < 10, proc.stdout
