@@ -5,7 +5,12 @@
  * Python/sandbox.c.
  */
 
+#ifndef Py_BUILD_CORE_BUILTIN
+#  define Py_BUILD_CORE_MODULE 1
+#endif
+
 #include "Python.h"
+#include "pycore_interp.h"        // _PyInterpreterState_LookUpID()
 
 
 PyDoc_STRVAR(sandbox_module_doc,
@@ -39,9 +44,33 @@ sandbox_new_interpreter(PyObject *Py_UNUSED(module),
 }
 
 
+PyDoc_STRVAR(take_output_doc,
+"take_output($module, interp_id, fd, /)\n\
+--\n\
+\n\
+Take what untrusted interpreter interp_id wrote to fd 1 or 2 since the\n\
+last call, as bytes.  A test harness for the engine.");
+
+static PyObject *
+sandbox_take_output(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    long long id;
+    int fd;
+    if (!PyArg_ParseTuple(args, "Li:take_output", &id, &fd)) {
+        return NULL;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_LookUpID(id);
+    if (interp == NULL) {
+        return NULL;
+    }
+    return PySandbox_TakeOutput(interp, fd);
+}
+
+
 static PyMethodDef sandbox_methods[] = {
     {"new_interpreter", sandbox_new_interpreter, METH_NOARGS,
      new_interpreter_doc},
+    {"take_output", sandbox_take_output, METH_VARARGS, take_output_doc},
     {NULL, NULL, 0, NULL},
 };
 

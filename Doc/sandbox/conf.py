@@ -26,5 +26,6 @@ nitpick_ignore_regex = [
               r"PyInterpreterConfig\.sandbox)"),
     (r"py:(mod|data|exc)", r"(site|atexit|MemoryError|RuntimeError)"),
     (r"c:func", r"Py_EndInterpreter"),
+    (r"py:(class|data)", r"(bytes|errno\.ENOSPC)"),
     (r"std:envvar", r"(PYTHONPATH|PYTHONMALLOC)"),
 ]

@@ -46,6 +46,12 @@ PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
 PyAPI_FUNC(PyInterpreterState *) PySandbox_NewInterpreter(
     const PySandboxPolicy *policy);
 
+/* Take what untrusted interpreter *interp* wrote to its standard output
+ * (fd 1) or error (fd 2) since the last call: return it as bytes, or NULL
+ * with an exception set.  Only a trusted interpreter may call it. */
+PyAPI_FUNC(PyObject *) PySandbox_TakeOutput(PyInterpreterState *interp,
+                                            int fd);
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0. */
 PyAPI_FUNC(int) PySandbox_IsUntrusted(PyInterpreterState *interp);
 

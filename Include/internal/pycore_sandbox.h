@@ -40,6 +40,10 @@ extern PyStatus _PySandbox_InitInterpreter(PyInterpreterState *interp,
 /* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
 extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
 
+/* Make sys.std* of an untrusted interpreter C buffers the host reads
+ * (init_sys_streams()). */
+extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
+
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
