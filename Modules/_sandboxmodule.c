@@ -67,7 +67,40 @@ sandbox_take_output(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 
+PyDoc_STRVAR(denials_doc,
+"denials($module, interp_id=None, /)\n\
+--\n\
+\n\
+The denial log of untrusted interpreter interp_id (default: this one):\n\
+a list of (time, resource, detail, location) tuples, oldest first.");
+
+static PyObject *
+sandbox_denials(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *id = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:denials", &id)) {
+        return NULL;
+    }
+    PyInterpreterState *interp;
+    if (id == Py_None) {
+        interp = PyInterpreterState_Get();
+    }
+    else {
+        long long n = PyLong_AsLongLong(id);
+        if (n == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        interp = _PyInterpreterState_LookUpID(n);
+        if (interp == NULL) {
+            return NULL;
+        }
+    }
+    return PySandbox_GetDenials(interp);
+}
+
+
 static PyMethodDef sandbox_methods[] = {
+    {"denials", sandbox_denials, METH_VARARGS, denials_doc},
     {"new_interpreter", sandbox_new_interpreter, METH_NOARGS,
      new_interpreter_doc},
     {"take_output", sandbox_take_output, METH_VARARGS, take_output_doc},

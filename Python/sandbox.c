@@ -40,11 +40,25 @@ typedef struct {
 /* The most a stream holds before the host takes it. */
 #define SANDBOX_OUTPUT_LIMIT ((size_t)16 * 1024 * 1024)
 
+/* One denial, as the host reads it.  The strings are raw-allocated. */
+typedef struct {
+    PyTime_t time;          /* wall clock */
+    char *resource;         /* what was asked for: "trusted", "file", ... */
+    char *detail;           /* the full detail, never shown to the denied */
+    char *location;         /* "file:line" of the Python code, or "" */
+} sandbox_denial;
+
+/* The denial log keeps the newest entries. */
+#define SANDBOX_DENIAL_LOG_SIZE 256
+
 /* The state of one untrusted interpreter: PyInterpreterState.sandbox.
  * Allocated with the raw allocator, outside the interpreter's own heap. */
 struct _PySandboxState {
     PySandboxPolicy policy;     /* the interpreter's own copy */
     sandbox_output output[2];   /* what it wrote to fds 1 and 2 */
+    PyMutex log_mutex;
+    uint64_t denials;           /* how many ever; the log keeps the last */
+    sandbox_denial log[SANDBOX_DENIAL_LOG_SIZE];
 };
 
 
@@ -345,7 +359,7 @@ error:
 PyObject *
 PySandbox_TakeOutput(PyInterpreterState *interp, int fd)
 {
-    if (PySandbox_CheckTrusted() < 0) {
+    if (_PySandbox_CheckTrusted("PySandbox_TakeOutput") < 0) {
         return NULL;
     }
     if (fd != 1 && fd != 2) {
@@ -404,6 +418,150 @@ _PySandbox_FiniTypes(PyInterpreterState *interp)
     {
         _PyStaticType_FiniBuiltin(interp, sandbox_static_types[i]);
     }
+}
+
+
+/* The denial log (DESIGN: "Queries and the denial log"; Tcl's
+ * setLogCmd).  The denied code gets a generic SandboxError; the full
+ * detail goes to a log in C state that the host reads directly. */
+
+static void
+clear_denial(sandbox_denial *entry)
+{
+    PyMem_RawFree(entry->resource);
+    PyMem_RawFree(entry->detail);
+    PyMem_RawFree(entry->location);
+    memset(entry, 0, sizeof(*entry));
+}
+
+static char *
+raw_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = PyMem_RawMalloc(n);
+    if (copy != NULL) {
+        memcpy(copy, s, n);
+    }
+    return copy;
+}
+
+/* "file:line" of the innermost Python frame of the current thread. */
+static void
+current_location(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    if (frame == NULL) {
+        return;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    const char *filename = PyUnicode_AsUTF8(code->co_filename);
+    if (filename == NULL) {
+        PyErr_Clear();
+        filename = "?";
+    }
+    PyOS_snprintf(buf, size, "%s:%d", filename, PyFrame_GetLineNumber(frame));
+    Py_DECREF(code);
+}
+
+static void
+log_denial(struct _PySandboxState *state, const char *resource,
+           const char *detail)
+{
+    char location[512];
+    current_location(location, sizeof(location));
+    PyTime_t now;
+    if (PyTime_TimeRaw(&now) < 0) {
+        now = 0;
+    }
+    /* If a copy fails, the entry keeps what could be copied: a denial is
+       never lost for want of memory. */
+    char *copies[3] = {raw_strdup(resource), raw_strdup(detail),
+                       raw_strdup(location)};
+    PyMutex_Lock(&state->log_mutex);
+    sandbox_denial *entry =
+        &state->log[state->denials % SANDBOX_DENIAL_LOG_SIZE];
+    clear_denial(entry);
+    entry->time = now;
+    entry->resource = copies[0];
+    entry->detail = copies[1];
+    entry->location = copies[2];
+    state->denials++;
+    PyMutex_Unlock(&state->log_mutex);
+}
+
+int
+_PySandbox_Deny(const char *resource, const char *detail)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    assert(interp->sandbox != NULL);
+    log_denial(interp->sandbox, resource, detail);
+    /* A convenience for the untrusted side's own audit hooks: the host's
+       hooks do not see another interpreter's events, and untrusted code
+       can forge them, so the log above is the record. */
+    if (PySys_Audit("sandbox.denied", "ss", resource, detail) < 0) {
+        PyErr_Clear();
+    }
+    PyObject *exc = PyObject_CallFunction(
+        PyExc_SandboxError, "is", EACCES,
+        "not allowed in an untrusted interpreter");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_SandboxError, exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
+
+PyObject *
+PySandbox_GetDenials(PyInterpreterState *interp)
+{
+    if (interp != _PyInterpreterState_GET()
+        && _PySandbox_CheckTrusted("PySandbox_GetDenials") < 0)
+    {
+        return NULL;
+    }
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL) {
+        PyErr_SetString(PyExc_ValueError, "not an untrusted interpreter");
+        return NULL;
+    }
+    /* Copy the entries under the lock, and make Python objects after:
+       making them can run code (a finalizer) that is denied in turn. */
+    sandbox_denial *copy = PyMem_RawCalloc(SANDBOX_DENIAL_LOG_SIZE,
+                                           sizeof(*copy));
+    if (copy == NULL) {
+        return PyErr_NoMemory();
+    }
+    size_t n = 0;
+    PyMutex_Lock(&state->log_mutex);
+    uint64_t end = state->denials;
+    uint64_t start = end > SANDBOX_DENIAL_LOG_SIZE
+                     ? end - SANDBOX_DENIAL_LOG_SIZE : 0;
+    for (uint64_t i = start; i < end; i++, n++) {
+        sandbox_denial *entry = &state->log[i % SANDBOX_DENIAL_LOG_SIZE];
+        copy[n].time = entry->time;
+        copy[n].resource = entry->resource ? raw_strdup(entry->resource) : NULL;
+        copy[n].detail = entry->detail ? raw_strdup(entry->detail) : NULL;
+        copy[n].location = entry->location ? raw_strdup(entry->location) : NULL;
+    }
+    PyMutex_Unlock(&state->log_mutex);
+
+    PyObject *result = PyList_New(0);
+    for (size_t i = 0; result != NULL && i < n; i++) {
+        PyObject *item = Py_BuildValue(
+            "(dzzz)", PyTime_AsSecondsDouble(copy[i].time),
+            copy[i].resource, copy[i].detail, copy[i].location);
+        if (item == NULL || PyList_Append(result, item) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(item);
+    }
+    for (size_t i = 0; i < n; i++) {
+        clear_denial(&copy[i]);
+    }
+    PyMem_RawFree(copy);
+    return result;
 }
 
 
@@ -579,6 +737,9 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
+    for (size_t i = 0; i < SANDBOX_DENIAL_LOG_SIZE; i++) {
+        clear_denial(&state->log[i]);
+    }
     PyMem_RawFree(state);
     interp->sandbox = NULL;
 }
@@ -587,7 +748,7 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
 PyInterpreterState *
 PySandbox_NewInterpreter(const PySandboxPolicy *policy)
 {
-    if (PySandbox_CheckTrusted() < 0) {
+    if (_PySandbox_CheckTrusted("PySandbox_NewInterpreter") < 0) {
         return NULL;
     }
     if (policy == NULL) {
@@ -644,20 +805,20 @@ PySandbox_IsUntrusted(PyInterpreterState *interp)
 
 
 int
-PySandbox_CheckTrusted(void)
+_PySandbox_CheckTrusted(const char *func)
 {
     PyInterpreterState *interp = _PyInterpreterState_GET();
     if (!_PySandbox_IsUntrusted(interp)) {
         return 0;
     }
-    PyObject *exc = PyObject_CallFunction(
-        PyExc_SandboxError, "is", EACCES,
-        "not allowed in an untrusted interpreter");
-    if (exc != NULL) {
-        PyErr_SetObject(PyExc_SandboxError, exc);
-        Py_DECREF(exc);
-    }
-    return -1;
+    return _PySandbox_Deny("trusted", func != NULL ? func : "(C code)");
+}
+
+
+int
+PySandbox_CheckTrusted(void)
+{
+    return _PySandbox_CheckTrusted(NULL);
 }
 
 #endif  /* Py_UNTRUSTED */

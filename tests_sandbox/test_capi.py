@@ -59,3 +59,36 @@ def test_exception_objects_are_the_ones_sandbox_exposes(probe):
     import _sandbox
     assert probe.exception_types() == (_sandbox.SandboxError,
                                        _sandbox.SandboxLimitExceeded)
+
+
+@pytest.mark.skipif(not UNTRUSTED_BUILD,
+                    reason="needs a CPython configured --with-untrusted")
+def test_trusted_macro_denies_and_logs_in_an_untrusted_interpreter(probe):
+    import _interpreters
+    import _sandbox
+    interp = _sandbox.new_interpreter()
+    try:
+        failure = _interpreters.exec(interp, f"""if 1:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "sandbox_capi_probe", {probe.__file__!r})
+            probe = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(probe)
+            try:
+                probe.trusted_only()
+            except PermissionError as e:
+                assert type(e).__name__ == "SandboxError"
+            else:
+                raise AssertionError("trusted_only ran")
+            try:
+                probe.check_trusted()
+            except PermissionError:
+                pass
+            else:
+                raise AssertionError("check_trusted passed")
+        """)
+        assert failure is None, failure
+        assert [d[1:3] for d in _sandbox.denials(interp)] == [
+            ("trusted", "trusted_only"), ("trusted", "(C code)")]
+    finally:
+        _interpreters.destroy(interp)

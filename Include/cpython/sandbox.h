@@ -55,15 +55,27 @@ PyAPI_FUNC(PyObject *) PySandbox_TakeOutput(PyInterpreterState *interp,
 /* Return 1 if *interp* is an untrusted interpreter, else 0. */
 PyAPI_FUNC(int) PySandbox_IsUntrusted(PyInterpreterState *interp);
 
-/* Return 0 if the current interpreter is trusted.  Otherwise set
- * SandboxError and return -1.  Call with an attached thread state. */
+/* Return a list of the denials of untrusted interpreter *interp*, oldest
+ * first (the log keeps the newest 256): tuples (time, resource, detail,
+ * location), time in seconds since the epoch, location "file:line" of the
+ * Python code that was denied.  A trusted interpreter may read any
+ * untrusted interpreter's log, an untrusted one only its own.  Return NULL
+ * with an exception set on error. */
+PyAPI_FUNC(PyObject *) PySandbox_GetDenials(PyInterpreterState *interp);
+
+/* Return 0 if the current interpreter is trusted.  Otherwise log the
+ * denial, set SandboxError and return -1.  Call with the GIL held. */
 PyAPI_FUNC(int) PySandbox_CheckTrusted(void);
 
-/* Make the calling function return *error_return*, with SandboxError set,
- * when called in an untrusted interpreter. */
+/* The same, naming the C function that asked, for the denial log. */
+PyAPI_FUNC(int) _PySandbox_CheckTrusted(const char *func);
+
+/* Make the calling function return *error_return*, with SandboxError set
+ * and the denial logged under the function's name, when called in an
+ * untrusted interpreter. */
 #define PySandbox_Trusted(error_return) \
     do { \
-        if (PySandbox_CheckTrusted() < 0) { \
+        if (_PySandbox_CheckTrusted(__func__) < 0) { \
             return error_return; \
         } \
     } while (0)

@@ -44,6 +44,11 @@ extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
  * (init_sys_streams()). */
 extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
 
+/* Deny the current (untrusted) interpreter *resource*: log it with its
+ * full *detail* and the Python code's location, and set a generic
+ * SandboxError (EACCES).  Return -1.  The one way every check denies. */
+extern int _PySandbox_Deny(const char *resource, const char *detail);
+
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
@@ -81,6 +86,12 @@ _PySandbox_InitInterpreter(PyInterpreterState *Py_UNUSED(interp),
 static inline void
 _PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
 {
+}
+
+static inline PyStatus
+_PySandbox_InitStdio(PyThreadState *Py_UNUSED(tstate))
+{
+    return _PyStatus_OK();
 }
 
 static inline int

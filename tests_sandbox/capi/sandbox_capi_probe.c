@@ -16,7 +16,10 @@ static PyObject *
 check_trusted(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
 {
 #ifdef Py_UNTRUSTED
-    return PyLong_FromLong(PySandbox_CheckTrusted());
+    if (PySandbox_CheckTrusted() < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(0);
 #else
     Py_RETURN_NONE;
 #endif
