@@ -51,9 +51,31 @@ typedef struct {
 /* The denial log keeps the newest entries. */
 #define SANDBOX_DENIAL_LOG_SIZE 256
 
+/* One extended protection: a (group, type) of one of four kinds. */
+typedef enum {
+    EXT_TRUE = 1,
+    EXT_CAP,
+    EXT_MEMBERSHIP,
+    EXT_VALUE,
+} ext_kind;
+
+typedef struct {
+    char *group;
+    char *type;
+    ext_kind kind;
+    Py_ssize_t cap, used;               /* EXT_CAP */
+    char **members;                     /* EXT_MEMBERSHIP */
+    Py_ssize_t nmembers;
+    char *value;                        /* EXT_VALUE */
+} ext_entry;
+
 /* The state of one untrusted interpreter: PyInterpreterState.sandbox.
  * Allocated with the raw allocator, outside the interpreter's own heap. */
 struct _PySandboxState {
+    PyMutex ext_mutex;          /* the host sets while the interpreter runs */
+    ext_entry *ext;
+    Py_ssize_t next;
+    Py_ssize_t ext_allocated;
     PySandboxPolicy policy;     /* the interpreter's own copy */
     sandbox_output output[2];   /* what it wrote to fds 1 and 2 */
     PyMutex log_mutex;
@@ -565,6 +587,461 @@ PySandbox_GetDenials(PyInterpreterState *interp)
 }
 
 
+/* Extended protections (the 2006 design's "Adding New Protections"):
+ * one registry that later protections use for their policy too. */
+
+static void
+clear_ext_entry(ext_entry *entry)
+{
+    PyMem_RawFree(entry->group);
+    PyMem_RawFree(entry->type);
+    for (Py_ssize_t i = 0; i < entry->nmembers; i++) {
+        PyMem_RawFree(entry->members[i]);
+    }
+    PyMem_RawFree(entry->members);
+    PyMem_RawFree(entry->value);
+    memset(entry, 0, sizeof(*entry));
+}
+
+static const char *const ext_kind_names[] = {
+    NULL, "flag", "numeric cap", "membership", "value"};
+
+/* Called with ext_mutex held. */
+static ext_entry *
+find_ext(struct _PySandboxState *state, const char *group, const char *type)
+{
+    for (Py_ssize_t i = 0; i < state->next; i++) {
+        ext_entry *entry = &state->ext[i];
+        if (strcmp(entry->group, group) == 0
+            && strcmp(entry->type, type) == 0)
+        {
+            return entry;
+        }
+    }
+    return NULL;
+}
+
+/* The checks every setter makes; return the target's state or NULL with
+ * an exception set. */
+static struct _PySandboxState *
+ext_target(PyInterpreterState *interp, const char *group, const char *type,
+           const char *func)
+{
+    if (_PySandbox_CheckTrusted(func) < 0) {
+        return NULL;
+    }
+    if (group == NULL || type == NULL || *group == '\0' || *type == '\0') {
+        PyErr_Format(PyExc_ValueError, "%s: empty group or type", func);
+        return NULL;
+    }
+    if (strcmp(group, "Python") == 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the group \"Python\" is reserved for the core",
+                     func);
+        return NULL;
+    }
+    if (interp == NULL || interp->sandbox == NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: not an untrusted interpreter", func);
+        return NULL;
+    }
+    return interp->sandbox;
+}
+
+/* Find or add the entry (group, type) of *kind*, with ext_mutex held.
+ * Return NULL with *error* set to a message (no exception: the mutex is
+ * held). */
+static ext_entry *
+get_ext(struct _PySandboxState *state, const char *group, const char *type,
+        ext_kind kind, const char **error)
+{
+    ext_entry *entry = find_ext(state, group, type);
+    if (entry != NULL) {
+        if (entry->kind != kind) {
+            *error = "already set with another kind";
+            return NULL;
+        }
+        return entry;
+    }
+    if (state->next == state->ext_allocated) {
+        Py_ssize_t size = Py_MAX(state->ext_allocated * 2, 8);
+        ext_entry *ext = PyMem_RawRealloc(state->ext, size * sizeof(*ext));
+        if (ext == NULL) {
+            *error = NULL;      /* no memory */
+            return NULL;
+        }
+        state->ext = ext;
+        state->ext_allocated = size;
+    }
+    entry = &state->ext[state->next];
+    memset(entry, 0, sizeof(*entry));
+    entry->group = raw_strdup(group);
+    entry->type = raw_strdup(type);
+    if (entry->group == NULL || entry->type == NULL) {
+        clear_ext_entry(entry);
+        *error = NULL;
+        return NULL;
+    }
+    entry->kind = kind;
+    state->next++;
+    return entry;
+}
+
+static int
+ext_set_error(const char *func, const char *group, const char *type,
+              ext_kind kind, const char *error)
+{
+    if (error == NULL) {
+        PyErr_NoMemory();
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "%s: %s.%s is %s (as a %s)", func,
+                     group, type, error, ext_kind_names[kind]);
+    }
+    return -1;
+}
+
+int
+PySandbox_ExtendedSetTrue(PyInterpreterState *interp, const char *group,
+                          const char *type)
+{
+    const char *func = "PySandbox_ExtendedSetTrue";
+    struct _PySandboxState *state = ext_target(interp, group, type, func);
+    if (state == NULL) {
+        return -1;
+    }
+    const char *error = "";
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = get_ext(state, group, type, EXT_TRUE, &error);
+    PyMutex_Unlock(&state->ext_mutex);
+    if (entry == NULL) {
+        return ext_set_error(func, group, type, EXT_TRUE, error);
+    }
+    return 0;
+}
+
+int
+PySandbox_ExtendedValueCap(PyInterpreterState *interp, const char *group,
+                           const char *type, Py_ssize_t cap)
+{
+    const char *func = "PySandbox_ExtendedValueCap";
+    struct _PySandboxState *state = ext_target(interp, group, type, func);
+    if (state == NULL) {
+        return -1;
+    }
+    if (cap < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: negative cap", func);
+        return -1;
+    }
+    const char *error = "";
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = get_ext(state, group, type, EXT_CAP, &error);
+    if (entry != NULL) {
+        entry->cap = cap;   /* what is used stays: the cap may be lowered */
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    if (entry == NULL) {
+        return ext_set_error(func, group, type, EXT_CAP, error);
+    }
+    return 0;
+}
+
+int
+PySandbox_ExtendedAddMembership(PyInterpreterState *interp,
+                                const char *group, const char *type,
+                                const char *member)
+{
+    const char *func = "PySandbox_ExtendedAddMembership";
+    struct _PySandboxState *state = ext_target(interp, group, type, func);
+    if (state == NULL) {
+        return -1;
+    }
+    if (member == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: member is NULL", func);
+        return -1;
+    }
+    char *copy = raw_strdup(member);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const char *error = "";
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = get_ext(state, group, type, EXT_MEMBERSHIP, &error);
+    if (entry != NULL) {
+        char **members = PyMem_RawRealloc(
+            entry->members, (entry->nmembers + 1) * sizeof(char *));
+        if (members == NULL) {
+            entry = NULL;
+            error = NULL;
+        }
+        else {
+            entry->members = members;
+            entry->members[entry->nmembers++] = copy;
+            copy = NULL;
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    PyMem_RawFree(copy);
+    if (entry == NULL) {
+        return ext_set_error(func, group, type, EXT_MEMBERSHIP, error);
+    }
+    return 0;
+}
+
+int
+PySandbox_ExtendedSetValue(PyInterpreterState *interp, const char *group,
+                           const char *type, const char *value)
+{
+    const char *func = "PySandbox_ExtendedSetValue";
+    struct _PySandboxState *state = ext_target(interp, group, type, func);
+    if (state == NULL) {
+        return -1;
+    }
+    if (value == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: value is NULL", func);
+        return -1;
+    }
+    char *copy = raw_strdup(value);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const char *error = "";
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = get_ext(state, group, type, EXT_VALUE, &error);
+    if (entry != NULL) {
+        PyMem_RawFree(entry->value);
+        entry->value = copy;
+        copy = NULL;
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    PyMem_RawFree(copy);
+    if (entry == NULL) {
+        return ext_set_error(func, group, type, EXT_VALUE, error);
+    }
+    return 0;
+}
+
+/* The checks.  Each one decides with the mutex held and denies after. */
+
+static int
+ext_deny(const char *group, const char *type, const char *fmt, ...)
+{
+    char resource[256], detail[512];
+    PyOS_snprintf(resource, sizeof(resource), "%s.%s", group, type);
+    va_list vargs;
+    va_start(vargs, fmt);
+    PyOS_vsnprintf(detail, sizeof(detail), fmt, vargs);
+    va_end(vargs);
+    return _PySandbox_Deny(resource, detail);
+}
+
+/* The state to check against, or NULL in a trusted interpreter. */
+static inline struct _PySandboxState *
+ext_checked(void)
+{
+    return _PyInterpreterState_GET()->sandbox;
+}
+
+int
+_PySandbox_ExtendedCheckTrue(const char *group, const char *type)
+{
+    struct _PySandboxState *state = ext_checked();
+    if (state == NULL) {
+        return 0;
+    }
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, group, type);
+    int ok = (entry != NULL && entry->kind == EXT_TRUE);
+    PyMutex_Unlock(&state->ext_mutex);
+    return ok ? 0 : ext_deny(group, type, "not set true");
+}
+
+int
+_PySandbox_ExtendedValueAlloc(const char *group, const char *type,
+                              Py_ssize_t increase)
+{
+    struct _PySandboxState *state = ext_checked();
+    if (state == NULL) {
+        return 0;
+    }
+    Py_ssize_t used = -1, cap = -1;
+    int ok = 0;
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, group, type);
+    if (entry != NULL && entry->kind == EXT_CAP && increase >= 0) {
+        used = entry->used;
+        cap = entry->cap;
+        if (increase <= cap - used) {
+            entry->used += increase;
+            ok = 1;
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    if (ok) {
+        return 0;
+    }
+    if (cap < 0) {
+        return ext_deny(group, type, "no cap set (alloc %zd)", increase);
+    }
+    return ext_deny(group, type, "alloc %zd: %zd of %zd used", increase,
+                    used, cap);
+}
+
+int
+_PySandbox_ExtendedValueFree(const char *group, const char *type,
+                             Py_ssize_t decrease)
+{
+    struct _PySandboxState *state = ext_checked();
+    if (state == NULL) {
+        return 0;
+    }
+    Py_ssize_t used = -1;
+    int ok = 0;
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, group, type);
+    if (entry != NULL && entry->kind == EXT_CAP && decrease >= 0) {
+        used = entry->used;
+        if (decrease <= used) {
+            entry->used -= decrease;
+            ok = 1;
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    return ok ? 0 : ext_deny(group, type, "free %zd: %zd used", decrease,
+                             used);
+}
+
+int
+_PySandbox_ExtendedCheckMembership(const char *group, const char *type,
+                                   const char *member)
+{
+    struct _PySandboxState *state = ext_checked();
+    if (state == NULL) {
+        return 0;
+    }
+    int ok = 0;
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, group, type);
+    if (entry != NULL && entry->kind == EXT_MEMBERSHIP && member != NULL) {
+        for (Py_ssize_t i = 0; !ok && i < entry->nmembers; i++) {
+            ok = (strcmp(entry->members[i], member) == 0);
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    return ok ? 0 : ext_deny(group, type, "not a member: %.200s",
+                             member != NULL ? member : "(NULL)");
+}
+
+int
+_PySandbox_ExtendedCheckValue(const char *group, const char *type,
+                              const char *value)
+{
+    struct _PySandboxState *state = ext_checked();
+    if (state == NULL) {
+        return 0;
+    }
+    int ok = 0;
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, group, type);
+    if (entry != NULL && entry->kind == EXT_VALUE && value != NULL) {
+        ok = (strcmp(entry->value, value) == 0);
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    return ok ? 0 : ext_deny(group, type, "not the value: %.200s",
+                             value != NULL ? value : "(NULL)");
+}
+
+/* A snapshot of one entry, made with the mutex held: Python objects are
+ * built after it is released. */
+static PyObject *
+ext_entry_value(const ext_entry *entry)
+{
+    switch (entry->kind) {
+    case EXT_TRUE:
+        Py_RETURN_TRUE;
+    case EXT_CAP:
+        return Py_BuildValue("(nn)", entry->used, entry->cap);
+    case EXT_MEMBERSHIP: {
+        PyObject *members = PyFrozenSet_New(NULL);
+        for (Py_ssize_t i = 0; members != NULL && i < entry->nmembers; i++) {
+            PyObject *s = PyUnicode_FromString(entry->members[i]);
+            if (s == NULL || PySet_Add(members, s) < 0) {
+                Py_CLEAR(members);
+            }
+            Py_XDECREF(s);
+        }
+        return members;
+    }
+    case EXT_VALUE:
+        return PyUnicode_FromString(entry->value);
+    }
+    Py_UNREACHABLE();
+}
+
+PyObject *
+PySandbox_ExtendedQuery(PyInterpreterState *interp)
+{
+    if (interp != _PyInterpreterState_GET()
+        && _PySandbox_CheckTrusted("PySandbox_ExtendedQuery") < 0)
+    {
+        return NULL;
+    }
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL) {
+        PyErr_SetString(PyExc_ValueError, "not an untrusted interpreter");
+        return NULL;
+    }
+    /* Copy under the lock (raw memory only), build objects after. */
+    PyMutex_Lock(&state->ext_mutex);
+    Py_ssize_t n = state->next;
+    ext_entry *copy = PyMem_RawCalloc(n > 0 ? n : 1, sizeof(*copy));
+    int nomem = (copy == NULL);
+    for (Py_ssize_t i = 0; !nomem && i < n; i++) {
+        const ext_entry *e = &state->ext[i];
+        copy[i].kind = e->kind;
+        copy[i].cap = e->cap;
+        copy[i].used = e->used;
+        copy[i].group = raw_strdup(e->group);
+        copy[i].type = raw_strdup(e->type);
+        nomem = (copy[i].group == NULL || copy[i].type == NULL);
+        if (!nomem && e->value != NULL) {
+            copy[i].value = raw_strdup(e->value);
+            nomem = (copy[i].value == NULL);
+        }
+        if (!nomem && e->nmembers > 0) {
+            copy[i].members = PyMem_RawCalloc(e->nmembers, sizeof(char *));
+            nomem = (copy[i].members == NULL);
+            for (Py_ssize_t j = 0; !nomem && j < e->nmembers; j++) {
+                copy[i].members[j] = raw_strdup(e->members[j]);
+                copy[i].nmembers = j + 1;
+                nomem = (copy[i].members[j] == NULL);
+            }
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+
+    PyObject *result = nomem ? PyErr_NoMemory() : PyDict_New();
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        PyObject *key = Py_BuildValue("(ss)", copy[i].group, copy[i].type);
+        PyObject *value = key ? ext_entry_value(&copy[i]) : NULL;
+        if (value == NULL || PyDict_SetItem(result, key, value) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    }
+    if (copy != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            clear_ext_entry(&copy[i]);
+        }
+        PyMem_RawFree(copy);
+    }
+    return result;
+}
+
+
 /* Policies */
 
 PySandboxPolicy *
@@ -740,6 +1217,10 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
     for (size_t i = 0; i < SANDBOX_DENIAL_LOG_SIZE; i++) {
         clear_denial(&state->log[i]);
     }
+    for (Py_ssize_t i = 0; i < state->next; i++) {
+        clear_ext_entry(&state->ext[i]);
+    }
+    PyMem_RawFree(state->ext);
     PyMem_RawFree(state);
     interp->sandbox = NULL;
 }

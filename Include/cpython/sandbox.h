@@ -80,10 +80,88 @@ PyAPI_FUNC(int) _PySandbox_CheckTrusted(const char *func);
         } \
     } while (0)
 
+/* Extended protections (the 2006 design's "Adding New Protections").
+ *
+ * A protection is named by a group and a type within it; an extension
+ * module uses its own name as its group ("Python" is reserved for the
+ * core).  There are four kinds: a flag that is true or not, a numeric cap
+ * with what is used of it, a set of allowed strings, and one allowed
+ * string.  The host sets them on an untrusted interpreter; checks in that
+ * interpreter deny what is not set (logged, SandboxError), and do nothing
+ * in a trusted one.  The setters return 0, or -1 with an exception set:
+ * SandboxError for an untrusted caller, ValueError for a trusted target,
+ * the reserved group, or a protection already set with another kind. */
+PyAPI_FUNC(int) PySandbox_ExtendedSetTrue(
+    PyInterpreterState *interp, const char *group, const char *type);
+PyAPI_FUNC(int) PySandbox_ExtendedValueCap(
+    PyInterpreterState *interp, const char *group, const char *type,
+    Py_ssize_t cap);
+PyAPI_FUNC(int) PySandbox_ExtendedAddMembership(
+    PyInterpreterState *interp, const char *group, const char *type,
+    const char *member);
+PyAPI_FUNC(int) PySandbox_ExtendedSetValue(
+    PyInterpreterState *interp, const char *group, const char *type,
+    const char *value);
+
+/* The checks: 0 if allowed (always in a trusted interpreter), else -1
+ * with the denial logged and SandboxError set.  Use the macros. */
+PyAPI_FUNC(int) _PySandbox_ExtendedCheckTrue(const char *group,
+                                             const char *type);
+PyAPI_FUNC(int) _PySandbox_ExtendedValueAlloc(const char *group,
+                                              const char *type,
+                                              Py_ssize_t increase);
+PyAPI_FUNC(int) _PySandbox_ExtendedValueFree(const char *group,
+                                             const char *type,
+                                             Py_ssize_t decrease);
+PyAPI_FUNC(int) _PySandbox_ExtendedCheckMembership(const char *group,
+                                                   const char *type,
+                                                   const char *member);
+PyAPI_FUNC(int) _PySandbox_ExtendedCheckValue(const char *group,
+                                              const char *type,
+                                              const char *value);
+
+#define _PySandbox_RETURN_IF(check, error_return) \
+    do { \
+        if ((check) < 0) { \
+            return error_return; \
+        } \
+    } while (0)
+#define PySandbox_ExtendedCheckTrue(group, type, error_return) \
+    _PySandbox_RETURN_IF(_PySandbox_ExtendedCheckTrue(group, type), \
+                         error_return)
+#define PySandbox_ExtendedValueAlloc(group, type, increase, error_return) \
+    _PySandbox_RETURN_IF( \
+        _PySandbox_ExtendedValueAlloc(group, type, increase), error_return)
+#define PySandbox_ExtendedValueFree(group, type, decrease, error_return) \
+    _PySandbox_RETURN_IF( \
+        _PySandbox_ExtendedValueFree(group, type, decrease), error_return)
+#define PySandbox_ExtendedCheckMembership(group, type, member, error_return) \
+    _PySandbox_RETURN_IF( \
+        _PySandbox_ExtendedCheckMembership(group, type, member), \
+        error_return)
+#define PySandbox_ExtendedCheckValue(group, type, value, error_return) \
+    _PySandbox_RETURN_IF(_PySandbox_ExtendedCheckValue(group, type, value), \
+                         error_return)
+
+/* What is set on untrusted interpreter *interp*: a dict mapping
+ * (group, type) to True, (used, cap), a frozenset of members, or the
+ * value.  Readable as PySandbox_GetDenials(). */
+PyAPI_FUNC(PyObject *) PySandbox_ExtendedQuery(PyInterpreterState *interp);
+
 #else  /* !Py_UNTRUSTED */
 
-/* Every interpreter is trusted. */
+/* Every interpreter is trusted: the checks do nothing. */
 #define PySandbox_Trusted(error_return) do { } while (0)
+#define PySandbox_ExtendedCheckTrue(group, type, error_return) \
+    do { } while (0)
+#define PySandbox_ExtendedValueAlloc(group, type, increase, error_return) \
+    do { } while (0)
+#define PySandbox_ExtendedValueFree(group, type, decrease, error_return) \
+    do { } while (0)
+#define PySandbox_ExtendedCheckMembership(group, type, member, error_return) \
+    do { } while (0)
+#define PySandbox_ExtendedCheckValue(group, type, value, error_return) \
+    do { } while (0)
 
 #endif  /* !Py_UNTRUSTED */
 
