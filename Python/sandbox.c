@@ -535,17 +535,31 @@ _PySandbox_Deny(const char *resource, const char *detail)
 }
 
 
-PyObject *
-PySandbox_GetDenials(PyInterpreterState *interp)
+/* The state of untrusted interpreter *interp* for a query: a trusted
+ * interpreter may read any, an untrusted one only its own.  NULL with an
+ * exception set otherwise. */
+static struct _PySandboxState *
+readable_state(PyInterpreterState *interp, const char *func)
 {
     if (interp != _PyInterpreterState_GET()
-        && _PySandbox_CheckTrusted("PySandbox_GetDenials") < 0)
+        && _PySandbox_CheckTrusted(func) < 0)
     {
         return NULL;
     }
-    struct _PySandboxState *state = interp->sandbox;
+    if (interp->sandbox == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return NULL;
+    }
+    return interp->sandbox;
+}
+
+
+PyObject *
+PySandbox_GetDenials(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = readable_state(interp, "PySandbox_GetDenials");
     if (state == NULL) {
-        PyErr_SetString(PyExc_ValueError, "not an untrusted interpreter");
         return NULL;
     }
     /* Copy the entries under the lock, and make Python objects after:
@@ -687,63 +701,91 @@ get_ext(struct _PySandboxState *state, const char *group, const char *type,
     return entry;
 }
 
+/* The one setter behind the four public ones: set (group, type) of
+ * *kind* on *interp*, with *cap* or a copy of *str*. */
 static int
-ext_set_error(const char *func, const char *group, const char *type,
-              ext_kind kind, const char *error)
+ext_set(PyInterpreterState *interp, const char *group, const char *type,
+        ext_kind kind, Py_ssize_t cap, const char *str, const char *func)
 {
-    if (error == NULL) {
-        PyErr_NoMemory();
+    struct _PySandboxState *state = ext_target(interp, group, type, func);
+    if (state == NULL) {
+        return -1;
     }
-    else {
-        PyErr_Format(PyExc_ValueError, "%s: %s.%s is %s (as a %s)", func,
-                     group, type, error, ext_kind_names[kind]);
+    if (kind == EXT_CAP && cap < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: negative cap", func);
+        return -1;
     }
-    return -1;
+    char *copy = NULL;
+    if (kind == EXT_MEMBERSHIP || kind == EXT_VALUE) {
+        if (str == NULL) {
+            PyErr_Format(PyExc_ValueError, "%s: NULL string", func);
+            return -1;
+        }
+        copy = raw_strdup(str);
+        if (copy == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    const char *error = "";
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = get_ext(state, group, type, kind, &error);
+    if (entry != NULL) {
+        switch (kind) {
+        case EXT_TRUE:
+            break;
+        case EXT_CAP:
+            entry->cap = cap;   /* what is used stays: a cap may be lowered */
+            break;
+        case EXT_MEMBERSHIP: {
+            char **members = PyMem_RawRealloc(
+                entry->members, (entry->nmembers + 1) * sizeof(char *));
+            if (members == NULL) {
+                entry = NULL;
+                error = NULL;
+                break;
+            }
+            entry->members = members;
+            entry->members[entry->nmembers++] = copy;
+            copy = NULL;
+            break;
+        }
+        case EXT_VALUE:
+            PyMem_RawFree(entry->value);
+            entry->value = copy;
+            copy = NULL;
+            break;
+        }
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+    PyMem_RawFree(copy);
+    if (entry == NULL) {
+        if (error == NULL) {
+            PyErr_NoMemory();
+        }
+        else {
+            PyErr_Format(PyExc_ValueError, "%s: %s.%s is %s (as a %s)", func,
+                         group, type, error, ext_kind_names[kind]);
+        }
+        return -1;
+    }
+    return 0;
 }
 
 int
 PySandbox_ExtendedSetTrue(PyInterpreterState *interp, const char *group,
                           const char *type)
 {
-    const char *func = "PySandbox_ExtendedSetTrue";
-    struct _PySandboxState *state = ext_target(interp, group, type, func);
-    if (state == NULL) {
-        return -1;
-    }
-    const char *error = "";
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = get_ext(state, group, type, EXT_TRUE, &error);
-    PyMutex_Unlock(&state->ext_mutex);
-    if (entry == NULL) {
-        return ext_set_error(func, group, type, EXT_TRUE, error);
-    }
-    return 0;
+    return ext_set(interp, group, type, EXT_TRUE, 0, NULL,
+                   "PySandbox_ExtendedSetTrue");
 }
 
 int
 PySandbox_ExtendedValueCap(PyInterpreterState *interp, const char *group,
                            const char *type, Py_ssize_t cap)
 {
-    const char *func = "PySandbox_ExtendedValueCap";
-    struct _PySandboxState *state = ext_target(interp, group, type, func);
-    if (state == NULL) {
-        return -1;
-    }
-    if (cap < 0) {
-        PyErr_Format(PyExc_ValueError, "%s: negative cap", func);
-        return -1;
-    }
-    const char *error = "";
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = get_ext(state, group, type, EXT_CAP, &error);
-    if (entry != NULL) {
-        entry->cap = cap;   /* what is used stays: the cap may be lowered */
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    if (entry == NULL) {
-        return ext_set_error(func, group, type, EXT_CAP, error);
-    }
-    return 0;
+    return ext_set(interp, group, type, EXT_CAP, cap, NULL,
+                   "PySandbox_ExtendedValueCap");
 }
 
 int
@@ -751,76 +793,16 @@ PySandbox_ExtendedAddMembership(PyInterpreterState *interp,
                                 const char *group, const char *type,
                                 const char *member)
 {
-    const char *func = "PySandbox_ExtendedAddMembership";
-    struct _PySandboxState *state = ext_target(interp, group, type, func);
-    if (state == NULL) {
-        return -1;
-    }
-    if (member == NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: member is NULL", func);
-        return -1;
-    }
-    char *copy = raw_strdup(member);
-    if (copy == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    const char *error = "";
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = get_ext(state, group, type, EXT_MEMBERSHIP, &error);
-    if (entry != NULL) {
-        char **members = PyMem_RawRealloc(
-            entry->members, (entry->nmembers + 1) * sizeof(char *));
-        if (members == NULL) {
-            entry = NULL;
-            error = NULL;
-        }
-        else {
-            entry->members = members;
-            entry->members[entry->nmembers++] = copy;
-            copy = NULL;
-        }
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    PyMem_RawFree(copy);
-    if (entry == NULL) {
-        return ext_set_error(func, group, type, EXT_MEMBERSHIP, error);
-    }
-    return 0;
+    return ext_set(interp, group, type, EXT_MEMBERSHIP, 0, member,
+                   "PySandbox_ExtendedAddMembership");
 }
 
 int
 PySandbox_ExtendedSetValue(PyInterpreterState *interp, const char *group,
                            const char *type, const char *value)
 {
-    const char *func = "PySandbox_ExtendedSetValue";
-    struct _PySandboxState *state = ext_target(interp, group, type, func);
-    if (state == NULL) {
-        return -1;
-    }
-    if (value == NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: value is NULL", func);
-        return -1;
-    }
-    char *copy = raw_strdup(value);
-    if (copy == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    const char *error = "";
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = get_ext(state, group, type, EXT_VALUE, &error);
-    if (entry != NULL) {
-        PyMem_RawFree(entry->value);
-        entry->value = copy;
-        copy = NULL;
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    PyMem_RawFree(copy);
-    if (entry == NULL) {
-        return ext_set_error(func, group, type, EXT_VALUE, error);
-    }
-    return 0;
+    return ext_set(interp, group, type, EXT_VALUE, 0, value,
+                   "PySandbox_ExtendedSetValue");
 }
 
 /* The checks.  Each one decides with the mutex held and denies after. */
@@ -983,14 +965,8 @@ ext_entry_value(const ext_entry *entry)
 PyObject *
 PySandbox_ExtendedQuery(PyInterpreterState *interp)
 {
-    if (interp != _PyInterpreterState_GET()
-        && _PySandbox_CheckTrusted("PySandbox_ExtendedQuery") < 0)
-    {
-        return NULL;
-    }
-    struct _PySandboxState *state = interp->sandbox;
+    struct _PySandboxState *state = readable_state(interp, "PySandbox_ExtendedQuery");
     if (state == NULL) {
-        PyErr_SetString(PyExc_ValueError, "not an untrusted interpreter");
         return NULL;
     }
     /* Copy under the lock (raw memory only), build objects after. */

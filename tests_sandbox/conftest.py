@@ -56,3 +56,23 @@ def cached_tarball():
                         f"at {path}")
         pytest.skip("the upstream tarball is not cached")
     return path
+
+
+@pytest.fixture
+def untrusted():
+    """A fresh untrusted interpreter (its ID), destroyed after the test."""
+    if not UNTRUSTED_BUILD:
+        pytest.skip("needs a CPython configured --with-untrusted")
+    import _interpreters
+    import _sandbox
+    interp = _sandbox.new_interpreter()
+    yield interp
+    _interpreters.destroy(interp)
+
+
+def run_untrusted(interp, source):
+    """Run *source* (dedented) in *interp*: None, or the exception
+    snapshot of _interpreters.exec()."""
+    import _interpreters
+    import textwrap
+    return _interpreters.exec(interp, textwrap.dedent(source))

@@ -13,22 +13,9 @@ import textwrap
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted, run_python
+from conftest import requires_untrusted, run_untrusted as run
 
 pytestmark = requires_untrusted
-
-
-@pytest.fixture
-def untrusted():
-    import _sandbox
-    interp = _sandbox.new_interpreter()
-    yield interp
-    _interpreters.destroy(interp)
-
-
-def run(interp, source):
-    """Run *source* in *interp*; return None or the exception snapshot."""
-    return _interpreters.exec(interp, textwrap.dedent(source))
 
 
 def test_restricted_is_true_inside_only(untrusted):

@@ -12,7 +12,7 @@ import time
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted
+from conftest import requires_untrusted, run_untrusted as run
 
 pytestmark = requires_untrusted
 
@@ -21,17 +21,6 @@ pytestmark = requires_untrusted
 def sandbox():
     import _sandbox
     return _sandbox
-
-
-@pytest.fixture
-def untrusted(sandbox):
-    interp = sandbox.new_interpreter()
-    yield interp
-    _interpreters.destroy(interp)
-
-
-def run(interp, source):
-    return _interpreters.exec(interp, textwrap.dedent(source))
 
 
 def test_a_denial_is_logged_with_its_detail_and_location(sandbox, untrusted):

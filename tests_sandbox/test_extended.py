@@ -23,14 +23,6 @@ requires_untrusted = pytest.mark.skipif(
     not UNTRUSTED_BUILD, reason="needs a CPython configured --with-untrusted")
 
 
-@pytest.fixture
-def untrusted(probe):  # noqa: F811
-    import _sandbox
-    interp = _sandbox.new_interpreter()
-    yield interp
-    _interpreters.destroy(interp)
-
-
 def run_with_probe(interp, probe, *fragments):  # noqa: F811
     """Run the code *fragments* in *interp*, the probe imported."""
     loader = f"""

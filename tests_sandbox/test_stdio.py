@@ -14,21 +14,9 @@ import textwrap
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted
+from conftest import requires_untrusted, run_untrusted as run
 
 pytestmark = requires_untrusted
-
-
-@pytest.fixture
-def untrusted():
-    import _sandbox
-    interp = _sandbox.new_interpreter()
-    yield interp
-    _interpreters.destroy(interp)
-
-
-def run(interp, source):
-    return _interpreters.exec(interp, textwrap.dedent(source))
 
 
 def take(interp, fd):
