@@ -661,7 +661,15 @@ err = _interpreters.exec(interp, "assert __restricted__ is False")
 _interpreters.destroy(interp)
 print(f"  __restricted__ in an isolated subinterpreter: "
       f"{'False' if err is None else 'not False: ' + str(err.msg)}")
-print("  (untrusted interpreters, where it is True, come with the engine)")
+import _sandbox
+interp = _sandbox.new_interpreter()
+_interpreters.exec(interp, "import sys; print(__restricted__, sys.path)\n"
+                           "import _sandbox; _sandbox.new_interpreter()")
+out = _sandbox.take_output(interp, 1).decode().strip()
+denials = _sandbox.denials(interp)
+_interpreters.destroy(interp)
+print(f"  an untrusted interpreter printed (captured in C): {out}")
+print(f"  and was denied: {[d[1:] for d in denials]}")
 """
 
 
