@@ -819,120 +819,112 @@ ext_deny(const char *group, const char *type, const char *fmt, ...)
     return _PySandbox_Deny(resource, detail);
 }
 
-/* The state to check against, or NULL in a trusted interpreter. */
-static inline struct _PySandboxState *
-ext_checked(void)
+/* The one check behind the five public ones: in an untrusted interpreter,
+ * decide with the mutex held whether (group, type) of *kind* allows the
+ * operation (*n* for a cap, *str* for a member or value), apply it to a
+ * cap, and deny after letting the mutex go. */
+static int
+ext_check(const char *group, const char *type, ext_kind kind,
+          Py_ssize_t n, const char *str)
 {
-    return _PyInterpreterState_GET()->sandbox;
-}
-
-int
-_PySandbox_ExtendedCheckTrue(const char *group, const char *type)
-{
-    struct _PySandboxState *state = ext_checked();
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     if (state == NULL) {
-        return 0;
+        return 0;   /* trusted */
     }
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = find_ext(state, group, type);
-    int ok = (entry != NULL && entry->kind == EXT_TRUE);
-    PyMutex_Unlock(&state->ext_mutex);
-    return ok ? 0 : ext_deny(group, type, "not set true");
-}
-
-int
-_PySandbox_ExtendedValueAlloc(const char *group, const char *type,
-                              Py_ssize_t increase)
-{
-    struct _PySandboxState *state = ext_checked();
-    if (state == NULL) {
-        return 0;
-    }
-    Py_ssize_t used = -1, cap = -1;
     int ok = 0;
+    Py_ssize_t used = -1, cap = -1;
     PyMutex_Lock(&state->ext_mutex);
     ext_entry *entry = find_ext(state, group, type);
-    if (entry != NULL && entry->kind == EXT_CAP && increase >= 0) {
-        used = entry->used;
-        cap = entry->cap;
-        if (increase <= cap - used) {
-            entry->used += increase;
+    if (entry != NULL && entry->kind == kind) {
+        switch (kind) {
+        case EXT_TRUE:
             ok = 1;
+            break;
+        case EXT_CAP:
+            used = entry->used;
+            cap = entry->cap;
+            if (n >= 0 && n <= cap - used) {        /* alloc */
+                entry->used += n;
+                ok = 1;
+            }
+            else if (n < 0 && -n <= used) {          /* free */
+                entry->used += n;
+                ok = 1;
+            }
+            break;
+        case EXT_MEMBERSHIP:
+            for (Py_ssize_t i = 0; !ok && str && i < entry->nmembers; i++) {
+                ok = (strcmp(entry->members[i], str) == 0);
+            }
+            break;
+        case EXT_VALUE:
+            ok = (str != NULL && strcmp(entry->value, str) == 0);
+            break;
         }
     }
     PyMutex_Unlock(&state->ext_mutex);
     if (ok) {
         return 0;
     }
-    if (cap < 0) {
-        return ext_deny(group, type, "no cap set (alloc %zd)", increase);
+    const char *shown = str != NULL ? str : "(NULL)";
+    switch (kind) {
+    case EXT_TRUE:
+        return ext_deny(group, type, "not set true");
+    case EXT_CAP:
+        if (n < 0) {
+            return ext_deny(group, type, "free %zd: %zd used", -n, used);
+        }
+        if (cap < 0) {
+            return ext_deny(group, type, "no cap set (alloc %zd)", n);
+        }
+        return ext_deny(group, type, "alloc %zd: %zd of %zd used", n, used,
+                        cap);
+    case EXT_MEMBERSHIP:
+        return ext_deny(group, type, "not a member: %.200s", shown);
+    case EXT_VALUE:
+        return ext_deny(group, type, "not the value: %.200s", shown);
     }
-    return ext_deny(group, type, "alloc %zd: %zd of %zd used", increase,
-                    used, cap);
+    Py_UNREACHABLE();
+}
+
+int
+_PySandbox_ExtendedCheckTrue(const char *group, const char *type)
+{
+    return ext_check(group, type, EXT_TRUE, 0, NULL);
+}
+
+int
+_PySandbox_ExtendedValueAlloc(const char *group, const char *type,
+                              Py_ssize_t increase)
+{
+    if (increase < 0 && _PyInterpreterState_GET()->sandbox != NULL) {
+        return ext_deny(group, type, "alloc of a negative amount");
+    }
+    return ext_check(group, type, EXT_CAP, increase, NULL);
 }
 
 int
 _PySandbox_ExtendedValueFree(const char *group, const char *type,
                              Py_ssize_t decrease)
 {
-    struct _PySandboxState *state = ext_checked();
-    if (state == NULL) {
-        return 0;
+    if (decrease < 0 && _PyInterpreterState_GET()->sandbox != NULL) {
+        return ext_deny(group, type, "free of a negative amount");
     }
-    Py_ssize_t used = -1;
-    int ok = 0;
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = find_ext(state, group, type);
-    if (entry != NULL && entry->kind == EXT_CAP && decrease >= 0) {
-        used = entry->used;
-        if (decrease <= used) {
-            entry->used -= decrease;
-            ok = 1;
-        }
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    return ok ? 0 : ext_deny(group, type, "free %zd: %zd used", decrease,
-                             used);
+    return ext_check(group, type, EXT_CAP, -decrease, NULL);
 }
 
 int
 _PySandbox_ExtendedCheckMembership(const char *group, const char *type,
                                    const char *member)
 {
-    struct _PySandboxState *state = ext_checked();
-    if (state == NULL) {
-        return 0;
-    }
-    int ok = 0;
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = find_ext(state, group, type);
-    if (entry != NULL && entry->kind == EXT_MEMBERSHIP && member != NULL) {
-        for (Py_ssize_t i = 0; !ok && i < entry->nmembers; i++) {
-            ok = (strcmp(entry->members[i], member) == 0);
-        }
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    return ok ? 0 : ext_deny(group, type, "not a member: %.200s",
-                             member != NULL ? member : "(NULL)");
+    return ext_check(group, type, EXT_MEMBERSHIP, 0, member);
 }
 
 int
 _PySandbox_ExtendedCheckValue(const char *group, const char *type,
                               const char *value)
 {
-    struct _PySandboxState *state = ext_checked();
-    if (state == NULL) {
-        return 0;
-    }
-    int ok = 0;
-    PyMutex_Lock(&state->ext_mutex);
-    ext_entry *entry = find_ext(state, group, type);
-    if (entry != NULL && entry->kind == EXT_VALUE && value != NULL) {
-        ok = (strcmp(entry->value, value) == 0);
-    }
-    PyMutex_Unlock(&state->ext_mutex);
-    return ok ? 0 : ext_deny(group, type, "not the value: %.200s",
-                             value != NULL ? value : "(NULL)");
+    return ext_check(group, type, EXT_VALUE, 0, value);
 }
 
 /* A snapshot of one entry, made with the mutex held: Python objects are

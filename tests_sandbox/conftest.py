@@ -39,16 +39,23 @@ def run_python(*args, python=sys.executable, **kw):
                           capture_output=True, text=True, timeout=120, **kw)
 
 
+def load_build_script():
+    """Tools/sandbox/build.py as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sandbox_build",
+                                                  BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cached_tarball():
     """The verified upstream tarball the build used, or skip."""
     given = os.environ.get("SANDBOX_TARBALL")
     if given:
         return given
-    base = (os.environ.get("SANDBOX_CACHE_DIR")
-            or os.path.join(os.environ.get("XDG_CACHE_HOME")
-                            or os.path.expanduser("~/.cache"),
-                            "cpython-untrusted"))
-    path = os.path.join(base, "Python-3.13.5.tar.xz")
+    build = load_build_script()
+    path = os.path.join(build.cache_dir(), build.TARBALL_NAME)
     if not os.path.isfile(path):
         if os.environ.get("SANDBOX_BUILD_DIR"):
             # Under build.py test the tarball was just verified.

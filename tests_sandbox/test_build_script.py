@@ -5,7 +5,6 @@ repository, and check its effect on disk.  They don't depend on the build
 variant, so they run once, in the "untrusted" tox environment.
 """
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILD_SCRIPT, cached_tarball
+from conftest import BUILD_SCRIPT, cached_tarball, load_build_script
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SANDBOX_VARIANT", "untrusted") != "untrusted",
@@ -29,12 +28,6 @@ def build_script(*args, cwd=None, env=None):
                           env={**os.environ, **(env or {})})
 
 
-def load_module():
-    spec = importlib.util.spec_from_file_location("sandbox_build",
-                                                  BUILD_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_clear_error(proc, *phrases):
@@ -68,7 +61,7 @@ def test_missing_tarball_is_a_clear_error(tmp_path):
 
 
 def test_apt_sources_are_read_in_both_formats(tmp_path):
-    build = load_module()
+    build = load_build_script()
     deb822 = tmp_path / "debian.sources"
     deb822.write_text(textwrap.dedent("""\
         Types: deb
@@ -101,7 +94,7 @@ def test_apt_sources_are_read_in_both_formats(tmp_path):
 
 
 def test_missing_packages_are_listed_with_the_command(monkeypatch):
-    build = load_module()
+    build = load_build_script()
     monkeypatch.setattr(build, "missing_packages", lambda: ["quilt", "ccache"])
     monkeypatch.setattr(build.os, "geteuid", lambda: 1000)
     with pytest.raises(build.SetupError) as info:
@@ -246,7 +239,7 @@ def test_unreachable_archive_is_a_clear_error(tmp_path, monkeypatch):
     # The fetch as it goes with no network: apt-get cannot reach the
     # archive.  A closed port on loopback stands in for it.
     import socket
-    build = load_module()
+    build = load_build_script()
     if shutil.which("apt-get") is None:
         pytest.skip("apt-get is not installed")
     with socket.socket() as s:
