@@ -1,8 +1,11 @@
 /* _sandbox: the untrusted-interpreter engine, seen from Python.
  *
  * Built in only with Py_UNTRUSTED (configure --with-untrusted); the sandbox
- * package (Lib/sandbox) is its public face.  The engine is
- * Python/sandbox.c.
+ * package (Lib/sandbox) is its public face.  The engine is Python/sandbox.c
+ * and Python/sandbox_transport.c.  Interpreters are named by their IDs, as
+ * in _interpreters; every function that acts on one checks in C that the
+ * caller is trusted, before it looks the ID up (no oracle of which IDs
+ * exist), and logs a denial under its Python name.
  */
 
 #ifndef Py_BUILD_CORE_BUILTIN
@@ -12,24 +15,47 @@
 #include "Python.h"
 #include "pycore_interp.h"        // _PyInterpreterState_LookUpID()
 
+#include "clinic/_sandboxmodule.c.h"
+
+/*[clinic input]
+module _sandbox
+[clinic start generated code]*/
+/*[clinic end generated code: output=da39a3ee5e6b4b0d input=975fa6e80a294f9d]*/
+
 
 PyDoc_STRVAR(sandbox_module_doc,
 "The untrusted-interpreter engine of this CPython (configure\n\
 --with-untrusted).  Use the sandbox package instead.");
 
 
-PyDoc_STRVAR(new_interpreter_doc,
-"new_interpreter($module, /)\n\
---\n\
-\n\
-Create an untrusted interpreter with a policy that grants nothing.\n\
-\n\
-Return its interpreter ID.  A test harness for the engine: the sandbox\n\
-package is the interface for users.");
+/* The untrusted interpreter with ID *id*, or NULL with an exception set. */
+static PyInterpreterState *
+untrusted_interp(long long id)
+{
+    PyInterpreterState *interp = _PyInterpreterState_LookUpID(id);
+    if (interp == NULL) {
+        return NULL;
+    }
+    if (!PySandbox_IsUntrusted(interp)) {
+        PyErr_Format(PyExc_ValueError,
+                     "interpreter %lld is not an untrusted interpreter", id);
+        return NULL;
+    }
+    return interp;
+}
+
+
+/*[clinic input]
+_sandbox.new_interpreter
+
+Create an untrusted interpreter with a policy that grants nothing.
+
+Return its interpreter ID.
+[clinic start generated code]*/
 
 static PyObject *
-sandbox_new_interpreter(PyObject *Py_UNUSED(module),
-                        PyObject *Py_UNUSED(ignored))
+_sandbox_new_interpreter_impl(PyObject *module)
+/*[clinic end generated code: output=d745af58bf292902 input=8ad1413b998ea1b2]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
@@ -44,22 +70,133 @@ sandbox_new_interpreter(PyObject *Py_UNUSED(module),
 }
 
 
-PyDoc_STRVAR(take_output_doc,
-"take_output($module, interp_id, fd, /)\n\
---\n\
-\n\
-Take what untrusted interpreter interp_id wrote to fd 1 or 2 since the\n\
-last call, as bytes.  A test harness for the engine.");
+/*[clinic input]
+_sandbox.end_interpreter
+
+    interp_id: long_long
+    /
+
+End an untrusted interpreter without running any of its code.
+[clinic start generated code]*/
 
 static PyObject *
-sandbox_take_output(PyObject *Py_UNUSED(module), PyObject *args)
+_sandbox_end_interpreter_impl(PyObject *module, long long interp_id)
+/*[clinic end generated code: output=68d0c0501b7b3989 input=eb6066837ea08b5d]*/
 {
-    long long id;
-    int fd;
-    if (!PyArg_ParseTuple(args, "Li:take_output", &id, &fd)) {
+    if (_PySandbox_CheckTrusted("_sandbox.end_interpreter") < 0) {
         return NULL;
     }
-    PyInterpreterState *interp = _PyInterpreterState_LookUpID(id);
+    PyInterpreterState *interp = untrusted_interp(interp_id);
+    if (interp == NULL || PySandbox_EndInterpreter(interp) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+
+/*[clinic input]
+_sandbox.exec
+
+    interp_id: long_long
+    source: str
+    /
+    filename: str = "<string>"
+
+Run source in the __main__ namespace of an untrusted interpreter.
+
+An exception inside raises RemoteError here.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_exec_impl(PyObject *module, long long interp_id, const char *source,
+                   const char *filename)
+/*[clinic end generated code: output=78bc5269f899597f input=ba2152c9ea208803]*/
+{
+    if (_PySandbox_CheckTrusted("_sandbox.exec") < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = untrusted_interp(interp_id);
+    if (interp == NULL || PySandbox_Exec(interp, source, filename) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+
+/*[clinic input]
+_sandbox.eval
+
+    interp_id: long_long
+    expression: str
+    /
+
+Evaluate expression in an untrusted interpreter and return a copy of it.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_eval_impl(PyObject *module, long long interp_id,
+                   const char *expression)
+/*[clinic end generated code: output=d3922828498b4f68 input=7433180da813abe2]*/
+{
+    if (_PySandbox_CheckTrusted("_sandbox.eval") < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = untrusted_interp(interp_id);
+    if (interp == NULL) {
+        return NULL;
+    }
+    return PySandbox_Eval(interp, expression);
+}
+
+
+/*[clinic input]
+_sandbox.call
+
+    interp_id: long_long
+    target: str
+    args: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
+    kwargs: object(subclass_of='&PyDict_Type', c_default='NULL') = None
+    /
+
+Call "module:qualname" in an untrusted interpreter.
+
+The arguments and the result cross as copies.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
+                   PyObject *args, PyObject *kwargs)
+/*[clinic end generated code: output=1c9f3663c6fbb970 input=289317bac5e53509]*/
+{
+    if (_PySandbox_CheckTrusted("_sandbox.call") < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = untrusted_interp(interp_id);
+    if (interp == NULL) {
+        return NULL;
+    }
+    return PySandbox_Call(interp, target, args, kwargs);
+}
+
+
+/*[clinic input]
+_sandbox.take_output
+
+    interp_id: long_long
+    fd: int
+    /
+
+Take what an untrusted interpreter wrote to fd 1 or 2 since the last call.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_take_output_impl(PyObject *module, long long interp_id, int fd)
+/*[clinic end generated code: output=fd620b0b8015f362 input=587315c8cbbe5c44]*/
+{
+    if (_PySandbox_CheckTrusted("_sandbox.take_output") < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = untrusted_interp(interp_id);
     if (interp == NULL) {
         return NULL;
     }
@@ -67,30 +204,31 @@ sandbox_take_output(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 
-PyDoc_STRVAR(denials_doc,
-"denials($module, interp_id=None, /)\n\
---\n\
-\n\
-The denial log of untrusted interpreter interp_id (default: this one):\n\
-a list of (time, resource, detail, location) tuples, oldest first.");
+/*[clinic input]
+_sandbox.denials
+
+    interp_id: object = None
+    /
+
+The denial log of an untrusted interpreter (default: this one).
+
+A list of (time, resource, detail, location) tuples, oldest first.
+[clinic start generated code]*/
 
 static PyObject *
-sandbox_denials(PyObject *Py_UNUSED(module), PyObject *args)
+_sandbox_denials_impl(PyObject *module, PyObject *interp_id)
+/*[clinic end generated code: output=3294ef97bca47da1 input=b8e503289a3ea1a7]*/
 {
-    PyObject *id = Py_None;
-    if (!PyArg_ParseTuple(args, "|O:denials", &id)) {
-        return NULL;
-    }
     PyInterpreterState *interp;
-    if (id == Py_None) {
+    if (interp_id == Py_None) {
         interp = PyInterpreterState_Get();
     }
     else {
-        long long n = PyLong_AsLongLong(id);
-        if (n == -1 && PyErr_Occurred()) {
+        long long id = PyLong_AsLongLong(interp_id);
+        if (id == -1 && PyErr_Occurred()) {
             return NULL;
         }
-        interp = _PyInterpreterState_LookUpID(n);
+        interp = _PyInterpreterState_LookUpID(id);
         if (interp == NULL) {
             return NULL;
         }
@@ -100,10 +238,13 @@ sandbox_denials(PyObject *Py_UNUSED(module), PyObject *args)
 
 
 static PyMethodDef sandbox_methods[] = {
-    {"denials", sandbox_denials, METH_VARARGS, denials_doc},
-    {"new_interpreter", sandbox_new_interpreter, METH_NOARGS,
-     new_interpreter_doc},
-    {"take_output", sandbox_take_output, METH_VARARGS, take_output_doc},
+    _SANDBOX_CALL_METHODDEF
+    _SANDBOX_DENIALS_METHODDEF
+    _SANDBOX_END_INTERPRETER_METHODDEF
+    _SANDBOX_EVAL_METHODDEF
+    _SANDBOX_EXEC_METHODDEF
+    _SANDBOX_NEW_INTERPRETER_METHODDEF
+    _SANDBOX_TAKE_OUTPUT_METHODDEF
     {NULL, NULL, 0, NULL},
 };
 
@@ -117,6 +258,10 @@ sandbox_exec(PyObject *module)
     }
     if (PyModule_AddObjectRef(module, "SandboxLimitExceeded",
                               PyExc_SandboxLimitExceeded) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "RemoteError",
+                              PyExc_SandboxRemoteError) < 0) {
         return -1;
     }
     return 0;

@@ -3,7 +3,8 @@
  * The hooks that upstream files call are in
  * Include/internal/pycore_sandbox.h; the public C API is
  * Include/cpython/sandbox.h.  Everything here is compiled only with
- * Py_UNTRUSTED (configure --with-untrusted).
+ * Py_UNTRUSTED (configure --with-untrusted), except what the child of
+ * fork() does with the other interpreters, at the end.
  */
 
 #include "Python.h"
@@ -409,6 +410,7 @@ static PyTypeObject *const sandbox_static_types[] = {
     &_PyExc_SandboxError,
     &_PyExc_SandboxLimitExceeded,
     &_PySandbox_StreamType,
+    &_PySandbox_RemoteErrorType,
 };
 
 
@@ -421,6 +423,7 @@ _PySandbox_InitTypes(PyInterpreterState *interp)
         _PyExc_SandboxError.tp_base = (PyTypeObject *)PyExc_PermissionError;
         _PyExc_SandboxLimitExceeded.tp_base =
             (PyTypeObject *)PyExc_BaseException;
+        _PySandbox_RemoteErrorType.tp_base = (PyTypeObject *)PyExc_Exception;
     }
     for (size_t i = 0; i < Py_ARRAY_LENGTH(sandbox_static_types); i++) {
         if (_PyStaticType_InitBuiltin(interp, sandbox_static_types[i]) < 0) {
@@ -1271,3 +1274,83 @@ PySandbox_CheckTrusted(void)
 }
 
 #endif  /* Py_UNTRUSTED */
+
+
+#ifdef HAVE_FORK
+
+/* fork() in a process with subinterpreters (gh-101437), in every build.
+ *
+ * The child has one thread, the one that called fork(), and it runs the
+ * main interpreter (os.fork() and PyOS_AfterFork_Child() insist).  Any
+ * other interpreter may have been running in a thread that is gone: with
+ * its own GIL and locks held, halfway through a change to its own heap.
+ * Upstream's _PyInterpreterState_DeleteExceptMain() clears them with no
+ * current thread state, under the runtime's lock that interpreter_clear()
+ * takes again, and aborts at the first deallocation.  Nothing of theirs
+ * can be run, cleared or freed safely, so the child forgets them: they
+ * leave the runtime's list, through which every lookup by ID, every walk
+ * of the interpreters and the finalization go, and their memory is leaked
+ * as it is.  No code of theirs runs in the child: not their
+ * os.register_at_fork() or atexit callbacks, not their finalizers.
+ *
+ * The one runtime state that counts them is corrected: how many
+ * interpreters use each static type, which must fall to zero when the
+ * main interpreter finalizes the type (an assertion in debug builds). */
+
+/* The forgotten interpreters, linked through ->next: still reachable for
+ * leak checkers, never used again. */
+static PyInterpreterState *forgotten_after_fork = NULL;
+
+PyStatus
+_PySandbox_ForgetInterpretersAfterFork(void)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    struct pyinterpreters *interpreters = &runtime->interpreters;
+    PyInterpreterState *main_interp = interpreters->main;
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (main_interp == NULL) {
+        return _PyStatus_ERR("missing main interpreter");
+    }
+    if (tstate == NULL || tstate->interp != main_interp) {
+        return _PyStatus_ERR("not main interpreter");
+    }
+
+    /* The runtime's lock was reinitialized by
+       _PyRuntimeState_ReInitThreads(); the list is consistent, since the
+       parent held the lock across fork() (PyOS_BeforeFork()). */
+    HEAD_LOCK(runtime);
+    PyInterpreterState *interp = interpreters->head;
+    while (interp != NULL) {
+        PyInterpreterState *next = interp->next;
+        if (interp != main_interp) {
+            interp->next = forgotten_after_fork;
+            forgotten_after_fork = interp;
+        }
+        interp = next;
+    }
+    main_interp->next = NULL;
+    interpreters->head = main_interp;
+
+    /* A static type the main interpreter readied is now used by it alone.
+       One that only forgotten interpreters readied keeps its count, so it
+       is never finalized: its objects live in their heaps. */
+    for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
+        PyTypeObject *type = runtime->types.managed_static.types[i].type;
+        if (type == NULL) {
+            continue;
+        }
+        managed_static_type_state *state =
+            i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
+            ? &main_interp->types.builtins.initialized[i]
+            : &main_interp->types.for_extensions.initialized[
+                    i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
+        if (state->type == type) {
+            _Py_atomic_store_int64(
+                &runtime->types.managed_static.types[i].interp_count, 1);
+        }
+    }
+    HEAD_UNLOCK(runtime);
+    return _PyStatus_OK();
+}
+
+#endif  /* HAVE_FORK */

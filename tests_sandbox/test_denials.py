@@ -92,7 +92,7 @@ def test_the_log_is_bounded_and_keeps_the_newest(sandbox, untrusted):
     """) is None
     log = sandbox.denials(untrusted)
     assert len(log) == 256
-    assert {d[2] for d in log} == {"PySandbox_TakeOutput"}
+    assert {d[2] for d in log} == {"_sandbox.take_output"}
     times = [d[0] for d in log]
     assert times == sorted(times)
 

@@ -21,6 +21,12 @@ PyAPI_DATA(PyObject *) PyExc_SandboxError;
  * able to catch (its time budget, ...).  A subclass of BaseException. */
 PyAPI_DATA(PyObject *) PyExc_SandboxLimitExceeded;
 
+/* Raised in the host when code in an untrusted interpreter raised: the
+ * exception stays inside, and its type name, message and traceback come
+ * back as strings (attributes type_name, message, traceback; exit_code for
+ * SystemExit).  A subclass of Exception. */
+PyAPI_DATA(PyObject *) PyExc_SandboxRemoteError;
+
 /* A policy: what an untrusted interpreter may do.  Opaque; made with
  * PySandboxPolicy_New(), which grants nothing, and widened with the
  * PySandboxPolicy_* setters.  An interpreter copies its policy when it is
@@ -45,6 +51,37 @@ PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
  * because the memory allocator is not pymalloc). */
 PyAPI_FUNC(PyInterpreterState *) PySandbox_NewInterpreter(
     const PySandboxPolicy *policy);
+
+/* End untrusted interpreter *interp*, which must not be running, from the
+ * host: none of its Python code runs (no atexit handlers, no
+ * threading._shutdown()), and its memory is freed.  Return 0, or -1 with an
+ * exception set.  Only a trusted interpreter may call it. */
+PyAPI_FUNC(int) PySandbox_EndInterpreter(PyInterpreterState *interp);
+
+/* Run code in untrusted interpreter *interp* on the calling thread, in the
+ * namespace of its __main__ module, which persists from one call to the
+ * next.  Only a trusted interpreter may call them, and one call at a time
+ * runs in an interpreter (RuntimeError otherwise).
+ *
+ * Values cross as copies, never shared: None, bool, int, float, str,
+ * bytes, and tuples, lists and dicts of those (exact types, nested at
+ * most 200 deep, at most 256 MiB encoded); anything else raises TypeError
+ * or ValueError.  When the code raises, PyExc_SandboxRemoteError is set.
+ *
+ * PySandbox_Exec() runs the statements *source* (UTF-8), compiled with
+ * *filename* for tracebacks ("<string>" if NULL); it returns 0 or -1.
+ * PySandbox_Eval() evaluates *expression* and returns a copy of its value.
+ * PySandbox_Call() imports *target*'s module, "module:qualname" (for
+ * example "json:dumps"), looks up qualname and calls it with copies of
+ * *args* (a tuple or NULL) and *kwargs* (a dict with str keys, or NULL);
+ * it returns a copy of the result. */
+PyAPI_FUNC(int) PySandbox_Exec(PyInterpreterState *interp,
+                               const char *source, const char *filename);
+PyAPI_FUNC(PyObject *) PySandbox_Eval(PyInterpreterState *interp,
+                                      const char *expression);
+PyAPI_FUNC(PyObject *) PySandbox_Call(PyInterpreterState *interp,
+                                      const char *target,
+                                      PyObject *args, PyObject *kwargs);
 
 /* Take what untrusted interpreter *interp* wrote to its standard output
  * (fd 1) or error (fd 2) since the last call: return it as bytes, or NULL

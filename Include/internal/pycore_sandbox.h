@@ -30,6 +30,9 @@ struct _PySandboxState;
 extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
 extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
 
+/* sandbox.RemoteError (Python/sandbox_transport.c), one of those types. */
+extern PyTypeObject _PySandbox_RemoteErrorType;
+
 /* Make *interp* untrusted if config->sandbox is set: check that the rest of
  * the config isolates it, copy the policy, and rewrite the PyConfig it
  * copied from its creator (no site, stdlib-only sys.path, no .pyc), all
@@ -61,6 +64,36 @@ static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *interp)
 {
     return interp->sandbox != NULL;
+}
+
+/* May code running in *viewer* see the threads of *other*
+ * (sys._current_frames(), sys._current_exceptions())?  An untrusted
+ * interpreter sees only its own: another's frames would hand it objects
+ * of another heap. */
+static inline int
+_PySandbox_MaySeeInterpreter(PyInterpreterState *viewer,
+                             PyInterpreterState *other)
+{
+    return viewer == other || !_PySandbox_IsUntrusted(viewer);
+}
+
+/* The smallest stack an untrusted interpreter's threads get: the C
+ * recursion limit is a count of calls, not a measure of the stack, so a
+ * small stack would let deep recursion overflow it. */
+#define _PySandbox_MIN_THREAD_STACK ((Py_ssize_t)8 * 1024 * 1024)
+
+/* The thread stack size that *interp* asked for (threading.stack_size()),
+ * raised to the floor above in an untrusted interpreter; 0 (the platform's
+ * default) is kept. */
+static inline Py_ssize_t
+_PySandbox_ThreadStackSize(PyInterpreterState *interp, Py_ssize_t size)
+{
+    if (size > 0 && size < _PySandbox_MIN_THREAD_STACK
+        && _PySandbox_IsUntrusted(interp))
+    {
+        return _PySandbox_MIN_THREAD_STACK;
+    }
+    return size;
 }
 
 #else  /* !Py_UNTRUSTED */
@@ -100,7 +133,28 @@ _PySandbox_IsUntrusted(PyInterpreterState *Py_UNUSED(interp))
     return 0;
 }
 
+static inline int
+_PySandbox_MaySeeInterpreter(PyInterpreterState *Py_UNUSED(viewer),
+                             PyInterpreterState *Py_UNUSED(other))
+{
+    return 1;
+}
+
+static inline Py_ssize_t
+_PySandbox_ThreadStackSize(PyInterpreterState *Py_UNUSED(interp),
+                           Py_ssize_t size)
+{
+    return size;
+}
+
 #endif  /* !Py_UNTRUSTED */
+
+#ifdef HAVE_FORK
+/* In the child of fork(), which runs the main interpreter: forget every
+ * other interpreter, running, clearing and freeing nothing of it
+ * (PyOS_AfterFork_Child(), gh-101437).  In every build. */
+extern PyStatus _PySandbox_ForgetInterpretersAfterFork(void);
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,335 @@
+/*[clinic input]
+preserve
+[clinic start generated code]*/
+
+#if defined(Py_BUILD_CORE) && !defined(Py_BUILD_CORE_MODULE)
+#  include "pycore_gc.h"          // PyGC_Head
+#  include "pycore_runtime.h"     // _Py_ID()
+#endif
+#include "pycore_modsupport.h"    // _PyArg_UnpackKeywords()
+
+PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
+"new_interpreter($module, /)\n"
+"--\n"
+"\n"
+"Create an untrusted interpreter with a policy that grants nothing.\n"
+"\n"
+"Return its interpreter ID.");
+
+#define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
+    {"new_interpreter", (PyCFunction)_sandbox_new_interpreter, METH_NOARGS, _sandbox_new_interpreter__doc__},
+
+static PyObject *
+_sandbox_new_interpreter_impl(PyObject *module);
+
+static PyObject *
+_sandbox_new_interpreter(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return _sandbox_new_interpreter_impl(module);
+}
+
+PyDoc_STRVAR(_sandbox_end_interpreter__doc__,
+"end_interpreter($module, interp_id, /)\n"
+"--\n"
+"\n"
+"End an untrusted interpreter without running any of its code.");
+
+#define _SANDBOX_END_INTERPRETER_METHODDEF    \
+    {"end_interpreter", (PyCFunction)_sandbox_end_interpreter, METH_O, _sandbox_end_interpreter__doc__},
+
+static PyObject *
+_sandbox_end_interpreter_impl(PyObject *module, long long interp_id);
+
+static PyObject *
+_sandbox_end_interpreter(PyObject *module, PyObject *arg)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+
+    interp_id = PyLong_AsLongLong(arg);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    return_value = _sandbox_end_interpreter_impl(module, interp_id);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_exec__doc__,
+"exec($module, interp_id, source, /, filename=\'<string>\')\n"
+"--\n"
+"\n"
+"Run source in the __main__ namespace of an untrusted interpreter.\n"
+"\n"
+"An exception inside raises RemoteError here.");
+
+#define _SANDBOX_EXEC_METHODDEF    \
+    {"exec", _PyCFunction_CAST(_sandbox_exec), METH_FASTCALL|METH_KEYWORDS, _sandbox_exec__doc__},
+
+static PyObject *
+_sandbox_exec_impl(PyObject *module, long long interp_id, const char *source,
+                   const char *filename);
+
+static PyObject *
+_sandbox_exec(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *return_value = NULL;
+    #if defined(Py_BUILD_CORE) && !defined(Py_BUILD_CORE_MODULE)
+
+    #define NUM_KEYWORDS 1
+    static struct {
+        PyGC_Head _this_is_not_used;
+        PyObject_VAR_HEAD
+        PyObject *ob_item[NUM_KEYWORDS];
+    } _kwtuple = {
+        .ob_base = PyVarObject_HEAD_INIT(&PyTuple_Type, NUM_KEYWORDS)
+        .ob_item = { &_Py_ID(filename), },
+    };
+    #undef NUM_KEYWORDS
+    #define KWTUPLE (&_kwtuple.ob_base.ob_base)
+
+    #else  // !Py_BUILD_CORE
+    #  define KWTUPLE NULL
+    #endif  // !Py_BUILD_CORE
+
+    static const char * const _keywords[] = {"", "", "filename", NULL};
+    static _PyArg_Parser _parser = {
+        .keywords = _keywords,
+        .fname = "exec",
+        .kwtuple = KWTUPLE,
+    };
+    #undef KWTUPLE
+    PyObject *argsbuf[3];
+    Py_ssize_t noptargs = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0) - 2;
+    long long interp_id;
+    const char *source;
+    const char *filename = "<string>";
+
+    args = _PyArg_UnpackKeywords(args, nargs, NULL, kwnames, &_parser, 2, 3, 0, argsbuf);
+    if (!args) {
+        goto exit;
+    }
+    interp_id = PyLong_AsLongLong(args[0]);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    if (!PyUnicode_Check(args[1])) {
+        _PyArg_BadArgument("exec", "argument 2", "str", args[1]);
+        goto exit;
+    }
+    Py_ssize_t source_length;
+    source = PyUnicode_AsUTF8AndSize(args[1], &source_length);
+    if (source == NULL) {
+        goto exit;
+    }
+    if (strlen(source) != (size_t)source_length) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
+        goto exit;
+    }
+    if (!noptargs) {
+        goto skip_optional_pos;
+    }
+    if (!PyUnicode_Check(args[2])) {
+        _PyArg_BadArgument("exec", "argument 'filename'", "str", args[2]);
+        goto exit;
+    }
+    Py_ssize_t filename_length;
+    filename = PyUnicode_AsUTF8AndSize(args[2], &filename_length);
+    if (filename == NULL) {
+        goto exit;
+    }
+    if (strlen(filename) != (size_t)filename_length) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
+        goto exit;
+    }
+skip_optional_pos:
+    return_value = _sandbox_exec_impl(module, interp_id, source, filename);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_eval__doc__,
+"eval($module, interp_id, expression, /)\n"
+"--\n"
+"\n"
+"Evaluate expression in an untrusted interpreter and return a copy of it.");
+
+#define _SANDBOX_EVAL_METHODDEF    \
+    {"eval", _PyCFunction_CAST(_sandbox_eval), METH_FASTCALL, _sandbox_eval__doc__},
+
+static PyObject *
+_sandbox_eval_impl(PyObject *module, long long interp_id,
+                   const char *expression);
+
+static PyObject *
+_sandbox_eval(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+    const char *expression;
+
+    if (!_PyArg_CheckPositional("eval", nargs, 2, 2)) {
+        goto exit;
+    }
+    interp_id = PyLong_AsLongLong(args[0]);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    if (!PyUnicode_Check(args[1])) {
+        _PyArg_BadArgument("eval", "argument 2", "str", args[1]);
+        goto exit;
+    }
+    Py_ssize_t expression_length;
+    expression = PyUnicode_AsUTF8AndSize(args[1], &expression_length);
+    if (expression == NULL) {
+        goto exit;
+    }
+    if (strlen(expression) != (size_t)expression_length) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
+        goto exit;
+    }
+    return_value = _sandbox_eval_impl(module, interp_id, expression);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_call__doc__,
+"call($module, interp_id, target, args=(), kwargs=None, /)\n"
+"--\n"
+"\n"
+"Call \"module:qualname\" in an untrusted interpreter.\n"
+"\n"
+"The arguments and the result cross as copies.");
+
+#define _SANDBOX_CALL_METHODDEF    \
+    {"call", _PyCFunction_CAST(_sandbox_call), METH_FASTCALL, _sandbox_call__doc__},
+
+static PyObject *
+_sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
+                   PyObject *args, PyObject *kwargs);
+
+static PyObject *
+_sandbox_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+    const char *target;
+    PyObject *__clinic_args = NULL;
+    PyObject *__clinic_kwargs = NULL;
+
+    if (!_PyArg_CheckPositional("call", nargs, 2, 4)) {
+        goto exit;
+    }
+    interp_id = PyLong_AsLongLong(args[0]);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    if (!PyUnicode_Check(args[1])) {
+        _PyArg_BadArgument("call", "argument 2", "str", args[1]);
+        goto exit;
+    }
+    Py_ssize_t target_length;
+    target = PyUnicode_AsUTF8AndSize(args[1], &target_length);
+    if (target == NULL) {
+        goto exit;
+    }
+    if (strlen(target) != (size_t)target_length) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
+        goto exit;
+    }
+    if (nargs < 3) {
+        goto skip_optional;
+    }
+    if (!PyTuple_Check(args[2])) {
+        _PyArg_BadArgument("call", "argument 3", "tuple", args[2]);
+        goto exit;
+    }
+    __clinic_args = args[2];
+    if (nargs < 4) {
+        goto skip_optional;
+    }
+    if (!PyDict_Check(args[3])) {
+        _PyArg_BadArgument("call", "argument 4", "dict", args[3]);
+        goto exit;
+    }
+    __clinic_kwargs = args[3];
+skip_optional:
+    return_value = _sandbox_call_impl(module, interp_id, target, __clinic_args, __clinic_kwargs);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_take_output__doc__,
+"take_output($module, interp_id, fd, /)\n"
+"--\n"
+"\n"
+"Take what an untrusted interpreter wrote to fd 1 or 2 since the last call.");
+
+#define _SANDBOX_TAKE_OUTPUT_METHODDEF    \
+    {"take_output", _PyCFunction_CAST(_sandbox_take_output), METH_FASTCALL, _sandbox_take_output__doc__},
+
+static PyObject *
+_sandbox_take_output_impl(PyObject *module, long long interp_id, int fd);
+
+static PyObject *
+_sandbox_take_output(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+    int fd;
+
+    if (!_PyArg_CheckPositional("take_output", nargs, 2, 2)) {
+        goto exit;
+    }
+    interp_id = PyLong_AsLongLong(args[0]);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    fd = PyLong_AsInt(args[1]);
+    if (fd == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    return_value = _sandbox_take_output_impl(module, interp_id, fd);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_denials__doc__,
+"denials($module, interp_id=None, /)\n"
+"--\n"
+"\n"
+"The denial log of an untrusted interpreter (default: this one).\n"
+"\n"
+"A list of (time, resource, detail, location) tuples, oldest first.");
+
+#define _SANDBOX_DENIALS_METHODDEF    \
+    {"denials", _PyCFunction_CAST(_sandbox_denials), METH_FASTCALL, _sandbox_denials__doc__},
+
+static PyObject *
+_sandbox_denials_impl(PyObject *module, PyObject *interp_id);
+
+static PyObject *
+_sandbox_denials(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    PyObject *interp_id = Py_None;
+
+    if (!_PyArg_CheckPositional("denials", nargs, 0, 1)) {
+        goto exit;
+    }
+    if (nargs < 1) {
+        goto skip_optional;
+    }
+    interp_id = args[0];
+skip_optional:
+    return_value = _sandbox_denials_impl(module, interp_id);
+
+exit:
+    return return_value;
+}
+/*[clinic end generated code: output=6fb6cee9b53521d0 input=a9049054013a1b77]*/

@@ -1,0 +1,966 @@
+/* Untrusted interpreters: the transport between the host and them.
+ *
+ * The host runs source, evaluates an expression or calls a function in an
+ * untrusted interpreter (PySandbox_Exec, PySandbox_Eval, PySandbox_Call).
+ * Arguments and results cross as copies: one side encodes them into a
+ * buffer outside both heaps, the other decodes it, so that no object is
+ * ever shared between the two interpreters.  Only plain data crosses:
+ * None, bool, int, float, str, bytes, and tuples, lists and dicts of
+ * those, of their exact types (a subclass could run code or carry state).
+ *
+ * An exception raised inside comes back as RemoteError, with three strings
+ * that the untrusted side made: its type name, its message and its
+ * formatted traceback.  The host never reads the files that untrusted code
+ * names, nor touches its objects.
+ *
+ * Untrusted code is never run with PyRun_Simple*() nor reported with
+ * PyErr_Print(): SystemExit inside ends the job, not the process.
+ */
+
+#include "Python.h"
+#include "pycore_pyerrors.h"      // _PyErr_SetString()
+#include "pycore_pystate.h"       // _PyThreadState_NewBound()
+#include "pycore_sandbox.h"
+
+#ifdef Py_UNTRUSTED
+
+
+/* RemoteError */
+
+typedef struct {
+    PyException_HEAD
+    PyObject *type_name;
+    PyObject *message;
+    PyObject *remote_traceback;
+    PyObject *exit_code;
+} RemoteErrorObject;
+
+static int
+remote_error_clear(RemoteErrorObject *self)
+{
+    Py_CLEAR(self->type_name);
+    Py_CLEAR(self->message);
+    Py_CLEAR(self->remote_traceback);
+    Py_CLEAR(self->exit_code);
+    return ((PyTypeObject *)PyExc_Exception)->tp_clear((PyObject *)self);
+}
+
+static void
+remote_error_dealloc(RemoteErrorObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    (void)remote_error_clear(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static int
+remote_error_traverse(RemoteErrorObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->type_name);
+    Py_VISIT(self->message);
+    Py_VISIT(self->remote_traceback);
+    Py_VISIT(self->exit_code);
+    return ((PyTypeObject *)PyExc_Exception)->tp_traverse((PyObject *)self,
+                                                          visit, arg);
+}
+
+static PyMemberDef remote_error_members[] = {
+    {"type_name", _Py_T_OBJECT, offsetof(RemoteErrorObject, type_name),
+     Py_READONLY,
+     PyDoc_STR("the qualified name of the exception's type, as the "
+               "untrusted side named it")},
+    {"message", _Py_T_OBJECT, offsetof(RemoteErrorObject, message),
+     Py_READONLY, PyDoc_STR("str() of the exception, made inside")},
+    {"traceback", _Py_T_OBJECT, offsetof(RemoteErrorObject, remote_traceback),
+     Py_READONLY,
+     PyDoc_STR("the traceback text that the untrusted side formatted")},
+    {"exit_code", _Py_T_OBJECT, offsetof(RemoteErrorObject, exit_code),
+     Py_READONLY,
+     PyDoc_STR("for SystemExit, its code (None if it was not plain data); "
+               "else None")},
+    {NULL},
+};
+
+PyDoc_STRVAR(remote_error_doc,
+"An exception raised by code in an untrusted interpreter, carried back.\n\
+\n\
+The exception itself stays inside; type_name, message and traceback are\n\
+strings that the untrusted side made, so treat them as untrusted text.\n\
+SystemExit comes back as RemoteError too, with its code in exit_code.");
+
+PyTypeObject _PySandbox_RemoteErrorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sandbox.RemoteError",
+    .tp_basicsize = sizeof(RemoteErrorObject),
+    .tp_dealloc = (destructor)remote_error_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = remote_error_doc,
+    .tp_traverse = (traverseproc)remote_error_traverse,
+    .tp_clear = (inquiry)remote_error_clear,
+    .tp_members = remote_error_members,
+    .tp_dictoffset = offsetof(RemoteErrorObject, dict),
+    /* .tp_base is Exception, set in _PySandbox_InitTypes() */
+};
+PyObject *PyExc_SandboxRemoteError = (PyObject *)&_PySandbox_RemoteErrorType;
+
+
+/* Encoded values.
+ *
+ * A value is a tag byte followed by its content; sizes and counts are
+ * size_t in native byte order (both sides are this process).  The buffer
+ * is raw-allocated, outside both interpreters' heaps. */
+
+enum {
+    TAG_NONE = 'N',
+    TAG_TRUE = 'T',
+    TAG_FALSE = 'F',
+    TAG_INT = 'i',          /* size, little-endian two's complement bytes */
+    TAG_FLOAT = 'f',        /* a C double */
+    TAG_STR = 's',          /* size, UTF-8 with lone surrogates kept */
+    TAG_BYTES = 'b',        /* size, bytes */
+    TAG_TUPLE = '(',        /* count, items */
+    TAG_LIST = '[',         /* count, items */
+    TAG_DICT = '{',         /* count, key and value of each item */
+};
+
+/* How deep containers may nest (a cycle ends here too), and the largest
+ * encoded value. */
+#define XFER_MAX_DEPTH 200
+#define XFER_MAX_SIZE ((size_t)256 * 1024 * 1024)
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t allocated;
+    size_t pos;             /* decoding */
+} xfer_buf;
+
+static void
+xfer_clear(xfer_buf *buf)
+{
+    PyMem_RawFree(buf->data);
+    memset(buf, 0, sizeof(*buf));
+}
+
+/* Append *size* bytes to *buf* and return where they go, or NULL with an
+ * exception set. */
+static char *
+xfer_grow(xfer_buf *buf, size_t size)
+{
+    if (size > XFER_MAX_SIZE - buf->len) {
+        PyErr_Format(PyExc_ValueError,
+                     "the value is too large to cross interpreters "
+                     "(more than %zu MiB encoded)", XFER_MAX_SIZE >> 20);
+        return NULL;
+    }
+    if (buf->len + size > buf->allocated) {
+        size_t allocated = Py_MAX(buf->allocated * 2, buf->len + size);
+        allocated = Py_MAX(allocated, (size_t)256);
+        char *data = PyMem_RawRealloc(buf->data, allocated);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        buf->data = data;
+        buf->allocated = allocated;
+    }
+    char *at = buf->data + buf->len;
+    buf->len += size;
+    return at;
+}
+
+static int
+xfer_put(xfer_buf *buf, const void *data, size_t size)
+{
+    char *at = xfer_grow(buf, size);
+    if (at == NULL) {
+        return -1;
+    }
+    if (size > 0) {
+        memcpy(at, data, size);
+    }
+    return 0;
+}
+
+static int
+xfer_put_tag(xfer_buf *buf, char tag)
+{
+    return xfer_put(buf, &tag, 1);
+}
+
+static int
+xfer_put_size(xfer_buf *buf, char tag, size_t size)
+{
+    if (xfer_put_tag(buf, tag) < 0) {
+        return -1;
+    }
+    return xfer_put(buf, &size, sizeof(size));
+}
+
+static int
+encode_value(xfer_buf *buf, PyObject *obj, int depth)
+{
+    if (depth > XFER_MAX_DEPTH) {
+        PyErr_Format(PyExc_ValueError,
+                     "the value is nested too deeply to cross interpreters "
+                     "(more than %d levels)", XFER_MAX_DEPTH);
+        return -1;
+    }
+    if (obj == Py_None) {
+        return xfer_put_tag(buf, TAG_NONE);
+    }
+    if (obj == Py_True || obj == Py_False) {
+        return xfer_put_tag(buf, obj == Py_True ? TAG_TRUE : TAG_FALSE);
+    }
+    if (PyLong_CheckExact(obj)) {
+        Py_ssize_t size = PyLong_AsNativeBytes(obj, NULL, 0,
+                                               Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+        if (size < 0) {
+            return -1;
+        }
+        if (xfer_put_size(buf, TAG_INT, (size_t)size) < 0) {
+            return -1;
+        }
+        char *at = xfer_grow(buf, (size_t)size);
+        if (at == NULL) {
+            return -1;
+        }
+        if (PyLong_AsNativeBytes(obj, at, size,
+                                 Py_ASNATIVEBYTES_LITTLE_ENDIAN) < 0)
+        {
+            return -1;
+        }
+        return 0;
+    }
+    if (PyFloat_CheckExact(obj)) {
+        double value = PyFloat_AS_DOUBLE(obj);
+        if (xfer_put_tag(buf, TAG_FLOAT) < 0) {
+            return -1;
+        }
+        return xfer_put(buf, &value, sizeof(value));
+    }
+    if (PyUnicode_CheckExact(obj)) {
+        /* Lone surrogates (from os.fsdecode() and friends) cross too. */
+        PyObject *utf8 = PyUnicode_AsEncodedString(obj, "utf-8",
+                                                   "surrogatepass");
+        if (utf8 == NULL) {
+            return -1;
+        }
+        int rc = xfer_put_size(buf, TAG_STR, (size_t)PyBytes_GET_SIZE(utf8));
+        if (rc == 0) {
+            rc = xfer_put(buf, PyBytes_AS_STRING(utf8),
+                          (size_t)PyBytes_GET_SIZE(utf8));
+        }
+        Py_DECREF(utf8);
+        return rc;
+    }
+    if (PyBytes_CheckExact(obj)) {
+        if (xfer_put_size(buf, TAG_BYTES, (size_t)PyBytes_GET_SIZE(obj)) < 0) {
+            return -1;
+        }
+        return xfer_put(buf, PyBytes_AS_STRING(obj),
+                        (size_t)PyBytes_GET_SIZE(obj));
+    }
+    if (PyTuple_CheckExact(obj) || PyList_CheckExact(obj)) {
+        int is_tuple = PyTuple_CheckExact(obj);
+        Py_ssize_t n = Py_SIZE(obj);
+        if (xfer_put_size(buf, is_tuple ? TAG_TUPLE : TAG_LIST,
+                          (size_t)n) < 0)
+        {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            /* No Python code runs while encoding, but stay safe if a
+               list changed size anyway. */
+            if (i >= Py_SIZE(obj)) {
+                PyErr_SetString(PyExc_RuntimeError,
+                                "list changed size while crossing");
+                return -1;
+            }
+            PyObject *item = Py_NewRef(is_tuple ? PyTuple_GET_ITEM(obj, i)
+                                                : PyList_GET_ITEM(obj, i));
+            int rc = encode_value(buf, item, depth + 1);
+            Py_DECREF(item);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (PyDict_CheckExact(obj)) {
+        Py_ssize_t n = PyDict_GET_SIZE(obj);
+        if (xfer_put_size(buf, TAG_DICT, (size_t)n) < 0) {
+            return -1;
+        }
+        Py_ssize_t pos = 0, count = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(obj, &pos, &key, &value)) {
+            if (++count > n) {
+                break;
+            }
+            Py_INCREF(key);
+            Py_INCREF(value);
+            int rc = encode_value(buf, key, depth + 1);
+            if (rc == 0) {
+                rc = encode_value(buf, value, depth + 1);
+            }
+            Py_DECREF(key);
+            Py_DECREF(value);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+        if (count != n) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "dict changed size while crossing");
+            return -1;
+        }
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "a value of type '%.200s' cannot cross interpreters: only "
+                 "None, bool, int, float, str, bytes, and tuples, lists and "
+                 "dicts of those can", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static int
+xfer_get(xfer_buf *buf, void *out, size_t size)
+{
+    if (size > buf->len - buf->pos) {
+        PyErr_SetString(PyExc_RuntimeError, "truncated value");
+        return -1;
+    }
+    memcpy(out, buf->data + buf->pos, size);
+    buf->pos += size;
+    return 0;
+}
+
+static int
+xfer_get_size(xfer_buf *buf, size_t *size)
+{
+    if (xfer_get(buf, size, sizeof(*size)) < 0) {
+        return -1;
+    }
+    if (*size > buf->len - buf->pos) {
+        /* Every item takes at least one byte. */
+        PyErr_SetString(PyExc_RuntimeError, "corrupt value");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+decode_value(xfer_buf *buf, int depth)
+{
+    char tag;
+    size_t size;
+    if (depth > XFER_MAX_DEPTH + 1 || xfer_get(buf, &tag, 1) < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "corrupt value");
+        }
+        return NULL;
+    }
+    switch (tag) {
+    case TAG_NONE:
+        Py_RETURN_NONE;
+    case TAG_TRUE:
+        Py_RETURN_TRUE;
+    case TAG_FALSE:
+        Py_RETURN_FALSE;
+    case TAG_FLOAT: {
+        double value;
+        if (xfer_get(buf, &value, sizeof(value)) < 0) {
+            return NULL;
+        }
+        return PyFloat_FromDouble(value);
+    }
+    case TAG_INT:
+    case TAG_STR:
+    case TAG_BYTES: {
+        if (xfer_get_size(buf, &size) < 0) {
+            return NULL;
+        }
+        const char *data = buf->data + buf->pos;
+        buf->pos += size;
+        if (tag == TAG_INT) {
+            if (size == 0) {
+                return PyLong_FromLong(0);
+            }
+            return PyLong_FromNativeBytes(data, size,
+                                          Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+        }
+        if (tag == TAG_STR) {
+            return PyUnicode_DecodeUTF8(data, (Py_ssize_t)size,
+                                        "surrogatepass");
+        }
+        return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
+    }
+    case TAG_TUPLE:
+    case TAG_LIST: {
+        if (xfer_get_size(buf, &size) < 0) {
+            return NULL;
+        }
+        PyObject *result = tag == TAG_TUPLE ? PyTuple_New((Py_ssize_t)size)
+                                            : PyList_New((Py_ssize_t)size);
+        if (result == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < size; i++) {
+            PyObject *item = decode_value(buf, depth + 1);
+            if (item == NULL) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            if (tag == TAG_TUPLE) {
+                PyTuple_SET_ITEM(result, (Py_ssize_t)i, item);
+            }
+            else {
+                PyList_SET_ITEM(result, (Py_ssize_t)i, item);
+            }
+        }
+        return result;
+    }
+    case TAG_DICT: {
+        if (xfer_get_size(buf, &size) < 0) {
+            return NULL;
+        }
+        PyObject *result = PyDict_New();
+        if (result == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < size; i++) {
+            PyObject *key = decode_value(buf, depth + 1);
+            PyObject *value = key ? decode_value(buf, depth + 1) : NULL;
+            int rc = value ? PyDict_SetItem(result, key, value) : -1;
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            if (rc < 0) {
+                Py_DECREF(result);
+                return NULL;
+            }
+        }
+        return result;
+    }
+    default:
+        PyErr_SetString(PyExc_RuntimeError, "corrupt value");
+        return NULL;
+    }
+}
+
+/* Decode the one value in *buf*. */
+static PyObject *
+xfer_decode(xfer_buf *buf)
+{
+    buf->pos = 0;
+    PyObject *value = decode_value(buf, 0);
+    if (value != NULL && buf->pos != buf->len) {
+        Py_DECREF(value);
+        PyErr_SetString(PyExc_RuntimeError, "corrupt value");
+        return NULL;
+    }
+    return value;
+}
+
+
+/* Jobs */
+
+typedef enum {
+    JOB_EXEC,
+    JOB_EVAL,
+    JOB_CALL,
+} job_kind;
+
+typedef enum {
+    OUTCOME_OK,             /* result holds the value (not for exec) */
+    OUTCOME_RAISED,         /* untrusted code raised: the three strings */
+    OUTCOME_FAILED,         /* the transport failed: fail_type, message */
+} outcome_kind;
+
+/* What a job brings back: raw memory only, so that it outlives the switch
+ * back to the host. */
+typedef struct {
+    outcome_kind kind;
+    xfer_buf result;
+    char *type_name;
+    char *message;
+    char *traceback;
+    int has_exit_code;
+    xfer_buf exit_code;
+    PyObject *fail_type;    /* a static exception type: valid in both */
+} job_outcome;
+
+/* The most of each string of an exception that comes back. */
+#define TYPE_NAME_LIMIT 1024
+#define MESSAGE_LIMIT (64 * 1024)
+#define TRACEBACK_LIMIT (1024 * 1024)
+
+static void
+outcome_clear(job_outcome *out)
+{
+    xfer_clear(&out->result);
+    xfer_clear(&out->exit_code);
+    PyMem_RawFree(out->type_name);
+    PyMem_RawFree(out->message);
+    PyMem_RawFree(out->traceback);
+    memset(out, 0, sizeof(*out));
+}
+
+/* A raw copy of at most *limit* bytes of the UTF-8 of str *text* (NULL
+ * taken as a failure), or of *fallback*. */
+static char *
+raw_text(PyObject *text, size_t limit, const char *fallback)
+{
+    const char *utf8 = NULL;
+    Py_ssize_t size = 0;
+    if (text != NULL && PyUnicode_Check(text)) {
+        utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    }
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        utf8 = fallback;
+        size = (Py_ssize_t)strlen(fallback);
+    }
+    size_t n = Py_MIN((size_t)size, limit);
+    char *copy = PyMem_RawMalloc(n + 1);
+    if (copy != NULL) {
+        memcpy(copy, utf8, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+/* Record the transport's own failure: the exception set now (in either
+ * interpreter) is raised again in the host as the same static type. */
+static void
+fail_with_current(job_outcome *out)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyTypeObject *type = exc != NULL ? Py_TYPE(exc) : NULL;
+    outcome_clear(out);
+    out->kind = OUTCOME_FAILED;
+    /* Only the static types of our own errors are shared. */
+    if (type == (PyTypeObject *)PyExc_TypeError
+        || type == (PyTypeObject *)PyExc_ValueError
+        || type == (PyTypeObject *)PyExc_MemoryError)
+    {
+        out->fail_type = (PyObject *)type;
+    }
+    else {
+        out->fail_type = PyExc_RuntimeError;
+    }
+    PyObject *text = exc != NULL ? PyObject_Str(exc) : NULL;
+    out->message = raw_text(text, MESSAGE_LIMIT, "the transport failed");
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+}
+
+/* In the untrusted interpreter: turn the exception that its code raised
+ * into strings.  Formatting runs its own code (str(), the traceback
+ * module), which it may have replaced: whatever it makes is only text. */
+static void
+capture_exception(job_outcome *out)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    out->kind = OUTCOME_RAISED;
+
+    PyObject *name = PyType_GetFullyQualifiedName(Py_TYPE(exc));
+    out->type_name = raw_text(name, TYPE_NAME_LIMIT, Py_TYPE(exc)->tp_name);
+    Py_XDECREF(name);
+
+    PyObject *message = PyObject_Str(exc);
+    out->message = raw_text(message, MESSAGE_LIMIT, "<str() failed>");
+    Py_XDECREF(message);
+
+    PyObject *text = NULL;
+    PyObject *lines = _PyImport_GetModuleAttrString("traceback",
+                                                    "format_exception");
+    if (lines != NULL) {
+        Py_SETREF(lines, PyObject_CallOneArg(lines, exc));
+    }
+    if (lines != NULL) {
+        PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+        if (empty != NULL) {
+            text = PyUnicode_Join(empty, lines);
+            Py_DECREF(empty);
+        }
+        Py_DECREF(lines);
+    }
+    out->traceback = raw_text(text, TRACEBACK_LIMIT,
+                              "(the traceback could not be formatted)\n");
+    Py_XDECREF(text);
+
+    if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit)) {
+        out->has_exit_code = 1;
+        PyObject *code = ((PySystemExitObject *)exc)->code;
+        if (code == NULL || encode_value(&out->exit_code, code, 0) < 0) {
+            PyErr_Clear();
+            xfer_clear(&out->exit_code);
+            (void)encode_value(&out->exit_code, Py_None, 0);
+        }
+    }
+    PyErr_Clear();
+    Py_DECREF(exc);
+}
+
+/* "module:qualname" -> the object, imported and looked up inside. */
+static PyObject *
+resolve_target(const char *target)
+{
+    const char *colon = strchr(target, ':');
+    PyObject *modname = PyUnicode_FromStringAndSize(target, colon - target);
+    if (modname == NULL) {
+        return NULL;
+    }
+    PyObject *obj = PyImport_Import(modname);
+    Py_DECREF(modname);
+    for (const char *part = colon + 1; obj != NULL; ) {
+        const char *dot = strchr(part, '.');
+        size_t n = dot != NULL ? (size_t)(dot - part) : strlen(part);
+        PyObject *attr = PyUnicode_FromStringAndSize(part, (Py_ssize_t)n);
+        if (attr == NULL) {
+            Py_CLEAR(obj);
+            break;
+        }
+        Py_SETREF(obj, PyObject_GetAttr(obj, attr));
+        Py_DECREF(attr);
+        if (dot == NULL) {
+            break;
+        }
+        part = dot + 1;
+    }
+    return obj;
+}
+
+/* In the untrusted interpreter, with its thread state current: run the
+ * job and fill *out*. */
+static void
+run_job(PyInterpreterState *interp, job_kind kind, const char *text,
+        const char *filename, xfer_buf *args, job_outcome *out)
+{
+    PyObject *call_args = NULL;
+    if (kind == JOB_CALL) {
+        call_args = xfer_decode(args);
+        if (call_args == NULL) {
+            capture_exception(out);
+            return;
+        }
+    }
+
+    PyObject *main_mod = PyUnstable_InterpreterState_GetMainModule(interp);
+    PyObject *ns = main_mod != NULL ? PyModule_GetDict(main_mod) : NULL;
+    PyObject *result = NULL;
+    if (ns == NULL) {
+        goto done;
+    }
+    if (kind == JOB_CALL) {
+        PyObject *func = resolve_target(text);
+        if (func != NULL) {
+            result = PyObject_Call(func, PyTuple_GET_ITEM(call_args, 0),
+                                   PyTuple_GET_ITEM(call_args, 1));
+            Py_DECREF(func);
+        }
+    }
+    else {
+        PyObject *code = Py_CompileStringExFlags(
+            text, filename, kind == JOB_EVAL ? Py_eval_input : Py_file_input,
+            NULL, -1);
+        if (code != NULL) {
+            result = PyEval_EvalCode(code, ns, ns);
+            Py_DECREF(code);
+        }
+    }
+
+done:
+    if (result == NULL) {
+        capture_exception(out);
+    }
+    else {
+        out->kind = OUTCOME_OK;
+        if (kind != JOB_EXEC && encode_value(&out->result, result, 0) < 0) {
+            fail_with_current(out);
+        }
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(main_mod);
+    Py_XDECREF(call_args);
+}
+
+/* The host's view of the outcome: the result, or an exception raised. */
+static PyObject *
+finish_job(job_outcome *out)
+{
+    PyObject *result = NULL;
+    switch (out->kind) {
+    case OUTCOME_OK:
+        if (out->result.data == NULL) {
+            result = Py_NewRef(Py_None);
+        }
+        else {
+            result = xfer_decode(&out->result);
+        }
+        break;
+    case OUTCOME_FAILED:
+        if (out->message == NULL) {
+            PyErr_NoMemory();
+        }
+        else {
+            PyErr_SetString(out->fail_type, out->message);
+        }
+        break;
+    case OUTCOME_RAISED: {
+        if (out->type_name == NULL || out->message == NULL
+            || out->traceback == NULL)
+        {
+            PyErr_NoMemory();
+            break;
+        }
+        RemoteErrorObject *exc = NULL;
+        PyObject *exit_code = NULL;
+        PyObject *type_name = PyUnicode_DecodeUTF8(
+            out->type_name, (Py_ssize_t)strlen(out->type_name), "replace");
+        PyObject *message = PyUnicode_DecodeUTF8(
+            out->message, (Py_ssize_t)strlen(out->message), "replace");
+        PyObject *traceback = PyUnicode_DecodeUTF8(
+            out->traceback, (Py_ssize_t)strlen(out->traceback), "replace");
+        if (out->has_exit_code) {
+            exit_code = xfer_decode(&out->exit_code);
+        }
+        else {
+            exit_code = Py_NewRef(Py_None);
+        }
+        if (type_name != NULL && message != NULL && traceback != NULL
+            && exit_code != NULL)
+        {
+            /* str(exc) reads like the last line of the traceback. */
+            PyObject *summary = PyUnicode_GET_LENGTH(message)
+                ? PyUnicode_FromFormat("%U: %U", type_name, message)
+                : Py_NewRef(type_name);
+            if (summary != NULL) {
+                exc = (RemoteErrorObject *)PyObject_CallOneArg(
+                    PyExc_SandboxRemoteError, summary);
+                Py_DECREF(summary);
+            }
+        }
+        if (exc != NULL) {
+            exc->type_name = Py_NewRef(type_name);
+            exc->message = Py_NewRef(message);
+            exc->remote_traceback = Py_NewRef(traceback);
+            exc->exit_code = Py_NewRef(exit_code);
+            PyErr_SetRaisedException((PyObject *)exc);
+        }
+        Py_XDECREF(type_name);
+        Py_XDECREF(message);
+        Py_XDECREF(traceback);
+        Py_XDECREF(exit_code);
+        break;
+    }
+    }
+    outcome_clear(out);
+    return result;
+}
+
+static int
+check_target(PyInterpreterState *interp, const char *func)
+{
+    if (_PySandbox_CheckTrusted(func) < 0) {
+        return -1;
+    }
+    if (interp == NULL || !_PySandbox_IsUntrusted(interp)) {
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run one job in *interp* on this thread, and come back. */
+static PyObject *
+do_job(PyInterpreterState *interp, job_kind kind, const char *text,
+       const char *filename, PyObject *args, PyObject *kwargs)
+{
+    xfer_buf encoded_args = {0};
+    if (kind == JOB_CALL) {
+        PyObject *pair = PyTuple_Pack(2, args, kwargs);
+        if (pair == NULL) {
+            return NULL;
+        }
+        int rc = encode_value(&encoded_args, pair, -1);
+        Py_DECREF(pair);
+        if (rc < 0) {
+            xfer_clear(&encoded_args);
+            return NULL;
+        }
+    }
+
+    job_outcome out = {0};
+    PyThreadState *host = PyThreadState_Get();
+    PyThreadState *tstate = _PyThreadState_NewBound(
+        interp, _PyThreadState_WHENCE_EXEC);
+    if (tstate == NULL) {
+        xfer_clear(&encoded_args);
+        return PyErr_NoMemory();
+    }
+    (void)PyThreadState_Swap(tstate);
+    if (_PyInterpreterState_SetRunningMain(interp) < 0) {
+        fail_with_current(&out);
+    }
+    else {
+        run_job(interp, kind, text, filename, &encoded_args, &out);
+        _PyInterpreterState_SetNotRunningMain(interp);
+    }
+    assert(!PyErr_Occurred());
+    PyThreadState_Clear(tstate);
+    (void)PyThreadState_Swap(host);
+    PyThreadState_Delete(tstate);
+    xfer_clear(&encoded_args);
+    return finish_job(&out);
+}
+
+
+int
+PySandbox_Exec(PyInterpreterState *interp, const char *source,
+               const char *filename)
+{
+    if (check_target(interp, "PySandbox_Exec") < 0) {
+        return -1;
+    }
+    if (source == NULL) {
+        PyErr_SetString(PyExc_ValueError, "PySandbox_Exec: source is NULL");
+        return -1;
+    }
+    PyObject *result = do_job(interp, JOB_EXEC, source,
+                              filename != NULL ? filename : "<string>",
+                              NULL, NULL);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+
+PyObject *
+PySandbox_Eval(PyInterpreterState *interp, const char *expression)
+{
+    if (check_target(interp, "PySandbox_Eval") < 0) {
+        return NULL;
+    }
+    if (expression == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandbox_Eval: expression is NULL");
+        return NULL;
+    }
+    return do_job(interp, JOB_EVAL, expression, "<string>", NULL, NULL);
+}
+
+
+/* Is *target* "module:qualname", each a dotted name? */
+static int
+valid_target(const char *target)
+{
+    const char *colon = strchr(target, ':');
+    if (colon == NULL || strchr(colon + 1, ':') != NULL) {
+        return 0;
+    }
+    int at_start = 1;
+    for (const char *p = target; *p != '\0'; p++) {
+        if (*p == '.' || *p == ':') {
+            if (at_start) {
+                return 0;
+            }
+            at_start = 1;
+        }
+        else if (*p == ' ' || *p == '\t' || *p == '\n') {
+            return 0;
+        }
+        else {
+            at_start = 0;
+        }
+    }
+    return !at_start;
+}
+
+
+PyObject *
+PySandbox_Call(PyInterpreterState *interp, const char *target,
+               PyObject *args, PyObject *kwargs)
+{
+    if (check_target(interp, "PySandbox_Call") < 0) {
+        return NULL;
+    }
+    if (target == NULL || !valid_target(target)) {
+        PyErr_Format(PyExc_ValueError,
+                     "PySandbox_Call: the target must be 'module:qualname', "
+                     "not '%.200s'", target != NULL ? target : "(NULL)");
+        return NULL;
+    }
+    if (args == NULL) {
+        args = PyTuple_New(0);
+    }
+    else if (!PyTuple_Check(args)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "PySandbox_Call: args must be a tuple");
+        return NULL;
+    }
+    else {
+        Py_INCREF(args);
+    }
+    if (kwargs == NULL) {
+        kwargs = PyDict_New();
+    }
+    else if (!PyDict_Check(kwargs)) {
+        Py_XDECREF(args);
+        PyErr_SetString(PyExc_TypeError,
+                        "PySandbox_Call: kwargs must be a dict");
+        return NULL;
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *key;
+        while (PyDict_Next(kwargs, &pos, &key, NULL)) {
+            if (!PyUnicode_Check(key)) {
+                Py_XDECREF(args);
+                PyErr_SetString(PyExc_TypeError,
+                                "PySandbox_Call: keywords must be strings");
+                return NULL;
+            }
+        }
+        Py_INCREF(kwargs);
+    }
+    PyObject *result = NULL;
+    if (args != NULL && kwargs != NULL) {
+        result = do_job(interp, JOB_CALL, target, NULL, args, kwargs);
+    }
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return result;
+}
+
+
+int
+PySandbox_EndInterpreter(PyInterpreterState *interp)
+{
+    if (check_target(interp, "PySandbox_EndInterpreter") < 0) {
+        return -1;
+    }
+    if (_PyInterpreterState_IsRunningMain(interp)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "PySandbox_EndInterpreter: the interpreter is "
+                        "running");
+        return -1;
+    }
+    PyThreadState *host = PyThreadState_Get();
+    PyThreadState *tstate = _PyThreadState_NewBound(
+        interp, _PyThreadState_WHENCE_FINI);
+    if (tstate == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    (void)PyThreadState_Swap(tstate);
+    Py_EndInterpreter(tstate);
+    (void)PyThreadState_Swap(host);
+    return 0;
+}
+
+#endif  /* Py_UNTRUSTED */

@@ -1,0 +1,143 @@
+"""What reaches across interpreters from an untrusted one is closed.
+
+Stock 3.13.5 (DESIGN: "The isolated subinterpreter of 3.13 is not a
+sandbox"): sys._current_frames() and sys._current_exceptions() walk every
+interpreter's threads and hand out the host's frames and exceptions;
+sys.activate_stack_trampoline() switches the evaluator of the whole
+process; threading.stack_size() gives threads a stack that deep recursion
+overflows.  Each probe runs in a child host, which checks the effect and
+shows, as a control, that the same probe reaches the host from a trusted
+isolated interpreter.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import requires_untrusted
+
+pytestmark = requires_untrusted
+
+
+def run_host(code):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+FRAMES = """
+import _interpreters, _sandbox, threading
+ready = threading.Event()
+release = threading.Event()
+def host_secret_function():
+    secret_local = "host secret"
+    try:
+        raise LookupError("host exception")
+    except LookupError:
+        ready.set()
+        release.wait(60)
+helper = threading.Thread(target=host_secret_function)
+helper.start()
+ready.wait(60)
+PROBE = '''
+import sys
+frames = sys._current_frames()
+excs = sys._current_exceptions()
+'''
+try:
+    jail = _sandbox.new_interpreter()
+    _sandbox.exec(jail, PROBE + '''
+names = sorted(f.f_code.co_name for f in frames.values())
+kinds = sorted(type(e).__name__ for e in excs.values())
+''')
+    print("untrusted", _sandbox.eval(jail, "len(frames)"),
+          _sandbox.eval(jail, "names"), _sandbox.eval(jail, "kinds"),
+          flush=True)
+    _sandbox.end_interpreter(jail)
+    # The control: a trusted isolated interpreter sees the host's threads.
+    # Only counting, and leaving at once: the frame objects it made for
+    # the host's frames crash the process when they are freed.
+    trusted = _interpreters.create("isolated")
+    _interpreters.run_string(trusted, PROBE + '''
+import os
+os.write(1, f"trusted {len(frames)} {len(excs)}\\\\n".encode())
+os._exit(0)
+''')
+finally:
+    release.set()
+    helper.join()
+"""
+
+
+def test_current_frames_and_exceptions_show_only_its_own_threads():
+    lines = run_host(FRAMES).splitlines()
+    # Its own job thread only: not the host's main thread nor its helper.
+    assert lines[0] == "untrusted 1 ['<module>'] ['NoneType']"
+    label, frames, excs = lines[1].split()
+    assert int(frames) >= 2 and int(excs) >= 1
+
+
+TRAMPOLINE = """
+import os, sys, _sandbox
+perf_map = f"/tmp/perf-{os.getpid()}.map"
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''
+import sys
+results = []
+for call in (lambda: sys.activate_stack_trampoline("perf"),
+             sys.deactivate_stack_trampoline):
+    try:
+        call()
+    except PermissionError as exc:
+        results.append(type(exc).__name__)
+''')
+print(_sandbox.eval(jail, "results"), sys.is_stack_trampoline_active(),
+      os.path.exists(perf_map))
+print([d[2] for d in _sandbox.denials(jail)])
+_sandbox.end_interpreter(jail)
+# The control: the host itself can switch it on, and the map appears.
+sys.activate_stack_trampoline("perf")
+print(sys.is_stack_trampoline_active(), os.path.exists(perf_map))
+sys.deactivate_stack_trampoline()
+os.unlink(perf_map)
+"""
+
+
+def test_the_perf_trampoline_is_the_hosts_alone():
+    if not hasattr(sys, "activate_stack_trampoline"):
+        import pytest
+        pytest.skip("no perf trampoline on this platform")
+    lines = run_host(TRAMPOLINE).splitlines()
+    assert lines[0] == "['SandboxError', 'SandboxError'] False False"
+    assert lines[1] == ("['sys_activate_stack_trampoline_impl', "
+                        "'sys_deactivate_stack_trampoline_impl']")
+    assert lines[2] == "True True"
+
+
+STACK = """
+import _interpreters, _sandbox
+PROBE = '''
+import threading
+threading.stack_size(32768)
+size = threading.stack_size()
+threading.stack_size(0)
+'''
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, PROBE)
+print(_sandbox.eval(jail, "size"), _sandbox.eval(jail, "threading.stack_size()"),
+      flush=True)
+_sandbox.end_interpreter(jail)
+trusted = _interpreters.create("isolated")
+_interpreters.run_string(trusted, PROBE + "import os; os.write(1, b'%d' % size)")
+"""
+
+
+def test_thread_stacks_cannot_be_made_small():
+    lines = run_host(STACK).splitlines()
+    assert lines[0] == f"{8 * 1024 * 1024} 0"
+    assert lines[1] == "32768"      # the control: stock behaviour
