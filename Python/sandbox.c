@@ -8,6 +8,7 @@
  */
 
 #include "Python.h"
+#include "pycore_ceval.h"         // _Py_set_eval_breaker_bit()
 #include "pycore_import.h"        // _PyImport_GetModuleAttrString()
 #include "pycore_initconfig.h"    // _PyStatus_OK()
 #include "pycore_pymem.h"         // _PyMem_GetCurrentAllocatorName()
@@ -73,6 +74,7 @@ typedef struct {
 /* The state of one untrusted interpreter: PyInterpreterState.sandbox.
  * Allocated with the raw allocator, outside the interpreter's own heap. */
 struct _PySandboxState {
+    int ending;                 /* Py_EndInterpreter() began: no Python */
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t next;
@@ -1194,6 +1196,57 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
     PyMem_RawFree(state->ext);
     PyMem_RawFree(state);
     interp->sandbox = NULL;
+}
+
+
+/* The eval breaker (DESIGN: "Decisions fixed now": bit 7 is ours) */
+
+int
+_PySandbox_HandlePending(PyThreadState *tstate)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    if (state != NULL && state->ending) {
+        /* The bit stays set: every Python function fails at its entry. */
+        PyErr_SetString(PyExc_SandboxLimitExceeded,
+                        "the untrusted interpreter is ending: its Python "
+                        "code no longer runs");
+        return -1;
+    }
+    _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+    return 0;
+}
+
+
+void
+_PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL || tstate == NULL || tstate->interp != interp) {
+        return;
+    }
+    /* Its only thread is this one: threads are refused, and a job runs
+       while the interpreter is marked running, which ending refuses. */
+    state->ending = 1;
+    _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+}
+
+
+PyStatus
+_PySandbox_CheckCreator(const PyInterpreterConfig *config)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL || !_PySandbox_IsUntrusted(tstate->interp)) {
+        return _PyStatus_OK();
+    }
+    /* A trusted interpreter made from inside would be an escape; a nested
+       untrusted one needs its policy checked to be within this one's,
+       which the engine does not do yet. */
+    (void)_PySandbox_Deny("interpreter",
+                          config->sandbox != NULL
+                          ? "creating an untrusted interpreter"
+                          : "creating a trusted interpreter");
+    return _PyStatus_ERR("an untrusted interpreter cannot create "
+                         "interpreters");
 }
 
 

@@ -141,3 +141,75 @@ def test_thread_stacks_cannot_be_made_small():
     lines = run_host(STACK).splitlines()
     assert lines[0] == f"{8 * 1024 * 1024} 0"
     assert lines[1] == "32768"      # the control: stock behaviour
+
+
+def test_untrusted_code_creates_no_interpreter(untrusted):
+    import _interpreters
+    import _sandbox
+    before = _interpreters.list_all()
+    _sandbox.exec(untrusted, textwrap.dedent("""
+        import _interpreters
+        outcomes = []
+        for kind in ("isolated", "legacy"):
+            try:
+                _interpreters.create(kind)
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+            else:
+                outcomes.append("created")
+        """))
+    assert _sandbox.eval(untrusted, "outcomes") == ["InterpreterError"] * 2
+    assert _interpreters.list_all() == before
+    assert [d[1:3] for d in _sandbox.denials(untrusted)] == [
+        ("interpreter", "creating a trusted interpreter")] * 2
+    # The control: a trusted interpreter may create one.
+    trusted = _interpreters.create("isolated")
+    try:
+        assert _interpreters.exec(trusted, textwrap.dedent("""
+            import _interpreters
+            _interpreters.destroy(_interpreters.create("isolated"))
+            """)) is None
+    finally:
+        _interpreters.destroy(trusted)
+
+
+def test_untrusted_code_finds_no_other_interpreter(untrusted, tmp_path):
+    import _interpreters
+    import _sandbox
+    marker = tmp_path / "ran-in-the-trusted-interpreter"
+    trusted = _interpreters.create("isolated")
+    sibling = _sandbox.new_interpreter()
+    try:
+        _sandbox.exec(untrusted, textwrap.dedent(f"""
+            import _interpreters
+            outcomes = []
+            for target in ({trusted}, {sibling}, 0):
+                for reach in (
+                        lambda: _interpreters.exec(
+                            target, "open({str(marker)!r}, 'w')"),
+                        lambda: _interpreters.destroy(target),
+                        lambda: _interpreters.get_config(target),
+                        lambda: _interpreters.is_running(target)):
+                    try:
+                        reach()
+                    except _interpreters.InterpreterNotFoundError:
+                        outcomes.append("not found")
+                    else:
+                        outcomes.append("reached")
+            listed = [i for i, *_ in _interpreters.list_all()]
+            me = _interpreters.get_current()[0]
+            """))
+        assert _sandbox.eval(untrusted, "outcomes") == ["not found"] * 12
+        assert _sandbox.eval(untrusted, "listed == [me]")
+        assert not marker.exists()
+        # Both are alive and well.
+        assert _sandbox.eval(sibling, "'alive'") == "alive"
+        assert _interpreters.exec(trusted, "pass") is None
+        # The control: from the trusted interpreter the same call runs.
+        assert _interpreters.exec(trusted, textwrap.dedent(f"""
+            import _interpreters
+            _interpreters.exec({sibling}, "pass")
+            """)) is None
+    finally:
+        _sandbox.end_interpreter(sibling)
+        _interpreters.destroy(trusted)

@@ -67,3 +67,72 @@ def test_a_patched_threading_shutdown_cannot_hang_the_host():
     assert proc.returncode == 0, proc.stderr
     seconds = float(proc.stdout.split()[2])
     assert seconds < 10, proc.stdout
+
+
+FINALIZERS = """
+import _interpreters, _sandbox, os, sys, time
+marker = sys.argv[1]
+SOURCE = f'''
+import gc, os, sys, weakref
+# Everything it needs is bound now: module globals are gone at the end.
+def mark(what, path={marker!r}, flags=os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+         open=os.open, write=os.write, close=os.close):
+    fd = open(path, flags)
+    write(fd, what.encode() + b" ")
+    close(fd)
+class Del:
+    def __del__(self, mark=mark):
+        mark("del")
+        while True:
+            pass
+held = Del()
+loop = Del(); loop.me = loop
+class Target: pass
+target = Target()
+ref = weakref.ref(target, lambda r, mark=mark: mark("weakref"))
+sys.addaudithook(lambda event, args, mark=mark:
+                 event.startswith("cpython.") and mark("audit"))
+sys.unraisablehook = lambda unraisable, mark=mark: mark("unraisable")
+def gen(mark=mark):
+    try:
+        yield 1
+    finally:
+        mark("generator")
+running = gen(); next(running)
+'''
+for make, end, label in (
+        (_sandbox.new_interpreter, _sandbox.end_interpreter, "untrusted"),
+        (lambda: _interpreters.create("isolated"), _interpreters.destroy,
+         "trusted")):
+    interp = make()
+    if label == "trusted":
+        # The control, without the endless loop: the probes work.
+        failure = _interpreters.exec(
+            interp, SOURCE.replace("while True:", "while False:"))
+        assert failure is None, failure
+    else:
+        _sandbox.exec(interp, SOURCE)
+    start = time.monotonic()
+    end(interp)
+    seconds = time.monotonic() - start
+    try:
+        with open(marker) as f:
+            ran = sorted(set(f.read().split()))
+        os.unlink(marker)
+    except FileNotFoundError:
+        ran = []
+    print(label, ran, seconds < 10, flush=True)
+"""
+
+
+def test_no_finalizer_runs_when_an_untrusted_interpreter_ends(tmp_path):
+    marker = str(tmp_path / "ran")
+    proc = run_host(FINALIZERS.replace("sys.argv[1]", repr(marker)),
+                    timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    # Nothing of its Python ran, and the end took no time.
+    assert lines[0] == "untrusted [] True"
+    # The control: in a trusted interpreter they run (which weakref
+    # callbacks run at the end depends on the order modules are cleared).
+    assert lines[1].startswith("trusted ['audit', 'del', 'generator'")

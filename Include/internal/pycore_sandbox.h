@@ -19,6 +19,13 @@ extern "C" {
 #include "pycore_initconfig.h"    // PyStatus
 #include "pycore_interp.h"        // PyInterpreterState.sandbox
 
+/* The eval-breaker bit of the engine (DESIGN: "Decisions fixed now"); the
+ * bits 0-6 are upstream's.  Set on a thread state of an untrusted
+ * interpreter, it makes the evaluator call _PySandbox_HandlePending() at
+ * the next check: the entry of every Python function, and loops.  Never
+ * set without Py_UNTRUSTED. */
+#define _PY_SANDBOX_BIT (1U << 7)
+
 #ifdef Py_UNTRUSTED
 
 /* The policy and the counters of one untrusted interpreter; NULL in a
@@ -40,8 +47,28 @@ extern PyTypeObject _PySandbox_RemoteErrorType;
 extern PyStatus _PySandbox_InitInterpreter(PyInterpreterState *interp,
                                            const PyInterpreterConfig *config);
 
+/* Refuse, with the denial logged, when the current interpreter is
+ * untrusted: it creates no interpreter, trusted or not (new_interpreter(),
+ * before anything is made).  The engine creates untrusted interpreters
+ * with no current thread state. */
+extern PyStatus _PySandbox_CheckCreator(const PyInterpreterConfig *config);
+
 /* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
 extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
+
+/* The engine's part of _Py_HandlePending(): return 0, or -1 with an
+ * exception set to stop the Python code running in *tstate*. */
+extern int _PySandbox_HandlePending(PyThreadState *tstate);
+
+/* From now on no Python code runs in *interp* if it is an untrusted
+ * interpreter that is ending (Py_EndInterpreter(); again after
+ * interpreter_clear() resets the eval breaker) on *tstate*, its thread
+ * state: every Python function (a __del__, a weakref callback, an audit
+ * hook, ...) raises SandboxLimitExceeded before its first instruction.
+ * Does nothing for a trusted interpreter or another interpreter's thread
+ * state. */
+extern void _PySandbox_StopPython(PyInterpreterState *interp,
+                                  PyThreadState *tstate);
 
 /* Make sys.std* of an untrusted interpreter C buffers the host reads
  * (init_sys_streams()). */
@@ -64,6 +91,18 @@ static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *interp)
 {
     return interp->sandbox != NULL;
+}
+
+/* Does *interp* own all that its object allocator holds, so that all of
+ * its arenas can be freed when it ends, even if some blocks were never
+ * freed (_PyInterpreterState_FinalizeAllocatedBlocks())?  An untrusted
+ * interpreter does: nothing of its heap is shared with another interpreter
+ * (the transport copies), and its leaked blocks are unreachable.  Read
+ * from the feature flags, which outlive its sandbox state. */
+static inline int
+_PySandbox_OwnsItsHeap(PyInterpreterState *interp)
+{
+    return (interp->feature_flags & Py_RTFLAGS_UNTRUSTED) != 0;
 }
 
 /* May code running in *viewer* see the threads of *other*
@@ -116,6 +155,12 @@ _PySandbox_InitInterpreter(PyInterpreterState *Py_UNUSED(interp),
     return _PyStatus_OK();
 }
 
+static inline PyStatus
+_PySandbox_CheckCreator(const PyInterpreterConfig *Py_UNUSED(config))
+{
+    return _PyStatus_OK();
+}
+
 static inline void
 _PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
 {
@@ -129,6 +174,24 @@ _PySandbox_InitStdio(PyThreadState *Py_UNUSED(tstate))
 
 static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *Py_UNUSED(interp))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_HandlePending(PyThreadState *Py_UNUSED(tstate))
+{
+    return 0;
+}
+
+static inline void
+_PySandbox_StopPython(PyInterpreterState *Py_UNUSED(interp),
+                      PyThreadState *Py_UNUSED(tstate))
+{
+}
+
+static inline int
+_PySandbox_OwnsItsHeap(PyInterpreterState *Py_UNUSED(interp))
 {
     return 0;
 }
