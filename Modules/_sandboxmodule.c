@@ -45,20 +45,44 @@ untrusted_interp(long long id)
 }
 
 
+/* The interpreter whose log or permissions to read: *interp_id*, or the
+ * current one for None.  The engine decides who may read what. */
+static PyInterpreterState *
+lookup_readable(PyObject *interp_id)
+{
+    if (interp_id == Py_None) {
+        return PyInterpreterState_Get();
+    }
+    long long id = PyLong_AsLongLong(interp_id);
+    if (id == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return _PyInterpreterState_LookUpID(id);
+}
+
+
 /*[clinic input]
 _sandbox.new_interpreter
 
-Create an untrusted interpreter with a policy that grants nothing.
+    max_threads: Py_ssize_t = 0
+    /
 
-Return its interpreter ID.
+Create an untrusted interpreter.
+
+Its policy grants nothing but max_threads threads at once besides the one
+that runs a job.  Return its interpreter ID.
 [clinic start generated code]*/
 
 static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module)
-/*[clinic end generated code: output=d745af58bf292902 input=8ad1413b998ea1b2]*/
+_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads)
+/*[clinic end generated code: output=0e62515ddc9c0e1f input=cb6694041e3e5ae3]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
+        return NULL;
+    }
+    if (PySandboxPolicy_SetMaxThreads(policy, max_threads) < 0) {
+        PySandboxPolicy_Free(policy);
         return NULL;
     }
     PyInterpreterState *interp = PySandbox_NewInterpreter(policy);
@@ -219,21 +243,35 @@ static PyObject *
 _sandbox_denials_impl(PyObject *module, PyObject *interp_id)
 /*[clinic end generated code: output=3294ef97bca47da1 input=b8e503289a3ea1a7]*/
 {
-    PyInterpreterState *interp;
-    if (interp_id == Py_None) {
-        interp = PyInterpreterState_Get();
-    }
-    else {
-        long long id = PyLong_AsLongLong(interp_id);
-        if (id == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        interp = _PyInterpreterState_LookUpID(id);
-        if (interp == NULL) {
-            return NULL;
-        }
+    PyInterpreterState *interp = lookup_readable(interp_id);
+    if (interp == NULL) {
+        return NULL;
     }
     return PySandbox_GetDenials(interp);
+}
+
+
+/*[clinic input]
+_sandbox.query
+
+    interp_id: object = None
+    /
+
+What an untrusted interpreter (default: this one) is allowed.
+
+A dict mapping (group, type) to True, (used, cap), a frozenset of
+members, or a value; the core's own limits are in the group "Python".
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_query_impl(PyObject *module, PyObject *interp_id)
+/*[clinic end generated code: output=63ca1b5b86e59237 input=8239671e9e5dbcf4]*/
+{
+    PyInterpreterState *interp = lookup_readable(interp_id);
+    if (interp == NULL) {
+        return NULL;
+    }
+    return PySandbox_ExtendedQuery(interp);
 }
 
 
@@ -244,6 +282,7 @@ static PyMethodDef sandbox_methods[] = {
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
     _SANDBOX_NEW_INTERPRETER_METHODDEF
+    _SANDBOX_QUERY_METHODDEF
     _SANDBOX_TAKE_OUTPUT_METHODDEF
     {NULL, NULL, 0, NULL},
 };

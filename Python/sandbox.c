@@ -26,8 +26,12 @@
 /* A policy: what an untrusted interpreter may do.  The protections add
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
-    int reserved;
+    Py_ssize_t max_threads;     /* threads alive at once besides the job's */
 };
+
+/* How long an ending untrusted interpreter waits for its threads to stop
+ * before it abandons them (and its memory). */
+#define SANDBOX_THREADS_GRACE_NS ((PyTime_t)1000 * 1000 * 1000)
 
 /* What an untrusted interpreter wrote to one of its standard streams,
  * waiting for the host to take it.  Outside the interpreter's heap; the
@@ -1035,6 +1039,21 @@ PySandboxPolicy_Free(PySandboxPolicy *policy)
 }
 
 
+int
+PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
+{
+    if (policy == NULL || n < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "PySandboxPolicy_SetMaxThreads: %s",
+                     policy == NULL ? "policy is NULL"
+                                    : "the count cannot be negative");
+        return -1;
+    }
+    policy->max_threads = n;
+    return 0;
+}
+
+
 /* Creation (DESIGN: "Decisions fixed now"; the 2006 design's
  * PyXXX_NewInterpreter) */
 
@@ -1141,6 +1160,23 @@ restrict_config(PyConfig *config)
 }
 
 
+static void
+clear_state(struct _PySandboxState *state)
+{
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
+        PyMem_RawFree(state->output[i].data);
+    }
+    for (size_t i = 0; i < SANDBOX_DENIAL_LOG_SIZE; i++) {
+        clear_denial(&state->log[i]);
+    }
+    for (Py_ssize_t i = 0; i < state->next; i++) {
+        clear_ext_entry(&state->ext[i]);
+    }
+    PyMem_RawFree(state->ext);
+    PyMem_RawFree(state);
+}
+
+
 PyStatus
 _PySandbox_InitInterpreter(PyInterpreterState *interp,
                            const PyInterpreterConfig *config)
@@ -1166,15 +1202,32 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         return _PyStatus_NO_MEMORY();
     }
     state->policy = *config->sandbox;
+    if (config->allow_threads && state->policy.max_threads == 0) {
+        PyMem_RawFree(state);
+        return _PyStatus_ERR("the policy of an untrusted interpreter grants "
+                             "no threads, but its config allows them");
+    }
+    if (state->policy.max_threads > 0) {
+        const char *error = NULL;
+        ext_entry *entry = get_ext(state, "Python", "threads", EXT_CAP,
+                                   &error);
+        if (entry == NULL) {
+            clear_state(state);
+            return _PyStatus_NO_MEMORY();
+        }
+        entry->cap = state->policy.max_threads;
+    }
     status = restrict_config(&interp->config);
     if (_PyStatus_EXCEPTION(status)) {
-        PyMem_RawFree(state);
+        clear_state(state);
         return status;
     }
     interp->sandbox = state;
     interp->feature_flags |= Py_RTFLAGS_UNTRUSTED;
     return _PyStatus_OK();
 }
+
+
 
 
 void
@@ -1184,18 +1237,8 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
     if (state == NULL) {
         return;
     }
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
-        PyMem_RawFree(state->output[i].data);
-    }
-    for (size_t i = 0; i < SANDBOX_DENIAL_LOG_SIZE; i++) {
-        clear_denial(&state->log[i]);
-    }
-    for (Py_ssize_t i = 0; i < state->next; i++) {
-        clear_ext_entry(&state->ext[i]);
-    }
-    PyMem_RawFree(state->ext);
-    PyMem_RawFree(state);
     interp->sandbox = NULL;
+    clear_state(state);
 }
 
 
@@ -1228,6 +1271,123 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
        while the interpreter is marked running, which ending refuses. */
     state->ending = 1;
     _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+}
+
+
+/* Threads (the policy's max_threads; a core cap ("Python", "threads") of
+ * the extended protections, so that queries show it) */
+
+int
+_PySandbox_ThreadStart(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL) {
+        return 0;
+    }
+    if (state->ending) {
+        /* A new thread would not have the stop bit set. */
+        return _PySandbox_Deny("thread", "a thread started while the "
+                               "interpreter ends");
+    }
+    return _PySandbox_ExtendedValueAlloc("Python", "threads", 1);
+}
+
+
+void
+_PySandbox_ThreadEnd(PyInterpreterState *interp)
+{
+    if (interp->sandbox == NULL) {
+        return;
+    }
+    PyObject *exc = PyErr_GetRaisedException();
+    if (_PySandbox_ExtendedValueFree("Python", "threads", 1) < 0) {
+        PyErr_Clear();
+    }
+    PyErr_SetRaisedException(exc);
+}
+
+
+static int
+only_thread(PyThreadState *tstate)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    int only = (tstate->interp->threads.head == tstate
+                && tstate->next == NULL && tstate->prev == NULL);
+    HEAD_UNLOCK(runtime);
+    return only;
+}
+
+
+/* Take an ending interpreter whose threads did not stop out of the
+ * runtime: out of the list of interpreters (lookups, walks and the
+ * runtime's finalization go through it) and out of the count of the
+ * static types it readied, so that the main interpreter still finalizes
+ * them.  Its memory stays: its threads may still wake up in it, and then
+ * exit (it is marked finalizing). */
+static void
+abandon_interpreter(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    PyInterpreterState **link = &runtime->interpreters.head;
+    while (*link != NULL && *link != interp) {
+        link = &(*link)->next;
+    }
+    if (*link == interp) {
+        *link = interp->next;
+        interp->next = NULL;
+    }
+    for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
+        PyTypeObject *type = runtime->types.managed_static.types[i].type;
+        if (type == NULL) {
+            continue;
+        }
+        managed_static_type_state *state =
+            i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
+            ? &interp->types.builtins.initialized[i]
+            : &interp->types.for_extensions.initialized[
+                    i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
+        if (state->type == type) {
+            _Py_atomic_add_int64(
+                &runtime->types.managed_static.types[i].interp_count, -1);
+        }
+    }
+    HEAD_UNLOCK(runtime);
+}
+
+
+int
+_PySandbox_EndThreads(PyThreadState *tstate)
+{
+    PyInterpreterState *interp = tstate->interp;
+    if (interp->sandbox == NULL || only_thread(tstate)) {
+        return 0;
+    }
+    /* Every Python function of every thread raises from now on (new
+       threads are refused: see _PySandbox_ThreadStart()).  Give them the
+       GIL for a while to unwind and end. */
+    assert(interp->sandbox->ending);
+    _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
+    PyTime_t deadline, now;
+    (void)PyTime_MonotonicRaw(&deadline);
+    deadline += SANDBOX_THREADS_GRACE_NS;
+    do {
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec pause = {0, 1000 * 1000};
+        (void)nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+        if (only_thread(tstate)) {
+            return 0;
+        }
+        (void)PyTime_MonotonicRaw(&now);
+    } while (now < deadline);
+    /* Some are blocked outside Python (a long sleep, a lock, a read).
+       They exit when they wake up, in take_gil(), since the interpreter
+       is finalizing; until then its memory must stay. */
+    _PyInterpreterState_SetFinalizing(interp, tstate);
+    abandon_interpreter(interp);
+    return 1;
 }
 
 
@@ -1265,8 +1425,8 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         .use_main_obmalloc = 0,
         .allow_fork = 0,
         .allow_exec = 0,
-        .allow_threads = 0,
-        .allow_daemon_threads = 0,
+        .allow_threads = policy->max_threads > 0,
+        .allow_daemon_threads = policy->max_threads > 0,
         .check_multi_interp_extensions = 1,
         .gil = PyInterpreterConfig_OWN_GIL,
         .sandbox = policy,

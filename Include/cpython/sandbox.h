@@ -39,6 +39,14 @@ PyAPI_FUNC(PySandboxPolicy *) PySandboxPolicy_New(void);
 /* Free a policy; NULL is accepted. */
 PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
 
+/* Let the interpreter run up to *n* threads at once besides the one that
+ * runs a job (0, the default: none).  Return 0, or -1 with ValueError set
+ * for a negative *n*.  When the interpreter ends, its threads are stopped;
+ * any that do not stop within a second (blocked outside Python) leave the
+ * interpreter's memory unfreed, never a crash or a hang of the host. */
+PyAPI_FUNC(int) PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy,
+                                              Py_ssize_t n);
+
 /* Create an untrusted interpreter limited by *policy*: isolated (its own
  * GIL and object allocator; no fork, no exec, no threads), with no site,
  * a sys.path of the standard library only, and no bytecode cache read or

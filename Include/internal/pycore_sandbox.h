@@ -70,6 +70,21 @@ extern int _PySandbox_HandlePending(PyThreadState *tstate);
 extern void _PySandbox_StopPython(PyInterpreterState *interp,
                                   PyThreadState *tstate);
 
+/* A thread of an untrusted interpreter starts (ThreadHandle_start()):
+ * return 0, or -1 with the denial logged and SandboxError set when its
+ * policy's count of threads is reached or it is ending.  And ends
+ * (thread_run(), with its thread state current). */
+extern int _PySandbox_ThreadStart(PyInterpreterState *interp);
+extern void _PySandbox_ThreadEnd(PyInterpreterState *interp);
+
+/* The threads of an ending untrusted interpreter other than *tstate*,
+ * its last (Py_EndInterpreter()): stop their Python, give them a grace
+ * period to end, and return 0 when *tstate* is the only one left.  If some
+ * are still there (blocked outside Python), take the interpreter out of
+ * the runtime, leaving its memory to them, and return 1: the caller must
+ * leave it as it is.  Return 0 at once for a trusted interpreter. */
+extern int _PySandbox_EndThreads(PyThreadState *tstate);
+
 /* Make sys.std* of an untrusted interpreter C buffers the host reads
  * (init_sys_streams()). */
 extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
@@ -164,6 +179,23 @@ _PySandbox_CheckCreator(const PyInterpreterConfig *Py_UNUSED(config))
 static inline void
 _PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
 {
+}
+
+static inline int
+_PySandbox_ThreadStart(PyInterpreterState *Py_UNUSED(interp))
+{
+    return 0;
+}
+
+static inline void
+_PySandbox_ThreadEnd(PyInterpreterState *Py_UNUSED(interp))
+{
+}
+
+static inline int
+_PySandbox_EndThreads(PyThreadState *Py_UNUSED(tstate))
+{
+    return 0;
 }
 
 static inline PyStatus

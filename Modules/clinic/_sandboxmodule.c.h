@@ -6,26 +6,53 @@ preserve
 #  include "pycore_gc.h"          // PyGC_Head
 #  include "pycore_runtime.h"     // _Py_ID()
 #endif
-#include "pycore_modsupport.h"    // _PyArg_UnpackKeywords()
+#include "pycore_abstract.h"      // _PyNumber_Index()
+#include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
 PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
-"new_interpreter($module, /)\n"
+"new_interpreter($module, max_threads=0, /)\n"
 "--\n"
 "\n"
-"Create an untrusted interpreter with a policy that grants nothing.\n"
+"Create an untrusted interpreter.\n"
 "\n"
-"Return its interpreter ID.");
+"Its policy grants nothing but max_threads threads at once besides the one\n"
+"that runs a job.  Return its interpreter ID.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
-    {"new_interpreter", (PyCFunction)_sandbox_new_interpreter, METH_NOARGS, _sandbox_new_interpreter__doc__},
+    {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
 
 static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module);
+_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads);
 
 static PyObject *
-_sandbox_new_interpreter(PyObject *module, PyObject *Py_UNUSED(ignored))
+_sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    return _sandbox_new_interpreter_impl(module);
+    PyObject *return_value = NULL;
+    Py_ssize_t max_threads = 0;
+
+    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 1)) {
+        goto exit;
+    }
+    if (nargs < 1) {
+        goto skip_optional;
+    }
+    {
+        Py_ssize_t ival = -1;
+        PyObject *iobj = _PyNumber_Index(args[0]);
+        if (iobj != NULL) {
+            ival = PyLong_AsSsize_t(iobj);
+            Py_DECREF(iobj);
+        }
+        if (ival == -1 && PyErr_Occurred()) {
+            goto exit;
+        }
+        max_threads = ival;
+    }
+skip_optional:
+    return_value = _sandbox_new_interpreter_impl(module, max_threads);
+
+exit:
+    return return_value;
 }
 
 PyDoc_STRVAR(_sandbox_end_interpreter__doc__,
@@ -332,4 +359,39 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=6fb6cee9b53521d0 input=a9049054013a1b77]*/
+
+PyDoc_STRVAR(_sandbox_query__doc__,
+"query($module, interp_id=None, /)\n"
+"--\n"
+"\n"
+"What an untrusted interpreter (default: this one) is allowed.\n"
+"\n"
+"A dict mapping (group, type) to True, (used, cap), a frozenset of\n"
+"members, or a value; the core\'s own limits are in the group \"Python\".");
+
+#define _SANDBOX_QUERY_METHODDEF    \
+    {"query", _PyCFunction_CAST(_sandbox_query), METH_FASTCALL, _sandbox_query__doc__},
+
+static PyObject *
+_sandbox_query_impl(PyObject *module, PyObject *interp_id);
+
+static PyObject *
+_sandbox_query(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    PyObject *interp_id = Py_None;
+
+    if (!_PyArg_CheckPositional("query", nargs, 0, 1)) {
+        goto exit;
+    }
+    if (nargs < 1) {
+        goto skip_optional;
+    }
+    interp_id = args[0];
+skip_optional:
+    return_value = _sandbox_query_impl(module, interp_id);
+
+exit:
+    return return_value;
+}
+/*[clinic end generated code: output=a6ec0c60519cafe6 input=a9049054013a1b77]*/

@@ -1,0 +1,790 @@
+#!/usr/bin/env python3
+"""Measure what untrusted interpreters cost, side by side in one run.
+
+The driver runs on any Python 3.11+ and uses only the standard library; it
+launches the built interpreters under build/ as subprocesses.  Each part
+compares a baseline A with a candidate B and prints the ratio B/A:
+
+  lifecycle      create + exec("pass") + destroy, per cycle, in the flag-on
+                 build: A = an isolated subinterpreter, B = an untrusted one.
+  memory         RSS growth per idle interpreter (N interpreters that have
+                 each run "pass"), in a fresh process per sample: A =
+                 isolated, B = untrusted.
+  callgrind      instructions executed (callgrind's Ir total) by a fixed,
+                 deterministic pure-Python workload run by the trusted main
+                 interpreter: A = build/trusted (flag off), B =
+                 build/untrusted (flag on).  Needs valgrind.
+  pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
+                 flag on.  Slow, and installs pyperformance from PyPI into
+                 build/bench-venv on first use, so only with --pyperformance.
+
+Timed measurements are interleaved (ABBA order) so that drifts in the load
+of the machine hit both sides alike; each line reports medians and the
+spread.  Run "bench.py --help" for the options.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+PARTS = ("lifecycle", "memory", "callgrind", "pyperformance")
+
+PYPERFORMANCE_REQUIREMENT = "pyperformance>=1.14,<1.15"
+PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
+
+# Targets stated in the issue, as the largest acceptable ratio B/A.
+TARGETS = {
+    "lifecycle": 1.5,
+    "callgrind": 1.01,
+}
+
+
+class BenchError(Exception):
+    """A failure explained to the user in one line, without traceback."""
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- builds
+
+class Build:
+    """One built interpreter: build/<variant>/python."""
+
+    def __init__(self, build_dir, variant):
+        self.variant = variant
+        self.dir = os.path.join(build_dir, variant)
+        self.python = os.path.join(self.dir, "python")
+
+    def fingerprint(self):
+        """What changes when the build is rebuilt: the binary, and the
+        modification times of the build directory and of Modules/ (where
+        make replaces the extension modules), or None if the binary is
+        missing."""
+        try:
+            st = os.stat(self.python)
+        except FileNotFoundError:
+            return None
+        stamps = [st.st_mtime_ns, st.st_size]
+        for d in (self.dir, os.path.join(self.dir, "Modules")):
+            try:
+                stamps.append(os.stat(d).st_mtime_ns)
+            except FileNotFoundError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def wait_until_stable(self, quiet=15, timeout=600):
+        """Wait for a rebuild in progress to finish: the binary must exist
+        and the build stay unchanged for *quiet* seconds."""
+        deadline = time.monotonic() + timeout
+        last = self.fingerprint()
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            now = self.fingerprint()
+            if now != last or now is None:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+        raise BenchError(f"{self.python} is missing or still changing after "
+                         f"{timeout} s (a rebuild that failed?)")
+
+    def run(self, args, env=None, what=None, tries=3):
+        """Run this python with *args*; return its stdout.
+
+        Another engineer may rebuild the build while we run: a failed
+        command is tried again once the build has been left unchanged for
+        a while."""
+        for attempt in range(tries):
+            if self.fingerprint() is None:
+                log(f"{self.python} is missing (rebuild?); waiting")
+                self.wait_until_stable()
+            proc = subprocess.run([self.python, *args], env=env, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, errors="replace")
+            if proc.returncode == 0:
+                return proc.stdout
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            if attempt + 1 < tries:
+                log(f"{what or 'a run'} failed ({last}); retrying once "
+                    f"{self.dir} is stable, in case it was being rebuilt")
+                self.wait_until_stable()
+        raise BenchError(f"{what or 'a run'} of {self.python} failed "
+                         f"(exit status {proc.returncode}): {last}")
+
+
+def check_builds(args):
+    """Both builds must exist; the flag-on build must have _sandbox."""
+    builds = {}
+    for variant in ("untrusted", "trusted"):
+        b = Build(args.build_dir, variant)
+        if (not os.path.exists(b.python)
+                and os.path.exists(os.path.join(b.dir, "Makefile"))):
+            # Configured but without a binary: a rebuild in progress?
+            log(f"{b.python} is missing; waiting in case it is being built")
+            try:
+                b.wait_until_stable(timeout=300)
+            except BenchError:
+                pass
+        if not os.access(b.python, os.X_OK):
+            raise BenchError(f"{b.python} is missing; build it with "
+                             f"'Tools/sandbox/build.py build {variant}'")
+        builds[variant] = b
+    has = builds["untrusted"].run(
+        ["-I", "-c", "import importlib.util as u; "
+                     "print(bool(u.find_spec('_sandbox')))"],
+        what="a check").strip()
+    if has != "True":
+        raise BenchError(f"{builds['untrusted'].python} has no _sandbox "
+                         f"module: it was not configured --with-untrusted")
+    return builds
+
+
+# ---------------------------------------------------------------- statistics
+
+def quartiles(values):
+    """(first quartile, median, third quartile)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+class Result:
+    """One line of the table: medians of A and B, ratio and spread."""
+
+    def __init__(self, name, unit, a, b, ratios=None, spread="iqr",
+                 target=None, note=""):
+        self.name = name
+        self.unit = unit
+        self.a = sorted(a)
+        self.b = sorted(b)
+        # Ratios of paired samples (blocks, rounds), for their range.
+        self.ratios = sorted(ratios or [])
+        self.spread = spread
+        self.target = target
+        self.note = note
+
+    @property
+    def ratio(self):
+        return statistics.median(self.b) / statistics.median(self.a)
+
+    def spread_text(self, fmt):
+        if self.spread == "none":
+            a, b = self.a[0], self.b[0]
+            text = (f"deterministic count: {a:,} vs {b:,}, "
+                    f"{b - a:+,} ({(b - a) / a:+.3%})")
+        else:
+            parts = []
+            for side, values in (("A", self.a), ("B", self.b)):
+                if self.spread == "iqr":
+                    lo, _, hi = quartiles(values)
+                    what = "IQR"
+                else:
+                    lo, hi = values[0], values[-1]
+                    what = "min-max"
+                parts.append(f"{side} {what} {fmt(lo)}-{fmt(hi)}")
+            text = ", ".join(parts)
+            if len(self.ratios) > 1:
+                # Each pair was measured close in time: their ratios are
+                # less exposed to drifts in the load of the machine.
+                lo, mid, hi = quartiles(self.ratios)
+                if self.spread != "iqr":
+                    lo, hi = self.ratios[0], self.ratios[-1]
+                text += (f"; {len(self.ratios)} pairs: B/A median "
+                         f"{mid:.4f}, {what} {lo:.4f}-{hi:.4f}")
+        if self.note:
+            text += f" ({self.note})"
+        return text
+
+
+def format_value(value, unit):
+    if unit == "Ir":
+        return f"{value / 1e6:,.1f}M"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def print_table(results):
+    rows = [("measurement", "unit", "median A", "median B", "B/A", "target",
+             "spread")]
+    for r in results:
+        fmt = lambda v, u=r.unit: format_value(v, u)
+        if r.target is None:
+            target = "-"
+        else:
+            target = (f"<={r.target:g} "
+                      f"{'ok' if r.ratio <= r.target else 'MISSED'}")
+        rows.append((r.name, r.unit, fmt(statistics.median(r.a)),
+                     fmt(statistics.median(r.b)), f"{r.ratio:.4f}",
+                     target, r.spread_text(fmt)))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(row[2:5], widths[2:5])]
+        cells += [row[5].ljust(widths[5]), row[6]]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths) + "  " + "-" * 6)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+# Run by the flag-on build: time create + exec("pass") + destroy per cycle,
+# in blocks that alternate between the two kinds in ABBA order.  Prints the
+# per-cycle times (ns) and the per-block medians as JSON.
+LIFECYCLE_CHILD = """\
+import _interpreters, _sandbox, json, statistics, sys, time
+
+cycles, block, warmup = map(int, sys.argv[1:4])
+
+def isolated():
+    i = _interpreters.create("isolated")
+    err = _interpreters.exec(i, "pass")
+    _interpreters.destroy(i)
+    return err
+
+def untrusted():
+    # The engine's own transport and end (which frees all the arenas).
+    i = _sandbox.new_interpreter()
+    _sandbox.exec(i, "pass")
+    _sandbox.end_interpreter(i)
+    return None
+
+kinds = {"isolated": isolated, "untrusted": untrusted}
+for name, func in kinds.items():
+    err = func()
+    if err is not None:
+        sys.exit(f"{name}: exec('pass') failed: {err}")
+    for _ in range(warmup):
+        func()
+
+times = {name: [] for name in kinds}
+blocks = {name: [] for name in kinds}
+clock = time.perf_counter_ns
+nblocks = -(-cycles // block)
+for k in range(nblocks):
+    order = ["isolated", "untrusted"]
+    if k % 2:
+        order.reverse()
+    for name in order:
+        func = kinds[name]
+        samples = []
+        for _ in range(block):
+            t0 = clock()
+            func()
+            samples.append(clock() - t0)
+        times[name] += samples
+        blocks[name].append(statistics.median(samples))
+print(json.dumps({"times": times, "blocks": blocks}))
+"""
+
+
+def bench_lifecycle(args, builds):
+    log(f"lifecycle: {args.cycles} cycles of each kind in blocks of "
+        f"{args.block} (build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", "-c", LIFECYCLE_CHILD, str(args.cycles), str(args.block),
+         str(args.warmup)], what="the lifecycle benchmark")
+    data = json.loads(out)
+    ms = lambda ns: [t / 1e6 for t in ns]
+    pairs = [b / a for a, b in zip(data["blocks"]["isolated"],
+                                   data["blocks"]["untrusted"])]
+    return [Result("lifecycle: create+pass+destroy (A isolated, B untrusted)",
+                   "ms", ms(data["times"]["isolated"]),
+                   ms(data["times"]["untrusted"]), ratios=pairs,
+                   target=TARGETS["lifecycle"])], []
+
+
+# ---------------------------------------------------------------- memory
+
+# Run by the flag-on build in a fresh process per sample: VmRSS growth for
+# N idle interpreters of one kind, each having run "pass".  One interpreter
+# is created and destroyed first so that one-time costs (the first use of
+# the allocator arenas, lazily initialised runtime state) are not charged
+# to the N measured.
+MEMORY_CHILD = """\
+import _interpreters, _sandbox, gc, json, sys
+
+kind, n = sys.argv[1], int(sys.argv[2])
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+def make():
+    if kind == "isolated":
+        i = _interpreters.create("isolated")
+        err = _interpreters.exec(i, "pass")
+        if err is not None:
+            sys.exit(f"{kind}: exec('pass') failed: {err}")
+    else:
+        i = _sandbox.new_interpreter()
+        _sandbox.exec(i, "pass")
+    return i
+
+_interpreters.destroy(make())
+gc.collect()
+before = rss_kib()
+ids = [make() for _ in range(n)]
+gc.collect()
+after = rss_kib()
+for i in ids:
+    _interpreters.destroy(i)
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def bench_memory(args, builds):
+    log(f"memory: {args.interpreters} idle interpreters per process, "
+        f"{args.memory_samples} processes of each kind")
+    per = {"isolated": [], "untrusted": []}
+    for k in range(args.memory_samples):
+        order = (("isolated", "untrusted") if k % 2 == 0
+                 else ("untrusted", "isolated"))
+        for kind in order:
+            out = builds["untrusted"].run(
+                ["-I", "-c", MEMORY_CHILD, kind, str(args.interpreters)],
+                what="the memory benchmark")
+            data = json.loads(out)
+            mib = (data["after"] - data["before"]) / 1024 / args.interpreters
+            per[kind].append(mib)
+    pairs = [b / a for a, b in zip(per["isolated"], per["untrusted"])]
+    return [Result(f"memory: RSS per idle interpreter, N={args.interpreters} "
+                   f"(A isolated, B untrusted)", "MiB", per["isolated"],
+                   per["untrusted"], ratios=pairs, spread="minmax")], []
+
+
+# ---------------------------------------------------------------- callgrind
+
+# A deterministic pure-Python workload of about one second natively: calls
+# and recursion, instances and class attributes, properties, dicts and
+# strings, builtins, closures and exceptions.  It prints a checksum, which
+# must be the same under both builds.
+CALLGRIND_WORKLOAD = '''\
+import sys
+
+REPEAT = int(sys.argv[1])
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+class Vector:
+    dims = 2
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __add__(self, other):
+        return Vector(self.x + other.x, self.y + other.y)
+
+    def dot(self, other):
+        return self.x * other.x + self.y * other.y
+
+    @property
+    def norm2(self):
+        return self.dot(self)
+
+
+class Vector3(Vector):
+    dims = 3
+
+
+def vectors(n):
+    total = Vector(0, 0)
+    acc = 0
+    for i in range(n):
+        v = Vector3(i % 7, i % 11)
+        total = total + v
+        acc += v.norm2 + v.dims + Vector.dims
+    return acc + total.x + total.y
+
+
+def dicts_and_strings(n):
+    words = {}
+    text = []
+    for i in range(n):
+        key = f"k{i % 257}"
+        words[key] = words.get(key, 0) + 1
+        text.append(key.upper() if i % 3 else key)
+    joined = " ".join(text)
+    counts = {}
+    for part in joined.split():
+        lower = part.lower()
+        if lower in counts:
+            counts[lower] += 1
+        else:
+            counts[lower] = 1
+    return sum(words.values()) + len(counts) + len(joined)
+
+
+def builtins_mix(n):
+    data = list(range(n))
+    acc = 0
+    for i in data:
+        acc += abs(i - n // 2) + len(str(i)) + (1 if isinstance(i, int) else 0)
+    acc += max(data) + min(data) + sum(x * x for x in data if x % 3 == 0)
+    acc += len(sorted(data, key=lambda x: -x)) + len({x % 97 for x in data})
+    return acc
+
+
+def closures_and_exceptions(n):
+    def make_adder(k):
+        def add(x):
+            return x + k
+        return add
+    adders = [make_adder(k) for k in range(10)]
+    acc = 0
+    for i in range(n):
+        try:
+            acc += adders[i % 10](i)
+            if i % 50 == 0:
+                raise ValueError(i)
+        except ValueError as e:
+            acc -= e.args[0]
+    return acc
+
+
+checksum = 0
+for _ in range(REPEAT):
+    checksum += fib(22)
+    checksum += vectors(60_000)
+    checksum += dicts_and_strings(60_000)
+    checksum += builtins_mix(60_000)
+    checksum += closures_and_exceptions(60_000)
+print(checksum)
+'''
+CALLGRIND_REPEAT = 16
+
+
+def callgrind_env():
+    # No PYTHON* variables from the caller; a fixed hash seed, so that the
+    # dict and set work is the same in every run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def read_callgrind_total(path):
+    """The Ir total of a callgrind.out file ("summary:" or "totals:")."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise BenchError(f"no summary: or totals: line in {path}")
+
+
+def bench_callgrind(args, builds, workdir):
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        log("callgrind: skipped, valgrind is not installed; install it with "
+            "'apt-get install -y valgrind' (Debian/Ubuntu, as root)")
+        return [], []
+    script = os.path.join(workdir, "callgrind_workload.py")
+    with open(script, "w") as f:
+        f.write(CALLGRIND_WORKLOAD)
+    jobs = {
+        "startup": ["-s", "-c", "pass"],
+        "workload": ["-s", script, str(CALLGRIND_REPEAT)],
+    }
+    log(f"callgrind: {', '.join(jobs)} under both builds "
+        f"(deterministic, so one run each; the builds run concurrently)")
+    counts = {}
+    for job, py_args in jobs.items():
+        procs = {}
+        for variant in ("trusted", "untrusted"):
+            out = os.path.join(workdir, f"callgrind.out.{job}.{variant}")
+            cmd = [valgrind, "--tool=callgrind", "-q",
+                   f"--callgrind-out-file={out}", "--",
+                   builds[variant].python, *py_args]
+            log("$ " + shlex.join(cmd))
+            procs[variant] = out, subprocess.Popen(
+                cmd, env=callgrind_env(), text=True, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, errors="replace")
+        prints = {}
+        for variant, (out, proc) in procs.items():
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                last = (stderr.strip().splitlines() or ["no output"])[-1]
+                raise BenchError(f"callgrind run of {builds[variant].python} "
+                                 f"failed: {last}")
+            counts[job, variant] = read_callgrind_total(out)
+            prints[variant] = stdout.strip()
+        if prints["trusted"] != prints["untrusted"]:
+            log(f"callgrind: WARNING: the {job} printed different output "
+                f"under the two builds: {prints}")
+    results = []
+    for job, what in (("startup", "startup+exit ('-c pass')"),
+                      ("workload", "workload (~1 s, incl. startup)")):
+        a = counts[job, "trusted"]
+        b = counts[job, "untrusted"]
+        results.append(Result(f"callgrind: {what} (A flag off, B flag on)",
+                              "Ir", [a], [b], spread="none",
+                              target=TARGETS["callgrind"]
+                              if job == "workload" else None))
+    return results, []
+
+
+# ------------------------------------------------------------- pyperformance
+
+def ensure_pyperformance(venv):
+    """Install pyperformance into *venv* on first use; return its script."""
+    exe = os.path.join(venv, "bin", "pyperformance")
+    if os.path.exists(exe):
+        return exe
+    log(f"pyperformance: creating {venv} and installing "
+        f"{PYPERFORMANCE_REQUIREMENT} from PyPI")
+    for cmd in ([sys.executable, "-m", "venv", venv],
+                [os.path.join(venv, "bin", "python"), "-m", "pip", "install",
+                 "-q", PYPERFORMANCE_REQUIREMENT]):
+        log("$ " + shlex.join(cmd))
+        proc = subprocess.run(cmd, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, errors="replace")
+        if proc.returncode != 0:
+            last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
+            raise BenchError(f"{shlex.join(cmd)} failed: {last}")
+    return exe
+
+
+def read_pyperf(path):
+    """{benchmark name: [values in seconds]} of a pyperf JSON file."""
+    with open(path) as f:
+        data = json.load(f)
+    result = {}
+    for bench in data["benchmarks"]:
+        # With one benchmark, its name is in the suite's common metadata.
+        meta = dict(data.get("metadata", {}), **bench.get("metadata", {}))
+        values = [v for run in bench["runs"] for v in run.get("values", ())]
+        result[meta["name"]] = values
+    return result
+
+
+def bench_pyperformance(args, builds):
+    venv = os.path.join(args.build_dir, "bench-venv")
+    exe = ensure_pyperformance(venv)
+    # pyperformance creates the benchmarks' venvs under ./venv: keep them
+    # in build/bench-venv too, and reuse them from run to run.
+    workdir = os.path.join(venv, "work")
+    outdir = os.path.join(venv, "results")
+    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(outdir, exist_ok=True)
+    log(f"pyperformance: {args.benchmarks}, {args.rounds} rounds per build "
+        f"in ABBA order; logs and JSON in {outdir}")
+    commands = []
+    first = None
+    files = {}
+    for r in range(args.rounds):
+        order = (("trusted", "untrusted") if r % 2 == 0
+                 else ("untrusted", "trusted"))
+        for variant in order:
+            out = os.path.join(outdir, f"{variant}.round{r + 1}.json")
+            if os.path.exists(out):
+                os.unlink(out)
+            cmd = [exe, "run", "--fast", "-p", builds[variant].python,
+                   "-b", args.benchmarks, "-o", out]
+            if first is not None:
+                # Same loop counts as the first run, so that every run times
+                # the same amount of work.
+                cmd += ["--same-loops", first]
+            logfile = out[:-len(".json")] + ".log"
+            commands.append(f"(cd {shlex.quote(workdir)} && "
+                            f"{shlex.join(cmd)})")
+            log("$ " + commands[-1])
+            with open(logfile, "w") as f:
+                proc = subprocess.run(cmd, cwd=workdir, stdout=f,
+                                      stderr=subprocess.STDOUT)
+            if not os.path.exists(out):
+                raise BenchError(f"pyperformance wrote no {out} (exit status "
+                                 f"{proc.returncode}); see {logfile}")
+            if proc.returncode != 0:
+                log(f"pyperformance: exit status {proc.returncode}, some "
+                    f"benchmarks may have failed; see {logfile}")
+            files.setdefault(variant, []).append(read_pyperf(out))
+            if first is None:
+                first = out
+    # The benchmarks in the order of the first file (--benchmarks may name
+    # groups), then any that only later runs have.
+    names = list(dict.fromkeys(name for variant in ("trusted", "untrusted")
+                               for f in files[variant] for name in f))
+    results = []
+    for name in names:
+        a = [v for f in files["trusted"] for v in f.get(name, ())]
+        b = [v for f in files["untrusted"] for v in f.get(name, ())]
+        if not a or not b:
+            log(f"pyperformance: no values for {name}; see the logs")
+            continue
+        pairs = [statistics.median(fb[name]) / statistics.median(fa[name])
+                 for fa, fb in zip(files["trusted"], files["untrusted"])
+                 if fa.get(name) and fb.get(name)]
+        unit, scale = time_unit(statistics.median(a))
+        results.append(Result(f"pyperformance {name} --fast "
+                              f"(A flag off, B flag on)", unit,
+                              [v * scale for v in a], [v * scale for v in b],
+                              ratios=pairs))
+    compare = [exe, "compare", os.path.join(outdir, "trusted.round1.json"),
+               os.path.join(outdir, "untrusted.round1.json")]
+    notes = ["pyperformance commands run:"]
+    notes += ["  " + cmd for cmd in commands]
+    notes.append("pyperformance's own comparison of the first round: "
+                 + shlex.join(compare))
+    return results, notes
+
+
+def time_unit(seconds):
+    """A unit to show *seconds* with, and its scale factor."""
+    for unit, scale in (("ms", 1e3), ("us", 1e6)):
+        if seconds * scale >= 1:
+            return unit, scale
+    return "ns", 1e9
+
+
+# ---------------------------------------------------------------- main
+
+def run_part(part, args, builds, tmp):
+    """Run one part; return its results and lines to print after the table.
+
+    Another engineer may rebuild a build while we measure.  A part during
+    which a build changed mixes two binaries (or failed because files were
+    missing for a moment): run it again once the builds are stable."""
+    func = {"lifecycle": bench_lifecycle, "memory": bench_memory,
+            "callgrind": bench_callgrind,
+            "pyperformance": bench_pyperformance}[part]
+    extra = (tmp,) if part == "callgrind" else ()
+    for attempt in range(3):
+        before = {v: b.fingerprint() for v, b in builds.items()}
+        error = None
+        try:
+            found = func(args, builds, *extra)
+        except BenchError as e:
+            error = e
+        changed = [b.python for v, b in builds.items()
+                   if b.fingerprint() != before[v]]
+        if not changed:
+            if error is not None:
+                raise error
+            return found
+        if attempt == 2:
+            break
+        log(f"{part}: {', '.join(changed)} changed during this part "
+            f"(rebuilt?); running the part again once it is stable")
+        for b in builds.values():
+            b.wait_until_stable()
+    raise BenchError(f"{part}: the builds kept changing; giving up")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="bench.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(__doc__.split("\n\n", 1)[1]),
+        epilog=textwrap.fill(
+            "Example: Tools/sandbox/bench.py --pyperformance.  The table "
+            "has one line per measurement: median A, median B, the ratio "
+            "B/A of the medians, the target from the issue, and the "
+            "spread: interquartile range (or min-max, for few samples) of "
+            "each side, and of the ratios of paired samples (interleaved "
+            "blocks, processes or rounds)."))
+    parser.add_argument("--build-dir", default=os.environ.get(
+        "SANDBOX_BUILD_DIR", os.path.join(ROOT, "build")),
+        help="where the builds are: BUILD_DIR/untrusted/python and "
+             "BUILD_DIR/trusted/python (default: build/ of the checkout, "
+             "or SANDBOX_BUILD_DIR)")
+    parser.add_argument("--only", action="append", choices=PARTS,
+                        help="run only this part (repeatable); "
+                             "'--only pyperformance' implies --pyperformance")
+    g = parser.add_argument_group("lifecycle")
+    g.add_argument("--cycles", type=int, default=200,
+                   help="timed create+pass+destroy cycles of each kind "
+                        "(default: 200)")
+    g.add_argument("--block", type=int, default=10,
+                   help="cycles per block; blocks of the two kinds "
+                        "alternate (default: 10)")
+    g.add_argument("--warmup", type=int, default=10,
+                   help="untimed cycles of each kind first (default: 10)")
+    g = parser.add_argument_group("memory")
+    g.add_argument("--interpreters", type=int, default=20,
+                   help="idle interpreters created per process (default: 20)")
+    g.add_argument("--memory-samples", type=int, default=5,
+                   help="processes of each kind, alternating (default: 5)")
+    g = parser.add_argument_group("callgrind")
+    g.add_argument("--callgrind", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="count the instructions of a pure-Python workload "
+                        "under valgrind's callgrind, flag on vs off (about "
+                        "two minutes; default: on)")
+    g = parser.add_argument_group("pyperformance")
+    g.add_argument("--pyperformance", action="store_true",
+                   help="also run pyperformance benchmarks, flag on vs off "
+                        "(slow: about five minutes; installs pyperformance "
+                        "into BUILD_DIR/bench-venv on first use)")
+    g.add_argument("--benchmarks", default=PYPERFORMANCE_BENCHMARKS,
+                   help="comma-separated pyperformance benchmarks "
+                        f"(default: {PYPERFORMANCE_BENCHMARKS})")
+    g.add_argument("--rounds", type=int, default=4,
+                   help="pyperformance runs of each build, alternating "
+                        "in ABBA order (default: 4)")
+    args = parser.parse_args(argv)
+    for name in ("cycles", "block", "interpreters", "memory_samples",
+                 "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    args.build_dir = os.path.abspath(args.build_dir)
+    if args.only:
+        parts = [p for p in PARTS if p in args.only]
+    else:
+        parts = [p for p in PARTS
+                 if (p != "callgrind" or args.callgrind)
+                 and (p != "pyperformance" or args.pyperformance)]
+
+    start = time.monotonic()
+    results = []
+    notes = []
+    try:
+        builds = check_builds(args)
+        with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
+            for part in parts:
+                res, more = run_part(part, args, builds, tmp)
+                results += res
+                notes += more
+    except BenchError as e:
+        print(f"bench.py: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+    print()
+    print(f"A = baseline, B = candidate; flag on = "
+          f"{builds['untrusted'].python}, flag off = "
+          f"{builds['trusted'].python}")
+    print_table(results)
+    if notes:
+        print()
+        for line in notes:
+            print(line)
+    print()
+    print(f"total wall time: {time.monotonic() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Threads in untrusted interpreters: none unless the policy grants them,
+never more than it grants, never a small stack, and never a crash, a hang
+or a fatal error of the host when the interpreter ends with threads alive.
+
+Stock 3.13.5 ends a subinterpreter that still has a thread with the fatal
+error "not the last thread", and waits in threading._shutdown() for the
+others.  Each teardown test runs a child host and watches its exit and
+its time.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import time
+
+import pytest
+
+from conftest import UNTRUSTED_BUILD, requires_untrusted
+
+pytestmark = requires_untrusted
+
+if UNTRUSTED_BUILD:
+    import _sandbox
+
+
+def run_host(code, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env)
+    return proc, time.monotonic() - start
+
+
+def test_no_threads_unless_the_policy_grants_them(untrusted):
+    _sandbox.exec(untrusted, textwrap.dedent("""
+        import threading
+        ran = []
+        try:
+            threading.Thread(target=ran.append, args=(1,)).start()
+        except RuntimeError as exc:
+            refused = str(exc)
+        """))
+    assert _sandbox.eval(untrusted, "ran") == []
+    assert "not supported" in _sandbox.eval(untrusted, "refused")
+
+
+def test_threads_up_to_the_count_granted():
+    interp = _sandbox.new_interpreter(2)
+    try:
+        _sandbox.exec(interp, textwrap.dedent("""
+            import threading
+            go = threading.Event()
+            done = []
+            def work(n):
+                go.wait(30)
+                done.append(n)
+            workers = [threading.Thread(target=work, args=(n,))
+                       for n in range(3)]
+            workers[0].start()
+            workers[1].start()
+            try:
+                workers[2].start()
+            except PermissionError as exc:
+                third = type(exc).__name__
+            """))
+        assert _sandbox.eval(interp, "third") == "SandboxError"
+        assert _sandbox.query(interp)[("Python", "threads")] == (2, 2)
+        # Readable from inside too, the same.
+        assert _sandbox.eval(interp, "__import__('_sandbox').query()") \
+            == {("Python", "threads"): (2, 2)}
+        _sandbox.exec(interp, "go.set()\n"
+                              "for w in workers[:2]: w.join(30)\n")
+        assert sorted(_sandbox.eval(interp, "done")) == [0, 1]
+        assert _sandbox.query(interp)[("Python", "threads")] == (0, 2)
+        # The count came back: new threads start again.
+        _sandbox.exec(interp, textwrap.dedent("""
+            again = threading.Thread(target=done.append, args=("again",))
+            again.start(); again.join(30)
+            """))
+        assert "again" in _sandbox.eval(interp, "done")
+        [denial] = _sandbox.denials(interp)
+        assert denial[1] == "Python.threads"
+    finally:
+        _sandbox.end_interpreter(interp)
+
+
+def test_a_negative_thread_count_is_refused():
+    with pytest.raises(ValueError, match="negative"):
+        _sandbox.new_interpreter(-1)
+
+
+DEEP_IN_A_SMALL_THREAD = """
+import _sandbox
+interp = _sandbox.new_interpreter(1)
+_sandbox.exec(interp, '''
+import threading
+threading.stack_size(32768)
+deep = []
+for _ in range(5000):
+    deep = [deep]
+outcome = []
+def work():
+    try:
+        outcome.append(len(repr(deep)))
+    except RecursionError:
+        outcome.append("RecursionError")
+t = threading.Thread(target=work)
+t.start(); t.join()
+''')
+print(_sandbox.eval(interp, "outcome"))
+_sandbox.end_interpreter(interp)
+"""
+
+
+def test_deep_recursion_in_a_thread_cannot_overflow_its_stack():
+    proc, _ = run_host(DEEP_IN_A_SMALL_THREAD)
+    assert proc.returncode == 0, proc.stderr
+    # A debug build's C recursion limit (500) stops it first.
+    assert proc.stdout in ("[10002]\n", "['RecursionError']\n")
+    if sysconfig.get_config_var("Py_DEBUG"):
+        return
+    # The control: the same code in a trusted interpreter overflows the
+    # 32 KiB stack, and the process dies of SIGSEGV.
+    code = DEEP_IN_A_SMALL_THREAD.split("'''")[1]
+    code += "print(outcome)\n"
+    proc, _ = run_host(code)
+    assert proc.returncode < 0, (proc.returncode, proc.stdout)
+
+
+LIVE_THREADS = """
+import _interpreters, _sandbox, time
+JOBS = {
+    "spinning": "while True: pass",
+    "stubborn": '''
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+''',
+    "asleep": "time.sleep(10**6)",
+    "locked": "lock.acquire(); lock.acquire()",
+    "waking": "time.sleep(1.5); open('/nonexistent/x', 'w')",
+}
+for name, body in JOBS.items():
+    interp = _sandbox.new_interpreter(4)
+    _sandbox.exec(interp, f'''
+import threading, time
+lock = threading.Lock()
+def job():
+{"".join("    " + line + chr(10) for line in body.strip().splitlines())}
+for _ in range(2):
+    threading.Thread(target=job, daemon=(_ == 0)).start()
+''')
+    start = time.monotonic()
+    _sandbox.end_interpreter(interp)
+    seconds = time.monotonic() - start
+    gone = interp not in [i for i, *_ in _interpreters.list_all()]
+    print(name, seconds < 5, gone, flush=True)
+# The waking threads wake up in their abandoned interpreter now, and exit.
+time.sleep(2)
+# The host goes on: more interpreters come and go.
+for _ in range(20):
+    interp = _sandbox.new_interpreter()
+    assert _sandbox.eval(interp, "6 * 7") == 42
+    _sandbox.end_interpreter(interp)
+print("host alive", flush=True)
+"""
+
+
+def test_ending_with_live_threads_is_bounded_and_never_fatal():
+    proc, seconds = run_host(LIVE_THREADS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "spinning True True", "stubborn True True", "asleep True True",
+        "locked True True", "waking True True", "host alive"]
+    assert "Fatal Python error" not in proc.stderr
+    assert seconds < 60
