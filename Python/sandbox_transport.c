@@ -662,9 +662,13 @@ run_job(PyInterpreterState *interp, job_kind kind, const char *text,
         }
     }
     else {
+        /* The source is UTF-8 whatever coding cookie it carries, as for
+           exec() of a str. */
+        PyCompilerFlags flags = _PyCompilerFlags_INIT;
+        flags.cf_flags = PyCF_SOURCE_IS_UTF8 | PyCF_IGNORE_COOKIE;
         PyObject *code = Py_CompileStringExFlags(
             text, filename, kind == JOB_EVAL ? Py_eval_input : Py_file_input,
-            NULL, -1);
+            &flags, -1);
         if (code != NULL) {
             result = PyEval_EvalCode(code, ns, ns);
             Py_DECREF(code);

@@ -1,0 +1,296 @@
+"""python -m sandbox: run Python code in an untrusted interpreter.
+
+    python -m sandbox run [options] SCRIPT [ARGS...]
+    python -m sandbox run [options] -c CODE [ARGS...]
+    python -m sandbox info
+    python -m sandbox check-policy FILE.toml
+"""
+
+import argparse
+import os
+import sys
+import sysconfig
+import threading
+import warnings
+
+import sandbox
+from sandbox._policy import _DEFAULTS, Policy, PolicyError, NotEnforcedWarning
+
+# Exit codes of "run" (besides the code a script passes to sys.exit()).
+EXIT_OK = 0
+EXIT_RAISED = 1             # the untrusted code raised an exception
+EXIT_USAGE = 2              # bad options or policy, as argparse does
+EXIT_DENIED = 3             # it ended on a denial (an uncaught SandboxError)
+EXIT_LIMIT = 4              # it exhausted a limit (SandboxLimitExceeded)
+
+EXIT_CODES = f"""\
+exit status of "run":
+  {EXIT_OK}  the code ran to its end (or called sys.exit(0))
+  {EXIT_RAISED}  the code raised an exception (its traceback is printed)
+  {EXIT_USAGE}  bad options, policy or script (one line on stderr)
+  {EXIT_DENIED}  the code ended on a denial: an uncaught SandboxError
+  {EXIT_LIMIT}  the code exhausted a limit: SandboxLimitExceeded
+  N  the code called sys.exit(N)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors are one line, with a pointer to --help."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} "
+                              f"(see {self.prog} --help)\n")
+
+
+def _not_yet(field):
+    return "" if field not in Policy.unenforced() else " (not enforced yet)"
+
+
+def build_parser():
+    parser = _Parser(
+        prog="python -m sandbox",
+        description="Run untrusted Python code in an untrusted interpreter, "
+                    "limited by a policy in C.  The code gets nothing that "
+                    "the options do not grant.",
+        epilog='Run "python -m sandbox COMMAND --help" for the options of '
+               "a command.")
+    parser.add_argument("--version", action="version",
+                        version=f"sandbox, CPython {sys.version.split()[0]}"
+                                f" with untrusted interpreters "
+                                f"({'available' if sandbox.available else 'not built in'})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_Parser)
+    commands.required = True
+
+    run = parser.run_parser = commands.add_parser(
+        "run", help="run a script or code in an untrusted interpreter",
+        description="Run SCRIPT (read by the host) or -c CODE in a new "
+                    "untrusted interpreter.  Its output streams to this "
+                    "terminal as it is produced.  Options may be repeated "
+                    "where they take a list.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("-c", dest="code", metavar="CODE",
+                     help="the code to run, instead of SCRIPT")
+    grants = run.add_argument_group(
+        "grants", "Each option widens the policy; --policy gives the "
+                  "starting point (default: nothing granted).")
+    grants.add_argument("--policy", metavar="FILE.toml",
+                        help="start from the policy in this TOML file")
+    grants.add_argument("--allow-read", action="append", default=[],
+                        metavar="PATH",
+                        help="let it read PATH and below (absolute)"
+                             + _not_yet("read"))
+    grants.add_argument("--allow-write", action="append", default=[],
+                        metavar="PATH",
+                        help="let it write PATH and below (absolute)"
+                             + _not_yet("write"))
+    grants.add_argument("--allow-net", action="append", default=[],
+                        metavar="HOST:PORT",
+                        help="let it connect to HOST:PORT"
+                             + _not_yet("net"))
+    grants.add_argument("--allow-module", action="append", default=[],
+                        metavar="NAME",
+                        help="let it import the standard-library module NAME"
+                             + _not_yet("modules"))
+    grants.add_argument("--allow-env", action="append", default=[],
+                        metavar="NAME",
+                        help="let it read the environment variable NAME"
+                             + _not_yet("env"))
+    grants.add_argument("--memory", metavar="SIZE",
+                        help="its memory cap: bytes, or 256M, 1G, 512MiB "
+                             "(default 256MiB)" + _not_yet("memory"))
+    grants.add_argument("--time", metavar="SECONDS", type=_seconds,
+                        help="its time limit (default 30)" + _not_yet("time"))
+    grants.add_argument("--threads", metavar="N", type=_count,
+                        help="let it run N threads at once (default 0)"
+                             + _not_yet("threads"))
+    grants.add_argument("--inherit-stdio", action="store_true", default=None,
+                        help="let it use this process's fds 0-2"
+                             + _not_yet("inherit_stdio"))
+    run.add_argument("--show-denials", action="store_true",
+                     help="print what it was denied, after it ends")
+    run.add_argument("script", nargs="?", metavar="SCRIPT",
+                     help="the script to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                     help="its arguments (its sys.argv[1:])")
+
+    commands.add_parser(
+        "info", help="print the build's flag and the default policy",
+        description="Print whether this CPython has untrusted interpreters, "
+                    "and the default policy as TOML.")
+
+    check = commands.add_parser(
+        "check-policy", help="check a TOML policy file",
+        description="Check a TOML policy file and print it as the engine "
+                    "reads it.  Exit 0 if it is valid, 1 if not.")
+    check.add_argument("file", metavar="FILE.toml")
+    return parser
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}")
+    return value
+
+
+def _count(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count, not {text!r}")
+
+
+def policy_from(args):
+    """The policy of "run": --policy, widened by the options."""
+    base = Policy.load(args.policy) if args.policy else Policy()
+    fields = base.fields()
+    for option, field in (("allow_read", "read"), ("allow_write", "write"),
+                          ("allow_net", "net"), ("allow_module", "modules"),
+                          ("allow_env", "env")):
+        fields[field] = list(fields[field]) + getattr(args, option)
+    for field in ("memory", "time", "threads", "inherit_stdio"):
+        value = getattr(args, field)
+        if value is not None:
+            fields[field] = value
+    return Policy(**fields)
+
+
+def _write(stream, data):
+    stream.buffer.write(data)
+    stream.flush()
+
+
+def run_command(args, parser):
+    if not sandbox.available:
+        parser.error("this CPython was built without untrusted "
+                     "interpreters: configure it with --with-untrusted")
+    if args.code is not None and args.script is not None:
+        # With -c, what looked like SCRIPT is the first argument.
+        args.args.insert(0, args.script)
+        args.script = None
+    if args.code is None and args.script is None:
+        parser.error("give either SCRIPT or -c CODE")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NotEnforcedWarning)
+        try:
+            policy = policy_from(args)
+        except PolicyError as exc:
+            parser.error(str(exc))
+    for warning in caught:
+        print(f"{parser.prog}: warning: {warning.message}", file=sys.stderr)
+    if args.script is not None and args.code is None:
+        if not os.path.isfile(args.script):
+            parser.error(f"cannot open the script {args.script!r}")
+
+    import _sandbox
+    interp = sandbox.Interpreter(policy)
+    outcome = {}
+
+    def job():
+        try:
+            if args.code is not None:
+                interp.run("import sys as _s\n_s.argv = "
+                           f"{['-c'] + list(args.args)!r}\ndel _s\n")
+                outcome["result"] = interp.run(args.code)
+            else:
+                outcome["result"] = interp.run_path(args.script, args.args)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=job, name="sandbox-run")
+    worker.start()
+    try:
+        # Stream what it writes while it runs.
+        while worker.is_alive():
+            worker.join(0.02)
+            for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+                data = _sandbox.take_output(interp.id, fd)
+                if data:
+                    _write(stream, data)
+    finally:
+        worker.join()
+    result = outcome.get("result")
+    error = outcome.get("error")
+    if error is not None:
+        result = getattr(error, "result", None) or interp.last_result
+    if result is not None:
+        _write(sys.stdout, result.stdout.encode("utf-8"))
+        _write(sys.stderr, result.stderr.encode("utf-8"))
+    interp.close()
+    if args.show_denials and result is not None:
+        for denial in result.denials:
+            print(f"sandbox: denied {denial.resource} at {denial.location}: "
+                  f"{denial.detail}", file=sys.stderr)
+
+    if error is None:
+        return EXIT_OK
+    if isinstance(error, OSError) and not isinstance(error,
+                                                     sandbox.SandboxError):
+        parser.error(str(error))
+    if not isinstance(error, sandbox.RemoteError):
+        raise error
+    if error.type_name == "SystemExit":
+        code = error.exit_code
+        if code is None:
+            return EXIT_OK
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return EXIT_RAISED
+    sys.stderr.write(error.traceback)
+    sys.stderr.flush()
+    if error.type_name == "sandbox.SandboxError":
+        return EXIT_DENIED
+    if error.type_name == "sandbox.SandboxLimitExceeded":
+        return EXIT_LIMIT
+    return EXIT_RAISED
+
+
+def info_command():
+    flag = sysconfig.get_config_var("Py_UNTRUSTED")
+    print(f"configure --with-untrusted: {'yes' if flag else 'no'}")
+    print(f"untrusted interpreters available: "
+          f"{'yes' if sandbox.available else 'no'}")
+    print(f"enforced policy fields: "
+          + ", ".join(f for f in _DEFAULTS if f not in Policy.unenforced()))
+    print(f"not enforced yet: {', '.join(Policy.unenforced())}")
+    print()
+    print("default policy:")
+    print(Policy().to_toml(), end="")
+    return EXIT_OK
+
+
+def check_command(args):
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NotEnforcedWarning)
+            policy = Policy.load(args.file)
+    except PolicyError as exc:
+        print(f"python -m sandbox check-policy: error: {exc}",
+              file=sys.stderr)
+        return 1
+    for warning in caught:
+        print(f"python -m sandbox check-policy: warning: {warning.message}",
+              file=sys.stderr)
+    print(f"{args.file}: valid")
+    print(policy.to_toml(), end="")
+    return EXIT_OK
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return info_command()
+    if args.command == "check-policy":
+        return check_command(args)
+    return run_command(args, parser.run_parser)
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

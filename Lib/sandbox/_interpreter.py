@@ -1,0 +1,220 @@
+"""sandbox.Interpreter: an untrusted interpreter, seen from the host."""
+
+import collections
+import os
+import threading
+import tokenize
+import weakref
+
+from ._policy import Policy
+
+try:
+    import _sandbox
+except ImportError:         # a CPython built without --with-untrusted
+    _sandbox = None
+
+__all__ = ["Interpreter", "Result", "Denial", "run", "UnavailableError"]
+
+
+class UnavailableError(RuntimeError):
+    """This CPython has no untrusted interpreters."""
+
+
+def _require_engine():
+    if _sandbox is None:
+        raise UnavailableError(
+            "this CPython was built without untrusted interpreters: "
+            "configure it with --with-untrusted")
+
+
+#: One denial: when (seconds since the epoch), what was asked for
+#: ("file", "trusted", "Python.threads", ...), the full detail, and the
+#: "file:line" of the untrusted code.
+Denial = collections.namedtuple("Denial", "time resource detail location")
+
+
+class Result:
+    """What one job left: its output, its denials, what remains of each
+    cap, and its value (None for run()).
+
+    stdout, stderr  what it wrote, decoded from UTF-8
+    denials         a tuple of Denial, oldest first
+    remaining       a dict: cap name -> what is left of it
+    value           the value of eval() and call()
+    """
+
+    __slots__ = ("stdout", "stderr", "denials", "remaining", "value")
+
+    def __init__(self, stdout="", stderr="", denials=(), remaining=None,
+                 value=None):
+        self.stdout = stdout
+        self.stderr = stderr
+        self.denials = tuple(denials)
+        self.remaining = dict(remaining or {})
+        self.value = value
+
+    def __repr__(self):
+        return (f"Result(stdout={self.stdout!r}, stderr={self.stderr!r}, "
+                f"denials={self.denials!r}, remaining={self.remaining!r}, "
+                f"value={self.value!r})")
+
+
+def _end(interp_id):
+    # Called by the finalizer when an Interpreter is dropped unclosed.
+    try:
+        _sandbox.end_interpreter(interp_id)
+    except Exception:
+        pass
+
+
+class Interpreter:
+    """An untrusted interpreter limited by *policy* (default: Policy()).
+
+    Use it as a context manager, or call close().  Its __main__ namespace
+    persists from one job to the next.  Jobs from several host threads
+    are serialized; different Interpreters run in parallel.  An exception
+    inside raises RemoteError, with the job's Result as its "result"
+    attribute; eval() and call() leave their Result in last_result.
+    """
+
+    def __init__(self, policy=None):
+        _require_engine()
+        if policy is None:
+            policy = Policy()
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a sandbox.Policy, not "
+                            f"{type(policy).__name__}")
+        self.policy = policy
+        self.last_result = None
+        self._lock = threading.Lock()
+        self._log_seen = []
+        self._id = _sandbox.new_interpreter(policy.threads)
+        self._finalizer = weakref.finalize(self, _end, self._id)
+
+    @property
+    def id(self):
+        """The interpreter's ID, or None once it is closed."""
+        return self._id
+
+    def close(self):
+        """End the interpreter: none of its code runs, its memory is given
+        back.  Closing twice does nothing."""
+        with self._lock:
+            if self._id is None:
+                return
+            interp_id, self._id = self._id, None
+            self._finalizer.detach()
+            _sandbox.end_interpreter(interp_id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self._id is None else f"id={self._id}"
+        return f"<sandbox.Interpreter {state} {self.policy!r}>"
+
+    # Jobs
+
+    def run(self, source, *, filename="<string>"):
+        """Run the statements *source*; return the job's Result."""
+        if not isinstance(source, str):
+            raise TypeError(f"source must be a str, not "
+                            f"{type(source).__name__}")
+        return self._job(lambda i: _sandbox.exec(i, source, filename))
+
+    def run_path(self, path, argv=()):
+        """Run the script at *path* (read by the host) as __main__, with
+        sys.argv set to [its name, *argv]; return the job's Result."""
+        argv = [str(arg) for arg in argv]
+        try:
+            with open(path, "rb") as f:
+                encoding, _ = tokenize.detect_encoding(f.readline)
+                f.seek(0)
+                source = f.read().decode(encoding)
+        except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+            raise OSError(f"cannot read the script {path!r}: {exc}") from None
+        name = os.path.basename(path)
+        setup = (f"import sys as _sys\n_sys.argv = {[name] + argv!r}\n"
+                 f"del _sys\n__file__ = {name!r}\n")
+
+        def job(interp_id):
+            _sandbox.exec(interp_id, setup)
+            _sandbox.exec(interp_id, source, name)
+        return self._job(job)
+
+    def eval(self, expression):
+        """Evaluate *expression* inside; return a copy of its value."""
+        if not isinstance(expression, str):
+            raise TypeError(f"expression must be a str, not "
+                            f"{type(expression).__name__}")
+        result = self._job(lambda i: _sandbox.eval(i, expression))
+        self.last_result = result
+        return result.value
+
+    def call(self, target, /, *args, **kwargs):
+        """Call *target*, "module:qualname", inside with copies of the
+        arguments; return a copy of its result."""
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a str, not "
+                            f"{type(target).__name__}")
+        result = self._job(lambda i: _sandbox.call(i, target, args, kwargs))
+        self.last_result = result
+        return result.value
+
+    def _job(self, work):
+        with self._lock:
+            if self._id is None:
+                raise ValueError("the interpreter is closed")
+            try:
+                value = work(self._id)
+            except _sandbox.RemoteError as exc:
+                exc.result = self._collect(None)
+                self.last_result = exc.result
+                raise
+            except BaseException:
+                self.last_result = self._collect(None)
+                raise
+            return self._collect(value)
+
+    def _collect(self, value):
+        interp_id = self._id
+        stdout = _sandbox.take_output(interp_id, 1).decode("utf-8",
+                                                           "replace")
+        stderr = _sandbox.take_output(interp_id, 2).decode("utf-8",
+                                                           "replace")
+        return Result(stdout, stderr, self._new_denials(),
+                      self._remaining(), value)
+
+    def _new_denials(self):
+        log = [Denial(*entry) for entry in _sandbox.denials(self._id)]
+        seen = self._log_seen
+        # The log keeps the newest entries: find where the last one seen
+        # is, and take what follows it.
+        start = 0
+        if seen:
+            last = seen[-1]
+            for index in range(len(log) - 1, -1, -1):
+                if log[index] == last:
+                    start = index + 1
+                    break
+        self._log_seen = log
+        return tuple(log[start:])
+
+    def _remaining(self):
+        remaining = {}
+        for (group, kind), value in _sandbox.query(self._id).items():
+            if isinstance(value, tuple):
+                used, cap = value
+                name = kind if group == "Python" else f"{group}.{kind}"
+                remaining[name] = cap - used
+        return remaining
+
+
+def run(source, policy=None):
+    """Run *source* in a new untrusted interpreter limited by *policy*,
+    end it, and return the Result."""
+    with Interpreter(policy) as interp:
+        return interp.run(source)

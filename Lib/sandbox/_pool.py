@@ -1,0 +1,123 @@
+"""sandbox.Pool: fresh untrusted interpreters, made ahead of demand."""
+
+import concurrent.futures
+import queue
+import threading
+
+from ._interpreter import Interpreter, _require_engine
+from ._policy import Policy
+
+__all__ = ["Pool"]
+
+
+class Pool:
+    """Run jobs in fresh untrusted interpreters limited by *policy*.
+
+    A background thread keeps *size* interpreters ready; each job takes
+    one, runs in it, and ends it: no interpreter serves two jobs, so no
+    state survives from one job to the next.  Jobs run on *workers*
+    threads (default: *size*), in parallel.  submit() and submit_source()
+    return concurrent.futures.Future objects.  Use it as a context manager,
+    or call shutdown().
+    """
+
+    def __init__(self, policy=None, size=4, *, workers=None):
+        _require_engine()
+        if policy is None:
+            policy = Policy()
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a sandbox.Policy, not "
+                            f"{type(policy).__name__}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int, not {size!r}")
+        workers = size if workers is None else workers
+        if isinstance(workers, bool) or not isinstance(workers, int) \
+                or workers < 1:
+            raise ValueError(f"workers must be a positive int, not "
+                             f"{workers!r}")
+        self.policy = policy
+        self.size = size
+        self._ready = queue.Queue(maxsize=size)
+        self._closed = threading.Event()
+        self._error = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="sandbox-pool")
+        self._filler = threading.Thread(target=self._fill, daemon=True,
+                                        name="sandbox-pool-filler")
+        self._filler.start()
+
+    def _fill(self):
+        while not self._closed.is_set():
+            try:
+                interp = Interpreter(self.policy)
+            except BaseException as exc:     # reported to the next job
+                self._error = exc
+                self._ready.put(None)
+                return
+            while True:
+                if self._closed.is_set():
+                    interp.close()
+                    return
+                try:
+                    self._ready.put(interp, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def _take(self):
+        while True:
+            if self._closed.is_set():
+                raise RuntimeError("the pool is shut down")
+            try:
+                interp = self._ready.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if interp is None:
+                self._ready.put(None)       # for the other workers
+                raise RuntimeError("the pool cannot create interpreters") \
+                    from self._error
+            return interp
+
+    def _run(self, work):
+        interp = self._take()
+        try:
+            return work(interp)
+        finally:
+            interp.close()
+
+    def submit(self, target, /, *args, **kwargs):
+        """Call *target*, "module:qualname", in a fresh interpreter with
+        copies of the arguments; a Future of a copy of its result."""
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a str, not "
+                            f"{type(target).__name__}")
+        return self._executor.submit(
+            self._run, lambda interp: interp.call(target, *args, **kwargs))
+
+    def submit_source(self, source):
+        """Run *source* in a fresh interpreter; a Future of its Result."""
+        if not isinstance(source, str):
+            raise TypeError(f"source must be a str, not "
+                            f"{type(source).__name__}")
+        return self._executor.submit(
+            self._run, lambda interp: interp.run(source))
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """Stop: no new jobs; end the ready interpreters."""
+        self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+        self._closed.set()
+        if wait:
+            self._filler.join()
+        while True:
+            try:
+                interp = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if interp is not None:
+                interp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shutdown()

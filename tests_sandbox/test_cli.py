@@ -1,0 +1,180 @@
+"""python -m sandbox: run, info, check-policy; exit codes, one-line errors,
+streaming output, and the flag-off build."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import UNTRUSTED_BUILD, requires_untrusted
+
+
+def cli(*args, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return subprocess.run([sys.executable, "-m", "sandbox", *args],
+                          capture_output=True, text=True, timeout=120,
+                          env=env, **kw)
+
+
+def one_line_error(proc, *texts):
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert any(text in proc.stderr for text in texts), proc.stderr
+
+
+def test_help_and_version():
+    proc = cli("--help")
+    assert proc.returncode == 0 and "check-policy" in proc.stdout
+    proc = cli("run", "--help")
+    assert proc.returncode == 0
+    for option in ("--allow-read", "--allow-write", "--allow-net",
+                   "--allow-module", "--allow-env", "--memory", "--time",
+                   "--threads", "--policy", "--inherit-stdio",
+                   "--show-denials"):
+        assert option in proc.stdout
+    # What is not enforced yet says so; threads are.
+    words = " ".join(proc.stdout.split())
+    assert "--allow-read PATH let it read PATH and below (absolute) " \
+           "(not enforced yet)" in words
+    assert "--threads N let it run N threads at once (default 0) " \
+           "--inherit-stdio" in words
+    assert "exit status" in proc.stdout
+    proc = cli("--version")
+    assert proc.returncode == 0 and "3.13.5" in proc.stdout
+
+
+@pytest.mark.parametrize("args, text", [
+    (["run", "--memory", "12x", "-c", "pass"], "memory: expected a size"),
+    (["run", "--allow-read", "rel", "-c", "pass"],
+     "read: paths must be absolute"),
+    (["run", "--allow-net", "nohost", "-c", "pass"], "expected HOST:PORT"),
+    (["run", "--allow-module", "numpy", "-c", "pass"], "unknown module"),
+    (["run", "--threads", "x", "-c", "pass"], "expected a count"),
+    (["run", "--time", "-1", "-c", "pass"], "time: -1.0 is out of range"),
+    (["run", "--bogus", "-c", "pass"], "unrecognized arguments: --bogus"),
+    (["run"], "give either SCRIPT or -c CODE"),
+    (["run", "/nonexistent/script.py"], "cannot open the script"),
+    (["run", "--policy", "/nonexistent.toml", "-c", "pass"],
+     "cannot read the policy file"),
+    ([], "required: COMMAND"),
+])
+def test_bad_input_is_one_clear_line(args, text):
+    texts = [text]
+    if args[:1] == ["run"] and not UNTRUSTED_BUILD:
+        # Without the flag, what gets past argparse says so.
+        texts.append("configure it with --with-untrusted")
+    one_line_error(cli(*args), *texts)
+
+
+@requires_untrusted
+def test_exit_codes():
+    assert cli("run", "-c", "print('ok')").returncode == 0
+    proc = cli("run", "-c", "1/0")
+    assert proc.returncode == 1
+    assert proc.stderr.endswith("ZeroDivisionError: division by zero\n")
+    proc = cli("run", "-c", "import _sandbox; _sandbox.new_interpreter()")
+    assert proc.returncode == 3
+    assert "sandbox.SandboxError" in proc.stderr
+    assert cli("run", "-c", "import sys; sys.exit(7)").returncode == 7
+    assert cli("run", "-c", "import sys; sys.exit()").returncode == 0
+    proc = cli("run", "-c", "import sys; sys.exit('bye')")
+    assert proc.returncode == 1 and proc.stderr == "bye\n"
+    proc = cli("run", "-c", "import _sandbox\n"
+                            "raise _sandbox.SandboxLimitExceeded('spent')")
+    assert proc.returncode == 4
+
+
+@requires_untrusted
+def test_scripts_get_their_arguments(tmp_path):
+    script = tmp_path / "tool.py"
+    script.write_text("import sys\nprint(sys.argv)\n")
+    proc = cli("run", str(script), "a", "--flag")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "['tool.py', 'a', '--flag']\n"
+    proc = cli("run", "-c", "import sys; print(sys.argv)", "x", "y")
+    assert proc.stdout == "['-c', 'x', 'y']\n"
+
+
+@requires_untrusted
+def test_denials_are_shown_on_request():
+    code = ("import _sandbox\ntry:\n    _sandbox.take_output(0, 1)\n"
+            "except PermissionError:\n    print('denied')\n")
+    proc = cli("run", "--show-denials", "-c", code)
+    assert proc.returncode == 0
+    assert proc.stdout == "denied\n"
+    assert "sandbox: denied trusted at <string>:3: _sandbox.take_output" \
+        in proc.stderr
+    assert "denied trusted" not in cli("run", "-c", code).stderr
+
+
+@requires_untrusted
+def test_unenforced_grants_warn(tmp_path):
+    proc = cli("run", "--allow-read", str(tmp_path), "-c", "pass")
+    assert proc.returncode == 0
+    assert "warning: sandbox.Policy: read is not enforced yet" in proc.stderr
+    proc = cli("run", "--threads", "2", "-c",
+               "import sandbox; print(sandbox.allowed())")
+    assert proc.stderr == ""
+    assert proc.stdout == "{('Python', 'threads'): (0, 2)}\n"
+
+
+@requires_untrusted
+def test_a_policy_file_and_options_widen_it(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("threads = 1\n")
+    proc = cli("run", "--policy", str(policy), "-c",
+               "import sandbox; print(sandbox.allowed())")
+    assert proc.stdout == "{('Python', 'threads'): (0, 1)}\n"
+    proc = cli("run", "--policy", str(policy), "--threads", "3", "-c",
+               "import sandbox; print(sandbox.allowed())")
+    assert proc.stdout == "{('Python', 'threads'): (0, 3)}\n"
+
+
+@requires_untrusted
+def test_output_streams_while_the_code_runs():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    code = ("import time\nprint('early', flush=True)\n"
+            "time.sleep(3)\nprint('late')\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "run", "-c",
+                             code], stdout=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        start = time.monotonic()
+        first = proc.stdout.readline()
+        elapsed = time.monotonic() - start
+        assert first == "early\n"
+        assert elapsed < 2.5, elapsed          # before the code ended
+        assert proc.stdout.read() == "late\n"
+    finally:
+        proc.stdout.close()
+        proc.wait(60)
+    assert proc.returncode == 0
+
+
+def test_info():
+    proc = cli("info")
+    assert proc.returncode == 0
+    flag = "yes" if UNTRUSTED_BUILD else "no"
+    assert f"configure --with-untrusted: {flag}" in proc.stdout
+    assert "threads = 0" in proc.stdout
+
+
+def test_check_policy(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('threads = 2\nmemory = "1G"\nread = ["/data"]\n')
+    proc = cli("check-policy", str(good))
+    assert proc.returncode == 0
+    assert f"{good}: valid" in proc.stdout
+    assert 'memory = "1GiB"' in proc.stdout
+    assert "warning: sandbox.Policy: memory, read not enforced yet" \
+        in proc.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("threads = -2\n")
+    proc = cli("check-policy", str(bad))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1
+    assert "threads: -2 is out of range" in proc.stderr
