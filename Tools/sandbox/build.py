@@ -649,27 +649,41 @@ def cmd_install(args):
 
 
 DEMO = r"""
-import builtins, sys, sysconfig
+import builtins, sys, sysconfig, textwrap
 flag = sysconfig.get_config_var("Py_UNTRUSTED")
 print(f"CPython {sys.version.split()[0]} with untrusted interpreters")
 print(f"  configure --with-untrusted: {'yes' if flag else 'no'} "
       f"(Py_UNTRUSTED={flag})")
 print(f"  __restricted__ in the main interpreter: {builtins.__restricted__}")
-import _interpreters
-interp = _interpreters.create("isolated")
-err = _interpreters.exec(interp, "assert __restricted__ is False")
-_interpreters.destroy(interp)
-print(f"  __restricted__ in an isolated subinterpreter: "
-      f"{'False' if err is None else 'not False: ' + str(err.msg)}")
-import _sandbox
-interp = _sandbox.new_interpreter()
-_interpreters.exec(interp, "import sys; print(__restricted__, sys.path)\n"
-                           "import _sandbox; _sandbox.new_interpreter()")
-out = _sandbox.take_output(interp, 1).decode().strip()
-denials = _sandbox.denials(interp)
-_interpreters.destroy(interp)
-print(f"  an untrusted interpreter printed (captured in C): {out}")
-print(f"  and was denied: {[d[1:] for d in denials]}")
+import sandbox
+policy = sandbox.Policy(threads=1)
+print(f"  the policy: {policy!r} (not enforced yet: "
+      f"{', '.join(policy.unenforced())})")
+SCRIPT = textwrap.dedent('''
+    import threading
+    print("hello from inside, __restricted__ =", __restricted__)
+    gate = threading.Event()
+    first = threading.Thread(target=gate.wait)
+    first.start()                       # granted: one thread
+    try:
+        threading.Thread(target=print).start()
+    except PermissionError as exc:      # a second one at once: denied
+        print("a second thread:", type(exc).__name__)
+    gate.set(); first.join()
+    import _interpreters
+    try:
+        _interpreters.create()          # an interpreter: denied
+    except Exception as exc:
+        print("a new interpreter:", type(exc).__name__)
+''')
+with sandbox.Interpreter(policy) as interp:
+    result = interp.run(SCRIPT, filename="demo.py")
+print("  an untrusted script printed (captured in C):")
+for line in result.stdout.splitlines():
+    print("    " + line)
+print("  and the host's log of its denials:")
+for denial in result.denials:
+    print(f"    {denial.resource} at {denial.location}: {denial.detail}")
 """
 
 

@@ -1,0 +1,20 @@
+"""The README's demo (build.py demo) runs and shows what it says."""
+
+import os
+
+import pytest
+
+from conftest import load_build_script, requires_untrusted, run_python
+
+
+@requires_untrusted
+def test_the_demo_shows_output_and_denials(tmp_path):
+    demo = tmp_path / "demo.py"
+    demo.write_text(load_build_script().DEMO)
+    proc = run_python(str(demo))
+    assert proc.returncode == 0, proc.stderr
+    assert "hello from inside, __restricted__ = True" in proc.stdout
+    assert "a second thread: SandboxError" in proc.stdout
+    assert "Python.threads at " in proc.stdout
+    assert "interpreter at demo.py:14: creating a trusted interpreter" \
+        in proc.stdout
