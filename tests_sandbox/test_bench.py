@@ -26,14 +26,16 @@ def test_lifecycle_and_memory_parts_print_ratios():
     if os.environ.get("SANDBOX_VARIANT") != "untrusted":
         pytest.skip("run once, from the untrusted variant's environment")
     proc = run_bench("--build-dir", build_dir(), "--only", "lifecycle",
-                     "--only", "memory", "--cycles", "20", "--block", "5",
-                     "--warmup", "2", "--interpreters", "3",
-                     "--memory-samples", "1")
+                     "--only", "memory", "--only", "pool", "--cycles", "20",
+                     "--block", "5", "--warmup", "2", "--interpreters", "3",
+                     "--memory-samples", "1", "--jobs", "5")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert any(line.startswith("lifecycle: create+pass+destroy")
                for line in lines), proc.stdout
     assert any(line.startswith("memory: RSS per idle interpreter")
+               for line in lines), proc.stdout
+    assert any(line.startswith("pool: job start")
                for line in lines), proc.stdout
 
 

@@ -1,9 +1,5 @@
 """The README's demo (build.py demo) runs and shows what it says."""
 
-import os
-
-import pytest
-
 from conftest import load_build_script, requires_untrusted, run_python
 
 

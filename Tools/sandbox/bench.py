@@ -7,6 +7,9 @@ compares a baseline A with a candidate B and prints the ratio B/A:
 
   lifecycle      create + exec("pass") + destroy, per cycle, in the flag-on
                  build: A = an isolated subinterpreter, B = an untrusted one.
+  pool           job start: from Pool.submit() to the first instruction of
+                 the job inside, in the flag-on build: A = a subprocess
+                 per job ("python -I -S -c ..."), B = sandbox.Pool.
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
@@ -37,7 +40,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PARTS = ("lifecycle", "memory", "callgrind", "pyperformance")
+PARTS = ("lifecycle", "memory", "pool", "callgrind", "pyperformance")
 
 PYPERFORMANCE_REQUIREMENT = "pyperformance>=1.14,<1.15"
 PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
@@ -45,6 +48,7 @@ PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
 # Targets stated in the issue, as the largest acceptable ratio B/A.
 TARGETS = {
     "lifecycle": 1.5,
+    "pool": 0.1,            # at least 10x faster than a subprocess
     "callgrind": 1.01,
 }
 
@@ -308,6 +312,59 @@ def bench_lifecycle(args, builds):
                    "ms", ms(data["times"]["isolated"]),
                    ms(data["times"]["untrusted"]), ratios=pairs,
                    target=TARGETS["lifecycle"])], []
+
+
+# ---------------------------------------------------------------- pool
+
+# Run by the flag-on build: the time from submitting a job to its first
+# instruction (CLOCK_MONOTONIC, which perf_counter_ns() reads in every
+# interpreter and process alike).  A: a new "python -I -S" process per
+# job; B: a sandbox.Pool with interpreters made ahead.  Alternating in
+# blocks; the pool refills between jobs, as a server's would between
+# requests.
+POOL_CHILD = """\
+import json, subprocess, sys, time
+import sandbox
+
+jobs, block = map(int, sys.argv[1:3])
+clock = time.perf_counter_ns
+code = "import time; print(time.perf_counter_ns())"
+
+def subprocess_start():
+    t0 = clock()
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out) - t0
+
+def pool_start(pool):
+    time.sleep(0.01)                    # let the pool refill
+    t0 = clock()
+    return pool.submit("time:perf_counter_ns").result() - t0
+
+with sandbox.Pool(size=2) as pool:
+    for _ in range(3):
+        pool_start(pool); subprocess_start()
+    times = {"subprocess": [], "pool": []}
+    for k in range(-(-jobs // block)):
+        order = ["subprocess", "pool"] if k % 2 == 0 else ["pool", "subprocess"]
+        for name in order:
+            for _ in range(block):
+                times[name].append(pool_start(pool) if name == "pool"
+                                   else subprocess_start())
+print(json.dumps(times))
+"""
+
+
+def bench_pool(args, builds):
+    log(f"pool: {args.jobs} job starts of each kind (build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", "-c", POOL_CHILD, str(args.jobs), str(args.block)],
+        what="the pool benchmark")
+    data = json.loads(out)
+    ms = lambda ns: [t / 1e6 for t in ns]
+    return [Result("pool: job start (A subprocess, B sandbox.Pool)", "ms",
+                   ms(data["subprocess"]), ms(data["pool"]),
+                   target=TARGETS["pool"])], []
 
 
 # ---------------------------------------------------------------- memory
@@ -666,6 +723,7 @@ def run_part(part, args, builds, tmp):
     which a build changed mixes two binaries (or failed because files were
     missing for a moment): run it again once the builds are stable."""
     func = {"lifecycle": bench_lifecycle, "memory": bench_memory,
+            "pool": bench_pool,
             "callgrind": bench_callgrind,
             "pyperformance": bench_pyperformance}[part]
     extra = (tmp,) if part == "callgrind" else ()
@@ -725,6 +783,9 @@ def main(argv=None):
                    help="idle interpreters created per process (default: 20)")
     g.add_argument("--memory-samples", type=int, default=5,
                    help="processes of each kind, alternating (default: 5)")
+    g = parser.add_argument_group("pool")
+    g.add_argument("--jobs", type=int, default=100,
+                   help="timed job starts of each kind (default: 100)")
     g = parser.add_argument_group("callgrind")
     g.add_argument("--callgrind", action=argparse.BooleanOptionalAction,
                    default=True,
@@ -744,7 +805,7 @@ def main(argv=None):
                         "in ABBA order (default: 4)")
     args = parser.parse_args(argv)
     for name in ("cycles", "block", "interpreters", "memory_samples",
-                 "rounds"):
+                 "rounds", "jobs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     args.build_dir = os.path.abspath(args.build_dir)
