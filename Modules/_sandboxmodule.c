@@ -3,9 +3,9 @@
  * Built in only with Py_UNTRUSTED (configure --with-untrusted); the sandbox
  * package (Lib/sandbox) is its public face.  The engine is Python/sandbox.c
  * and Python/sandbox_transport.c.  Interpreters are named by their IDs, as
- * in _interpreters; every function that acts on one checks in C that the
- * caller is trusted, before it looks the ID up (no oracle of which IDs
- * exist), and logs a denial under its Python name.
+ * in _interpreters.  The engine checks in C that the caller may act on
+ * the interpreter: a trusted caller on any untrusted one, an untrusted
+ * caller only on those it created.
  */
 
 #ifndef Py_BUILD_CORE_BUILTIN
@@ -28,18 +28,19 @@ PyDoc_STRVAR(sandbox_module_doc,
 --with-untrusted).  Use the sandbox package instead.");
 
 
-/* The untrusted interpreter with ID *id*, or NULL with an exception set. */
+/* The interpreter with ID *id* to act on, or NULL with an exception set.
+ * An untrusted caller finds only itself and the interpreters it created;
+ * for any other ID it gets the same denial as for one that does not
+ * exist (no oracle).  The engine then decides what the caller may do. */
 static PyInterpreterState *
-untrusted_interp(long long id)
+target_interp(long long id, const char *func)
 {
     PyInterpreterState *interp = _PyInterpreterState_LookUpID(id);
-    if (interp == NULL) {
-        return NULL;
-    }
-    if (!PySandbox_IsUntrusted(interp)) {
-        PyErr_Format(PyExc_ValueError,
-                     "interpreter %lld is not an untrusted interpreter", id);
-        return NULL;
+    if (interp == NULL
+        && PySandbox_IsUntrusted(PyInterpreterState_Get()))
+    {
+        PyErr_Clear();
+        (void)_PySandbox_CheckTrusted(func);
     }
     return interp;
 }
@@ -70,12 +71,13 @@ _sandbox.new_interpreter
 Create an untrusted interpreter.
 
 Its policy grants nothing but max_threads threads at once besides the one
-that runs a job.  Return its interpreter ID.
+that runs a job.  Return its interpreter ID.  From an untrusted
+interpreter, the policy must be within the creator's own.
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads)
-/*[clinic end generated code: output=0e62515ddc9c0e1f input=cb6694041e3e5ae3]*/
+/*[clinic end generated code: output=0e62515ddc9c0e1f input=91ef5ab35bc5160f]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
@@ -107,10 +109,8 @@ static PyObject *
 _sandbox_end_interpreter_impl(PyObject *module, long long interp_id)
 /*[clinic end generated code: output=68d0c0501b7b3989 input=eb6066837ea08b5d]*/
 {
-    if (_PySandbox_CheckTrusted("_sandbox.end_interpreter") < 0) {
-        return NULL;
-    }
-    PyInterpreterState *interp = untrusted_interp(interp_id);
+    PyInterpreterState *interp = target_interp(interp_id,
+                                               "_sandbox.end_interpreter");
     if (interp == NULL || PySandbox_EndInterpreter(interp) < 0) {
         return NULL;
     }
@@ -136,10 +136,8 @@ _sandbox_exec_impl(PyObject *module, long long interp_id, const char *source,
                    const char *filename)
 /*[clinic end generated code: output=78bc5269f899597f input=ba2152c9ea208803]*/
 {
-    if (_PySandbox_CheckTrusted("_sandbox.exec") < 0) {
-        return NULL;
-    }
-    PyInterpreterState *interp = untrusted_interp(interp_id);
+    PyInterpreterState *interp = target_interp(interp_id,
+                                               "_sandbox.exec");
     if (interp == NULL || PySandbox_Exec(interp, source, filename) < 0) {
         return NULL;
     }
@@ -162,10 +160,8 @@ _sandbox_eval_impl(PyObject *module, long long interp_id,
                    const char *expression)
 /*[clinic end generated code: output=d3922828498b4f68 input=7433180da813abe2]*/
 {
-    if (_PySandbox_CheckTrusted("_sandbox.eval") < 0) {
-        return NULL;
-    }
-    PyInterpreterState *interp = untrusted_interp(interp_id);
+    PyInterpreterState *interp = target_interp(interp_id,
+                                               "_sandbox.eval");
     if (interp == NULL) {
         return NULL;
     }
@@ -192,10 +188,8 @@ _sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
                    PyObject *args, PyObject *kwargs)
 /*[clinic end generated code: output=1c9f3663c6fbb970 input=289317bac5e53509]*/
 {
-    if (_PySandbox_CheckTrusted("_sandbox.call") < 0) {
-        return NULL;
-    }
-    PyInterpreterState *interp = untrusted_interp(interp_id);
+    PyInterpreterState *interp = target_interp(interp_id,
+                                               "_sandbox.call");
     if (interp == NULL) {
         return NULL;
     }
@@ -217,10 +211,8 @@ static PyObject *
 _sandbox_take_output_impl(PyObject *module, long long interp_id, int fd)
 /*[clinic end generated code: output=fd620b0b8015f362 input=587315c8cbbe5c44]*/
 {
-    if (_PySandbox_CheckTrusted("_sandbox.take_output") < 0) {
-        return NULL;
-    }
-    PyInterpreterState *interp = untrusted_interp(interp_id);
+    PyInterpreterState *interp = target_interp(interp_id,
+                                               "_sandbox.take_output");
     if (interp == NULL) {
         return NULL;
     }

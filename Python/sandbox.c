@@ -79,6 +79,7 @@ typedef struct {
  * Allocated with the raw allocator, outside the interpreter's own heap. */
 struct _PySandboxState {
     int ending;                 /* Py_EndInterpreter() began: no Python */
+    int64_t parent_id;          /* the untrusted creator's ID, or -1 */
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t next;
@@ -385,10 +386,40 @@ error:
 }
 
 
+int
+_PySandbox_IsChild(PyInterpreterState *parent, PyInterpreterState *child)
+{
+    struct _PySandboxState *state = child->sandbox;
+    return (state != NULL && _PySandbox_IsUntrusted(parent)
+            && state->parent_id == PyInterpreterState_GetID(parent));
+}
+
+
+int
+_PySandbox_CheckController(PyInterpreterState *interp, const char *func)
+{
+    PyInterpreterState *current = _PyInterpreterState_GET();
+    if (_PySandbox_IsUntrusted(current)) {
+        /* An untrusted interpreter controls the ones it created, and no
+           other (not even itself). */
+        if (interp == NULL || !_PySandbox_IsChild(current, interp)) {
+            return _PySandbox_Deny("trusted", func);
+        }
+        return 0;
+    }
+    if (interp == NULL || !_PySandbox_IsUntrusted(interp)) {
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return -1;
+    }
+    return 0;
+}
+
+
 PyObject *
 PySandbox_TakeOutput(PyInterpreterState *interp, int fd)
 {
-    if (_PySandbox_CheckTrusted("PySandbox_TakeOutput") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_TakeOutput") < 0) {
         return NULL;
     }
     if (fd != 1 && fd != 2) {
@@ -550,9 +581,11 @@ _PySandbox_Deny(const char *resource, const char *detail)
 static struct _PySandboxState *
 readable_state(PyInterpreterState *interp, const char *func)
 {
-    if (interp != _PyInterpreterState_GET()
-        && _PySandbox_CheckTrusted(func) < 0)
+    PyInterpreterState *current = _PyInterpreterState_GET();
+    if (interp != current && _PySandbox_IsUntrusted(current)
+        && !_PySandbox_IsChild(current, interp))
     {
+        (void)_PySandbox_Deny("trusted", func);
         return NULL;
     }
     if (interp->sandbox == NULL) {
@@ -1202,6 +1235,7 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         return _PyStatus_NO_MEMORY();
     }
     state->policy = *config->sandbox;
+    state->parent_id = -1;
     if (config->allow_threads && state->policy.max_threads == 0) {
         PyMem_RawFree(state);
         return _PyStatus_ERR("the policy of an untrusted interpreter grants "
@@ -1260,12 +1294,59 @@ _PySandbox_HandlePending(PyThreadState *tstate)
 }
 
 
+/* End the interpreters that *interp* created, which are not running;
+ * one that runs (a job in another of its threads) stays for the host to
+ * end. */
+static void
+end_children(PyInterpreterState *interp)
+{
+    int64_t id = PyInterpreterState_GetID(interp);
+    int64_t children[64];
+    for (;;) {
+        size_t n = 0;
+        _PyRuntimeState *runtime = &_PyRuntime;
+        HEAD_LOCK(runtime);
+        for (PyInterpreterState *i = runtime->interpreters.head;
+             i != NULL && n < Py_ARRAY_LENGTH(children); i = i->next)
+        {
+            if (i->sandbox != NULL && i->sandbox->parent_id == id
+                && !_PyInterpreterState_IsRunningMain(i))
+            {
+                children[n++] = PyInterpreterState_GetID(i);
+            }
+        }
+        HEAD_UNLOCK(runtime);
+        if (n == 0) {
+            return;
+        }
+        size_t ended = 0;
+        for (size_t k = 0; k < n; k++) {
+            PyInterpreterState *child = _PyInterpreterState_LookUpID(
+                children[k]);
+            if (child != NULL && PySandbox_EndInterpreter(child) == 0) {
+                ended++;
+            }
+            PyErr_Clear();
+        }
+        if (ended == 0) {
+            return;
+        }
+    }
+}
+
+
 void
 _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
 {
     struct _PySandboxState *state = interp->sandbox;
     if (state == NULL || tstate == NULL || tstate->interp != interp) {
         return;
+    }
+    if (!state->ending) {
+        /* Its children end with it, before it stops. */
+        PyObject *exc = PyErr_GetRaisedException();
+        end_children(interp);
+        PyErr_SetRaisedException(exc);
     }
     /* Its only thread is this one: threads are refused, and a job runs
        while the interpreter is marked running, which ending refuses. */
@@ -1410,16 +1491,42 @@ _PySandbox_CheckCreator(const PyInterpreterConfig *config)
 }
 
 
+/* Does *policy* grant nothing that *outer* does not?  Every field of the
+ * policy is compared here as it is added. */
+static int
+policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
+{
+    return policy->max_threads <= outer->max_threads;
+}
+
+
 PyInterpreterState *
 PySandbox_NewInterpreter(const PySandboxPolicy *policy)
 {
-    if (_PySandbox_CheckTrusted("PySandbox_NewInterpreter") < 0) {
-        return NULL;
-    }
     if (policy == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "PySandbox_NewInterpreter: policy is NULL");
         return NULL;
+    }
+    /* An untrusted interpreter may create one whose policy is within its
+       own (nothing it does not have itself), checked here, in C. */
+    PyInterpreterState *creator = _PyInterpreterState_GET();
+    struct _PySandboxState *creator_state = creator->sandbox;
+    if (creator_state != NULL) {
+        if (creator_state->ending) {
+            (void)_PySandbox_Deny("interpreter", "creating an untrusted "
+                                  "interpreter while ending");
+            return NULL;
+        }
+        if (!policy_within(policy, &creator_state->policy)) {
+            char detail[200];
+            PyOS_snprintf(detail, sizeof(detail),
+                          "a nested policy wider than its creator's "
+                          "(threads %zd > %zd)", policy->max_threads,
+                          creator_state->policy.max_threads);
+            (void)_PySandbox_Deny("interpreter", detail);
+            return NULL;
+        }
     }
     const PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
@@ -1447,6 +1554,8 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         return NULL;
     }
     PyInterpreterState *interp = PyThreadState_GetInterpreter(tstate);
+    interp->sandbox->parent_id = creator_state != NULL
+                                 ? PyInterpreterState_GetID(creator) : -1;
     /* The initial thread state is not needed: runs get their own. */
     PyThreadState_Clear(tstate);
     PyThreadState_Swap(save_tstate);

@@ -767,15 +767,7 @@ finish_job(job_outcome *out)
 static int
 check_target(PyInterpreterState *interp, const char *func)
 {
-    if (_PySandbox_CheckTrusted(func) < 0) {
-        return -1;
-    }
-    if (interp == NULL || !_PySandbox_IsUntrusted(interp)) {
-        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
-                     func);
-        return -1;
-    }
-    return 0;
+    return _PySandbox_CheckController(interp, func);
 }
 
 /* Run one job in *interp* on this thread, and come back. */

@@ -76,7 +76,7 @@ def test_exit_codes():
     proc = cli("run", "-c", "1/0")
     assert proc.returncode == 1
     assert proc.stderr.endswith("ZeroDivisionError: division by zero\n")
-    proc = cli("run", "-c", "import _sandbox; _sandbox.new_interpreter()")
+    proc = cli("run", "-c", "import _sandbox; _sandbox.new_interpreter(1)")
     assert proc.returncode == 3
     assert "sandbox.SandboxError" in proc.stderr
     assert cli("run", "-c", "import sys; sys.exit(7)").returncode == 7

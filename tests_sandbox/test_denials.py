@@ -28,7 +28,7 @@ def test_a_denial_is_logged_with_its_detail_and_location(sandbox, untrusted):
     failure = run(untrusted, """
         import _sandbox
         x = 1
-        _sandbox.new_interpreter()
+        _sandbox.take_output(0, 1)
     """)
     after = time.time()
     assert failure.type.__name__ == "SandboxError"
@@ -38,7 +38,7 @@ def test_a_denial_is_logged_with_its_detail_and_location(sandbox, untrusted):
     [(when, resource, detail, location)] = sandbox.denials(untrusted)
     assert before - 1 <= when <= after + 1
     assert resource == "trusted"
-    assert detail == "PySandbox_NewInterpreter"
+    assert detail == "_sandbox.take_output"
     assert location == "<string>:4"
 
 
@@ -48,12 +48,12 @@ def test_untrusted_code_reads_its_own_log_only(sandbox, untrusted):
         assert run(other, """
             import _sandbox
             try:
-                _sandbox.new_interpreter()
+                _sandbox.take_output(0, 1)
             except PermissionError:
                 pass
             [(when, resource, detail, location)] = _sandbox.denials()
             assert (resource, detail) == ("trusted",
-                                          "PySandbox_NewInterpreter")
+                                          "_sandbox.take_output")
         """) is None
         failure = run(untrusted, f"""
             import _sandbox
@@ -105,8 +105,8 @@ def test_the_audit_event_is_raised_inside(sandbox, untrusted):
         sys.addaudithook(lambda event, args: event == "sandbox.denied"
                          and seen.append(args))
         try:
-            _sandbox.new_interpreter()
+            _sandbox.take_output(0, 1)
         except PermissionError:
             pass
-        assert seen == [("trusted", "PySandbox_NewInterpreter")], seen
+        assert seen == [("trusted", "_sandbox.take_output")], seen
     """) is None

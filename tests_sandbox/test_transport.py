@@ -224,7 +224,7 @@ def test_untrusted_code_cannot_use_the_transport(untrusted):
                      lambda: _sandbox.call({untrusted}, "os:getpid"),
                      lambda: _sandbox.call(0, "os:getpid"),
                      lambda: _sandbox.end_interpreter({untrusted}),
-                     lambda: _sandbox.new_interpreter()):
+                     lambda: _sandbox.new_interpreter(1)):
             try:
                 call()
             except _sandbox.SandboxError:
@@ -234,7 +234,7 @@ def test_untrusted_code_cannot_use_the_transport(untrusted):
         """))
     assert _sandbox.eval(untrusted, "results") == ["denied"] * 6
     resources = [d[1] for d in _sandbox.denials(untrusted)]
-    assert resources == ["trusted"] * 6
+    assert resources == ["trusted"] * 5 + ["interpreter"]
 
 
 def test_the_main_interpreter_is_not_a_target():

@@ -94,6 +94,18 @@ extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
  * SandboxError (EACCES).  Return -1.  The one way every check denies. */
 extern int _PySandbox_Deny(const char *resource, const char *detail);
 
+/* Is *child* an untrusted interpreter that untrusted *parent* created?
+ * Exported: shared modules (_interpreters) reach it through the hooks. */
+PyAPI_FUNC(int) _PySandbox_IsChild(PyInterpreterState *parent,
+                                   PyInterpreterState *child);
+
+/* May the current interpreter control untrusted interpreter *interp* (run
+ * code in it, take its output, end it)?  A trusted one may control any
+ * (ValueError if *interp* is trusted), an untrusted one only those it
+ * created (a denial otherwise).  Return 0, or -1 with an exception set. */
+extern int _PySandbox_CheckController(PyInterpreterState *interp,
+                                      const char *func);
+
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
@@ -129,6 +141,17 @@ _PySandbox_MaySeeInterpreter(PyInterpreterState *viewer,
                              PyInterpreterState *other)
 {
     return viewer == other || !_PySandbox_IsUntrusted(viewer);
+}
+
+/* May code running in *viewer* find *other* by its ID (and list it)?  An
+ * untrusted interpreter finds itself and the untrusted interpreters it
+ * created, as if no other existed. */
+static inline int
+_PySandbox_MayFindInterpreter(PyInterpreterState *viewer,
+                              PyInterpreterState *other)
+{
+    return (viewer == other || !_PySandbox_IsUntrusted(viewer)
+            || _PySandbox_IsChild(viewer, other));
 }
 
 /* The smallest stack an untrusted interpreter's threads get: the C
@@ -231,6 +254,13 @@ _PySandbox_OwnsItsHeap(PyInterpreterState *Py_UNUSED(interp))
 static inline int
 _PySandbox_MaySeeInterpreter(PyInterpreterState *Py_UNUSED(viewer),
                              PyInterpreterState *Py_UNUSED(other))
+{
+    return 1;
+}
+
+static inline int
+_PySandbox_MayFindInterpreter(PyInterpreterState *Py_UNUSED(viewer),
+                              PyInterpreterState *Py_UNUSED(other))
 {
     return 1;
 }

@@ -16,7 +16,8 @@ PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 "Create an untrusted interpreter.\n"
 "\n"
 "Its policy grants nothing but max_threads threads at once besides the one\n"
-"that runs a job.  Return its interpreter ID.");
+"that runs a job.  Return its interpreter ID.  From an untrusted\n"
+"interpreter, the policy must be within the creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
     {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
@@ -394,4 +395,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=a6ec0c60519cafe6 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=4bacd2d46a86500b input=a9049054013a1b77]*/
