@@ -49,7 +49,7 @@ target_interp(long long id, const char *func)
 /* The interpreter whose log or permissions to read: *interp_id*, or the
  * current one for None.  The engine decides who may read what. */
 static PyInterpreterState *
-lookup_readable(PyObject *interp_id)
+lookup_readable(PyObject *interp_id, const char *func)
 {
     if (interp_id == Py_None) {
         return PyInterpreterState_Get();
@@ -58,7 +58,7 @@ lookup_readable(PyObject *interp_id)
     if (id == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    return _PyInterpreterState_LookUpID(id);
+    return target_interp(id, func);
 }
 
 
@@ -103,18 +103,25 @@ _sandbox.end_interpreter
     /
 
 End an untrusted interpreter without running any of its code.
+
+Return True, or False if some of its threads could not be stopped (its
+memory is then left to them).
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_end_interpreter_impl(PyObject *module, long long interp_id)
-/*[clinic end generated code: output=68d0c0501b7b3989 input=eb6066837ea08b5d]*/
+/*[clinic end generated code: output=68d0c0501b7b3989 input=88559baf0c32ce24]*/
 {
     PyInterpreterState *interp = target_interp(interp_id,
                                                "_sandbox.end_interpreter");
-    if (interp == NULL || PySandbox_EndInterpreter(interp) < 0) {
+    if (interp == NULL) {
         return NULL;
     }
-    Py_RETURN_NONE;
+    int rc = PySandbox_EndInterpreter(interp);
+    if (rc < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(rc == 0);
 }
 
 
@@ -174,8 +181,8 @@ _sandbox.call
 
     interp_id: long_long
     target: str
-    args: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
-    kwargs: object(subclass_of='&PyDict_Type', c_default='NULL') = None
+    args: object(c_default='NULL') = ()
+    kwargs: object(c_default='NULL') = None
     /
 
 Call "module:qualname" in an untrusted interpreter.
@@ -186,12 +193,15 @@ The arguments and the result cross as copies.
 static PyObject *
 _sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
                    PyObject *args, PyObject *kwargs)
-/*[clinic end generated code: output=1c9f3663c6fbb970 input=289317bac5e53509]*/
+/*[clinic end generated code: output=1c9f3663c6fbb970 input=6755061ed72ef1dc]*/
 {
     PyInterpreterState *interp = target_interp(interp_id,
                                                "_sandbox.call");
     if (interp == NULL) {
         return NULL;
+    }
+    if (kwargs == Py_None) {
+        kwargs = NULL;
     }
     return PySandbox_Call(interp, target, args, kwargs);
 }
@@ -235,7 +245,8 @@ static PyObject *
 _sandbox_denials_impl(PyObject *module, PyObject *interp_id)
 /*[clinic end generated code: output=3294ef97bca47da1 input=b8e503289a3ea1a7]*/
 {
-    PyInterpreterState *interp = lookup_readable(interp_id);
+    PyInterpreterState *interp = lookup_readable(interp_id,
+                                                 "_sandbox.denials");
     if (interp == NULL) {
         return NULL;
     }
@@ -259,7 +270,7 @@ static PyObject *
 _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 /*[clinic end generated code: output=63ca1b5b86e59237 input=8239671e9e5dbcf4]*/
 {
-    PyInterpreterState *interp = lookup_readable(interp_id);
+    PyInterpreterState *interp = lookup_readable(interp_id, "_sandbox.query");
     if (interp == NULL) {
         return NULL;
     }

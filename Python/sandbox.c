@@ -80,6 +80,7 @@ typedef struct {
 struct _PySandboxState {
     int ending;                 /* Py_EndInterpreter() began: no Python */
     int64_t parent_id;          /* the untrusted creator's ID, or -1 */
+    int abandoned;              /* ended with threads it could not stop */
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t next;
@@ -1348,10 +1349,93 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
         end_children(interp);
         PyErr_SetRaisedException(exc);
     }
-    /* Its only thread is this one: threads are refused, and a job runs
-       while the interpreter is marked running, which ending refuses. */
+    /* From here, no thread of it runs Python: this one stops at once,
+       the others in _PySandbox_EndThreads(). */
     state->ending = 1;
     _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+}
+
+
+/* Extension modules an untrusted interpreter never loads, whatever its
+ * policy: they reach across interpreters (_interpreters, _interpqueues,
+ * _interpchannels: shared buffers, other interpreters' code), into raw
+ * memory (_ctypes), or the C API's internals (the _test* modules, the xx*
+ * examples); and _datetime, whose static types, readied first by an
+ * untrusted interpreter, would keep objects of its heap after its end
+ * (datetime falls back to its pure-Python _pydatetime).  The imports
+ * protection will add the policy's allowlist here. */
+static const char *const denied_extensions[] = {
+    "_interpreters", "_interpqueues", "_interpchannels", "_ctypes",
+    "_ctypes_test", "_datetime", "_xxtestfuzz", "xxsubtype", "xxlimited",
+    "xxlimited_35",
+};
+
+/* Is the extension module *name* (a module name's last part, or a file's
+ * name up to its first dot) denied? */
+static int
+denied_extension(const char *name, size_t len)
+{
+    if (len >= 5 && strncmp(name, "_test", 5) == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(denied_extensions); i++) {
+        if (strlen(denied_extensions[i]) == len
+            && strncmp(denied_extensions[i], name, len) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+int
+_PySandbox_CheckExtension(PyObject *name, PyObject *filename)
+{
+    if (!_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+        return 0;
+    }
+    const char *full = PyUnicode_AsUTF8(name);
+    if (full == NULL) {
+        return -1;
+    }
+    const char *last = strrchr(full, '.');
+    last = last != NULL ? last + 1 : full;
+    int denied = denied_extension(last, strlen(last));
+    /* _imp.create_dynamic() takes the file apart from the name: look at
+       the file's own name too. */
+    const char *path = filename != NULL && PyUnicode_Check(filename)
+                       ? PyUnicode_AsUTF8(filename) : NULL;
+    if (path == NULL) {
+        PyErr_Clear();
+    }
+    else {
+        const char *base = strrchr(path, '/');
+        base = base != NULL ? base + 1 : path;
+        const char *dot = strchr(base, '.');
+        denied |= denied_extension(base, dot != NULL ? (size_t)(dot - base)
+                                                     : strlen(base));
+    }
+    if (!denied) {
+        return 0;
+    }
+    (void)_PySandbox_Deny("module", full);
+    /* The same error as for a module that does not exist. */
+    PyErr_Clear();
+    PyObject *msg = PyUnicode_FromFormat("No module named '%s'", full);
+    if (msg != NULL) {
+        PyErr_SetImportErrorSubclass(PyExc_ModuleNotFoundError, msg, name,
+                                     NULL);
+        Py_DECREF(msg);
+    }
+    return -1;
+}
+
+
+int
+_PySandbox_IsEnding(PyInterpreterState *interp)
+{
+    return interp->sandbox != NULL && interp->sandbox->ending;
 }
 
 
@@ -1377,14 +1461,18 @@ _PySandbox_ThreadStart(PyInterpreterState *interp)
 void
 _PySandbox_ThreadEnd(PyInterpreterState *interp)
 {
-    if (interp->sandbox == NULL) {
+    /* Called as the thread's state is deleted: no exception is raised,
+       no Python code runs. */
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL) {
         return;
     }
-    PyObject *exc = PyErr_GetRaisedException();
-    if (_PySandbox_ExtendedValueFree("Python", "threads", 1) < 0) {
-        PyErr_Clear();
+    PyMutex_Lock(&state->ext_mutex);
+    ext_entry *entry = find_ext(state, "Python", "threads");
+    if (entry != NULL && entry->used > 0) {
+        entry->used--;
     }
-    PyErr_SetRaisedException(exc);
+    PyMutex_Unlock(&state->ext_mutex);
 }
 
 
@@ -1438,6 +1526,9 @@ abandon_interpreter(PyInterpreterState *interp)
 }
 
 
+_Py_thread_local int _PySandbox_last_end_abandoned = 0;
+
+
 int
 _PySandbox_EndThreads(PyThreadState *tstate)
 {
@@ -1468,6 +1559,11 @@ _PySandbox_EndThreads(PyThreadState *tstate)
        is finalizing; until then its memory must stay. */
     _PyInterpreterState_SetFinalizing(interp, tstate);
     abandon_interpreter(interp);
+    /* Leave as Py_EndInterpreter() does, with no thread state current;
+       this one stays with the interpreter. */
+    _PyThreadState_Detach(tstate);
+    interp->sandbox->abandoned = 1;
+    _PySandbox_last_end_abandoned = 1;
     return 1;
 }
 

@@ -126,7 +126,7 @@ enum {
 /* How deep containers may nest (a cycle ends here too), and the largest
  * encoded value. */
 #define XFER_MAX_DEPTH 200
-#define XFER_MAX_SIZE ((size_t)256 * 1024 * 1024)
+#define XFER_MAX_SIZE ((size_t)64 * 1024 * 1024)
 
 typedef struct {
     char *data;
@@ -954,9 +954,11 @@ PySandbox_EndInterpreter(PyInterpreterState *interp)
         return -1;
     }
     (void)PyThreadState_Swap(tstate);
+    _PySandbox_last_end_abandoned = 0;
     Py_EndInterpreter(tstate);
+    int abandoned = _PySandbox_last_end_abandoned;
     (void)PyThreadState_Swap(host);
-    return 0;
+    return abandoned;
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -59,10 +59,10 @@ def test_untrusted_code_reads_its_own_log_only(sandbox, untrusted):
             import _sandbox
             _sandbox.denials({other})
         """)
-        # A sibling is not even found: an untrusted interpreter finds no
-        # interpreter but itself (as if the others did not exist).
-        assert failure.type.__name__ == "InterpreterNotFoundError"
-        assert sandbox.denials(untrusted) == []
+        # A sibling is denied like an interpreter that does not exist.
+        assert failure.type.__name__ == "SandboxError"
+        assert [d[1:3] for d in sandbox.denials(untrusted)] == [
+            ("trusted", "_sandbox.denials")]
         assert len(sandbox.denials(other)) == 1
     finally:
         _interpreters.destroy(other)

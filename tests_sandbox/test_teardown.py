@@ -136,3 +136,31 @@ def test_no_finalizer_runs_when_an_untrusted_interpreter_ends(tmp_path):
     # The control: in a trusted interpreter they run (which weakref
     # callbacks run at the end depends on the order modules are cleared).
     assert lines[1].startswith("trusted ['audit', 'del', 'generator'")
+
+
+C_CALLABLES = """
+import _sandbox, time
+JOBS = {
+    "__del__": "class Holder:\\n    __del__ = lock.acquire\\nheld = Holder()",
+    "weakref": "class T: pass\\nt = T()\\nr = weakref.ref(t, lock.acquire)",
+    "generator": ("def g():\\n    try:\\n        yield 1\\n    finally:\\n"
+                  "        time.sleep(3600)\\nrunning = g(); next(running)"),
+}
+for name, job in JOBS.items():
+    interp = _sandbox.new_interpreter()
+    _sandbox.exec(interp, "import threading, time, weakref\\n"
+                          "lock = threading.Lock(); lock.acquire()\\n" + job)
+    start = time.monotonic()
+    _sandbox.end_interpreter(interp)
+    print(name, time.monotonic() - start < 5, flush=True)
+"""
+
+
+def test_finalizers_that_are_c_callables_do_not_block_the_end():
+    # A finalizer need not be a Python function: the eval-breaker bit
+    # cannot stop a lock's acquire() or a generator resumed past its
+    # entry.  An ending untrusted interpreter runs no finalizer at all.
+    proc = run_host(C_CALLABLES, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n") == [
+        "__del__ True", "weakref True", "generator True", ""]

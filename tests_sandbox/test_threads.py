@@ -158,10 +158,10 @@ for _ in range(2):
     threading.Thread(target=job, daemon=(_ == 0)).start()
 ''')
     start = time.monotonic()
-    _sandbox.end_interpreter(interp)
+    stopped = _sandbox.end_interpreter(interp)
     seconds = time.monotonic() - start
     gone = interp not in [i for i, *_ in _interpreters.list_all()]
-    print(name, seconds < 5, gone, flush=True)
+    print(name, seconds < 5, gone, stopped, flush=True)
 # The waking threads wake up in their abandoned interpreter now, and exit.
 time.sleep(2)
 # The host goes on: more interpreters come and go.
@@ -176,8 +176,65 @@ print("host alive", flush=True)
 def test_ending_with_live_threads_is_bounded_and_never_fatal():
     proc, seconds = run_host(LIVE_THREADS)
     assert proc.returncode == 0, proc.stderr
+    # Threads running Python stop; those blocked outside it cannot, and
+    # their interpreter is left to them.
     assert proc.stdout.splitlines() == [
-        "spinning True True", "stubborn True True", "asleep True True",
-        "locked True True", "waking True True", "host alive"]
+        "spinning True True True", "stubborn True True True",
+        "asleep True True False", "locked True True False",
+        "waking True True False", "host alive"]
     assert "Fatal Python error" not in proc.stderr
     assert seconds < 60
+
+
+RELAY = """
+import _sandbox, time
+interp = _sandbox.new_interpreter(1)
+_sandbox.exec(interp, '''
+import _thread, time
+loc = _thread._local()
+started = [0]
+class Relay:
+    def __del__(self):
+        # Runs as its thread's state is cleared: the next thread.
+        try:
+            _thread.start_new_thread(worker, ())
+            started[0] += 1
+        except BaseException:
+            pass
+        time.sleep(3600)
+def worker():
+    loc.x = Relay()
+_thread.start_new_thread(worker, ())
+''')
+time.sleep(1.0)
+print(_sandbox.eval(interp, "started[0]"), _sandbox.query(interp), flush=True)
+"""
+
+
+def test_a_thread_is_counted_until_its_state_is_cleared():
+    # Given back before PyThreadState_Clear(), which runs the finalizers
+    # of its thread-local data, the count let each such finalizer start
+    # one more thread: thousands, with max_threads=1.
+    proc, _ = run_host(RELAY)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0 {('Python', 'threads'): (1, 1)}\n"
+
+
+EXIT_WITH_BLOCKED_THREADS = """
+import _sandbox
+interp = _sandbox.new_interpreter(2)
+_sandbox.exec(interp, "import _thread, time\\n"
+                      "_thread.start_new_thread(time.sleep, (100,))\\n"
+                      "_thread.start_new_thread(time.sleep, (100,))\\n"
+                      "time.sleep(0.1)")
+print("host exits", flush=True)
+"""
+
+
+def test_the_host_exits_with_an_unended_interpreter_whose_threads_block():
+    # Py_FinalizeEx() ends it: it must be left to its threads, not abort
+    # the host ("non-NULL old thread state").
+    proc, seconds = run_host(EXIT_WITH_BLOCKED_THREADS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "host exits\n"
+    assert seconds < 30

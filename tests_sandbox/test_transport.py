@@ -110,9 +110,24 @@ def test_cycles_and_deep_nesting_are_refused(untrusted):
 
 def test_oversized_values_are_refused(untrusted):
     with pytest.raises(ValueError, match="too large"):
-        _sandbox.eval(untrusted, "b'x' * (257 * 1024 * 1024)")
+        _sandbox.eval(untrusted, "b'x' * (65 * 1024 * 1024)")
     assert _sandbox.eval(untrusted, "len(b'x' * (8 * 1024 * 1024))") \
         == 8 * 1024 * 1024
+
+
+def test_shared_references_cannot_amplify_what_the_host_decodes(untrusted):
+    # A few KiB inside, 250 million items once copied: refused by the
+    # encoded size, which bounds the number of items.
+    with pytest.raises(ValueError, match="too large"):
+        _sandbox.eval(untrusted, "(((None,) * 1000,) * 1000,) * 250")
+
+
+def test_call_takes_none_for_no_keywords(untrusted):
+    assert _sandbox.call(untrusted, "builtins:abs", (-3,), None) == 3
+    with pytest.raises(TypeError, match="kwargs must be a dict"):
+        _sandbox.call(untrusted, "builtins:abs", (-3,), [])
+    with pytest.raises(TypeError, match="args must be a tuple"):
+        _sandbox.call(untrusted, "builtins:abs", [-3])
 
 
 def test_host_arguments_must_be_plain_data(untrusted):

@@ -61,9 +61,12 @@ PyAPI_FUNC(PyInterpreterState *) PySandbox_NewInterpreter(
     const PySandboxPolicy *policy);
 
 /* End untrusted interpreter *interp*, which must not be running, from the
- * host: none of its Python code runs (no atexit handlers, no
- * threading._shutdown()), and its memory is freed.  Return 0, or -1 with an
- * exception set.  Only a trusted interpreter may call it. */
+ * host: none of its code runs (no atexit handlers, no
+ * threading._shutdown(), no finalizers), and its memory is freed.  Return
+ * 0; or 1 if some of its threads, blocked outside Python, could not be
+ * stopped: it is then out of reach, its memory left to them; or -1 with an
+ * exception set.  Only its creator (the host, or the untrusted interpreter
+ * that created it) may call it. */
 PyAPI_FUNC(int) PySandbox_EndInterpreter(PyInterpreterState *interp);
 
 /* Run code in untrusted interpreter *interp* on the calling thread, in the
@@ -73,7 +76,7 @@ PyAPI_FUNC(int) PySandbox_EndInterpreter(PyInterpreterState *interp);
  *
  * Values cross as copies, never shared: None, bool, int, float, str,
  * bytes, and tuples, lists and dicts of those (exact types, nested at
- * most 200 deep, at most 256 MiB encoded); anything else raises TypeError
+ * most 200 deep, at most 64 MiB encoded); anything else raises TypeError
  * or ValueError.  When the code raises, PyExc_SandboxRemoteError is set.
  *
  * PySandbox_Exec() runs the statements *source* (UTF-8), compiled with

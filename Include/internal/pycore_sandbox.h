@@ -18,6 +18,7 @@ extern "C" {
 
 #include "pycore_initconfig.h"    // PyStatus
 #include "pycore_interp.h"        // PyInterpreterState.sandbox
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
 
 /* The eval-breaker bit of the engine (DESIGN: "Decisions fixed now"); the
  * bits 0-6 are upstream's.  Set on a thread state of an untrusted
@@ -70,6 +71,14 @@ extern int _PySandbox_HandlePending(PyThreadState *tstate);
 extern void _PySandbox_StopPython(PyInterpreterState *interp,
                                   PyThreadState *tstate);
 
+/* May an extension module of *name*, from *filename* (or NULL), be loaded
+ * (_imp.create_dynamic())?  Return 0, or -1 with the denial logged and the
+ * ModuleNotFoundError of a module that does not exist set. */
+extern int _PySandbox_CheckExtension(PyObject *name, PyObject *filename);
+
+/* Is untrusted *interp* ending (Py_EndInterpreter() began)? */
+extern int _PySandbox_IsEnding(PyInterpreterState *interp);
+
 /* A thread of an untrusted interpreter starts (ThreadHandle_start()):
  * return 0, or -1 with the denial logged and SandboxError set when its
  * policy's count of threads is reached or it is ending.  And ends
@@ -81,9 +90,14 @@ extern void _PySandbox_ThreadEnd(PyInterpreterState *interp);
  * its last (Py_EndInterpreter()): stop their Python, give them a grace
  * period to end, and return 0 when *tstate* is the only one left.  If some
  * are still there (blocked outside Python), take the interpreter out of
- * the runtime, leaving its memory to them, and return 1: the caller must
- * leave it as it is.  Return 0 at once for a trusted interpreter. */
+ * the runtime, leaving its memory to them, detach *tstate* (it stays with
+ * the interpreter) and return 1: the caller must return at once.  Return
+ * 0 at once for a trusted interpreter. */
 extern int _PySandbox_EndThreads(PyThreadState *tstate);
+
+/* Set to 1 on this thread when _PySandbox_EndThreads() abandons an
+ * interpreter (PySandbox_EndInterpreter() reports it). */
+extern _Py_thread_local int _PySandbox_last_end_abandoned;
 
 /* Make sys.std* of an untrusted interpreter C buffers the host reads
  * (init_sys_streams()). */
@@ -205,6 +219,13 @@ _PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
 }
 
 static inline int
+_PySandbox_CheckExtension(PyObject *Py_UNUSED(name),
+                          PyObject *Py_UNUSED(filename))
+{
+    return 0;
+}
+
+static inline int
 _PySandbox_ThreadStart(PyInterpreterState *Py_UNUSED(interp))
 {
     return 0;
@@ -273,6 +294,22 @@ _PySandbox_ThreadStackSize(PyInterpreterState *Py_UNUSED(interp),
 }
 
 #endif  /* !Py_UNTRUSTED */
+
+/* Skip the finalizer or weakref callback about to run?  Yes in an
+ * untrusted interpreter that is ending: __del__, tp_finalize, a
+ * generator's finally block or a callback would run its code, Python or
+ * C (a lock's acquire), on the thread that ends it.  The trusted fast
+ * path is one load and a branch. */
+static inline int
+_PySandbox_SkipFinalizers(void)
+{
+#ifdef Py_UNTRUSTED
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    return interp->sandbox != NULL && _PySandbox_IsEnding(interp);
+#else
+    return 0;
+#endif
+}
 
 #ifdef HAVE_FORK
 /* In the child of fork(), which runs the main interpreter: forget every

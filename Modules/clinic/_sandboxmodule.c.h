@@ -60,7 +60,10 @@ PyDoc_STRVAR(_sandbox_end_interpreter__doc__,
 "end_interpreter($module, interp_id, /)\n"
 "--\n"
 "\n"
-"End an untrusted interpreter without running any of its code.");
+"End an untrusted interpreter without running any of its code.\n"
+"\n"
+"Return True, or False if some of its threads could not be stopped (its\n"
+"memory is then left to them).");
 
 #define _SANDBOX_END_INTERPRETER_METHODDEF    \
     {"end_interpreter", (PyCFunction)_sandbox_end_interpreter, METH_O, _sandbox_end_interpreter__doc__},
@@ -271,17 +274,9 @@ _sandbox_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (nargs < 3) {
         goto skip_optional;
     }
-    if (!PyTuple_Check(args[2])) {
-        _PyArg_BadArgument("call", "argument 3", "tuple", args[2]);
-        goto exit;
-    }
     __clinic_args = args[2];
     if (nargs < 4) {
         goto skip_optional;
-    }
-    if (!PyDict_Check(args[3])) {
-        _PyArg_BadArgument("call", "argument 4", "dict", args[3]);
-        goto exit;
     }
     __clinic_kwargs = args[3];
 skip_optional:
@@ -395,4 +390,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=4bacd2d46a86500b input=a9049054013a1b77]*/
+/*[clinic end generated code: output=f959ce7cc5c378b6 input=a9049054013a1b77]*/
