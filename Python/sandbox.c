@@ -81,6 +81,7 @@ struct _PySandboxState {
     int ending;                 /* Py_EndInterpreter() began: no Python */
     int64_t parent_id;          /* the untrusted creator's ID, or -1 */
     int abandoned;              /* ended with threads it could not stop */
+    int stopping;               /* its end is near: no more Python */
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t next;
@@ -1283,7 +1284,7 @@ int
 _PySandbox_HandlePending(PyThreadState *tstate)
 {
     struct _PySandboxState *state = tstate->interp->sandbox;
-    if (state != NULL && state->ending) {
+    if (state != NULL && (state->ending || state->stopping)) {
         /* The bit stays set: every Python function fails at its entry. */
         PyErr_SetString(PyExc_SandboxLimitExceeded,
                         "the untrusted interpreter is ending: its Python "
@@ -1449,7 +1450,7 @@ _PySandbox_ThreadStart(PyInterpreterState *interp)
     if (state == NULL) {
         return 0;
     }
-    if (state->ending) {
+    if (state->ending || state->stopping) {
         /* A new thread would not have the stop bit set. */
         return _PySandbox_Deny("thread", "a thread started while the "
                                "interpreter ends");
@@ -1527,6 +1528,37 @@ abandon_interpreter(PyInterpreterState *interp)
 
 
 _Py_thread_local int _PySandbox_last_end_abandoned = 0;
+
+
+int
+_PySandbox_PrepareEnd(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    assert(state != NULL);
+    /* No more Python in any of its threads, from their next check. */
+    state->stopping = 1;
+    _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
+    /* A thread may hold its GIL in a long C loop (sum(range(10**12))),
+       which no check interrupts: entering would wait as long. */
+    struct _gil_runtime_state *gil = interp->ceval.gil;
+    PyTime_t deadline, now;
+    (void)PyTime_MonotonicRaw(&deadline);
+    deadline += SANDBOX_THREADS_GRACE_NS;
+    while (gil != NULL && _Py_atomic_load_int_relaxed(&gil->locked) > 0) {
+        (void)PyTime_MonotonicRaw(&now);
+        if (now >= deadline) {
+            /* Leave it to that thread, which stops at its next check. */
+            abandon_interpreter(interp);
+            state->abandoned = 1;
+            return 1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec pause = {0, 1000 * 1000};
+        (void)nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    return 0;
+}
 
 
 int

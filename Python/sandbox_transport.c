@@ -946,6 +946,9 @@ PySandbox_EndInterpreter(PyInterpreterState *interp)
                         "running");
         return -1;
     }
+    if (_PySandbox_PrepareEnd(interp)) {
+        return 1;
+    }
     PyThreadState *host = PyThreadState_Get();
     PyThreadState *tstate = _PyThreadState_NewBound(
         interp, _PyThreadState_WHENCE_FINI);

@@ -146,6 +146,8 @@ while True:
     "asleep": "time.sleep(10**6)",
     "locked": "lock.acquire(); lock.acquire()",
     "waking": "time.sleep(1.5); open('/nonexistent/x', 'w')",
+    # Holds the interpreter's GIL in a loop that no check interrupts.
+    "in C": "time.sleep(0.3); sum(range(10**12))",
 }
 for name, body in JOBS.items():
     interp = _sandbox.new_interpreter(4)
@@ -157,6 +159,8 @@ def job():
 for _ in range(2):
     threading.Thread(target=job, daemon=(_ == 0)).start()
 ''')
+    if name == "in C":
+        time.sleep(0.6)
     start = time.monotonic()
     stopped = _sandbox.end_interpreter(interp)
     seconds = time.monotonic() - start
@@ -181,7 +185,7 @@ def test_ending_with_live_threads_is_bounded_and_never_fatal():
     assert proc.stdout.splitlines() == [
         "spinning True True True", "stubborn True True True",
         "asleep True True False", "locked True True False",
-        "waking True True False", "host alive"]
+        "waking True True False", "in C True True False", "host alive"]
     assert "Fatal Python error" not in proc.stderr
     assert seconds < 60
 

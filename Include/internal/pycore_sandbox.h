@@ -95,6 +95,13 @@ extern void _PySandbox_ThreadEnd(PyInterpreterState *interp);
  * 0 at once for a trusted interpreter. */
 extern int _PySandbox_EndThreads(PyThreadState *tstate);
 
+/* Before the host enters untrusted *interp* to end it
+ * (PySandbox_EndInterpreter()): stop the Python code of all its threads,
+ * and wait up to the grace period for its GIL to be free.  If a thread
+ * still holds it (in a long C loop), take the interpreter out of the
+ * runtime without entering it, and return 1; else return 0. */
+extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
+
 /* Set to 1 on this thread when _PySandbox_EndThreads() abandons an
  * interpreter (PySandbox_EndInterpreter() reports it). */
 extern _Py_thread_local int _PySandbox_last_end_abandoned;
