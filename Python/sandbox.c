@@ -18,6 +18,27 @@
 #include "pycore_sysmodule.h"     // _PySys_SetAttr()
 #include "osdefs.h"               // DELIM
 
+#if defined(Py_UNTRUSTED) || defined(HAVE_FORK)
+/* Did *interp* ready the managed static type of index *i*, which the
+ * runtime counts in types.managed_static.types[i].interp_count? */
+static int
+readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
+                    size_t i)
+{
+    PyTypeObject *type = runtime->types.managed_static.types[i].type;
+    if (type == NULL) {
+        return 0;
+    }
+    managed_static_type_state *state =
+        i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
+        ? &interp->types.builtins.initialized[i]
+        : &interp->types.for_extensions.initialized[
+                i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
+    return state->type == type;
+}
+#endif
+
+
 #ifdef Py_UNTRUSTED
 
 #include <errno.h>                // EACCES
@@ -1509,16 +1530,7 @@ abandon_interpreter(PyInterpreterState *interp)
         interp->next = NULL;
     }
     for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
-        PyTypeObject *type = runtime->types.managed_static.types[i].type;
-        if (type == NULL) {
-            continue;
-        }
-        managed_static_type_state *state =
-            i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
-            ? &interp->types.builtins.initialized[i]
-            : &interp->types.for_extensions.initialized[
-                    i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
-        if (state->type == type) {
+        if (readied_static_type(runtime, interp, i)) {
             _Py_atomic_add_int64(
                 &runtime->types.managed_static.types[i].interp_count, -1);
         }
@@ -1785,16 +1797,7 @@ _PySandbox_ForgetInterpretersAfterFork(void)
        One that only forgotten interpreters readied keeps its count, so it
        is never finalized: its objects live in their heaps. */
     for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
-        PyTypeObject *type = runtime->types.managed_static.types[i].type;
-        if (type == NULL) {
-            continue;
-        }
-        managed_static_type_state *state =
-            i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
-            ? &main_interp->types.builtins.initialized[i]
-            : &main_interp->types.for_extensions.initialized[
-                    i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
-        if (state->type == type) {
+        if (readied_static_type(runtime, main_interp, i)) {
             _Py_atomic_store_int64(
                 &runtime->types.managed_static.types[i].interp_count, 1);
         }

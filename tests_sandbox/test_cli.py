@@ -170,7 +170,7 @@ def test_check_policy(tmp_path):
     assert proc.returncode == 0
     assert f"{good}: valid" in proc.stdout
     assert 'memory = "1GiB"' in proc.stdout
-    assert "warning: sandbox.Policy: memory, read not enforced yet" \
+    assert "warning: sandbox.Policy: memory, read are not enforced yet" \
         in proc.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("threads = -2\n")

@@ -160,5 +160,6 @@ def test_what_is_not_enforced_is_reported():
     assert [str(w.message) for w in caught] == [
         "sandbox.Policy: read is not enforced yet: the interpreter is not "
         "limited by it",
-        "sandbox.Policy: net not enforced yet"]
+        "sandbox.Policy: net is not enforced yet: the interpreter is not "
+        "limited by it"]
     assert caught[0].filename == __file__   # points at the caller

@@ -6,7 +6,7 @@ import threading
 import tokenize
 import weakref
 
-from ._policy import Policy
+from ._policy import check_policy
 
 try:
     import _sandbox
@@ -79,12 +79,7 @@ class Interpreter:
 
     def __init__(self, policy=None):
         _require_engine()
-        if policy is None:
-            policy = Policy()
-        if not isinstance(policy, Policy):
-            raise TypeError(f"policy must be a sandbox.Policy, not "
-                            f"{type(policy).__name__}")
-        self.policy = policy
+        self.policy = policy = check_policy(policy)
         self.last_result = None
         self._lock = threading.Lock()
         self._log_seen = []

@@ -193,6 +193,36 @@ _CHECKS = {
 }
 
 
+def _warn_unenforced(policy, given, stacklevel):
+    """Warn about the fields in *given* that *policy* sets and the engine
+    does not enforce yet; *stacklevel* is the caller's, as for warn()."""
+    names = [name for name in given if name not in _ENFORCED
+             and getattr(policy, name) != _DEFAULTS[name]]
+    if names:
+        one = len(names) == 1
+        warnings.warn(f"sandbox.Policy: {', '.join(names)} "
+                      f"{'is' if one else 'are'} not enforced yet: the "
+                      f"interpreter is not limited by {'it' if one else 'them'}",
+                      NotEnforcedWarning, stacklevel=stacklevel + 1)
+
+
+def _quiet(fields):
+    """A Policy of *fields*, without warnings (the caller warns)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotEnforcedWarning)
+        return Policy(**fields)
+
+
+def check_policy(policy):
+    """*policy*, or Policy() for None; TypeError for anything else."""
+    if policy is None:
+        return Policy()
+    if not isinstance(policy, Policy):
+        raise TypeError(f"policy must be a sandbox.Policy, not "
+                        f"{type(policy).__name__}")
+    return policy
+
+
 def _within(path, roots):
     return any(path == root or path.startswith(root.rstrip("/") + "/")
                for root in roots)
@@ -234,16 +264,7 @@ class Policy:
         for name, default in _DEFAULTS.items():
             value = fields.get(name, default)
             object.__setattr__(self, name, _CHECKS[name](name, value))
-        not_enforced = [name for name in fields
-                        if name not in _ENFORCED
-                        and getattr(self, name) != _DEFAULTS[name]]
-        if not_enforced:
-            warnings.warn(
-                f"sandbox.Policy: {', '.join(not_enforced)} "
-                f"{'is' if len(not_enforced) == 1 else 'are'} not enforced "
-                "yet: the interpreter is not limited by "
-                f"{'it' if len(not_enforced) == 1 else 'them'}",
-                NotEnforcedWarning, stacklevel=2)
+        _warn_unenforced(self, fields, stacklevel=2)
 
     def __setattr__(self, name, value):
         raise AttributeError("a Policy is immutable; use replace()")
@@ -259,15 +280,8 @@ class Policy:
         """A new policy with *changes* to this one's fields."""
         fields = self.fields()
         fields.update(changes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotEnforcedWarning)
-            policy = Policy(**fields)
-        not_enforced = [name for name in changes
-                        if name not in _ENFORCED
-                        and getattr(policy, name) != _DEFAULTS[name]]
-        if not_enforced:
-            warnings.warn(f"sandbox.Policy: {', '.join(not_enforced)} not "
-                          "enforced yet", NotEnforcedWarning, stacklevel=2)
+        policy = _quiet(fields)
+        _warn_unenforced(policy, changes, stacklevel=2)
         return policy
 
     @staticmethod
@@ -287,15 +301,8 @@ class Policy:
             raise PolicyError(f"invalid TOML: {exc}") from None
         if not isinstance(data, dict):
             raise PolicyError("invalid TOML: expected a table")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotEnforcedWarning)
-            policy = cls(**data)
-        not_enforced = [name for name in data
-                        if name not in _ENFORCED
-                        and getattr(policy, name) != _DEFAULTS[name]]
-        if not_enforced:
-            warnings.warn(f"sandbox.Policy: {', '.join(not_enforced)} not "
-                          "enforced yet", NotEnforcedWarning, stacklevel=2)
+        policy = _quiet(data)
+        _warn_unenforced(policy, data, stacklevel=2)
         return policy
 
     @classmethod

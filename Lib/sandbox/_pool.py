@@ -5,7 +5,7 @@ import queue
 import threading
 
 from ._interpreter import Interpreter, _require_engine
-from ._policy import Policy
+from ._policy import check_policy
 
 __all__ = ["Pool"]
 
@@ -23,11 +23,7 @@ class Pool:
 
     def __init__(self, policy=None, size=4, *, workers=None):
         _require_engine()
-        if policy is None:
-            policy = Policy()
-        if not isinstance(policy, Policy):
-            raise TypeError(f"policy must be a sandbox.Policy, not "
-                            f"{type(policy).__name__}")
+        policy = check_policy(policy)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, not {size!r}")
         workers = size if workers is None else workers
