@@ -1,0 +1,102 @@
+"""Process-wide state is not an untrusted interpreter's (issue 5, second
+step): the host's working directory, umask, environment (its own and the
+C one its children inherit), locale and time zone stay as they were, and
+none of the host's environment is seen inside.  Checked in a child host,
+against a control from a trusted isolated interpreter."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import requires_untrusted
+
+pytestmark = requires_untrusted
+
+
+def run_host(code, **env_extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+HOSTILE = '''
+import locale, os, time
+outcomes = {}
+seen = dict(os.environ)
+os.environ["INJECTED"] = "from untrusted code"
+os.environ.pop("HOST_SECRET", None)
+for name, attempt in (
+        ("chdir", lambda: os.chdir("/")),
+        ("fchdir", lambda: os.fchdir(os.open("/", os.O_RDONLY))),
+        ("umask", lambda: os.umask(0o777)),
+        ("setuid", lambda: os.setuid(os.getuid())),
+        ("setgid", lambda: os.setgid(os.getgid())),
+        ("setgroups", lambda: os.setgroups([])),
+        ("nice", lambda: os.nice(5)),
+        ("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, 0, 5)),
+        ("setsid", os.setsid),
+        ("setlocale", lambda: locale.setlocale(locale.LC_ALL, "C")),
+        ("tzset", time.tzset)):
+    try:
+        attempt()
+        outcomes[name] = "ran"
+    except PermissionError as exc:
+        outcomes[name] = type(exc).__name__
+'''
+
+HOST = """
+import _sandbox, locale, os, subprocess
+before = (os.getcwd(), os.umask(0o027), locale.setlocale(locale.LC_ALL),
+          os.nice(0))
+os.umask(before[1])
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, {hostile!r})
+print(_sandbox.eval(jail, "outcomes"))
+print(_sandbox.eval(jail, "seen"))
+print(_sandbox.eval(jail, "os.environ.get('INJECTED')"))
+_sandbox.end_interpreter(jail)
+after = (os.getcwd(), os.umask(0o027), locale.setlocale(locale.LC_ALL),
+         os.nice(0))
+print(before == after)
+print(os.environ.get("HOST_SECRET"), os.environ.get("INJECTED"))
+child = subprocess.run(["sh", "-c", 'echo "$HOST_SECRET:$INJECTED"'],
+                       capture_output=True, text=True)
+print(child.stdout.strip())
+"""
+
+
+def test_process_wide_state_is_the_hosts(tmp_path):
+    proc = run_host(HOST.format(hostile=HOSTILE), HOST_SECRET="s3cret",
+                    TZ="UTC")
+    assert proc.returncode == 0, proc.stderr
+    outcomes, seen, injected, same, host_env, child_env = \
+        proc.stdout.splitlines()
+    assert set(eval(outcomes).values()) == {"SandboxError"}
+    # It sees none of the host's environment, and its changes stay
+    # inside: not in the host's os.environ, not in the C environment.
+    assert seen == "{}"
+    assert injected == "from untrusted code"
+    assert same == "True"
+    assert host_env == "s3cret None"
+    assert child_env == "s3cret:"
+
+
+CONTROL = """
+import _interpreters, os
+i = _interpreters.create("isolated")
+_interpreters.exec(i, "import os; os.chdir('/'); os.putenv('INJECTED', 'x')")
+print(os.getcwd())
+"""
+
+
+def test_the_control_shows_the_stock_hole(tmp_path):
+    # From a trusted isolated interpreter the same calls reach the host.
+    proc = subprocess.run([sys.executable, "-I", "-c", CONTROL],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "/\n"
