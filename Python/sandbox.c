@@ -1382,15 +1382,16 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
  * policy: they reach across interpreters (_interpreters, _interpqueues,
  * _interpchannels: shared buffers, other interpreters' code), into raw
  * memory (_ctypes), or the C API's internals (the _test* modules, the xx*
- * examples); _posixsubprocess, which starts processes (subprocess); and
+ * examples); _posixsubprocess, which starts processes (subprocess);
+ * resource, whose setrlimit() and prlimit() set the process's limits; and
  * _datetime, whose static types, readied first by an
  * untrusted interpreter, would keep objects of its heap after its end
  * (datetime falls back to its pure-Python _pydatetime).  The imports
  * protection will add the policy's allowlist here. */
 static const char *const denied_extensions[] = {
     "_interpreters", "_interpqueues", "_interpchannels", "_ctypes",
-    "_ctypes_test", "_datetime", "_posixsubprocess", "_xxtestfuzz",
-    "xxsubtype", "xxlimited", "xxlimited_35",
+    "_ctypes_test", "_datetime", "_posixsubprocess", "resource",
+    "_xxtestfuzz", "xxsubtype", "xxlimited", "xxlimited_35",
 };
 
 /* Is the extension module *name* (a module name's last part, or a file's

@@ -100,3 +100,29 @@ def test_the_control_shows_the_stock_hole(tmp_path):
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "/\n"
+
+
+RLIMIT = """
+import _sandbox, resource
+before = resource.getrlimit(resource.RLIMIT_NOFILE)
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''
+try:
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))
+    outcome = "ran"
+except ImportError as exc:
+    outcome = type(exc).__name__
+''')
+print(_sandbox.eval(jail, "outcome"))
+_sandbox.end_interpreter(jail)
+print(resource.getrlimit(resource.RLIMIT_NOFILE) == before)
+"""
+
+
+def test_the_process_limits_are_the_hosts():
+    # setrlimit(RLIMIT_NOFILE, (3, 3)) from inside would leave the host
+    # unable to open a file: resource is not loaded there.
+    proc = run_host(RLIMIT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ModuleNotFoundError\nTrue\n"
