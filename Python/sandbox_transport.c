@@ -764,12 +764,6 @@ finish_job(job_outcome *out)
     return result;
 }
 
-static int
-check_target(PyInterpreterState *interp, const char *func)
-{
-    return _PySandbox_CheckController(interp, func);
-}
-
 /* Run one job in *interp* on this thread, and come back. */
 static PyObject *
 do_job(PyInterpreterState *interp, job_kind kind, const char *text,
@@ -818,7 +812,7 @@ int
 PySandbox_Exec(PyInterpreterState *interp, const char *source,
                const char *filename)
 {
-    if (check_target(interp, "PySandbox_Exec") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_Exec") < 0) {
         return -1;
     }
     if (source == NULL) {
@@ -839,7 +833,7 @@ PySandbox_Exec(PyInterpreterState *interp, const char *source,
 PyObject *
 PySandbox_Eval(PyInterpreterState *interp, const char *expression)
 {
-    if (check_target(interp, "PySandbox_Eval") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_Eval") < 0) {
         return NULL;
     }
     if (expression == NULL) {
@@ -882,7 +876,7 @@ PyObject *
 PySandbox_Call(PyInterpreterState *interp, const char *target,
                PyObject *args, PyObject *kwargs)
 {
-    if (check_target(interp, "PySandbox_Call") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_Call") < 0) {
         return NULL;
     }
     if (target == NULL || !valid_target(target)) {
@@ -937,7 +931,7 @@ PySandbox_Call(PyInterpreterState *interp, const char *target,
 int
 PySandbox_EndInterpreter(PyInterpreterState *interp)
 {
-    if (check_target(interp, "PySandbox_EndInterpreter") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0) {
         return -1;
     }
     if (_PyInterpreterState_IsRunningMain(interp)) {

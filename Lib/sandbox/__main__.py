@@ -42,6 +42,19 @@ class _Parser(argparse.ArgumentParser):
                               f"(see {self.prog} --help)\n")
 
 
+# The repeatable options that add to a list field of the policy.
+LIST_GRANTS = (
+    ("--allow-read", "read", "PATH", "let it read PATH and below (absolute)"),
+    ("--allow-write", "write", "PATH",
+     "let it write PATH and below (absolute)"),
+    ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
+    ("--allow-module", "modules", "NAME",
+     "let it import the standard-library module NAME"),
+    ("--allow-env", "env", "NAME",
+     "let it read the environment variable NAME"),
+)
+
+
 def _not_yet(field):
     return "" if field not in Policy.unenforced() else " (not enforced yet)"
 
@@ -77,26 +90,9 @@ def build_parser():
                   "starting point (default: nothing granted).")
     grants.add_argument("--policy", metavar="FILE.toml",
                         help="start from the policy in this TOML file")
-    grants.add_argument("--allow-read", action="append", default=[],
-                        metavar="PATH",
-                        help="let it read PATH and below (absolute)"
-                             + _not_yet("read"))
-    grants.add_argument("--allow-write", action="append", default=[],
-                        metavar="PATH",
-                        help="let it write PATH and below (absolute)"
-                             + _not_yet("write"))
-    grants.add_argument("--allow-net", action="append", default=[],
-                        metavar="HOST:PORT",
-                        help="let it connect to HOST:PORT"
-                             + _not_yet("net"))
-    grants.add_argument("--allow-module", action="append", default=[],
-                        metavar="NAME",
-                        help="let it import the standard-library module NAME"
-                             + _not_yet("modules"))
-    grants.add_argument("--allow-env", action="append", default=[],
-                        metavar="NAME",
-                        help="let it read the environment variable NAME"
-                             + _not_yet("env"))
+    for option, field, metavar, text in LIST_GRANTS:
+        grants.add_argument(option, action="append", default=[],
+                            metavar=metavar, help=text + _not_yet(field))
     grants.add_argument("--memory", metavar="SIZE",
                         help="its memory cap: bytes, or 256M, 1G, 512MiB "
                              "(default 256MiB)" + _not_yet("memory"))
@@ -147,10 +143,9 @@ def policy_from(args):
     """The policy of "run": --policy, widened by the options."""
     base = Policy.load(args.policy) if args.policy else Policy()
     fields = base.fields()
-    for option, field in (("allow_read", "read"), ("allow_write", "write"),
-                          ("allow_net", "net"), ("allow_module", "modules"),
-                          ("allow_env", "env")):
-        fields[field] = list(fields[field]) + getattr(args, option)
+    for option, field, _, _ in LIST_GRANTS:
+        dest = option.lstrip("-").replace("-", "_")
+        fields[field] = list(fields[field]) + getattr(args, dest)
     for field in ("memory", "time", "threads", "inherit_stdio"):
         value = getattr(args, field)
         if value is not None:
