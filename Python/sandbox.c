@@ -42,6 +42,9 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
 #ifdef Py_UNTRUSTED
 
 #include <errno.h>                // EACCES
+#ifdef HAVE_UNISTD_H
+#  include <unistd.h>             // close()
+#endif
 
 
 /* A policy: what an untrusted interpreter may do.  The protections add
@@ -112,6 +115,9 @@ struct _PySandboxState {
     PyMutex log_mutex;
     uint64_t denials;           /* how many ever; the log keeps the last */
     sandbox_denial log[SANDBOX_DENIAL_LOG_SIZE];
+    /* The descriptor table: bit n is set while the interpreter owns file
+       descriptor n (it created it and has not closed it). */
+    unsigned char fds[_PySandbox_MAX_FD / CHAR_BIT];
 };
 
 
@@ -595,6 +601,126 @@ _PySandbox_Deny(const char *resource, const char *detail)
         Py_DECREF(exc);
     }
     return -1;
+}
+
+
+/* The descriptor table (DESIGN: "Decisions fixed now").
+ *
+ * An untrusted interpreter uses only the file descriptors it created: the
+ * numbers are the process's, so 0, 1 and 2, the host's files and sockets
+ * and every other tenant's are one integer away.  Each call that creates a
+ * descriptor records it here after the system call; each call that takes
+ * one checks it first, including the objects that keep one (a FileIO, a
+ * socket), since a number closed behind their back can be reused by the
+ * host; each call that closes one forgets it *before* the system call, so
+ * that no other thread of the interpreter can use the number once the host
+ * may reuse it.  Only the interpreter's own threads, holding its GIL, read
+ * or write its table. */
+
+static int
+fd_is_owned(struct _PySandboxState *state, int fd)
+{
+    return (fd >= 0 && fd < _PySandbox_MAX_FD
+            && (state->fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
+}
+
+int
+_PySandbox_CheckFdSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    /* A negative number is no descriptor: the system call fails (EBADF)
+       as it does for a closed socket or file. */
+    if (state == NULL || fd < 0 || fd_is_owned(state, fd)) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s on descriptor %d",
+                  func != NULL ? func : "an operation", fd);
+    return _PySandbox_Deny("descriptor", detail);
+}
+
+int
+_PySandbox_OwnFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL || fd < 0) {
+        return fd;
+    }
+    if (fd >= _PySandbox_MAX_FD) {
+        /* Unusable: give it back rather than hold what cannot be used. */
+        (void)close(fd);
+        errno = EMFILE;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    state->fds[fd / CHAR_BIT] |= (unsigned char)(1U << (fd % CHAR_BIT));
+    return fd;
+}
+
+int
+_PySandbox_OwnFdPairSlow(int fds[2])
+{
+    if (_PySandbox_OwnFdSlow(fds[0]) < 0) {
+        (void)close(fds[1]);
+        return -1;
+    }
+    if (_PySandbox_OwnFdSlow(fds[1]) < 0) {
+        (void)_PySandbox_ReleaseFdSlow(fds[0], NULL);
+        (void)close(fds[0]);
+        return -1;
+    }
+    return 0;
+}
+
+int
+_PySandbox_ReleaseFdSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL) {
+        return 0;
+    }
+    if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+        return -1;
+    }
+    if (fd >= 0) {
+        state->fds[fd / CHAR_BIT] &= (unsigned char)~(1U << (fd % CHAR_BIT));
+    }
+    return 0;
+}
+
+int
+_PySandbox_CloseFdRange(int low, int high)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    assert(state != NULL);
+    low = Py_MAX(low, 0);
+    high = Py_MIN(high, _PySandbox_MAX_FD);
+    for (int fd = low; fd < high; fd++) {
+        if (fd_is_owned(state, fd)) {
+            state->fds[fd / CHAR_BIT] &=
+                (unsigned char)~(1U << (fd % CHAR_BIT));
+            (void)close(fd);
+        }
+    }
+    return 0;
+}
+
+/* The interpreter is gone: close what it left open (os.open() without
+ * os.close()), so that its files do not stay open in the host. */
+static void
+close_owned_fds(struct _PySandboxState *state)
+{
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd += CHAR_BIT) {
+        if (state->fds[fd / CHAR_BIT] == 0) {
+            continue;
+        }
+        for (int i = fd; i < fd + CHAR_BIT; i++) {
+            if (fd_is_owned(state, i)) {
+                (void)close(i);
+            }
+        }
+    }
+    memset(state->fds, 0, sizeof(state->fds));
 }
 
 
@@ -1219,6 +1345,7 @@ restrict_config(PyConfig *config)
 static void
 clear_state(struct _PySandboxState *state)
 {
+    close_owned_fds(state);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
@@ -1383,14 +1510,18 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
  * _interpchannels: shared buffers, other interpreters' code), into raw
  * memory (_ctypes), or the C API's internals (the _test* modules, the xx*
  * examples); _posixsubprocess, which starts processes (subprocess);
- * resource, whose setrlimit() and prlimit() set the process's limits; and
- * _datetime, whose static types, readied first by an
+ * resource, whose setrlimit() and prlimit() set the process's limits;
+ * mmap, fcntl and termios, whose calls on a descriptor the descriptor table
+ * does not see (a mapping of a file outlives its descriptor, F_DUPFD
+ * makes descriptors behind the table's back, a terminal's settings are
+ * the process's); and _datetime, whose static types, readied first by an
  * untrusted interpreter, would keep objects of its heap after its end
  * (datetime falls back to its pure-Python _pydatetime).  The imports
  * protection will add the policy's allowlist here. */
 static const char *const denied_extensions[] = {
     "_interpreters", "_interpqueues", "_interpchannels", "_ctypes",
-    "_ctypes_test", "_datetime", "_posixsubprocess", "resource",
+    "_ctypes_test", "_datetime", "_posixsubprocess", "resource", "mmap",
+    "fcntl", "termios",
     "_xxtestfuzz", "xxsubtype", "xxlimited", "xxlimited_35",
 };
 

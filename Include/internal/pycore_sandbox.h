@@ -130,6 +130,19 @@ extern int _PySandbox_CheckController(PyInterpreterState *interp,
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
+/* The descriptor table: an untrusted interpreter may use only the file
+ * descriptors it created (Python/sandbox.c).  Numbers from this bound up
+ * cannot be owned: such a descriptor is closed and EMFILE raised. */
+#define _PySandbox_MAX_FD 65536
+PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
+PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
+PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
+PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
+
+/* Close the descriptors that the current, untrusted, interpreter owns in
+ * [low, high) (os.closerange()), and only those.  Return 0. */
+extern int _PySandbox_CloseFdRange(int low, int high);
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
  * Untrusted for its whole life: the mark is set when the interpreter is
@@ -139,6 +152,56 @@ static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *interp)
 {
     return interp->sandbox != NULL;
+}
+
+/* May the current interpreter use file descriptor *fd* in *func* (a name
+ * for the denial log, or NULL)?  Return 0, or -1 with the denial logged
+ * and SandboxError set when it is untrusted and does not own *fd*.  Called
+ * before every system call on a descriptor that Python code gave, or that
+ * an object kept (it may have been closed behind the object's back). */
+static inline int
+_PySandbox_CheckFd(int fd, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckFdSlow(fd, func);
+}
+
+/* The current interpreter has just created descriptor *fd* (ignored if
+ * negative): an untrusted one now owns it.  Return *fd*, or -1 with an
+ * exception set and *fd* closed if it cannot be recorded. */
+static inline int
+_PySandbox_OwnFd(int fd)
+{
+    if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+        return fd;
+    }
+    return _PySandbox_OwnFdSlow(fd);
+}
+
+/* The same for the two descriptors of a pipe, a pty or a socket pair: 0,
+ * or -1 with an exception set and both closed. */
+static inline int
+_PySandbox_OwnFdPair(int fds[2])
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_OwnFdPairSlow(fds);
+}
+
+/* The current interpreter is about to close descriptor *fd*: check it as
+ * _PySandbox_CheckFd() does, then an untrusted one no longer owns it, so
+ * that none of its threads uses the number once the host may reuse it.
+ * Return 0, or -1 (do not close) with the denial logged. */
+static inline int
+_PySandbox_ReleaseFd(int fd, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_ReleaseFdSlow(fd, func);
 }
 
 /* Does *interp* own all that its object allocator holds, so that all of
@@ -275,6 +338,36 @@ _PySandbox_StopPython(PyInterpreterState *Py_UNUSED(interp),
 
 static inline int
 _PySandbox_OwnsItsHeap(PyInterpreterState *Py_UNUSED(interp))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CheckFd(int Py_UNUSED(fd), const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_OwnFd(int fd)
+{
+    return fd;
+}
+
+static inline int
+_PySandbox_ReleaseFd(int Py_UNUSED(fd), const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_OwnFdPair(int Py_UNUSED(fds[2]))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CloseFdRange(int Py_UNUSED(low), int Py_UNUSED(high))
 {
     return 0;
 }

@@ -1,0 +1,249 @@
+"""The descriptor table (issue 5): an untrusted interpreter uses only the
+file descriptors it created.  The host's stdout, files and sockets are one
+integer away from its code; each test checks the effect on the host (what
+its stdout received, what its file holds, whether its socket still
+works), with a control from a trusted isolated interpreter where the stock
+hole is visible."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import requires_untrusted
+
+pytestmark = requires_untrusted
+
+CANARY = "CANARY-7f3a"
+
+
+def run_host(code):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def outcome(interp, source):
+    """Run *source* in *interp* and return 'ran' or the exception's type
+    name on the untrusted side."""
+    import _sandbox
+    try:
+        _sandbox.exec(interp, textwrap.dedent(source))
+    except _sandbox.RemoteError as exc:
+        return exc.type_name.rpartition(".")[2]
+    return "ran"
+
+
+STDIO = """
+import _sandbox, sys
+jail = _sandbox.new_interpreter()
+for attempt in (
+        "import os; os.write(1, b'{canary}-write\\\\n')",
+        "import os; os.write(2, b'{canary}-stderr\\\\n')",
+        "open(1, 'w', closefd=False).write('{canary}-open\\\\n')",
+        "import socket; socket.socket(fileno=1).send(b'{canary}-sock\\\\n')",
+        "import os; r, w = os.pipe(); os.dup2(r, 1)",
+        "import os; os.dup2(1, 7); os.write(7, b'{canary}-dup2\\\\n')",
+        "import os; os.write(os.dup(1), b'{canary}-dup\\\\n')",
+        "import os; os.close(1)",
+        "import os; os.close(2)",
+        "import os; os.closerange(0, 1024)"):
+    try:
+        _sandbox.exec(jail, attempt)
+        print("ran", flush=True)
+    except _sandbox.RemoteError as exc:
+        print(exc.type_name.rpartition(".")[2], flush=True)
+_sandbox.end_interpreter(jail)
+print("host stdout alive", flush=True)
+print("host stderr alive", file=sys.stderr, flush=True)
+"""
+
+
+def test_the_hosts_stdio_is_out_of_reach():
+    proc = run_host(STDIO.format(canary=CANARY))
+    assert proc.returncode == 0, proc.stderr
+    assert CANARY not in proc.stdout and CANARY not in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:7] == ["SandboxError"] * 7
+    # closing nothing it owns is not an error: closerange() closes only
+    # the interpreter's own descriptors
+    assert lines[7:] == ["SandboxError", "SandboxError", "ran",
+                         "host stdout alive"]
+    assert proc.stderr == "host stderr alive\n"
+
+
+CONTROL = """
+import _interpreters
+i = _interpreters.create("isolated")
+_interpreters.exec(i, "import os; os.write(1, b'{canary}\\\\n')")
+"""
+
+
+def test_the_control_shows_the_stock_hole():
+    proc = run_host(CONTROL.format(canary=CANARY))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == CANARY + "\n"
+
+
+def test_the_hosts_file_is_out_of_reach(untrusted, tmp_path):
+    path = tmp_path / "host.txt"
+    with open(path, "w+") as f:
+        f.write("host data")
+        f.flush()
+        fd = f.fileno()
+        attempts = [
+            f"import os; os.write({fd}, b'{CANARY}')",
+            f"import os; os.lseek({fd}, 0, 0); os.read({fd}, 9)",
+            f"import os; os.ftruncate({fd}, 0)",
+            f"import os; os.fstat({fd})",
+            f"import os; os.stat({fd})",
+            f"import os; os.listdir({fd})",
+            f"import os; os.set_inheritable({fd}, True)",
+            f"import os; os.set_blocking({fd}, False)",
+            f"open({fd}, 'w', closefd=False).write('{CANARY}')",
+            f"import io; io.FileIO({fd}, 'r+', closefd=False)",
+            f"import os; os.fdopen({fd}, 'w').write('{CANARY}')",
+            f"open('x', 'w', opener=lambda p, fl: {fd}).write('{CANARY}')",
+            f"import os; os.unlink('host.txt', dir_fd={fd})",
+            f"import select; select.select([{fd}], [], [], 0)",
+            f"import select; select.poll().register({fd})",
+            f"import select; select.epoll().register({fd})",
+            f"import os; os.fsync({fd})",
+            f"import os; os.sendfile({fd}, {fd}, 0, 1)",
+            f"import os; os.close({fd})",
+        ]
+        results = [outcome(untrusted, code) for code in attempts]
+        assert results == ["SandboxError"] * len(attempts)
+        # The host's file is untouched and its descriptor still works.
+        f.seek(0)
+        assert f.read() == "host data"
+        os.fstat(fd)
+        assert os.get_inheritable(fd) is False
+        assert os.get_blocking(fd) is True
+
+
+def test_the_hosts_socket_is_out_of_reach(untrusted):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    fd = listener.fileno()
+    try:
+        attempts = [
+            f"import socket; socket.socket(fileno={fd}).close()",
+            f"import socket; socket.fromfd({fd}, socket.AF_INET, "
+            f"socket.SOCK_STREAM)",
+            f"import _socket; _socket.close({fd})",
+            f"import _socket; _socket.dup({fd})",
+            f"import os; os.close({fd})",
+        ]
+        results = [outcome(untrusted, code) for code in attempts]
+        assert results == ["SandboxError"] * len(attempts)
+        # The host's listener still accepts.
+        with socket.create_connection(listener.getsockname(), timeout=10):
+            conn, _ = listener.accept()
+            conn.close()
+    finally:
+        listener.close()
+
+
+def test_a_number_closed_inside_and_reused_by_the_host(untrusted, tmp_path):
+    # A file object keeps its descriptor: closed behind its back and
+    # reused by the host, the number is no longer the interpreter's.
+    (tmp_path / "mine.txt").write_text("mine")
+    assert outcome(untrusted, f"""
+        import os
+        f = open({str(tmp_path / 'mine.txt')!r}, 'r+')
+        s = __import__('socket').socket()
+        os.close(f.fileno())
+        os.close(s.fileno())
+        numbers = (f.fileno(), s.fileno())
+    """) == "ran"
+    import _sandbox
+    numbers = _sandbox.eval(untrusted, "numbers")
+    host = [open(tmp_path / "host.txt", "w+"), socket.socket()]
+    try:
+        # The kernel hands out the lowest free numbers: the host now has
+        # the interpreter's old ones.
+        assert sorted(o.fileno() for o in host) == sorted(numbers)
+        hostfile = host[0] if host[0].fileno() == numbers[0] else None
+        for code in ["f.write('" + CANARY + "'); f.flush()", "f.read()",
+                     "f.seek(0)", "f.truncate(0)", "s.send(b'x')",
+                     "s.bind(('127.0.0.1', 0))", "s.setblocking(False)",
+                     "s.getsockname()", "f.close()", "s.close()"]:
+            assert outcome(untrusted, code) == "SandboxError", code
+        # the host's objects are untouched
+        for o in host:
+            os.fstat(o.fileno())
+        if hostfile is not None:
+            hostfile.seek(0)
+            assert hostfile.read() == ""
+    finally:
+        for o in host:
+            o.close()
+
+
+def test_its_own_descriptors_work(untrusted, tmp_path):
+    assert outcome(untrusted, f"""
+        import os, socket, tempfile, select
+        r, w = os.pipe()
+        os.write(w, b'x')
+        assert os.read(r, 1) == b'x'
+        w2 = os.dup(w)
+        os.dup2(r, w2)
+        os.close(w2)
+        os.close(r); os.close(w)
+        a, b = socket.socketpair()
+        a.sendall(b'hi')
+        assert select.select([b], [], [], 1)[0] == [b]
+        assert b.recv(2) == b'hi'
+        a.close(); b.close()
+        with tempfile.TemporaryFile() as t:
+            t.write(b'data'); t.seek(0)
+            assert t.read() == b'data'
+        path = {str(tmp_path / 'f')!r}
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY)
+        os.write(fd, b'abc')
+        os.close(fd)
+        with open(path) as f:
+            assert f.read() == 'abc'
+        ep = select.epoll()
+        srv = socket.create_server(('127.0.0.1', 0))
+        ep.register(srv)
+        c = socket.create_connection(srv.getsockname())
+        assert ep.poll(1)
+        conn, _ = srv.accept()
+        conn.close(); c.close(); srv.close(); ep.close()
+    """) == "ran"
+
+
+def test_what_it_leaves_open_is_closed_when_it_ends(tmp_path):
+    import _sandbox
+    before = set(os.listdir("/proc/self/fd"))
+    jail = _sandbox.new_interpreter()
+    _sandbox.exec(jail, f"""if 1:
+        import os, socket
+        kept = [os.open({str(tmp_path)!r}, os.O_RDONLY) for _ in range(5)]
+        kept += os.pipe()
+        kept.append(socket.socket().detach())
+    """)
+    assert len(set(os.listdir("/proc/self/fd")) - before) >= 8
+    _sandbox.end_interpreter(jail)
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_denials_name_the_descriptor(untrusted):
+    import _sandbox
+    assert outcome(untrusted, "import os; os.write(1, b'x')") == \
+        "SandboxError"
+    resources = [(d[1], d[2]) for d in _sandbox.denials(untrusted)]
+    assert ("descriptor", "os.write on descriptor 1") in resources
+
+
+@pytest.mark.parametrize("module", ["mmap", "fcntl", "termios"])
+def test_modules_that_act_behind_the_table_are_not_loaded(untrusted,
+                                                          module):
+    assert outcome(untrusted, f"import {module}") == "ModuleNotFoundError"
