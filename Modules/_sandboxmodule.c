@@ -66,24 +66,32 @@ lookup_readable(PyObject *interp_id, const char *func)
 _sandbox.new_interpreter
 
     max_threads: Py_ssize_t = 0
+    recursion_limit: int = 0
     /
 
 Create an untrusted interpreter.
 
 Its policy grants nothing but max_threads threads at once besides the one
-that runs a job.  Return its interpreter ID.  From an untrusted
-interpreter, the policy must be within the creator's own.
+that runs a job, and a recursion limit its code may lower but not raise
+above recursion_limit (0: Python's default, 1000).  Return its interpreter
+ID.  From an untrusted interpreter, the policy must be within the
+creator's own.
 [clinic start generated code]*/
 
 static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads)
-/*[clinic end generated code: output=0e62515ddc9c0e1f input=91ef5ab35bc5160f]*/
+_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
+                              int recursion_limit)
+/*[clinic end generated code: output=5bd872d332dad9df input=d15af12d63eb536b]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
         return NULL;
     }
-    if (PySandboxPolicy_SetMaxThreads(policy, max_threads) < 0) {
+    if (PySandboxPolicy_SetMaxThreads(policy, max_threads) < 0
+        || (recursion_limit != 0
+            && PySandboxPolicy_SetRecursionLimit(policy,
+                                                 recursion_limit) < 0))
+    {
         PySandboxPolicy_Free(policy);
         return NULL;
     }

@@ -11,6 +11,7 @@
 #include "pycore_ceval.h"         // _Py_set_eval_breaker_bit()
 #include "pycore_import.h"        // _PyImport_GetModuleAttrString()
 #include "pycore_initconfig.h"    // _PyStatus_OK()
+#include "pycore_long.h"          // _PY_LONG_DEFAULT_MAX_STR_DIGITS
 #include "pycore_pymem.h"         // _PyMem_GetCurrentAllocatorName()
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
 #include "pycore_sandbox.h"
@@ -51,7 +52,22 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
+    int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
+                                   Python's default */
 };
+
+/* The recursion limit of a policy that sets none. */
+#define SANDBOX_DEFAULT_RECURSION_LIMIT Py_DEFAULT_RECURSION_LIMIT
+/* The most a policy may set: deeper Python recursion costs memory, not C
+   stack, in 3.13, but nothing ordinary needs more. */
+#define SANDBOX_MAX_RECURSION_LIMIT 1000000
+
+static int
+policy_recursion_limit(const PySandboxPolicy *policy)
+{
+    return (policy->recursion_limit > 0 ? policy->recursion_limit
+                                        : SANDBOX_DEFAULT_RECURSION_LIMIT);
+}
 
 /* How long an ending untrusted interpreter waits for its threads to stop
  * before it abandons them (and its memory). */
@@ -405,6 +421,16 @@ _PySandbox_InitStdio(PyThreadState *tstate)
         }
     }
     Py_DECREF(textio);
+    /* No path of the host's program (import recomputes the config's):
+       the empty string is what sys.executable is when Python cannot
+       tell. */
+    PyObject *empty = Py_GetConstant(Py_CONSTANT_EMPTY_STR);
+    if (PySys_SetObject("executable", empty) < 0
+        || PySys_SetObject("_base_executable", empty) < 0)
+    {
+        return _PyStatus_ERR("cannot hide the host's executable from an "
+                             "untrusted interpreter");
+    }
     return _PyStatus_OK();
 
 error:
@@ -721,6 +747,37 @@ close_owned_fds(struct _PySandboxState *state)
         }
     }
     memset(state->fds, 0, sizeof(state->fds));
+}
+
+
+/* sys (the 2006 design's "Changing the Behaviour of the Interpreter"):
+ * what is per-interpreter stays; the limits an untrusted interpreter's
+ * code may change, it may lower, never raise above its policy's. */
+
+int
+_PySandbox_CheckRecursionLimitSlow(int new_limit)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    int limit = policy_recursion_limit(&state->policy);
+    if (new_limit <= limit) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "sys.setrecursionlimit(%d) above "
+                  "the policy's %d", new_limit, limit);
+    return _PySandbox_Deny("sys", detail);
+}
+
+int
+_PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits)
+{
+    if (maxdigits > 0 && maxdigits <= _PY_LONG_DEFAULT_MAX_STR_DIGITS) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "sys.set_int_max_str_digits(%d) "
+                  "above %d", maxdigits, _PY_LONG_DEFAULT_MAX_STR_DIGITS);
+    return _PySandbox_Deny("sys", detail);
 }
 
 
@@ -1235,6 +1292,20 @@ PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
     return 0;
 }
 
+int
+PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy, int limit)
+{
+    if (policy == NULL || limit < 1 || limit > SANDBOX_MAX_RECURSION_LIMIT) {
+        PyErr_Format(PyExc_ValueError,
+                     "PySandboxPolicy_SetRecursionLimit: %s",
+                     policy == NULL ? "policy is NULL"
+                                    : "the limit must be from 1 to 1000000");
+        return -1;
+    }
+    policy->recursion_limit = limit;
+    return 0;
+}
+
 
 /* Creation (DESIGN: "Decisions fixed now"; the 2006 design's
  * PyXXX_NewInterpreter) */
@@ -1336,8 +1407,22 @@ restrict_config(PyConfig *config)
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }
+    _PyWideStringList_Clear(&config->warnoptions);
+    _PyWideStringList_Clear(&config->xoptions);
     config->inspect = 0;
     config->interactive = 0;
+    /* Nothing written to the process's C stderr, the host's, by its
+       imports (-X importtime, -v). */
+    config->import_time = 0;
+    config->verbose = 0;
+    /* Python's cap on int<->str conversion, never lifted: a host run with
+       -X int_max_str_digits=0 does not give its tenants quadratic
+       conversions. */
+    if (config->int_max_str_digits <= 0
+        || config->int_max_str_digits > _PY_LONG_DEFAULT_MAX_STR_DIGITS)
+    {
+        config->int_max_str_digits = _PY_LONG_DEFAULT_MAX_STR_DIGITS;
+    }
     return _PyStatus_OK();
 }
 
@@ -1406,6 +1491,10 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         clear_state(state);
         return status;
     }
+    /* Before its first thread state, which copies it. */
+    interp->ceval.recursion_limit = Py_MIN(interp->ceval.recursion_limit,
+                                           policy_recursion_limit(
+                                               &state->policy));
     interp->sandbox = state;
     interp->feature_flags |= Py_RTFLAGS_UNTRUSTED;
     return _PyStatus_OK();
@@ -1769,7 +1858,9 @@ _PySandbox_CheckCreator(const PyInterpreterConfig *config)
 static int
 policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
 {
-    return policy->max_threads <= outer->max_threads;
+    return (policy->max_threads <= outer->max_threads
+            && policy_recursion_limit(policy)
+               <= policy_recursion_limit(outer));
 }
 
 

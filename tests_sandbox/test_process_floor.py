@@ -166,3 +166,47 @@ def test_no_timer_or_handler_can_kill_the_host():
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
     assert proc.stdout == str(["SandboxError"] * 4) + "\nhost alive\n"
     assert "Traceback" not in proc.stderr
+
+
+EVERY_PATH = """
+import _sandbox
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''
+import os
+M = {marker!r}
+os.environ["BROWSER"] = "touch " + M
+outcomes = {{}}
+for name, attempt in (
+        ("popen", lambda: os.popen("touch " + M).read()),
+        ("spawnv", lambda: os.spawnv(os.P_WAIT, "/bin/touch", ["touch", M])),
+        ("spawnlp", lambda: os.spawnlp(os.P_WAIT, "touch", "touch", M)),
+        ("execl", lambda: os.execl("/bin/touch", "touch", M)),
+        ("execvpe", lambda: os.execvpe("touch", ["touch", M], {{}})),
+        ("forkpty", os.forkpty),
+        ("pty.spawn", lambda: __import__("pty").spawn(["touch", M])),
+        ("multiprocessing", lambda: __import__("multiprocessing").Process(
+            target=print).start()),
+        ("webbrowser", lambda: __import__("webbrowser").open(
+            "http://127.0.0.1:9/")),
+        ("antigravity", lambda: __import__("antigravity"))):
+    try:
+        attempt()
+        outcomes[name] = "ran"
+    except (PermissionError, ImportError) as exc:
+        outcomes[name] = type(exc).__name__
+''')
+print(sorted(set(_sandbox.eval(jail, "outcomes").values())))
+_sandbox.end_interpreter(jail)
+"""
+
+
+def test_no_process_from_any_stdlib_path(tmp_path):
+    # popen, spawn*, exec*, forkpty, pty, multiprocessing, webbrowser and
+    # antigravity (with BROWSER naming a command) all end in SandboxError
+    # or a missing module; the marker never appears.
+    marker = str(tmp_path / "spawned")
+    proc = run_host(EVERY_PATH.format(marker=marker))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "['ModuleNotFoundError', 'SandboxError']\n"
+    time.sleep(0.2)
+    assert not os.path.exists(marker)

@@ -126,3 +126,45 @@ def test_the_process_limits_are_the_hosts():
     proc = run_host(RLIMIT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "ModuleNotFoundError\nTrue\n"
+
+
+SIGNALS = """
+import _sandbox, os, signal, time
+before = ({{s: signal.getsignal(s) for s in signal.valid_signals()}},
+          signal.pthread_sigmask(signal.SIG_BLOCK, []),
+          os.getuid(), os.getgid(), os.getgroups(), time.tzname)
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''
+import os, signal, time
+outcomes = {{}}
+for name, attempt in (
+        ("signal", lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)),
+        ("siginterrupt", lambda: signal.siginterrupt(signal.SIGINT, True)),
+        ("set_wakeup_fd", lambda: signal.set_wakeup_fd(-1)),
+        ("pthread_sigmask", lambda: signal.pthread_sigmask(
+            signal.SIG_BLOCK, [signal.SIGINT])),
+        ("setuid", lambda: os.setuid(65534)),
+        ("setgroups", lambda: os.setgroups([])),
+        ("tzset", lambda: (os.environ.__setitem__("TZ", "Asia/Tokyo"),
+                           time.tzset()))):
+    try:
+        attempt()
+        outcomes[name] = "ran"
+    except (PermissionError, ValueError) as exc:
+        outcomes[name] = type(exc).__name__
+''')
+print(sorted(set(_sandbox.eval(jail, "outcomes").values())))
+_sandbox.end_interpreter(jail)
+after = ({{s: signal.getsignal(s) for s in signal.valid_signals()}},
+         signal.pthread_sigmask(signal.SIG_BLOCK, []),
+         os.getuid(), os.getgid(), os.getgroups(), time.tzname)
+print(before == after)
+"""
+
+
+def test_signal_handlers_ids_and_time_zone_are_the_hosts():
+    # signal() and set_wakeup_fd() are the main interpreter's already
+    # (ValueError); the rest are denied (SandboxError).
+    proc = run_host(SIGNALS.format(), TZ="UTC")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "['SandboxError', 'ValueError']\nTrue\n"

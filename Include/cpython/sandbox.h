@@ -47,6 +47,14 @@ PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
 PyAPI_FUNC(int) PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy,
                                               Py_ssize_t n);
 
+/* Set the highest recursion limit (sys.setrecursionlimit()) that code in
+ * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
+ * starts at Python's default (1000) or this limit if it is lower.
+ * Without it, the limit is Python's default.  Return 0, or -1 with
+ * ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy,
+                                                  int limit);
+
 /* Create an untrusted interpreter limited by *policy*: isolated (its own
  * GIL and object allocator; no fork, no exec, no threads), with no site,
  * a sys.path of the standard library only, and no bytecode cache read or

@@ -106,8 +106,9 @@ extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
  * interpreter (PySandbox_EndInterpreter() reports it). */
 extern _Py_thread_local int _PySandbox_last_end_abandoned;
 
-/* Make sys.std* of an untrusted interpreter C buffers the host reads
- * (init_sys_streams()). */
+/* Make sys.std* of an untrusted interpreter C buffers the host reads, and
+ * hide the host's executable from its sys (init_sys_streams(), the last
+ * step that writes to sys). */
 extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
 
 /* Deny the current (untrusted) interpreter *resource*: log it with its
@@ -142,6 +143,13 @@ PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
 /* Close the descriptors that the current, untrusted, interpreter owns in
  * [low, high) (os.closerange()), and only those.  Return 0. */
 extern int _PySandbox_CloseFdRange(int low, int high);
+
+/* sys.setrecursionlimit(*new_limit*) and sys.set_int_max_str_digits()
+ * in an untrusted interpreter (Python/sysmodule.c): return 0, or -1 with
+ * the denial logged if the new value is above its policy's (0 digits is
+ * no limit at all). */
+extern int _PySandbox_CheckRecursionLimitSlow(int new_limit);
+extern int _PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits);
 
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
@@ -202,6 +210,24 @@ _PySandbox_ReleaseFd(int fd, const char *func)
         return 0;
     }
     return _PySandbox_ReleaseFdSlow(fd, func);
+}
+
+static inline int
+_PySandbox_CheckRecursionLimit(int new_limit)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckRecursionLimitSlow(new_limit);
+}
+
+static inline int
+_PySandbox_CheckIntMaxStrDigits(int maxdigits)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckIntMaxStrDigitsSlow(maxdigits);
 }
 
 /* Does *interp* own all that its object allocator holds, so that all of
@@ -368,6 +394,18 @@ _PySandbox_OwnFdPair(int Py_UNUSED(fds[2]))
 
 static inline int
 _PySandbox_CloseFdRange(int Py_UNUSED(low), int Py_UNUSED(high))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CheckRecursionLimit(int Py_UNUSED(new_limit))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CheckIntMaxStrDigits(int Py_UNUSED(maxdigits))
 {
     return 0;
 }

@@ -10,28 +10,32 @@ preserve
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
 PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
-"new_interpreter($module, max_threads=0, /)\n"
+"new_interpreter($module, max_threads=0, recursion_limit=0, /)\n"
 "--\n"
 "\n"
 "Create an untrusted interpreter.\n"
 "\n"
 "Its policy grants nothing but max_threads threads at once besides the one\n"
-"that runs a job.  Return its interpreter ID.  From an untrusted\n"
-"interpreter, the policy must be within the creator\'s own.");
+"that runs a job, and a recursion limit its code may lower but not raise\n"
+"above recursion_limit (0: Python\'s default, 1000).  Return its interpreter\n"
+"ID.  From an untrusted interpreter, the policy must be within the\n"
+"creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
     {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
 
 static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads);
+_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
+                              int recursion_limit);
 
 static PyObject *
 _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *return_value = NULL;
     Py_ssize_t max_threads = 0;
+    int recursion_limit = 0;
 
-    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 1)) {
+    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 2)) {
         goto exit;
     }
     if (nargs < 1) {
@@ -49,8 +53,15 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
         }
         max_threads = ival;
     }
+    if (nargs < 2) {
+        goto skip_optional;
+    }
+    recursion_limit = PyLong_AsInt(args[1]);
+    if (recursion_limit == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
 skip_optional:
-    return_value = _sandbox_new_interpreter_impl(module, max_threads);
+    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit);
 
 exit:
     return return_value;
@@ -390,4 +401,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=f959ce7cc5c378b6 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=0ba9aed3cd7c638a input=a9049054013a1b77]*/
