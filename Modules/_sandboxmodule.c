@@ -62,26 +62,47 @@ lookup_readable(PyObject *interp_id, const char *func)
 }
 
 
+/* Let *policy* see each variable named in the tuple *names*. */
+static int
+allow_env(PySandboxPolicy *policy, PyObject *names)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        if (!PyUnicode_Check(name)) {
+            PyErr_Format(PyExc_TypeError, "env must hold str, not %T", name);
+            return -1;
+        }
+        const char *utf8 = PyUnicode_AsUTF8(name);
+        if (utf8 == NULL || PySandboxPolicy_AllowEnv(policy, utf8) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 /*[clinic input]
 _sandbox.new_interpreter
 
     max_threads: Py_ssize_t = 0
     recursion_limit: int = 0
+    env: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
     /
 
 Create an untrusted interpreter.
 
 Its policy grants nothing but max_threads threads at once besides the one
-that runs a job, and a recursion limit its code may lower but not raise
-above recursion_limit (0: Python's default, 1000).  Return its interpreter
-ID.  From an untrusted interpreter, the policy must be within the
-creator's own.
+that runs a job, a recursion limit its code may lower but not raise above
+recursion_limit (0: Python's default, 1000), and the environment
+variables named in the tuple env (its os.environ starts with their values
+in the creator).  Return its interpreter ID.  From an untrusted
+interpreter, the policy must be within the creator's own.
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit)
-/*[clinic end generated code: output=5bd872d332dad9df input=d15af12d63eb536b]*/
+                              int recursion_limit, PyObject *env)
+/*[clinic end generated code: output=50ac334d198b9efb input=c34ac676355c8110]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
@@ -90,7 +111,8 @@ _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
     if (PySandboxPolicy_SetMaxThreads(policy, max_threads) < 0
         || (recursion_limit != 0
             && PySandboxPolicy_SetRecursionLimit(policy,
-                                                 recursion_limit) < 0))
+                                                 recursion_limit) < 0)
+        || (env != NULL && allow_env(policy, env) < 0))
     {
         PySandboxPolicy_Free(policy);
         return NULL;

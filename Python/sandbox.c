@@ -54,6 +54,13 @@ struct _PySandboxPolicy {
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
     int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
                                    Python's default */
+    char **env;                 /* names of the variables os.environ gets */
+    Py_ssize_t n_env;
+    /* Filled by PySandbox_NewInterpreter(), never by the policy's owner:
+       "NAME=value" of those variables that its creator had, which the new
+       interpreter's os.environ starts with. */
+    char **environ;
+    Py_ssize_t n_environ;
 };
 
 /* The recursion limit of a policy that sets none. */
@@ -1271,9 +1278,49 @@ PySandboxPolicy_New(void)
 }
 
 
+static void
+free_strings(char **list, Py_ssize_t n)
+{
+    if (list == NULL) {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyMem_RawFree(list[i]);
+    }
+    PyMem_RawFree(list);
+}
+
+/* A raw-allocated copy of *n* strings, or NULL (and *n* 0: an empty list
+ * is NULL too). */
+static int
+copy_strings(char *const *src, Py_ssize_t n, char ***dest)
+{
+    *dest = NULL;
+    if (n == 0) {
+        return 0;
+    }
+    char **list = PyMem_RawCalloc((size_t)n, sizeof(char *));
+    if (list == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        list[i] = raw_strdup(src[i]);
+        if (list[i] == NULL) {
+            free_strings(list, i);
+            return -1;
+        }
+    }
+    *dest = list;
+    return 0;
+}
+
 void
 PySandboxPolicy_Free(PySandboxPolicy *policy)
 {
+    if (policy != NULL) {
+        free_strings(policy->env, policy->n_env);
+        free_strings(policy->environ, policy->n_environ);
+    }
     PyMem_RawFree(policy);
 }
 
@@ -1289,6 +1336,48 @@ PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
         return -1;
     }
     policy->max_threads = n;
+    return 0;
+}
+
+static int
+policy_allows_env(const PySandboxPolicy *policy, const char *name)
+{
+    for (Py_ssize_t i = 0; i < policy->n_env; i++) {
+        if (strcmp(policy->env[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+PySandboxPolicy_AllowEnv(PySandboxPolicy *policy, const char *name)
+{
+    if (policy == NULL || name == NULL || name[0] == '\0'
+        || strchr(name, '=') != NULL)
+    {
+        PyErr_Format(PyExc_ValueError, "PySandboxPolicy_AllowEnv: %s",
+                     policy == NULL ? "policy is NULL"
+                     : "the name must be a non-empty string without '='");
+        return -1;
+    }
+    if (policy_allows_env(policy, name)) {
+        return 0;
+    }
+    char *copy = raw_strdup(name);
+    char **list = PyMem_RawRealloc(policy->env,
+                                   (size_t)(policy->n_env + 1)
+                                   * sizeof(char *));
+    if (copy == NULL || list == NULL) {
+        PyMem_RawFree(copy);
+        if (list != NULL) {
+            policy->env = list;
+        }
+        PyErr_NoMemory();
+        return -1;
+    }
+    list[policy->n_env++] = copy;
+    policy->env = list;
     return 0;
 }
 
@@ -1431,6 +1520,8 @@ static void
 clear_state(struct _PySandboxState *state)
 {
     close_owned_fds(state);
+    free_strings(state->policy.env, state->policy.n_env);
+    free_strings(state->policy.environ, state->policy.n_environ);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
@@ -1469,10 +1560,20 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     if (state == NULL) {
         return _PyStatus_NO_MEMORY();
     }
-    state->policy = *config->sandbox;
+    /* The policy's own copy: the creator frees its policy afterwards. */
+    const PySandboxPolicy *policy = config->sandbox;
+    state->policy = *policy;
+    state->policy.env = state->policy.environ = NULL;
+    if (copy_strings(policy->env, policy->n_env, &state->policy.env) < 0
+        || copy_strings(policy->environ, policy->n_environ,
+                        &state->policy.environ) < 0)
+    {
+        clear_state(state);
+        return _PyStatus_NO_MEMORY();
+    }
     state->parent_id = -1;
     if (config->allow_threads && state->policy.max_threads == 0) {
-        PyMem_RawFree(state);
+        clear_state(state);
         return _PyStatus_ERR("the policy of an untrusted interpreter grants "
                              "no threads, but its config allows them");
     }
@@ -1858,9 +1959,97 @@ _PySandbox_CheckCreator(const PyInterpreterConfig *config)
 static int
 policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
 {
-    return (policy->max_threads <= outer->max_threads
-            && policy_recursion_limit(policy)
-               <= policy_recursion_limit(outer));
+    if (policy->max_threads > outer->max_threads
+        || policy_recursion_limit(policy) > policy_recursion_limit(outer))
+    {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < policy->n_env; i++) {
+        if (!policy_allows_env(outer, policy->env[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* Fill policy->environ with "NAME=value" for each variable the policy
+ * names that the creator has: from the C environment for a trusted
+ * creator, from what an untrusted one got at its own creation (never what
+ * its code set).  Return 0, or -1 with MemoryError set. */
+static int
+snapshot_environ(PySandboxPolicy *policy,
+                 const struct _PySandboxState *creator_state)
+{
+    policy->environ = NULL;
+    policy->n_environ = 0;
+    if (policy->n_env == 0) {
+        return 0;
+    }
+    char **list = PyMem_RawCalloc((size_t)policy->n_env, sizeof(char *));
+    if (list == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < policy->n_env; i++) {
+        const char *name = policy->env[i];
+        const char *value = NULL;
+        if (creator_state == NULL) {
+            value = getenv(name);
+        }
+        else {
+            size_t len = strlen(name);
+            const PySandboxPolicy *outer = &creator_state->policy;
+            for (Py_ssize_t j = 0; j < outer->n_environ; j++) {
+                if (strncmp(outer->environ[j], name, len) == 0
+                    && outer->environ[j][len] == '=')
+                {
+                    value = outer->environ[j] + len + 1;
+                    break;
+                }
+            }
+        }
+        if (value == NULL) {
+            continue;
+        }
+        size_t size = strlen(name) + strlen(value) + 2;
+        char *entry = PyMem_RawMalloc(size);
+        if (entry == NULL) {
+            free_strings(list, n);
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyOS_snprintf(entry, size, "%s=%s", name, value);
+        list[n++] = entry;
+    }
+    policy->environ = list;
+    policy->n_environ = n;
+    return 0;
+}
+
+
+int
+_PySandbox_FillEnviron(PyObject *environ)
+{
+    const struct _PySandboxState *state =
+        _PyInterpreterState_GET()->sandbox;
+    assert(state != NULL);
+    const PySandboxPolicy *policy = &state->policy;
+    for (Py_ssize_t i = 0; i < policy->n_environ; i++) {
+        const char *entry = policy->environ[i];
+        const char *eq = strchr(entry, '=');
+        PyObject *key = PyBytes_FromStringAndSize(entry, eq - entry);
+        PyObject *value = PyBytes_FromString(eq + 1);
+        int rc = (key != NULL && value != NULL)
+                 ? PyDict_SetDefaultRef(environ, key, value, NULL) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 
@@ -1892,6 +2081,11 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             return NULL;
         }
     }
+    /* The variables it may see, with their values in its creator. */
+    PySandboxPolicy local = *policy;
+    if (snapshot_environ(&local, creator_state) < 0) {
+        return NULL;
+    }
     const PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
         .allow_fork = 0,
@@ -1900,11 +2094,12 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         .allow_daemon_threads = policy->max_threads > 0,
         .check_multi_interp_extensions = 1,
         .gil = PyInterpreterConfig_OWN_GIL,
-        .sandbox = policy,
+        .sandbox = &local,
     };
     PyThreadState *save_tstate = PyThreadState_Swap(NULL);
     PyThreadState *tstate = NULL;
     PyStatus status = Py_NewInterpreterFromConfig(&tstate, &config);
+    free_strings(local.environ, local.n_environ);
     if (PyStatus_Exception(status)) {
         PyThreadState_Swap(save_tstate);
         if (_PyStatus_IS_ERROR(status) && status.err_msg != NULL) {
@@ -1949,7 +2144,23 @@ _PySandbox_CheckTrusted(const char *func)
     if (!_PySandbox_IsUntrusted(interp)) {
         return 0;
     }
-    return _PySandbox_Deny("trusted", func != NULL ? func : "(C code)");
+    if (func == NULL) {
+        return _PySandbox_Deny("trusted", "(C code)");
+    }
+    /* Argument Clinic's "os_system_impl" is os.system for the reader of
+       the log: the module (leading underscores kept), a dot, the rest. */
+    char name[100];
+    size_t len = strlen(func);
+    if (len > 5 && len < sizeof(name) && strcmp(func + len - 5, "_impl") == 0) {
+        memcpy(name, func, len - 5);
+        name[len - 5] = '\0';
+        char *sep = strchr(name + strspn(name, "_"), '_');
+        if (sep != NULL) {
+            *sep = '.';
+            func = name;
+        }
+    }
+    return _PySandbox_Deny("trusted", func);
 }
 
 

@@ -42,6 +42,8 @@ def test_help_and_version():
            "(not enforced yet)" in words
     assert "--threads N let it run N threads at once (default 0) " \
            "--inherit-stdio" in words
+    assert "--allow-env NAME copy the host's environment variable NAME " \
+           "into its os.environ --memory" in words
     assert "exit status" in proc.stdout
     proc = cli("--version")
     assert proc.returncode == 0 and "3.13.5" in proc.stdout

@@ -114,8 +114,8 @@ def test_the_perf_trampoline_is_the_hosts_alone():
         pytest.skip("no perf trampoline on this platform")
     lines = run_host(TRAMPOLINE).splitlines()
     assert lines[0] == "['SandboxError', 'SandboxError'] False False"
-    assert lines[1] == ("['sys_activate_stack_trampoline_impl', "
-                        "'sys_deactivate_stack_trampoline_impl']")
+    assert lines[1] == ("['sys.activate_stack_trampoline', "
+                        "'sys.deactivate_stack_trampoline']")
     assert lines[2] == "True True"
 
 

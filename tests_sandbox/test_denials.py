@@ -110,3 +110,16 @@ def test_the_audit_event_is_raised_inside(sandbox, untrusted):
             pass
         assert seen == [("trusted", "_sandbox.take_output")], seen
     """) is None
+
+
+def test_denials_name_the_python_function(untrusted):
+    # PySandbox_Trusted() in an Argument Clinic function logs the name
+    # Python code called, not the C one.
+    import _sandbox
+    for code in ("import os; os.umask(0)", "import os; os._exit(1)"):
+        try:
+            _sandbox.exec(untrusted, code)
+        except _sandbox.RemoteError:
+            pass
+    details = [d[2] for d in _sandbox.denials(untrusted)]
+    assert details[-2:] == ["os.umask", "os._exit"]

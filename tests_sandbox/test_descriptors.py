@@ -247,3 +247,4 @@ def test_denials_name_the_descriptor(untrusted):
 def test_modules_that_act_behind_the_table_are_not_loaded(untrusted,
                                                           module):
     assert outcome(untrusted, f"import {module}") == "ModuleNotFoundError"
+

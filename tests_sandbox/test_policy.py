@@ -148,7 +148,8 @@ def test_comparison_means_grants_nothing_more():
 def test_what_is_not_enforced_is_reported():
     assert Policy.unenforced() == Policy().unenforced()
     assert "threads" not in Policy.unenforced()
-    for field in ("read", "write", "net", "modules", "env", "memory",
+    assert "env" not in Policy.unenforced()
+    for field in ("read", "write", "net", "modules", "memory",
                   "time", "network_info", "filesystem_info",
                   "inherit_stdio"):
         assert field in Policy.unenforced()

@@ -47,6 +47,15 @@ PyAPI_FUNC(void) PySandboxPolicy_Free(PySandboxPolicy *policy);
 PyAPI_FUNC(int) PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy,
                                               Py_ssize_t n);
 
+/* Let the interpreter see the environment variable *name*: its os.environ
+ * starts with the value that the creating thread's interpreter has when
+ * PySandbox_NewInterpreter() is called (for an untrusted creator, the
+ * value it got itself), and holds no other variable.  Changes inside
+ * stay inside.  Return 0, or -1 with ValueError set for an empty name or
+ * one with '='. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowEnv(PySandboxPolicy *policy,
+                                         const char *name);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.

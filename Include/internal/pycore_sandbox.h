@@ -131,6 +131,12 @@ extern int _PySandbox_CheckController(PyInterpreterState *interp,
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
+/* Put the variables of its policy, with the values its creator had, into
+ * *environ*, the bytes-to-bytes dict of os.environ that the current
+ * (untrusted) interpreter starts with (convertenviron()).  Return 0, or
+ * -1 with an exception set. */
+extern int _PySandbox_FillEnviron(PyObject *environ);
+
 /* The descriptor table: an untrusted interpreter may use only the file
  * descriptors it created (Python/sandbox.c).  Numbers from this bound up
  * cannot be owned: such a descriptor is closed and EMFILE raised. */
@@ -394,6 +400,12 @@ _PySandbox_OwnFdPair(int Py_UNUSED(fds[2]))
 
 static inline int
 _PySandbox_CloseFdRange(int Py_UNUSED(low), int Py_UNUSED(high))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_FillEnviron(PyObject *Py_UNUSED(environ))
 {
     return 0;
 }

@@ -51,7 +51,7 @@ LIST_GRANTS = (
     ("--allow-module", "modules", "NAME",
      "let it import the standard-library module NAME"),
     ("--allow-env", "env", "NAME",
-     "let it read the environment variable NAME"),
+     "copy the host's environment variable NAME into its os.environ"),
 )
 
 

@@ -83,7 +83,7 @@ class Interpreter:
         self.last_result = None
         self._lock = threading.Lock()
         self._log_seen = []
-        self._id = _sandbox.new_interpreter(policy.threads)
+        self._id = _sandbox.new_interpreter(policy.threads, 0, policy.env)
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property

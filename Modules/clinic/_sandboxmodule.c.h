@@ -10,23 +10,24 @@ preserve
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
 PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
-"new_interpreter($module, max_threads=0, recursion_limit=0, /)\n"
+"new_interpreter($module, max_threads=0, recursion_limit=0, env=(), /)\n"
 "--\n"
 "\n"
 "Create an untrusted interpreter.\n"
 "\n"
 "Its policy grants nothing but max_threads threads at once besides the one\n"
-"that runs a job, and a recursion limit its code may lower but not raise\n"
-"above recursion_limit (0: Python\'s default, 1000).  Return its interpreter\n"
-"ID.  From an untrusted interpreter, the policy must be within the\n"
-"creator\'s own.");
+"that runs a job, a recursion limit its code may lower but not raise above\n"
+"recursion_limit (0: Python\'s default, 1000), and the environment\n"
+"variables named in the tuple env (its os.environ starts with their values\n"
+"in the creator).  Return its interpreter ID.  From an untrusted\n"
+"interpreter, the policy must be within the creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
     {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit);
+                              int recursion_limit, PyObject *env);
 
 static PyObject *
 _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -34,8 +35,9 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
     PyObject *return_value = NULL;
     Py_ssize_t max_threads = 0;
     int recursion_limit = 0;
+    PyObject *env = NULL;
 
-    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 2)) {
+    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 3)) {
         goto exit;
     }
     if (nargs < 1) {
@@ -60,8 +62,16 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (recursion_limit == -1 && PyErr_Occurred()) {
         goto exit;
     }
+    if (nargs < 3) {
+        goto skip_optional;
+    }
+    if (!PyTuple_Check(args[2])) {
+        _PyArg_BadArgument("new_interpreter", "argument 3", "tuple", args[2]);
+        goto exit;
+    }
+    env = args[2];
 skip_optional:
-    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit);
+    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env);
 
 exit:
     return return_value;
@@ -401,4 +411,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=0ba9aed3cd7c638a input=a9049054013a1b77]*/
+/*[clinic end generated code: output=639dbcf02ab958c1 input=a9049054013a1b77]*/
