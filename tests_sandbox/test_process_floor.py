@@ -210,3 +210,37 @@ def test_no_process_from_any_stdlib_path(tmp_path):
     assert proc.stdout == "['ModuleNotFoundError', 'SandboxError']\n"
     time.sleep(0.2)
     assert not os.path.exists(marker)
+
+
+INTERRUPT = """
+import _sandbox, time
+jail = _sandbox.new_interpreter()
+try:
+    _sandbox.exec(jail, "import _thread; _thread.interrupt_main()")
+except _sandbox.RemoteError as exc:
+    print(exc.type_name)
+try:
+    time.sleep(0.2)
+    print("host not interrupted")
+except KeyboardInterrupt:
+    print("host interrupted")
+_sandbox.end_interpreter(jail)
+"""
+
+
+def test_the_hosts_main_thread_is_not_interrupted():
+    # Stock 3.13.5: _thread.interrupt_main() in a subinterpreter raises
+    # KeyboardInterrupt in the main interpreter's main thread.
+    proc = run_host(INTERRUPT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "sandbox.SandboxError\nhost not interrupted\n"
+    control = run_host("""
+        import _interpreters, time
+        i = _interpreters.create("isolated")
+        try:
+            _interpreters.exec(i, "import _thread; _thread.interrupt_main()")
+            time.sleep(0.2)
+        except KeyboardInterrupt:
+            print("host interrupted")
+        """)
+    assert control.stdout == "host interrupted\n"

@@ -236,6 +236,34 @@ _PySandbox_CheckIntMaxStrDigits(int maxdigits)
     return _PySandbox_CheckIntMaxStrDigitsSlow(maxdigits);
 }
 
+/* Hostile bytecode (the 2006 design's "Hostile Bytecode"): may the current
+ * interpreter make a code object from bytes its code supplies (*what*: the
+ * code constructor, code.replace(), _imp.get_frozen_object() with data)?
+ * Return 0, or -1 with the denial logged and SandboxError set in an
+ * untrusted interpreter.  Checked at these Python entry points only: the
+ * frozen modules of the binary keep loading. */
+static inline int
+_PySandbox_CheckBytecode(const char *what)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_Deny("bytecode", what);
+}
+
+/* marshal.load() and loads() (the entry points, not the reader): the
+ * allow_code the reader gets.  In an untrusted interpreter, -1 instead of
+ * 1: the reader then denies a code object (_PySandbox_DenyMarshalledCode()),
+ * and reads everything else. */
+static inline int
+_PySandbox_MarshalAllowCode(int allow_code)
+{
+    if (allow_code && _PyInterpreterState_GET()->sandbox != NULL) {
+        return -1;
+    }
+    return allow_code;
+}
+
 /* Does *interp* own all that its object allocator holds, so that all of
  * its arenas can be freed when it ends, even if some blocks were never
  * freed (_PyInterpreterState_FinalizeAllocatedBlocks())?  An untrusted
@@ -408,6 +436,18 @@ static inline int
 _PySandbox_FillEnviron(PyObject *Py_UNUSED(environ))
 {
     return 0;
+}
+
+static inline int
+_PySandbox_CheckBytecode(const char *Py_UNUSED(what))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_MarshalAllowCode(int allow_code)
+{
+    return allow_code;
 }
 
 static inline int
