@@ -62,18 +62,32 @@ lookup_readable(PyObject *interp_id, const char *func)
 }
 
 
-/* Let *policy* see each variable named in the tuple *names*. */
+/* Call *allow*(policy, name) for each str of the tuple *names*, the
+ * argument *what*. */
 static int
-allow_env(PySandboxPolicy *policy, PyObject *names)
+allow_each(PySandboxPolicy *policy, PyObject *names, const char *what,
+           int (*allow)(PySandboxPolicy *, const char *))
 {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
         PyObject *name = PyTuple_GET_ITEM(names, i);
+        if (allow == PySandboxPolicy_AllowModule && PyTuple_Check(name)) {
+            /* (name, file): a module outside the standard library */
+            const char *mod, *file;
+            if (!PyArg_ParseTuple(name, "ss;modules holds names or (name, "
+                                  "file) pairs", &mod, &file)
+                || PySandboxPolicy_AllowModuleFile(policy, mod, file) < 0)
+            {
+                return -1;
+            }
+            continue;
+        }
         if (!PyUnicode_Check(name)) {
-            PyErr_Format(PyExc_TypeError, "env must hold str, not %T", name);
+            PyErr_Format(PyExc_TypeError, "%s must hold str, not %T", what,
+                         name);
             return -1;
         }
         const char *utf8 = PyUnicode_AsUTF8(name);
-        if (utf8 == NULL || PySandboxPolicy_AllowEnv(policy, utf8) < 0) {
+        if (utf8 == NULL || allow(policy, utf8) < 0) {
             return -1;
         }
     }
@@ -87,22 +101,26 @@ _sandbox.new_interpreter
     max_threads: Py_ssize_t = 0
     recursion_limit: int = 0
     env: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
+    modules: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
     /
 
 Create an untrusted interpreter.
 
 Its policy grants nothing but max_threads threads at once besides the one
 that runs a job, a recursion limit its code may lower but not raise above
-recursion_limit (0: Python's default, 1000), and the environment
-variables named in the tuple env (its os.environ starts with their values
-in the creator).  Return its interpreter ID.  From an untrusted
+recursion_limit (0: Python's default, 1000), the environment variables
+named in the tuple env (its os.environ starts with their values in the
+creator), and the extension modules named in the tuple modules beyond the
+default set (a (name, file) pair binds a module outside the standard
+library to its file).  Return its interpreter ID.  From an untrusted
 interpreter, the policy must be within the creator's own.
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit, PyObject *env)
-/*[clinic end generated code: output=50ac334d198b9efb input=c34ac676355c8110]*/
+                              int recursion_limit, PyObject *env,
+                              PyObject *modules)
+/*[clinic end generated code: output=c8df54d811fb2c99 input=78b34dca1695868a]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
@@ -112,7 +130,11 @@ _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
         || (recursion_limit != 0
             && PySandboxPolicy_SetRecursionLimit(policy,
                                                  recursion_limit) < 0)
-        || (env != NULL && allow_env(policy, env) < 0))
+        || (env != NULL
+            && allow_each(policy, env, "env", PySandboxPolicy_AllowEnv) < 0)
+        || (modules != NULL
+            && allow_each(policy, modules, "modules",
+                          PySandboxPolicy_AllowModule) < 0))
     {
         PySandboxPolicy_Free(policy);
         return NULL;

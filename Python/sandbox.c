@@ -10,6 +10,7 @@
 #include "Python.h"
 #include "pycore_ceval.h"         // _Py_set_eval_breaker_bit()
 #include "pycore_import.h"        // _PyImport_GetModuleAttrString()
+#include "pycore_importdl.h"      // _PyImport_DynLoadFiletab
 #include "pycore_initconfig.h"    // _PyStatus_OK()
 #include "pycore_long.h"          // _PY_LONG_DEFAULT_MAX_STR_DIGITS
 #include "pycore_pymem.h"         // _PyMem_GetCurrentAllocatorName()
@@ -61,6 +62,12 @@ struct _PySandboxPolicy {
        interpreter's os.environ starts with. */
     char **environ;
     Py_ssize_t n_environ;
+    char **modules;             /* extension modules beyond the default */
+    Py_ssize_t n_modules;
+    char **blocked;             /* default ones it may not load */
+    Py_ssize_t n_blocked;
+    char **module_files;        /* "name=/file": others, from that file */
+    Py_ssize_t n_module_files;
 };
 
 /* The recursion limit of a policy that sets none. */
@@ -788,6 +795,37 @@ _PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits)
 }
 
 
+int
+_PySandbox_CheckCodeReplaceSlow(
+    PyCodeObject *self, int argcount, int posonlyargcount,
+    int kwonlyargcount, int nlocals, int stacksize, int flags,
+    PyObject *code, PyObject *consts, PyObject *names, PyObject *varnames,
+    PyObject *freevars, PyObject *cellvars, PyObject *linetable,
+    PyObject *exceptiontable)
+{
+    /* What the evaluator trusts: the bytecode and what it indexes (the
+       constants, names, the frame's layout), the flags that shape the
+       frame, and the tables it decodes without checks. */
+    if (argcount == self->co_argcount
+        && posonlyargcount == self->co_posonlyargcount
+        && kwonlyargcount == self->co_kwonlyargcount
+        && nlocals == self->co_nlocals
+        && stacksize == self->co_stacksize
+        && (flags & ~CO_ITERABLE_COROUTINE)
+           == (self->co_flags & ~CO_ITERABLE_COROUTINE)
+        && code == NULL && varnames == NULL && freevars == NULL
+        && cellvars == NULL
+        && consts == self->co_consts && names == self->co_names
+        && linetable == self->co_linetable
+        && exceptiontable == self->co_exceptiontable)
+    {
+        return 0;
+    }
+    return _PySandbox_Deny("bytecode", "code.replace of what the "
+                           "evaluator trusts");
+}
+
+
 /* The state of untrusted interpreter *interp* for a query: a trusted
  * interpreter may read any, an untrusted one only its own.  NULL with an
  * exception set otherwise. */
@@ -1320,6 +1358,9 @@ PySandboxPolicy_Free(PySandboxPolicy *policy)
     if (policy != NULL) {
         free_strings(policy->env, policy->n_env);
         free_strings(policy->environ, policy->n_environ);
+        free_strings(policy->modules, policy->n_modules);
+        free_strings(policy->blocked, policy->n_blocked);
+        free_strings(policy->module_files, policy->n_module_files);
     }
     PyMem_RawFree(policy);
 }
@@ -1522,6 +1563,9 @@ clear_state(struct _PySandboxState *state)
     close_owned_fds(state);
     free_strings(state->policy.env, state->policy.n_env);
     free_strings(state->policy.environ, state->policy.n_environ);
+    free_strings(state->policy.modules, state->policy.n_modules);
+    free_strings(state->policy.blocked, state->policy.n_blocked);
+    free_strings(state->policy.module_files, state->policy.n_module_files);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
@@ -1564,9 +1608,17 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     const PySandboxPolicy *policy = config->sandbox;
     state->policy = *policy;
     state->policy.env = state->policy.environ = NULL;
+    state->policy.modules = state->policy.blocked = NULL;
+    state->policy.module_files = NULL;
     if (copy_strings(policy->env, policy->n_env, &state->policy.env) < 0
         || copy_strings(policy->environ, policy->n_environ,
-                        &state->policy.environ) < 0)
+                        &state->policy.environ) < 0
+        || copy_strings(policy->modules, policy->n_modules,
+                        &state->policy.modules) < 0
+        || copy_strings(policy->blocked, policy->n_blocked,
+                        &state->policy.blocked) < 0
+        || copy_strings(policy->module_files, policy->n_module_files,
+                        &state->policy.module_files) < 0)
     {
         clear_state(state);
         return _PyStatus_NO_MEMORY();
@@ -1695,85 +1747,419 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
 }
 
 
-/* Extension modules an untrusted interpreter never loads, whatever its
- * policy: they reach across interpreters (_interpreters, _interpqueues,
- * _interpchannels: shared buffers, other interpreters' code), into raw
- * memory (_ctypes), or the C API's internals (the _test* modules, the xx*
- * examples); _posixsubprocess, which starts processes (subprocess);
- * resource, whose setrlimit() and prlimit() set the process's limits;
- * mmap, fcntl and termios, whose calls on a descriptor the descriptor table
- * does not see (a mapping of a file outlives its descriptor, F_DUPFD
- * makes descriptors behind the table's back, a terminal's settings are
- * the process's); and _datetime, whose static types, readied first by an
- * untrusted interpreter, would keep objects of its heap after its end
- * (datetime falls back to its pure-Python _pydatetime).  The imports
- * protection will add the policy's allowlist here. */
-static const char *const denied_extensions[] = {
-    "_interpreters", "_interpqueues", "_interpchannels", "_ctypes",
-    "_ctypes_test", "_datetime", "_posixsubprocess", "resource", "mmap",
-    "fcntl", "termios",
-    "_xxtestfuzz", "xxsubtype", "xxlimited", "xxlimited_35",
+/* Extension modules (the 2006 design's "Extension Module Importation").
+ *
+ * C code is where harm is done, so an untrusted interpreter loads an
+ * extension module, built in or shared, only if its name is allowed:
+ * in the default set below and not blocked by its policy, or granted by
+ * its policy; never one of the "never" set, whatever the policy.  A shared
+ * library loads only from its own file: <a directory of the standard
+ * library's search path>/<name><an extension suffix>, the directories'
+ * symbolic links resolved, so no other file loads under an allowed name.
+ * Checked before anything of the module is looked up, opened or run
+ * (create_builtin(), _imp.create_dynamic()). */
+
+/* Allowed by default, each for ordinary code (Doc/sandbox/imports.rst has
+ * a reason for each).  Sorted. */
+static const char *const default_modules[] = {
+    "_abc", "_ast", "_asyncio", "_bisect", "_blake2", "_bz2", "_codecs",
+    "_codecs_cn", "_codecs_hk", "_codecs_iso2022", "_codecs_jp",
+    "_codecs_kr", "_codecs_tw", "_collections", "_contextvars", "_csv",
+    "_decimal", "_elementtree", "_functools", "_hashlib", "_heapq", "_imp",
+    "_io", "_json", "_locale", "_lzma", "_md5", "_multibytecodec",
+    "_opcode", "_operator", "_pickle", "_posixsubprocess", "_queue",
+    "_random", "_sandbox",
+    "_sha1", "_sha2", "_sha3", "_signal", "_socket", "_sre", "_stat",
+    "_statistics", "_string", "_struct", "_suggestions", "_symtable",
+    "_sysconfig", "_thread", "_tokenize", "_typing", "_warnings",
+    "_weakref", "_zoneinfo", "array", "atexit", "binascii", "builtins",
+    "cmath", "errno", "gc", "itertools", "marshal", "math", "posix",
+    "pyexpat", "select", "sys", "time", "unicodedata", "zlib",
 };
 
-/* Is the extension module *name* (a module name's last part, or a file's
- * name up to its first dot) denied? */
+/* Loaded by every interpreter at its start, crippled function by
+ * function: a policy cannot block them. */
+static const char *const core_modules[] = {
+    "_codecs", "_imp", "_io", "_thread", "_warnings", "_weakref",
+    "builtins", "marshal", "posix", "sys", "time",
+};
+
+/* Never, whatever the policy: they reach across interpreters (shared
+ * buffers, other interpreters' code), into the C API's internals (one of
+ * the test modules creates trusted interpreters), or keep objects of a
+ * freed heap (_datetime's static types, readied first by an untrusted
+ * interpreter; datetime falls back to _pydatetime).  The "_test" and "xx"
+ * prefixes are never allowed either. */
+static const char *const never_modules[] = {
+    "_ctypes_test", "_datetime", "_interpchannels", "_interpqueues",
+    "_interpreters",
+};
+
 static int
-denied_extension(const char *name, size_t len)
+in_list(const char *const *list, size_t n, const char *name)
 {
-    if (len >= 5 && strncmp(name, "_test", 5) == 0) {
-        return 1;
-    }
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(denied_extensions); i++) {
-        if (strlen(denied_extensions[i]) == len
-            && strncmp(denied_extensions[i], name, len) == 0)
-        {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i], name) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-
-int
-_PySandbox_CheckExtension(PyObject *name, PyObject *filename)
+static int
+never_module(const char *name)
 {
-    if (!_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+    return (strncmp(name, "_test", 5) == 0 || strncmp(name, "xx", 2) == 0
+            || strcmp(name, "_xxtestfuzz") == 0
+            || in_list(never_modules, Py_ARRAY_LENGTH(never_modules), name));
+}
+
+static int
+is_core_module(const char *name)
+{
+    return in_list(core_modules, Py_ARRAY_LENGTH(core_modules), name);
+}
+
+static int
+policy_lists(char *const *list, Py_ssize_t n, const char *name)
+{
+    return in_list((const char *const *)list, (size_t)n, name);
+}
+
+/* The file that *policy* binds the module *name* to ("name=/file"), or
+ * NULL. */
+static const char *
+policy_module_file(const PySandboxPolicy *policy, const char *name)
+{
+    size_t len = strlen(name);
+    for (Py_ssize_t i = 0; i < policy->n_module_files; i++) {
+        const char *entry = policy->module_files[i];
+        if (strncmp(entry, name, len) == 0 && entry[len] == '=') {
+            return entry + len + 1;
+        }
+    }
+    return NULL;
+}
+
+/* May an interpreter of *policy* load the extension module *name*? */
+static int
+policy_allows_module(const PySandboxPolicy *policy, const char *name)
+{
+    if (never_module(name) || strchr(name, '.') != NULL) {
         return 0;
     }
-    const char *full = PyUnicode_AsUTF8(name);
-    if (full == NULL) {
+    if (policy_module_file(policy, name) != NULL) {
+        return 1;
+    }
+    if (policy_lists(policy->modules, policy->n_modules, name)) {
+        return 1;
+    }
+    if (policy_lists(policy->blocked, policy->n_blocked, name)) {
+        return 0;
+    }
+    return in_list(default_modules, Py_ARRAY_LENGTH(default_modules), name);
+}
+
+static int
+add_name(char ***list, Py_ssize_t *n, const char *name)
+{
+    if (policy_lists(*list, *n, name)) {
+        return 0;
+    }
+    char *copy = raw_strdup(name);
+    char **grown = PyMem_RawRealloc(*list, (size_t)(*n + 1) * sizeof(char *));
+    if (copy == NULL || grown == NULL) {
+        PyMem_RawFree(copy);
+        if (grown != NULL) {
+            *list = grown;
+        }
+        PyErr_NoMemory();
         return -1;
     }
-    const char *last = strrchr(full, '.');
-    last = last != NULL ? last + 1 : full;
-    int denied = denied_extension(last, strlen(last));
-    /* _imp.create_dynamic() takes the file apart from the name: look at
-       the file's own name too. */
-    const char *path = filename != NULL && PyUnicode_Check(filename)
-                       ? PyUnicode_AsUTF8(filename) : NULL;
-    if (path == NULL) {
-        PyErr_Clear();
+    grown[(*n)++] = copy;
+    *list = grown;
+    return 0;
+}
+
+static int
+remove_name(char **list, Py_ssize_t *n, const char *name)
+{
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        if (strcmp(list[i], name) == 0) {
+            PyMem_RawFree(list[i]);
+            list[i] = list[--(*n)];
+            return 1;
+        }
     }
-    else {
-        const char *base = strrchr(path, '/');
-        base = base != NULL ? base + 1 : path;
-        const char *dot = strchr(base, '.');
-        denied |= denied_extension(base, dot != NULL ? (size_t)(dot - base)
-                                                     : strlen(base));
+    return 0;
+}
+
+static int
+check_module_name(const char *func, const char *name)
+{
+    if (name == NULL || name[0] == '\0' || strchr(name, '.') != NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: not a top-level module name: "
+                     "'%s'", func, name != NULL ? name : "(null)");
+        return -1;
     }
-    if (!denied) {
-        return 0;
+    return 0;
+}
+
+int
+PySandboxPolicy_AllowModule(PySandboxPolicy *policy, const char *name)
+{
+    const char *func = "PySandboxPolicy_AllowModule";
+    if (policy == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: policy is NULL", func);
+        return -1;
     }
-    (void)_PySandbox_Deny("module", full);
-    /* The same error as for a module that does not exist. */
+    if (check_module_name(func, name) < 0) {
+        return -1;
+    }
+    if (never_module(name)) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' is never loaded in an "
+                     "untrusted interpreter", func, name);
+        return -1;
+    }
+    (void)remove_name(policy->blocked, &policy->n_blocked, name);
+    return add_name(&policy->modules, &policy->n_modules, name);
+}
+
+int
+PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy, const char *name,
+                                const char *path)
+{
+    const char *func = "PySandboxPolicy_AllowModuleFile";
+    if (policy == NULL || path == NULL || path[0] != '/') {
+        PyErr_Format(PyExc_ValueError, "%s: %s", func,
+                     policy == NULL ? "policy is NULL"
+                                    : "the file must be an absolute path");
+        return -1;
+    }
+    if (check_module_name(func, name) < 0) {
+        return -1;
+    }
+    if (never_module(name) || policy_module_file(policy, name) != NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' %s", func, name,
+                     never_module(name)
+                     ? "is never loaded in an untrusted interpreter"
+                     : "is bound to a file already");
+        return -1;
+    }
+    size_t size = strlen(name) + strlen(path) + 2;
+    char *entry = PyMem_RawMalloc(size);
+    if (entry == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyOS_snprintf(entry, size, "%s=%s", name, path);
+    char **grown = PyMem_RawRealloc(
+        policy->module_files,
+        (size_t)(policy->n_module_files + 1) * sizeof(char *));
+    if (grown == NULL) {
+        PyMem_RawFree(entry);
+        PyErr_NoMemory();
+        return -1;
+    }
+    grown[policy->n_module_files++] = entry;
+    policy->module_files = grown;
+    return 0;
+}
+
+int
+PySandboxPolicy_BlockModule(PySandboxPolicy *policy, const char *name)
+{
+    const char *func = "PySandboxPolicy_BlockModule";
+    if (policy == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: policy is NULL", func);
+        return -1;
+    }
+    if (check_module_name(func, name) < 0) {
+        return -1;
+    }
+    if (is_core_module(name)) {
+        PyErr_Format(PyExc_ValueError, "%s: every interpreter loads '%s' "
+                     "at its start", func, name);
+        return -1;
+    }
+    (void)remove_name(policy->modules, &policy->n_modules, name);
+    return add_name(&policy->blocked, &policy->n_blocked, name);
+}
+
+/* Does *inner* allow no extension module that *outer* does not? */
+static int
+modules_within(const PySandboxPolicy *inner, const PySandboxPolicy *outer)
+{
+    for (Py_ssize_t i = 0; i < inner->n_modules; i++) {
+        if (!policy_allows_module(outer, inner->modules[i])) {
+            return 0;
+        }
+    }
+    for (Py_ssize_t i = 0; i < outer->n_blocked; i++) {
+        if (policy_allows_module(inner, outer->blocked[i])) {
+            return 0;
+        }
+    }
+    /* A module bound to a file: the same binding. */
+    for (Py_ssize_t i = 0; i < inner->n_module_files; i++) {
+        if (!policy_lists(outer->module_files, outer->n_module_files,
+                          inner->module_files[i]))
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+_PySandbox_ModuleAllowed(PyInterpreterState *interp, const char *name)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    return state == NULL || policy_allows_module(&state->policy, name);
+}
+
+/* Deny the current interpreter the module *name* (a str): log it, and set
+ * the ModuleNotFoundError of a module that does not exist. */
+static int
+deny_module(PyObject *name, const char *detail)
+{
+    (void)_PySandbox_Deny("module", detail);
     PyErr_Clear();
-    PyObject *msg = PyUnicode_FromFormat("No module named '%s'", full);
+    PyObject *msg = PyUnicode_FromFormat("No module named %R", name);
     if (msg != NULL) {
         PyErr_SetImportErrorSubclass(PyExc_ModuleNotFoundError, msg, name,
                                      NULL);
         Py_DECREF(msg);
     }
     return -1;
+}
+
+int
+_PySandbox_CheckModuleSlow(PyObject *name)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->sandbox == NULL) {
+        return 0;
+    }
+    const char *utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return deny_module(name, "(a module name that is not text)");
+    }
+    if (policy_allows_module(&interp->sandbox->policy, utf8)) {
+        return 0;
+    }
+    return deny_module(name, utf8);
+}
+
+int
+_PySandbox_CheckModuleName(const char *name)
+{
+    if (!_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+        return 0;
+    }
+    PyObject *str = PyUnicode_FromString(name);
+    if (str == NULL) {
+        return -1;
+    }
+    int rc = _PySandbox_CheckModuleSlow(str);
+    Py_DECREF(str);
+    return rc;
+}
+
+/* Is *path* (an absolute file name) <a directory of the interpreter's
+ * standard-library search path>/<name><an extension suffix>, with the
+ * directories' symbolic links resolved on both sides? */
+static int
+is_module_file(PyInterpreterState *interp, const char *name,
+               const char *path)
+{
+    const char *slash = name != NULL ? strrchr(path, '/') : NULL;
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (slash == NULL || strncmp(slash + 1, name, len) != 0) {
+        return 0;
+    }
+    int found = 0;
+    for (const char *const *suffix = _PyImport_DynLoadFiletab;
+         *suffix != NULL && !found; suffix++)
+    {
+        found = strcmp(slash + 1 + len, *suffix) == 0;
+    }
+    if (!found) {
+        return 0;
+    }
+    /* The file's directory, ".." and links resolved: a build tree links
+       its modules' files from elsewhere, so the file itself is not. */
+    const char *bound = policy_module_file(&interp->sandbox->policy, name);
+    size_t dirlen = (size_t)(slash - path);
+    char *dirname = PyMem_RawMalloc(dirlen + 2);
+    if (dirname == NULL) {
+        return 0;
+    }
+    memcpy(dirname, path, dirlen);
+    dirname[dirlen] = '\0';
+    char *real = realpath(dirlen > 0 ? dirname : "/", NULL);
+    PyMem_RawFree(dirname);
+    if (real == NULL) {
+        return 0;
+    }
+    found = 0;
+    if (bound != NULL) {
+        /* Bound by the policy: that file, and no other. */
+        const char *bound_slash = strrchr(bound, '/');
+        size_t bound_dirlen = (size_t)(bound_slash - bound);
+        char *bound_dir = PyMem_RawMalloc(bound_dirlen + 2);
+        if (bound_dir != NULL) {
+            memcpy(bound_dir, bound, bound_dirlen);
+            bound_dir[bound_dirlen] = '\0';
+            char *dir = realpath(bound_dirlen > 0 ? bound_dir : "/", NULL);
+            PyMem_RawFree(bound_dir);
+            found = (dir != NULL && strcmp(dir, real) == 0
+                     && strcmp(bound_slash, slash) == 0);
+            free(dir);
+        }
+        free(real);
+        return found;
+    }
+    const PyWideStringList *paths = &interp->config.module_search_paths;
+    for (Py_ssize_t i = 0; i < paths->length && !found; i++) {
+        char *entry = Py_EncodeLocale(paths->items[i], NULL);
+        if (entry == NULL) {
+            continue;
+        }
+        char *dir = realpath(entry, NULL);
+        PyMem_Free(entry);
+        found = dir != NULL && strcmp(dir, real) == 0;
+        free(dir);
+    }
+    free(real);
+    return found;
+}
+
+int
+_PySandbox_CheckExtension(PyObject *name, PyObject *filename)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (!_PySandbox_IsUntrusted(interp)) {
+        return 0;
+    }
+    if (_PySandbox_CheckModuleSlow(name) < 0) {
+        return -1;
+    }
+    /* _imp.create_dynamic() takes the file apart from the name: only the
+       module's own file. */
+    const char *path = filename != NULL && PyUnicode_Check(filename)
+                       ? PyUnicode_AsUTF8(filename) : NULL;
+    if (path == NULL || !is_module_file(interp, PyUnicode_AsUTF8(name),
+                                        path))
+    {
+        PyErr_Clear();
+        char detail[300];
+        PyOS_snprintf(detail, sizeof(detail), "%s from another file: %.200s",
+                      PyUnicode_AsUTF8(name), path != NULL ? path : "?");
+        return deny_module(name, detail);
+    }
+    return 0;
 }
 
 
@@ -1969,7 +2355,7 @@ policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
             return 0;
         }
     }
-    return 1;
+    return modules_within(policy, outer);
 }
 
 

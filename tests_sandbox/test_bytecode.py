@@ -78,9 +78,16 @@ def test_crashing_bytecode_never_runs():
     " c.co_varnames, c.co_filename, c.co_name, c.co_qualname,"
     " c.co_firstlineno, c.co_linetable, c.co_exceptiontable)",
     "(lambda: 0).__code__.replace(co_consts=(1,))",
-    "(lambda: 0).__code__.replace()",
-    "(lambda: 0).__code__.__replace__(co_name='x')",
-    "import copy; copy.replace((lambda: 0).__code__, co_name='x')",
+    "(lambda: 0).__code__.replace(co_code=(lambda: 0).__code__.co_code)",
+    "c = (lambda: 0).__code__; c.replace(co_consts=tuple(list(c.co_consts)))",
+    "(lambda: 0).__code__.replace(co_flags=0x04)",
+    "(lambda: 0).__code__.replace(co_nlocals=5)",
+    "(lambda: 0).__code__.replace(co_stacksize=0)",
+    "(lambda: 0).__code__.replace(co_varnames=('a',))",
+    "(lambda: 0).__code__.replace(co_linetable=b'')",
+    "(lambda: 0).__code__.replace(co_exceptiontable=b'\\xff')",
+    "(lambda: 0).__code__.__replace__(co_names=('x',))",
+    "import copy; copy.replace((lambda: 0).__code__, co_consts=())",
     "import marshal; marshal.loads(marshal.dumps((lambda: 0).__code__))",
     "import marshal; marshal.loads(marshal.dumps([1, (lambda: 0).__code__]))",
     "import io, marshal; marshal.load(io.BytesIO("
@@ -122,6 +129,17 @@ def test_source_frozen_modules_and_data_keep_working(untrusted):
         gc.collect(); gc.disable(); gc.enable()
         assert gc.get_threshold() and gc.isenabled()
         importlib.reload(json)
+        # what the evaluator does not trust may change: names, file, line,
+        # and the flag types.coroutine() sets
+        import copy, types
+        c = (lambda: 0).__code__
+        c2 = c.replace(co_name="n", co_qualname="q", co_filename="f",
+                       co_firstlineno=7, co_flags=c.co_flags | 0x100)
+        assert (c2.co_name, c2.co_firstlineno) == ("n", 7)
+        assert copy.replace(c, co_name="m").co_name == "m"
+        @types.coroutine
+        def gen():
+            yield
     """) == "ran"
     assert _sandbox.eval(untrusted, "x") == 42
 

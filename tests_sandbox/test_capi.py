@@ -66,7 +66,10 @@ def test_exception_objects_are_the_ones_sandbox_exposes(probe):
 def test_trusted_macro_denies_and_logs_in_an_untrusted_interpreter(probe):
     import _interpreters
     import _sandbox
-    interp = _sandbox.new_interpreter()
+    # The probe is an extension module outside the standard library: the
+    # policy binds it to its file.
+    interp = _sandbox.new_interpreter(
+        0, 0, (), (("sandbox_capi_probe", probe.__file__),))
     try:
         failure = _interpreters.exec(interp, f"""if 1:
             import importlib.util

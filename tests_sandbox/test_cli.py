@@ -62,6 +62,8 @@ def test_help_and_version():
     (["run", "/nonexistent/script.py"], "cannot open the script"),
     (["run", "--policy", "/nonexistent.toml", "-c", "pass"],
      "cannot read the policy file"),
+    (["run", "--allow-module", "_interpreters", "-c", "pass"],
+     "modules: '_interpreters' is never loaded in an untrusted interpreter"),
     ([], "required: COMMAND"),
 ])
 def test_bad_input_is_one_clear_line(args, text):
@@ -180,3 +182,14 @@ def test_check_policy(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1
     assert "threads: -2 is out of range" in proc.stderr
+
+
+@requires_untrusted
+def test_allow_module_grants_an_extension_module():
+    proc = cli("run", "-c", "import pwd")
+    assert proc.returncode == 1
+    assert "ModuleNotFoundError: No module named 'pwd'" in proc.stderr
+    proc = cli("run", "--allow-module=pwd", "-c",
+               "import pwd; print(pwd.getpwuid(0).pw_uid)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0\n"

@@ -23,6 +23,19 @@ requires_untrusted = pytest.mark.skipif(
     not UNTRUSTED_BUILD, reason="needs a CPython configured --with-untrusted")
 
 
+@pytest.fixture
+def untrusted(probe):  # noqa: F811
+    """An untrusted interpreter whose policy binds the probe, an extension
+    module outside the standard library, to its file."""
+    if not UNTRUSTED_BUILD:
+        pytest.skip("needs a CPython configured --with-untrusted")
+    import _sandbox
+    interp = _sandbox.new_interpreter(
+        0, 0, (), (("sandbox_capi_probe", probe.__file__),))
+    yield interp
+    _sandbox.end_interpreter(interp)
+
+
 def run_with_probe(interp, probe, *fragments):  # noqa: F811
     """Run the code *fragments* in *interp*, the probe imported."""
     loader = f"""

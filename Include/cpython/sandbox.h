@@ -56,6 +56,26 @@ PyAPI_FUNC(int) PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowEnv(PySandboxPolicy *policy,
                                          const char *name);
 
+/* Let the interpreter load the extension module *name* (built in or a
+ * shared library of the standard library, from its own file), beyond the
+ * default set; or block one of the default set.  A module never loaded in
+ * an untrusted interpreter (_interpreters, _datetime, the _test* and xx*
+ * modules...) cannot be allowed, nor one that every interpreter loads at
+ * its start (sys, _io, posix...) blocked.  A denied import raises the
+ * ModuleNotFoundError of a module that does not exist.  Return 0, or -1
+ * with ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowModule(PySandboxPolicy *policy,
+                                            const char *name);
+PyAPI_FUNC(int) PySandboxPolicy_BlockModule(PySandboxPolicy *policy,
+                                            const char *name);
+
+/* Let the interpreter load the extension module *name* from the file
+ * *path* (absolute) and from no other: an embedder's own module, outside
+ * the standard library.  Return 0, or -1 with ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy,
+                                                const char *name,
+                                                const char *path);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.
@@ -134,6 +154,21 @@ PyAPI_FUNC(int) PySandbox_CheckTrusted(void);
 
 /* The same, naming the C function that asked, for the denial log. */
 PyAPI_FUNC(int) _PySandbox_CheckTrusted(const char *func);
+
+/* Return 0 if the current interpreter may load the extension module
+ * *name*; otherwise log the denial, set the ModuleNotFoundError of a
+ * module that does not exist, and return -1. */
+PyAPI_FUNC(int) _PySandbox_CheckModuleName(const char *name);
+
+/* Make the calling function return *error_return* with that error set
+ * when the current interpreter may not load the extension module *name*
+ * (a C string); nothing in a trusted interpreter. */
+#define PySandbox_CheckModule(name, error_return) \
+    do { \
+        if (_PySandbox_CheckModuleName(name) < 0) { \
+            return error_return; \
+        } \
+    } while (0)
 
 /* Make the calling function return *error_return*, with SandboxError set
  * and the denial logged under the function's name, when called in an
@@ -217,6 +252,7 @@ PyAPI_FUNC(PyObject *) PySandbox_ExtendedQuery(PyInterpreterState *interp);
 
 /* Every interpreter is trusted: the checks do nothing. */
 #define PySandbox_Trusted(error_return) do { } while (0)
+#define PySandbox_CheckModule(name, error_return) do { } while (0)
 #define PySandbox_ExtendedCheckTrue(group, type, error_return) \
     do { } while (0)
 #define PySandbox_ExtendedValueAlloc(group, type, increase, error_return) \

@@ -71,10 +71,21 @@ extern int _PySandbox_HandlePending(PyThreadState *tstate);
 extern void _PySandbox_StopPython(PyInterpreterState *interp,
                                   PyThreadState *tstate);
 
-/* May an extension module of *name*, from *filename* (or NULL), be loaded
- * (_imp.create_dynamic())?  Return 0, or -1 with the denial logged and the
- * ModuleNotFoundError of a module that does not exist set. */
+/* May the shared-library extension module *name*, from *filename* (or
+ * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
+ * and the file its own: <a standard-library directory>/<name><suffix>.
+ * Return 0, or -1 with the denial logged and the ModuleNotFoundError of a
+ * module that does not exist set. */
 extern int _PySandbox_CheckExtension(PyObject *name, PyObject *filename);
+
+/* May the current interpreter load the extension module *name* (a str),
+ * built in or shared?  The same return and error (create_builtin()). */
+PyAPI_FUNC(int) _PySandbox_CheckModuleSlow(PyObject *name);
+
+/* May untrusted (or trusted: 1) *interp* load the extension module *name*?
+ * No error set (_imp.is_builtin(), sys.builtin_module_names). */
+extern int _PySandbox_ModuleAllowed(PyInterpreterState *interp,
+                                    const char *name);
 
 /* Is untrusted *interp* ending (Py_EndInterpreter() began)? */
 extern int _PySandbox_IsEnding(PyInterpreterState *interp);
@@ -236,6 +247,15 @@ _PySandbox_CheckIntMaxStrDigits(int maxdigits)
     return _PySandbox_CheckIntMaxStrDigitsSlow(maxdigits);
 }
 
+static inline int
+_PySandbox_CheckModule(PyObject *name)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckModuleSlow(name);
+}
+
 /* Hostile bytecode (the 2006 design's "Hostile Bytecode"): may the current
  * interpreter make a code object from bytes its code supplies (*what*: the
  * code constructor, code.replace(), _imp.get_frozen_object() with data)?
@@ -250,6 +270,23 @@ _PySandbox_CheckBytecode(const char *what)
     }
     return _PySandbox_Deny("bytecode", what);
 }
+
+/* code.replace() (and __replace__()) with these values, the unchanged
+ * ones being the code object's own (NULL for co_code, co_varnames,
+ * co_freevars and co_cellvars): in an untrusted interpreter, only its
+ * names, file name, first line number and the CO_ITERABLE_COROUTINE flag
+ * (types.coroutine(), which asyncio uses) may change; anything the
+ * evaluator trusts is denied (_PySandbox_CheckBytecode()).  0 or -1. */
+extern int _PySandbox_CheckCodeReplaceSlow(
+    PyCodeObject *self, int argcount, int posonlyargcount,
+    int kwonlyargcount, int nlocals, int stacksize, int flags,
+    PyObject *code, PyObject *consts, PyObject *names, PyObject *varnames,
+    PyObject *freevars, PyObject *cellvars, PyObject *linetable,
+    PyObject *exceptiontable);
+
+#define _PySandbox_CheckCodeReplace(...) \
+    (_PyInterpreterState_GET()->sandbox == NULL \
+     ? 0 : _PySandbox_CheckCodeReplaceSlow(__VA_ARGS__))
 
 /* marshal.load() and loads() (the entry points, not the reader): the
  * allow_code the reader gets.  In an untrusted interpreter, -1 instead of
@@ -442,6 +479,21 @@ static inline int
 _PySandbox_CheckBytecode(const char *Py_UNUSED(what))
 {
     return 0;
+}
+
+static inline int
+_PySandbox_CheckModule(PyObject *Py_UNUSED(name))
+{
+    return 0;
+}
+
+#define _PySandbox_CheckCodeReplace(...) 0
+
+static inline int
+_PySandbox_ModuleAllowed(PyInterpreterState *Py_UNUSED(interp),
+                         const char *Py_UNUSED(name))
+{
+    return 1;
 }
 
 static inline int

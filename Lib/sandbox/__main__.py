@@ -49,7 +49,8 @@ LIST_GRANTS = (
      "let it write PATH and below (absolute)"),
     ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
     ("--allow-module", "modules", "NAME",
-     "let it import the standard-library module NAME"),
+     "let it import the extension module NAME of the standard library "
+     "beyond the default set"),
     ("--allow-env", "env", "NAME",
      "copy the host's environment variable NAME into its os.environ"),
 )
@@ -181,7 +182,10 @@ def run_command(args, parser):
             parser.error(f"cannot open the script {args.script!r}")
 
     import _sandbox
-    interp = sandbox.Interpreter(policy)
+    try:
+        interp = sandbox.Interpreter(policy)
+    except PolicyError as exc:
+        parser.error(f"modules: {exc}")
     outcome = {}
 
     def job():

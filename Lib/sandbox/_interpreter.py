@@ -6,7 +6,7 @@ import threading
 import tokenize
 import weakref
 
-from ._policy import check_policy
+from ._policy import PolicyError, check_policy
 
 try:
     import _sandbox
@@ -83,7 +83,14 @@ class Interpreter:
         self.last_result = None
         self._lock = threading.Lock()
         self._log_seen = []
-        self._id = _sandbox.new_interpreter(policy.threads, 0, policy.env)
+        try:
+            self._id = _sandbox.new_interpreter(
+                policy.threads, 0, policy.env,
+                tuple(name for name in policy.modules if "." not in name))
+        except ValueError as exc:
+            # What only the engine knows: a module it never loads.
+            raise PolicyError(str(exc).partition(": ")[2] or str(exc)) \
+                from None
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property

@@ -37,7 +37,7 @@ _DEFAULTS = {
 
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
-_ENFORCED = frozenset({"threads", "env"})
+_ENFORCED = frozenset({"threads", "env", "modules"})
 
 _MEMORY_MIN = 1024 * 1024                  # 1 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
@@ -237,7 +237,7 @@ class Policy:
 
       read, write      absolute paths it may read, write (and below them)
       net              "HOST:PORT" it may connect to
-      modules          standard-library modules it may import
+      modules          extension modules it may import beyond the default
       env              host environment variables its os.environ gets
       memory           bytes, or a size: "256M", "1G", "512MiB" (256MiB)
       time             seconds of CPU and wall time per job (30)
@@ -246,7 +246,8 @@ class Policy:
       filesystem_info  whether it may see real paths (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
 
-    Only "threads" and "env" are enforced yet: the others are kept and
+    Only "threads", "env" and "modules" are enforced yet: the others are
+    kept and
     compared, and Policy.unenforced() lists them; setting one warns
     (NotEnforcedWarning).
     a <= b means that a grants nothing that b does not.

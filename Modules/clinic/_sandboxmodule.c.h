@@ -10,16 +10,19 @@ preserve
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
 PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
-"new_interpreter($module, max_threads=0, recursion_limit=0, env=(), /)\n"
+"new_interpreter($module, max_threads=0, recursion_limit=0, env=(),\n"
+"                modules=(), /)\n"
 "--\n"
 "\n"
 "Create an untrusted interpreter.\n"
 "\n"
 "Its policy grants nothing but max_threads threads at once besides the one\n"
 "that runs a job, a recursion limit its code may lower but not raise above\n"
-"recursion_limit (0: Python\'s default, 1000), and the environment\n"
-"variables named in the tuple env (its os.environ starts with their values\n"
-"in the creator).  Return its interpreter ID.  From an untrusted\n"
+"recursion_limit (0: Python\'s default, 1000), the environment variables\n"
+"named in the tuple env (its os.environ starts with their values in the\n"
+"creator), and the extension modules named in the tuple modules beyond the\n"
+"default set (a (name, file) pair binds a module outside the standard\n"
+"library to its file).  Return its interpreter ID.  From an untrusted\n"
 "interpreter, the policy must be within the creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
@@ -27,7 +30,8 @@ PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit, PyObject *env);
+                              int recursion_limit, PyObject *env,
+                              PyObject *modules);
 
 static PyObject *
 _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -36,8 +40,9 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
     Py_ssize_t max_threads = 0;
     int recursion_limit = 0;
     PyObject *env = NULL;
+    PyObject *modules = NULL;
 
-    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 3)) {
+    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 4)) {
         goto exit;
     }
     if (nargs < 1) {
@@ -70,8 +75,16 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
         goto exit;
     }
     env = args[2];
+    if (nargs < 4) {
+        goto skip_optional;
+    }
+    if (!PyTuple_Check(args[3])) {
+        _PyArg_BadArgument("new_interpreter", "argument 4", "tuple", args[3]);
+        goto exit;
+    }
+    modules = args[3];
 skip_optional:
-    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env);
+    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env, modules);
 
 exit:
     return return_value;
@@ -411,4 +424,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=639dbcf02ab958c1 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=7ad51a6c0139c2e3 input=a9049054013a1b77]*/
