@@ -10,6 +10,7 @@
 #include "Python.h"
 #include "pycore_ceval.h"         // _Py_set_eval_breaker_bit()
 #include "pycore_import.h"        // _PyImport_GetModuleAttrString()
+#include "pycore_fileutils.h"     // _Py_EncodeLocaleRaw()
 #include "pycore_importdl.h"      // _PyImport_DynLoadFiletab
 #include "pycore_initconfig.h"    // _PyStatus_OK()
 #include "pycore_long.h"          // _PY_LONG_DEFAULT_MAX_STR_DIGITS
@@ -47,6 +48,8 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
 #ifdef HAVE_UNISTD_H
 #  include <unistd.h>             // close()
 #endif
+#include <dirent.h>               // opendir()
+#include <sys/stat.h>             // stat()
 
 
 /* A policy: what an untrusted interpreter may do.  The protections add
@@ -1580,6 +1583,8 @@ clear_state(struct _PySandboxState *state)
 }
 
 
+static void record_module_inodes(PyInterpreterState *interp);
+
 PyStatus
 _PySandbox_InitInterpreter(PyInterpreterState *interp,
                            const PyInterpreterConfig *config)
@@ -1644,6 +1649,7 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         clear_state(state);
         return status;
     }
+    record_module_inodes(interp);
     /* Before its first thread state, which copies it. */
     interp->ceval.recursion_limit = Py_MIN(interp->ceval.recursion_limit,
                                            policy_recursion_limit(
@@ -2067,6 +2073,122 @@ _PySandbox_CheckModuleName(const char *name)
     return rc;
 }
 
+/* The inode of each extension module file of the standard library's
+ * directories, recorded when the first untrusted interpreter of the
+ * process is created, before any untrusted code ran: a file put in an
+ * allowed module's place afterwards (a rename over it) does not load.
+ * Keys are "<resolved directory>/<file name>". */
+typedef struct {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+} module_inode;
+
+static struct {
+    PyMutex mutex;
+    int recorded;
+    module_inode *items;
+    Py_ssize_t n;
+} module_inodes;
+
+static int
+has_extension_suffix(const char *base)
+{
+    size_t len = strlen(base);
+    for (const char *const *suffix = _PyImport_DynLoadFiletab;
+         *suffix != NULL; suffix++)
+    {
+        size_t n = strlen(*suffix);
+        if (len > n && strcmp(base + len - n, *suffix) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+record_module_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (!has_extension_suffix(entry->d_name)) {
+            continue;
+        }
+        size_t size = strlen(dir) + strlen(entry->d_name) + 2;
+        char *path = PyMem_RawMalloc(size);
+        struct stat st;
+        module_inode *items = PyMem_RawRealloc(
+            module_inodes.items,
+            (size_t)(module_inodes.n + 1) * sizeof(module_inode));
+        if (items != NULL) {
+            module_inodes.items = items;
+        }
+        if (path == NULL || items == NULL) {
+            PyMem_RawFree(path);
+            break;
+        }
+        PyOS_snprintf(path, size, "%s/%s", dir, entry->d_name);
+        if (stat(path, &st) != 0) {
+            PyMem_RawFree(path);
+            continue;
+        }
+        items[module_inodes.n++] = (module_inode){path, st.st_dev, st.st_ino};
+    }
+    closedir(d);
+}
+
+/* Record the inodes once per process, from *interp*'s search path. */
+static void
+record_module_inodes(PyInterpreterState *interp)
+{
+    PyMutex_Lock(&module_inodes.mutex);
+    if (!module_inodes.recorded) {
+        module_inodes.recorded = 1;
+        const PyWideStringList *paths = &interp->config.module_search_paths;
+        for (Py_ssize_t i = 0; i < paths->length; i++) {
+            /* No thread state here: raw memory only. */
+            char *entry = _Py_EncodeLocaleRaw(paths->items[i], NULL);
+            char *dir = entry != NULL ? realpath(entry, NULL) : NULL;
+            PyMem_RawFree(entry);
+            if (dir != NULL) {
+                record_module_dir(dir);
+            }
+            free(dir);
+        }
+    }
+    PyMutex_Unlock(&module_inodes.mutex);
+}
+
+/* Is *path* (whose directory resolves to *dir*, its file name *base*) the
+ * file recorded there, the same inode? */
+static int
+is_recorded_file(const char *path, const char *dir, const char *base)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return 0;
+    }
+    size_t dirlen = strlen(dir);
+    int same = 0;
+    PyMutex_Lock(&module_inodes.mutex);
+    for (Py_ssize_t i = 0; i < module_inodes.n; i++) {
+        const module_inode *item = &module_inodes.items[i];
+        if (strncmp(item->path, dir, dirlen) == 0
+            && item->path[dirlen] == '/'
+            && strcmp(item->path + dirlen + 1, base) == 0)
+        {
+            same = item->dev == st.st_dev && item->ino == st.st_ino;
+            break;
+        }
+    }
+    PyMutex_Unlock(&module_inodes.mutex);
+    return same;
+}
+
 /* Is *path* (an absolute file name) <a directory of the interpreter's
  * standard-library search path>/<name><an extension suffix>, with the
  * directories' symbolic links resolved on both sides? */
@@ -2123,15 +2245,17 @@ is_module_file(PyInterpreterState *interp, const char *name,
     }
     const PyWideStringList *paths = &interp->config.module_search_paths;
     for (Py_ssize_t i = 0; i < paths->length && !found; i++) {
-        char *entry = Py_EncodeLocale(paths->items[i], NULL);
+        char *entry = _Py_EncodeLocaleRaw(paths->items[i], NULL);
         if (entry == NULL) {
             continue;
         }
         char *dir = realpath(entry, NULL);
-        PyMem_Free(entry);
+        PyMem_RawFree(entry);
         found = dir != NULL && strcmp(dir, real) == 0;
         free(dir);
     }
+    /* ... and the very file that was there before any untrusted code. */
+    found = found && is_recorded_file(path, real, slash + 1);
     free(real);
     return found;
 }
@@ -2587,6 +2711,11 @@ static PyInterpreterState *forgotten_after_fork = NULL;
 PyStatus
 _PySandbox_ForgetInterpretersAfterFork(void)
 {
+#ifdef Py_UNTRUSTED
+    /* Another thread may have held it at the fork; the child has only
+       this one. */
+    module_inodes.mutex = (PyMutex){0};
+#endif
     _PyRuntimeState *runtime = &_PyRuntime;
     struct pyinterpreters *interpreters = &runtime->interpreters;
     PyInterpreterState *main_interp = interpreters->main;

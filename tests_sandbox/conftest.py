@@ -39,6 +39,32 @@ def run_python(*args, python=sys.executable, **kw):
                           capture_output=True, text=True, timeout=120, **kw)
 
 
+def run_host(code, *options, timeout=120, **env_extra):
+    """Run *code* (dedented) as the main program of a child host: isolated
+    mode, no PYTHON* variables of ours, plus *env_extra*."""
+    import textwrap
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, *options, "-I", "-c",
+                           textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def job_outcome(interp, source, message=False):
+    """Run *source* (dedented) in untrusted *interp*: "ran", or the short
+    name of the exception the job raised ("SandboxError"), with its message
+    after ": " when *message* is true."""
+    import _sandbox
+    import textwrap
+    try:
+        _sandbox.exec(interp, textwrap.dedent(source))
+    except _sandbox.RemoteError as exc:
+        name = exc.type_name.rpartition(".")[2]
+        return f"{name}: {exc.message}" if message else name
+    return "ran"
+
+
 def load_build_script():
     """Tools/sandbox/build.py as a module."""
     import importlib.util

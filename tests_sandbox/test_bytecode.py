@@ -5,26 +5,15 @@ code object that crashes a stock interpreter never runs (the host lives),
 a .pyc never loads (its marker file never appears), while source,
 frozen modules and marshalled data keep working."""
 
-import os
 import py_compile
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from conftest import requires_untrusted
+from conftest import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
-
-def outcome(interp, source):
-    import _sandbox
-    try:
-        _sandbox.exec(interp, textwrap.dedent(source))
-    except _sandbox.RemoteError as exc:
-        return exc.type_name.rpartition(".")[2]
-    return "ran"
 
 
 # A function whose bytecode loads constant 0x7fffff of a one-constant
@@ -41,11 +30,6 @@ f.__code__ = f.__code__.replace(co_code=code)
 f()
 """
 
-
-def run_host(code):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_crashing_bytecode_never_runs():

@@ -6,28 +6,20 @@ Doc/sandbox/imports.rst lists the corpus and what remains open
 upstream."""
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from conftest import UNTRUSTED_BUILD, requires_untrusted, run_host
 
 CRASHERS = os.path.join(os.path.dirname(os.__file__), "test", "crashers")
 
-
-def run(code, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 def run_untrusted(source, timeout=120):
     """Run *source* in an untrusted interpreter of a child host; return the
     child and what the job ended with."""
-    proc = run(f"""
+    proc = run_host(f"""
         import _sandbox
         jail = _sandbox.new_interpreter(1)
         try:
@@ -37,7 +29,7 @@ def run_untrusted(source, timeout=120):
             print(exc.type_name.rpartition(".")[2])
         _sandbox.end_interpreter(jail)
         print("host alive")
-    """, timeout)
+    """, timeout=timeout)
     return proc
 
 
@@ -101,7 +93,7 @@ FIXED = {
 
 @pytest.mark.parametrize("name", sorted(FIXED))
 def test_fixed_by_a_patch(name):
-    proc = run(FIXED[name])
+    proc = run_host(FIXED[name])
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
 
 
@@ -199,5 +191,5 @@ def test_control_the_corpus_still_crashes_stock_code():
     # still crashes: the tests above are not vacuous.
     for name in ("gc_inspection.py", "underlying_dict.py"):
         with open(os.path.join(CRASHERS, name)) as f:
-            proc = run(f.read())
+            proc = run_host(f.read())
         assert proc.returncode < 0, name

@@ -7,36 +7,16 @@ hole is visible."""
 
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
-from conftest import requires_untrusted
+from conftest import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
 CANARY = "CANARY-7f3a"
 
 
-def run_host(code):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60,
-                          env=env)
-
-
-def outcome(interp, source):
-    """Run *source* in *interp* and return 'ran' or the exception's type
-    name on the untrusted side."""
-    import _sandbox
-    try:
-        _sandbox.exec(interp, textwrap.dedent(source))
-    except _sandbox.RemoteError as exc:
-        return exc.type_name.rpartition(".")[2]
-    return "ran"
 
 
 STDIO = """

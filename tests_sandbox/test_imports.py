@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import requires_untrusted
+from conftest import job_outcome, requires_untrusted
 
 pytestmark = requires_untrusted
 
@@ -27,14 +27,6 @@ NEVER_BY_DEFAULT = [
 ]
 
 
-def outcome(interp, source):
-    import _sandbox
-    try:
-        _sandbox.exec(interp, textwrap.dedent(source))
-    except _sandbox.RemoteError as exc:
-        return f"{exc.type_name.rpartition('.')[2]}: {exc.message}"
-    return "ran"
-
 
 @pytest.mark.parametrize("name", NEVER_BY_DEFAULT)
 def test_denied_like_a_module_that_does_not_exist(untrusted, name):
@@ -46,6 +38,10 @@ def test_denied_like_a_module_that_does_not_exist(untrusted, name):
         except ModuleNotFoundError as exc:
             assert exc.name == {name!r}, exc.name
     """) == "ran"
+
+
+def outcome(interp, source):
+    return job_outcome(interp, source, message=True)
 
 
 def test_posixsubprocess_loads_crippled(untrusted):
@@ -311,3 +307,65 @@ def test_a_module_bound_to_its_file(planted_library, tmp_path):
                 ("_interpreters", "/x.so"), ("planted",)]:
         with pytest.raises((ValueError, TypeError)):
             _sandbox.new_interpreter(0, 0, (), (bad,))
+
+
+SWAP = """
+import _sandbox, os, shutil
+first = _sandbox.new_interpreter()      # the process records the inodes
+_sandbox.end_interpreter(first)
+target = {target!r}
+backup = target + ".sandbox-test"
+os.rename(target, backup)
+shutil.copy(backup, target)             # the same bytes, another inode
+try:
+    jail = _sandbox.new_interpreter()
+    try:
+        _sandbox.exec(jail, "import _bisect")
+        print("loaded")
+    except _sandbox.RemoteError as exc:
+        print(exc.type_name)
+    _sandbox.end_interpreter(jail)
+finally:
+    os.replace(backup, target)
+"""
+
+
+def test_a_file_put_in_a_modules_place_does_not_load():
+    # The standard library's extension files are recorded, inode and all,
+    # when the process creates its first untrusted interpreter: a file
+    # renamed over one afterwards (here a copy of the same library) is
+    # refused.  A new process records the new files.
+    import _bisect
+    target = os.path.join(os.path.dirname(_bisect.__file__),
+                          os.path.basename(_bisect.__file__))
+    if not os.access(os.path.dirname(target), os.W_OK):
+        pytest.skip("the standard library's directory is read-only")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([sys.executable, "-I", "-c",
+                           SWAP.format(target=target)],
+                          capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ModuleNotFoundError\n"
+    proc = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent("""
+        import _sandbox
+        jail = _sandbox.new_interpreter()
+        _sandbox.exec(jail, "import _bisect")
+        print("loaded")
+    """)], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.stdout == "loaded\n", proc.stderr
+
+
+def test_pickle_imports_only_what_the_allowlist_allows(untrusted):
+    # A pickle names a callable by module and name: loading it imports
+    # through the same checks.
+    import pickle
+    payload = pickle.dumps(__import__("pwd").getpwall, protocol=0)
+    assert outcome(untrusted, f"import pickle; pickle.loads({payload!r})") \
+        == "ModuleNotFoundError: No module named 'pwd'"
+    payload = b"cos\nsystem\n(Vtrue\ntR."
+    assert outcome(untrusted, f"import pickle; pickle.loads({payload!r})") \
+        .startswith("SandboxError")
+    assert outcome(untrusted, "import pickle; assert pickle.loads("
+                   "pickle.dumps({'a': [1, 2.5, None]})) == "
+                   "{'a': [1, 2.5, None]}") == "ran"

@@ -146,7 +146,11 @@ for name, attempt in (
         ("setuid", lambda: os.setuid(65534)),
         ("setgroups", lambda: os.setgroups([])),
         ("tzset", lambda: (os.environ.__setitem__("TZ", "Asia/Tokyo"),
-                           time.tzset()))):
+                           time.tzset())),
+        ("clock_settime", lambda: time.clock_settime(
+            time.CLOCK_REALTIME, time.clock_gettime(time.CLOCK_REALTIME))),
+        ("clock_settime_ns", lambda: time.clock_settime_ns(
+            time.CLOCK_REALTIME, time.clock_gettime_ns(time.CLOCK_REALTIME)))):
     try:
         attempt()
         outcomes[name] = "ran"

@@ -5,34 +5,15 @@ raises SandboxError.  Effects are checked on the host: its limits, its
 trace and monitoring state, its frames, its stderr, the marker a debugger
 hook would create."""
 
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from conftest import requires_untrusted
+from conftest import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
 
-def outcome(interp, source):
-    import _sandbox
-    try:
-        _sandbox.exec(interp, textwrap.dedent(source))
-    except _sandbox.RemoteError as exc:
-        return exc.type_name.rpartition(".")[2]
-    return "ran"
-
-
-def run_host(code, *options, **env_extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(env_extra)
-    return subprocess.run([sys.executable, *options, "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60,
-                          env=env)
 
 
 def test_the_recursion_limit_can_be_lowered_not_raised(untrusted):
