@@ -1778,7 +1778,7 @@ static const char *const default_modules[] = {
     "_sha1", "_sha2", "_sha3", "_signal", "_socket", "_sre", "_stat",
     "_statistics", "_string", "_struct", "_suggestions", "_symtable",
     "_sysconfig", "_thread", "_tokenize", "_typing", "_warnings",
-    "_weakref", "_zoneinfo", "array", "atexit", "binascii", "builtins",
+    "_weakref", "array", "atexit", "binascii", "builtins",
     "cmath", "errno", "gc", "itertools", "marshal", "math", "posix",
     "pyexpat", "select", "sys", "time", "unicodedata", "zlib",
 };

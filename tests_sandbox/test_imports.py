@@ -23,7 +23,7 @@ NEVER_BY_DEFAULT = [
     "_testsinglephase", "_interpreters", "_interpqueues",
     "_interpchannels", "_multiprocessing", "_posixshmem", "readline",
     "_curses", "_tkinter", "pwd", "grp", "syslog", "_lsprof", "_datetime",
-    "_sqlite3", "_ssl", "_uuid", "_dbm", "_gdbm", "xxsubtype",
+    "_sqlite3", "_ssl", "_uuid", "_dbm", "_gdbm", "xxsubtype", "_zoneinfo",
 ]
 
 
@@ -107,7 +107,7 @@ import argparse, asyncio, base64, bisect, collections, contextlib, copy
 import csv, dataclasses, datetime, decimal, difflib, enum, fractions
 import functools, gzip, hashlib, heapq, io, itertools, json, logging
 import operator, pickle, pprint, random, re, secrets, statistics, string
-import textwrap, tomllib, typing, uuid, zipfile, abc
+import textwrap, tomllib, typing, uuid, zipfile, abc, zoneinfo
 assert json.loads(json.dumps({"a": [1, 2.5]})) == {"a": [1, 2.5]}
 assert re.sub(r"(\\d+)", r"<\\1>", "a1b22") == "a<1>b<22>"
 assert decimal.Decimal("1.1") + decimal.Decimal("2.2") == decimal.Decimal("3.3")
@@ -123,6 +123,9 @@ with zipfile.ZipFile(buf, "w") as z:
 assert zipfile.ZipFile(io.BytesIO(buf.getvalue())).read("a.txt") == b"zipped"
 assert gzip.decompress(gzip.compress(b"data")) == b"data"
 assert tomllib.loads("a = 1") == {"a": 1}
+import sys
+assert "_zoneinfo" not in sys.modules       # its pure-Python ZoneInfo
+assert datetime.datetime(2026, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC"))
 assert list(csv.reader(["a,b"])) == [["a", "b"]]
 assert base64.b64decode(base64.b64encode(b"ok")) == b"ok"
 @dataclasses.dataclass
