@@ -15,8 +15,9 @@ compares a baseline A with a candidate B and prints the ratio B/A:
                  isolated, B = untrusted.
   callgrind      instructions executed (callgrind's Ir total) by a fixed,
                  deterministic pure-Python workload run by the trusted main
-                 interpreter: A = build/trusted (flag off), B =
-                 build/untrusted (flag on).  Needs valgrind.
+                 interpreter, and by 100,000 calls that take a descriptor:
+                 A = build/trusted (flag off), B = build/untrusted (flag
+                 on).  Needs valgrind.
   pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
                  flag on.  Slow, and installs pyperformance from PyPI into
                  build/bench-venv on first use, so only with --pyperformance.
@@ -532,6 +533,25 @@ print(checksum)
 '''
 CALLGRIND_REPEAT = 16
 
+# The descriptor table's checks on the trusted fast path: calls that take
+# a descriptor, from the main interpreter.  callgrind counts only user
+# space, so the system calls themselves weigh nothing here.
+CALLGRIND_DESCRIPTORS = '''\
+import io, os, sys
+n = int(sys.argv[1])
+fd = os.open(os.devnull, os.O_RDWR)
+f = io.FileIO(os.devnull, "r+")
+data = b"x" * 16
+for _ in range(n):
+    os.write(fd, data)
+    os.fstat(fd)
+    os.lseek(fd, 0, 0)
+    f.write(data)
+    f.seek(0)
+print(n)
+'''
+CALLGRIND_DESCRIPTOR_CALLS = 20_000
+
 
 def callgrind_env():
     # No PYTHON* variables from the caller; a fixed hash seed, so that the
@@ -559,9 +579,13 @@ def bench_callgrind(args, builds, workdir):
     script = os.path.join(workdir, "callgrind_workload.py")
     with open(script, "w") as f:
         f.write(CALLGRIND_WORKLOAD)
+    fd_script = os.path.join(workdir, "callgrind_descriptors.py")
+    with open(fd_script, "w") as f:
+        f.write(CALLGRIND_DESCRIPTORS)
     jobs = {
         "startup": ["-s", "-c", "pass"],
         "workload": ["-s", script, str(CALLGRIND_REPEAT)],
+        "descriptors": ["-s", fd_script, str(CALLGRIND_DESCRIPTOR_CALLS)],
     }
     log(f"callgrind: {', '.join(jobs)} under both builds "
         f"(deterministic, so one run each; the builds run concurrently)")
@@ -591,7 +615,9 @@ def bench_callgrind(args, builds, workdir):
                 f"under the two builds: {prints}")
     results = []
     for job, what in (("startup", "startup+exit ('-c pass')"),
-                      ("workload", "workload (~1 s, incl. startup)")):
+                      ("workload", "workload (~1 s, incl. startup)"),
+                      ("descriptors", f"{CALLGRIND_DESCRIPTOR_CALLS:,} x 5 "
+                                      "descriptor calls (incl. startup)")):
         a = counts[job, "trusted"]
         b = counts[job, "untrusted"]
         results.append(Result(f"callgrind: {what} (A flag off, B flag on)",
