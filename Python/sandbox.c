@@ -731,6 +731,31 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     return 0;
 }
 
+void
+_PySandbox_ForgetFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state != NULL && fd >= 0 && fd < _PySandbox_MAX_FD) {
+        state->fds[fd / CHAR_BIT] &= (unsigned char)~(1U << (fd % CHAR_BIT));
+    }
+}
+
+int
+_PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
+                            const char *func)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int fd;
+        /* Ancillary data from Python: not necessarily aligned. */
+        memcpy(&fd, (const char *)data + i * (Py_ssize_t)sizeof(int),
+               sizeof(int));
+        if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 _PySandbox_CloseFdRange(int low, int high)
 {

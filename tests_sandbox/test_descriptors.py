@@ -7,6 +7,8 @@ hole is visible."""
 
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -228,3 +230,77 @@ def test_modules_that_act_behind_the_table_are_not_loaded(untrusted,
                                                           module):
     assert outcome(untrusted, f"import {module}") == "ModuleNotFoundError"
 
+
+
+def test_passing_descriptors_in_messages(untrusted):
+    # SCM_RIGHTS: sending one it does not own is denied; those it receives
+    # are its own (usable, and closed when it ends).
+    import _sandbox
+    host_r, host_w = os.pipe()
+    try:
+        assert outcome(untrusted, f"""
+            import array, socket
+            a, b = socket.socketpair()
+            a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                array.array('i', [{host_w}]))])
+        """) == "SandboxError"
+        assert outcome(untrusted, """
+            import array, os, socket
+            a, b = socket.socketpair()
+            r, w = os.pipe()
+            a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                array.array('i', [w]))])
+            msg, anc, *_ = b.recvmsg(1, socket.CMSG_SPACE(4))
+            received = array.array('i', anc[0][2])[0]
+            os.write(received, b'via a received descriptor')
+            assert os.read(r, 100) == b'via a received descriptor'
+        """) == "ran"
+        received = _sandbox.eval(untrusted, "received")
+        os.fstat(host_w)            # the host's pipe is untouched
+    finally:
+        os.close(host_r)
+        os.close(host_w)
+    assert isinstance(received, int)
+
+
+def test_what_waits_checks_again(untrusted, tmp_path):
+    # A number registered with poll(), kept by a DirEntry or by a socket
+    # that waits, closed and then reused by the host, is refused.
+    import _sandbox
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f").write_text("x" * 12345)
+    assert outcome(untrusted, f"""
+        import os, select
+        r, w = os.pipe()
+        p = select.poll()
+        p.register(r)
+        d = os.open({str(tmp_path)!r}, os.O_RDONLY)
+        entries = list(os.scandir(d))
+        os.close(r); os.close(w); os.close(d)
+        numbers = (r, d)
+    """) == "ran"
+    r, d = _sandbox.eval(untrusted, "numbers")
+    held = []
+    try:
+        while True:                 # the host takes the freed numbers
+            fd = os.open(tmp_path / "sub", os.O_RDONLY)
+            held.append(fd)
+            if fd >= max(r, d):
+                break
+        assert outcome(untrusted, "p.poll(0)") == "SandboxError"
+        assert outcome(untrusted, "[e.stat() for e in entries]") == \
+            "SandboxError"
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_a_pidfd_of_the_hosts_child_is_out_of_reach(untrusted):
+    child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
+    pidfd = os.pidfd_open(child.pid)
+    try:
+        assert outcome(untrusted, f"import os; os.waitid(os.P_PIDFD, {pidfd},"
+                                  " os.WEXITED)") == "SandboxError"
+        assert child.wait(timeout=30) == 7   # the host reaps its child
+    finally:
+        os.close(pidfd)

@@ -156,6 +156,9 @@ PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
+PyAPI_FUNC(void) _PySandbox_ForgetFdSlow(int fd);
+PyAPI_FUNC(int) _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
+                                            const char *func);
 
 /* Close the descriptors that the current, untrusted, interpreter owns in
  * [low, high) (os.closerange()), and only those.  Return 0. */
@@ -214,6 +217,27 @@ _PySandbox_OwnFdPair(int fds[2])
         return 0;
     }
     return _PySandbox_OwnFdPairSlow(fds);
+}
+
+/* Check the *count* descriptors (ints, possibly unaligned) at *data*, as
+ * _PySandbox_CheckFd() does: those a message passes (SCM_RIGHTS). */
+static inline int
+_PySandbox_CheckFdArray(const void *data, Py_ssize_t count, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckFdArraySlow(data, count, func);
+}
+
+/* Forget *fd* without a check: a descriptor recorded, then closed on an
+ * error path. */
+static inline void
+_PySandbox_ForgetFd(int fd)
+{
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_ForgetFdSlow(fd);
+    }
 }
 
 /* The current interpreter is about to close descriptor *fd*: check it as
@@ -461,6 +485,19 @@ static inline int
 _PySandbox_OwnFdPair(int Py_UNUSED(fds[2]))
 {
     return 0;
+}
+
+static inline int
+_PySandbox_CheckFdArray(const void *Py_UNUSED(data),
+                        Py_ssize_t Py_UNUSED(count),
+                        const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline void
+_PySandbox_ForgetFd(int Py_UNUSED(fd))
+{
 }
 
 static inline int
