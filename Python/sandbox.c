@@ -49,6 +49,9 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
 #  include <unistd.h>             // close()
 #endif
 #include <dirent.h>               // opendir()
+#ifdef HAVE_SYS_SOCKET_H
+#  include <sys/socket.h>         // struct msghdr, SCM_RIGHTS
+#endif
 #include <sys/stat.h>             // stat()
 
 
@@ -667,6 +670,21 @@ fd_is_owned(struct _PySandboxState *state, int fd)
             && (state->fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
 }
 
+static void
+set_fd_owned(struct _PySandboxState *state, int fd, int owned)
+{
+    if (fd < 0 || fd >= _PySandbox_MAX_FD) {
+        return;
+    }
+    unsigned char bit = (unsigned char)(1U << (fd % CHAR_BIT));
+    if (owned) {
+        state->fds[fd / CHAR_BIT] |= bit;
+    }
+    else {
+        state->fds[fd / CHAR_BIT] &= (unsigned char)~bit;
+    }
+}
+
 int
 _PySandbox_CheckFdSlow(int fd, const char *func)
 {
@@ -696,7 +714,7 @@ _PySandbox_OwnFdSlow(int fd)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    state->fds[fd / CHAR_BIT] |= (unsigned char)(1U << (fd % CHAR_BIT));
+    set_fd_owned(state, fd, 1);
     return fd;
 }
 
@@ -708,7 +726,7 @@ _PySandbox_OwnFdPairSlow(int fds[2])
         return -1;
     }
     if (_PySandbox_OwnFdSlow(fds[1]) < 0) {
-        (void)_PySandbox_ReleaseFdSlow(fds[0], NULL);
+        _PySandbox_ForgetFdSlow(fds[0]);
         (void)close(fds[0]);
         return -1;
     }
@@ -725,9 +743,7 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     if (_PySandbox_CheckFdSlow(fd, func) < 0) {
         return -1;
     }
-    if (fd >= 0) {
-        state->fds[fd / CHAR_BIT] &= (unsigned char)~(1U << (fd % CHAR_BIT));
-    }
+    set_fd_owned(state, fd, 0);
     return 0;
 }
 
@@ -735,8 +751,8 @@ void
 _PySandbox_ForgetFdSlow(int fd)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (state != NULL && fd >= 0 && fd < _PySandbox_MAX_FD) {
-        state->fds[fd / CHAR_BIT] &= (unsigned char)~(1U << (fd % CHAR_BIT));
+    if (state != NULL) {
+        set_fd_owned(state, fd, 0);
     }
 }
 
@@ -756,6 +772,39 @@ _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
     return 0;
 }
 
+#ifdef SCM_RIGHTS
+void
+_PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg)
+{
+    if (msg->msg_controllen == 0) {
+        return;
+    }
+    const char *end = (const char *)msg->msg_control + msg->msg_controllen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
+         c = CMSG_NXTHDR((struct msghdr *)msg, c))
+    {
+        /* A truncated message ends inside the buffer. */
+        size_t len = Py_MIN((size_t)c->cmsg_len,
+                            (size_t)(end - (const char *)c));
+        if (len < CMSG_LEN(0)) {
+            break;
+        }
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        const char *data = (const char *)CMSG_DATA(c);
+        len -= CMSG_LEN(0);
+        for (size_t k = 0; k + sizeof(int) <= len; k += sizeof(int)) {
+            int fd;
+            memcpy(&fd, data + k, sizeof(int));
+            if (_PySandbox_OwnFdSlow(fd) < 0) {
+                PyErr_Clear();      /* one it could not own is closed */
+            }
+        }
+    }
+}
+#endif
+
 int
 _PySandbox_CloseFdRange(int low, int high)
 {
@@ -765,8 +814,7 @@ _PySandbox_CloseFdRange(int low, int high)
     high = Py_MIN(high, _PySandbox_MAX_FD);
     for (int fd = low; fd < high; fd++) {
         if (fd_is_owned(state, fd)) {
-            state->fds[fd / CHAR_BIT] &=
-                (unsigned char)~(1U << (fd % CHAR_BIT));
+            set_fd_owned(state, fd, 0);
             (void)close(fd);
         }
     }
@@ -778,14 +826,9 @@ _PySandbox_CloseFdRange(int low, int high)
 static void
 close_owned_fds(struct _PySandboxState *state)
 {
-    for (int fd = 0; fd < _PySandbox_MAX_FD; fd += CHAR_BIT) {
-        if (state->fds[fd / CHAR_BIT] == 0) {
-            continue;
-        }
-        for (int i = fd; i < fd + CHAR_BIT; i++) {
-            if (fd_is_owned(state, i)) {
-                (void)close(i);
-            }
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
+        if (fd_is_owned(state, fd)) {
+            (void)close(fd);
         }
     }
     memset(state->fds, 0, sizeof(state->fds));
@@ -1380,6 +1423,76 @@ copy_strings(char *const *src, Py_ssize_t n, char ***dest)
     return 0;
 }
 
+static int
+in_list(const char *const *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+policy_lists(char *const *list, Py_ssize_t n, const char *name)
+{
+    return in_list((const char *const *)list, (size_t)n, name);
+}
+
+/* Append *entry* (raw-allocated; taken, freed on failure) to *list*.
+ * Return 0, or -1 with MemoryError set. */
+static int
+push_string(char ***list, Py_ssize_t *n, char *entry)
+{
+    char **grown = entry == NULL ? NULL
+        : PyMem_RawRealloc(*list, (size_t)(*n + 1) * sizeof(char *));
+    if (grown == NULL) {
+        PyMem_RawFree(entry);
+        PyErr_NoMemory();
+        return -1;
+    }
+    grown[(*n)++] = entry;
+    *list = grown;
+    return 0;
+}
+
+/* Add a copy of *name* to *list* unless it is there.  0 or -1. */
+static int
+add_name(char ***list, Py_ssize_t *n, const char *name)
+{
+    if (policy_lists(*list, *n, name)) {
+        return 0;
+    }
+    return push_string(list, n, raw_strdup(name));
+}
+
+static int
+remove_name(char **list, Py_ssize_t *n, const char *name)
+{
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        if (strcmp(list[i], name) == 0) {
+            PyMem_RawFree(list[i]);
+            list[i] = list[--(*n)];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The value of the "name=value" entry of *list* for *name*, or NULL. */
+static const char *
+find_value(char *const *list, Py_ssize_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (strncmp(list[i], name, len) == 0 && list[i][len] == '=') {
+            return list[i] + len + 1;
+        }
+    }
+    return NULL;
+}
+
 void
 PySandboxPolicy_Free(PySandboxPolicy *policy)
 {
@@ -1408,17 +1521,6 @@ PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
     return 0;
 }
 
-static int
-policy_allows_env(const PySandboxPolicy *policy, const char *name)
-{
-    for (Py_ssize_t i = 0; i < policy->n_env; i++) {
-        if (strcmp(policy->env[i], name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int
 PySandboxPolicy_AllowEnv(PySandboxPolicy *policy, const char *name)
 {
@@ -1430,24 +1532,7 @@ PySandboxPolicy_AllowEnv(PySandboxPolicy *policy, const char *name)
                      : "the name must be a non-empty string without '='");
         return -1;
     }
-    if (policy_allows_env(policy, name)) {
-        return 0;
-    }
-    char *copy = raw_strdup(name);
-    char **list = PyMem_RawRealloc(policy->env,
-                                   (size_t)(policy->n_env + 1)
-                                   * sizeof(char *));
-    if (copy == NULL || list == NULL) {
-        PyMem_RawFree(copy);
-        if (list != NULL) {
-            policy->env = list;
-        }
-        PyErr_NoMemory();
-        return -1;
-    }
-    list[policy->n_env++] = copy;
-    policy->env = list;
-    return 0;
+    return add_name(&policy->env, &policy->n_env, name);
 }
 
 int
@@ -1827,17 +1912,6 @@ static const char *const never_modules[] = {
 };
 
 static int
-in_list(const char *const *list, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(list[i], name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int
 never_module(const char *name)
 {
     return (strncmp(name, "_test", 5) == 0 || strncmp(name, "xx", 2) == 0
@@ -1851,25 +1925,12 @@ is_core_module(const char *name)
     return in_list(core_modules, Py_ARRAY_LENGTH(core_modules), name);
 }
 
-static int
-policy_lists(char *const *list, Py_ssize_t n, const char *name)
-{
-    return in_list((const char *const *)list, (size_t)n, name);
-}
-
 /* The file that *policy* binds the module *name* to ("name=/file"), or
  * NULL. */
 static const char *
 policy_module_file(const PySandboxPolicy *policy, const char *name)
 {
-    size_t len = strlen(name);
-    for (Py_ssize_t i = 0; i < policy->n_module_files; i++) {
-        const char *entry = policy->module_files[i];
-        if (strncmp(entry, name, len) == 0 && entry[len] == '=') {
-            return entry + len + 1;
-        }
-    }
-    return NULL;
+    return find_value(policy->module_files, policy->n_module_files, name);
 }
 
 /* May an interpreter of *policy* load the extension module *name*? */
@@ -1889,40 +1950,6 @@ policy_allows_module(const PySandboxPolicy *policy, const char *name)
         return 0;
     }
     return in_list(default_modules, Py_ARRAY_LENGTH(default_modules), name);
-}
-
-static int
-add_name(char ***list, Py_ssize_t *n, const char *name)
-{
-    if (policy_lists(*list, *n, name)) {
-        return 0;
-    }
-    char *copy = raw_strdup(name);
-    char **grown = PyMem_RawRealloc(*list, (size_t)(*n + 1) * sizeof(char *));
-    if (copy == NULL || grown == NULL) {
-        PyMem_RawFree(copy);
-        if (grown != NULL) {
-            *list = grown;
-        }
-        PyErr_NoMemory();
-        return -1;
-    }
-    grown[(*n)++] = copy;
-    *list = grown;
-    return 0;
-}
-
-static int
-remove_name(char **list, Py_ssize_t *n, const char *name)
-{
-    for (Py_ssize_t i = 0; i < *n; i++) {
-        if (strcmp(list[i], name) == 0) {
-            PyMem_RawFree(list[i]);
-            list[i] = list[--(*n)];
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static int
@@ -1984,17 +2011,8 @@ PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy, const char *name,
         return -1;
     }
     PyOS_snprintf(entry, size, "%s=%s", name, path);
-    char **grown = PyMem_RawRealloc(
-        policy->module_files,
-        (size_t)(policy->n_module_files + 1) * sizeof(char *));
-    if (grown == NULL) {
-        PyMem_RawFree(entry);
-        PyErr_NoMemory();
-        return -1;
-    }
-    grown[policy->n_module_files++] = entry;
-    policy->module_files = grown;
-    return 0;
+    return push_string(&policy->module_files, &policy->n_module_files,
+                       entry);
 }
 
 int
@@ -2116,6 +2134,38 @@ static struct {
     Py_ssize_t n;
 } module_inodes;
 
+/* The directory of the absolute file name *path*, ".." and symbolic links
+ * resolved: malloc()ed (free() it), or NULL. */
+static char *
+resolved_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    size_t len = (size_t)(slash - path);
+    char *dir = PyMem_RawMalloc(len + 1);
+    if (dir == NULL) {
+        return NULL;
+    }
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    char *real = realpath(len > 0 ? dir : "/", NULL);
+    PyMem_RawFree(dir);
+    return real;
+}
+
+/* An entry of the search path, resolved: malloc()ed, or NULL.  Raw
+ * memory only: it runs with no thread state too. */
+static char *
+resolved_search_dir(const wchar_t *entry)
+{
+    char *encoded = _Py_EncodeLocaleRaw(entry, NULL);
+    char *dir = encoded != NULL ? realpath(encoded, NULL) : NULL;
+    PyMem_RawFree(encoded);
+    return dir;
+}
+
 static int
 has_extension_suffix(const char *base)
 {
@@ -2175,10 +2225,7 @@ record_module_inodes(PyInterpreterState *interp)
         module_inodes.recorded = 1;
         const PyWideStringList *paths = &interp->config.module_search_paths;
         for (Py_ssize_t i = 0; i < paths->length; i++) {
-            /* No thread state here: raw memory only. */
-            char *entry = _Py_EncodeLocaleRaw(paths->items[i], NULL);
-            char *dir = entry != NULL ? realpath(entry, NULL) : NULL;
-            PyMem_RawFree(entry);
+            char *dir = resolved_search_dir(paths->items[i]);
             if (dir != NULL) {
                 record_module_dir(dir);
             }
@@ -2237,50 +2284,30 @@ is_module_file(PyInterpreterState *interp, const char *name,
     }
     /* The file's directory, ".." and links resolved: a build tree links
        its modules' files from elsewhere, so the file itself is not. */
-    const char *bound = policy_module_file(&interp->sandbox->policy, name);
-    size_t dirlen = (size_t)(slash - path);
-    char *dirname = PyMem_RawMalloc(dirlen + 2);
-    if (dirname == NULL) {
-        return 0;
-    }
-    memcpy(dirname, path, dirlen);
-    dirname[dirlen] = '\0';
-    char *real = realpath(dirlen > 0 ? dirname : "/", NULL);
-    PyMem_RawFree(dirname);
+    char *real = resolved_dirname(path);
     if (real == NULL) {
         return 0;
     }
     found = 0;
+    const char *bound = policy_module_file(&interp->sandbox->policy, name);
     if (bound != NULL) {
         /* Bound by the policy: that file, and no other. */
-        const char *bound_slash = strrchr(bound, '/');
-        size_t bound_dirlen = (size_t)(bound_slash - bound);
-        char *bound_dir = PyMem_RawMalloc(bound_dirlen + 2);
-        if (bound_dir != NULL) {
-            memcpy(bound_dir, bound, bound_dirlen);
-            bound_dir[bound_dirlen] = '\0';
-            char *dir = realpath(bound_dirlen > 0 ? bound_dir : "/", NULL);
-            PyMem_RawFree(bound_dir);
-            found = (dir != NULL && strcmp(dir, real) == 0
-                     && strcmp(bound_slash, slash) == 0);
-            free(dir);
-        }
-        free(real);
-        return found;
-    }
-    const PyWideStringList *paths = &interp->config.module_search_paths;
-    for (Py_ssize_t i = 0; i < paths->length && !found; i++) {
-        char *entry = _Py_EncodeLocaleRaw(paths->items[i], NULL);
-        if (entry == NULL) {
-            continue;
-        }
-        char *dir = realpath(entry, NULL);
-        PyMem_RawFree(entry);
-        found = dir != NULL && strcmp(dir, real) == 0;
+        char *dir = resolved_dirname(bound);
+        found = (dir != NULL && strcmp(dir, real) == 0
+                 && strcmp(strrchr(bound, '/'), slash) == 0);
         free(dir);
     }
-    /* ... and the very file that was there before any untrusted code. */
-    found = found && is_recorded_file(path, real, slash + 1);
+    else {
+        const PyWideStringList *paths = &interp->config.module_search_paths;
+        for (Py_ssize_t i = 0; i < paths->length && !found; i++) {
+            char *dir = resolved_search_dir(paths->items[i]);
+            found = dir != NULL && strcmp(dir, real) == 0;
+            free(dir);
+        }
+        /* ... and the very file that was there before any untrusted
+           code ran. */
+        found = found && is_recorded_file(path, real, slash + 1);
+    }
     free(real);
     return found;
 }
@@ -2500,7 +2527,7 @@ policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
         return 0;
     }
     for (Py_ssize_t i = 0; i < policy->n_env; i++) {
-        if (!policy_allows_env(outer, policy->env[i])) {
+        if (!policy_lists(outer->env, outer->n_env, policy->env[i])) {
             return 0;
         }
     }
@@ -2534,16 +2561,8 @@ snapshot_environ(PySandboxPolicy *policy,
             value = getenv(name);
         }
         else {
-            size_t len = strlen(name);
-            const PySandboxPolicy *outer = &creator_state->policy;
-            for (Py_ssize_t j = 0; j < outer->n_environ; j++) {
-                if (strncmp(outer->environ[j], name, len) == 0
-                    && outer->environ[j][len] == '=')
-                {
-                    value = outer->environ[j] + len + 1;
-                    break;
-                }
-            }
+            value = find_value(creator_state->policy.environ,
+                               creator_state->policy.n_environ, name);
         }
         if (value == NULL) {
             continue;

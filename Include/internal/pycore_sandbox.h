@@ -27,6 +27,8 @@ extern "C" {
  * set without Py_UNTRUSTED. */
 #define _PY_SANDBOX_BIT (1U << 7)
 
+struct msghdr;
+
 #ifdef Py_UNTRUSTED
 
 /* The policy and the counters of one untrusted interpreter; NULL in a
@@ -157,6 +159,9 @@ PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
 PyAPI_FUNC(void) _PySandbox_ForgetFdSlow(int fd);
+/* Record the descriptors a message received (SCM_RIGHTS) as the current
+ * untrusted interpreter's (recvmsg()). */
+PyAPI_FUNC(void) _PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg);
 PyAPI_FUNC(int) _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
                                             const char *func);
 
@@ -228,6 +233,14 @@ _PySandbox_CheckFdArray(const void *data, Py_ssize_t count, const char *func)
         return 0;
     }
     return _PySandbox_CheckFdArraySlow(data, count, func);
+}
+
+static inline void
+_PySandbox_OwnReceivedFds(const struct msghdr *msg)
+{
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_OwnReceivedFdsSlow(msg);
+    }
 }
 
 /* Forget *fd* without a check: a descriptor recorded, then closed on an
@@ -497,6 +510,11 @@ _PySandbox_CheckFdArray(const void *Py_UNUSED(data),
 
 static inline void
 _PySandbox_ForgetFd(int Py_UNUSED(fd))
+{
+}
+
+static inline void
+_PySandbox_OwnReceivedFds(const struct msghdr *Py_UNUSED(msg))
 {
 }
 

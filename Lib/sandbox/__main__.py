@@ -185,7 +185,7 @@ def run_command(args, parser):
     try:
         interp = sandbox.Interpreter(policy)
     except PolicyError as exc:
-        parser.error(f"modules: {exc}")
+        parser.error(str(exc))
     outcome = {}
 
     def job():

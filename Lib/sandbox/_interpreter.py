@@ -89,8 +89,8 @@ class Interpreter:
                 tuple(name for name in policy.modules if "." not in name))
         except ValueError as exc:
             # What only the engine knows: a module it never loads.
-            raise PolicyError(str(exc).partition(": ")[2] or str(exc)) \
-                from None
+            raise PolicyError("modules: " + (str(exc).partition(": ")[2]
+                                             or str(exc))) from None
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property
