@@ -94,6 +94,26 @@ allow_each(PySandboxPolicy *policy, PyObject *names, const char *what,
     return 0;
 }
 
+/* PySandboxPolicy_AllowPath(policy, path, access) for each path (str,
+ * bytes or os.PathLike) of the tuple *paths*. */
+static int
+allow_paths(PySandboxPolicy *policy, PyObject *paths, int access)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(paths); i++) {
+        PyObject *bytes = NULL;
+        if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(paths, i), &bytes)) {
+            return -1;
+        }
+        int rc = PySandboxPolicy_AllowPath(policy, PyBytes_AS_STRING(bytes),
+                                           access);
+        Py_DECREF(bytes);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 
 /*[clinic input]
 _sandbox.new_interpreter
@@ -102,6 +122,8 @@ _sandbox.new_interpreter
     recursion_limit: int = 0
     env: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
     modules: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
+    read: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
+    write: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
     /
 
 Create an untrusted interpreter.
@@ -112,15 +134,18 @@ recursion_limit (0: Python's default, 1000), the environment variables
 named in the tuple env (its os.environ starts with their values in the
 creator), and the extension modules named in the tuple modules beyond the
 default set (a (name, file) pair binds a module outside the standard
-library to its file).  Return its interpreter ID.  From an untrusted
+library to its file), the files and directories of the tuple read to
+read and of the tuple write to read and change (absolute paths; a
+directory grants what is beneath it).  Return its interpreter ID.  From an untrusted
 interpreter, the policy must be within the creator's own.
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
                               int recursion_limit, PyObject *env,
-                              PyObject *modules)
-/*[clinic end generated code: output=c8df54d811fb2c99 input=78b34dca1695868a]*/
+                              PyObject *modules, PyObject *read,
+                              PyObject *write)
+/*[clinic end generated code: output=f57541e165c146fe input=cc63d2221381a4ed]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {
@@ -134,7 +159,10 @@ _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
             && allow_each(policy, env, "env", PySandboxPolicy_AllowEnv) < 0)
         || (modules != NULL
             && allow_each(policy, modules, "modules",
-                          PySandboxPolicy_AllowModule) < 0))
+                          PySandboxPolicy_AllowModule) < 0)
+        || (read != NULL && allow_paths(policy, read, PySandbox_READ) < 0)
+        || (write != NULL
+            && allow_paths(policy, write, PySandbox_WRITE) < 0))
     {
         PySandboxPolicy_Free(policy);
         return NULL;

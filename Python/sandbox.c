@@ -74,6 +74,18 @@ struct _PySandboxPolicy {
     Py_ssize_t n_blocked;
     char **module_files;        /* "name=/file": others, from that file */
     Py_ssize_t n_module_files;
+    char **paths;               /* "r/abs/path" or "w/abs/path": the files
+                                   and directories it may read (r), or
+                                   read and change (w) */
+    Py_ssize_t n_paths;
+    /* Filled by PySandbox_NewInterpreter() for an untrusted creator: the
+       grants of *paths*, opened beneath the creator's own, which the new
+       interpreter copies rather than opening the paths again. */
+    struct sandbox_grant *opened;
+    Py_ssize_t n_opened;
+    /* Filled by PySandbox_NewInterpreter(): the creator's working
+       directory, the new interpreter's first virtual one. */
+    char *cwd;
 };
 
 /* The recursion limit of a policy that sets none. */
@@ -154,6 +166,15 @@ struct _PySandboxState {
     /* The descriptor table: bit n is set while the interpreter owns file
        descriptor n (it created it and has not closed it). */
     unsigned char fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* Bit n is set while descriptor n, owned, came from a read-only grant:
+       no call changes the file through it (fchmod(), a dir_fd to unlink
+       in, ...). */
+    unsigned char ro_fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* The files it may use (DESIGN §4 "files"): its policy's paths, each
+       opened when it was created, and the standard library's. */
+    struct sandbox_grant *grants;
+    Py_ssize_t n_grants;
+    char *cwd;                  /* the virtual working directory */
 };
 
 
@@ -671,18 +692,34 @@ fd_is_owned(struct _PySandboxState *state, int fd)
 }
 
 static void
-set_fd_owned(struct _PySandboxState *state, int fd, int owned)
+set_fd_bit(unsigned char *table, int fd, int value)
 {
     if (fd < 0 || fd >= _PySandbox_MAX_FD) {
         return;
     }
     unsigned char bit = (unsigned char)(1U << (fd % CHAR_BIT));
-    if (owned) {
-        state->fds[fd / CHAR_BIT] |= bit;
+    if (value) {
+        table[fd / CHAR_BIT] |= bit;
     }
     else {
-        state->fds[fd / CHAR_BIT] &= (unsigned char)~bit;
+        table[fd / CHAR_BIT] &= (unsigned char)~bit;
     }
+}
+
+/* Own, or forget, *fd*; either way it is not read-only until
+   set_fd_readonly() says so. */
+static void
+set_fd_owned(struct _PySandboxState *state, int fd, int owned)
+{
+    set_fd_bit(state->fds, fd, owned);
+    set_fd_bit(state->ro_fds, fd, 0);
+}
+
+static int
+fd_is_readonly(struct _PySandboxState *state, int fd)
+{
+    return (fd >= 0 && fd < _PySandbox_MAX_FD
+            && (state->ro_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
 }
 
 int
@@ -832,6 +869,7 @@ close_owned_fds(struct _PySandboxState *state)
         }
     }
     memset(state->fds, 0, sizeof(state->fds));
+    memset(state->ro_fds, 0, sizeof(state->ro_fds));
 }
 
 
@@ -1502,6 +1540,7 @@ PySandboxPolicy_Free(PySandboxPolicy *policy)
         free_strings(policy->modules, policy->n_modules);
         free_strings(policy->blocked, policy->n_blocked);
         free_strings(policy->module_files, policy->n_module_files);
+        free_strings(policy->paths, policy->n_paths);
     }
     PyMem_RawFree(policy);
 }
@@ -1547,6 +1586,1047 @@ PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy, int limit)
     }
     policy->recursion_limit = limit;
     return 0;
+}
+
+
+/* Files (DESIGN §4 "files"; Deno's --allow-read and --allow-write; WASI's
+ * pre-opened directories).
+ *
+ * An untrusted interpreter reads only beneath the files and directories
+ * its policy grants (and the standard library, for its imports), and
+ * changes only beneath those granted for writing.  Checking a path, then
+ * using it, is a race that symbolic links win; so each grant is opened
+ * once, when the interpreter is created, and every path is resolved
+ * beneath that descriptor with openat2(RESOLVE_BENEATH), which fails on
+ * any ".." or symbolic link that would leave it.  The call then acts on
+ * the result through /proc/self/fd: "/proc/self/fd/T" names the very file
+ * resolved (the calls that follow a final symbolic link), and
+ * "/proc/self/fd/P/name" the entry *name* of the very directory resolved
+ * (the calls that act on the entry itself: unlink, rename, lstat, mkdir).
+ * Nothing the untrusted code does between the check and the call changes
+ * what the call reaches.
+ *
+ * A path outside every grant is refused before any system call, so the
+ * error does not tell whether it exists.  Relative paths are relative to a
+ * virtual working directory (os.chdir() and os.getcwd() use it); the
+ * process's own is the host's. */
+
+#include <fcntl.h>                // O_PATH
+#if defined(__linux__) && defined(__has_include)
+#  if __has_include(<linux/openat2.h>)
+#    include <linux/openat2.h>    // struct open_how, RESOLVE_BENEATH
+#  endif
+#endif
+#include <sys/syscall.h>          // SYS_openat2
+
+/* Where importlib looks for bytecode (restrict_config()): never there. */
+#define SANDBOX_NO_BYTECODE_CACHE "/sandbox/no-bytecode-cache"
+
+typedef struct sandbox_grant {
+    char *root;         /* the path as granted, absolute, without "." parts,
+                           duplicate or final slashes */
+    int fd;             /* O_PATH: the directory, or the file's directory */
+    char *name;         /* a file: its name in fd; NULL for a directory */
+    int access;         /* PySandbox_READ, or with PySandbox_WRITE */
+    int host_links;     /* the standard library's: its symbolic links are
+                           the host's, followed wherever they lead */
+} sandbox_grant;
+
+/* How a path is resolved beneath a grant's descriptor: */
+enum {
+    LINKS_BENEATH,      /* symbolic links followed while they stay beneath */
+    LINKS_NONE,         /* a file's grant: no symbolic link at all */
+    LINKS_HOST,         /* followed anywhere (host_links), but no ".." */
+};
+
+static int
+grant_links(const sandbox_grant *grant)
+{
+    if (grant == NULL) {
+        return LINKS_BENEATH;
+    }
+    return grant->name != NULL ? LINKS_NONE
+           : grant->host_links ? LINKS_HOST : LINKS_BENEATH;
+}
+
+
+static void
+clear_grants(sandbox_grant *grants, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (grants[i].fd >= 0) {
+            (void)close(grants[i].fd);
+        }
+        PyMem_RawFree(grants[i].root);
+        PyMem_RawFree(grants[i].name);
+    }
+    PyMem_RawFree(grants);
+}
+
+/* Skip slashes and "." components. */
+static const char *
+skip_separators(const char *p)
+{
+    for (;;) {
+        if (*p == '/') {
+            p++;
+        }
+        else if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
+            p++;
+        }
+        else {
+            return p;
+        }
+    }
+}
+
+/* Does the relative *path* have a ".." component? */
+static int
+has_dotdot(const char *path)
+{
+    for (const char *p = path; *p != '\0'; ) {
+        p = skip_separators(p);
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+/* If the absolute *path* is *root* or beneath it, return what follows the
+ * root in it (after separators: "" for the root itself); else NULL.  A
+ * ".." before the end of the root is never beneath it. */
+static const char *
+path_beneath(const char *path, const char *root)
+{
+    const char *p = path, *r = root;
+    for (;;) {
+        p = skip_separators(p);
+        r = skip_separators(r);
+        if (*r == '\0') {
+            return p;
+        }
+        size_t rn = strcspn(r, "/"), pn = strcspn(p, "/");
+        if (rn != pn || memcmp(r, p, rn) != 0
+            || (pn == 2 && p[0] == '.' && p[1] == '.'))
+        {
+            return NULL;
+        }
+        p += pn;
+        r += rn;
+    }
+}
+
+/* A raw-allocated copy of the absolute *path* without "." components,
+ * duplicate or final slashes; ".." is resolved by the name when *dotdot*
+ * (the virtual working directory, as a shell's cd does), else kept. */
+static char *
+normalized_path(const char *path, int dotdot)
+{
+    size_t size = strlen(path) + 2;
+    char *out = PyMem_RawMalloc(size);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t len = 0;
+    const char *p = path;
+    for (;;) {
+        p = skip_separators(p);
+        if (*p == '\0') {
+            break;
+        }
+        size_t n = strcspn(p, "/");
+        if (dotdot && n == 2 && p[0] == '.' && p[1] == '.') {
+            while (len > 0 && out[len - 1] != '/') {
+                len--;
+            }
+            if (len > 0) {
+                len--;              /* the slash before it */
+            }
+        }
+        else {
+            out[len++] = '/';
+            memcpy(out + len, p, n);
+            len += n;
+        }
+        p += n;
+    }
+    if (len == 0) {
+        out[len++] = '/';
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* *base* joined with the relative *path*, PyMem_Malloc'ed, or NULL with
+ * MemoryError set. */
+static char *
+join_path(const char *base, const char *path)
+{
+    size_t blen = strlen(base), plen = strlen(path);
+    char *out = PyMem_Malloc(blen + plen + 2);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, base, blen);
+    out[blen] = '/';
+    memcpy(out + blen + 1, path, plen + 1);
+    return out;
+}
+
+/* openat2() beneath *dirfd*, no magic links, symbolic links as *links*
+ * says, retried on EINTR and EAGAIN.  Return the descriptor, or -1 with
+ * errno set: EXDEV when the path leaves *dirfd*. */
+static int
+open_beneath(int dirfd, const char *path, int flags, int mode, int links)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+    if (links == LINKS_HOST && has_dotdot(path)) {
+        errno = EXDEV;
+        return -1;
+    }
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .mode = (flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)mode : 0,
+        .resolve = RESOLVE_NO_MAGICLINKS
+                   | (links != LINKS_HOST ? RESOLVE_BENEATH : 0)
+                   | (links == LINKS_NONE ? RESOLVE_NO_SYMLINKS : 0),
+    };
+    for (int tries = 0; tries < 100; tries++) {
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0) {
+            return (int)fd;
+        }
+        if (errno != EINTR && errno != EAGAIN) {
+            break;
+        }
+    }
+    if (errno == ELOOP && links == LINKS_NONE) {
+        errno = EXDEV;
+    }
+    return -1;
+#else
+    /* Without openat2(), no resolution can be trusted. */
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static int resolve_entry(struct _PySandboxState *state, const char *path,
+                         int dir_fd, int access, int *pfd, int *readonly,
+                         const char **name, char **owned);
+
+/* Open the grant of *path* for *access*: *resolver*, if not NULL, is the
+ * untrusted creator's state, beneath whose grants the path must resolve;
+ * otherwise the creator is trusted and the path is opened as it is.
+ * Return 0, or -1 with errno set (nothing allocated). */
+static int
+open_grant(sandbox_grant *grant, const char *path, int access,
+           struct _PySandboxState *resolver)
+{
+    memset(grant, 0, sizeof(*grant));
+    grant->fd = -1;
+    grant->access = access;
+    grant->root = normalized_path(path, 0);
+    if (grant->root == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    const char *root = grant->root;
+    const char *slash = strrchr(root, '/');
+    const char *leaf = root[1] == '\0' ? "." : slash + 1;
+    int parent = -1;
+    char *owned_leaf = NULL;
+    if (resolver == NULL) {
+        char *dir = raw_strdup(root);
+        if (dir == NULL) {
+            errno = ENOMEM;
+            goto error;
+        }
+        dir[slash == root ? 1 : slash - root] = '\0';
+        parent = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        PyMem_RawFree(dir);
+    }
+    else {
+        int readonly;
+        const char *name;
+        if (resolve_entry(resolver, root, AT_FDCWD,
+                          access, &parent, &readonly, &name,
+                          &owned_leaf) < 0)
+        {
+            goto error;
+        }
+        leaf = name;
+    }
+    if (parent < 0) {
+        goto error;
+    }
+    int fd = resolver == NULL
+             ? openat(parent, leaf, O_PATH | O_DIRECTORY | O_CLOEXEC)
+             : open_beneath(parent, leaf, O_PATH | O_DIRECTORY, 0,
+                            LINKS_BENEATH);
+    if (fd >= 0) {
+        grant->fd = fd;
+    }
+    else if (errno == ENOTDIR || errno == ENOENT) {
+        /* A file, or one that may be created: that name, in that
+           directory. */
+        grant->name = raw_strdup(leaf);
+        if (grant->name == NULL) {
+            errno = ENOMEM;
+            goto error;
+        }
+        grant->fd = parent;
+        parent = -1;
+    }
+    else {
+        goto error;
+    }
+    if (parent >= 0) {
+        (void)close(parent);
+    }
+    PyMem_RawFree(owned_leaf);
+    return 0;
+
+error:;
+    int saved = errno;
+    if (parent >= 0) {
+        (void)close(parent);
+    }
+    PyMem_RawFree(owned_leaf);
+    PyMem_RawFree(grant->root);
+    PyMem_RawFree(grant->name);
+    memset(grant, 0, sizeof(*grant));
+    grant->fd = -1;
+    errno = saved;
+    return -1;
+}
+
+/* The grant of *state* for *access* with the longest root that holds the
+ * absolute *path*; *rest* is set to what follows the root.  A file's grant
+ * holds only the file. */
+static const sandbox_grant *
+find_grant(struct _PySandboxState *state, const char *path, int access,
+           const char **rest)
+{
+    const sandbox_grant *best = NULL;
+    size_t best_len = 0;
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        const sandbox_grant *grant = &state->grants[i];
+        if ((grant->access & access) != access) {
+            continue;
+        }
+        const char *r = path_beneath(path, grant->root);
+        if (r == NULL || (grant->name != NULL && *r != '\0')) {
+            continue;
+        }
+        size_t len = strlen(grant->root);
+        if (best == NULL || len > best_len) {
+            best = grant;
+            best_len = len;
+            *rest = r;
+        }
+    }
+    return best;
+}
+
+/* Where *path* (relative to *dir_fd*, AT_FDCWD for the virtual working
+ * directory) is: a descriptor to resolve beneath, *base*, and the path
+ * below it, *rest* (pointing into *path* or *joined*, which the caller
+ * frees with PyMem_Free).  Return 0; or 1 when the path is outside every
+ * grant for *access* (*base* is -1); or -1 with MemoryError set. */
+static int
+locate(struct _PySandboxState *state, const char *path, int dir_fd,
+       int access, int *base, const char **rest, int *readonly,
+       const sandbox_grant **grant, char **joined)
+{
+    *joined = NULL;
+    *grant = NULL;
+    *base = -1;
+    if (path[0] != '/' && dir_fd != AT_FDCWD) {
+        /* Beneath a directory descriptor it owns and opened beneath a
+           grant (anything else is no directory to resolve in). */
+        if (!fd_is_owned(state, dir_fd)
+            || (fd_is_readonly(state, dir_fd) && (access & PySandbox_WRITE)))
+        {
+            return 1;
+        }
+        *base = dir_fd;
+        *rest = path;
+        *readonly = fd_is_readonly(state, dir_fd);
+        return 0;
+    }
+    if (path[0] != '/') {
+        path = *joined = join_path(state->cwd, path);
+        if (path == NULL) {
+            return -1;
+        }
+    }
+    *grant = find_grant(state, path, access, rest);
+    if (*grant == NULL) {
+        return 1;
+    }
+    *base = (*grant)->fd;
+    *readonly = !((*grant)->access & PySandbox_WRITE);
+    return 0;
+}
+
+/* Log and raise the denial of *path* for *how* in *func*.  Return -1. */
+static int
+deny_path(const char *func, const char *path, int how)
+{
+    char detail[600];
+    PyOS_snprintf(detail, sizeof(detail), "%s: %s %.500s",
+                  func != NULL ? func : "open",
+                  (how & _PySandbox_PATH_DEVICE) ? "device node"
+                  : (how & PySandbox_WRITE) ? "write" : "read", path);
+    return _PySandbox_Deny("file", detail);
+}
+
+/* The directory entry *path* names, for *access*: *pfd*, a new O_PATH
+ * descriptor of its directory, and its *name* there, which points into
+ * *owned* (raw-allocated: the caller frees it).  Return 0, or -1 with
+ * errno set (EACCES for a path outside the grants, EXDEV for one that
+ * leaves its grant) and no exception. */
+static int
+resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
+              int access, int *pfd, int *readonly, const char **name,
+              char **owned)
+{
+    int base;
+    const char *rest;
+    const sandbox_grant *grant;
+    char *joined;
+    *owned = NULL;
+    *pfd = -1;
+    int rc = locate(state, path, dir_fd, access, &base, &rest, readonly,
+                    &grant, &joined);
+    if (rc != 0) {
+        PyMem_Free(joined);
+        if (rc < 0) {
+            PyErr_Clear();
+            errno = ENOMEM;
+        }
+        else {
+            errno = EACCES;
+        }
+        return -1;
+    }
+    if (grant != NULL && grant->name != NULL) {
+        *pfd = fcntl(base, F_DUPFD_CLOEXEC, 0);
+        *owned = raw_strdup(grant->name);
+    }
+    else {
+        /* Split the rest at its last component. */
+        char *copy = raw_strdup(*rest != '\0' ? rest : ".");
+        if (copy == NULL) {
+            PyMem_Free(joined);
+            errno = ENOMEM;
+            return -1;
+        }
+        size_t len = strlen(copy);
+        while (len > 1 && copy[len - 1] == '/') {
+            copy[--len] = '\0';
+        }
+        char *slash = strrchr(copy, '/');
+        const char *leaf = slash != NULL ? slash + 1 : copy;
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+        *pfd = open_beneath(base, slash == NULL ? "."
+                            : (copy[0] == '\0' ? "/" : copy),
+                            O_PATH | O_DIRECTORY, 0, grant_links(grant));
+        *owned = raw_strdup(leaf);
+        PyMem_RawFree(copy);
+    }
+    PyMem_Free(joined);
+    if (*pfd < 0 || *owned == NULL) {
+        int saved = *owned == NULL ? ENOMEM : errno;
+        if (*pfd >= 0) {
+            (void)close(*pfd);
+        }
+        PyMem_RawFree(*owned);
+        *owned = NULL;
+        errno = saved;
+        return -1;
+    }
+    *name = *owned;
+    return 0;
+}
+
+/* What a resolved path keeps until its call is done. */
+typedef struct {
+    int fd;                 /* the descriptor it names, closed at the end */
+    int readonly;           /* beneath a read-only grant */
+    const char *original;   /* the path as given, in *keep* */
+    PyObject *keep;
+    char path[64];          /* "/proc/self/fd/N" or "/proc/self/fd/N/name" */
+    char *long_path;        /* the same, when it does not fit */
+} resolved_path;
+
+#define RESOLVED_PATH_CAPSULE "_sandbox.resolved_path"
+
+static void
+resolved_path_destructor(PyObject *capsule)
+{
+    resolved_path *r = PyCapsule_GetPointer(capsule, RESOLVED_PATH_CAPSULE);
+    if (r == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (r->fd >= 0) {
+        (void)close(r->fd);
+    }
+    Py_XDECREF(r->keep);
+    PyMem_Free(r->long_path);
+    PyMem_Free(r);
+}
+
+static resolved_path *
+as_resolved_path(PyObject *keep)
+{
+    if (keep == NULL || !PyCapsule_IsValid(keep, RESOLVED_PATH_CAPSULE)) {
+        return NULL;
+    }
+    return PyCapsule_GetPointer(keep, RESOLVED_PATH_CAPSULE);
+}
+
+/* Raise the error of a failed resolution of *display*: a denial when the
+ * path leaves its grant, else the OSError that the call would have
+ * raised. */
+static int
+resolution_error(const char *func, const char *path, int how,
+                 PyObject *display)
+{
+    if (errno == EXDEV || errno == EACCES) {
+        return deny_path(func, path, how);
+    }
+    if (errno == ENOSYS) {
+        return deny_path(func, "(openat2() is not available)", how);
+    }
+    if (display != NULL) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
+    }
+    else {
+        PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return -1;
+}
+
+int
+_PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
+                           PyObject *display, const char *func,
+                           PyObject **keep)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL) {
+        return 0;
+    }
+    int access = how & (PySandbox_READ | PySandbox_WRITE);
+    if (fd != -1) {
+        /* A descriptor: the table checked that it owns it. */
+        if ((access & PySandbox_WRITE) && fd_is_readonly(state, fd)) {
+            char detail[40];
+            PyOS_snprintf(detail, sizeof(detail), "descriptor %d", fd);
+            return deny_path(func, detail, how);
+        }
+        return 0;
+    }
+    const char *given = *path != NULL ? *path : ".";
+    if (how & _PySandbox_PATH_DEVICE) {
+        return deny_path(func, given, how);
+    }
+    if (path_beneath(given, SANDBOX_NO_BYTECODE_CACHE) != NULL) {
+        /* The empty virtual directory of restrict_config(), where
+           importlib looks for bytecode: nothing there, and no denial. */
+        errno = ENOENT;
+        return resolution_error(func, given, how, display);
+    }
+    resolved_path *r = PyMem_Calloc(1, sizeof(*r));
+    if (r == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->fd = -1;
+    r->original = *path;
+    r->keep = *keep != NULL ? Py_NewRef(*keep) : NULL;
+    PyObject *capsule = PyCapsule_New(r, RESOLVED_PATH_CAPSULE,
+                                      resolved_path_destructor);
+    if (capsule == NULL) {
+        Py_XDECREF(r->keep);
+        PyMem_Free(r);
+        return -1;
+    }
+
+    /* The entry itself (lstat(), unlink(), mkdir(), ...), unless it is a
+       directory by its name: ".", ".." and a grant's root. */
+    int entry = (how & _PySandbox_PATH_NOFOLLOW) != 0;
+    int base, readonly = 0;
+    const char *rest;
+    const sandbox_grant *grant;
+    char *joined;
+    int rc = locate(state, given, dir_fd, access, &base, &rest, &readonly,
+                    &grant, &joined);
+    PyMem_Free(joined);
+    if (rc != 0) {
+        if (rc > 0) {
+            (void)deny_path(func, given, how);
+        }
+        goto error;
+    }
+    if (entry && (grant == NULL || grant->name == NULL)) {
+        const char *end = rest + strlen(rest);
+        while (end > rest && end[-1] == '/') {
+            end--;
+        }
+        const char *leaf = end;
+        while (leaf > rest && leaf[-1] != '/') {
+            leaf--;
+        }
+        size_t n = (size_t)(end - leaf);
+        if (n == 0 || (n == 1 && leaf[0] == '.')
+            || (n == 2 && leaf[0] == '.' && leaf[1] == '.'))
+        {
+            entry = 0;
+        }
+    }
+    const char *name = NULL;
+    char *owned = NULL;
+    if (entry) {
+        if (resolve_entry(state, given, dir_fd, access, &r->fd, &readonly,
+                          &name, &owned) < 0)
+        {
+            (void)resolution_error(func, given, how, display);
+            goto error;
+        }
+    }
+    else {
+        const char *target = *rest != '\0' ? rest : ".";
+        if (grant != NULL && grant->name != NULL) {
+            target = grant->name;
+        }
+        r->fd = open_beneath(base, target, O_PATH, 0, grant_links(grant));
+        if (r->fd < 0) {
+            (void)resolution_error(func, given, how, display);
+            goto error;
+        }
+    }
+    r->readonly = readonly;
+    size_t size = strlen("/proc/self/fd/") + 12
+                  + (name != NULL ? strlen(name) + 1 : 0) + 1;
+    char *buf = r->path;
+    if (size > sizeof(r->path)) {
+        buf = r->long_path = PyMem_Malloc(size);
+        if (buf == NULL) {
+            PyMem_RawFree(owned);
+            PyErr_NoMemory();
+            goto error;
+        }
+    }
+    if (name != NULL) {
+        PyOS_snprintf(buf, size, "/proc/self/fd/%d/%s", r->fd, name);
+    }
+    else {
+        PyOS_snprintf(buf, size, "/proc/self/fd/%d", r->fd);
+    }
+    PyMem_RawFree(owned);
+    *path = buf;
+    Py_XSETREF(*keep, capsule);
+    return 0;
+
+error:
+    Py_DECREF(capsule);
+    return -1;
+}
+
+int
+_PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
+                           PyObject *display, PyObject **keep)
+{
+    int how = PySandbox_READ;
+    if ((*flags & O_ACCMODE) != O_RDONLY
+        || (*flags & (O_CREAT | O_TRUNC | O_APPEND)))
+    {
+        how = PySandbox_WRITE;
+    }
+#ifdef O_TMPFILE
+    if ((*flags & O_TMPFILE) == O_TMPFILE) {
+        how = PySandbox_WRITE;
+    }
+#endif
+    if (*flags & O_NOFOLLOW) {
+        /* The entry itself: a symbolic link there fails (ELOOP). */
+        return _PySandbox_ResolvePathSlow(path, -1, dir_fd,
+                                          how | _PySandbox_PATH_NOFOLLOW,
+                                          display, "open", keep);
+    }
+    const char *resolved = *path;
+    if (_PySandbox_ResolvePathSlow(&resolved, -1, dir_fd, how, display,
+                                   "open", keep) == 0)
+    {
+        *path = resolved;
+        return 0;
+    }
+    if (!(*flags & O_CREAT)
+        || !PyErr_ExceptionMatches(PyExc_FileNotFoundError))
+    {
+        return -1;
+    }
+    /* Not there, to be created: its entry, and a symbolic link made
+       there meanwhile is not followed. */
+    PyErr_Clear();
+    *flags |= O_NOFOLLOW;
+    return _PySandbox_ResolvePathSlow(path, -1, dir_fd,
+                                      how | _PySandbox_PATH_NOFOLLOW,
+                                      display, "open", keep);
+}
+
+int
+_PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (_PySandbox_OwnFdSlow(fd) < 0) {
+        return -1;
+    }
+    resolved_path *r = as_resolved_path(keep);
+    if (state != NULL && fd >= 0 && r != NULL && r->readonly) {
+        set_fd_bit(state->ro_fds, fd, 1);
+    }
+    return fd;
+}
+
+int
+_PySandbox_OwnDupFdSlow(int newfd, int oldfd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    int readonly = state != NULL && fd_is_readonly(state, oldfd);
+    if (_PySandbox_OwnFdSlow(newfd) < 0) {
+        return -1;
+    }
+    if (state != NULL && newfd >= 0) {
+        set_fd_bit(state->ro_fds, newfd, readonly);
+    }
+    return newfd;
+}
+
+int
+_PySandbox_CheckFdWriteSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL) {
+        return 0;
+    }
+    if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+        return -1;
+    }
+    if (fd_is_readonly(state, fd)) {
+        char detail[40];
+        PyOS_snprintf(detail, sizeof(detail), "descriptor %d", fd);
+        return deny_path(func, detail, PySandbox_WRITE);
+    }
+    return 0;
+}
+
+void
+_PySandbox_OriginalPath(const char **path, PyObject *keep)
+{
+    resolved_path *r = as_resolved_path(keep);
+    if (r != NULL) {
+        *path = r->original;
+    }
+}
+
+PyObject *
+_PySandbox_GetCwd(int use_bytes)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    assert(state != NULL);
+    if (use_bytes) {
+        return PyBytes_FromString(state->cwd);
+    }
+    return PyUnicode_DecodeFSDefault(state->cwd);
+}
+
+PyObject *
+_PySandbox_Chdir(const char *path, int fd, PyObject *display)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    assert(state != NULL);
+    if (fd != -1) {
+        /* The directory of a descriptor has no path to keep. */
+        return _PySandbox_Deny("file", "os.chdir: a descriptor"), NULL;
+    }
+    PyObject *keep = NULL;
+    const char *resolved = path;
+    if (_PySandbox_ResolvePathSlow(&resolved, -1, AT_FDCWD, PySandbox_READ,
+                                   display, "os.chdir", &keep) < 0)
+    {
+        return NULL;
+    }
+    struct stat st;
+    int rc = stat(resolved, &st);
+    Py_DECREF(keep);
+    if (rc == 0 && !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        rc = -1;
+    }
+    if (rc < 0) {
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
+    }
+    char *joined = path[0] == '/' ? NULL : join_path(state->cwd, path);
+    if (joined == NULL && path[0] != '/') {
+        return NULL;
+    }
+    char *cwd = normalized_path(joined != NULL ? joined : path, 1);
+    PyMem_Free(joined);
+    if (cwd == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyMem_RawFree(state->cwd);
+    state->cwd = cwd;
+    Py_RETURN_NONE;
+}
+
+
+/* The grants of a new interpreter: those its policy names, opened by
+ * PySandbox_NewInterpreter() for an untrusted creator, else here (the
+ * creator is trusted), and the standard library's, read-only.  Called
+ * without a thread state: raw memory only. */
+static int
+add_grant(struct _PySandboxState *state, const char *path, int access,
+          int host_links)
+{
+    sandbox_grant grant;
+    if (open_grant(&grant, path, access, NULL) < 0) {
+        return -1;
+    }
+    grant.host_links = host_links;
+    sandbox_grant *grown = PyMem_RawRealloc(
+        state->grants, (size_t)(state->n_grants + 1) * sizeof(grant));
+    if (grown == NULL) {
+        (void)close(grant.fd);
+        PyMem_RawFree(grant.root);
+        PyMem_RawFree(grant.name);
+        errno = ENOMEM;
+        return -1;
+    }
+    grown[state->n_grants++] = grant;
+    state->grants = grown;
+    return 0;
+}
+
+/* The time zone database, which zoneinfo reads: public data. */
+static const char *const public_directories[] = {
+    "/usr/share/zoneinfo",
+    "/usr/lib/zoneinfo",
+    "/usr/share/lib/zoneinfo",
+    "/etc/zoneinfo",
+};
+
+/* Does *policy* grant writing beneath *path*, or above it?  Then the
+ * symbolic links there may be the untrusted code's. */
+static int
+writable_near(const PySandboxPolicy *policy, const char *path)
+{
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const char *entry = policy->paths[i];
+        if (entry[0] == 'w' && (path_beneath(entry + 1, path) != NULL
+                                || path_beneath(path, entry + 1) != NULL))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static PyStatus
+init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
+           const PyConfig *config)
+{
+    if (policy->opened != NULL) {
+        state->grants = PyMem_RawCalloc((size_t)policy->n_opened + 1,
+                                        sizeof(sandbox_grant));
+        if (state->grants == NULL) {
+            return _PyStatus_NO_MEMORY();
+        }
+        for (Py_ssize_t i = 0; i < policy->n_opened; i++) {
+            const sandbox_grant *from = &policy->opened[i];
+            sandbox_grant *to = &state->grants[state->n_grants];
+            to->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
+            to->root = raw_strdup(from->root);
+            to->name = from->name != NULL ? raw_strdup(from->name) : NULL;
+            to->access = from->access;
+            to->host_links = from->host_links;
+            state->n_grants++;
+            if (to->fd < 0 || to->root == NULL
+                || (from->name != NULL && to->name == NULL))
+            {
+                return _PyStatus_ERR("cannot copy the file grants of an "
+                                     "untrusted interpreter");
+            }
+        }
+    }
+    else {
+        for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+            const char *entry = policy->paths[i];
+            int access = entry[0] == 'w' ? PySandbox_READ | PySandbox_WRITE
+                                         : PySandbox_READ;
+            if (add_grant(state, entry + 1, access, 0) < 0) {
+                static _Py_thread_local char message[300];
+                PyOS_snprintf(message, sizeof(message),
+                              "%s: %.200s: %s",
+                              entry[0] == 'w' ? "write" : "read",
+                              entry + 1, strerror(errno));
+                return _PyStatus_ERR(message);
+            }
+        }
+    }
+    /* Its imports read the standard library; nothing else of the host. */
+    for (Py_ssize_t i = 0; i < config->module_search_paths.length; i++) {
+        char *path = _Py_EncodeLocaleRaw(
+            config->module_search_paths.items[i], NULL);
+        if (path == NULL) {
+            return _PyStatus_NO_MEMORY();
+        }
+        struct stat st;
+        if (path[0] == '/' && stat(path, &st) == 0
+            && add_grant(state, path, PySandbox_READ,
+                         !writable_near(policy, path)) < 0)
+        {
+            PyMem_RawFree(path);
+            return _PyStatus_ERR("cannot open the standard library for an "
+                                 "untrusted interpreter");
+        }
+        PyMem_RawFree(path);
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(public_directories); i++) {
+        struct stat st;
+        if (stat(public_directories[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            (void)add_grant(state, public_directories[i], PySandbox_READ,
+                            !writable_near(policy, public_directories[i]));
+        }
+    }
+    return _PyStatus_OK();
+}
+
+/* The working directory a new interpreter starts in: its creator's. */
+static char *
+creator_cwd(const struct _PySandboxState *creator_state)
+{
+    if (creator_state != NULL) {
+        return raw_strdup(creator_state->cwd);
+    }
+    char buf[MAXPATHLEN + 1];
+    if (getcwd(buf, sizeof(buf)) == NULL) {
+        return raw_strdup("/");
+    }
+    return raw_strdup(buf);
+}
+
+/* Open the grants of *policy* beneath those of its untrusted creator
+ * (PySandbox_NewInterpreter()).  Return 0, or -1 with a denial set. */
+static int
+open_nested_grants(PySandboxPolicy *policy,
+                   struct _PySandboxState *creator_state)
+{
+    policy->opened = NULL;
+    policy->n_opened = 0;
+    sandbox_grant *grants = PyMem_RawCalloc((size_t)policy->n_paths + 1,
+                                            sizeof(sandbox_grant));
+    if (grants == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const char *entry = policy->paths[i];
+        int access = entry[0] == 'w' ? PySandbox_READ | PySandbox_WRITE
+                                     : PySandbox_READ;
+        if (open_grant(&grants[i], entry + 1, access, creator_state) < 0) {
+            clear_grants(grants, i);
+            char detail[300];
+            PyOS_snprintf(detail, sizeof(detail),
+                          "a nested policy grants %.200s, not beneath the "
+                          "creator's grants", entry + 1);
+            return _PySandbox_Deny("interpreter", detail);
+        }
+    }
+    policy->opened = grants;
+    policy->n_opened = policy->n_paths;
+    return 0;
+}
+
+/* Is every path that *policy* grants beneath one that *outer* grants with
+ * the same access or more?  (By the name; PySandbox_NewInterpreter() then
+ * opens them beneath the creator's, which symbolic links cannot leave.) */
+static int
+paths_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
+{
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const char *entry = policy->paths[i];
+        int found = 0;
+        for (Py_ssize_t j = 0; !found && j < outer->n_paths; j++) {
+            const char *o = outer->paths[j];
+            found = (entry[0] == 'r' || o[0] == 'w')
+                    && path_beneath(entry + 1, o + 1) != NULL;
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+PySandboxPolicy_AllowPath(PySandboxPolicy *policy, const char *path,
+                          int access)
+{
+    const char *error = NULL;
+    if (policy == NULL) {
+        error = "policy is NULL";
+    }
+    else if (path == NULL || path[0] != '/') {
+        error = "the path must be absolute";
+    }
+    else if (access != PySandbox_READ
+             && access != (PySandbox_READ | PySandbox_WRITE)
+             && access != PySandbox_WRITE)
+    {
+        error = "access must be PySandbox_READ or PySandbox_WRITE";
+    }
+    else {
+        for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
+            p = skip_separators(p);
+            if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
+                error = "the path cannot contain '..'";
+                break;
+            }
+        }
+    }
+    if (error != NULL) {
+        PyErr_Format(PyExc_ValueError, "PySandboxPolicy_AllowPath: %s",
+                     error);
+        return -1;
+    }
+    char *normal = normalized_path(path, 0);
+    if (normal == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t size = strlen(normal) + 2;
+    char *entry = PyMem_RawMalloc(size);
+    if (entry != NULL) {
+        PyOS_snprintf(entry, size, "%c%s",
+                      (access & PySandbox_WRITE) ? 'w' : 'r', normal);
+    }
+    PyMem_RawFree(normal);
+    if (entry != NULL && policy_lists(policy->paths, policy->n_paths, entry)) {
+        PyMem_RawFree(entry);
+        return 0;
+    }
+    return push_string(&policy->paths, &policy->n_paths, entry);
 }
 
 
@@ -1635,11 +2715,27 @@ restrict_config(PyConfig *config)
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }
+    /* ... minus the entries that do not exist (python313.zip, mostly):
+       looking for them would only try the host's directories above. */
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < config->module_search_paths.length; i++) {
+        wchar_t *item = config->module_search_paths.items[i];
+        char *path = _Py_EncodeLocaleRaw(item, NULL);
+        struct stat st;
+        if (path != NULL && stat(path, &st) == 0) {
+            config->module_search_paths.items[kept++] = item;
+        }
+        else {
+            PyMem_RawFree(item);
+        }
+        PyMem_RawFree(path);
+    }
+    config->module_search_paths.length = kept;
     /* No bytecode files: none written, and none read, since the cache is
        looked up under a prefix that does not exist. */
     config->write_bytecode = 0;
     status = PyConfig_SetString(config, &config->pycache_prefix,
-                                L"/sandbox/no-bytecode-cache");
+                                L"" SANDBOX_NO_BYTECODE_CACHE);
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }
@@ -1679,6 +2775,9 @@ clear_state(struct _PySandboxState *state)
     free_strings(state->policy.modules, state->policy.n_modules);
     free_strings(state->policy.blocked, state->policy.n_blocked);
     free_strings(state->policy.module_files, state->policy.n_module_files);
+    free_strings(state->policy.paths, state->policy.n_paths);
+    clear_grants(state->grants, state->n_grants);
+    PyMem_RawFree(state->cwd);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
@@ -1724,7 +2823,10 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     state->policy = *policy;
     state->policy.env = state->policy.environ = NULL;
     state->policy.modules = state->policy.blocked = NULL;
-    state->policy.module_files = NULL;
+    state->policy.module_files = state->policy.paths = NULL;
+    state->policy.opened = NULL;
+    state->policy.n_opened = 0;
+    state->policy.cwd = NULL;
     if (copy_strings(policy->env, policy->n_env, &state->policy.env) < 0
         || copy_strings(policy->environ, policy->n_environ,
                         &state->policy.environ) < 0
@@ -1733,7 +2835,11 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         || copy_strings(policy->blocked, policy->n_blocked,
                         &state->policy.blocked) < 0
         || copy_strings(policy->module_files, policy->n_module_files,
-                        &state->policy.module_files) < 0)
+                        &state->policy.module_files) < 0
+        || copy_strings(policy->paths, policy->n_paths,
+                        &state->policy.paths) < 0
+        || (state->cwd = policy->cwd != NULL ? raw_strdup(policy->cwd)
+                                             : creator_cwd(NULL)) == NULL)
     {
         clear_state(state);
         return _PyStatus_NO_MEMORY();
@@ -1755,6 +2861,11 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         entry->cap = state->policy.max_threads;
     }
     status = restrict_config(&interp->config);
+    if (_PyStatus_EXCEPTION(status)) {
+        clear_state(state);
+        return status;
+    }
+    status = init_files(state, policy, &interp->config);
     if (_PyStatus_EXCEPTION(status)) {
         clear_state(state);
         return status;
@@ -2531,7 +3642,7 @@ policy_within(const PySandboxPolicy *policy, const PySandboxPolicy *outer)
             return 0;
         }
     }
-    return modules_within(policy, outer);
+    return modules_within(policy, outer) && paths_within(policy, outer);
 }
 
 
@@ -2640,6 +3751,21 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     if (snapshot_environ(&local, creator_state) < 0) {
         return NULL;
     }
+    /* Its files: beneath its creator's, and its working directory. */
+    local.opened = NULL;
+    local.n_opened = 0;
+    local.cwd = creator_cwd(creator_state);
+    if (local.cwd == NULL
+        || (creator_state != NULL
+            && open_nested_grants(&local, creator_state) < 0))
+    {
+        if (local.cwd == NULL) {
+            PyErr_NoMemory();
+        }
+        free_strings(local.environ, local.n_environ);
+        PyMem_RawFree(local.cwd);
+        return NULL;
+    }
     const PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
         .allow_fork = 0,
@@ -2654,6 +3780,8 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     PyThreadState *tstate = NULL;
     PyStatus status = Py_NewInterpreterFromConfig(&tstate, &config);
     free_strings(local.environ, local.n_environ);
+    clear_grants(local.opened, local.n_opened);
+    PyMem_RawFree(local.cwd);
     if (PyStatus_Exception(status)) {
         PyThreadState_Swap(save_tstate);
         if (_PyStatus_IS_ERROR(status) && status.err_msg != NULL) {

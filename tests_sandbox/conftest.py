@@ -106,6 +106,17 @@ def untrusted():
         pass    # the test ended it
 
 
+@pytest.fixture
+def untrusted_tmp(tmp_path):
+    """A fresh untrusted interpreter that may read and write tmp_path."""
+    if not UNTRUSTED_BUILD:
+        pytest.skip("needs a CPython configured --with-untrusted")
+    import _sandbox
+    interp = _sandbox.new_interpreter(0, 0, (), (), (), (str(tmp_path),))
+    yield interp
+    _sandbox.end_interpreter(interp)
+
+
 def run_untrusted(interp, source):
     """Run *source* (dedented) in *interp*: None, or the exception
     snapshot of _interpreters.exec()."""

@@ -132,11 +132,11 @@ def test_the_hosts_socket_is_out_of_reach(untrusted):
         listener.close()
 
 
-def test_a_number_closed_inside_and_reused_by_the_host(untrusted, tmp_path):
+def test_a_number_closed_inside_and_reused_by_the_host(untrusted_tmp, tmp_path):
     # A file object keeps its descriptor: closed behind its back and
     # reused by the host, the number is no longer the interpreter's.
     (tmp_path / "mine.txt").write_text("mine")
-    assert outcome(untrusted, f"""
+    assert outcome(untrusted_tmp, f"""
         import os
         f = open({str(tmp_path / 'mine.txt')!r}, 'r+')
         s = __import__('socket').socket()
@@ -145,7 +145,7 @@ def test_a_number_closed_inside_and_reused_by_the_host(untrusted, tmp_path):
         numbers = (f.fileno(), s.fileno())
     """) == "ran"
     import _sandbox
-    numbers = _sandbox.eval(untrusted, "numbers")
+    numbers = _sandbox.eval(untrusted_tmp, "numbers")
     host = [open(tmp_path / "host.txt", "w+"), socket.socket()]
     try:
         # The kernel hands out the lowest free numbers: the host now has
@@ -156,7 +156,7 @@ def test_a_number_closed_inside_and_reused_by_the_host(untrusted, tmp_path):
                      "f.seek(0)", "f.truncate(0)", "s.send(b'x')",
                      "s.bind(('127.0.0.1', 0))", "s.setblocking(False)",
                      "s.getsockname()", "f.close()", "s.close()"]:
-            assert outcome(untrusted, code) == "SandboxError", code
+            assert outcome(untrusted_tmp, code) == "SandboxError", code
         # the host's objects are untouched
         for o in host:
             os.fstat(o.fileno())
@@ -168,8 +168,8 @@ def test_a_number_closed_inside_and_reused_by_the_host(untrusted, tmp_path):
             o.close()
 
 
-def test_its_own_descriptors_work(untrusted, tmp_path):
-    assert outcome(untrusted, f"""
+def test_its_own_descriptors_work(untrusted_tmp, tmp_path):
+    assert outcome(untrusted_tmp, f"""
         import os, socket, tempfile, select
         r, w = os.pipe()
         os.write(w, b'x')
@@ -183,7 +183,7 @@ def test_its_own_descriptors_work(untrusted, tmp_path):
         assert select.select([b], [], [], 1)[0] == [b]
         assert b.recv(2) == b'hi'
         a.close(); b.close()
-        with tempfile.TemporaryFile() as t:
+        with tempfile.TemporaryFile(dir={str(tmp_path)!r}) as t:
             t.write(b'data'); t.seek(0)
             assert t.read() == b'data'
         path = {str(tmp_path / 'f')!r}
@@ -205,14 +205,15 @@ def test_its_own_descriptors_work(untrusted, tmp_path):
 def test_what_it_leaves_open_is_closed_when_it_ends(tmp_path):
     import _sandbox
     before = set(os.listdir("/proc/self/fd"))
-    jail = _sandbox.new_interpreter()
+    jail = _sandbox.new_interpreter(0, 0, (), (), (str(tmp_path),))
+    before_jail = set(os.listdir("/proc/self/fd"))
     _sandbox.exec(jail, f"""if 1:
         import os, socket
         kept = [os.open({str(tmp_path)!r}, os.O_RDONLY) for _ in range(5)]
         kept += os.pipe()
         kept.append(socket.socket().detach())
     """)
-    assert len(set(os.listdir("/proc/self/fd")) - before) >= 8
+    assert len(set(os.listdir("/proc/self/fd")) - before_jail) >= 8
     _sandbox.end_interpreter(jail)
     assert set(os.listdir("/proc/self/fd")) <= before
 
@@ -263,13 +264,13 @@ def test_passing_descriptors_in_messages(untrusted):
     assert isinstance(received, int)
 
 
-def test_what_waits_checks_again(untrusted, tmp_path):
+def test_what_waits_checks_again(untrusted_tmp, tmp_path):
     # A number registered with poll(), kept by a DirEntry or by a socket
     # that waits, closed and then reused by the host, is refused.
     import _sandbox
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f").write_text("x" * 12345)
-    assert outcome(untrusted, f"""
+    assert outcome(untrusted_tmp, f"""
         import os, select
         r, w = os.pipe()
         p = select.poll()
@@ -279,7 +280,7 @@ def test_what_waits_checks_again(untrusted, tmp_path):
         os.close(r); os.close(w); os.close(d)
         numbers = (r, d)
     """) == "ran"
-    r, d = _sandbox.eval(untrusted, "numbers")
+    r, d = _sandbox.eval(untrusted_tmp, "numbers")
     held = []
     try:
         while True:                 # the host takes the freed numbers
@@ -287,8 +288,8 @@ def test_what_waits_checks_again(untrusted, tmp_path):
             held.append(fd)
             if fd >= max(r, d):
                 break
-        assert outcome(untrusted, "p.poll(0)") == "SandboxError"
-        assert outcome(untrusted, "[e.stat() for e in entries]") == \
+        assert outcome(untrusted_tmp, "p.poll(0)") == "SandboxError"
+        assert outcome(untrusted_tmp, "[e.stat() for e in entries]") == \
             "SandboxError"
     finally:
         for fd in held:

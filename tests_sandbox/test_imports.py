@@ -224,7 +224,7 @@ def test_no_other_file_loads_under_an_allowed_name(planted_library):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter()
+        jail = _sandbox.new_interpreter(0, 0, (), (), ({str(lib.parent)!r},))
         _sandbox.exec(jail, {job!r})
         print(_sandbox.eval(jail, "outcomes"))
         _sandbox.end_interpreter(jail)

@@ -11,6 +11,12 @@
 extern "C" {
 #endif
 
+/* What PySandboxPolicy_AllowPath() grants, and what a file operation
+ * needs: reading, or reading and changing (creating, writing, renaming,
+ * removing, chmod...). */
+#define PySandbox_READ  1
+#define PySandbox_WRITE 2
+
 #ifdef Py_UNTRUSTED
 
 /* Raised when an untrusted interpreter is denied something.  A subclass of
@@ -75,6 +81,19 @@ PyAPI_FUNC(int) PySandboxPolicy_BlockModule(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy,
                                                 const char *name,
                                                 const char *path);
+
+/* Let the interpreter use the file or directory *path* (absolute, without
+ * "..") and, for a directory, everything beneath it, for *access*:
+ * PySandbox_READ, or PySandbox_WRITE (which includes reading).  Every
+ * other path of the host is refused with SandboxError, whether it exists
+ * or not, except the standard library and the time zone database, which
+ * it may read.  The path is opened when the interpreter is created (it
+ * need not exist if its directory does: a file to create) and everything
+ * is resolved beneath it then, so neither "..", nor symbolic links, nor a
+ * rename while a call runs, lead out of it.  Return 0, or -1 with
+ * ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowPath(PySandboxPolicy *policy,
+                                          const char *path, int access);
 
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter

@@ -29,6 +29,12 @@ extern "C" {
 
 struct msghdr;
 
+/* What a file operation needs (_PySandbox_ResolvePath()): PySandbox_READ
+ * or PySandbox_WRITE, with: */
+#define _PySandbox_PATH_NOFOLLOW 4  /* acts on the entry itself: a final
+                                       symbolic link is not followed */
+#define _PySandbox_PATH_DEVICE   8  /* makes a device node: denied */
+
 #ifdef Py_UNTRUSTED
 
 /* The policy and the counters of one untrusted interpreter; NULL in a
@@ -176,6 +182,41 @@ extern int _PySandbox_CloseFdRange(int low, int high);
 extern int _PySandbox_CheckRecursionLimitSlow(int new_limit);
 extern int _PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits);
 
+/* Files (Python/sandbox.c, "Files").  *how* is PySandbox_READ or
+ * PySandbox_WRITE, with: */
+
+/* Before the system call of *func* on *path* (relative to *dir_fd*, or
+ * given as descriptor *fd* when it is not -1) in an untrusted interpreter:
+ * resolve it beneath a grant for *how*, and make *path* a name of the very
+ * file (or directory entry) resolved, which *keep* (the object that the
+ * caller releases after the call, replaced) keeps alive.  Return 0, or -1
+ * with the denial logged and SandboxError set (outside every grant,
+ * leaving one), or OSError naming *display* (no such directory...). */
+PyAPI_FUNC(int) _PySandbox_ResolvePathSlow(const char **path, int fd,
+                                           int dir_fd, int how,
+                                           PyObject *display,
+                                           const char *func,
+                                           PyObject **keep);
+/* The same for open(*path*, **flags*): reading or writing by the flags;
+ * may add O_NOFOLLOW to them. */
+PyAPI_FUNC(int) _PySandbox_ResolveOpenSlow(const char **path, int dir_fd,
+                                           int *flags, PyObject *display,
+                                           PyObject **keep);
+/* The path as it was given to _PySandbox_ResolvePath() (os.scandir()
+ * joins its entries' paths to it). */
+PyAPI_FUNC(void) _PySandbox_OriginalPath(const char **path, PyObject *keep);
+/* Own *fd*, opened by a path resolved into *keep*: read-only if its grant
+ * is.  And own *newfd*, a copy of *oldfd*.  As _PySandbox_OwnFd(). */
+PyAPI_FUNC(int) _PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep);
+PyAPI_FUNC(int) _PySandbox_OwnDupFdSlow(int newfd, int oldfd);
+/* As _PySandbox_CheckFd(), and not a read-only grant's (fchmod()...). */
+PyAPI_FUNC(int) _PySandbox_CheckFdWriteSlow(int fd, const char *func);
+/* os.getcwd() and os.chdir() of an untrusted interpreter: its virtual
+ * working directory. */
+extern PyObject *_PySandbox_GetCwd(int use_bytes);
+extern PyObject *_PySandbox_Chdir(const char *path, int fd,
+                                  PyObject *display);
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
  * Untrusted for its whole life: the mark is set when the interpreter is
@@ -264,6 +305,54 @@ _PySandbox_ReleaseFd(int fd, const char *func)
         return 0;
     }
     return _PySandbox_ReleaseFdSlow(fd, func);
+}
+
+static inline int
+_PySandbox_ResolvePath(const char **path, int fd, int dir_fd, int how,
+                       PyObject *display, const char *func, PyObject **keep)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_ResolvePathSlow(path, fd, dir_fd, how, display, func,
+                                      keep);
+}
+
+static inline int
+_PySandbox_ResolveOpen(const char **path, int dir_fd, int *flags,
+                       PyObject *display, PyObject **keep)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_ResolveOpenSlow(path, dir_fd, flags, display, keep);
+}
+
+static inline int
+_PySandbox_OwnOpenedFd(int fd, PyObject *keep)
+{
+    if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+        return fd;
+    }
+    return _PySandbox_OwnOpenedFdSlow(fd, keep);
+}
+
+static inline int
+_PySandbox_OwnDupFd(int newfd, int oldfd)
+{
+    if (newfd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+        return newfd;
+    }
+    return _PySandbox_OwnDupFdSlow(newfd, oldfd);
+}
+
+static inline int
+_PySandbox_CheckFdWrite(int fd, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckFdWriteSlow(fd, func);
 }
 
 static inline int
@@ -588,6 +677,61 @@ _PySandbox_ThreadStackSize(PyInterpreterState *Py_UNUSED(interp),
                            Py_ssize_t size)
 {
     return size;
+}
+
+static inline int
+_PySandbox_ResolvePath(const char **Py_UNUSED(path), int Py_UNUSED(fd),
+                       int Py_UNUSED(dir_fd), int Py_UNUSED(how),
+                       PyObject *Py_UNUSED(display),
+                       const char *Py_UNUSED(func),
+                       PyObject **Py_UNUSED(keep))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_ResolveOpen(const char **Py_UNUSED(path), int Py_UNUSED(dir_fd),
+                       int *Py_UNUSED(flags), PyObject *Py_UNUSED(display),
+                       PyObject **Py_UNUSED(keep))
+{
+    return 0;
+}
+
+static inline void
+_PySandbox_OriginalPath(const char **Py_UNUSED(path),
+                        PyObject *Py_UNUSED(keep))
+{
+}
+
+static inline int
+_PySandbox_OwnOpenedFd(int fd, PyObject *Py_UNUSED(keep))
+{
+    return fd;
+}
+
+static inline int
+_PySandbox_OwnDupFd(int newfd, int Py_UNUSED(oldfd))
+{
+    return newfd;
+}
+
+static inline int
+_PySandbox_CheckFdWrite(int Py_UNUSED(fd), const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline PyObject *
+_PySandbox_GetCwd(int Py_UNUSED(use_bytes))
+{
+    Py_UNREACHABLE();
+}
+
+static inline PyObject *
+_PySandbox_Chdir(const char *Py_UNUSED(path), int Py_UNUSED(fd),
+                 PyObject *Py_UNUSED(display))
+{
+    Py_UNREACHABLE();
 }
 
 #endif  /* !Py_UNTRUSTED */

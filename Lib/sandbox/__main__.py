@@ -44,9 +44,12 @@ class _Parser(argparse.ArgumentParser):
 
 # The repeatable options that add to a list field of the policy.
 LIST_GRANTS = (
-    ("--allow-read", "read", "PATH", "let it read PATH and below (absolute)"),
+    ("--allow-read", "read", "PATH",
+     "let it read the file or directory PATH and what is below it "
+     "(relative to the current directory)"),
     ("--allow-write", "write", "PATH",
-     "let it write PATH and below (absolute)"),
+     "let it read and change (create, write, rename, remove) PATH and "
+     "what is below it"),
     ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
     ("--allow-module", "modules", "NAME",
      "let it import the extension module NAME of the standard library "
@@ -146,7 +149,11 @@ def policy_from(args):
     fields = base.fields()
     for option, field, _, _ in LIST_GRANTS:
         dest = option.lstrip("-").replace("-", "_")
-        fields[field] = list(fields[field]) + getattr(args, dest)
+        given = getattr(args, dest)
+        if field in ("read", "write"):
+            # On the command line, as a shell user means them.
+            given = [os.path.abspath(path) for path in given]
+        fields[field] = list(fields[field]) + given
     for field in ("memory", "time", "threads", "inherit_stdio"):
         value = getattr(args, field)
         if value is not None:

@@ -86,11 +86,19 @@ class Interpreter:
         try:
             self._id = _sandbox.new_interpreter(
                 policy.threads, 0, policy.env,
-                tuple(name for name in policy.modules if "." not in name))
+                tuple(name for name in policy.modules if "." not in name),
+                policy.read, policy.write)
         except ValueError as exc:
             # What only the engine knows: a module it never loads.
             raise PolicyError("modules: " + (str(exc).partition(": ")[2]
                                              or str(exc))) from None
+        except RuntimeError as exc:
+            # A path it grants that cannot be opened ("read: /x: No such
+            # file or directory").
+            detail = str(exc).partition("interpreter: ")[2]
+            if detail.startswith(("read: ", "write: ")):
+                raise PolicyError(detail) from None
+            raise
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property

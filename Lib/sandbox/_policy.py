@@ -37,7 +37,7 @@ _DEFAULTS = {
 
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
-_ENFORCED = frozenset({"threads", "env", "modules"})
+_ENFORCED = frozenset({"threads", "env", "modules", "read", "write"})
 
 _MEMORY_MIN = 1024 * 1024                  # 1 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
@@ -349,7 +349,8 @@ class Policy:
     def __le__(self, other):
         if not isinstance(other, Policy):
             return NotImplemented
-        return (all(_within(p, other.read) for p in self.read)
+        # Writing includes reading.
+        return (all(_within(p, other.read + other.write) for p in self.read)
                 and all(_within(p, other.write) for p in self.write)
                 and set(self.net) <= set(other.net)
                 and set(self.modules) <= set(other.modules)

@@ -11,7 +11,7 @@ preserve
 
 PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 "new_interpreter($module, max_threads=0, recursion_limit=0, env=(),\n"
-"                modules=(), /)\n"
+"                modules=(), read=(), write=(), /)\n"
 "--\n"
 "\n"
 "Create an untrusted interpreter.\n"
@@ -22,7 +22,9 @@ PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 "named in the tuple env (its os.environ starts with their values in the\n"
 "creator), and the extension modules named in the tuple modules beyond the\n"
 "default set (a (name, file) pair binds a module outside the standard\n"
-"library to its file).  Return its interpreter ID.  From an untrusted\n"
+"library to its file), the files and directories of the tuple read to\n"
+"read and of the tuple write to read and change (absolute paths; a\n"
+"directory grants what is beneath it).  Return its interpreter ID.  From an untrusted\n"
 "interpreter, the policy must be within the creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
@@ -31,7 +33,8 @@ PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 static PyObject *
 _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
                               int recursion_limit, PyObject *env,
-                              PyObject *modules);
+                              PyObject *modules, PyObject *read,
+                              PyObject *write);
 
 static PyObject *
 _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -41,8 +44,10 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
     int recursion_limit = 0;
     PyObject *env = NULL;
     PyObject *modules = NULL;
+    PyObject *read = NULL;
+    PyObject *write = NULL;
 
-    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 4)) {
+    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 6)) {
         goto exit;
     }
     if (nargs < 1) {
@@ -83,8 +88,24 @@ _sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nar
         goto exit;
     }
     modules = args[3];
+    if (nargs < 5) {
+        goto skip_optional;
+    }
+    if (!PyTuple_Check(args[4])) {
+        _PyArg_BadArgument("new_interpreter", "argument 5", "tuple", args[4]);
+        goto exit;
+    }
+    read = args[4];
+    if (nargs < 6) {
+        goto skip_optional;
+    }
+    if (!PyTuple_Check(args[5])) {
+        _PyArg_BadArgument("new_interpreter", "argument 6", "tuple", args[5]);
+        goto exit;
+    }
+    write = args[5];
 skip_optional:
-    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env, modules);
+    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env, modules, read, write);
 
 exit:
     return return_value;
@@ -424,4 +445,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=7ad51a6c0139c2e3 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=a607c9fa5672d7f5 input=a9049054013a1b77]*/
