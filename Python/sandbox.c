@@ -1618,6 +1618,10 @@ PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy, int limit)
 #  endif
 #endif
 #include <sys/syscall.h>          // SYS_openat2
+#ifdef __linux__
+#  include <sys/statfs.h>         // fstatfs()
+#  include <sys/sysmacros.h>      // major(), minor()
+#endif
 
 /* Where importlib looks for bytecode (restrict_config()): never there. */
 #define SANDBOX_NO_BYTECODE_CACHE "/sandbox/no-bytecode-cache"
@@ -2057,6 +2061,69 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
     return 0;
 }
 
+/* Is *fd* on a file system that is the kernel's, not files: /proc (whose
+ * /proc/self/mem is every tenant's memory), /sys, the pseudo-terminals
+ * (the host's terminal), cgroups, bpf...?  Nothing there is granted, even
+ * beneath a granted directory ("/"). */
+static int
+on_kernel_filesystem(int fd)
+{
+#ifdef __linux__
+    static const unsigned long kernel_fs[] = {
+        0x9fa0,         /* proc */
+        0x62656572,     /* sysfs */
+        0x1cd1,         /* devpts */
+        0x64626720,     /* debugfs */
+        0x74726163,     /* tracefs */
+        0x73636673,     /* securityfs */
+        0xcafe4a11,     /* bpf */
+        0x27e0eb,       /* cgroup */
+        0x63677270,     /* cgroup2 */
+        0xde5e81e4,     /* efivarfs */
+        0x62656570,     /* configfs */
+        0xf97cff8c,     /* selinuxfs */
+        0x43415d53,     /* smackfs */
+        0x6165676c,     /* pstore */
+        0x42494e4d,     /* binfmt_misc */
+        0x6e736673,     /* nsfs */
+    };
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(kernel_fs); i++) {
+        if ((unsigned long)st.f_type == kernel_fs[i]) {
+            return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+/* May a descriptor opened on this file be used?  Not a device node other
+ * than the harmless ones (/dev/null, zero, full, random, urandom): a
+ * granted directory may hold the host's disks or terminals. */
+static int
+is_forbidden_device(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return 1;
+    }
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        return 0;
+    }
+#ifdef __linux__
+    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1) {
+        switch (minor(st.st_rdev)) {
+        case 3: case 5: case 7: case 8: case 9:
+            return 0;
+        }
+    }
+#endif
+    return 1;
+}
+
 /* What a resolved path keeps until its call is done. */
 typedef struct {
     int fd;                 /* the descriptor it names, closed at the end */
@@ -2164,6 +2231,7 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
     /* The entry itself (lstat(), unlink(), mkdir(), ...), unless it is a
        directory by its name: ".", ".." and a grant's root. */
     int entry = (how & _PySandbox_PATH_NOFOLLOW) != 0;
+    const char *name = NULL;
     int base, readonly = 0;
     const char *rest;
     const sandbox_grant *grant;
@@ -2190,10 +2258,13 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         if (n == 0 || (n == 1 && leaf[0] == '.')
             || (n == 2 && leaf[0] == '.' && leaf[1] == '.'))
         {
+            /* The directory itself, as "/proc/self/fd/T/.": a call that
+               does not follow a final link acts on it, not on the
+               descriptor's link in /proc. */
             entry = 0;
+            name = ".";
         }
     }
-    const char *name = NULL;
     char *owned = NULL;
     if (entry) {
         if (resolve_entry(state, given, dir_fd, access, &r->fd, &readonly,
@@ -2213,6 +2284,11 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
             (void)resolution_error(func, given, how, display);
             goto error;
         }
+    }
+    if (on_kernel_filesystem(r->fd)) {
+        PyMem_RawFree(owned);
+        (void)deny_path(func, given, how);
+        goto error;
     }
     r->readonly = readonly;
     size_t size = strlen("/proc/self/fd/") + 12
@@ -2288,10 +2364,16 @@ int
 _PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    resolved_path *r = as_resolved_path(keep);
+    if (state != NULL && fd >= 0 && is_forbidden_device(fd)) {
+        (void)close(fd);
+        return deny_path("open", r != NULL && r->original != NULL
+                                 ? r->original : "a device node",
+                         PySandbox_READ);
+    }
     if (_PySandbox_OwnFdSlow(fd) < 0) {
         return -1;
     }
-    resolved_path *r = as_resolved_path(keep);
     if (state != NULL && fd >= 0 && r != NULL && r->readonly) {
         set_fd_bit(state->ro_fds, fd, 1);
     }
