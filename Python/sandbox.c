@@ -84,8 +84,11 @@ struct _PySandboxPolicy {
     struct sandbox_grant *opened;
     Py_ssize_t n_opened;
     /* Filled by PySandbox_NewInterpreter(): the creator's working
-       directory, the new interpreter's first virtual one. */
+       directory, the new interpreter's first virtual one; and an untrusted
+       creator's grants, while it creates this one. */
     char *cwd;
+    const struct sandbox_grant *creator_grants;
+    Py_ssize_t n_creator_grants;
 };
 
 /* The recursion limit of a policy that sets none. */
@@ -804,6 +807,14 @@ _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
                sizeof(int));
         if (_PySandbox_CheckFdSlow(fd, func) < 0) {
             return -1;
+        }
+        /* The receiver could not know that it is read-only (files). */
+        struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+        if (state != NULL && fd_is_readonly(state, fd)) {
+            char detail[80];
+            PyOS_snprintf(detail, sizeof(detail),
+                          "%s: sending read-only descriptor %d", func, fd);
+            return _PySandbox_Deny("file", detail);
         }
     }
     return 0;
@@ -1764,21 +1775,31 @@ normalized_path(const char *path, int dotdot)
     return out;
 }
 
-/* *base* joined with the relative *path*, PyMem_Malloc'ed, or NULL with
- * MemoryError set. */
+/* The absolute path that *path* names for *state*: relative to its working
+ * directory, ".." taken by the name (as os.path.normpath() does, and as
+ * the working directory itself is kept), a final slash kept.
+ * Raw-allocated, or NULL (no exception set). */
 static char *
-join_path(const char *base, const char *path)
+absolute_path(struct _PySandboxState *state, const char *path)
 {
-    size_t blen = strlen(base), plen = strlen(path);
-    char *out = PyMem_Malloc(blen + plen + 2);
-    if (out == NULL) {
-        PyErr_NoMemory();
-        return NULL;
+    char *joined = NULL;
+    if (path[0] != '/') {
+        size_t size = strlen(state->cwd) + strlen(path) + 2;
+        joined = PyMem_RawMalloc(size);
+        if (joined == NULL) {
+            return NULL;
+        }
+        PyOS_snprintf(joined, size, "%s/%s", state->cwd, path);
+        path = joined;
     }
-    memcpy(out, base, blen);
-    out[blen] = '/';
-    memcpy(out + blen + 1, path, plen + 1);
-    return out;
+    char *normal = normalized_path(path, 1);
+    size_t len = normal != NULL ? strlen(normal) : 0;
+    if (normal != NULL && len > 1 && path[strlen(path) - 1] == '/') {
+        normal[len] = '/';          /* "dir/" must be a directory */
+        normal[len + 1] = '\0';
+    }
+    PyMem_RawFree(joined);
+    return normal;
 }
 
 /* openat2() beneath *dirfd*, no magic links, symbolic links as *links*
@@ -1940,7 +1961,7 @@ find_grant(struct _PySandboxState *state, const char *path, int access,
 /* Where *path* (relative to *dir_fd*, AT_FDCWD for the virtual working
  * directory) is: a descriptor to resolve beneath, *base*, and the path
  * below it, *rest* (pointing into *path* or *joined*, which the caller
- * frees with PyMem_Free).  Return 0; or 1 when the path is outside every
+ * frees with PyMem_RawFree).  Return 0; or 1 when the path is outside every
  * grant for *access* (*base* is -1); or -1 with MemoryError set. */
 static int
 locate(struct _PySandboxState *state, const char *path, int dir_fd,
@@ -1963,11 +1984,10 @@ locate(struct _PySandboxState *state, const char *path, int dir_fd,
         *readonly = fd_is_readonly(state, dir_fd);
         return 0;
     }
-    if (path[0] != '/') {
-        path = *joined = join_path(state->cwd, path);
-        if (path == NULL) {
-            return -1;
-        }
+    path = *joined = absolute_path(state, path);
+    if (path == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
     *grant = find_grant(state, path, access, rest);
     if (*grant == NULL) {
@@ -2009,7 +2029,7 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
     int rc = locate(state, path, dir_fd, access, &base, &rest, readonly,
                     &grant, &joined);
     if (rc != 0) {
-        PyMem_Free(joined);
+        PyMem_RawFree(joined);
         if (rc < 0) {
             PyErr_Clear();
             errno = ENOMEM;
@@ -2027,7 +2047,7 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         /* Split the rest at its last component. */
         char *copy = raw_strdup(*rest != '\0' ? rest : ".");
         if (copy == NULL) {
-            PyMem_Free(joined);
+            PyMem_RawFree(joined);
             errno = ENOMEM;
             return -1;
         }
@@ -2046,7 +2066,7 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         *owned = raw_strdup(leaf);
         PyMem_RawFree(copy);
     }
-    PyMem_Free(joined);
+    PyMem_RawFree(joined);
     if (*pfd < 0 || *owned == NULL) {
         int saved = *owned == NULL ? ENOMEM : errno;
         if (*pfd >= 0) {
@@ -2203,6 +2223,11 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         return 0;
     }
     const char *given = *path != NULL ? *path : ".";
+    if (given[0] == '\0') {
+        /* "" names no file (not the working directory). */
+        errno = ENOENT;
+        return resolution_error(func, given, how, display);
+    }
     if (how & _PySandbox_PATH_DEVICE) {
         return deny_path(func, given, how);
     }
@@ -2235,10 +2260,9 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
     int base, readonly = 0;
     const char *rest;
     const sandbox_grant *grant;
-    char *joined;
+    char *joined = NULL;        /* what *rest* points into, until the end */
     int rc = locate(state, given, dir_fd, access, &base, &rest, &readonly,
                     &grant, &joined);
-    PyMem_Free(joined);
     if (rc != 0) {
         if (rc > 0) {
             (void)deny_path(func, given, how);
@@ -2309,11 +2333,13 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         PyOS_snprintf(buf, size, "/proc/self/fd/%d", r->fd);
     }
     PyMem_RawFree(owned);
+    PyMem_RawFree(joined);
     *path = buf;
     Py_XSETREF(*keep, capsule);
     return 0;
 
 error:
+    PyMem_RawFree(joined);
     Py_DECREF(capsule);
     return -1;
 }
@@ -2458,14 +2484,13 @@ _PySandbox_Chdir(const char *path, int fd, PyObject *display)
     if (rc < 0) {
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
     }
-    char *joined = path[0] == '/' ? NULL : join_path(state->cwd, path);
-    if (joined == NULL && path[0] != '/') {
-        return NULL;
-    }
-    char *cwd = normalized_path(joined != NULL ? joined : path, 1);
-    PyMem_Free(joined);
+    char *cwd = absolute_path(state, path);
     if (cwd == NULL) {
         return PyErr_NoMemory();
+    }
+    size_t len = strlen(cwd);
+    if (len > 1 && cwd[len - 1] == '/') {
+        cwd[len - 1] = '\0';
     }
     PyMem_RawFree(state->cwd);
     state->cwd = cwd;
@@ -2478,14 +2503,12 @@ _PySandbox_Chdir(const char *path, int fd, PyObject *display)
  * creator is trusted), and the standard library's, read-only.  Called
  * without a thread state: raw memory only. */
 static int
-add_grant(struct _PySandboxState *state, const char *path, int access,
-          int host_links)
+add_grant(struct _PySandboxState *state, const char *path, int access)
 {
     sandbox_grant grant;
     if (open_grant(&grant, path, access, NULL) < 0) {
         return -1;
     }
-    grant.host_links = host_links;
     sandbox_grant *grown = PyMem_RawRealloc(
         state->grants, (size_t)(state->n_grants + 1) * sizeof(grant));
     if (grown == NULL) {
@@ -2508,20 +2531,72 @@ static const char *const public_directories[] = {
     "/etc/zoneinfo",
 };
 
-/* Does *policy* grant writing beneath *path*, or above it?  Then the
- * symbolic links there may be the untrusted code's. */
+/* Is the directory of descriptor *fd* the one of *outer*, or beneath it?
+ * By their inodes, walking up through ".." (whatever names lead there).
+ * 1 when it cannot tell. */
 static int
-writable_near(const PySandboxPolicy *policy, const char *path)
+fd_beneath(int fd, int outer)
 {
-    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-        const char *entry = policy->paths[i];
-        if (entry[0] == 'w' && (path_beneath(entry + 1, path) != NULL
-                                || path_beneath(path, entry + 1) != NULL))
-        {
-            return 1;
+    struct stat target, st, up_st;
+    if (fstat(outer, &target) < 0) {
+        return 1;
+    }
+    int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+        if (fstat(cur, &st) < 0) {
+            break;
+        }
+        if (st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
+            break;
+        }
+        int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0 || fstat(up, &up_st) < 0) {
+            if (up >= 0) {
+                (void)close(up);
+            }
+            break;
+        }
+        (void)close(cur);
+        cur = up;
+        if (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino) {
+            (void)close(cur);
+            return 0;               /* the root, and *outer* not met */
         }
     }
-    return 0;
+    if (cur >= 0) {
+        (void)close(cur);
+    }
+    return 1;
+}
+
+/* May the symbolic links beneath the host's *grant* (the standard
+ * library's) be followed wherever they lead?  Only if the interpreter
+ * can write nowhere beneath or above it (by inode: by whatever name it
+ * was granted), and its untrusted creator, if any, could not either. */
+static int
+host_links_allowed(struct _PySandboxState *state, Py_ssize_t n_explicit,
+                   const sandbox_grant *grant,
+                   const PySandboxPolicy *policy)
+{
+    for (Py_ssize_t i = 0; i < n_explicit; i++) {
+        const sandbox_grant *other = &state->grants[i];
+        if ((other->access & PySandbox_WRITE)
+            && (fd_beneath(other->fd, grant->fd)
+                || fd_beneath(grant->fd, other->fd)))
+        {
+            return 0;
+        }
+    }
+    if (policy->creator_grants != NULL) {
+        for (Py_ssize_t i = 0; i < policy->n_creator_grants; i++) {
+            const sandbox_grant *c = &policy->creator_grants[i];
+            if (c->host_links && strcmp(c->root, grant->root) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
 }
 
 static PyStatus
@@ -2556,7 +2631,7 @@ init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
             const char *entry = policy->paths[i];
             int access = entry[0] == 'w' ? PySandbox_READ | PySandbox_WRITE
                                          : PySandbox_READ;
-            if (add_grant(state, entry + 1, access, 0) < 0) {
+            if (add_grant(state, entry + 1, access) < 0) {
                 static _Py_thread_local char message[300];
                 PyOS_snprintf(message, sizeof(message),
                               "%s: %.200s: %s",
@@ -2567,6 +2642,7 @@ init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
         }
     }
     /* Its imports read the standard library; nothing else of the host. */
+    Py_ssize_t n_explicit = state->n_grants;
     for (Py_ssize_t i = 0; i < config->module_search_paths.length; i++) {
         char *path = _Py_EncodeLocaleRaw(
             config->module_search_paths.items[i], NULL);
@@ -2575,8 +2651,7 @@ init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
         }
         struct stat st;
         if (path[0] == '/' && stat(path, &st) == 0
-            && add_grant(state, path, PySandbox_READ,
-                         !writable_near(policy, path)) < 0)
+            && add_grant(state, path, PySandbox_READ) < 0)
         {
             PyMem_RawFree(path);
             return _PyStatus_ERR("cannot open the standard library for an "
@@ -2587,9 +2662,12 @@ init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
     for (size_t i = 0; i < Py_ARRAY_LENGTH(public_directories); i++) {
         struct stat st;
         if (stat(public_directories[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            (void)add_grant(state, public_directories[i], PySandbox_READ,
-                            !writable_near(policy, public_directories[i]));
+            (void)add_grant(state, public_directories[i], PySandbox_READ);
         }
+    }
+    for (Py_ssize_t i = n_explicit; i < state->n_grants; i++) {
+        state->grants[i].host_links = host_links_allowed(
+            state, n_explicit, &state->grants[i], policy);
     }
     return _PyStatus_OK();
 }
@@ -2909,6 +2987,8 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     state->policy.opened = NULL;
     state->policy.n_opened = 0;
     state->policy.cwd = NULL;
+    state->policy.creator_grants = NULL;
+    state->policy.n_creator_grants = 0;
     if (copy_strings(policy->env, policy->n_env, &state->policy.env) < 0
         || copy_strings(policy->environ, policy->n_environ,
                         &state->policy.environ) < 0
@@ -3327,34 +3407,38 @@ static struct {
     Py_ssize_t n;
 } module_inodes;
 
-/* The directory of the absolute file name *path*, ".." and symbolic links
- * resolved: malloc()ed (free() it), or NULL. */
+/* The directory of the absolute file name *path*, by its name (without
+ * "." parts and duplicate slashes, ".." kept): raw-allocated, or NULL.
+ * Never its symbolic links resolved: the loader opens the file by its
+ * name after the check, so every directory of that name must be the
+ * host's, not one that untrusted code could swap meanwhile. */
 static char *
-resolved_dirname(const char *path)
+module_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
+    if (slash == NULL || path[0] != '/') {
         return NULL;
     }
     size_t len = (size_t)(slash - path);
-    char *dir = PyMem_RawMalloc(len + 1);
+    char *dir = PyMem_RawMalloc(len + 2);
     if (dir == NULL) {
         return NULL;
     }
     memcpy(dir, path, len);
     dir[len] = '\0';
-    char *real = realpath(len > 0 ? dir : "/", NULL);
+    char *normal = normalized_path(len > 0 ? dir : "/", 0);
     PyMem_RawFree(dir);
-    return real;
+    return normal;
 }
 
-/* An entry of the search path, resolved: malloc()ed, or NULL.  Raw
+/* An entry of the search path, the same way: raw-allocated, or NULL.  Raw
  * memory only: it runs with no thread state too. */
 static char *
-resolved_search_dir(const wchar_t *entry)
+search_dir(const wchar_t *entry)
 {
     char *encoded = _Py_EncodeLocaleRaw(entry, NULL);
-    char *dir = encoded != NULL ? realpath(encoded, NULL) : NULL;
+    char *dir = (encoded != NULL && encoded[0] == '/')
+                ? normalized_path(encoded, 0) : NULL;
     PyMem_RawFree(encoded);
     return dir;
 }
@@ -3418,11 +3502,11 @@ record_module_inodes(PyInterpreterState *interp)
         module_inodes.recorded = 1;
         const PyWideStringList *paths = &interp->config.module_search_paths;
         for (Py_ssize_t i = 0; i < paths->length; i++) {
-            char *dir = resolved_search_dir(paths->items[i]);
+            char *dir = search_dir(paths->items[i]);
             if (dir != NULL) {
                 record_module_dir(dir);
             }
-            free(dir);
+            PyMem_RawFree(dir);
         }
     }
     PyMutex_Unlock(&module_inodes.mutex);
@@ -3455,8 +3539,8 @@ is_recorded_file(const char *path, const char *dir, const char *base)
 }
 
 /* Is *path* (an absolute file name) <a directory of the interpreter's
- * standard-library search path>/<name><an extension suffix>, with the
- * directories' symbolic links resolved on both sides? */
+ * standard-library search path>/<name><an extension suffix>, by the names
+ * of its directories? */
 static int
 is_module_file(PyInterpreterState *interp, const char *name,
                const char *path)
@@ -3475,9 +3559,9 @@ is_module_file(PyInterpreterState *interp, const char *name,
     if (!found) {
         return 0;
     }
-    /* The file's directory, ".." and links resolved: a build tree links
-       its modules' files from elsewhere, so the file itself is not. */
-    char *real = resolved_dirname(path);
+    /* The file's directory by its name (a build tree links its modules'
+       files from elsewhere: the file itself may be a link, the host's). */
+    char *real = module_dirname(path);
     if (real == NULL) {
         return 0;
     }
@@ -3485,23 +3569,23 @@ is_module_file(PyInterpreterState *interp, const char *name,
     const char *bound = policy_module_file(&interp->sandbox->policy, name);
     if (bound != NULL) {
         /* Bound by the policy: that file, and no other. */
-        char *dir = resolved_dirname(bound);
+        char *dir = module_dirname(bound);
         found = (dir != NULL && strcmp(dir, real) == 0
                  && strcmp(strrchr(bound, '/'), slash) == 0);
-        free(dir);
+        PyMem_RawFree(dir);
     }
     else {
         const PyWideStringList *paths = &interp->config.module_search_paths;
         for (Py_ssize_t i = 0; i < paths->length && !found; i++) {
-            char *dir = resolved_search_dir(paths->items[i]);
+            char *dir = search_dir(paths->items[i]);
             found = dir != NULL && strcmp(dir, real) == 0;
-            free(dir);
+            PyMem_RawFree(dir);
         }
         /* ... and the very file that was there before any untrusted
            code ran. */
         found = found && is_recorded_file(path, real, slash + 1);
     }
-    free(real);
+    PyMem_RawFree(real);
     return found;
 }
 
@@ -3820,10 +3904,17 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         }
         if (!policy_within(policy, &creator_state->policy)) {
             char detail[200];
-            PyOS_snprintf(detail, sizeof(detail),
-                          "a nested policy wider than its creator's "
-                          "(threads %zd > %zd)", policy->max_threads,
-                          creator_state->policy.max_threads);
+            if (policy->max_threads > creator_state->policy.max_threads) {
+                PyOS_snprintf(detail, sizeof(detail),
+                              "a nested policy wider than its creator's "
+                              "(threads %zd > %zd)", policy->max_threads,
+                              creator_state->policy.max_threads);
+            }
+            else {
+                PyOS_snprintf(detail, sizeof(detail),
+                              "a nested policy wider than its creator's "
+                              "(recursion, env, modules or files)");
+            }
             (void)_PySandbox_Deny("interpreter", detail);
             return NULL;
         }
@@ -3836,6 +3927,10 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     /* Its files: beneath its creator's, and its working directory. */
     local.opened = NULL;
     local.n_opened = 0;
+    local.creator_grants = creator_state != NULL ? creator_state->grants
+                                                 : NULL;
+    local.n_creator_grants = creator_state != NULL ? creator_state->n_grants
+                                                   : 0;
     local.cwd = creator_cwd(creator_state);
     if (local.cwd == NULL
         || (creator_state != NULL

@@ -477,3 +477,93 @@ def test_a_grant_that_cannot_be_opened_is_a_clear_error(tmp_path):
         _sandbox.end_interpreter(interp)
     assert target.read_text() == "made"
     assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+
+
+def test_paths_by_the_rules_of_os_path(tree, jail):
+    # "" names no file; ".." is taken by the name (as os.path.normpath()
+    # does) so a relative path reaches another grant; a final slash needs a
+    # directory; listdir() lists the virtual working directory.
+    import _sandbox
+    (tree.rw / "sub").mkdir()
+    assert job_outcome(jail, f"""
+        import os
+        os.chdir({str(tree.rw / 'sub')!r})
+        out = []
+        for call in (lambda: os.stat(''), lambda: os.rmdir(''),
+                     lambda: os.listdir(''), lambda: open('')):
+            try:
+                call()
+            except OSError as exc:
+                out.append(type(exc).__name__)
+        out.append(open('../../ro/a.txt').read())
+        try:
+            open({str(tree.ro / 'a.txt') + '/'!r})
+        except OSError as exc:
+            out.append(type(exc).__name__)
+        out.append(os.listdir())
+        os.chdir('..')
+        out.append(os.listdir())
+    """) == "ran"
+    assert _sandbox.eval(jail, "out") == [
+        "FileNotFoundError"] * 4 + ["hello", "NotADirectoryError", [],
+                                    ["sub"]]
+    assert (tree.rw / "sub").is_dir()
+
+
+def test_the_read_only_mark_survives_every_copy(tree, jail):
+    # A descriptor from a read-only grant, copied by socket.dup or sent over
+    # a socket pair, still changes nothing.
+    target = tree.ro / "a.txt"
+    before = os.stat(target)
+    ro = str(tree.ro)
+    cases = {
+        "socket.dup fchmod": f"import os, _socket; "
+                             f"fd = _socket.dup(os.open({ro + '/a.txt'!r}, "
+                             f"0)); os.fchmod(fd, 0o777)",
+        "socket.dup dir_fd": f"import os, _socket; "
+                             f"d = _socket.dup(os.open({ro!r}, 0)); "
+                             f"os.open('a.txt', os.O_WRONLY | os.O_TRUNC, "
+                             f"dir_fd=d)",
+        "send_fds": f"import os, socket; a, b = socket.socketpair(); "
+                    f"socket.send_fds(a, [b'x'], "
+                    f"[os.open({ro + '/a.txt'!r}, 0)])",
+    }
+    outcomes = attempts(jail, cases)
+    assert set(outcomes.values()) == {"SandboxError"}, outcomes
+    after = os.stat(target)
+    assert target.read_text() == "hello"
+    assert (after.st_mode, after.st_mtime_ns) == \
+        (before.st_mode, before.st_mtime_ns)
+    # Descriptors of its own still travel.
+    assert job_outcome(jail, f"""
+        import os, socket
+        a, b = socket.socketpair()
+        fd = os.open({str(tree.rw / 'mine.txt')!r},
+                     os.O_CREAT | os.O_WRONLY)
+        socket.send_fds(a, [b'x'], [fd])
+        _, fds, _, _ = socket.recv_fds(b, 1, 1)
+        os.write(fds[0], b'sent')
+    """) == "ran"
+    assert (tree.rw / "mine.txt").read_text() == "sent"
+
+
+def test_an_extension_module_loads_by_its_own_name_only(tree, jail):
+    # A link in a writable directory to the standard library's extension
+    # directory, swapped while the loader runs (here by an audit hook, run
+    # between the check and the load), cannot make it load another file:
+    # the directory must be the search path's by its name.
+    import _json
+    origin = getattr(_json, "__file__", None)
+    if origin is None:
+        pytest.skip("_json is built in")
+    real_dir = os.path.dirname(origin)
+    name = os.path.basename(origin)
+    link = str(tree.rw / "lnk")
+    assert job_outcome(jail, f"""
+        import os, sys, _imp
+        from importlib.machinery import ModuleSpec
+        os.symlink({real_dir!r}, {link!r})
+        sys.modules.pop('_json', None)
+        spec = ModuleSpec('_json', None, origin={link + '/' + name!r})
+        _imp.create_dynamic(spec)
+    """) == "ModuleNotFoundError"
