@@ -15,9 +15,9 @@ compares a baseline A with a candidate B and prints the ratio B/A:
                  isolated, B = untrusted.
   callgrind      instructions executed (callgrind's Ir total) by a fixed,
                  deterministic pure-Python workload run by the trusted main
-                 interpreter, and by 100,000 calls that take a descriptor:
-                 A = build/trusted (flag off), B = build/untrusted (flag
-                 on).  Needs valgrind.
+                 interpreter, by 100,000 calls that take a descriptor and
+                 by 80,000 that take a path: A = build/trusted (flag off),
+                 B = build/untrusted (flag on).  Needs valgrind.
   pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
                  flag on.  Slow, and installs pyperformance from PyPI into
                  build/bench-venv on first use, so only with --pyperformance.
@@ -552,6 +552,21 @@ print(n)
 '''
 CALLGRIND_DESCRIPTOR_CALLS = 20_000
 
+# The files protection's hooks on the trusted fast path: calls that take a
+# path, from the main interpreter.
+CALLGRIND_PATHS = '''\
+import io, os, sys
+n = int(sys.argv[1])
+path = os.devnull
+for _ in range(n):
+    os.stat(path)
+    os.lstat(path)
+    os.access(path, os.R_OK)
+    io.FileIO(path).close()
+print(n)
+'''
+CALLGRIND_PATH_CALLS = 20_000
+
 
 def callgrind_env():
     # No PYTHON* variables from the caller; a fixed hash seed, so that the
@@ -582,10 +597,14 @@ def bench_callgrind(args, builds, workdir):
     fd_script = os.path.join(workdir, "callgrind_descriptors.py")
     with open(fd_script, "w") as f:
         f.write(CALLGRIND_DESCRIPTORS)
+    path_script = os.path.join(workdir, "callgrind_paths.py")
+    with open(path_script, "w") as f:
+        f.write(CALLGRIND_PATHS)
     jobs = {
         "startup": ["-s", "-c", "pass"],
         "workload": ["-s", script, str(CALLGRIND_REPEAT)],
         "descriptors": ["-s", fd_script, str(CALLGRIND_DESCRIPTOR_CALLS)],
+        "paths": ["-s", path_script, str(CALLGRIND_PATH_CALLS)],
     }
     log(f"callgrind: {', '.join(jobs)} under both builds "
         f"(deterministic, so one run each; the builds run concurrently)")
@@ -617,7 +636,9 @@ def bench_callgrind(args, builds, workdir):
     for job, what in (("startup", "startup+exit ('-c pass')"),
                       ("workload", "workload (~1 s, incl. startup)"),
                       ("descriptors", f"{CALLGRIND_DESCRIPTOR_CALLS:,} x 5 "
-                                      "descriptor calls (incl. startup)")):
+                                      "descriptor calls (incl. startup)"),
+                      ("paths", f"{CALLGRIND_PATH_CALLS:,} x 4 path calls "
+                                "(incl. startup)")):
         a = counts[job, "trusted"]
         b = counts[job, "untrusted"]
         results.append(Result(f"callgrind: {what} (A flag off, B flag on)",
