@@ -3032,6 +3032,26 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         clear_state(state);
         return status;
     }
+    /* What it may read and write, for the queries of both sides
+       (sandbox.allowed()): ("Python", "read") and ("Python", "write"). */
+    for (Py_ssize_t i = 0; i < state->policy.n_paths; i++) {
+        const char *entry = state->policy.paths[i];
+        const char *error = NULL;
+        ext_entry *ext = get_ext(state, "Python",
+                                 entry[0] == 'w' ? "write" : "read",
+                                 EXT_MEMBERSHIP, &error);
+        char **grown = ext == NULL ? NULL : PyMem_RawRealloc(
+            ext->members, (size_t)(ext->nmembers + 1) * sizeof(char *));
+        char *copy = grown == NULL ? NULL : raw_strdup(entry + 1);
+        if (grown != NULL) {
+            ext->members = grown;
+        }
+        if (copy == NULL) {
+            clear_state(state);
+            return _PyStatus_NO_MEMORY();
+        }
+        ext->members[ext->nmembers++] = copy;
+    }
     record_module_inodes(interp);
     /* Before its first thread state, which copies it. */
     interp->ceval.recursion_limit = Py_MIN(interp->ceval.recursion_limit,

@@ -567,3 +567,17 @@ def test_an_extension_module_loads_by_its_own_name_only(tree, jail):
         spec = ModuleSpec('_json', None, origin={link + '/' + name!r})
         _imp.create_dynamic(spec)
     """) == "ModuleNotFoundError"
+
+
+def test_the_grants_can_be_queried_from_both_sides(tree, jail):
+    import _sandbox
+    expected = {("Python", "read"): frozenset({str(tree.ro)}),
+                ("Python", "write"): frozenset({str(tree.rw)})}
+    queried = _sandbox.query(jail)
+    assert {k: v for k, v in queried.items() if k[1] in ("read", "write")} \
+        == expected
+    assert job_outcome(jail, "import sandbox; a = sandbox.allowed(); "
+                             "mine = (a[('Python', 'read')], "
+                             "a[('Python', 'write')])") == "ran"
+    assert _sandbox.eval(jail, "tuple(sorted(x) for x in mine)") == \
+        ([str(tree.ro)], [str(tree.rw)])
