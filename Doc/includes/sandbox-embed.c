@@ -34,7 +34,7 @@ static int
 run_jobs(PyInterpreterState *jail)
 {
     /* Define the plugin's functions inside; its namespace persists. */
-    if (PySandbox_Exec(jail, PLUGIN, "plugin.py") < 0) {
+    if (PySandbox_Exec(jail, PLUGIN, "<plugin>") < 0) {
         return -1;
     }
 
