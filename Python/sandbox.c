@@ -1651,7 +1651,9 @@ typedef struct sandbox_grant {
 enum {
     LINKS_BENEATH,      /* symbolic links followed while they stay beneath */
     LINKS_NONE,         /* a file's grant: no symbolic link at all */
-    LINKS_HOST,         /* followed anywhere (host_links), but no ".." */
+    LINKS_HOST,         /* as LINKS_BENEATH, and a final link that leads
+                           out (the host's, in the standard library) is
+                           followed once, with no link after it */
 };
 
 static int
@@ -1693,21 +1695,6 @@ skip_separators(const char *p)
             return p;
         }
     }
-}
-
-/* Does the relative *path* have a ".." component? */
-static int
-has_dotdot(const char *path)
-{
-    for (const char *p = path; *p != '\0'; ) {
-        p = skip_separators(p);
-        size_t n = strcspn(p, "/");
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            return 1;
-        }
-        p += n;
-    }
-    return 0;
 }
 
 /* If the absolute *path* is *root* or beneath it, return what follows the
@@ -1802,23 +1789,16 @@ absolute_path(struct _PySandboxState *state, const char *path)
     return normal;
 }
 
-/* openat2() beneath *dirfd*, no magic links, symbolic links as *links*
- * says, retried on EINTR and EAGAIN.  Return the descriptor, or -1 with
- * errno set: EXDEV when the path leaves *dirfd*. */
-static int
-open_beneath(int dirfd, const char *path, int flags, int mode, int links)
-{
 #if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
-    if (links == LINKS_HOST && has_dotdot(path)) {
-        errno = EXDEV;
-        return -1;
-    }
+/* openat2() with *resolve*, retried on EINTR and EAGAIN. */
+static int
+openat2_retry(int dirfd, const char *path, int flags, int mode,
+              uint64_t resolve)
+{
     struct open_how how = {
         .flags = (uint64_t)(flags | O_CLOEXEC),
         .mode = (flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)mode : 0,
-        .resolve = RESOLVE_NO_MAGICLINKS
-                   | (links != LINKS_HOST ? RESOLVE_BENEATH : 0)
-                   | (links == LINKS_NONE ? RESOLVE_NO_SYMLINKS : 0),
+        .resolve = resolve,
     };
     for (int tries = 0; tries < 100; tries++) {
         long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
@@ -1829,10 +1809,68 @@ open_beneath(int dirfd, const char *path, int flags, int mode, int links)
             break;
         }
     }
-    if (errno == ELOOP && links == LINKS_NONE) {
+    return -1;
+}
+
+/* The final component of *path*, beneath *dirfd*, is a symbolic link that
+ * the host made in its standard library (a build tree links its extension
+ * modules from ../../Modules; Debian links sitecustomize.py to /etc):
+ * follow it once, and no link after it, so that nothing the untrusted code
+ * can write leads further.  -1 with errno EXDEV if it is no link. */
+static int
+follow_host_link(int dirfd, const char *path, int flags, int mode)
+{
+    char *copy = raw_strdup(path);
+    if (copy == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    char *slash = strrchr(copy, '/');
+    const char *leaf = slash != NULL ? slash + 1 : copy;
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    int parent = openat2_retry(dirfd, slash == NULL ? "." : copy,
+                               O_PATH | O_DIRECTORY, 0,
+                               RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+    int fd = -1;
+    char target[MAXPATHLEN + 1];
+    ssize_t n = parent >= 0 && leaf[0] != '\0'
+                ? readlinkat(parent, leaf, target, MAXPATHLEN) : -1;
+    if (n > 0) {
+        target[n] = '\0';
+        fd = openat2_retry(parent, target, flags, mode,
+                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    }
+    int saved = n > 0 ? errno : EXDEV;
+    if (parent >= 0) {
+        (void)close(parent);
+    }
+    PyMem_RawFree(copy);
+    if (fd < 0) {
+        errno = saved == ELOOP ? EXDEV : saved;
+    }
+    return fd;
+}
+#endif
+
+/* openat2() beneath *dirfd*, no magic links, symbolic links as *links*
+ * says.  Return the descriptor, or -1 with errno set: EXDEV when the path
+ * leaves *dirfd*. */
+static int
+open_beneath(int dirfd, const char *path, int flags, int mode, int links)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+    int fd = openat2_retry(dirfd, path, flags, mode,
+                           RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
+                           | (links == LINKS_NONE ? RESOLVE_NO_SYMLINKS : 0));
+    if (fd < 0 && links == LINKS_HOST && errno == EXDEV) {
+        return follow_host_link(dirfd, path, flags, mode);
+    }
+    if (fd < 0 && errno == ELOOP && links == LINKS_NONE) {
         errno = EXDEV;
     }
-    return -1;
+    return fd;
 #else
     /* Without openat2(), no resolution can be trusted. */
     errno = ENOSYS;
@@ -1889,14 +1927,17 @@ open_grant(sandbox_grant *grant, const char *path, int access,
     if (parent < 0) {
         goto error;
     }
+    /* For an untrusted creator, a link at the name is not followed (it
+       could be the creator's, to a directory around a file it may
+       write): the name is then a file's grant, which follows no link. */
     int fd = resolver == NULL
              ? openat(parent, leaf, O_PATH | O_DIRECTORY | O_CLOEXEC)
-             : open_beneath(parent, leaf, O_PATH | O_DIRECTORY, 0,
-                            LINKS_BENEATH);
+             : open_beneath(parent, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+                            0, LINKS_BENEATH);
     if (fd >= 0) {
         grant->fd = fd;
     }
-    else if (errno == ENOTDIR || errno == ENOENT) {
+    else if (errno == ENOTDIR || errno == ENOENT || errno == ELOOP) {
         /* A file, or one that may be created: that name, in that
            directory. */
         grant->name = raw_strdup(leaf);
@@ -1989,6 +2030,13 @@ locate(struct _PySandboxState *state, const char *path, int dir_fd,
         PyErr_NoMemory();
         return -1;
     }
+    /* The kernel's, whatever is mounted there and whatever is granted
+       (on_kernel_filesystem() checks the file system it ends on). */
+    if (path_beneath(path, "/proc") != NULL
+        || path_beneath(path, "/sys") != NULL)
+    {
+        return 1;
+    }
     *grant = find_grant(state, path, access, rest);
     if (*grant == NULL) {
         return 1;
@@ -2071,6 +2119,7 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         int saved = *owned == NULL ? ENOMEM : errno;
         if (*pfd >= 0) {
             (void)close(*pfd);
+            *pfd = -1;
         }
         PyMem_RawFree(*owned);
         *owned = NULL;
@@ -2106,6 +2155,10 @@ on_kernel_filesystem(int fd)
         0x6165676c,     /* pstore */
         0x42494e4d,     /* binfmt_misc */
         0x6e736673,     /* nsfs */
+        0x65735543,     /* fusectl */
+        0x07655821,     /* resctrl */
+        0x19800202,     /* mqueue */
+        0x958458f6,     /* hugetlbfs */
     };
     struct statfs st;
     if (fstatfs(fd, &st) < 0) {
@@ -2124,24 +2177,27 @@ on_kernel_filesystem(int fd)
  * than the harmless ones (/dev/null, zero, full, random, urandom): a
  * granted directory may hold the host's disks or terminals. */
 static int
-is_forbidden_device(int fd)
+is_forbidden_device_stat(const struct stat *st)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        return 1;
-    }
-    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    if (!S_ISCHR(st->st_mode) && !S_ISBLK(st->st_mode)) {
         return 0;
     }
 #ifdef __linux__
-    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1) {
-        switch (minor(st.st_rdev)) {
+    if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 1) {
+        switch (minor(st->st_rdev)) {
         case 3: case 5: case 7: case 8: case 9:
             return 0;
         }
     }
 #endif
     return 1;
+}
+
+static int
+is_forbidden_device(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) < 0 || is_forbidden_device_stat(&st);
 }
 
 /* What a resolved path keeps until its call is done. */
@@ -2344,6 +2400,20 @@ error:
     return -1;
 }
 
+/* Before an open of the resolved *path* (its entry, with *entry*): not a
+ * device node but the harmless ones, since opening one can act (a
+ * terminal, a watchdog, a tape).  Return 0, or -1 with the denial. */
+static int
+check_device(const char *path, int entry, const char *given)
+{
+    struct stat st;
+    int rc = entry ? lstat(path, &st) : stat(path, &st);
+    if (rc == 0 && is_forbidden_device_stat(&st)) {
+        return deny_path("open", given, PySandbox_READ);
+    }
+    return 0;
+}
+
 int
 _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
                            PyObject *display, PyObject **keep)
@@ -2359,18 +2429,23 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
         how = PySandbox_WRITE;
     }
 #endif
+    const char *given = *path != NULL ? *path : "";
     if (*flags & O_NOFOLLOW) {
         /* The entry itself: a symbolic link there fails (ELOOP). */
-        return _PySandbox_ResolvePathSlow(path, -1, dir_fd,
-                                          how | _PySandbox_PATH_NOFOLLOW,
-                                          display, "open", keep);
+        if (_PySandbox_ResolvePathSlow(path, -1, dir_fd,
+                                       how | _PySandbox_PATH_NOFOLLOW,
+                                       display, "open", keep) < 0)
+        {
+            return -1;
+        }
+        return check_device(*path, 1, given);
     }
     const char *resolved = *path;
     if (_PySandbox_ResolvePathSlow(&resolved, -1, dir_fd, how, display,
                                    "open", keep) == 0)
     {
         *path = resolved;
-        return 0;
+        return check_device(*path, 0, given);
     }
     if (!(*flags & O_CREAT)
         || !PyErr_ExceptionMatches(PyExc_FileNotFoundError))
@@ -2381,9 +2456,13 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
        there meanwhile is not followed. */
     PyErr_Clear();
     *flags |= O_NOFOLLOW;
-    return _PySandbox_ResolvePathSlow(path, -1, dir_fd,
-                                      how | _PySandbox_PATH_NOFOLLOW,
-                                      display, "open", keep);
+    if (_PySandbox_ResolvePathSlow(path, -1, dir_fd,
+                                   how | _PySandbox_PATH_NOFOLLOW,
+                                   display, "open", keep) < 0)
+    {
+        return -1;
+    }
+    return check_device(*path, 1, given);
 }
 
 int
@@ -2436,6 +2515,20 @@ _PySandbox_CheckFdWriteSlow(int fd, const char *func)
         return deny_path(func, detail, PySandbox_WRITE);
     }
     return 0;
+}
+
+int
+_PySandbox_CheckModeSlow(int mode, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL
+        || !(mode & (S_ISUID | S_ISGID)))
+    {
+        return 0;
+    }
+    char detail[80];
+    PyOS_snprintf(detail, sizeof(detail), "%s: set-user or set-group ID "
+                  "mode %o", func, (unsigned)mode);
+    return _PySandbox_Deny("file", detail);
 }
 
 void

@@ -416,6 +416,7 @@ def test_nested_interpreters_stay_beneath_their_creator(tree, jail):
     import _sandbox
     inner_ok = str(tree.ro / "sub")
     inner_read = f"open({inner_ok + '/b.txt'!r}).read()"
+    through = f"open({str(tree.ro / 'dir_link' / 'canary.txt')!r}).read()"
     cases = {
         "narrower": f"import _sandbox; i = _sandbox.new_interpreter(0, 0, "
                     f"(), (), ({inner_ok!r},)); "
@@ -424,13 +425,16 @@ def test_nested_interpreters_stay_beneath_their_creator(tree, jail):
                  f"({str(tree.root)!r},))",
         "write in read": f"import _sandbox; _sandbox.new_interpreter(0, 0, "
                          f"(), (), (), ({inner_ok!r},))",
-        "through a link": f"import _sandbox; _sandbox.new_interpreter(0, 0, "
-                          f"(), (), ({str(tree.ro / 'dir_link')!r},))",
+        # A link at a nested grant's name is not followed: the grant is
+        # that name, as a file's, and leads nowhere.
+        "through a link": f"import _sandbox; i = _sandbox.new_interpreter("
+                          f"0, 0, (), (), ({str(tree.ro / 'dir_link')!r},));"
+                          f" _sandbox.exec(i, {through!r})",
     }
     outcomes = attempts(jail, cases)
     assert outcomes == {"narrower": "ran", "wider": "SandboxError",
                         "write in read": "SandboxError",
-                        "through a link": "SandboxError"}, outcomes
+                        "through a link": "RemoteError"}, outcomes
     assert _sandbox.eval(jail, "data") == "below"
 
 
@@ -581,3 +585,69 @@ def test_the_grants_can_be_queried_from_both_sides(tree, jail):
                              "a[('Python', 'write')])") == "ran"
     assert _sandbox.eval(jail, "tuple(sorted(x) for x in mine)") == \
         ([str(tree.ro)], [str(tree.rw)])
+
+
+def test_a_file_grant_stays_a_file_for_nested_interpreters(tmp_path):
+    # The creator may write the granted file's name: it makes it a link to
+    # its directory, then grants the name to a nested interpreter.  The
+    # nested grant is still that one name, and follows no link.
+    import _sandbox
+    (tmp_path / "secret.txt").write_text("SECRET")
+    granted = tmp_path / "f"
+    granted.write_text("")
+    interp = _sandbox.new_interpreter(0, 0, (), (), (), (str(granted),))
+    try:
+        assert job_outcome(interp, f"""
+            import os, _sandbox
+            os.unlink({str(granted)!r})
+            os.symlink('.', {str(granted)!r})
+            inner = _sandbox.new_interpreter(0, 0, (), (), (),
+                                             ({str(granted)!r},))
+            try:
+                _sandbox.exec(inner, "open({str(granted / 'secret.txt')!r})"
+                                     ".read()")
+            finally:
+                _sandbox.end_interpreter(inner)
+        """) == "RemoteError"
+    finally:
+        _sandbox.end_interpreter(interp)
+    assert sorted(os.listdir(tmp_path)) == ["f", "secret.txt"]
+
+
+def test_no_set_id_programs(tree, jail):
+    # The host may run as root: a set-user-ID file in a write grant would
+    # be a program with its rights.
+    rw = str(tree.rw)
+    cases = {
+        "chmod": f"import os; open({rw + '/p'!r}, 'w').close(); "
+                 f"os.chmod({rw + '/p'!r}, 0o4755)",
+        "fchmod": f"import os; fd = os.open({rw + '/q'!r}, "
+                  f"os.O_CREAT | os.O_WRONLY); os.fchmod(fd, 0o2755)",
+        "open mode": f"import os; os.open({rw + '/r'!r}, "
+                     f"os.O_CREAT | os.O_WRONLY, 0o4755)",
+        "mknod": f"import os, stat; os.mknod({rw + '/s'!r}, "
+                 f"stat.S_IFREG | 0o4755)",
+    }
+    outcomes = attempts(jail, cases)
+    assert set(outcomes.values()) == {"SandboxError"}, outcomes
+    for entry in tree.rw.iterdir():
+        assert not os.stat(entry).st_mode & (stat.S_ISUID | stat.S_ISGID)
+    assert not (tree.rw / "r").exists() and not (tree.rw / "s").exists()
+
+
+def test_a_device_is_not_opened_to_be_refused(tmp_path):
+    # Opening a terminal multiplexer makes a pseudo-terminal: refused
+    # before the open, nothing is made.
+    import _sandbox
+    if not os.path.exists("/dev/ptmx") or not os.path.isdir("/dev/pts"):
+        pytest.skip("no /dev/ptmx")
+    before = set(os.listdir("/dev/pts"))
+    interp = _sandbox.new_interpreter(0, 0, (), (), ("/dev",))
+    try:
+        outcomes = {job_outcome(interp, "open('/dev/ptmx', 'rb')")
+                    for _ in range(50)}
+        assert outcomes == {"SandboxError"}
+        assert job_outcome(interp, "open('/dev/null').read()") == "ran"
+    finally:
+        _sandbox.end_interpreter(interp)
+    assert set(os.listdir("/dev/pts")) <= before

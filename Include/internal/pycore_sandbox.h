@@ -209,6 +209,10 @@ PyAPI_FUNC(void) _PySandbox_OriginalPath(const char **path, PyObject *keep);
  * is.  And own *newfd*, a copy of *oldfd*.  As _PySandbox_OwnFd(). */
 PyAPI_FUNC(int) _PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep);
 PyAPI_FUNC(int) _PySandbox_OwnDupFdSlow(int newfd, int oldfd);
+/* A mode to give a file (chmod, fchmod, open with O_CREAT, mknod): not
+ * set-user or set-group ID, which would make a program the host's user
+ * may run with its rights.  0, or -1 with the denial logged. */
+PyAPI_FUNC(int) _PySandbox_CheckModeSlow(int mode, const char *func);
 /* As _PySandbox_CheckFd(), and not a read-only grant's (fchmod()...). */
 PyAPI_FUNC(int) _PySandbox_CheckFdWriteSlow(int fd, const char *func);
 /* os.getcwd() and os.chdir() of an untrusted interpreter: its virtual
@@ -344,6 +348,15 @@ _PySandbox_OwnDupFd(int newfd, int oldfd)
         return newfd;
     }
     return _PySandbox_OwnDupFdSlow(newfd, oldfd);
+}
+
+static inline int
+_PySandbox_CheckMode(int mode, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckModeSlow(mode, func);
 }
 
 static inline int
@@ -717,6 +730,12 @@ _PySandbox_OwnDupFd(int newfd, int Py_UNUSED(oldfd))
 
 static inline int
 _PySandbox_CheckFdWrite(int Py_UNUSED(fd), const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CheckMode(int Py_UNUSED(mode), const char *Py_UNUSED(func))
 {
     return 0;
 }
