@@ -2531,6 +2531,20 @@ _PySandbox_CheckModeSlow(int mode, const char *func)
     return _PySandbox_Deny("file", detail);
 }
 
+int
+_PySandbox_CheckXattrSlow(const char *name, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL
+        || (name != NULL && strncmp(name, "user.", 5) == 0))
+    {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s: attribute %.60s", func,
+                  name != NULL ? name : "?");
+    return _PySandbox_Deny("file", detail);
+}
+
 void
 _PySandbox_OriginalPath(const char **path, PyObject *keep)
 {

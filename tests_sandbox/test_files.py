@@ -627,12 +627,29 @@ def test_no_set_id_programs(tree, jail):
                      f"os.O_CREAT | os.O_WRONLY, 0o4755)",
         "mknod": f"import os, stat; os.mknod({rw + '/s'!r}, "
                  f"stat.S_IFREG | 0o4755)",
+        # File capabilities are set-user-ID's successor.
+        "capability": f"import os; open({rw + '/c'!r}, 'w').close(); "
+                      f"os.setxattr({rw + '/c'!r}, 'security.capability', "
+                      f"b'\\x01\\x00\\x00\\x02' + bytes(16))",
+        "trusted xattr": f"import os; os.setxattr({rw + '/c'!r}, "
+                         f"'trusted.x', b'1')",
+        "remove security": f"import os; os.removexattr({rw + '/c'!r}, "
+                           f"'security.selinux')",
     }
     outcomes = attempts(jail, cases)
     assert set(outcomes.values()) == {"SandboxError"}, outcomes
     for entry in tree.rw.iterdir():
         assert not os.stat(entry).st_mode & (stat.S_ISUID | stat.S_ISGID)
     assert not (tree.rw / "r").exists() and not (tree.rw / "s").exists()
+    assert "security.capability" not in os.listxattr(tree.rw / "c")
+    # The user's own attributes, where the file system has them, work.
+    try:
+        os.setxattr(tree.rw / "c", "user.host", b"1")
+    except OSError:
+        return
+    assert job_outcome(jail, f"import os; os.setxattr({rw + '/c'!r}, "
+                             f"'user.mine', b'2')") == "ran"
+    assert os.getxattr(tree.rw / "c", "user.mine") == b"2"
 
 
 def test_a_device_is_not_opened_to_be_refused(tmp_path):

@@ -213,6 +213,12 @@ PyAPI_FUNC(int) _PySandbox_OwnDupFdSlow(int newfd, int oldfd);
  * set-user or set-group ID, which would make a program the host's user
  * may run with its rights.  0, or -1 with the denial logged. */
 PyAPI_FUNC(int) _PySandbox_CheckModeSlow(int mode, const char *func);
+/* An extended attribute to set or remove (os.setxattr, os.removexattr):
+ * only the "user." ones; security.capability gives a program the host's
+ * capabilities, trusted.* and system.* are the system's.  0, or -1 with
+ * the denial logged. */
+PyAPI_FUNC(int) _PySandbox_CheckXattrSlow(const char *name,
+                                          const char *func);
 /* As _PySandbox_CheckFd(), and not a read-only grant's (fchmod()...). */
 PyAPI_FUNC(int) _PySandbox_CheckFdWriteSlow(int fd, const char *func);
 /* os.getcwd() and os.chdir() of an untrusted interpreter: its virtual
@@ -348,6 +354,15 @@ _PySandbox_OwnDupFd(int newfd, int oldfd)
         return newfd;
     }
     return _PySandbox_OwnDupFdSlow(newfd, oldfd);
+}
+
+static inline int
+_PySandbox_CheckXattr(const char *name, const char *func)
+{
+    if (_PyInterpreterState_GET()->sandbox == NULL) {
+        return 0;
+    }
+    return _PySandbox_CheckXattrSlow(name, func);
 }
 
 static inline int
@@ -736,6 +751,13 @@ _PySandbox_CheckFdWrite(int Py_UNUSED(fd), const char *Py_UNUSED(func))
 
 static inline int
 _PySandbox_CheckMode(int Py_UNUSED(mode), const char *Py_UNUSED(func))
+{
+    return 0;
+}
+
+static inline int
+_PySandbox_CheckXattr(const char *Py_UNUSED(name),
+                      const char *Py_UNUSED(func))
 {
     return 0;
 }
