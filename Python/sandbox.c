@@ -89,6 +89,8 @@ struct _PySandboxPolicy {
     char *cwd;
     const struct sandbox_grant *creator_grants;
     Py_ssize_t n_creator_grants;
+    const int *creator_roots;
+    Py_ssize_t n_creator_roots;
 };
 
 /* The recursion limit of a policy that sets none. */
@@ -178,6 +180,14 @@ struct _PySandboxState {
     struct sandbox_grant *grants;
     Py_ssize_t n_grants;
     char *cwd;                  /* the virtual working directory */
+    /* Bit n is set while the engine holds descriptor n for a path it
+       resolved (not the interpreter's: its code cannot use it); those
+       still held when it ends are closed then. */
+    unsigned char internal_fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* Its untrusted creators' write grants (descriptors), where the
+       standard library's links may not lead either. */
+    int *write_roots;
+    Py_ssize_t n_write_roots;
 };
 
 
@@ -1817,8 +1827,11 @@ openat2_retry(int dirfd, const char *path, int flags, int mode,
  * modules from ../../Modules; Debian links sitecustomize.py to /etc):
  * follow it once, and no link after it, so that nothing the untrusted code
  * can write leads further.  -1 with errno EXDEV if it is no link. */
+static int host_target_allowed(struct _PySandboxState *state, int dirfd);
+
 static int
-follow_host_link(int dirfd, const char *path, int flags, int mode)
+follow_host_link(struct _PySandboxState *state, int dirfd, const char *path,
+                 int flags, int mode)
 {
     char *copy = raw_strdup(path);
     if (copy == NULL) {
@@ -1839,8 +1852,35 @@ follow_host_link(int dirfd, const char *path, int flags, int mode)
                 ? readlinkat(parent, leaf, target, MAXPATHLEN) : -1;
     if (n > 0) {
         target[n] = '\0';
-        fd = openat2_retry(parent, target, flags, mode,
-                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        /* Not into anything the interpreter, or an untrusted creator of
+           it, may write: its directory, by inode (with no link on the
+           way, the file is in that very directory). */
+        char *dir_end = strrchr(target, '/');
+        int allowed = 1;
+        if (state != NULL && (state->n_write_roots > 0 || state->n_grants)) {
+            if (dir_end != NULL) {
+                *dir_end = '\0';
+            }
+            int d = openat2_retry(parent, dir_end == NULL ? "."
+                                  : (target[0] == '\0' ? "/" : target),
+                                  O_PATH | O_DIRECTORY, 0,
+                                  RESOLVE_NO_SYMLINKS
+                                  | RESOLVE_NO_MAGICLINKS);
+            allowed = d >= 0 && host_target_allowed(state, d);
+            if (d >= 0) {
+                (void)close(d);
+            }
+            if (dir_end != NULL) {
+                *dir_end = '/';
+            }
+        }
+        if (allowed) {
+            fd = openat2_retry(parent, target, flags, mode,
+                               RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        }
+        else {
+            errno = EXDEV;
+        }
     }
     int saved = n > 0 ? errno : EXDEV;
     if (parent >= 0) {
@@ -1858,14 +1898,15 @@ follow_host_link(int dirfd, const char *path, int flags, int mode)
  * says.  Return the descriptor, or -1 with errno set: EXDEV when the path
  * leaves *dirfd*. */
 static int
-open_beneath(int dirfd, const char *path, int flags, int mode, int links)
+open_beneath(struct _PySandboxState *state, int dirfd, const char *path,
+             int flags, int mode, int links)
 {
 #if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
     int fd = openat2_retry(dirfd, path, flags, mode,
                            RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
                            | (links == LINKS_NONE ? RESOLVE_NO_SYMLINKS : 0));
     if (fd < 0 && links == LINKS_HOST && errno == EXDEV) {
-        return follow_host_link(dirfd, path, flags, mode);
+        return follow_host_link(state, dirfd, path, flags, mode);
     }
     if (fd < 0 && errno == ELOOP && links == LINKS_NONE) {
         errno = EXDEV;
@@ -1932,7 +1973,8 @@ open_grant(sandbox_grant *grant, const char *path, int access,
        write): the name is then a file's grant, which follows no link. */
     int fd = resolver == NULL
              ? openat(parent, leaf, O_PATH | O_DIRECTORY | O_CLOEXEC)
-             : open_beneath(parent, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+             : open_beneath(resolver, parent, leaf,
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW,
                             0, LINKS_BENEATH);
     if (fd >= 0) {
         grant->fd = fd;
@@ -2108,7 +2150,7 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         if (slash != NULL) {
             *slash = '\0';
         }
-        *pfd = open_beneath(base, slash == NULL ? "."
+        *pfd = open_beneath(state, base, slash == NULL ? "."
                             : (copy[0] == '\0' ? "/" : copy),
                             O_PATH | O_DIRECTORY, 0, grant_links(grant));
         *owned = raw_strdup(leaf);
@@ -2200,9 +2242,33 @@ is_forbidden_device(int fd)
     return fstat(fd, &st) < 0 || is_forbidden_device_stat(&st);
 }
 
+static int fd_beneath(int fd, int outer);
+
+/* May the standard library's links lead to the file of *fd*?  Not into
+ * anything the interpreter or an untrusted creator of it may write (the
+ * build tree's links lead to ../../Modules, which a policy could grant for
+ * writing: its extension modules would then be the tenant's code). */
+static int
+host_target_allowed(struct _PySandboxState *state, int fd)
+{
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        const sandbox_grant *grant = &state->grants[i];
+        if ((grant->access & PySandbox_WRITE) && fd_beneath(fd, grant->fd)) {
+            return 0;
+        }
+    }
+    for (Py_ssize_t i = 0; i < state->n_write_roots; i++) {
+        if (fd_beneath(fd, state->write_roots[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* What a resolved path keeps until its call is done. */
 typedef struct {
     int fd;                 /* the descriptor it names, closed at the end */
+    int pinned;             /* an open's final entry, pinned (O_PATH) */
     int readonly;           /* beneath a read-only grant */
     const char *original;   /* the path as given, in *keep* */
     PyObject *keep;
@@ -2212,6 +2278,33 @@ typedef struct {
 
 #define RESOLVED_PATH_CAPSULE "_sandbox.resolved_path"
 
+/* The engine now holds descriptor *fd* for a resolved path. */
+static void
+hold_internal_fd(struct _PySandboxState *state, int fd)
+{
+    set_fd_bit(state->internal_fds, fd, 1);
+}
+
+/* ... and no longer: close it, if the interpreter still has it (its end
+   closes those of objects it never freed). */
+static void
+release_internal_fd(int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (fd >= _PySandbox_MAX_FD) {
+        (void)close(fd);
+    }
+    else if (state != NULL
+             && (state->internal_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1)
+    {
+        set_fd_bit(state->internal_fds, fd, 0);
+        (void)close(fd);
+    }
+}
+
 static void
 resolved_path_destructor(PyObject *capsule)
 {
@@ -2220,9 +2313,8 @@ resolved_path_destructor(PyObject *capsule)
         PyErr_Clear();
         return;
     }
-    if (r->fd >= 0) {
-        (void)close(r->fd);
-    }
+    release_internal_fd(r->fd);
+    release_internal_fd(r->pinned);
     Py_XDECREF(r->keep);
     PyMem_Free(r->long_path);
     PyMem_Free(r);
@@ -2298,7 +2390,7 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         PyErr_NoMemory();
         return -1;
     }
-    r->fd = -1;
+    r->fd = r->pinned = -1;
     r->original = *path;
     r->keep = *keep != NULL ? Py_NewRef(*keep) : NULL;
     PyObject *capsule = PyCapsule_New(r, RESOLVED_PATH_CAPSULE,
@@ -2359,12 +2451,14 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         if (grant != NULL && grant->name != NULL) {
             target = grant->name;
         }
-        r->fd = open_beneath(base, target, O_PATH, 0, grant_links(grant));
+        r->fd = open_beneath(state, base, target, O_PATH, 0,
+                             grant_links(grant));
         if (r->fd < 0) {
             (void)resolution_error(func, given, how, display);
             goto error;
         }
     }
+    hold_internal_fd(state, r->fd);
     if (on_kernel_filesystem(r->fd)) {
         PyMem_RawFree(owned);
         (void)deny_path(func, given, how);
@@ -2414,6 +2508,45 @@ check_device(const char *path, int entry, const char *given)
     return 0;
 }
 
+/* An open with O_NOFOLLOW of the resolved entry *path*
+ * ("/proc/self/fd/P/name"): pin the entry with O_PATH, check it (no link,
+ * no device), then open that very file through "/proc/self/fd/T".  A
+ * missing entry to create is created exclusively.  0, or -1 with an
+ * exception set. */
+static int
+pin_entry(const char **path, int *flags, PyObject *display, PyObject *keep,
+          const char *given)
+{
+    resolved_path *r = as_resolved_path(keep);
+    int t = open(*path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (t < 0) {
+        if (errno == ENOENT && (*flags & O_CREAT)) {
+            *flags |= O_EXCL;
+        }
+        return 0;                   /* the open fails, or creates */
+    }
+    struct stat st;
+    if (r == NULL || fstat(t, &st) < 0) {
+        (void)close(t);
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
+        return -1;
+    }
+    hold_internal_fd(_PyInterpreterState_GET()->sandbox, t);
+    r->pinned = t;
+    if (S_ISLNK(st.st_mode)) {
+        errno = ELOOP;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
+        return -1;
+    }
+    if (is_forbidden_device_stat(&st)) {
+        return deny_path("open", given, PySandbox_READ);
+    }
+    PyOS_snprintf(r->path, sizeof(r->path), "/proc/self/fd/%d", t);
+    *path = r->path;
+    *flags &= ~O_NOFOLLOW;          /* through the descriptor's link */
+    return 0;
+}
+
 int
 _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
                            PyObject *display, PyObject **keep)
@@ -2431,14 +2564,15 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
 #endif
     const char *given = *path != NULL ? *path : "";
     if (*flags & O_NOFOLLOW) {
-        /* The entry itself: a symbolic link there fails (ELOOP). */
+        /* The entry itself, pinned: a symbolic link there fails (ELOOP),
+           and what is checked is what is opened. */
         if (_PySandbox_ResolvePathSlow(path, -1, dir_fd,
                                        how | _PySandbox_PATH_NOFOLLOW,
                                        display, "open", keep) < 0)
         {
             return -1;
         }
-        return check_device(*path, 1, given);
+        return pin_entry(path, flags, display, *keep, given);
     }
     const char *resolved = *path;
     if (_PySandbox_ResolvePathSlow(&resolved, -1, dir_fd, how, display,
@@ -2452,17 +2586,13 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
     {
         return -1;
     }
-    /* Not there, to be created: its entry, and a symbolic link made
-       there meanwhile is not followed. */
+    /* Not there, to be created: its entry, and anything made there
+       meanwhile (a link, a device node) is not opened. */
     PyErr_Clear();
-    *flags |= O_NOFOLLOW;
-    if (_PySandbox_ResolvePathSlow(path, -1, dir_fd,
-                                   how | _PySandbox_PATH_NOFOLLOW,
-                                   display, "open", keep) < 0)
-    {
-        return -1;
-    }
-    return check_device(*path, 1, given);
+    *flags |= O_NOFOLLOW | O_EXCL;
+    return _PySandbox_ResolvePathSlow(path, -1, dir_fd,
+                                      how | _PySandbox_PATH_NOFOLLOW,
+                                      display, "open", keep);
 }
 
 int
@@ -2776,6 +2906,37 @@ init_files(struct _PySandboxState *state, const PySandboxPolicy *policy,
         state->grants[i].host_links = host_links_allowed(
             state, n_explicit, &state->grants[i], policy);
     }
+    /* Where its untrusted creators may write. */
+    Py_ssize_t n_roots = policy->n_creator_roots;
+    for (Py_ssize_t i = 0; i < policy->n_creator_grants; i++) {
+        n_roots += (policy->creator_grants[i].access & PySandbox_WRITE) != 0;
+    }
+    if (n_roots > 0) {
+        state->write_roots = PyMem_RawCalloc((size_t)n_roots, sizeof(int));
+        if (state->write_roots == NULL) {
+            return _PyStatus_NO_MEMORY();
+        }
+        for (Py_ssize_t i = 0; i < policy->n_creator_roots; i++) {
+            int fd = fcntl(policy->creator_roots[i], F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                return _PyStatus_ERR("cannot copy the write grants of an "
+                                     "untrusted interpreter's creator");
+            }
+            state->write_roots[state->n_write_roots++] = fd;
+        }
+        for (Py_ssize_t i = 0; i < policy->n_creator_grants; i++) {
+            const sandbox_grant *grant = &policy->creator_grants[i];
+            if (!(grant->access & PySandbox_WRITE)) {
+                continue;
+            }
+            int fd = fcntl(grant->fd, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                return _PyStatus_ERR("cannot copy the write grants of an "
+                                     "untrusted interpreter's creator");
+            }
+            state->write_roots[state->n_write_roots++] = fd;
+        }
+    }
     return _PyStatus_OK();
 }
 
@@ -3045,6 +3206,15 @@ clear_state(struct _PySandboxState *state)
     free_strings(state->policy.paths, state->policy.n_paths);
     clear_grants(state->grants, state->n_grants);
     PyMem_RawFree(state->cwd);
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
+        if ((state->internal_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1) {
+            (void)close(fd);
+        }
+    }
+    for (Py_ssize_t i = 0; i < state->n_write_roots; i++) {
+        (void)close(state->write_roots[i]);
+    }
+    PyMem_RawFree(state->write_roots);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state->output); i++) {
         PyMem_RawFree(state->output[i].data);
     }
@@ -3096,6 +3266,8 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     state->policy.cwd = NULL;
     state->policy.creator_grants = NULL;
     state->policy.n_creator_grants = 0;
+    state->policy.creator_roots = NULL;
+    state->policy.n_creator_roots = 0;
     if (copy_strings(policy->env, policy->n_env, &state->policy.env) < 0
         || copy_strings(policy->environ, policy->n_environ,
                         &state->policy.environ) < 0
@@ -4058,6 +4230,10 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                                                  : NULL;
     local.n_creator_grants = creator_state != NULL ? creator_state->n_grants
                                                    : 0;
+    local.creator_roots = creator_state != NULL ? creator_state->write_roots
+                                                : NULL;
+    local.n_creator_roots = creator_state != NULL
+                            ? creator_state->n_write_roots : 0;
     local.cwd = creator_cwd(creator_state);
     if (local.cwd == NULL
         || (creator_state != NULL
