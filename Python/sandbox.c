@@ -697,11 +697,18 @@ _PySandbox_Deny(const char *resource, const char *detail)
  * may reuse it.  Only the interpreter's own threads, holding its GIL, read
  * or write its table. */
 
+/* Bit *fd* of one of the state's descriptor tables. */
+static int
+fd_bit(const unsigned char *table, int fd)
+{
+    return (fd >= 0 && fd < _PySandbox_MAX_FD
+            && (table[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
+}
+
 static int
 fd_is_owned(struct _PySandboxState *state, int fd)
 {
-    return (fd >= 0 && fd < _PySandbox_MAX_FD
-            && (state->fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
+    return fd_bit(state->fds, fd);
 }
 
 static void
@@ -731,8 +738,7 @@ set_fd_owned(struct _PySandboxState *state, int fd, int owned)
 static int
 fd_is_readonly(struct _PySandboxState *state, int fd)
 {
-    return (fd >= 0 && fd < _PySandbox_MAX_FD
-            && (state->ro_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
+    return fd_bit(state->ro_fds, fd);
 }
 
 int
@@ -1857,7 +1863,7 @@ follow_host_link(struct _PySandboxState *state, int dirfd, const char *path,
            way, the file is in that very directory). */
         char *dir_end = strrchr(target, '/');
         int allowed = 1;
-        if (state != NULL && (state->n_write_roots > 0 || state->n_grants)) {
+        if (state != NULL) {
             if (dir_end != NULL) {
                 *dir_end = '\0';
             }
@@ -1920,8 +1926,7 @@ open_beneath(struct _PySandboxState *state, int dirfd, const char *path,
 }
 
 static int resolve_entry(struct _PySandboxState *state, const char *path,
-                         int dir_fd, int access, int *pfd, int *readonly,
-                         const char **name, char **owned);
+                         int dir_fd, int access, int *pfd, char **owned);
 
 /* Open the grant of *path* for *access*: *resolver*, if not NULL, is the
  * untrusted creator's state, beneath whose grants the path must resolve;
@@ -1955,15 +1960,12 @@ open_grant(sandbox_grant *grant, const char *path, int access,
         PyMem_RawFree(dir);
     }
     else {
-        int readonly;
-        const char *name;
-        if (resolve_entry(resolver, root, AT_FDCWD,
-                          access, &parent, &readonly, &name,
+        if (resolve_entry(resolver, root, AT_FDCWD, access, &parent,
                           &owned_leaf) < 0)
         {
             goto error;
         }
-        leaf = name;
+        leaf = owned_leaf;
     }
     if (parent < 0) {
         goto error;
@@ -2100,35 +2102,18 @@ deny_path(const char *func, const char *path, int how)
     return _PySandbox_Deny("file", detail);
 }
 
-/* The directory entry *path* names, for *access*: *pfd*, a new O_PATH
- * descriptor of its directory, and its *name* there, which points into
- * *owned* (raw-allocated: the caller frees it).  Return 0, or -1 with
- * errno set (EACCES for a path outside the grants, EXDEV for one that
- * leaves its grant) and no exception. */
+/* The directory entry that *rest* names beneath *base* (located by
+ * locate(), with its *grant* or NULL): *pfd*, a new O_PATH descriptor of
+ * its directory, and its name there, *owned* (raw-allocated: the caller
+ * frees it).  Return 0; or, with *by_name*, 1 and nothing opened when the
+ * entry is a directory by its name ("", "." or ".."); or -1 with errno set
+ * (EXDEV for a path that leaves its grant) and no exception. */
 static int
-resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
-              int access, int *pfd, int *readonly, const char **name,
-              char **owned)
+open_entry(struct _PySandboxState *state, int base, const char *rest,
+           const sandbox_grant *grant, int by_name, int *pfd, char **owned)
 {
-    int base;
-    const char *rest;
-    const sandbox_grant *grant;
-    char *joined;
-    *owned = NULL;
     *pfd = -1;
-    int rc = locate(state, path, dir_fd, access, &base, &rest, readonly,
-                    &grant, &joined);
-    if (rc != 0) {
-        PyMem_RawFree(joined);
-        if (rc < 0) {
-            PyErr_Clear();
-            errno = ENOMEM;
-        }
-        else {
-            errno = EACCES;
-        }
-        return -1;
-    }
+    *owned = NULL;
     if (grant != NULL && grant->name != NULL) {
         *pfd = fcntl(base, F_DUPFD_CLOEXEC, 0);
         *owned = raw_strdup(grant->name);
@@ -2137,7 +2122,6 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         /* Split the rest at its last component. */
         char *copy = raw_strdup(*rest != '\0' ? rest : ".");
         if (copy == NULL) {
-            PyMem_RawFree(joined);
             errno = ENOMEM;
             return -1;
         }
@@ -2147,6 +2131,12 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         }
         char *slash = strrchr(copy, '/');
         const char *leaf = slash != NULL ? slash + 1 : copy;
+        if (by_name && (leaf[0] == '\0' || strcmp(leaf, ".") == 0
+                        || strcmp(leaf, "..") == 0))
+        {
+            PyMem_RawFree(copy);
+            return 1;
+        }
         if (slash != NULL) {
             *slash = '\0';
         }
@@ -2156,7 +2146,6 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         *owned = raw_strdup(leaf);
         PyMem_RawFree(copy);
     }
-    PyMem_RawFree(joined);
     if (*pfd < 0 || *owned == NULL) {
         int saved = *owned == NULL ? ENOMEM : errno;
         if (*pfd >= 0) {
@@ -2168,8 +2157,38 @@ resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
         errno = saved;
         return -1;
     }
-    *name = *owned;
     return 0;
+}
+
+/* The same for *path*, relative to *dir_fd* or the working directory;
+ * EACCES for a path outside the grants (open_grant()). */
+static int
+resolve_entry(struct _PySandboxState *state, const char *path, int dir_fd,
+              int access, int *pfd, char **owned)
+{
+    int base, readonly;
+    const char *rest;
+    const sandbox_grant *grant;
+    char *joined;
+    *pfd = -1;
+    *owned = NULL;
+    int rc = locate(state, path, dir_fd, access, &base, &rest, &readonly,
+                    &grant, &joined);
+    if (rc == 0) {
+        rc = open_entry(state, base, rest, grant, 0, pfd, owned);
+    }
+    else if (rc < 0) {
+        PyErr_Clear();
+        errno = ENOMEM;
+    }
+    else {
+        rc = -1;
+        errno = EACCES;
+    }
+    int saved = errno;
+    PyMem_RawFree(joined);
+    errno = saved;
+    return rc;
 }
 
 /* Is *fd* on a file system that is the kernel's, not files: /proc (whose
@@ -2297,9 +2316,7 @@ release_internal_fd(int fd)
     if (fd >= _PySandbox_MAX_FD) {
         (void)close(fd);
     }
-    else if (state != NULL
-             && (state->internal_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1)
-    {
+    else if (state != NULL && fd_bit(state->internal_fds, fd)) {
         set_fd_bit(state->internal_fds, fd, 0);
         (void)close(fd);
     }
@@ -2351,6 +2368,19 @@ resolution_error(const char *func, const char *path, int how,
     return -1;
 }
 
+/* May *func* change the file of descriptor *fd*: not from a read-only
+ * grant?  0, or -1 with the denial logged. */
+static int
+check_fd_writable(struct _PySandboxState *state, int fd, const char *func)
+{
+    if (!fd_is_readonly(state, fd)) {
+        return 0;
+    }
+    char detail[40];
+    PyOS_snprintf(detail, sizeof(detail), "descriptor %d", fd);
+    return deny_path(func, detail, PySandbox_WRITE);
+}
+
 int
 _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
                            PyObject *display, const char *func,
@@ -2363,10 +2393,8 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
     int access = how & (PySandbox_READ | PySandbox_WRITE);
     if (fd != -1) {
         /* A descriptor: the table checked that it owns it. */
-        if ((access & PySandbox_WRITE) && fd_is_readonly(state, fd)) {
-            char detail[40];
-            PyOS_snprintf(detail, sizeof(detail), "descriptor %d", fd);
-            return deny_path(func, detail, how);
+        if (access & PySandbox_WRITE) {
+            return check_fd_writable(state, fd, func);
         }
         return 0;
     }
@@ -2417,36 +2445,25 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         }
         goto error;
     }
-    if (entry && (grant == NULL || grant->name == NULL)) {
-        const char *end = rest + strlen(rest);
-        while (end > rest && end[-1] == '/') {
-            end--;
+    char *owned = NULL;
+    if (entry) {
+        rc = open_entry(state, base, rest, grant, 1, &r->fd, &owned);
+        if (rc < 0) {
+            (void)resolution_error(func, given, how, display);
+            goto error;
         }
-        const char *leaf = end;
-        while (leaf > rest && leaf[-1] != '/') {
-            leaf--;
-        }
-        size_t n = (size_t)(end - leaf);
-        if (n == 0 || (n == 1 && leaf[0] == '.')
-            || (n == 2 && leaf[0] == '.' && leaf[1] == '.'))
-        {
-            /* The directory itself, as "/proc/self/fd/T/.": a call that
-               does not follow a final link acts on it, not on the
+        if (rc > 0) {
+            /* A directory by its name, as "/proc/self/fd/T/.": a call
+               that does not follow a final link acts on it, not on the
                descriptor's link in /proc. */
             entry = 0;
             name = ".";
         }
-    }
-    char *owned = NULL;
-    if (entry) {
-        if (resolve_entry(state, given, dir_fd, access, &r->fd, &readonly,
-                          &name, &owned) < 0)
-        {
-            (void)resolution_error(func, given, how, display);
-            goto error;
+        else {
+            name = owned;
         }
     }
-    else {
+    if (!entry) {
         const char *target = *rest != '\0' ? rest : ".";
         if (grant != NULL && grant->name != NULL) {
             target = grant->name;
@@ -2494,15 +2511,14 @@ error:
     return -1;
 }
 
-/* Before an open of the resolved *path* (its entry, with *entry*): not a
- * device node but the harmless ones, since opening one can act (a
+/* Before an open of the resolved *path* ("/proc/self/fd/T", pinned): not
+ * a device node but the harmless ones, since opening one can act (a
  * terminal, a watchdog, a tape).  Return 0, or -1 with the denial. */
 static int
-check_device(const char *path, int entry, const char *given)
+check_device(const char *path, const char *given)
 {
     struct stat st;
-    int rc = entry ? lstat(path, &st) : stat(path, &st);
-    if (rc == 0 && is_forbidden_device_stat(&st)) {
+    if (stat(path, &st) == 0 && is_forbidden_device_stat(&st)) {
         return deny_path("open", given, PySandbox_READ);
     }
     return 0;
@@ -2579,7 +2595,7 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
                                    "open", keep) == 0)
     {
         *path = resolved;
-        return check_device(*path, 0, given);
+        return check_device(*path, given);
     }
     if (!(*flags & O_CREAT)
         || !PyErr_ExceptionMatches(PyExc_FileNotFoundError))
@@ -2639,12 +2655,7 @@ _PySandbox_CheckFdWriteSlow(int fd, const char *func)
     if (_PySandbox_CheckFdSlow(fd, func) < 0) {
         return -1;
     }
-    if (fd_is_readonly(state, fd)) {
-        char detail[40];
-        PyOS_snprintf(detail, sizeof(detail), "descriptor %d", fd);
-        return deny_path(func, detail, PySandbox_WRITE);
-    }
-    return 0;
+    return check_fd_writable(state, fd, func);
 }
 
 int
@@ -3207,7 +3218,7 @@ clear_state(struct _PySandboxState *state)
     clear_grants(state->grants, state->n_grants);
     PyMem_RawFree(state->cwd);
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
-        if ((state->internal_fds[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1) {
+        if (fd_bit(state->internal_fds, fd)) {
             (void)close(fd);
         }
     }
