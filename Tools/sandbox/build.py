@@ -33,7 +33,18 @@ VARIANTS = {
     "untrusted": ["--with-untrusted"],
     "trusted": [],
     "debug": ["--with-untrusted", "--with-pydebug"],
+    # AddressSanitizer, for the fuzzer (Tools/sandbox/fuzz.py).  In 3.13
+    # --with-address-sanitizer itself turns pymalloc off (configure.ac:
+    # "ASan works by controlling memory allocation"), so nothing else is
+    # needed; the build runs ./python, so ASAN_OPTIONS applies (below).
+    "asan": ["--with-untrusted", "--with-address-sanitizer"],
 }
+
+# What an ASan build runs with, during make and after, unless the caller
+# set ASAN_OPTIONS: upstream's CI settings.  No leak report at exit (an
+# interpreter frees little at exit by design), NULL from a huge malloc
+# (a MemoryError, as without ASan), and faulthandler's own SIGSEGV handler.
+ASAN_OPTIONS = "detect_leaks=0:allocator_may_return_null=1:handle_segv=0"
 
 # Debian packages needed to build every stdlib extension module, and the
 # tools this script uses.  (libmpdec is bundled by CPython 3.13.)
@@ -580,6 +591,7 @@ def compiler_env():
     env = dict(os.environ)
     if "CC" not in env and shutil.which("ccache"):
         env["CC"] = "ccache gcc"
+    env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
     return env
 
 
@@ -912,7 +924,9 @@ def main(argv=None):
         "copy the overlay in and apply patches/series")
     for name, func, help in [
             ("build", cmd_build, "assemble and build variants out of tree "
-             "(default: untrusted and trusted)"),
+             "(default: untrusted and trusted; 'asan' is --with-untrusted "
+             "--with-address-sanitizer, the fuzzer's child host, see "
+             "Tools/sandbox/fuzz.py)"),
             ("install", cmd_install, "build and 'make install' a variant "
              "into build/install/VARIANT (default: untrusted)")]:
         b = add(name, func, help)
