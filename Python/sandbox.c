@@ -17,6 +17,7 @@
 #include "pycore_pymem.h"         // _PyMem_GetCurrentAllocatorName()
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
 #include "pycore_sandbox.h"
+#include "pycore_sandbox_stack.h"  // struct _PySandboxDeferred
 #include "pycore_typeobject.h"    // _PyStaticType_InitBuiltin()
 #include "pycore_sysmodule.h"     // _PySys_SetAttr()
 #include "osdefs.h"               // DELIM
@@ -53,6 +54,7 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
 #  include <sys/socket.h>         // struct msghdr, SCM_RIGHTS
 #endif
 #include <sys/stat.h>             // stat()
+#include <pthread.h>              // pthread_key_create()
 
 
 /* A policy: what an untrusted interpreter may do.  The protections add
@@ -188,6 +190,16 @@ struct _PySandboxState {
        standard library's links may not lead either. */
     int *write_roots;
     Py_ssize_t n_write_roots;
+    /* Objects whose deallocation waits for stack (sandbox_stack.c). */
+    struct _PySandboxDeferred deferred;
+    /* The threads it started that have not ended, as their own exit sees
+       them (watch_thread()), even when it is abandoned. */
+    Py_ssize_t watched;
+    /* The jobs running in it (threads of the host or of its creator,
+       inside), and whether its end began: one excludes the other, under
+       the runtime's lock of interpreters (_PySandbox_Enter()). */
+    Py_ssize_t entered;
+    int end_claimed;
 };
 
 
@@ -887,11 +899,25 @@ _PySandbox_CloseFdRange(int low, int high)
 
 /* The interpreter is gone: close what it left open (os.open() without
  * os.close()), so that its files do not stay open in the host. */
+/* Make a close() of *fd* return at once: a socket's SO_LINGER, which
+ * untrusted code may set to hours, would make it wait for unsent data
+ * (the kernel still sends it, in the background).  Ignored for what is not
+ * a socket. */
+static void
+no_linger(int fd)
+{
+#ifdef SO_LINGER
+    struct linger off = {0, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+#endif
+}
+
 static void
 close_owned_fds(struct _PySandboxState *state)
 {
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
         if (fd_is_owned(state, fd)) {
+            no_linger(fd);
             (void)close(fd);
         }
     }
@@ -3236,6 +3262,7 @@ clear_state(struct _PySandboxState *state)
         clear_ext_entry(&state->ext[i]);
     }
     PyMem_RawFree(state->ext);
+    _PySandbox_ClearDeferred(&state->deferred);
     PyMem_RawFree(state);
 }
 
@@ -3381,7 +3408,17 @@ _PySandbox_HandlePending(PyThreadState *tstate)
         return -1;
     }
     _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+    if (state != NULL) {
+        _PySandbox_FreeDeferred(tstate);
+    }
     return 0;
+}
+
+
+struct _PySandboxDeferred *
+_PySandbox_Deferred(PyInterpreterState *interp)
+{
+    return &interp->sandbox->deferred;
 }
 
 
@@ -3967,6 +4004,77 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
         entry->used--;
     }
     PyMutex_Unlock(&state->ext_mutex);
+    end_watch(state);
+}
+
+
+/* Is *interp* in the runtime's list?  Under its lock: a pointer that the
+ * caller looked up may have been ended and freed since. */
+static int
+is_listed(_PyRuntimeState *runtime, PyInterpreterState *interp)
+{
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        if (i == interp) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+_PySandbox_Enter(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    int ok = (is_listed(runtime, interp) && interp->sandbox != NULL
+              && !interp->sandbox->end_claimed);
+    if (ok) {
+        interp->sandbox->entered++;
+    }
+    HEAD_UNLOCK(runtime);
+    if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the untrusted interpreter is ending");
+        return -1;
+    }
+    return 0;
+}
+
+void
+_PySandbox_Leave(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    interp->sandbox->entered--;
+    HEAD_UNLOCK(runtime);
+}
+
+int
+_PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    const char *refusal = NULL;
+    HEAD_LOCK(runtime);
+    if (!is_listed(runtime, interp) || interp->sandbox == NULL
+        || interp->sandbox->end_claimed)
+    {
+        refusal = "is ending";
+    }
+    else if (interp->sandbox->entered > 0) {
+        refusal = "is running";
+    }
+    else {
+        interp->sandbox->end_claimed = 1;
+    }
+    HEAD_UNLOCK(runtime);
+    if (refusal != NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%s: the interpreter %s", func,
+                     refusal);
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -3979,6 +4087,122 @@ only_thread(PyThreadState *tstate)
                 && tstate->next == NULL && tstate->prev == NULL);
     HEAD_UNLOCK(runtime);
     return only;
+}
+
+
+/* The threads that an untrusted interpreter started are watched from
+ * their start (_PySandbox_BindThreadSlow()) to their end
+ * (_PySandbox_ThreadEnd()), or to their exit anywhere else: once their
+ * interpreter is abandoned, a thread that wakes up exits in take_gil(),
+ * running nothing of ours but this key's destructor. */
+static pthread_key_t watch_key;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static int watch_key_created;
+
+static void close_parked_fds(struct _PySandboxState *state);
+
+static void
+unwatch(struct _PySandboxState *state)
+{
+    if (_Py_atomic_add_ssize(&state->watched, -1) == 1
+        && _Py_atomic_load_int(&state->abandoned))
+    {
+        /* The last thread of an abandoned interpreter is gone. */
+        close_parked_fds(state);
+    }
+}
+
+static void
+thread_gone(void *state)
+{
+    unwatch((struct _PySandboxState *)state);
+}
+
+static void
+create_watch_key(void)
+{
+    watch_key_created = (pthread_key_create(&watch_key, thread_gone) == 0);
+}
+
+void
+_PySandbox_BindThreadSlow(PyThreadState *tstate)
+{
+    _PySandbox_InitStackSlow(tstate);
+    if (tstate->_whence != _PyThreadState_WHENCE_THREADING) {
+        return;     /* a job's thread, the host's or a creator's */
+    }
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    (void)pthread_once(&watch_once, create_watch_key);
+    if (watch_key_created && pthread_setspecific(watch_key, state) == 0) {
+        _Py_atomic_add_ssize(&state->watched, 1);
+    }
+}
+
+static void
+end_watch(struct _PySandboxState *state)
+{
+    if (watch_key_created && pthread_getspecific(watch_key) == state) {
+        (void)pthread_setspecific(watch_key, NULL);
+        unwatch(state);
+    }
+}
+
+
+/* An abandoned interpreter's threads may still wake up in a system call
+ * on one of its descriptors, or between two: its files are closed now
+ * (a pipe's reader sees its end), but their numbers stay taken, by
+ * /dev/null, until the last of those threads is gone, so that meanwhile
+ * the host never gets one of them for a file of its own. */
+static void
+park_fd(int fd, int null)
+{
+    if (fd >= 0 && fd != null) {
+        no_linger(fd);
+        (void)dup3(null, fd, O_CLOEXEC);
+    }
+}
+
+static void
+park_fds(struct _PySandboxState *state)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) {
+        return;     /* they stay open until its threads are gone */
+    }
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
+        if (fd_is_owned(state, fd) || fd_bit(state->internal_fds, fd)) {
+            park_fd(fd, null);
+        }
+    }
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        park_fd(state->grants[i].fd, null);
+    }
+    for (Py_ssize_t i = 0; i < state->n_write_roots; i++) {
+        park_fd(state->write_roots[i], null);
+    }
+    (void)close(null);
+}
+
+static void
+close_parked_fds(struct _PySandboxState *state)
+{
+    close_owned_fds(state);
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
+        if (fd_bit(state->internal_fds, fd)) {
+            (void)close(fd);
+        }
+    }
+    memset(state->internal_fds, 0, sizeof(state->internal_fds));
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        if (state->grants[i].fd >= 0) {
+            (void)close(state->grants[i].fd);
+            state->grants[i].fd = -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < state->n_write_roots; i++) {
+        (void)close(state->write_roots[i]);
+    }
+    state->n_write_roots = 0;
 }
 
 
@@ -4008,6 +4232,14 @@ abandon_interpreter(PyInterpreterState *interp)
         }
     }
     HEAD_UNLOCK(runtime);
+    /* Its descriptors: closed when its last thread is gone, parked until
+       then.  Counted as a watcher meanwhile, so that exactly one closes
+       them: a last thread that exits now, or this. */
+    struct _PySandboxState *state = interp->sandbox;
+    _Py_atomic_add_ssize(&state->watched, 1);
+    park_fds(state);
+    _Py_atomic_store_int(&state->abandoned, 1);
+    unwatch(state);
 }
 
 
@@ -4033,7 +4265,6 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
         if (now >= deadline) {
             /* Leave it to that thread, which stops at its next check. */
             abandon_interpreter(interp);
-            state->abandoned = 1;
             return 1;
         }
         Py_BEGIN_ALLOW_THREADS
@@ -4078,7 +4309,6 @@ _PySandbox_EndThreads(PyThreadState *tstate)
     /* Leave as Py_EndInterpreter() does, with no thread state current;
        this one stays with the interpreter. */
     _PyThreadState_Detach(tstate);
-    interp->sandbox->abandoned = 1;
     _PySandbox_last_end_abandoned = 1;
     return 1;
 }

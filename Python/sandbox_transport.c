@@ -783,11 +783,16 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
         }
     }
 
+    if (_PySandbox_Enter(interp) < 0) {
+        xfer_clear(&encoded_args);
+        return NULL;
+    }
     job_outcome out = {0};
     PyThreadState *host = PyThreadState_Get();
     PyThreadState *tstate = _PyThreadState_NewBound(
         interp, _PyThreadState_WHENCE_EXEC);
     if (tstate == NULL) {
+        _PySandbox_Leave(interp);
         xfer_clear(&encoded_args);
         return PyErr_NoMemory();
     }
@@ -803,6 +808,7 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
     PyThreadState_Clear(tstate);
     (void)PyThreadState_Swap(host);
     PyThreadState_Delete(tstate);
+    _PySandbox_Leave(interp);
     xfer_clear(&encoded_args);
     return finish_job(&out);
 }
@@ -934,10 +940,7 @@ PySandbox_EndInterpreter(PyInterpreterState *interp)
     if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0) {
         return -1;
     }
-    if (_PyInterpreterState_IsRunningMain(interp)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "PySandbox_EndInterpreter: the interpreter is "
-                        "running");
+    if (_PySandbox_ClaimEnd(interp, "PySandbox_EndInterpreter") < 0) {
         return -1;
     }
     if (_PySandbox_PrepareEnd(interp)) {

@@ -104,6 +104,7 @@ extern int _PySandbox_IsEnding(PyInterpreterState *interp);
  * (thread_run(), with its thread state current). */
 extern int _PySandbox_ThreadStart(PyInterpreterState *interp);
 extern void _PySandbox_ThreadEnd(PyInterpreterState *interp);
+extern void _PySandbox_BindThreadSlow(PyThreadState *tstate);
 
 /* The threads of an ending untrusted interpreter other than *tstate*,
  * its last (Py_EndInterpreter()): stop their Python, give them a grace
@@ -120,6 +121,17 @@ extern int _PySandbox_EndThreads(PyThreadState *tstate);
  * still holds it (in a long C loop), take the interpreter out of the
  * runtime without entering it, and return 1; else return 0. */
 extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
+
+/* A job enters untrusted *interp* (the transport): return 0, or -1 with
+ * RuntimeError set if its end was claimed, or it is gone.  And leaves.
+ * Its end is claimed only while no job is inside: a tenant that ends an
+ * interpreter while another of its threads runs a job there (a thread of
+ * the host's, perhaps) gets an error, and the thread inside never finds
+ * its interpreter abandoned under it.  *func* names the caller. */
+extern int _PySandbox_Enter(PyInterpreterState *interp);
+extern void _PySandbox_Leave(PyInterpreterState *interp);
+extern int _PySandbox_ClaimEnd(PyInterpreterState *interp,
+                               const char *func);
 
 /* Set to 1 on this thread when _PySandbox_EndThreads() abandons an
  * interpreter (PySandbox_EndInterpreter() reports it). */
@@ -791,6 +803,41 @@ _PySandbox_SkipFinalizers(void)
 #else
     return 0;
 #endif
+}
+
+/* *tstate* was just bound to the current thread (bind_tstate()): if its
+ * interpreter is untrusted, the engine takes the thread's stack bounds as
+ * its recursion limit (pycore_sandbox_stack.h) and, for a thread that the
+ * interpreter started, watches for the thread's exit. */
+static inline void
+_PySandbox_BindThread(PyThreadState *tstate)
+{
+#ifdef Py_UNTRUSTED
+    if (tstate->interp->sandbox != NULL) {
+        _PySandbox_BindThreadSlow(tstate);
+    }
+#else
+    (void)tstate;
+#endif
+}
+
+/* A process-wide C slot (the signal handlers' table: signal.getsignal())
+ * holds *op*, which may be another interpreter's object.  Return it if the
+ * current interpreter may see it: a trusted one, or any when *op* is
+ * immortal (the same object in every interpreter: SIG_DFL, SIG_IGN,
+ * None); else NULL, as if the slot held nothing.  No object of the host
+ * reaches an untrusted interpreter that way (Doc/sandbox/globals.rst). */
+static inline PyObject *
+_PySandbox_ProcessWideObject(PyObject *op)
+{
+#ifdef Py_UNTRUSTED
+    if (op != NULL && !_Py_IsImmortal(op)
+        && _PyInterpreterState_GET()->sandbox != NULL)
+    {
+        return NULL;
+    }
+#endif
+    return op;
 }
 
 #ifdef HAVE_FORK

@@ -1,0 +1,122 @@
+/* Untrusted interpreters: the C stack is their recursion limit.
+ *
+ * A count of calls is not a measure of the stack: deep nesting through C
+ * code that counts nothing (an iterator over an iterator, the hash of a
+ * tuple in a tuple, a chain of deallocations), or a thread with a small
+ * stack, overflows it and kills the host.  In a thread state of an
+ * untrusted interpreter, the checks below compare the real stack pointer
+ * with limits taken from the thread's own stack bounds when the thread
+ * state is bound to its thread (3.14 does the same for every
+ * interpreter).  A trusted thread state's limits are 0: every check is
+ * false, at the cost of one load and one compare.  The engine's side is
+ * Python/sandbox_stack.c.  Each hook is written once, with the flag test
+ * inside; without Py_UNTRUSTED it is a constant.
+ */
+#ifndef Py_INTERNAL_SANDBOX_STACK_H
+#define Py_INTERNAL_SANDBOX_STACK_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef Py_BUILD_CORE
+#  error "this header requires Py_BUILD_CORE define"
+#endif
+
+#include "pycore_pystate.h"       // _PyThreadState_GET()
+#include "pycore_tstate.h"        // _PyThreadStateImpl
+
+#ifdef Py_UNTRUSTED
+/* The objects whose deallocation waits for stack (see
+ * _PySandbox_DeallocLater()), one list per untrusted interpreter; an
+ * item's low bit says whether the collector tracked it. */
+struct _PySandboxDeferred {
+    uintptr_t *items;
+    Py_ssize_t len;
+    Py_ssize_t allocated;
+};
+
+/* The list of untrusted *interp* (Python/sandbox.c). */
+extern struct _PySandboxDeferred *_PySandbox_Deferred(
+    PyInterpreterState *interp);
+
+/* Set the limits of *tstate*, of an untrusted interpreter, just bound to
+ * the current thread (_PySandbox_BindThread()). */
+extern void _PySandbox_InitStackSlow(PyThreadState *tstate);
+PyAPI_FUNC(int) _PySandbox_StackOverflow(PyThreadState *tstate,
+                                         const char *where);
+extern int _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op);
+extern void _PySandbox_FreeDeferred(PyThreadState *tstate);
+extern void _PySandbox_ClearDeferred(struct _PySandboxDeferred *deferred);
+
+static inline uintptr_t
+_PySandbox_StackPointer(void)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (uintptr_t)__builtin_frame_address(0);
+#else
+    char here;
+    return (uintptr_t)&here;
+#endif
+}
+#endif  /* Py_UNTRUSTED */
+
+/* Is the C stack of *tstate*'s thread nearly exhausted?  Never in a
+ * trusted interpreter. */
+static inline int
+_PySandbox_StackLow(PyThreadState *tstate)
+{
+#ifdef Py_UNTRUSTED
+    return _PySandbox_StackPointer()
+           < ((_PyThreadStateImpl *)tstate)->c_stack_soft_limit;
+#else
+    (void)tstate;
+    return 0;
+#endif
+}
+
+/* For the recursive C paths that do not call Py_EnterRecursiveCall() (an
+ * iterator's tp_iternext calling its source's, a tuple's hash): return 0,
+ * or -1 with RecursionError set when the stack is low. */
+static inline int
+_PySandbox_CheckStack(void)
+{
+#ifdef Py_UNTRUSTED
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (_PySandbox_StackLow(tstate)) {
+        return _PySandbox_StackOverflow(tstate, "");
+    }
+#endif
+    return 0;
+}
+
+/* The same as a statement: make the calling function return
+ * *error_return* with RecursionError set. */
+#define _PySandbox_CHECK_STACK(error_return) \
+    do { \
+        if (_PySandbox_CheckStack() < 0) { \
+            return error_return; \
+        } \
+    } while (0)
+
+/* _Py_Dealloc(): when the stack is low, an object of the collector waits
+ * in its interpreter's list and is freed from the evaluator's next check
+ * (the eval breaker), with room to spare: a chain of deallocations never
+ * goes deeper than the limit.  Return 1 if *op* waits, else 0. */
+static inline int
+_PySandbox_DeallocLater(PyObject *op)
+{
+#ifdef Py_UNTRUSTED
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL && _PySandbox_StackLow(tstate)) {
+        return _PySandbox_DeferDealloc(tstate, op);
+    }
+#else
+    (void)op;
+#endif
+    return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif  /* !Py_INTERNAL_SANDBOX_STACK_H */
