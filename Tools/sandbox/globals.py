@@ -239,7 +239,8 @@ def tokens(text):
 
 # ---------------------------------------------------------------- holders
 
-OBJECT_TYPE = re.compile(r"^_?Py\w*Object$|^PyObject$|^PyVarObject$")
+OBJECT_TYPE = re.compile(
+    r"^_?Py\w*Object$|^PyObject$|^PyVarObject$|^_[a-z]\w*object$")
 STORAGE = {"static", "const", "volatile", "extern", "register", "inline",
            "_Py_thread_local", "thread_local", "_Thread_local", "__thread",
            "Py_LOCAL_INLINE", "Py_EXPORTED_SYMBOL", "PyAPI_DATA",
@@ -315,11 +316,16 @@ def typedef_aliases(toks):
 
 
 def holds_object(words, holders):
-    """Do member tokens *words* hold (or point to) an object?"""
-    for w in words:
-        if OBJECT_TYPE.match(w) or w in holders or w in (
-                "_object", "_typeobject"):
-            return True
+    """Do member tokens *words* hold (or point to) an object?  Function
+    pointers (``PyObject *(*f)(void)``) do not."""
+    for member in split_top(words, ";"):
+        if any(member[k] == "(" and member[k + 1] == "*"
+               for k in range(len(member) - 1)):
+            continue
+        for w in member:
+            if OBJECT_TYPE.match(w) or w in holders or w in (
+                    "_object", "_typeobject"):
+                return True
     return False
 
 
@@ -343,6 +349,7 @@ def compute_holders(defs, aliases, holders=None):
 
 
 _header_holders = {}
+_header_structs = {}
 
 
 def header_holders(src):
@@ -356,11 +363,122 @@ def header_holders(src):
                 with open(os.path.join(dirpath, name), encoding="utf-8",
                           errors="replace") as f:
                     toks = tokens(clean(f.read()))
-                defs += struct_definitions(toks)
+                rel = os.path.relpath(os.path.join(dirpath, name), src)
+                file_defs = struct_definitions(toks)
+                for names, body in file_defs:
+                    for nm in names:
+                        _header_structs.setdefault(src, {})[nm] = (rel, body)
+                defs += file_defs
                 aliases += typedef_aliases(toks)
+    for alias, base in aliases:
+        table = _header_structs.setdefault(src, {})
+        for b in base:
+            if b in table and alias not in table:
+                table[alias] = table[b]
     result = compute_holders(defs, aliases)
     _header_holders[src] = result
     return result
+
+
+# Runtime-wide state: the fields of the one _PyRuntimeState, walked
+# through their nested structs, that hold an object or point to a struct
+# that does.  They are reported as globals of function "_PyRuntime".
+RUNTIME_ROOT = ("_PyRuntime", "_PyRuntimeState")
+# Pointers to these are not followed: they are an interpreter's or a
+# thread's own state.
+STOP_AT = {"PyInterpreterState", "_is", "PyThreadState", "_ts",
+           "_PyThreadStateImpl", "PyFrameObject", "_PyInterpreterFrame"}
+
+
+def parse_member(member):
+    """(type words, name, stars, array, inline body) of a struct member,
+    or None for a function pointer or something unparsable."""
+    if any(member[k] == "(" and member[k + 1] == "*"
+           for k in range(len(member) - 1)):
+        return None
+    body = None
+    if "{" in member:
+        a = member.index("{")
+        depth, b = 0, a
+        for b in range(a, len(member)):
+            if member[b] == "{":
+                depth += 1
+            elif member[b] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+        body = member[a + 1:b]
+        rest = member[b + 1:]
+        head = member[:a]
+    else:
+        rest = member
+        head = []
+    idents = [w for w in rest if re.match(r"[A-Za-z_]", w)
+              and w not in STORAGE]
+    if "[" in rest:
+        before = rest[:rest.index("[")]
+        names = [w for w in before if re.match(r"[A-Za-z_]", w)]
+        name = names[-1] if names else None
+    else:
+        name = idents[-1] if idents else None
+    if name is None:
+        return None
+    types = [w for w in head + rest[:rest.index(name)]
+             if re.match(r"[A-Za-z_]", w) and w not in STORAGE]
+    return types, name, rest.count("*"), "[" in rest, body
+
+
+def runtime_fields(src):
+    """[Global] for the object-holding fields of _PyRuntime."""
+    header_holders(src)
+    table = _header_structs.get(src, {})
+    holders = _header_holders[src]
+    root = table.get(RUNTIME_ROOT[1])
+    if root is None:
+        return []
+    found = []
+
+    def walk(where, body, path, seen):
+        for member in split_top(body, ";"):
+            if not member:
+                continue
+            parsed = parse_member(member)
+            if parsed is None:
+                continue
+            types, name, stars, array, inline = parsed
+            full = f"{path}.{name}" if path else name
+            if array:
+                full += "[]"
+            if inline is not None:
+                walk(where, inline, full, seen)
+                continue
+            tname = " ".join(types) + (" " + "*" * stars if stars else "")
+            objtype = next((t for t in types if t == "PyTypeObject"
+                            or OBJECT_TYPE.match(t)
+                            or t in ("_object", "_typeobject")), None)
+            struct = next((t for t in types if t in table), None)
+            if objtype:
+                kind = ("pointer" if stars else
+                        "type" if objtype == "PyTypeObject" else "object")
+                found.append(Global(where, RUNTIME_ROOT[0], full, kind,
+                                    tname, 0))
+            elif stars and ("void" in types or "_Py_hashtable_t" in types):
+                # Untyped: a C hook's data or a table may hold objects.
+                found.append(Global(where, RUNTIME_ROOT[0], full, "holder",
+                                    tname, 0))
+            elif struct and (stars or struct in STOP_AT):
+                sub = table[struct][1]
+                untyped = any(sub[k] == "void" and sub[k + 1] == "*"
+                              for k in range(len(sub) - 1))
+                if struct in holders or struct in STOP_AT or untyped:
+                    found.append(Global(where, RUNTIME_ROOT[0], full,
+                                        "holder", tname, 0))
+            elif struct and struct not in seen:
+                rel, sub = table[struct]
+                walk(rel, sub, full, seen | {struct})
+
+    walk(root[0], root[1], "", {RUNTIME_ROOT[1]})
+    return found
 
 
 # ---------------------------------------------------------------- scanning
@@ -670,6 +788,8 @@ def scan(src, files=None):
         with open(os.path.join(src, rel), encoding="utf-8",
                   errors="replace") as f:
             found += scan_text(rel, f.read(), holders)
+    if files is None:
+        found += runtime_fields(src)
     # Both branches of an #if may declare the same global: keep one.
     unique = {}
     for g in found:
@@ -684,17 +804,21 @@ class Row:
                  "hits")
 
     def matches(self, g):
-        return (g.kind == self.kind
+        kind, _, type_ = self.kind.partition(":")
+        return (g.kind == kind
+                and (not type_ or fnmatch.fnmatchcase(g.type, type_))
                 and fnmatch.fnmatchcase(g.file, self.file)
                 and fnmatch.fnmatchcase(g.func, self.func)
-                and fnmatch.fnmatchcase(g.name, self.name))
+                and any(fnmatch.fnmatchcase(g.name, pat)
+                        for pat in self.name.split()))
 
 
 def read_inventory(path=INVENTORY):
     """[Row] of the inventory file: tab-separated, a header line first;
-    file, function ("-" at file scope), name, kind, verdict, why.  The
-    file, function and name may be shell patterns; a row with a pattern
-    matches only globals of its kind."""
+    file, function ("-" at file scope), names, kind, verdict, why.  The
+    file, function and names (separated by spaces) may be shell patterns;
+    a row matches only globals of its kind, and of its type if the kind is
+    written "kind:type"."""
     rows = []
     with open(path, encoding="utf-8") as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -711,7 +835,7 @@ def read_inventory(path=INVENTORY):
             row = Row()
             (row.file, row.func, row.name, row.kind, row.verdict,
              row.why) = cols
-            if row.kind not in KINDS:
+            if row.kind.partition(":")[0] not in KINDS:
                 raise ValueError(f"{path}:{lineno}: kind {row.kind!r}")
             if row.verdict.split()[0] not in VERDICTS:
                 raise ValueError(f"{path}:{lineno}: verdict {row.verdict!r}")
