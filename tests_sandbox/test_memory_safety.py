@@ -1,0 +1,381 @@
+"""Memory-safety bugs reachable from pure Python, and so from untrusted
+code: C code that calls back into Python (__index__, __float__,
+__buffer__, __eq__, write()...) while it holds a borrowed pointer or
+length of a container the callback can change, and buffers lent to
+Python code that outlive their owner.  Each case crashed (or corrupted
+memory) on stock 3.13.5 and is fixed by a patch of ours, named in its
+comment.
+
+Each case runs in a child host process, which must end cleanly; each
+also proves that its hostile callback ran (``hit()``), so that it cannot
+pass vacuously.  On the flag-on build each case runs again inside an
+untrusted interpreter."""
+
+import textwrap
+
+import pytest
+
+from conftest import requires_untrusted, run_host
+
+# Prepended to every case: hit() records that a hostile callback ran;
+# done() fails the case if none did.
+PRELUDE = """
+_hits = []
+def hit():
+    _hits.append(1)
+def done():
+    if not _hits:
+        raise AssertionError("the hostile callback never ran")
+"""
+
+CASES = {
+    # 0040, gh-151295: an item's __buffer__ empties the joined list.
+    "bytes_join": """
+        class Item:
+            def __buffer__(self, flags):
+                hit()
+                victim.clear()
+                return memoryview(b"x" * 64)
+        for join in (b"".join, bytearray().join, b",".join):
+            for n in (1, 2, 12):
+                victim = [Item() for i in range(n)]
+                try:
+                    join(victim)
+                except (RuntimeError, TypeError):
+                    pass
+            class Bad:      # the error message names the freed item's type
+                def __buffer__(self, flags):
+                    hit()
+                    victim.clear()
+                    raise TypeError
+            victim = [Bad()]
+            try:
+                join(victim)
+            except TypeError:
+                pass
+        done()
+    """,
+    # 0041, gh-142555, gh-142882, gh-152166: a conversion (__index__,
+    # __float__) empties the array under item assignment, insert(),
+    # append(), extend() and fromlist().
+    "array_setitem": """
+        import array
+        N = 1 << 17
+        for code in "bBhHiIlLqQfd":
+            class Evil:
+                def __index__(self):
+                    hit()
+                    victim.clear()
+                    return 1
+                def __float__(self):
+                    hit()
+                    victim.clear()
+                    return 1.0
+            ops = [lambda: victim.__setitem__(N - 1, Evil()),
+                   lambda: victim.__setitem__(-1, Evil()),
+                   lambda: victim.insert(N - 1, Evil()),
+                   lambda: victim.insert(0, Evil()),
+                   lambda: victim.append(Evil()),
+                   lambda: victim.extend([Evil(), Evil()]),
+                   lambda: victim.fromlist([Evil(), Evil()])]
+            for op in ops:
+                victim = array.array(code, [0]) * N
+                try:
+                    op()
+                except IndexError:
+                    pass
+                assert all(x == 0 for x in victim[:3]), victim[:3]
+        # Growing the array in a conversion leaves no slot uninitialized.
+        class Grow:
+            def __index__(self):
+                hit()
+                victim.insert(0, 0)
+                return 7
+        victim = array.array("q")
+        victim.fromlist([Grow()] * 64)
+        assert set(victim) <= {0, 7}, set(victim)
+        # A second conversion that fails leaves no uninitialized item.
+        class Once:
+            calls = 0
+            def __index__(self):
+                hit()
+                Once.calls += 1
+                if Once.calls % 2 == 0:
+                    raise ValueError
+                return 7
+        victim = array.array("q")
+        for i in range(64):
+            try:
+                victim.append(Once())
+            except ValueError:
+                pass
+        assert set(victim) <= {0, 7}, set(victim)
+        done()
+    """,
+    # 0042, gh-142884: tofile()'s write() empties the array.
+    "array_tofile": """
+        import array
+        class Writer:
+            def write(self, data):
+                hit()
+                victim.clear()
+        for code in "bd":
+            victim = array.array(code, [0]) * (1 << 20)
+            victim.tofile(Writer())
+        done()
+    """,
+    # 0043, gh-60198: raw.write() keeps the memoryview of the
+    # BufferedWriter's buffer, and views made from it, past the call.
+    "buffered_writer_keeps_view": """
+        import io, struct
+        SIZE = 1 << 20          # freed with munmap(): a stale access faults
+        kept = []
+        class Raw(io.RawIOBase):
+            def writable(self):
+                return True
+            def write(self, b):
+                hit()
+                kept.extend([b, b[1:], b.cast("c"), memoryview(b)])
+                kept.append(struct.iter_unpack("B", b[:8]))
+                return len(b)
+        for i in range(3):
+            bw = io.BufferedWriter(Raw(), SIZE)
+            bw.write(b"A" * 100)
+            bw.flush()
+            bw.write(b"B" * 100)
+            bw.close()
+            del bw
+            # large writes bypass the buffer: a view of the caller's data
+            data = bytearray(b"C" * (2 * SIZE))
+            bw = io.BufferedWriter(Raw(), SIZE)
+            bw.write(data)
+            try:
+                data.clear()        # pinned by the kept view
+            except BufferError:
+                pass
+            bw.close()
+            del bw, data
+        churn = [bytes(SIZE) for i in range(8)]
+        for v in kept:
+            if isinstance(v, memoryview):
+                assert bytes(v[:1]) in (b"A", b"B", b"C"), bytes(v[:1])
+            else:
+                assert set(x for x, in v) <= set(b"ABC")
+        done()
+    """,
+    # 0043, gh-60198: raw.readinto() keeps the memoryview of the
+    # BufferedReader's buffer (or of the bytes being read, or of the
+    # caller's buffer) and writes through it later.
+    "buffered_reader_keeps_view": """
+        import io
+        SIZE = 1 << 20
+        kept = []
+        class Raw(io.RawIOBase):
+            data = 1    # one read of b"abc", then the end of the file
+            def readable(self):
+                return True
+            def readinto(self, b):
+                hit()
+                kept.extend([b, b[2:], b.cast("B"), memoryview(b)])
+                if not self.data:
+                    return 0
+                self.data -= 1
+                b[:3] = b"abc"
+                return 3
+        class Exporter:     # a class with __buffer__ cannot be pinned
+            def __init__(self):
+                self.ba = bytearray(4 * SIZE)
+            def __buffer__(self, flags):
+                return memoryview(self.ba)
+        for i in range(3):
+            br = io.BufferedReader(Raw(), SIZE)
+            assert br.read(1) == b"a"
+            br.close()
+            del br
+            br = io.BufferedReader(Raw(), SIZE)
+            data = br.read(3 * SIZE)            # read into a new bytes
+            br.close()
+            del br
+            kept[-4][:3] = b"XYZ"
+            assert data == b"abc", data[:8]     # not changed by the view
+            dest = bytearray(4 * SIZE)
+            br = io.BufferedReader(Raw(), SIZE)
+            assert br.readinto(dest) == 3 and dest[:3] == b"abc"
+            br.close()
+            try:
+                dest.clear()
+            except BufferError:
+                pass
+            dest = Exporter()
+            br = io.BufferedReader(Raw(), SIZE)
+            assert br.readinto(dest) == 3 and dest.ba[:3] == b"abc"
+            dest.ba.clear()
+            br.close()
+            del br, dest, data
+        churn = [bytes(SIZE) for i in range(8)]
+        for v in kept:
+            v[:4] = b"QQQQ"[:len(v)]
+        zeros = bytes(SIZE)
+        assert all(c == zeros for c in churn), "a stale view wrote on them"
+        done()
+    """,
+    # 0043: a raw method re-initializes the buffered object under its
+    # own call (its buffer and lock were freed).
+    "buffered_init_reentrant": """
+        import io
+        class Raw(io.RawIOBase):
+            def readable(self):
+                return True
+            def writable(self):
+                return True
+            def seekable(self):
+                return True
+            def seek(self, pos, whence=0):
+                return 0
+            def tell(self):
+                return 0
+            def readinto(self, b):
+                hit()
+                try:
+                    obj.__init__(Raw(), 1 << 20)
+                except RuntimeError:
+                    pass
+                b[:3] = b"abc"
+                return 3
+            def write(self, b):
+                hit()
+                try:
+                    obj.__init__(Raw(), 1 << 20)
+                except RuntimeError:
+                    pass
+                return len(b)
+        for cls in (io.BufferedReader, io.BufferedRandom):
+            obj = cls(Raw(), 1 << 20)
+            try:
+                obj.read(1)
+            except (RuntimeError, ValueError, OSError):
+                pass
+        obj = io.BufferedWriter(Raw(), 1 << 20)
+        obj.write(b"x" * 10)
+        try:
+            obj.flush()
+        except (RuntimeError, ValueError, OSError):
+            pass
+        done()
+    """,
+    # 0044, gh-142637: a key's __eq__ clears the OrderedDict under
+    # __delitem__, pop(), move_to_end() and __setitem__.
+    "odict_lookup": """
+        from collections import OrderedDict
+        class Original:
+            def __hash__(self):
+                return 1
+        class Trigger:
+            def __hash__(self):
+                return 1
+            def __eq__(self, other):
+                hit()
+                od.clear()
+                return True
+        ops = [lambda: od.__delitem__(Trigger()),
+               lambda: od.pop(Trigger()),
+               lambda: od.pop(Trigger(), None),
+               lambda: od.move_to_end(Trigger()),
+               lambda: od.move_to_end(Trigger(), last=False),
+               lambda: od.__setitem__(Trigger(), 1),
+               lambda: od.get(Trigger()),
+               lambda: od.setdefault(Trigger(), 1)]
+        for op in ops:
+            od = OrderedDict()
+            od[Original()] = None
+            for i in range(20):
+                od[i] = i
+            try:
+                op()
+            except (KeyError, RuntimeError):
+                pass
+            try:
+                list(od.items()), len(od)
+            except KeyError:    # not consistent, but not a crash either
+                pass
+        done()
+    """,
+    # 0045, gh-143988, gh-143637: an item's __buffer__ or __index__
+    # empties the list that sendmsg() or recvmsg_into() parses.
+    "socket_msg_lists": """
+        import socket
+        try:
+            a, b = socket.socketpair()
+        except OSError:     # no AF_UNIX: a pair of loopback UDP sockets
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            a.bind(("127.0.0.1", 0))
+            b.bind(("127.0.0.1", 0))
+            a.connect(b.getsockname())
+            b.connect(a.getsockname())
+        class Data:
+            def __init__(self):
+                self.data = bytearray(b"x" * 64)
+            def __buffer__(self, flags):
+                hit()
+                victim.clear()
+                return memoryview(self.data)
+        class Level:
+            def __index__(self):
+                hit()
+                victim.clear()
+                return socket.SOL_SOCKET
+        for i in range(20):
+            victim = [Data() for i in range(8)]
+            a.sendmsg(victim)
+            b.recv(1 << 16)
+            victim = [Data() for i in range(8)]
+            a.send(b"y" * 64)
+            b.recvmsg_into(victim)
+            victim = [(Level(), socket.SCM_RIGHTS, b"")
+                      for i in range(8)]
+            try:
+                a.sendmsg([b"z"], victim)
+                b.recv(1 << 16)
+            except OSError:
+                pass
+        a.close()
+        b.close()
+        done()
+    """,
+}
+
+
+def run_untrusted(source, timeout=180):
+    """Run *source* in an untrusted interpreter of a child host."""
+    return run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(1)
+        try:
+            _sandbox.exec(jail, {source!r})
+            print("ran")
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name.rpartition(".")[2], exc.message)
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """, timeout=timeout)
+
+
+def case_source(name):
+    return PRELUDE + textwrap.dedent(CASES[name])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_in_the_host(name):
+    proc = run_host(case_source(name) + "\nprint('survived')\n",
+                    "-X", "faulthandler", timeout=180)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stdout == "survived\n", proc.stdout
+
+
+@requires_untrusted
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_inside_an_untrusted_interpreter(name):
+    proc = run_untrusted(case_source(name))
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stdout == "ran\nhost alive\n", proc.stdout
