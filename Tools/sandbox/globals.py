@@ -488,6 +488,7 @@ def runtime_fields(src):
 MACROS = {
     "_Py_IDENTIFIER": [("holder", "_Py_Identifier", "PyId_{0}")],
     "_Py_static_string": [("holder", "_Py_Identifier", "{0}")],
+    "I_AM_A_MODULE_FOR": [("holder", "PyModuleDef", "_cjk_module")],
     "SimpleExtendsException": [("type", "PyTypeObject", "_PyExc_{1}"),
                                ("pointer", "PyObject *", "PyExc_{1}")],
     "MiddlingExtendsException": [("type", "PyTypeObject", "_PyExc_{1}"),
@@ -727,7 +728,10 @@ def scan_text(relpath, text, holders):
                 words = [w for w, _ in stmt]
                 first_line = stmt[0][1]
                 # Macro-defined globals.
-                if words[0] in MACROS and len(words) > 1 and words[1] == "(":
+                at = next((k for k, w in enumerate(words[:-1])
+                           if w in MACROS and words[k + 1] == "("), None)
+                if at is not None:
+                    words = words[at:]
                     args = [" ".join(a) for a in
                             split_top(words[2:words.index(")") if ")" in
                                             words else len(words)], ",")]
@@ -750,7 +754,7 @@ def scan_text(relpath, text, holders):
             continue
         # A macro invocation at file scope without a ";" (exceptions.c).
         if ctx == "file" and t in MACROS and i + 1 < n \
-                and toks[i + 1][0] == "(" and not stmt:
+                and toks[i + 1][0] == "(":
             depth = 0
             j = i + 1
             while j < n:
@@ -761,7 +765,7 @@ def scan_text(relpath, text, holders):
                     if depth == 0:
                         break
                 j += 1
-            if j + 1 < n and toks[j + 1][0] != ";":
+            if j + 1 >= n or toks[j + 1][0] != ";":
                 words = [w for w, _ in toks[i + 2:j]]
                 args = [" ".join(a).strip() for a in split_top(words, ",")]
                 for kind, tname, tmpl in MACROS[t]:
@@ -771,6 +775,7 @@ def scan_text(relpath, text, holders):
                         continue
                     found.append(Global(relpath, "-", name, kind, tname,
                                         line))
+                stmt = []
                 i = j + 1
                 continue
         stmt.append((t, line))
