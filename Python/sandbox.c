@@ -3989,6 +3989,8 @@ _PySandbox_ThreadStart(PyInterpreterState *interp)
 }
 
 
+static void end_watch(struct _PySandboxState *state);
+
 void
 _PySandbox_ThreadEnd(PyInterpreterState *interp)
 {
