@@ -343,6 +343,126 @@ CASES = {
         b.close()
         done()
     """,
+    # 0046, gh-143308: buffer_callback's result releases the PickleBuffer
+    # (and frees its memory) before the pickler copies it.
+    "pickle_picklebuffer": """
+        import pickle
+        for i in range(20):
+            base = bytearray(b"A" * (1 << 20))
+            pb = pickle.PickleBuffer(base)
+            class Evil:
+                def __bool__(self):
+                    global base
+                    hit()
+                    pb.release()
+                    base = None
+                    return True
+            data = pickle.dumps(pb, protocol=5, buffer_callback=lambda b: Evil())
+            junk = [bytes(1 << 20) for i in range(2)]
+            assert pickle.loads(data) == b"A" * (1 << 20)
+        done()
+    """,
+    # 0047, gh-143638, gh-143639: Python code run by load() (a __dict__'s
+    # __setitem__, a key's __hash__) or dump() (persistent_id) calls it
+    # again on the same object, which clears the stack or memo the outer
+    # call holds.
+    "pickle_reentrant": """
+        import io, pickle
+        current = None
+        class Trap(dict):
+            def __setitem__(self, key, value):
+                if not hasattr(self, "tripped"):
+                    self.tripped = True
+                    hit()
+                    try:
+                        current.load()
+                    except Exception:    # RuntimeError, now
+                        pass
+                super().__setitem__(key, value)
+        class Victim:
+            __slots__ = ("__dict__", "slot")
+            def __init__(self):
+                self.__dict__ = Trap()
+                self.slot = None
+        import __main__
+        __main__.Victim = Victim
+        PAYLOAD = (b"\\x80\\x05c__main__\\nVictim\\n)R}(\\x8c\\x01aK\\x01\\x8c"
+                   b"\\x01bK\\x02u}\\x8c\\x04slotK\\x03s\\x86b.")
+        current = pickle.Unpickler(io.BytesIO(PAYLOAD))
+        current.load()
+        class Key:
+            armed = True
+            def __hash__(self):
+                if Key.armed:
+                    Key.armed = False
+                    hit()
+                    try:
+                        current.load()
+                    except Exception:    # RuntimeError, now
+                        pass
+                return 1337
+        class Box(dict):
+            pass
+        class Payload:
+            pass
+        __main__.Key, __main__.Box, __main__.Payload = Key, Box, Payload
+        class Recorder(pickle.Unpickler):
+            def find_class(self, module, name):
+                global current
+                current = self
+                return super().find_class(module, name)
+        DATA = (b"\\x80\\x05c__main__\\nBox\\n)\\x81c__main__\\nKey\\n)\\x81"
+                b"c__main__\\nPayload\\n)\\x81s\\x80\\x05N..")
+        Recorder(io.BytesIO(DATA)).load()
+        class P(pickle.Pickler):
+            def persistent_id(self, obj):
+                if obj == "again":
+                    hit()
+                    for f in (self.dump, self.clear_memo, self.memo.clear):
+                        try:
+                            f("x") if f == self.dump else f()
+                        except Exception:    # RuntimeError, now
+                            pass
+                return None
+        P(io.BytesIO()).dump([[1, 2], "again", [3, 4]] * 10)
+        done()
+    """,
+    # 0048, gh-151046: the file's readinto() keeps the memoryview of the
+    # bytes or bytearray object being loaded.
+    "pickle_readinto_keeps_view": """
+        import io, pickle
+        kept = []
+        class File:
+            def __init__(self, data):
+                self.f = io.BytesIO(data)
+            def readinto(self, b):
+                hit()
+                kept.extend([b, b[1:], memoryview(b), b.cast("B")])
+                return self.f.readinto(b)
+            def readline(self):
+                return self.f.readline()
+            def read(self, n=-1):
+                return self.f.read(n)
+        N = 3000000
+        for proto in (4, 5):
+            data = pickle.dumps([b"x" * N, bytearray(b"y" * N)],
+                                protocol=proto)
+            res = pickle.Unpickler(File(data)).load()
+            for m in kept:
+                m[:1] = b"Z"
+            assert res[0] == b"x" * N, "the loaded bytes changed"
+            try:
+                res[1].clear()      # pinned by the kept views
+            except BufferError:
+                pass
+            del res
+        zeros = bytes(N)
+        junk = [bytes(N) for i in range(6)]
+        for m in kept:
+            m[:10] = b"Z" * 10
+        assert all(j == zeros for j in junk), "a stale view wrote on them"
+        done()
+    """,
 }
 
 
