@@ -463,6 +463,124 @@ CASES = {
         assert all(j == zeros for j in junk), "a stale view wrote on them"
         done()
     """,
+    # 0049, gh-157363: the raw stream under a TextIOWrapper's
+    # BufferedReader detaches the wrapper, which frees the BufferedReader
+    # while its read() runs.
+    "textio_detach_under_read": """
+        import io
+        class Raw(io.RawIOBase):
+            calls = 0
+            def readable(self):
+                return True
+            def readinto(self, b):
+                Raw.calls += 1
+                if Raw.calls > 1:
+                    return 0
+                hit()
+                try:
+                    wrapper.detach()
+                except Exception:
+                    pass
+                b[:3] = b"abc"
+                return 3
+        for i in range(5):
+            Raw.calls = 0
+            wrapper = io.TextIOWrapper(io.BufferedReader(Raw(), 1 << 20),
+                                       encoding="utf-8")
+            try:
+                wrapper.read()
+            except ValueError:
+                pass
+            junk = [bytes(1 << 20) for i in range(4)]
+        done()
+    """,
+    # 0050, gh-153539: a decoder's getstate() seeks, which frees the
+    # snapshot's bytes that tell() decodes from.
+    "textio_tell_reentrant_seek": """
+        import codecs, io
+        armed = False
+        class Decoder(codecs.IncrementalDecoder):
+            def decode(self, b, final=False):
+                return bytes(b).decode("latin-1")
+            def getstate(self):
+                global armed
+                if armed:
+                    armed = False
+                    hit()
+                    wrapper.seek(0)
+                return (b"", 0)
+            def setstate(self, state):
+                pass
+        def search(name):
+            if name == "hostile_latin1":
+                return codecs.CodecInfo(
+                    name=name,
+                    encode=lambda s, e=0: (s.encode("latin-1"), len(s)),
+                    decode=lambda b, e=0: (bytes(b).decode("latin-1"), len(b)),
+                    incrementaldecoder=Decoder)
+        codecs.register(search)
+        for i in range(5):
+            raw = io.BytesIO(b"x" * (8 << 20))
+            wrapper = io.TextIOWrapper(io.BufferedReader(raw),
+                                       encoding="hostile_latin1", newline="")
+            wrapper._CHUNK_SIZE = 4 << 20
+            wrapper.read(5)
+            armed = True
+            try:
+                wrapper.tell()
+            except OSError:
+                pass
+        codecs.unregister(search)
+        done()
+    """,
+    # 0051, gh-148735: the sought tag's __eq__ removes the child whose
+    # text findtext() returns.
+    "elementtree_findtext": """
+        from xml.etree.ElementTree import Element, SubElement
+        class Tag(str):
+            __hash__ = str.__hash__
+            def __eq__(self, other):
+                hit()
+                root.clear()
+                return True
+        for i in range(50):
+            root = Element("a")
+            SubElement(root, Tag("a")).text = "t" * 100000 + str(i)
+            junk = [object() for i in range(100)]
+            text = root.findtext("a")
+            assert text == "t" * 100000 + str(i), len(text)
+        done()
+    """,
+    # 0052, gh-148625: the sought tag's __eq__ replaces the tag that
+    # iter() is comparing.
+    "elementtree_iter": """
+        import gc
+        import xml.etree.ElementTree as ET
+        seen = []
+        class TagBase:
+            __hash__ = object.__hash__
+            def __eq__(self, other):
+                seen.append(self)       # a freed tag here corrupts the heap
+                return NotImplemented
+        class Sought(TagBase):
+            def __eq__(self, other):
+                if type(other) is TagBase:
+                    hit()
+                    child.tag = "x"
+                return NotImplemented
+        for i in range(20):
+            root = ET.Element("root")
+            child = ET.SubElement(root, "x")
+            child.tag = TagBase()
+            for _ in root.iter(Sought()):
+                pass
+        junk = [TagBase() for i in range(100)]
+        try:
+            gc.collect()
+        except Exception:       # denied in an untrusted interpreter
+            pass
+        done()
+    """,
 }
 
 
