@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, UNTRUSTED_BUILD
+from conftest import REPO, UNTRUSTED_BUILD, load_build_script
 
 FUZZ = os.path.join(REPO, "Tools", "sandbox", "fuzz.py")
 CORPUS = os.path.join(REPO, "tests_sandbox", "fuzz_corpus")
@@ -76,8 +76,8 @@ PLANT_ABORT = ("lambda *a: a and type(a[0]) is int and a[0] > 1000 "
 
 def test_a_planted_crash_is_found_and_minimized(tmp_path):
     proc = fuzz("--python", child_python(prefer_asan=False), "--trusted",
-                "--plant", PLANT_ABORT, "--programs", "400", "--seed", "1",
-                "--corpus", str(tmp_path), "--summary",
+                "--plant", PLANT_ABORT, "--programs", "600", "--seed", "1",
+                "--max-findings", "1", "--corpus", str(tmp_path), "--summary",
                 str(tmp_path / "summary.json"), "--timeout", "10")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     found = reproducers(tmp_path)
@@ -116,7 +116,8 @@ def test_a_planted_crash_is_found_and_minimized(tmp_path):
 def test_planted_host_harm_is_found(tmp_path, plant, what):
     proc = fuzz("--python", child_python(prefer_asan=False), "--trusted",
                 "--plant", plant, "--programs", "300", "--seed", "2",
-                "--corpus", str(tmp_path), "--timeout", "10")
+                "--max-findings", "1", "--corpus", str(tmp_path),
+                "--timeout", "10")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     sigs = [header(tmp_path / n)["signature"] for n in reproducers(tmp_path)]
     assert any(s.startswith(f"host harm ({what}") for s in sigs), sigs
@@ -152,3 +153,20 @@ def test_corpus_reproducer(name):
     if info.get("status") == "open" and proc.returncode != 0:
         pytest.xfail(f"open finding: {info.get('signature')}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_asan_variant():
+    build = load_build_script()
+    assert build.VARIANTS["asan"] == ["--with-untrusted",
+                                      "--with-address-sanitizer"]
+    env = build.compiler_env()
+    assert "detect_leaks=0" in env["ASAN_OPTIONS"] or \
+        "ASAN_OPTIONS" in os.environ
+
+
+def test_help():
+    proc = fuzz("--help")
+    assert proc.returncode == 0
+    for option in ("--python", "--time", "--programs", "--seed", "--corpus",
+                   "--jobs", "--replay", "--plant"):
+        assert option in proc.stdout
