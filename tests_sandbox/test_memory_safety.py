@@ -581,6 +581,75 @@ CASES = {
             pass
         done()
     """,
+    # 0053, gh-142831, gh-145244: the string encoder empties the list
+    # that a dict subclass's items() returned, and default() empties the
+    # dict being encoded, under the items the encoder borrowed.
+    "json_encoder": """
+        import json.encoder
+        make_encoder = json.encoder.c_make_encoder
+        cache = []
+        junk = []
+        class BadDict(dict):
+            def items(self):
+                entries = [("k" * 1000 + str(i), [7] * 100)
+                           for i in range(10)]
+                cache.append(entries)
+                return entries
+        def encode_str(obj):
+            if cache:
+                hit()
+                cache.pop().clear()
+                # take the freed pairs' memory, if they were freed
+                junk.extend([None] * 100 for i in range(100))
+            return '"x"'
+        enc = make_encoder(None, lambda o: None, encode_str, None, ":", ",",
+                           False, False, False)
+        for i in range(10):
+            for obj in (BadDict(a=1), [BadDict(a=1)]):
+                out = "".join(enc(obj, 0))
+                assert "null" not in out, "encoded a freed value"
+        class Evil:
+            pass
+        class AlsoEvil:
+            pass
+        def default(o):
+            if isinstance(o, Evil):
+                hit()
+                target.clear()
+                junk.extend("Q" * 300 + str(j) for j in range(100))
+                return AlsoEvil()
+            raise TypeError("not serializable")
+        for i in range(10):
+            target = {"key" * 100 + str(i): Evil()}
+            try:
+                json.dumps(target, default=default)
+            except TypeError as exc:
+                notes = "".join(getattr(exc, "__notes__", []))
+                assert "QQQ" not in notes, "named a freed key"
+        done()
+    """,
+    # 0054, gh-143544: a JSONDecodeError replacement removes itself from
+    # json.decoder when it is called.
+    "json_decode_error": """
+        import json, json.decoder
+        saved = json.decoder.JSONDecodeError, json.JSONDecodeError
+        class Hook:
+            def __call__(self, *args):
+                hit()
+                for target in (json.decoder, json):
+                    if getattr(target, "JSONDecodeError", None) is self:
+                        delattr(target, "JSONDecodeError")
+                return ValueError(*args)
+        for i in range(20):
+            json.decoder.JSONDecodeError = json.JSONDecodeError = Hook()
+            try:
+                json.loads('"' + chr(92) + 'uZZZZ"')
+            except BaseException:
+                pass
+            junk = [Hook() for i in range(10)]
+        json.decoder.JSONDecodeError, json.JSONDecodeError = saved
+        done()
+    """,
 }
 
 
