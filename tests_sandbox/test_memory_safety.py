@@ -650,6 +650,38 @@ CASES = {
         json.decoder.JSONDecodeError, json.JSONDecodeError = saved
         done()
     """,
+    # 0055, gh-145105, gh-157379: the reader's input iterator calls the
+    # reader, whose nested call returns the row the outer one fills.
+    "csv_reader_reentrant": """
+        import csv
+        for end in (False, True):
+            class Lines:
+                n = 0
+                def __iter__(self):
+                    return self
+                def __next__(self):
+                    self.n += 1
+                    if self.n == 1:
+                        return 'x,"y'
+                    if self.n == 2:
+                        hit()
+                        try:
+                            next(reader)
+                        except (csv.Error, StopIteration):
+                            pass
+                        if end:
+                            raise StopIteration
+                        return 'z"'
+                    if self.n == 3:
+                        return "q,w"
+                    raise StopIteration
+            reader = csv.reader(Lines())
+            try:
+                list(reader)
+            except csv.Error:
+                pass
+        done()
+    """,
 }
 
 
