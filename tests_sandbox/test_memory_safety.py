@@ -682,6 +682,68 @@ CASES = {
                 pass
         done()
     """,
+    # 0056 (no upstream issue found): the character data handler, called
+    # to flush the text buffer, turns text buffering off.
+    "pyexpat_buffer_text_off": """
+        from xml.parsers import expat
+        for i in range(5):
+            parser = expat.ParserCreate()
+            parser.buffer_text = True
+            parser.buffer_size = 64
+            once = [True]
+            def handler(data):
+                if once[0]:
+                    once[0] = False
+                    hit()
+                    parser.buffer_text = False
+            parser.CharacterDataHandler = handler
+            parser.Parse(b"<a>" + b"x" * 40 + b"&amp;" + b"y" * 40 + b"</a>",
+                         True)
+        done()
+    """,
+    # 0057, gh-146169: ParseFile()'s read(), and a handler, feed the
+    # parser that is running (Expat reallocates the buffer ParseFile()
+    # is filling).
+    "pyexpat_reentrant_parse": """
+        from xml.parsers import expat
+        for k in range(30):
+            class File:
+                n = 0
+                def read(self, size):
+                    File.n += 1
+                    if File.n == 1:
+                        return b"<a>" + b"x" * 100
+                    if File.n == 2:
+                        hit()
+                        try:
+                            parser.Parse(b"y" * (1 << 20), False)
+                        except RuntimeError:
+                            pass
+                        return b"z" * size
+                    if File.n == 3:
+                        return b"</a>"
+                    return b""
+            parser = expat.ParserCreate()
+            parser.CharacterDataHandler = lambda data: None
+            try:
+                parser.ParseFile(File())
+            except (expat.ExpatError, RuntimeError):
+                pass
+            junk = [bytes(2048) for i in range(100)]
+            assert all(j == bytes(2048) for j in junk), "a stale write"
+        parser = expat.ParserCreate()
+        def start(name, attrs):
+            hit()
+            parser.CharacterDataHandler = lambda data: parser.Parse(data, 0)
+        parser.StartElementHandler = start
+        data = b"\\xff\\xfe<\\x00a\\x00>\\x00x\\x00"
+        for i in range(len(data)):
+            try:
+                parser.Parse(data[i:i + 1], i == len(data) - 1)
+            except Exception:       # RuntimeError, now
+                pass
+        done()
+    """,
 }
 
 
