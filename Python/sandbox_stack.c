@@ -36,6 +36,16 @@
 #endif
 /* How much of the stack the margins may take at most (a quarter). */
 #define MARGIN_SHARE 4
+/* What a job needs left of its thread's stack (_PySandbox_CheckJobStack()):
+ * the paths that count their depth instead of measuring the stack (the
+ * parser's 6,000 levels, the compiler's and the C recursion limit's
+ * counts) need up to about 1 MiB in a release build. */
+#if defined(_Py_ADDRESS_SANITIZER) || defined(_Py_THREAD_SANITIZER) \
+    || defined(Py_DEBUG)
+#  define JOB_STACK (4 * 1024 * 1024)
+#else
+#  define JOB_STACK (2 * 1024 * 1024)
+#endif
 
 /* The bounds of the current thread's stack, found once per thread. */
 static _Py_thread_local uintptr_t stack_low;
@@ -85,6 +95,25 @@ _PySandbox_InitStackSlow(PyThreadState *tstate)
     }
     impl->c_stack_soft_limit = low + margin;
     impl->c_stack_hard_limit = low + margin / 2;
+}
+
+int
+_PySandbox_CheckJobStack(void)
+{
+    uintptr_t low, size;
+    if (thread_stack(&low, &size) < 0) {
+        return 0;
+    }
+    uintptr_t left = _PySandbox_StackPointer() - low;
+    if (left >= JOB_STACK) {
+        return 0;
+    }
+    PyErr_Format(PyExc_RuntimeError,
+                 "a job of an untrusted interpreter needs %zu KiB of its "
+                 "thread's C stack, and %zu KiB are left: run it on a "
+                 "thread with a larger stack (threading.stack_size())",
+                 (size_t)JOB_STACK / 1024, (size_t)left / 1024);
+    return -1;
 }
 
 /* Past the soft limit (Py_EnterRecursiveCall(), _PySandbox_CheckStack()):

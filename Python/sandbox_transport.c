@@ -21,6 +21,7 @@
 #include "pycore_pyerrors.h"      // _PyErr_SetString()
 #include "pycore_pystate.h"       // _PyThreadState_NewBound()
 #include "pycore_sandbox.h"
+#include "pycore_sandbox_stack.h"  // _PySandbox_CheckJobStack()
 
 #ifdef Py_UNTRUSTED
 
@@ -783,7 +784,7 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
         }
     }
 
-    if (_PySandbox_Enter(interp) < 0) {
+    if (_PySandbox_CheckJobStack() < 0 || _PySandbox_Enter(interp) < 0) {
         xfer_clear(&encoded_args);
         return NULL;
     }

@@ -77,6 +77,31 @@ def test_getsignal_control_a_trusted_interpreter_gets_the_host_function():
     assert "control function" in out
 
 
+def test_tracemalloc_keeps_no_tenant_object():
+    # tracemalloc's table of file names is the process's: a tenant's file
+    # name kept there outlived the tenant's memory, and the next lookup
+    # read freed memory (the host crashed).  Its frames are "<unknown>".
+    out = host_ok(run_host("""
+        import _sandbox, tracemalloc
+        a = _sandbox.new_interpreter()
+        b = _sandbox.new_interpreter()
+        tracemalloc.start()
+        job = ("exec(compile('x = [str(i) for i in range(1000)]', "
+               "'tenant.py', 'exec'))")
+        _sandbox.exec(a, job)
+        _sandbox.end_interpreter(a)
+        _sandbox.exec(b, job)
+        names = {frame.filename
+                 for trace in tracemalloc.take_snapshot().traces
+                 for frame in trace.traceback}
+        tracemalloc.stop()
+        _sandbox.end_interpreter(b)
+        print("tenant frames", "tenant.py" in names)
+        print("host alive")
+    """))
+    assert "tenant frames False" in out
+
+
 # --- 4. The host's children ----------------------------------------------
 
 WAITS = r'''
@@ -304,6 +329,11 @@ DEEP = {
     "dealloc chain": "p = None\nfor i in range(DEPTH): p = property(p)\n"
                      "del p\nx = [1]",
     "repr": "l = []\nfor i in range(DEPTH): l = [l]\nrepr(l)",
+    "parser": "compile('not ' * DEPTH + '1', 'deep', 'eval')",
+    "ast": "import ast\ne = ast.Constant(1)\n"
+           "for i in range(DEPTH): e = ast.UnaryOp(ast.USub(), e)\n"
+           "compile(ast.fix_missing_locations(ast.Expression(e)), 'a', "
+           "'eval')",
 }
 
 
@@ -321,16 +351,17 @@ def test_no_depth_of_c_nesting_overflows_the_stack(name):
             except _sandbox.RemoteError as exc:
                 result.append(exc.type_name)
             _sandbox.end_interpreter(jail)
-        # The host's own thread, with a small stack: the limit is the
-        # stack the job runs on, whatever its size.
-        threading.stack_size(1 << 20)
+        # The host's own thread, with a stack a quarter of the default:
+        # the limit is the stack the job runs on.
+        threading.stack_size(2 << 20)
         thread = threading.Thread(target=job)
         thread.start()
         thread.join()
         print(result)
         print("host alive")
     """, timeout=300))
-    assert "RecursionError" in out or "ran" in out, out
+    assert ("RecursionError" in out or "MemoryError" in out
+            or "ran" in out), out
 
 
 def test_deep_nesting_control_crashes_a_trusted_interpreter():
@@ -343,10 +374,35 @@ def test_deep_nesting_control_crashes_a_trusted_interpreter():
             for i in range(300000):
                 it = map(abs, it)
             next(it)
-        threading.stack_size(1 << 20)
+        threading.stack_size(2 << 20)
         thread = threading.Thread(target=job)
         thread.start()
         thread.join()
         print("host alive")
     """, timeout=300)
     assert proc.returncode < 0 and "host alive" not in proc.stdout
+
+
+def test_a_job_needs_enough_stack_left():
+    # Below what the paths that count their depth need (the parser's
+    # 6,000 levels), a job is refused, cleanly, before it runs.
+    out = host_ok(run_host("""
+        import _sandbox, threading
+        jail = _sandbox.new_interpreter()
+        result = []
+        def job():
+            try:
+                _sandbox.exec(jail, "compile('not ' * 100000 + '1', 'd', "
+                                    "'eval')")
+                result.append("ran")
+            except RuntimeError as exc:
+                result.append(str(exc))
+        threading.stack_size(512 << 10)
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join()
+        print(result)
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """))
+    assert "needs" in out and "KiB of its thread's C stack" in out, out

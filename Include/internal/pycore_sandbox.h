@@ -821,12 +821,15 @@ _PySandbox_BindThread(PyThreadState *tstate)
 #endif
 }
 
-/* A process-wide C slot (the signal handlers' table: signal.getsignal())
- * holds *op*, which may be another interpreter's object.  Return it if the
- * current interpreter may see it: a trusted one, or any when *op* is
+/* A process-wide C slot holds *op*, which may be another interpreter's
+ * object (the signal handlers' table: signal.getsignal()), or is about to
+ * keep it (tracemalloc's table of file names).  Return it if the current
+ * interpreter may share it that way: a trusted one, or any when *op* is
  * immortal (the same object in every interpreter: SIG_DFL, SIG_IGN,
- * None); else NULL, as if the slot held nothing.  No object of the host
- * reaches an untrusted interpreter that way (Doc/sandbox/globals.rst). */
+ * None, a static string); else NULL, as if there were no object.  No
+ * object of the host reaches an untrusted interpreter, and none of an
+ * untrusted interpreter's outlives its memory, that way
+ * (Doc/sandbox/globals.rst). */
 static inline PyObject *
 _PySandbox_ProcessWideObject(PyObject *op)
 {

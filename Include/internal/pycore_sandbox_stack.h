@@ -42,6 +42,10 @@ extern struct _PySandboxDeferred *_PySandbox_Deferred(
 /* Set the limits of *tstate*, of an untrusted interpreter, just bound to
  * the current thread (_PySandbox_BindThread()). */
 extern void _PySandbox_InitStackSlow(PyThreadState *tstate);
+/* A job is about to run in an untrusted interpreter on this thread (the
+ * transport): return 0, or -1 with RuntimeError set if too little of the
+ * thread's stack is left for it. */
+extern int _PySandbox_CheckJobStack(void);
 PyAPI_FUNC(int) _PySandbox_StackOverflow(PyThreadState *tstate,
                                          const char *where);
 extern int _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op);
@@ -72,6 +76,22 @@ _PySandbox_StackLow(PyThreadState *tstate)
     (void)tstate;
     return 0;
 #endif
+}
+
+/* _Py_CheckRecursiveCall(): return 0, or -1 with RecursionError set when
+ * the stack is low (down to the hard limit while that error is made). */
+static inline int
+_PySandbox_CheckRecursion(PyThreadState *tstate, const char *where)
+{
+#ifdef Py_UNTRUSTED
+    if (_PySandbox_StackLow(tstate)) {
+        return _PySandbox_StackOverflow(tstate, where);
+    }
+#else
+    (void)tstate;
+    (void)where;
+#endif
+    return 0;
 }
 
 /* For the recursive C paths that do not call Py_EnterRecursiveCall() (an
