@@ -744,6 +744,55 @@ CASES = {
                 pass
         done()
     """,
+    # 0058, gh-143195: sep's __len__ releases the memoryview and empties
+    # the bytearray whose address hex() took.
+    "hex_sep_len": """
+        data = bytearray(b"A" * (1 << 20))
+        view = memoryview(data)
+        class Sep(bytes):
+            def __len__(self):
+                hit()
+                try:
+                    view.release()
+                    data.clear()
+                except BufferError:
+                    pass
+                return 1
+        for i in range(3):
+            assert view.hex(Sep(b":")) == ":".join(["41"] * (1 << 20))
+        other = bytearray(b"B" * (1 << 20))
+        class Sep2(bytes):
+            def __len__(self):
+                hit()
+                try:
+                    other.clear()
+                except BufferError:
+                    pass
+                return 1
+        assert other.hex(Sep2(b":")) == ":".join(["42"] * (1 << 20))
+        done()
+    """,
+    # 0059, gh-142664: the exporter's __hash__ releases the memoryview
+    # that holds its last reference.
+    "memoryview_hash": """
+        class Exporter(bytes):
+            def __hash__(self):
+                global obj
+                hit()
+                try:
+                    view.release()
+                except BufferError:
+                    pass
+                obj = None
+                junk = [bytes(len(self)) for i in range(10)]
+                return 1
+        for i in range(10):
+            obj = Exporter(b"x" * (1 << 20) + bytes([i]))
+            view = memoryview(obj)
+            assert hash(view) == hash(b"x" * (1 << 20) + bytes([i])), (
+                "hashed freed memory")
+        done()
+    """,
 }
 
 
