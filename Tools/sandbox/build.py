@@ -33,11 +33,19 @@ VARIANTS = {
     "untrusted": ["--with-untrusted"],
     "trusted": [],
     "debug": ["--with-untrusted", "--with-pydebug"],
-    # AddressSanitizer, for the fuzzer (Tools/sandbox/fuzz.py).  In 3.13
-    # --with-address-sanitizer itself turns pymalloc off (configure.ac:
-    # "ASan works by controlling memory allocation"), so nothing else is
-    # needed; the build runs ./python, so ASAN_OPTIONS applies (below).
-    "asan": ["--with-untrusted", "--with-address-sanitizer"],
+    # AddressSanitizer, for the fuzzer (Tools/sandbox/fuzz.py).  Not
+    # --with-address-sanitizer: in 3.13 it also turns pymalloc off
+    # (configure.ac: 'with_pymalloc="no"'), and untrusted interpreters
+    # need pymalloc (their memory cap, their heap freed at their end), so
+    # none could be created.  The same compiler and linker flags, given
+    # directly, keep pymalloc (obmalloc.c's address_in_range is exempt
+    # from ASan); ASan then checks what malloc allocates (objects and
+    # buffers over 512 bytes, raw allocations, C libraries), and the
+    # fuzzer runs it with PYTHONMALLOC=pymalloc_debug for the rest.  The
+    # build runs ./python, so ASAN_OPTIONS applies (below).
+    "asan": ["--with-untrusted",
+             "CFLAGS=-fsanitize=address -fno-omit-frame-pointer",
+             "LDFLAGS=-fsanitize=address"],
 }
 
 # What an ASan build runs with, during make and after, unless the caller
@@ -925,8 +933,8 @@ def main(argv=None):
     for name, func, help in [
             ("build", cmd_build, "assemble and build variants out of tree "
              "(default: untrusted and trusted; 'asan' is --with-untrusted "
-             "--with-address-sanitizer, the fuzzer's child host, see "
-             "Tools/sandbox/fuzz.py)"),
+             "built with AddressSanitizer, pymalloc kept, the fuzzer's "
+             "child host, see Tools/sandbox/fuzz.py)"),
             ("install", cmd_install, "build and 'make install' a variant "
              "into build/install/VARIANT (default: untrusted)")]:
         b = add(name, func, help)

@@ -767,6 +767,11 @@ def strategies(targets, max_calls, plant=None):
 
 def child_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # pymalloc's debug hooks (untrusted interpreters need pymalloc, so
+    # ASan does not see inside its pools): freed memory is filled with
+    # 0xDD, so a use after free crashes soon; pads around each block are
+    # checked when it is freed (a "Fatal Python error" on an overflow).
+    env["PYTHONMALLOC"] = "pymalloc_debug"
     env["ASAN_OPTIONS"] = CHILD_ASAN_OPTIONS
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     return env
@@ -813,7 +818,9 @@ class Child:
             pass
         self.stderr = open(os.path.join(self.dir, "stderr"), "w+b")
         self.proc = subprocess.Popen(
-            [self.python, "-X", "faulthandler", "-I", "-c", CHILD,
+            # -s -P and an environment without PYTHON* are -I, but for
+            # PYTHONMALLOC (which -I would ignore).
+            [self.python, "-X", "faulthandler", "-s", "-P", "-c", CHILD,
              str(int(self.trusted)), self.progress],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.stderr, env=child_env(),
