@@ -793,6 +793,55 @@ CASES = {
                 "hashed freed memory")
         done()
     """,
+    # 0060, gh-143543, gh-146613: a key's __eq__ advances the groupby,
+    # or its group, which frees the keys under the comparison.
+    "itertools_groupby_keys": """
+        from itertools import groupby
+        class Key(bytearray):
+            seen = False
+            def __init__(self, is_first):
+                self.is_first = is_first
+            def __eq__(self, other):
+                if self.is_first and not Key.seen:
+                    Key.seen = True
+                    hit()
+                    next(outer)
+                    return NotImplemented
+                return False
+        def keys():
+            yield Key(True)
+            while True:
+                yield Key(False)
+        outer = groupby([None, 1], keys().send)
+        next(outer)
+        try:
+            next(outer)
+        except StopIteration:
+            pass
+        group = None
+        class Key2:
+            __hash__ = None
+            def __init__(self, advance):
+                self.advance = advance
+            def __eq__(self, other):
+                if self.advance:
+                    self.advance = False
+                    hit()
+                    try:
+                        next(group)
+                    except StopIteration:
+                        pass
+                    return NotImplemented
+                return False
+        groups = groupby(range(4), lambda x: Key2(x == 0))
+        key, group = next(groups)
+        for i in range(3):
+            try:
+                next(group)
+            except StopIteration:
+                pass
+        done()
+    """,
 }
 
 
