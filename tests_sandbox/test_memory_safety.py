@@ -842,6 +842,40 @@ CASES = {
                 pass
         done()
     """,
+    # 0061, gh-143379: a value's __bool__ re-initializes the Struct that
+    # packs it; iter_unpack() goes on after the format changed.
+    "struct_reinit": """
+        import struct
+        packer = struct.Struct("?I")
+        class Evil:
+            def __bool__(self):
+                hit()
+                try:
+                    packer.__init__("4000s")
+                except RuntimeError:
+                    pass
+                return True
+        for i in range(20):
+            packer.__init__("?I")
+            packer.pack(Evil(), 0)
+        s = struct.Struct("B")
+        items = s.iter_unpack(b"x" * 16)
+        next(items)
+        hit()
+        s.__init__("1000s")
+        try:
+            next(items)     # 1000 bytes from a buffer of 16
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("read past the buffer")
+        s.__init__("")
+        try:
+            items.__length_hint__()
+        except RuntimeError:
+            pass
+        done()
+    """,
 }
 
 
