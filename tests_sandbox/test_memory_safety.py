@@ -876,6 +876,33 @@ CASES = {
             pass
         done()
     """,
+    # 0062, gh-141805, gh-139071: a key's __eq__ adds the key to the set
+    # that is inserting it, into the slot the insertion kept for it.
+    "set_add_reentrant": """
+        for i in range(20):
+            tasks = set()
+            class Dummy:
+                def __hash__(self):
+                    return 0
+            class Trigger:
+                counter = 0
+                def __hash__(self):
+                    return 0
+                def __eq__(self, other):
+                    if self.counter < 1:
+                        self.counter += 1
+                        hit()
+                        tasks.add(self)
+                    return False
+            tasks.add(Dummy())
+            tasks.add(Dummy())
+            tasks.pop()
+            tasks.add(Trigger())
+            assert len(tasks) == len(list(tasks)), "a corrupted set"
+            repr(tasks)
+            del tasks
+        done()
+    """,
 }
 
 
