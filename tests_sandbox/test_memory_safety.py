@@ -903,6 +903,59 @@ CASES = {
             del tasks
         done()
     """,
+    # 0063 (no upstream issue found): marshal.load()'s file keeps the
+    # memoryview readinto() gets of the loader's buffer.
+    "marshal_readinto_keeps_view": """
+        import io, marshal
+        kept = []
+        class File:
+            def __init__(self, data):
+                self.f = io.BytesIO(data)
+            def readinto(self, b):
+                hit()
+                kept.extend([b, b[1:], memoryview(b), b.cast("B")])
+                return self.f.readinto(b)
+            def read(self, n=-1):
+                return self.f.read(n)
+        N = 1 << 20
+        for i in range(5):
+            data = marshal.dumps([b"x" * N, "y" * N, b"z" * (2 * N)])
+            assert marshal.load(File(data))[0] == b"x" * N
+        zeros = bytes(2 * N)
+        junk = [bytes(2 * N) for i in range(6)]
+        for m in kept:
+            k = min(len(m), 10)
+            m[:k] = b"Q" * k
+        assert all(j == zeros for j in junk), "a stale view wrote on them"
+        done()
+    """,
+    # 0064 (no upstream issue found): a registered codec keeps the
+    # memoryview it is given to decode, past the bytes' life.
+    "codec_keeps_view": """
+        import codecs
+        kept = []
+        def decode(data, errors="strict"):
+            hit()
+            kept.extend([data, data[1:], memoryview(data)])
+            return str(bytes(data), "latin-1"), len(data)
+        def search(name):
+            if name == "hostile_keeper":
+                return codecs.CodecInfo(
+                    name=name, decode=decode,
+                    encode=lambda s, e="strict": (s.encode("latin-1"), len(s)))
+        codecs.register(search)
+        N = 1 << 20
+        for i in range(5):
+            data = bytearray(b"x" * N)
+            assert data.decode("hostile_keeper") == "x" * N
+            data.clear()
+            assert (b"y" * N).decode("hostile_keeper") == "y" * N
+        codecs.unregister(search)
+        junk = [bytes(N) for i in range(8)]
+        for m in kept:
+            assert set(bytes(m[:16])) <= set(b"xy"), "read freed memory"
+        done()
+    """,
 }
 
 
