@@ -69,10 +69,10 @@ WEIGHT = 8
 # Calls that wait forever, or for a time their arguments say, by design:
 # a hang is not a finding, and they would only burn the campaign's time.
 SKIP = {
-    "builtins.input", "builtins.help", "builtins.breakpoint",
+    "builtins.help", "builtins.breakpoint",
     "time.sleep", "select.select", "select.poll.poll", "select.epoll.poll",
     "posix.wait", "posix.waitpid", "posix.wait3", "posix.wait4",
-    "posix.waitid", "posix.read", "posix.readv", "posix.pread",
+    "posix.waitid",
     "_socket.socket.accept", "_socket.socket.recv",
     "_socket.socket.recv_into", "_socket.socket.recvfrom",
     "_socket.socket.recvfrom_into", "_socket.socket.recvmsg",
@@ -468,9 +468,19 @@ ACTS = ["none", "clear", "grow", "drop", "reenter", "raise", "close",
 # test the fuzzer's detection), then checks that its own state did not
 # change.  Protocol: "<length>\n<source>" in, "OK" or "HARM <what>" out.
 CHILD = r'''
-import builtins, gc, os, signal, sys
+import array, builtins, fcntl, gc, os, signal, sys, termios
 TRUSTED = int(sys.argv[1])
 PROGRESS = sys.argv[2]
+PROGRAMS = int(sys.argv[3])     # the programs come on this descriptor;
+                                # stdin holds a line no one should read
+
+def unread_stdin():
+    n = array.array("i", [0])
+    try:
+        fcntl.ioctl(0, termios.FIONREAD, n, True)
+    except OSError:
+        return -1
+    return n[0]
 if not TRUSTED:
     import _sandbox
 
@@ -484,6 +494,7 @@ def state():
     s["canary"] = (id(CANARY) == CANARY_ID and CANARY.value == 42
                    and globals().get("CANARY") is CANARY)
     s["fds"] = sorted(os.listdir("/proc/self/fd"))
+    s["stdin"] = unread_stdin()
     s["builtins"] = sorted(vars(builtins))
     s["builtins.len"] = builtins.len is LEN
     s["sys.path"] = list(sys.path)
@@ -535,7 +546,7 @@ run("raise ValueError")
 base = state()
 if TRUSTED:
     del base["sys.modules"]     # the programs import into this one
-inp = sys.stdin.buffer
+inp = os.fdopen(PROGRAMS, "rb")
 print("READY", flush=True)
 while True:
     line = inp.readline()
@@ -817,14 +828,24 @@ class Child:
         with open(self.progress, "wb"):
             pass
         self.stderr = open(os.path.join(self.dir, "stderr"), "w+b")
+        # The child host's stdin: a line, then its end.  Its programs come
+        # on another pipe, so code that reads the host's stdin (C's stdin)
+        # shows as host harm ("stdin"), not as a hang.
+        canary_r, canary_w = os.pipe()
+        os.write(canary_w, b"HOST-STDIN-CANARY\n")
+        os.close(canary_w)
+        programs_r, programs_w = os.pipe()
         self.proc = subprocess.Popen(
             # -s -P and an environment without PYTHON* are -I, but for
             # PYTHONMALLOC (which -I would ignore).
             [self.python, "-X", "faulthandler", "-s", "-P", "-c", CHILD,
-             str(int(self.trusted)), self.progress],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+             str(int(self.trusted)), self.progress, str(programs_r)],
+            stdin=canary_r, stdout=subprocess.PIPE, pass_fds=(programs_r,),
             stderr=self.stderr, env=child_env(),
             preexec_fn=None if self.asan else limit_memory)
+        os.close(canary_r)
+        os.close(programs_r)
+        self.programs_w = os.fdopen(programs_w, "wb")
         self.ran = 0
         line = self._readline(120)
         if line != b"READY\n":
@@ -850,7 +871,7 @@ class Child:
             if self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
-            for f in (self.proc.stdin, self.proc.stdout):
+            for f in (self.programs_w, self.proc.stdout):
                 try:
                     f.close()
                 except OSError:
@@ -872,8 +893,8 @@ class Child:
         with open(self.progress, "wb"):
             pass
         try:
-            self.proc.stdin.write(b"%d\n" % len(data) + data)
-            self.proc.stdin.flush()
+            self.programs_w.write(b"%d\n" % len(data) + data)
+            self.programs_w.flush()
         except (BrokenPipeError, OSError):
             pass
         line = self._readline(self.timeout)
@@ -1025,12 +1046,14 @@ def save_finding(corpus, outcome, program, args, note=""):
         "# status: open",
         f"# found: {when}, --seed {args.seed}, {args.python_rel}, "
         f"in {where} of a child host",
-        "# what it does (after the prelude of hostile classes), the call "
-        "that crashed last:",
+        "# what it does, after the prelude that defines the hostile "
+        "classes: these calls,",
+        f"# in order{f' (call {outcome.callee!r} was running)' if outcome.callee else ''}:",
     ]
     head += [f"#   {c[:200]}" for c in calls]
     if note:
-        head.append(f"# note: {note}")
+        head += textwrap.wrap(f"note: {note}", 76, initial_indent="# ",
+                              subsequent_indent="#   ")
     head += ["# what it found (the end of the report):"]
     tail = [ln for ln in outcome.report.strip().splitlines() if ln.strip()]
     head += [f"#   {ln[:160]}" for ln in tail[-25:]]
@@ -1090,6 +1113,7 @@ class Campaign:
                 time.monotonic() - self.shrink_start > self.args.shrink_time):
             return      # shrunk enough: every further attempt "passes"
         outcome = self.child.run(program)
+        ran = self.child.ran        # programs this child host ran
         self.programs += 1
         self.calls += len(program.calls)
         self.history = (self.history + [program])[-20:]
@@ -1114,7 +1138,7 @@ class Campaign:
             again = self.child.run(program)
             if again.kind != "crash" or again.signature != sig:
                 self.say(f"not reproduced alone: {sig}")
-                self.record_unshrunk(outcome, self.history[-20:])
+                self.record_unshrunk(outcome, self.history[-ran:])
                 return
             self.say(f"found: {sig}; shrinking")
             self.target_sig = sig
