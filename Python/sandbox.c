@@ -3522,13 +3522,18 @@ static const char *const core_modules[] = {
 
 /* Never, whatever the policy: they reach across interpreters (shared
  * buffers, other interpreters' code), into the C API's internals (one of
- * the test modules creates trusted interpreters), or keep objects of a
+ * the test modules creates trusted interpreters), keep objects of a
  * freed heap (_datetime's static types, readied first by an untrusted
- * interpreter; datetime falls back to _pydatetime).  The "_test" and "xx"
+ * interpreter; datetime falls back to _pydatetime), or hold objects in
+ * process-wide C state (Doc/sandbox/globals.rst: faulthandler's files,
+ * tracemalloc's tables, readline's and curses' hooks and windows,
+ * tkinter's interpreter; and _ctypes, whose callbacks from threads that C
+ * code starts run in the main interpreter).  The "_test" and "xx"
  * prefixes are never allowed either. */
 static const char *const never_modules[] = {
-    "_ctypes_test", "_datetime", "_interpchannels", "_interpqueues",
-    "_interpreters",
+    "_ctypes", "_ctypes_test", "_curses", "_curses_panel", "_datetime",
+    "_interpchannels", "_interpqueues", "_interpreters", "_tkinter",
+    "_tracemalloc", "faulthandler", "readline",
 };
 
 static int

@@ -351,9 +351,9 @@ def test_no_depth_of_c_nesting_overflows_the_stack(name):
             except _sandbox.RemoteError as exc:
                 result.append(exc.type_name)
             _sandbox.end_interpreter(jail)
-        # The host's own thread, with a stack a quarter of the default:
+        # The host's own thread, with half the default stack:
         # the limit is the stack the job runs on.
-        threading.stack_size(2 << 20)
+        threading.stack_size(4 << 20)
         thread = threading.Thread(target=job)
         thread.start()
         thread.join()
@@ -374,7 +374,7 @@ def test_deep_nesting_control_crashes_a_trusted_interpreter():
             for i in range(300000):
                 it = map(abs, it)
             next(it)
-        threading.stack_size(2 << 20)
+        threading.stack_size(4 << 20)
         thread = threading.Thread(target=job)
         thread.start()
         thread.join()
