@@ -211,11 +211,25 @@ def _grow(x):
         except BaseException:
             pass
 
+_DEPTH = [0]
+
 def _act(obj):
-    if obj.n <= 0:
+    # Not obj.n: an object made without __init__ (copy, pickle) would
+    # ask H.__getattr__, which acts, which asks again...
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except BaseException:
         return
-    obj.n -= 1
-    what, k = obj.act, obj.k
+    if d.get("n", 0) <= 0 or _DEPTH[0] > 8:
+        return
+    d["n"] -= 1
+    _DEPTH[0] += 1
+    try:
+        _act1(d.get("act"), d.get("k", 0))
+    finally:
+        _DEPTH[0] -= 1
+
+def _act1(what, k):
     target = V[k % len(V)] if V else None
     if what == "clear":
         _clear(target)
@@ -303,7 +317,7 @@ class H:
         _act(self)
         return "x"
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("__") or name in ("ret", "act", "k", "n"):
             raise AttributeError(name)
         _act(self)
         return self.ret
