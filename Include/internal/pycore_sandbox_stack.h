@@ -52,10 +52,21 @@ extern int _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op);
 extern void _PySandbox_FreeDeferred(PyThreadState *tstate);
 extern void _PySandbox_ClearDeferred(struct _PySandboxDeferred *deferred);
 
+/* The stack pointer, read from its register where the compiler allows
+ * (__builtin_frame_address() would make every caller set up a frame
+ * pointer: _Py_Dealloc() is one). */
 static inline uintptr_t
 _PySandbox_StackPointer(void)
 {
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    uintptr_t sp;
+    __asm__ ("movq %%rsp, %0" : "=r" (sp));
+    return sp;
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    uintptr_t sp;
+    __asm__ ("mov %0, sp" : "=r" (sp));
+    return sp;
+#elif defined(__GNUC__) || defined(__clang__)
     return (uintptr_t)__builtin_frame_address(0);
 #else
     char here;
