@@ -983,6 +983,33 @@ CASES = {
         assert all(j == bytearray(8) for j in junk), "a stale view wrote"
         done()
     """,
+    # 0066, gh-140607: readinto() returns more than the bytearray that
+    # RawIOBase.read() lends it holds, or empties it.
+    "rawiobase_read_count": """
+        import io
+        class Liar(io.RawIOBase):
+            def readable(self):
+                return True
+            def readinto(self, b):
+                hit()
+                return 1 << 16
+        class Shrinker(io.RawIOBase):
+            def readable(self):
+                return True
+            def readinto(self, b):
+                hit()
+                n = len(b)
+                b.clear()
+                return n
+        for cls in (Liar, Shrinker):
+            try:
+                data = cls().read(8)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError(f"read {len(data)} bytes out of bounds")
+        done()
+    """,
 }
 
 
