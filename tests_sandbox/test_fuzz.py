@@ -159,7 +159,7 @@ def test_the_asan_variant():
     build = load_build_script()
     flags = build.VARIANTS["asan"]
     assert "--with-untrusted" in flags
-    assert "CFLAGS=-fsanitize=address -fno-omit-frame-pointer" in flags
+    assert any(f.startswith("CFLAGS=-fsanitize=address") for f in flags)
     # Not --with-address-sanitizer: it turns pymalloc off, and untrusted
     # interpreters need pymalloc.
     assert "--with-address-sanitizer" not in flags
