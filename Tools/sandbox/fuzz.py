@@ -1068,9 +1068,16 @@ def save_finding(corpus, outcome, program, args, note=""):
     if note:
         head += textwrap.wrap(f"note: {note}", 76, initial_indent="# ",
                               subsequent_indent="#   ")
-    head += ["# what it found (the end of the report):"]
-    tail = [ln for ln in outcome.report.strip().splitlines() if ln.strip()]
-    head += [f"#   {ln[:160]}" for ln in tail[-25:]]
+    lines = [ln for ln in outcome.report.strip().splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines)
+                  if "ERROR: AddressSanitizer" in ln), None)
+    if start is not None:
+        head += ["# what it found (the start of ASan's report):"]
+        excerpt = lines[start:start + 30]
+    else:
+        head += ["# what it found (the end of the report):"]
+        excerpt = lines[-25:]
+    head += [f"#   {ln[:160]}" for ln in excerpt]
     head += [f"# replay: python3 Tools/sandbox/fuzz.py --python "
              f"{args.python_rel} --replay {os.path.relpath(path, ROOT) if path.startswith(ROOT) else path}"
              + (" --trusted" if args.trusted else ""), ""]
