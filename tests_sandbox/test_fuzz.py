@@ -159,8 +159,8 @@ def test_short_campaign_finds_nothing_new(tmp_path):
 @pytest.mark.parametrize("name", reproducers(CORPUS) if os.path.isdir(CORPUS)
                          else [])
 def test_corpus_reproducer(name):
-    """Each known finding replays: one still open is expected to crash (an
-    xfail, so that its fix shows up as XPASS); a fixed one must not."""
+    """Each known finding replays: one still open may crash (an expected
+    failure); a fixed one must not."""
     path = os.path.join(CORPUS, name)
     info = header(path)
     proc = fuzz("--python", child_python(), "--replay", path,
