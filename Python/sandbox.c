@@ -200,6 +200,12 @@ struct _PySandboxState {
        the runtime's lock of interpreters (_PySandbox_Enter()). */
     Py_ssize_t entered;
     int end_claimed;
+    /* Abandoned (with threads it could not stop): when, whether its
+       descriptors were closed, and the next of the runtime's list
+       (sweep_abandoned()). */
+    PyTime_t abandoned_at;
+    int fds_closed;
+    struct _PySandboxState *next_abandoned;
 };
 
 
@@ -843,6 +849,16 @@ _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
             PyOS_snprintf(detail, sizeof(detail),
                           "%s: sending read-only descriptor %d", func, fd);
             return _PySandbox_Deny("file", detail);
+        }
+        /* A socket in flight is out of the table's sight: left in a
+           queue that the end closes, it would be closed there, in the
+           host's thread, as slowly as its SO_LINGER says. */
+        struct stat st;
+        if (state != NULL && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            char detail[80];
+            PyOS_snprintf(detail, sizeof(detail),
+                          "%s: sending socket %d", func, fd);
+            return _PySandbox_Deny("descriptor", detail);
         }
     }
     return 0;
@@ -4119,6 +4135,42 @@ unwatch(struct _PySandboxState *state)
     }
 }
 
+
+/* The abandoned interpreters whose descriptors are still parked, a list
+ * of the runtime's.  A thread that never ends (blocked on a lock for
+ * good) would keep their numbers for good: a tenant could use up the
+ * host's descriptors.  So they are closed at the host's first call to the
+ * engine (a creation or an end) SANDBOX_PARKED_NS after the abandonment,
+ * even with threads left: by then a thread that was about to make a system
+ * call on one of them has made it (it holds the file, not the number), and
+ * a thread that wakes up takes its interpreter's GIL, and exits, before
+ * any other call. */
+#define SANDBOX_PARKED_NS ((PyTime_t)10 * 1000 * 1000 * 1000)
+static PyMutex abandoned_mutex;
+static struct _PySandboxState *abandoned_list;
+
+static void
+sweep_abandoned(void)
+{
+    PyTime_t now;
+    (void)PyTime_MonotonicRaw(&now);
+    PyMutex_Lock(&abandoned_mutex);
+    struct _PySandboxState **link = &abandoned_list;
+    while (*link != NULL) {
+        struct _PySandboxState *state = *link;
+        if (_Py_atomic_load_int(&state->fds_closed)
+            || now - state->abandoned_at >= SANDBOX_PARKED_NS)
+        {
+            close_parked_fds(state);
+            *link = state->next_abandoned;
+        }
+        else {
+            link = &state->next_abandoned;
+        }
+    }
+    PyMutex_Unlock(&abandoned_mutex);
+}
+
 static void
 thread_gone(void *state)
 {
@@ -4193,6 +4245,11 @@ park_fds(struct _PySandboxState *state)
 static void
 close_parked_fds(struct _PySandboxState *state)
 {
+    /* Once: from the exit of its last thread, or from the sweep. */
+    int expected = 0;
+    if (!_Py_atomic_compare_exchange_int(&state->fds_closed, &expected, 1)) {
+        return;
+    }
     close_owned_fds(state);
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
         if (fd_bit(state->internal_fds, fd)) {
@@ -4245,6 +4302,11 @@ abandon_interpreter(PyInterpreterState *interp)
     struct _PySandboxState *state = interp->sandbox;
     _Py_atomic_add_ssize(&state->watched, 1);
     park_fds(state);
+    (void)PyTime_MonotonicRaw(&state->abandoned_at);
+    PyMutex_Lock(&abandoned_mutex);
+    state->next_abandoned = abandoned_list;
+    abandoned_list = state;
+    PyMutex_Unlock(&abandoned_mutex);
     _Py_atomic_store_int(&state->abandoned, 1);
     unwatch(state);
 }
@@ -4258,6 +4320,7 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
 {
     struct _PySandboxState *state = interp->sandbox;
     assert(state != NULL);
+    sweep_abandoned();
     /* No more Python in any of its threads, from their next check. */
     state->stopping = 1;
     _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
@@ -4439,6 +4502,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                         "PySandbox_NewInterpreter: policy is NULL");
         return NULL;
     }
+    sweep_abandoned();
     /* An untrusted interpreter may create one whose policy is within its
        own (nothing it does not have itself), checked here, in C. */
     PyInterpreterState *creator = _PyInterpreterState_GET();

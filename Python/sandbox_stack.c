@@ -116,6 +116,15 @@ _PySandbox_CheckJobStack(void)
     return -1;
 }
 
+int
+_PySandbox_NoStackRoom(PyThreadState *tstate, const char *what)
+{
+    _PyErr_Format(tstate, PyExc_RecursionError,
+                  "too little of the C stack is left for %s in an untrusted "
+                  "interpreter", what);
+    return -1;
+}
+
 /* Past the soft limit (Py_EnterRecursiveCall(), _PySandbox_CheckStack()):
  * raise RecursionError; while it is being made, go on down to the hard
  * limit; below that, fail with the preallocated MemoryError, which needs

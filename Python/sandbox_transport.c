@@ -803,6 +803,9 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
     }
     else {
         run_job(interp, kind, text, filename, &encoded_args, &out);
+        /* Objects whose deallocation waited for stack are freed now,
+           with the whole stack free, not left for a later job. */
+        _PySandbox_FreeDeferred(tstate);
         _PyInterpreterState_SetNotRunningMain(interp);
     }
     assert(!PyErr_Occurred());

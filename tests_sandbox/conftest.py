@@ -39,16 +39,17 @@ def run_python(*args, python=sys.executable, **kw):
                           capture_output=True, text=True, timeout=120, **kw)
 
 
-def run_host(code, *options, timeout=120, **env_extra):
+def run_host(code, *options, timeout=120, input=None, **env_extra):
     """Run *code* (dedented) as the main program of a child host: isolated
-    mode, no PYTHON* variables of ours, plus *env_extra*."""
+    mode, no PYTHON* variables of ours, plus *env_extra*; *input* is its
+    standard input (else none)."""
     import textwrap
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(env_extra)
     return subprocess.run([sys.executable, *options, "-I", "-c",
                            textwrap.dedent(code)],
                           capture_output=True, text=True, timeout=timeout,
-                          env=env)
+                          env=env, input=input)
 
 
 def job_outcome(interp, source, message=False):

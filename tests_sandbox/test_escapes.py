@@ -102,6 +102,52 @@ def test_tracemalloc_keeps_no_tenant_object():
     assert "tenant frames False" in out
 
 
+CLAIM = """
+import sys
+class Claim:
+    def fileno(self):
+        return CLAIMED
+    def readline(self):
+        return "tenant line\\n"
+    def write(self, s):
+        return len(s)
+    def flush(self):
+        pass
+outcomes = []
+sys.stdin = Claim()
+sys.stdout = Claim()
+try:
+    outcomes.append(input())
+except PermissionError as exc:
+    outcomes.append(type(exc).__name__)
+try:
+    sys._baserepl()
+    outcomes.append("repl ran")
+except PermissionError as exc:
+    outcomes.append(type(exc).__name__)
+"""
+
+
+@pytest.mark.parametrize("claimed", [0, 1, 2])
+def test_input_never_reads_the_hosts_stdin(claimed):
+    # input() used C's stdin when sys.stdin claimed its number and a
+    # terminal was there; sys._baserepl() read C's stdin outright.  The
+    # host's stdin holds a secret here; it is still there after the job.
+    source = CLAIM.replace("CLAIMED", str(claimed))
+    proc = run_host(f"""
+        import _sandbox, sys
+        jail = _sandbox.new_interpreter()
+        _sandbox.exec(jail, {source!r})
+        print(_sandbox.eval(jail, "outcomes"))
+        _sandbox.end_interpreter(jail)
+        print("host stdin", sys.stdin.read().strip())
+        print("host alive")
+    """, input="host secret\n")
+    out = host_ok(proc)
+    assert "host stdin host secret" in out, out
+    assert "repl ran" not in out and "SandboxError" in out, out
+
+
 # --- 4. The host's children ----------------------------------------------
 
 WAITS = r'''
@@ -240,6 +286,83 @@ def test_the_end_takes_bounded_time_whatever_the_sockets_linger():
     assert took < 20, out       # the tenant asked for 60 s
 
 
+INFLIGHT = r"""
+import array, socket, struct
+srv = socket.create_server(("127.0.0.1", 0))
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s = socket.create_connection(srv.getsockname())
+peer, _ = srv.accept()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 60))
+s.setblocking(False)
+try:
+    for i in range(100000):
+        s.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+a, b = socket.socketpair()
+outcomes = []
+for x in (peer, s):
+    try:
+        a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                            array.array("i", [x.fileno()]))])
+        outcomes.append("sent")
+    except PermissionError as exc:
+        outcomes.append(type(exc).__name__)
+s.close(); peer.close(); srv.close()
+keep = (a, b)
+"""
+
+
+def test_no_socket_in_flight_outlives_the_tables_sight():
+    # A socket sent over the tenant's own socket pair, then closed, was out
+    # of the engine's sight, and the end closed it lingering for as long as
+    # the tenant asked.  Sockets are not passed in messages.
+    out = host_ok(run_host(f"""
+        import _sandbox, time
+        jail = _sandbox.new_interpreter()
+        _sandbox.exec(jail, {INFLIGHT!r})
+        print(_sandbox.eval(jail, "outcomes"))
+        start = time.monotonic()
+        _sandbox.end_interpreter(jail)
+        print("end took", round(time.monotonic() - start))
+        print("host alive")
+    """, timeout=180))
+    assert "['SandboxError', 'SandboxError']" in out, out
+    assert int(out.split("end took ")[1].split()[0]) < 20, out
+
+
+BLOCKED = """
+import os, threading
+pipes = [os.pipe() for i in range(200)]
+lock = threading.Lock()
+lock.acquire()
+threading.Thread(target=lock.acquire).start()
+"""
+
+
+def test_a_thread_blocked_for_good_keeps_no_descriptor_for_good():
+    # The parked numbers are closed at the host's first call to the engine
+    # ten seconds after the end, even if a thread never ends.
+    out = host_ok(run_host(f"""
+        import _sandbox, os, time
+        def count():
+            return len(os.listdir("/proc/self/fd"))
+        baseline = count()
+        jail = _sandbox.new_interpreter(1)
+        _sandbox.exec(jail, {BLOCKED!r})
+        print("ended", _sandbox.end_interpreter(jail))
+        print("parked", count() - baseline >= 400)
+        time.sleep(11)
+        other = _sandbox.new_interpreter()     # the engine sweeps
+        print("left", count() - baseline)
+        _sandbox.end_interpreter(other)
+        print("host alive")
+    """, timeout=120))
+    assert "ended False" in out and "parked True" in out, out
+    assert "left 0" in out, out
+
+
 # --- 7. An abandoned interpreter's descriptors ---------------------------
 
 ABANDON = r'''
@@ -330,6 +453,19 @@ DEEP = {
                      "del p\nx = [1]",
     "repr": "l = []\nfor i in range(DEPTH): l = [l]\nrepr(l)",
     "parser": "compile('not ' * DEPTH + '1', 'deep', 'eval')",
+    # Regular expression code handed in: its validator recursed per level.
+    "sre validator": "import _sre, re._constants as K\n"
+                     "A, S, L = int(K.ASSERT), int(K.SUCCESS), "
+                     "int(K.LITERAL)\ncode = []\n"
+                     "for k in range(DEPTH, 0, -1): "
+                     "code += [A, 5 + 4 * (k - 1), 0]\n"
+                     "code += [L, 97] + [S] * DEPTH + [S]\n"
+                     "_sre.compile('x', 0, code, 0, {}, (None,))",
+    "elementtree deepcopy": "import xml.etree.ElementTree as ET, copy\n"
+                            "root = e = ET.Element('a')\n"
+                            "for i in range(DEPTH): "
+                            "e = ET.SubElement(e, 'a')\n"
+                            "copy.deepcopy(root)",
     "ast": "import ast\ne = ast.Constant(1)\n"
            "for i in range(DEPTH): e = ast.UnaryOp(ast.USub(), e)\n"
            "compile(ast.fix_missing_locations(ast.Expression(e)), 'a', "
@@ -362,6 +498,108 @@ def test_no_depth_of_c_nesting_overflows_the_stack(name):
     """, timeout=300))
     assert ("RecursionError" in out or "MemoryError" in out
             or "ran" in out), out
+
+
+# A tenant first uses up its stack through checked paths (a chain of
+# iterators, down to just above the soft limit), then starts a path that
+# counts its depth (the parser, marshal, the AST): it must still not
+# overflow.
+LOW_STACK = r"""
+state = {"act": None}
+def reached():
+    state["reached"] = True
+    if state["act"]:
+        state["act"]()
+def attempt(length):
+    it = iter(reached, None)
+    for i in range(length):
+        it = map(abs, it)
+    state["reached"] = False
+    try:
+        next(it)
+    except (StopIteration, RecursionError):
+        pass
+    return state["reached"]
+low, high = 1, 1
+while attempt(high):
+    low, high = high, high * 2
+while high - low > 1:
+    middle = (low + high) // 2
+    if attempt(middle):
+        low = middle
+    else:
+        high = middle
+outcomes = set()
+def act():
+    try:
+        ACTION
+        outcomes.add("ran")
+    except BaseException as exc:
+        outcomes.add(type(exc).__name__)
+state["act"] = act
+for k in (0, 5, 10, 20, 50, 100, 200, 400):
+    attempt(low - k)
+"""
+
+LOW_STACK_ACTIONS = {
+    "parser": "compile('-' * 5900 + '1', 's', 'eval')",
+    "marshal": "__import__('marshal').loads("
+               "b'[\\x01\\x00\\x00\\x00' * 1990 + b'N')",
+    "ast": "__import__('ast').parse('-' * 5900 + '1')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOW_STACK_ACTIONS))
+def test_counted_paths_need_room_on_a_stack_already_used(name):
+    source = LOW_STACK.replace("ACTION", LOW_STACK_ACTIONS[name])
+    out = host_ok(run_host(f"""
+        import _sandbox, threading
+        result = []
+        def job():
+            jail = _sandbox.new_interpreter()
+            _sandbox.exec(jail, {source!r})
+            result.append(_sandbox.eval(jail, "sorted(outcomes)"))
+            _sandbox.end_interpreter(jail)
+        threading.stack_size(16 << 20)
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join()
+        print(result)
+        print("host alive")
+    """, timeout=300))
+    # Near the limit the path is refused (higher up it may run).
+    assert "RecursionError" in out, out
+
+
+DEFERRED = """
+import weakref
+class T:
+    pass
+log = []
+objs = [T() for i in range(1000)]
+refs = [weakref.ref(o, lambda r: log.append(1)) for o in objs]
+p = objs
+for i in range(1000000):
+    p = property(p)
+del objs, p
+"""
+
+
+def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
+    out = host_ok(run_host(f"""
+        import _sandbox, threading
+        jail = _sandbox.new_interpreter()
+        def job():
+            _sandbox.exec(jail, {DEFERRED!r})
+        threading.stack_size(4 << 20)
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join()
+        print("freed", _sandbox.eval(jail, "len(log)"))
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """, timeout=300))
+    assert "freed 1000" in out, out
 
 
 def test_deep_nesting_control_crashes_a_trusted_interpreter():

@@ -48,6 +48,18 @@ extern void _PySandbox_InitStackSlow(PyThreadState *tstate);
 extern int _PySandbox_CheckJobStack(void);
 PyAPI_FUNC(int) _PySandbox_StackOverflow(PyThreadState *tstate,
                                          const char *where);
+PyAPI_FUNC(int) _PySandbox_NoStackRoom(PyThreadState *tstate,
+                                       const char *what);
+
+/* What a path that counts its depth needs above the soft limit
+ * (_PySandbox_CheckStackRoom()): the parser's 6,000 levels take up to
+ * about 1 MiB in a release build. */
+#if defined(_Py_ADDRESS_SANITIZER) || defined(_Py_THREAD_SANITIZER) \
+    || defined(Py_DEBUG)
+#  define _PySandbox_STACK_ROOM (3 * 1024 * 1024)
+#else
+#  define _PySandbox_STACK_ROOM (1024 * 1024)
+#endif
 extern int _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op);
 extern void _PySandbox_FreeDeferred(PyThreadState *tstate);
 extern void _PySandbox_ClearDeferred(struct _PySandboxDeferred *deferred);
@@ -116,6 +128,30 @@ _PySandbox_CheckStack(void)
     if (_PySandbox_StackLow(tstate)) {
         return _PySandbox_StackOverflow(tstate, "");
     }
+#endif
+    return 0;
+}
+
+/* A path that counts its depth rather than measure the stack starts (the
+ * parser's 6,000 levels; the AST validator's, optimizer's and compiler's
+ * counts, which the C stack check does not see): return 0, or -1 with
+ * RecursionError set when an untrusted interpreter's thread has less than
+ * _PySandbox_STACK_ROOM left above the soft limit for it.  *what* names
+ * the path.  (A trusted thread state's soft limit is 0: the sum is below
+ * any stack.) */
+static inline int
+_PySandbox_CheckStackRoom(const char *what)
+{
+#ifdef Py_UNTRUSTED
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (_PySandbox_StackPointer()
+        < ((_PyThreadStateImpl *)tstate)->c_stack_soft_limit
+          + _PySandbox_STACK_ROOM)
+    {
+        return _PySandbox_NoStackRoom(tstate, what);
+    }
+#else
+    (void)what;
 #endif
     return 0;
 }
