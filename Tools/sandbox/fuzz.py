@@ -982,6 +982,10 @@ SIGNAL_MESSAGES = ("Segmentation fault", "Aborted", "Bus error",
                    "Floating-point exception", "Illegal instruction")
 
 
+ASAN_SIGNALS = {"SEGV": "SIGSEGV", "ABRT": "SIGABRT", "BUS": "SIGBUS",
+                "FPE": "SIGFPE", "ILL": "SIGILL"}
+
+
 def classify(line, rest, code, report, callee):
     """The finding a dead (or harmed) child host stands for."""
     where = callee or "?"
@@ -1001,6 +1005,10 @@ def classify(line, rest, code, report, callee):
                                         report[m.start():], re.M)
                   if not ASAN_FRAME_SKIP.match(f)]
         top = frames[0] if frames else "?"
+        if m.group(1) in ASAN_SIGNALS:
+            # A signal ASan caught: named as one, with where in C.
+            return Outcome("crash", f"{ASAN_SIGNALS[m.group(1)]} in {where} "
+                           f"at {top}", report, callee)
         return Outcome("crash", f"asan {m.group(1)} in {top}", report,
                        callee)
     m = re.search(r"runtime error: (.*)", report)
