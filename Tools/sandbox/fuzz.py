@@ -1148,8 +1148,8 @@ class Campaign:
         self.history = (self.history + [program])[-20:]
         if self.programs % 200 == 0:
             self.say(f"{self.programs} programs, {self.calls} calls, "
-                     f"{self.timeouts} timeouts, {len(self.found)} new "
-                     f"findings")
+                     f"{self.timeouts} timeouts, {self.known_hits} known "
+                     f"crashes hit, {len(self.found)} new findings")
         if outcome.kind == "timeout":
             self.timeouts += 1
             if self.target_sig is None:
