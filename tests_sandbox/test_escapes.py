@@ -355,8 +355,8 @@ def test_a_thread_blocked_for_good_keeps_no_descriptor_for_good():
         print("parked", count() - baseline >= 400)
         time.sleep(11)
         other = _sandbox.new_interpreter()     # the engine sweeps
-        print("left", count() - baseline)
         _sandbox.end_interpreter(other)
+        print("left", count() - baseline)
         print("host alive")
     """, timeout=120))
     assert "ended False" in out and "parked True" in out, out
@@ -496,8 +496,10 @@ def test_no_depth_of_c_nesting_overflows_the_stack(name):
         print(result)
         print("host alive")
     """, timeout=300))
-    assert ("RecursionError" in out or "MemoryError" in out
-            or "ran" in out), out
+    # The job fails cleanly (the regular expression validator reports
+    # "invalid SRE code", a RuntimeError), or runs; the host lives.
+    assert any(end in out for end in ("RecursionError", "MemoryError",
+                                      "RuntimeError", "ran")), out
 
 
 # A tenant first uses up its stack through checked paths (a chain of
