@@ -1282,6 +1282,8 @@ class Campaign:
             while not self.out_of_time():
                 self.chunk(self.args.seed * 100003 + k)
                 k += 1
+        except KeyboardInterrupt:
+            self.say("interrupted: the numbers so far")
         finally:
             self.child.close()
         return {"programs": self.programs, "calls": self.calls,
@@ -1446,6 +1448,8 @@ def main(argv=None):
         for name, meth in targets:
             print(name + ("  (method)" if meth else ""))
         return 0
+    # kill PID (SIGTERM) ends a campaign as ^C does: with its numbers.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     campaign = Campaign(args, targets)
     campaign.say(f"{len(targets)} targets, child host {args.python}"
                  f"{' (ASan)' if args.asan else ''}, seed {args.seed}")
