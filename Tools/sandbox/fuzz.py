@@ -1357,41 +1357,41 @@ def main(argv=None):
         epilog="Exit status: 0 nothing new found, 1 a new finding (or, "
         "with --replay, a reproducer still crashes), 2 usage error. "
         "See Doc/sandbox/fuzzing.rst.")
-    parser.add_argument("--python", default=None,
+    parser.add_argument("--python", metavar="PATH", default=None,
                         help="the child host interpreter (default: "
                         "build/asan/python if built, else "
                         "build/untrusted/python)")
-    parser.add_argument("--time", type=float, default=0,
+    parser.add_argument("--time", metavar="SECONDS", type=float, default=0,
                         help="stop after this many seconds")
-    parser.add_argument("--programs", type=int, default=0,
+    parser.add_argument("--programs", metavar="N", type=int, default=0,
                         help="stop after this many programs (default, with "
                         "neither limit: 60 seconds)")
-    parser.add_argument("--max-findings", type=int, default=0,
+    parser.add_argument("--max-findings", metavar="N", type=int, default=0,
                         help="stop after this many new findings")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", metavar="N", type=int, default=0,
                         help="the seed: the same seed, build and options "
                         "give the same programs (default 0)")
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS,
+    parser.add_argument("--corpus", metavar="DIR", default=DEFAULT_CORPUS,
                         help="where reproducers of new findings go, and whose "
                         "reproducers count as known (default: "
                         "tests_sandbox/fuzz_corpus)")
-    parser.add_argument("--known", action="append", default=[],
+    parser.add_argument("--known", metavar="DIR", action="append", default=[],
                         help="another directory of known reproducers "
                         "(repeatable)")
-    parser.add_argument("--log", help="the findings log, one JSON object a "
+    parser.add_argument("--log", metavar="FILE", help="the findings log, one JSON object a "
                         "line (default: CORPUS/findings.log)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--jobs", metavar="N", type=int, default=1,
                         help="child hosts fuzzing at once, each with its "
                         "own seed (default 1)")
-    parser.add_argument("--timeout", type=float, default=20,
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=20,
                         help="seconds one program may take before its "
                         "child is killed; a hang is counted, not a finding "
                         "(default 20)")
-    parser.add_argument("--max-calls", type=int, default=6,
+    parser.add_argument("--max-calls", metavar="N", type=int, default=6,
                         help="calls per program at most (default 6)")
-    parser.add_argument("--chunk", type=int, default=100,
+    parser.add_argument("--chunk", metavar="N", type=int, default=100,
                         help="programs per hypothesis run (default 100)")
-    parser.add_argument("--shrink-time", type=float, default=120,
+    parser.add_argument("--shrink-time", metavar="SECONDS", type=float, default=120,
                         help="seconds hypothesis may spend shrinking one "
                         "finding (default 120)")
     parser.add_argument("--trusted", action="store_true",
