@@ -168,14 +168,19 @@ _PySandbox_CheckStackRoom(const char *what)
 /* _Py_Dealloc(): when the stack is low, an object of the collector waits
  * in its interpreter's list and is freed from the evaluator's next check
  * (the eval breaker), with room to spare: a chain of deallocations never
- * goes deeper than the limit.  Return 1 if *op* waits, else 0. */
+ * goes deeper than the limit.  Return 1 if *op* waits, else 0.  Only
+ * objects of the collector hold others in chains (as in 3.14): the others,
+ * most of what is freed (numbers, strings), cost a test of their type's
+ * flags. */
 static inline int
 _PySandbox_DeallocLater(PyObject *op)
 {
 #ifdef Py_UNTRUSTED
-    PyThreadState *tstate = _PyThreadState_GET();
-    if (tstate != NULL && _PySandbox_StackLow(tstate)) {
-        return _PySandbox_DeferDealloc(tstate, op);
+    if (Py_TYPE(op)->tp_flags & Py_TPFLAGS_HAVE_GC) {
+        PyThreadState *tstate = _PyThreadState_GET();
+        if (tstate != NULL && _PySandbox_StackLow(tstate)) {
+            return _PySandbox_DeferDealloc(tstate, op);
+        }
     }
 #else
     (void)op;
