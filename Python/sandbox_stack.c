@@ -30,19 +30,17 @@
  * have larger frames. */
 #if defined(_Py_ADDRESS_SANITIZER) || defined(_Py_THREAD_SANITIZER) \
     || defined(Py_DEBUG)
-#  define SOFT_MARGIN (1024 * 1024)
+#  define SOFT_MARGIN (512 * 1024)
 #else
 #  define SOFT_MARGIN (256 * 1024)
 #endif
 /* How much of the stack the margins may take at most (a quarter). */
 #define MARGIN_SHARE 4
 /* What a job needs left of its thread's stack (_PySandbox_CheckJobStack()):
- * the paths that count their depth instead of measuring the stack (the
- * parser's 6,000 levels, the compiler's and the C recursion limit's
- * counts) need up to about 1 MiB in a release build. */
-#if defined(_Py_ADDRESS_SANITIZER) || defined(_Py_THREAD_SANITIZER) \
-    || defined(Py_DEBUG)
-#  define JOB_STACK (4 * 1024 * 1024)
+ * the soft margin, and the room of the paths that count their depth
+ * (_PySandbox_STACK_ROOM), with some to spare. */
+#if defined(_Py_ADDRESS_SANITIZER) || defined(_Py_THREAD_SANITIZER)
+#  define JOB_STACK (3 * 1024 * 1024)
 #else
 #  define JOB_STACK (2 * 1024 * 1024)
 #endif

@@ -234,34 +234,25 @@ def test_modules_that_act_behind_the_table_are_not_loaded(untrusted,
 
 
 def test_passing_descriptors_in_messages(untrusted):
-    # SCM_RIGHTS: sending one it does not own is denied; those it receives
-    # are its own (usable, and closed when it ends).
-    import _sandbox
+    # SCM_RIGHTS: an untrusted interpreter passes no descriptor in a
+    # message, the host's or its own.  A check of the numbers would race
+    # with the kernel's reading of them (another thread swapping the file
+    # behind a number), and one in flight would be out of the table's
+    # sight (test_escapes.py).
     host_r, host_w = os.pipe()
     try:
-        assert outcome(untrusted, f"""
-            import array, socket
-            a, b = socket.socketpair()
-            a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                array.array('i', [{host_w}]))])
-        """) == "SandboxError"
-        assert outcome(untrusted, """
-            import array, os, socket
-            a, b = socket.socketpair()
-            r, w = os.pipe()
-            a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                array.array('i', [w]))])
-            msg, anc, *_ = b.recvmsg(1, socket.CMSG_SPACE(4))
-            received = array.array('i', anc[0][2])[0]
-            os.write(received, b'via a received descriptor')
-            assert os.read(r, 100) == b'via a received descriptor'
-        """) == "ran"
-        received = _sandbox.eval(untrusted, "received")
+        for number in (host_w, "w"):
+            assert outcome(untrusted, f"""
+                import array, os, socket
+                a, b = socket.socketpair()
+                r, w = os.pipe()
+                a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                    array.array('i', [{number}]))])
+            """) == "SandboxError"
         os.fstat(host_w)            # the host's pipe is untouched
     finally:
         os.close(host_r)
         os.close(host_w)
-    assert isinstance(received, int)
 
 
 def test_what_waits_checks_again(untrusted_tmp, tmp_path):

@@ -461,6 +461,22 @@ DEEP = {
                      "code += [A, 5 + 4 * (k - 1), 0]\n"
                      "code += [L, 97] + [S] * DEPTH + [S]\n"
                      "_sre.compile('x', 0, code, 0, {}, (None,))",
+    # Descriptors whose getters get another object's attribute.
+    "property attrgetter": "from operator import attrgetter\n"
+                           "class C:\n"
+                           "    __slots__ = ('n',)\n"
+                           "    x = property(attrgetter('n.x'))\n"
+                           "objs = [C() for i in range(DEPTH)]\n"
+                           "for a, b in zip(objs, objs[1:]): a.n = b\n"
+                           "objs[-1].n = 5\nobjs[0].x",
+    "buffered getters": "import io\n"
+                        "rs = [io.BufferedReader(io.BytesIO(b'xy'), 1)"
+                        " for i in range(DEPTH)]\n"
+                        "for k in range(DEPTH - 1): "
+                        "rs[k].__init__(rs[k + 1], 1)\n"
+                        "rs[0].closed",
+    "csv reader": "import csv\nit = iter(['a,b'])\n"
+                  "for i in range(DEPTH): it = csv.reader(it)\nnext(it)",
     "elementtree deepcopy": "import xml.etree.ElementTree as ET, copy\n"
                             "root = e = ET.Element('a')\n"
                             "for i in range(DEPTH): "
