@@ -344,21 +344,7 @@ threading.Thread(target=lock.acquire).start()
 def test_a_thread_blocked_for_good_keeps_no_descriptor_for_good():
     # The parked numbers are closed at the host's first call to the engine
     # ten seconds after the end, even if a thread never ends.
-    out = host_ok(run_host(f"""
-        import _sandbox, os, time
-        def count():
-            return len(os.listdir("/proc/self/fd"))
-        baseline = count()
-        jail = _sandbox.new_interpreter(1)
-        _sandbox.exec(jail, {BLOCKED!r})
-        print("ended", _sandbox.end_interpreter(jail))
-        print("parked", count() - baseline >= 400)
-        time.sleep(11)
-        other = _sandbox.new_interpreter()     # the engine sweeps
-        _sandbox.end_interpreter(other)
-        print("left", count() - baseline)
-        print("host alive")
-    """, timeout=120))
+    out = end_and_count(BLOCKED, sleep=11, sweep=True)
     assert "ended False" in out and "parked True" in out, out
     assert "left 0" in out, out
 
@@ -372,27 +358,40 @@ threading.Thread(target=time.sleep, args=(SLEEP,)).start()
 '''
 
 
-def test_an_abandoned_interpreter_releases_its_descriptors():
-    out = host_ok(run_host(f"""
+def end_and_count(source, sleep=0, sweep=False):
+    """In a child host, run *source* in an untrusted interpreter granted a
+    thread, end it, and print whether its descriptors were there inside
+    ("inside", 400 or more) and after the end ("parked"), whether the end
+    abandoned a thread ("ended False"), and, after *sleep* seconds (and an
+    engine call that sweeps, if *sweep*) and up to 30 more for the count to
+    come back, how many the host has left beyond its own ("left")."""
+    return host_ok(run_host(f"""
         import _sandbox, os, time
         def count():
             return len(os.listdir("/proc/self/fd"))
         baseline = count()
         jail = _sandbox.new_interpreter(1)
-        _sandbox.exec(jail, {ABANDON!r}.replace("SLEEP", "4"))
-        print("inside", count() - baseline >= 1000)
+        _sandbox.exec(jail, {source!r})
+        print("inside", count() - baseline >= 400)
         # False: ended with a thread it could not stop (abandoned).
         print("ended", _sandbox.end_interpreter(jail))
-        # Parked on /dev/null until the sleeping thread is gone, then
-        # closed: the count returns.
+        print("parked", count() - baseline >= 400)
+        time.sleep({sleep})
+        if {sweep!r}:
+            _sandbox.end_interpreter(_sandbox.new_interpreter())
         deadline = time.monotonic() + 30
         while count() > baseline and time.monotonic() < deadline:
             time.sleep(0.2)
         print("left", count() - baseline)
         print("host alive")
     """, timeout=120))
-    assert "inside True" in out
-    assert "ended False" in out, out
+
+
+def test_an_abandoned_interpreter_releases_its_descriptors():
+    # Parked on /dev/null until the sleeping thread is gone, then closed:
+    # the count returns.
+    out = end_and_count(ABANDON.replace("SLEEP", "4"))
+    assert "inside True" in out and "ended False" in out, out
     assert "left 0" in out, out
 
 
@@ -401,24 +400,10 @@ def test_an_abandoned_interpreters_files_are_closed_at_once():
     # tenant's thread, blocked in a read of its own pipe, sees the end of
     # the file, wakes up and exits, and then the numbers go too.  Were the
     # pipe left open, the thread would block, and the count stay, forever.
-    out = host_ok(run_host(r"""
-        import _sandbox, os, time
-        def count():
-            return len(os.listdir("/proc/self/fd"))
-        baseline = count()
-        jail = _sandbox.new_interpreter(1)
-        _sandbox.exec(jail, "import os, threading\n"
-                            "r, w = os.pipe()\n"
-                            "threading.Thread(target=os.read, args=(r, 1))"
-                            ".start()\n")
-        # False: ended with a thread it could not stop (abandoned).
-        print("ended", _sandbox.end_interpreter(jail))
-        deadline = time.monotonic() + 30
-        while count() > baseline and time.monotonic() < deadline:
-            time.sleep(0.2)
-        print("left", count() - baseline)
-        print("host alive")
-    """, timeout=120))
+    out = end_and_count("import os, threading\n"
+                        "r, w = os.pipe()\n"
+                        "threading.Thread(target=os.read, args=(r, 1))"
+                        ".start()\n")
     assert "ended False" in out, out
     assert "left 0" in out, out
 
