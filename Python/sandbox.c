@@ -4016,7 +4016,13 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
         entry->used--;
     }
     PyMutex_Unlock(&state->ext_mutex);
-    end_watch(state);
+    /* In the thread that ends (its state just cleared), not in the one
+       whose start of a new thread failed (thread_run() and
+       ThreadHandle_start()). */
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL && tstate->_status.cleared) {
+        end_watch(state);
+    }
 }
 
 

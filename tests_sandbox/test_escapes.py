@@ -395,6 +395,28 @@ def test_an_abandoned_interpreter_releases_its_descriptors():
     assert "left 0" in out, out
 
 
+FAILED_START = """
+import os, threading, time
+pipes = [os.pipe() for i in range(200)]
+def worker():
+    try:
+        threading.Thread(target=print).start()   # beyond the policy
+    except PermissionError:
+        pass
+    time.sleep(4)
+threading.Thread(target=worker).start()
+time.sleep(0.5)
+"""
+
+
+def test_a_failed_thread_start_does_not_unwatch_its_starter():
+    # The starter of a thread that the policy refused is still watched:
+    # the numbers stay parked until it is gone, not closed under it.
+    out = end_and_count(FAILED_START)
+    assert "ended False" in out and "parked True" in out, out
+    assert "left 0" in out, out
+
+
 def test_an_abandoned_interpreters_files_are_closed_at_once():
     # The files go at the end even while their numbers stay taken: the
     # tenant's thread, blocked in a read of its own pipe, sees the end of
