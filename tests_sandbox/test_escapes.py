@@ -496,29 +496,37 @@ DEEP = {
 }
 
 
+def on_host_thread(job, stack, timeout=300):
+    """Run *job* (host code, the body of a function) in a child host on a
+    thread of its own with *stack* bytes of C stack: the limit is the
+    stack the job runs on, not the main thread's.  The child prints "host
+    alive" when the thread is done."""
+    body = textwrap.indent(textwrap.dedent(job), "    ")
+    return run_host(f"""
+import _sandbox, threading
+def job():
+{body}
+threading.stack_size({stack})
+thread = threading.Thread(target=job)
+thread.start()
+thread.join()
+print("host alive")
+""", timeout=timeout)
+
+
 @pytest.mark.parametrize("name", sorted(DEEP))
 def test_no_depth_of_c_nesting_overflows_the_stack(name):
     source = DEEP[name].replace("DEPTH", "300000")
-    out = host_ok(run_host(f"""
-        import _sandbox, threading
-        result = []
-        def job():
-            jail = _sandbox.new_interpreter()
-            try:
-                _sandbox.exec(jail, {source!r})
-                result.append("ran")
-            except _sandbox.RemoteError as exc:
-                result.append(exc.type_name)
-            _sandbox.end_interpreter(jail)
-        # The host's own thread, with half the default stack:
-        # the limit is the stack the job runs on.
-        threading.stack_size(4 << 20)
-        thread = threading.Thread(target=job)
-        thread.start()
-        thread.join()
-        print(result)
-        print("host alive")
-    """, timeout=300))
+    # Half the default stack.
+    out = host_ok(on_host_thread(f"""
+        jail = _sandbox.new_interpreter()
+        try:
+            _sandbox.exec(jail, {source!r})
+            print(["ran"])
+        except _sandbox.RemoteError as exc:
+            print([exc.type_name])
+        _sandbox.end_interpreter(jail)
+    """, 4 << 20))
     # The job fails cleanly (the regular expression validator reports
     # "invalid SRE code", a RuntimeError), or runs; the host lives.
     assert any(end in out for end in ("RecursionError", "MemoryError",
@@ -577,21 +585,12 @@ LOW_STACK_ACTIONS = {
 @pytest.mark.parametrize("name", sorted(LOW_STACK_ACTIONS))
 def test_counted_paths_need_room_on_a_stack_already_used(name):
     source = LOW_STACK.replace("ACTION", LOW_STACK_ACTIONS[name])
-    out = host_ok(run_host(f"""
-        import _sandbox, threading
-        result = []
-        def job():
-            jail = _sandbox.new_interpreter()
-            _sandbox.exec(jail, {source!r})
-            result.append(_sandbox.eval(jail, "sorted(outcomes)"))
-            _sandbox.end_interpreter(jail)
-        threading.stack_size(16 << 20)
-        thread = threading.Thread(target=job)
-        thread.start()
-        thread.join()
-        print(result)
-        print("host alive")
-    """, timeout=300))
+    out = host_ok(on_host_thread(f"""
+        jail = _sandbox.new_interpreter()
+        _sandbox.exec(jail, {source!r})
+        print(_sandbox.eval(jail, "sorted(outcomes)"))
+        _sandbox.end_interpreter(jail)
+    """, 16 << 20))
     # Near the limit the path is refused (higher up it may run).
     assert "RecursionError" in out, out
 
@@ -630,19 +629,12 @@ def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
 def test_deep_nesting_control_crashes_a_trusted_interpreter():
     # The premise: the same nesting kills a process whose interpreter
     # counts calls only (a trusted one of the same build).
-    proc = run_host("""
-        import threading
-        def job():
-            it = iter([1])
-            for i in range(300000):
-                it = map(abs, it)
-            next(it)
-        threading.stack_size(4 << 20)
-        thread = threading.Thread(target=job)
-        thread.start()
-        thread.join()
-        print("host alive")
-    """, timeout=300)
+    proc = on_host_thread("""
+        it = iter([1])
+        for i in range(300000):
+            it = map(abs, it)
+        next(it)
+    """, 4 << 20)
     assert proc.returncode < 0 and "host alive" not in proc.stdout
 
 
