@@ -13,7 +13,7 @@
 #endif
 
 #include "Python.h"
-#include "pycore_interp.h"        // _PyInterpreterState_LookUpID()
+#include "pycore_sandbox.h"       // _PySandbox_HoldByID()
 
 #include "clinic/_sandboxmodule.c.h"
 
@@ -28,37 +28,36 @@ PyDoc_STRVAR(sandbox_module_doc,
 --with-untrusted).  Use the sandbox package instead.");
 
 
-/* The interpreter with ID *id* to act on, or NULL with an exception set.
- * An untrusted caller finds only itself and the interpreters it created;
- * for any other ID it gets the same denial as for one that does not
- * exist (no oracle).  The engine then decides what the caller may do. */
-static PyInterpreterState *
-target_interp(long long id, const char *func)
-{
-    PyInterpreterState *interp = _PyInterpreterState_LookUpID(id);
-    if (interp == NULL
-        && PySandbox_IsUntrusted(PyInterpreterState_Get()))
-    {
-        PyErr_Clear();
-        (void)_PySandbox_CheckTrusted(func);
-    }
-    return interp;
-}
+/* Interpreters are found by ID with _PySandbox_HoldByID(), never with
+ * _PyInterpreterState_LookUpID(): another thread (a tenant's) could end
+ * the one found, and the pointer be freed or reused for a new
+ * interpreter, before the engine checks that the caller may act on it.
+ * The hold keeps it until _PySandbox_Leave().  An untrusted caller finds
+ * only itself and the interpreters it created; for any other ID it gets
+ * the same denial as for one that does not exist (no oracle). */
 
 
 /* The interpreter whose log or permissions to read: *interp_id*, or the
- * current one for None.  The engine decides who may read what. */
-static PyInterpreterState *
-lookup_readable(PyObject *interp_id, const char *func)
+ * current one for None, and run *read* on it.  The engine decides who may
+ * read what; an interpreter named by its ID is held while it is read. */
+static PyObject *
+read_from(PyObject *interp_id, const char *func,
+          PyObject *(*read)(PyInterpreterState *))
 {
     if (interp_id == Py_None) {
-        return PyInterpreterState_Get();
+        return read(PyInterpreterState_Get());
     }
     long long id = PyLong_AsLongLong(interp_id);
     if (id == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    return target_interp(id, func);
+    PyInterpreterState *interp = _PySandbox_HoldByID(id, func);
+    if (interp == NULL) {
+        return NULL;
+    }
+    PyObject *result = read(interp);
+    _PySandbox_Leave(interp);
+    return result;
 }
 
 
@@ -192,12 +191,12 @@ static PyObject *
 _sandbox_end_interpreter_impl(PyObject *module, long long interp_id)
 /*[clinic end generated code: output=68d0c0501b7b3989 input=88559baf0c32ce24]*/
 {
-    PyInterpreterState *interp = target_interp(interp_id,
-                                               "_sandbox.end_interpreter");
+    PyInterpreterState *interp = _PySandbox_HoldByID(
+        interp_id, "_sandbox.end_interpreter");
     if (interp == NULL) {
         return NULL;
     }
-    int rc = PySandbox_EndInterpreter(interp);
+    int rc = _PySandbox_EndHeld(interp);
     if (rc < 0) {
         return NULL;
     }
@@ -223,9 +222,14 @@ _sandbox_exec_impl(PyObject *module, long long interp_id, const char *source,
                    const char *filename)
 /*[clinic end generated code: output=78bc5269f899597f input=ba2152c9ea208803]*/
 {
-    PyInterpreterState *interp = target_interp(interp_id,
-                                               "_sandbox.exec");
-    if (interp == NULL || PySandbox_Exec(interp, source, filename) < 0) {
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.exec");
+    if (interp == NULL) {
+        return NULL;
+    }
+    int rc = PySandbox_Exec(interp, source, filename);
+    _PySandbox_Leave(interp);
+    if (rc < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -247,12 +251,14 @@ _sandbox_eval_impl(PyObject *module, long long interp_id,
                    const char *expression)
 /*[clinic end generated code: output=d3922828498b4f68 input=7433180da813abe2]*/
 {
-    PyInterpreterState *interp = target_interp(interp_id,
-                                               "_sandbox.eval");
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.eval");
     if (interp == NULL) {
         return NULL;
     }
-    return PySandbox_Eval(interp, expression);
+    PyObject *result = PySandbox_Eval(interp, expression);
+    _PySandbox_Leave(interp);
+    return result;
 }
 
 
@@ -275,15 +281,17 @@ _sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
                    PyObject *args, PyObject *kwargs)
 /*[clinic end generated code: output=1c9f3663c6fbb970 input=6755061ed72ef1dc]*/
 {
-    PyInterpreterState *interp = target_interp(interp_id,
-                                               "_sandbox.call");
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.call");
     if (interp == NULL) {
         return NULL;
     }
     if (kwargs == Py_None) {
         kwargs = NULL;
     }
-    return PySandbox_Call(interp, target, args, kwargs);
+    PyObject *result = PySandbox_Call(interp, target, args, kwargs);
+    _PySandbox_Leave(interp);
+    return result;
 }
 
 
@@ -301,12 +309,14 @@ static PyObject *
 _sandbox_take_output_impl(PyObject *module, long long interp_id, int fd)
 /*[clinic end generated code: output=fd620b0b8015f362 input=587315c8cbbe5c44]*/
 {
-    PyInterpreterState *interp = target_interp(interp_id,
-                                               "_sandbox.take_output");
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.take_output");
     if (interp == NULL) {
         return NULL;
     }
-    return PySandbox_TakeOutput(interp, fd);
+    PyObject *result = PySandbox_TakeOutput(interp, fd);
+    _PySandbox_Leave(interp);
+    return result;
 }
 
 
@@ -325,12 +335,7 @@ static PyObject *
 _sandbox_denials_impl(PyObject *module, PyObject *interp_id)
 /*[clinic end generated code: output=3294ef97bca47da1 input=b8e503289a3ea1a7]*/
 {
-    PyInterpreterState *interp = lookup_readable(interp_id,
-                                                 "_sandbox.denials");
-    if (interp == NULL) {
-        return NULL;
-    }
-    return PySandbox_GetDenials(interp);
+    return read_from(interp_id, "_sandbox.denials", PySandbox_GetDenials);
 }
 
 
@@ -350,11 +355,7 @@ static PyObject *
 _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 /*[clinic end generated code: output=63ca1b5b86e59237 input=8239671e9e5dbcf4]*/
 {
-    PyInterpreterState *interp = lookup_readable(interp_id, "_sandbox.query");
-    if (interp == NULL) {
-        return NULL;
-    }
-    return PySandbox_ExtendedQuery(interp);
+    return read_from(interp_id, "_sandbox.query", PySandbox_ExtendedQuery);
 }
 
 

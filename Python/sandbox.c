@@ -9,6 +9,7 @@
 
 #include "Python.h"
 #include "pycore_ceval.h"         // _Py_set_eval_breaker_bit()
+#include "pycore_crossinterp.h"   // PyExc_InterpreterNotFoundError
 #include "pycore_import.h"        // _PyImport_GetModuleAttrString()
 #include "pycore_fileutils.h"     // _Py_EncodeLocaleRaw()
 #include "pycore_importdl.h"      // _PyImport_DynLoadFiletab
@@ -4069,8 +4070,67 @@ _PySandbox_Leave(PyInterpreterState *interp)
     HEAD_UNLOCK(runtime);
 }
 
+PyInterpreterState *
+_PySandbox_HoldByID(int64_t id, const char *func)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    PyInterpreterState *current = _PyInterpreterState_GET();
+    PyInterpreterState *interp = NULL;
+    enum { MISSING, TRUSTED, ENDING, HELD } found = MISSING;
+    HEAD_LOCK(runtime);
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        if (i->id == id) {
+            interp = i;
+            break;
+        }
+    }
+    /* The checks read the found interpreter's state: under the lock, as
+       long as it is listed, it is not freed. */
+    if (interp == NULL || !_PySandbox_MayFindInterpreter(current, interp)) {
+        found = MISSING;
+    }
+    else if (interp->sandbox == NULL) {
+        found = TRUSTED;
+    }
+    else if (interp->sandbox->end_claimed) {
+        found = ENDING;
+    }
+    else {
+        interp->sandbox->entered++;
+        found = HELD;
+    }
+    HEAD_UNLOCK(runtime);
+    switch (found) {
+    case HELD:
+        return interp;
+    case MISSING:
+        if (_PySandbox_IsUntrusted(current)) {
+            /* The same denial as for an interpreter it may not act on:
+               no oracle of the others' IDs. */
+            (void)_PySandbox_Deny("trusted", func);
+        }
+        else {
+            PyErr_Format(PyExc_InterpreterNotFoundError,
+                         "unrecognized interpreter ID %lld", (long long)id);
+        }
+        return NULL;
+    case TRUSTED:
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return NULL;
+    case ENDING:
+        PyErr_Format(PyExc_RuntimeError, "%s: the interpreter is ending",
+                     func);
+        return NULL;
+    }
+    Py_UNREACHABLE();
+}
+
 int
-_PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func)
+_PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func,
+                    Py_ssize_t holds)
 {
     _PyRuntimeState *runtime = &_PyRuntime;
     const char *refusal = NULL;
@@ -4080,11 +4140,12 @@ _PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func)
     {
         refusal = "is ending";
     }
-    else if (interp->sandbox->entered > 0) {
+    else if (interp->sandbox->entered > holds) {
         refusal = "is running";
     }
     else {
         interp->sandbox->end_claimed = 1;
+        interp->sandbox->entered -= holds;
     }
     HEAD_UNLOCK(runtime);
     if (refusal != NULL) {

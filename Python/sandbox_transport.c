@@ -938,13 +938,18 @@ PySandbox_Call(PyInterpreterState *interp, const char *target,
 }
 
 
-int
-PySandbox_EndInterpreter(PyInterpreterState *interp)
+/* End *interp*, of which the caller holds *holds* (0 or 1): a hold is
+ * given up when the end is claimed, or released on refusal. */
+static int
+end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
 {
-    if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0) {
-        return -1;
-    }
-    if (_PySandbox_ClaimEnd(interp, "PySandbox_EndInterpreter") < 0) {
+    if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0
+        || _PySandbox_ClaimEnd(interp, "PySandbox_EndInterpreter",
+                               holds) < 0)
+    {
+        if (holds) {
+            _PySandbox_Leave(interp);
+        }
         return -1;
     }
     if (_PySandbox_PrepareEnd(interp)) {
@@ -963,6 +968,18 @@ PySandbox_EndInterpreter(PyInterpreterState *interp)
     int abandoned = _PySandbox_last_end_abandoned;
     (void)PyThreadState_Swap(host);
     return abandoned;
+}
+
+int
+PySandbox_EndInterpreter(PyInterpreterState *interp)
+{
+    return end_interpreter(interp, 0);
+}
+
+int
+_PySandbox_EndHeld(PyInterpreterState *interp)
+{
+    return end_interpreter(interp, 1);
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -248,6 +248,73 @@ def test_ending_an_interpreter_never_ends_the_host_thread_inside():
     assert out.count("'ended'") == 5, out
 
 
+LOOKUP_RACE = r'''
+import _sandbox, _thread, time
+current = [_sandbox.new_interpreter(0)]
+seen = {}
+stop = []
+def reader():
+    # Acts on the child by its ID while the main thread ends it: a
+    # lookup used after the end freed (or reused) the interpreter.
+    while not stop:
+        child = current[0]
+        for act in (lambda: _sandbox.take_output(child, 1),
+                    lambda: _sandbox.query(child),
+                    lambda: _sandbox.denials(child)):
+            try:
+                act()
+                outcome = "ok"
+            except Exception as exc:
+                outcome = type(exc).__name__
+            seen[outcome] = seen.get(outcome, 0) + 1
+    stop.append("reader done")
+_thread.start_new_thread(reader, ())
+ends = refused = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < 3 and ends < 200:
+    old = current[0]
+    current[0] = _sandbox.new_interpreter(0)
+    try:
+        _sandbox.end_interpreter(old)
+        ends += 1
+    except RuntimeError:
+        refused += 1        # the reader held it: "is running"
+        _sandbox.end_interpreter(old)
+        ends += 1
+stop.append("stop")
+for i in range(500):
+    if "reader done" in stop:
+        break
+    time.sleep(0.01)
+'''
+
+
+def test_a_lookup_by_id_holds_the_interpreter_until_the_engine_is_done():
+    # The _sandbox functions find an interpreter by its ID and hold it
+    # under the runtime's lock (as a job does), so that another thread of
+    # the tenant cannot end it, and its memory be freed or reused for a
+    # new interpreter, between the lookup and the engine's checks.  A
+    # stress test: the window of the old lookup was a few instructions;
+    # what it proves every time is that every act either works or fails
+    # cleanly, while ends and acts interleave.
+    out = host_ok(run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(1)
+        _sandbox.exec(jail, {LOOKUP_RACE!r})
+        ends, seen, stop = _sandbox.eval(jail, "ends, seen, stop")
+        print("ends", ends > 10, "reader", stop)
+        print("outcomes", sorted(seen))
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """, timeout=300))
+    assert "ends True reader ['stop', 'reader done']" in out, out
+    outcomes = out.split("outcomes ", 1)[1].splitlines()[0]
+    # Only success, the denial for an ID it no longer finds, and the
+    # refusal of an interpreter whose end is claimed.
+    assert set(eval(outcomes)) <= {"ok", "SandboxError", "RuntimeError"}, out
+    assert "ok" in outcomes, out
+
+
 # --- 6. Teardown time chosen by the tenant -------------------------------
 
 LINGER = r'''

@@ -131,7 +131,21 @@ extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
 extern int _PySandbox_Enter(PyInterpreterState *interp);
 extern void _PySandbox_Leave(PyInterpreterState *interp);
 extern int _PySandbox_ClaimEnd(PyInterpreterState *interp,
-                               const char *func);
+                               const char *func, Py_ssize_t holds);
+
+/* Find the untrusted interpreter with ID *id* that the current one may
+ * find (itself or one it created, for an untrusted one), and hold it as a
+ * job does (_PySandbox_Enter(); release it with _PySandbox_Leave()), all
+ * under the runtime's lock: a pointer looked up and then used could be
+ * ended and freed, even reused for another interpreter, by a thread in
+ * between.  Return NULL with an exception set (a denial, in an untrusted
+ * interpreter, for one it may not find) otherwise.  *func* names the
+ * caller.  The _sandbox module finds interpreters only so. */
+extern PyInterpreterState *_PySandbox_HoldByID(int64_t id, const char *func);
+
+/* PySandbox_EndInterpreter() of an interpreter the caller holds
+ * (_PySandbox_HoldByID()): the hold is released, whatever the outcome. */
+extern int _PySandbox_EndHeld(PyInterpreterState *interp);
 
 /* Set to 1 on this thread when _PySandbox_EndThreads() abandons an
  * interpreter (PySandbox_EndInterpreter() reports it). */
