@@ -1,8 +1,8 @@
 /* _sandbox: the untrusted-interpreter engine, seen from Python.
  *
  * Built in only with Py_UNTRUSTED (configure --with-untrusted); the sandbox
- * package (Lib/sandbox) is its public face.  The engine is Python/sandbox.c
- * and Python/sandbox_transport.c.  Interpreters are named by their IDs, as
+ * package (Lib/sandbox) is its public face.  The engine is Python/sandbox*.c
+ * (Doc/sandbox/internals.rst).  Interpreters are named by their IDs, as
  * in _interpreters.  The engine checks in C that the caller may act on
  * the interpreter: a trusted caller on any untrusted one, an untrusted
  * caller only on those it created.
@@ -13,7 +13,8 @@
 #endif
 
 #include "Python.h"
-#include "pycore_sandbox.h"       // _PySandbox_HoldByID()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // _PySandbox_HoldByID()
 
 #include "clinic/_sandboxmodule.c.h"
 

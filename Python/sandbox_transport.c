@@ -21,6 +21,7 @@
 #include "pycore_pyerrors.h"      // _PyErr_SetString()
 #include "pycore_pystate.h"       // _PyThreadState_NewBound()
 #include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // _PySandbox_Enter()
 #include "pycore_sandbox_stack.h"  // _PySandbox_CheckJobStack()
 
 #ifdef Py_UNTRUSTED
@@ -935,51 +936,6 @@ PySandbox_Call(PyInterpreterState *interp, const char *target,
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
     return result;
-}
-
-
-/* End *interp*, of which the caller holds *holds* (0 or 1): a hold is
- * given up when the end is claimed, or released on refusal. */
-static int
-end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
-{
-    if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0
-        || _PySandbox_ClaimEnd(interp, "PySandbox_EndInterpreter",
-                               holds) < 0)
-    {
-        if (holds) {
-            _PySandbox_Leave(interp);
-        }
-        return -1;
-    }
-    if (_PySandbox_PrepareEnd(interp)) {
-        return 1;
-    }
-    PyThreadState *host = PyThreadState_Get();
-    PyThreadState *tstate = _PyThreadState_NewBound(
-        interp, _PyThreadState_WHENCE_FINI);
-    if (tstate == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    (void)PyThreadState_Swap(tstate);
-    _PySandbox_last_end_abandoned = 0;
-    Py_EndInterpreter(tstate);
-    int abandoned = _PySandbox_last_end_abandoned;
-    (void)PyThreadState_Swap(host);
-    return abandoned;
-}
-
-int
-PySandbox_EndInterpreter(PyInterpreterState *interp)
-{
-    return end_interpreter(interp, 0);
-}
-
-int
-_PySandbox_EndHeld(PyInterpreterState *interp)
-{
-    return end_interpreter(interp, 1);
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -4,7 +4,8 @@
  * (configure --with-untrusted) it compiles to a constant, so the flag costs
  * nothing when off; with it, the trusted fast path is one predictable branch
  * on PyInterpreterState.sandbox.  The engine behind the hooks is
- * Python/sandbox.c; the public C API is Include/cpython/sandbox.h.
+ * Python/sandbox*.c (Doc/sandbox/internals.rst); the public C API is
+ * Include/cpython/sandbox.h.
  */
 #ifndef Py_INTERNAL_SANDBOX_H
 #define Py_INTERNAL_SANDBOX_H
@@ -38,16 +39,13 @@ struct msghdr;
 #ifdef Py_UNTRUSTED
 
 /* The policy and the counters of one untrusted interpreter; NULL in a
- * trusted one.  Defined in Python/sandbox.c. */
+ * trusted one.  Defined in pycore_sandbox_state.h. */
 struct _PySandboxState;
 
 /* Create and destroy the static exception types SandboxError and
  * SandboxLimitExceeded, in every interpreter (pycore_init_types()). */
 extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
 extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
-
-/* sandbox.RemoteError (Python/sandbox_transport.c), one of those types. */
-extern PyTypeObject _PySandbox_RemoteErrorType;
 
 /* Make *interp* untrusted if config->sandbox is set: check that the rest of
  * the config isolates it, copy the policy, and rewrite the PyConfig it
@@ -115,42 +113,6 @@ extern void _PySandbox_BindThreadSlow(PyThreadState *tstate);
  * 0 at once for a trusted interpreter. */
 extern int _PySandbox_EndThreads(PyThreadState *tstate);
 
-/* Before the host enters untrusted *interp* to end it
- * (PySandbox_EndInterpreter()): stop the Python code of all its threads,
- * and wait up to the grace period for its GIL to be free.  If a thread
- * still holds it (in a long C loop), take the interpreter out of the
- * runtime without entering it, and return 1; else return 0. */
-extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
-
-/* A job enters untrusted *interp* (the transport): return 0, or -1 with
- * RuntimeError set if its end was claimed, or it is gone.  And leaves.
- * Its end is claimed only while no job is inside: a tenant that ends an
- * interpreter while another of its threads runs a job there (a thread of
- * the host's, perhaps) gets an error, and the thread inside never finds
- * its interpreter abandoned under it.  *func* names the caller. */
-extern int _PySandbox_Enter(PyInterpreterState *interp);
-extern void _PySandbox_Leave(PyInterpreterState *interp);
-extern int _PySandbox_ClaimEnd(PyInterpreterState *interp,
-                               const char *func, Py_ssize_t holds);
-
-/* Find the untrusted interpreter with ID *id* that the current one may
- * find (itself or one it created, for an untrusted one), and hold it as a
- * job does (_PySandbox_Enter(); release it with _PySandbox_Leave()), all
- * under the runtime's lock: a pointer looked up and then used could be
- * ended and freed, even reused for another interpreter, by a thread in
- * between.  Return NULL with an exception set (a denial, in an untrusted
- * interpreter, for one it may not find) otherwise.  *func* names the
- * caller.  The _sandbox module finds interpreters only so. */
-extern PyInterpreterState *_PySandbox_HoldByID(int64_t id, const char *func);
-
-/* PySandbox_EndInterpreter() of an interpreter the caller holds
- * (_PySandbox_HoldByID()): the hold is released, whatever the outcome. */
-extern int _PySandbox_EndHeld(PyInterpreterState *interp);
-
-/* Set to 1 on this thread when _PySandbox_EndThreads() abandons an
- * interpreter (PySandbox_EndInterpreter() reports it). */
-extern _Py_thread_local int _PySandbox_last_end_abandoned;
-
 /* Make sys.std* of an untrusted interpreter C buffers the host reads, and
  * hide the host's executable from its sys (init_sys_streams(), the last
  * step that writes to sys). */
@@ -166,13 +128,6 @@ extern int _PySandbox_Deny(const char *resource, const char *detail);
 PyAPI_FUNC(int) _PySandbox_IsChild(PyInterpreterState *parent,
                                    PyInterpreterState *child);
 
-/* May the current interpreter control untrusted interpreter *interp* (run
- * code in it, take its output, end it)?  A trusted one may control any
- * (ValueError if *interp* is trusted), an untrusted one only those it
- * created (a denial otherwise).  Return 0, or -1 with an exception set. */
-extern int _PySandbox_CheckController(PyInterpreterState *interp,
-                                      const char *func);
-
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 
@@ -183,7 +138,7 @@ extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 extern int _PySandbox_FillEnviron(PyObject *environ);
 
 /* The descriptor table: an untrusted interpreter may use only the file
- * descriptors it created (Python/sandbox.c).  Numbers from this bound up
+ * descriptors it created (Python/sandbox_fd.c).  Numbers from this bound up
  * cannot be owned: such a descriptor is closed and EMFILE raised. */
 #define _PySandbox_MAX_FD 65536
 PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
@@ -208,7 +163,7 @@ extern int _PySandbox_CloseFdRange(int low, int high);
 extern int _PySandbox_CheckRecursionLimitSlow(int new_limit);
 extern int _PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits);
 
-/* Files (Python/sandbox.c, "Files").  *how* is PySandbox_READ or
+/* Files (Python/sandbox_files.c).  *how* is PySandbox_READ or
  * PySandbox_WRITE, with: */
 
 /* Before the system call of *func* on *path* (relative to *dir_fd*, or

@@ -35,7 +35,7 @@ struct _PySandboxDeferred {
     Py_ssize_t allocated;
 };
 
-/* The list of untrusted *interp* (Python/sandbox.c). */
+/* The list of untrusted *interp* (its state, pycore_sandbox_state.h). */
 extern struct _PySandboxDeferred *_PySandbox_Deferred(
     PyInterpreterState *interp);
 

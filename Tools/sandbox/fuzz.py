@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Fuzz untrusted interpreters with hostile calls, in the style of fusil.
 
-The fuzzer generates small untrusted programs, with hypothesis, that call
-the functions, classes and methods of the modules an untrusted interpreter
-may import by default (Python/sandbox.c, default_modules[]) with hostile
+The fuzzer generates small untrusted programs, with hypothesis, that call the
+functions, classes and methods of the modules an untrusted interpreter may
+import by default (default_modules[] of Python/sandbox_import.c) with hostile
 arguments: objects whose __index__, __len__, __iter__, __eq__, __hash__,
 __buffer__, __float__, __del__ or __getitem__ mutate the container being
 processed or the call's other arguments, re-enter the call, or raise; deep
@@ -44,9 +44,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DEFAULT_CORPUS = os.path.join(ROOT, "tests_sandbox", "fuzz_corpus")
 
-# The default module set of Python/sandbox.c (default_modules[]), less what
-# only blocks or hangs (_signal's pause/sigwait, _thread's locks, _queue)
-# and the sandbox's own module.
+# The default module set (default_modules[] of Python/sandbox_import.c), less
+# what only blocks or hangs (_signal's pause/sigwait, _thread's locks,
+# _queue) and the sandbox's own module.
 MODULES = [
     "builtins", "array", "_struct", "_json", "_pickle", "_csv", "_io",
     "_collections", "itertools", "_functools", "_heapq", "_bisect", "_sre",

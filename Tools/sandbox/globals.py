@@ -56,11 +56,13 @@ CORE_MODULE_FILES = {
 
 def default_modules(src):
     """The default set, read from the engine's own table."""
-    with open(os.path.join(src, "Python", "sandbox.c"), encoding="utf-8") as f:
+    with open(os.path.join(src, "Python", "sandbox_import.c"),
+              encoding="utf-8") as f:
         text = f.read()
     m = re.search(r"default_modules\[\]\s*=\s*\{(.*?)\};", text, re.S)
     if m is None:
-        raise SystemExit("default_modules[] not found in Python/sandbox.c")
+        raise SystemExit(
+            "default_modules[] not found in Python/sandbox_import.c")
     return re.findall(r'"(\w+)"', m.group(1))
 
 

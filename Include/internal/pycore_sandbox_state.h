@@ -1,0 +1,367 @@
+/* Untrusted interpreters: the engine's shared state and its internal
+ * interfaces.
+ *
+ * The policy and the per-interpreter state (PyInterpreterState.sandbox),
+ * and what each file of the engine (Python/sandbox*.c) offers the others.
+ * The hooks that upstream files call are in pycore_sandbox.h, the public C
+ * API in Include/cpython/sandbox.h; Doc/sandbox/internals.rst draws the
+ * whole.  Only the engine (and its face, Modules/_sandboxmodule.c)
+ * includes this header.
+ */
+#ifndef Py_INTERNAL_SANDBOX_STATE_H
+#define Py_INTERNAL_SANDBOX_STATE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef Py_BUILD_CORE
+#  error "this header requires Py_BUILD_CORE define"
+#endif
+
+#ifdef Py_UNTRUSTED
+
+#include <sys/stat.h>             // struct stat
+#include "pycore_ceval.h"         // Py_DEFAULT_RECURSION_LIMIT
+#include "pycore_sandbox.h"       // PySandboxPolicy, _PySandbox_MAX_FD
+#include "pycore_sandbox_stack.h" // struct _PySandboxDeferred
+
+/* A policy: what an untrusted interpreter may do.  The protections add
+ * their fields here as they are enforced; a zeroed policy grants nothing. */
+struct _PySandboxPolicy {
+    Py_ssize_t max_threads;     /* threads alive at once besides the job's */
+    int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
+                                   Python's default */
+    char **env;                 /* names of the variables os.environ gets */
+    Py_ssize_t n_env;
+    /* Filled by PySandbox_NewInterpreter(), never by the policy's owner:
+       "NAME=value" of those variables that its creator had, which the new
+       interpreter's os.environ starts with. */
+    char **environ;
+    Py_ssize_t n_environ;
+    char **modules;             /* extension modules beyond the default */
+    Py_ssize_t n_modules;
+    char **blocked;             /* default ones it may not load */
+    Py_ssize_t n_blocked;
+    char **module_files;        /* "name=/file": others, from that file */
+    Py_ssize_t n_module_files;
+    char **paths;               /* "r/abs/path" or "w/abs/path": the files
+                                   and directories it may read (r), or
+                                   read and change (w) */
+    Py_ssize_t n_paths;
+    /* Filled by PySandbox_NewInterpreter() for an untrusted creator: the
+       grants of *paths*, opened beneath the creator's own, which the new
+       interpreter copies rather than opening the paths again. */
+    struct sandbox_grant *opened;
+    Py_ssize_t n_opened;
+    /* Filled by PySandbox_NewInterpreter(): the creator's working
+       directory, the new interpreter's first virtual one; and an untrusted
+       creator's grants, while it creates this one. */
+    char *cwd;
+    const struct sandbox_grant *creator_grants;
+    Py_ssize_t n_creator_grants;
+    const int *creator_roots;
+    Py_ssize_t n_creator_roots;
+};
+
+/* The recursion limit of a policy that sets none. */
+#define SANDBOX_DEFAULT_RECURSION_LIMIT Py_DEFAULT_RECURSION_LIMIT
+/* The most a policy may set: deeper Python recursion costs memory, not C
+   stack, in 3.13, but nothing ordinary needs more. */
+#define SANDBOX_MAX_RECURSION_LIMIT 1000000
+
+static inline int
+_PySandboxPolicy_RecursionLimit(const PySandboxPolicy *policy)
+{
+    return (policy->recursion_limit > 0 ? policy->recursion_limit
+                                        : SANDBOX_DEFAULT_RECURSION_LIMIT);
+}
+
+/* How long an ending untrusted interpreter waits for its threads to stop
+ * before it abandons them (and its memory). */
+#define SANDBOX_THREADS_GRACE_NS ((PyTime_t)1000 * 1000 * 1000)
+
+/* What an untrusted interpreter wrote to one of its standard streams,
+ * waiting for the host to take it.  Outside the interpreter's heap; the
+ * mutex lets the host take it while the interpreter runs. */
+typedef struct {
+    PyMutex mutex;
+    char *data;
+    size_t len;
+    size_t allocated;
+} sandbox_output;
+
+/* The most a stream holds before the host takes it. */
+#define SANDBOX_OUTPUT_LIMIT ((size_t)16 * 1024 * 1024)
+
+/* One denial, as the host reads it.  The strings are raw-allocated. */
+typedef struct {
+    PyTime_t time;          /* wall clock */
+    char *resource;         /* what was asked for: "trusted", "file", ... */
+    char *detail;           /* the full detail, never shown to the denied */
+    char *location;         /* "file:line" of the Python code, or "" */
+} sandbox_denial;
+
+/* The denial log keeps the newest entries. */
+#define SANDBOX_DENIAL_LOG_SIZE 256
+
+/* One extended protection: a (group, type) of one of four kinds. */
+typedef enum {
+    EXT_TRUE = 1,
+    EXT_CAP,
+    EXT_MEMBERSHIP,
+    EXT_VALUE,
+} ext_kind;
+
+typedef struct {
+    char *group;
+    char *type;
+    ext_kind kind;
+    Py_ssize_t cap, used;               /* EXT_CAP */
+    char **members;                     /* EXT_MEMBERSHIP */
+    Py_ssize_t nmembers;
+    char *value;                        /* EXT_VALUE */
+} ext_entry;
+
+/* The state of one untrusted interpreter: PyInterpreterState.sandbox.
+ * Allocated with the raw allocator, outside the interpreter's own heap. */
+struct _PySandboxState {
+    int ending;                 /* Py_EndInterpreter() began: no Python */
+    int64_t parent_id;          /* the untrusted creator's ID, or -1 */
+    int abandoned;              /* ended with threads it could not stop */
+    int stopping;               /* its end is near: no more Python */
+    PyMutex ext_mutex;          /* the host sets while the interpreter runs */
+    ext_entry *ext;
+    Py_ssize_t n_ext;           /* the entries of ext in use */
+    Py_ssize_t ext_allocated;
+    PySandboxPolicy policy;     /* the interpreter's own copy */
+    sandbox_output output[2];   /* what it wrote to fds 1 and 2 */
+    PyMutex log_mutex;
+    uint64_t denials;           /* how many ever; the log keeps the last */
+    sandbox_denial log[SANDBOX_DENIAL_LOG_SIZE];
+    /* The descriptor table: bit n is set while the interpreter owns file
+       descriptor n (it created it and has not closed it). */
+    unsigned char fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* Bit n is set while descriptor n, owned, came from a read-only grant:
+       no call changes the file through it (fchmod(), a dir_fd to unlink
+       in, ...). */
+    unsigned char ro_fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* The files it may use (DESIGN §4 "files"): its policy's paths, each
+       opened when it was created, and the standard library's. */
+    struct sandbox_grant *grants;
+    Py_ssize_t n_grants;
+    char *cwd;                  /* the virtual working directory */
+    /* Bit n is set while the engine holds descriptor n for a path it
+       resolved (not the interpreter's: its code cannot use it); those
+       still held when it ends are closed then. */
+    unsigned char internal_fds[_PySandbox_MAX_FD / CHAR_BIT];
+    /* Its untrusted creators' write grants (descriptors), where the
+       standard library's links may not lead either. */
+    int *write_roots;
+    Py_ssize_t n_write_roots;
+    /* Objects whose deallocation waits for stack (sandbox_stack.c). */
+    struct _PySandboxDeferred deferred;
+    /* The threads it started that have not ended, as their own exit sees
+       them (watch_thread()), even when it is abandoned. */
+    Py_ssize_t watched;
+    /* The jobs running in it (threads of the host or of its creator,
+       inside), and whether its end began: one excludes the other, under
+       the runtime's lock of interpreters (_PySandbox_Enter()). */
+    Py_ssize_t entered;
+    int end_claimed;
+    /* Where PySandbox_EndInterpreter() learns that its end abandoned the
+       interpreter (_PySandbox_EndThreads()), or NULL. */
+    int *end_abandoned;
+    /* Abandoned (with threads it could not stop): when, whether its
+       descriptors were closed, and the next of the runtime's list
+       (sweep_abandoned()). */
+    PyTime_t abandoned_at;
+    int fds_closed;
+    struct _PySandboxState *next_abandoned;
+};
+
+
+/* Where importlib looks for bytecode (restrict_config()): never there. */
+#define SANDBOX_NO_BYTECODE_CACHE "/sandbox/no-bytecode-cache"
+
+typedef struct sandbox_grant {
+    char *root;         /* the path as granted, absolute, without "." parts,
+                           duplicate or final slashes */
+    int fd;             /* O_PATH: the directory, or the file's directory */
+    char *name;         /* a file: its name in fd; NULL for a directory */
+    int access;         /* PySandbox_READ, or with PySandbox_WRITE */
+    int host_links;     /* the standard library's: its symbolic links are
+                           the host's, followed wherever they lead */
+} sandbox_grant;
+
+/* The descriptor table (DESIGN: "Decisions fixed now").
+ *
+ * An untrusted interpreter uses only the file descriptors it created: the
+ * numbers are the process's, so 0, 1 and 2, the host's files and sockets
+ * and every other tenant's are one integer away.  Each call that creates a
+ * descriptor records it here after the system call; each call that takes
+ * one checks it first, including the objects that keep one (a FileIO, a
+ * socket), since a number closed behind their back can be reused by the
+ * host; each call that closes one forgets it *before* the system call, so
+ * that no other thread of the interpreter can use the number once the host
+ * may reuse it.  Only the interpreter's own threads, holding its GIL, read
+ * or write its table. */
+
+/* Bit *fd* of one of the state's descriptor tables. */
+static inline int
+_PySandbox_FdBit(const unsigned char *table, int fd)
+{
+    return (fd >= 0 && fd < _PySandbox_MAX_FD
+            && (table[fd / CHAR_BIT] >> (fd % CHAR_BIT)) & 1);
+}
+
+static inline int
+_PySandbox_FdIsOwned(struct _PySandboxState *state, int fd)
+{
+    return _PySandbox_FdBit(state->fds, fd);
+}
+
+static inline void
+_PySandbox_SetFdBit(unsigned char *table, int fd, int value)
+{
+    if (fd < 0 || fd >= _PySandbox_MAX_FD) {
+        return;
+    }
+    unsigned char bit = (unsigned char)(1U << (fd % CHAR_BIT));
+    if (value) {
+        table[fd / CHAR_BIT] |= bit;
+    }
+    else {
+        table[fd / CHAR_BIT] &= (unsigned char)~bit;
+    }
+}
+
+static inline int
+_PySandbox_FdIsReadonly(struct _PySandboxState *state, int fd)
+{
+    return _PySandbox_FdBit(state->ro_fds, fd);
+}
+
+/* Python/sandbox.c: creation, threads, the end */
+
+/* Before the host enters untrusted *interp* to end it
+ * (PySandbox_EndInterpreter()): stop the Python code of all its threads,
+ * and wait up to the grace period for its GIL to be free.  If a thread
+ * still holds it (in a long C loop), take the interpreter out of the
+ * runtime without entering it, and return 1; else return 0. */
+extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
+
+/* A job enters untrusted *interp* (the transport): return 0, or -1 with
+ * RuntimeError set if its end was claimed, or it is gone.  And leaves.
+ * Its end is claimed only while no job is inside: a tenant that ends an
+ * interpreter while another of its threads runs a job there (a thread of
+ * the host's, perhaps) gets an error, and the thread inside never finds
+ * its interpreter abandoned under it.  *func* names the caller. */
+extern int _PySandbox_Enter(PyInterpreterState *interp);
+extern void _PySandbox_Leave(PyInterpreterState *interp);
+extern int _PySandbox_ClaimEnd(PyInterpreterState *interp,
+                               const char *func, Py_ssize_t holds);
+
+/* Find the untrusted interpreter with ID *id* that the current one may
+ * find (itself or one it created, for an untrusted one), and hold it as a
+ * job does (_PySandbox_Enter(); release it with _PySandbox_Leave()), all
+ * under the runtime's lock: a pointer looked up and then used could be
+ * ended and freed, even reused for another interpreter, by a thread in
+ * between.  Return NULL with an exception set (a denial, in an untrusted
+ * interpreter, for one it may not find) otherwise.  *func* names the
+ * caller.  The _sandbox module finds interpreters only so. */
+extern PyInterpreterState *_PySandbox_HoldByID(int64_t id, const char *func);
+
+/* PySandbox_EndInterpreter() of an interpreter the caller holds
+ * (_PySandbox_HoldByID()): the hold is released, whatever the outcome. */
+extern int _PySandbox_EndHeld(PyInterpreterState *interp);
+
+/* Python/sandbox_denial.c */
+
+/* May the current interpreter control untrusted interpreter *interp* (run
+ * code in it, take its output, end it)?  A trusted one may control any
+ * (ValueError if *interp* is trusted), an untrusted one only those it
+ * created (a denial otherwise).  Return 0, or -1 with an exception set. */
+extern int _PySandbox_CheckController(PyInterpreterState *interp,
+                                      const char *func);
+extern void _PySandbox_ClearLog(struct _PySandboxState *state);
+extern struct _PySandboxState *_PySandbox_ReadableState(
+    PyInterpreterState *interp, const char *func);
+
+/* Python/sandbox_stdio.c */
+extern PyTypeObject _PySandbox_StreamType;
+extern void _PySandbox_ClearOutput(struct _PySandboxState *state);
+
+/* Python/sandbox_transport.c: sandbox.RemoteError */
+extern PyTypeObject _PySandbox_RemoteErrorType;
+
+/* Python/sandbox_fd.c */
+extern void _PySandbox_NoLinger(int fd);
+extern void _PySandbox_CloseOwnedFds(struct _PySandboxState *state);
+
+/* Python/sandbox_extended.c */
+extern int _PySandbox_InitExtended(struct _PySandboxState *state);
+extern void _PySandbox_ClearExtended(struct _PySandboxState *state);
+extern ext_entry *_PySandbox_FindExt(struct _PySandboxState *state,
+                                     const char *group, const char *type);
+
+/* Python/sandbox_policy.c */
+extern int _PySandboxPolicy_Copy(PySandboxPolicy *dest,
+                                 const PySandboxPolicy *src);
+extern void _PySandboxPolicy_Clear(PySandboxPolicy *policy);
+extern void _PySandboxPolicy_ClearCreated(PySandboxPolicy *policy);
+extern void _PySandbox_FreeStrings(char **list, Py_ssize_t n);
+extern int _PySandbox_CopyStrings(char *const *src, Py_ssize_t n,
+                                  char ***dest);
+extern int _PySandbox_InList(const char *const *list, size_t n,
+                             const char *name);
+extern int _PySandbox_PolicyLists(char *const *list, Py_ssize_t n,
+                                  const char *name);
+extern int _PySandbox_PushString(char ***list, Py_ssize_t *n, char *entry);
+extern int _PySandbox_AddName(char ***list, Py_ssize_t *n, const char *name);
+extern int _PySandbox_RemoveName(char **list, Py_ssize_t *n, const char *name);
+extern const char *_PySandbox_FindValue(char *const *list, Py_ssize_t n,
+                                        const char *name);
+extern int _PySandboxPolicy_Within(const PySandboxPolicy *policy,
+                                   const PySandboxPolicy *outer);
+extern int _PySandboxPolicy_SnapshotEnviron(
+    PySandboxPolicy *policy, const struct _PySandboxState *creator_state);
+
+/* Python/sandbox_path.c */
+extern const char *_PySandbox_SkipSeparators(const char *p);
+extern const char *_PySandbox_PathBeneath(const char *path, const char *root);
+extern char *_PySandbox_NormalizedPath(const char *path, int dotdot);
+extern char *_PySandbox_AbsolutePath(struct _PySandboxState *state,
+                                     const char *path);
+extern int _PySandbox_Openat2(int dirfd, const char *path, int flags,
+                              int mode, uint64_t resolve);
+extern int _PySandbox_OnKernelFilesystem(int fd);
+extern int _PySandbox_IsForbiddenDeviceStat(const struct stat *st);
+extern int _PySandbox_IsForbiddenDevice(int fd);
+extern int _PySandbox_FdBeneath(int fd, int outer);
+
+/* Python/sandbox_files.c */
+extern void _PySandbox_ClearFiles(struct _PySandboxState *state);
+extern void _PySandbox_ClearGrants(sandbox_grant *grants, Py_ssize_t n);
+extern PyStatus _PySandbox_InitFiles(struct _PySandboxState *state,
+                                     const PySandboxPolicy *policy,
+                                     const PyConfig *config);
+extern char *_PySandbox_CreatorCwd(
+    const struct _PySandboxState *creator_state);
+extern int _PySandbox_OpenNestedGrants(PySandboxPolicy *policy,
+                                       struct _PySandboxState *creator_state);
+extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
+                                        const PySandboxPolicy *outer);
+
+/* Python/sandbox_import.c */
+extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,
+                                          const PySandboxPolicy *outer);
+extern void _PySandbox_RecordModuleInodes(PyInterpreterState *interp);
+/* In the child of fork(), before it uses the recorded inodes. */
+extern void _PySandbox_ImportAfterFork(void);
+
+#endif  /* Py_UNTRUSTED */
+
+#ifdef __cplusplus
+}
+#endif
+#endif  /* !Py_INTERNAL_SANDBOX_STATE_H */

@@ -1,0 +1,338 @@
+/* Untrusted interpreters: denials.
+ *
+ * The exceptions, the denial log, and who may act on whom.
+ *
+ * Every check denies through _PySandbox_Deny(): a generic SandboxError for
+ * the untrusted code, the full detail in a log in C state that the host
+ * reads (PySandbox_GetDenials()).  The trust checks decide which
+ * interpreter may control or read which.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst); compiled only with
+ * Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "pycore_frame.h"         // _PyInterpreterFrame
+#include "pycore_pymem.h"         // _PyMem_RawStrdup()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // struct _PySandboxState
+#include "pycore_typeobject.h"    // _PyStaticType_InitBuiltin()
+
+#ifdef Py_UNTRUSTED
+
+#include <errno.h>                // EACCES
+
+
+/* The exceptions (DESIGN: "Exceptions").  Static core types, like
+ * PermissionError, so that any hook can raise them without importing a
+ * module; they are not builtins: _sandbox and sandbox expose them. */
+
+PyDoc_STRVAR(sandbox_error_doc,
+"An untrusted interpreter was denied an operation by its policy.\n\
+\n\
+A subclass of PermissionError with errno EACCES, so code that handles\n\
+OSError degrades gracefully.");
+
+static PyTypeObject _PyExc_SandboxError = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sandbox.SandboxError",
+    .tp_basicsize = sizeof(PyOSErrorObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = sandbox_error_doc,
+    /* .tp_base is PermissionError, set in _PySandbox_InitTypes() */
+};
+PyObject *PyExc_SandboxError = (PyObject *)&_PyExc_SandboxError;
+
+PyDoc_STRVAR(sandbox_limit_exceeded_doc,
+"An untrusted interpreter exhausted a limit of its policy.\n\
+\n\
+A subclass of BaseException, not of Exception: code that catches\n\
+Exception does not swallow it.");
+
+static PyTypeObject _PyExc_SandboxLimitExceeded = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sandbox.SandboxLimitExceeded",
+    .tp_basicsize = sizeof(PyBaseExceptionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = sandbox_limit_exceeded_doc,
+    /* .tp_base is BaseException, set in _PySandbox_InitTypes() */
+};
+PyObject *PyExc_SandboxLimitExceeded =
+    (PyObject *)&_PyExc_SandboxLimitExceeded;
+
+int
+_PySandbox_IsChild(PyInterpreterState *parent, PyInterpreterState *child)
+{
+    struct _PySandboxState *state = child->sandbox;
+    return (state != NULL && _PySandbox_IsUntrusted(parent)
+            && state->parent_id == PyInterpreterState_GetID(parent));
+}
+
+
+int
+_PySandbox_CheckController(PyInterpreterState *interp, const char *func)
+{
+    PyInterpreterState *current = _PyInterpreterState_GET();
+    if (_PySandbox_IsUntrusted(current)) {
+        /* An untrusted interpreter controls the ones it created, and no
+           other (not even itself). */
+        if (interp == NULL || !_PySandbox_IsChild(current, interp)) {
+            return _PySandbox_Deny("trusted", func);
+        }
+        return 0;
+    }
+    if (interp == NULL || !_PySandbox_IsUntrusted(interp)) {
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return -1;
+    }
+    return 0;
+}
+
+
+static PyTypeObject *const sandbox_static_types[] = {
+    &_PyExc_SandboxError,
+    &_PyExc_SandboxLimitExceeded,
+    &_PySandbox_StreamType,
+    &_PySandbox_RemoteErrorType,
+};
+
+
+PyStatus
+_PySandbox_InitTypes(PyInterpreterState *interp)
+{
+    if (_Py_IsMainInterpreter(interp)) {
+        /* The bases are static types of Objects/exceptions.c, whose
+           addresses are not constant expressions here. */
+        _PyExc_SandboxError.tp_base = (PyTypeObject *)PyExc_PermissionError;
+        _PyExc_SandboxLimitExceeded.tp_base =
+            (PyTypeObject *)PyExc_BaseException;
+        _PySandbox_RemoteErrorType.tp_base = (PyTypeObject *)PyExc_Exception;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(sandbox_static_types); i++) {
+        if (_PyStaticType_InitBuiltin(interp, sandbox_static_types[i]) < 0) {
+            return _PyStatus_ERR("failed to initialize a sandbox exception "
+                                 "type");
+        }
+    }
+    return _PyStatus_OK();
+}
+
+
+void
+_PySandbox_FiniTypes(PyInterpreterState *interp)
+{
+    for (Py_ssize_t i = Py_ARRAY_LENGTH(sandbox_static_types) - 1;
+         i >= 0; i--)
+    {
+        _PyStaticType_FiniBuiltin(interp, sandbox_static_types[i]);
+    }
+}
+
+
+/* The denial log (DESIGN: "Queries and the denial log"; Tcl's
+ * setLogCmd).  The denied code gets a generic SandboxError; the full
+ * detail goes to a log in C state that the host reads directly. */
+
+static void
+clear_denial(sandbox_denial *entry)
+{
+    PyMem_RawFree(entry->resource);
+    PyMem_RawFree(entry->detail);
+    PyMem_RawFree(entry->location);
+    memset(entry, 0, sizeof(*entry));
+}
+
+/* "file:line" of the innermost Python frame of the current thread. */
+static void
+current_location(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    if (frame == NULL) {
+        return;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    const char *filename = PyUnicode_AsUTF8(code->co_filename);
+    if (filename == NULL) {
+        PyErr_Clear();
+        filename = "?";
+    }
+    PyOS_snprintf(buf, size, "%s:%d", filename, PyFrame_GetLineNumber(frame));
+    Py_DECREF(code);
+}
+
+static void
+log_denial(struct _PySandboxState *state, const char *resource,
+           const char *detail)
+{
+    char location[512];
+    current_location(location, sizeof(location));
+    PyTime_t now;
+    if (PyTime_TimeRaw(&now) < 0) {
+        now = 0;
+    }
+    /* If a copy fails, the entry keeps what could be copied: a denial is
+       never lost for want of memory. */
+    char *copies[3] = {_PyMem_RawStrdup(resource), _PyMem_RawStrdup(detail),
+                       _PyMem_RawStrdup(location)};
+    PyMutex_Lock(&state->log_mutex);
+    sandbox_denial *entry =
+        &state->log[state->denials % SANDBOX_DENIAL_LOG_SIZE];
+    clear_denial(entry);
+    entry->time = now;
+    entry->resource = copies[0];
+    entry->detail = copies[1];
+    entry->location = copies[2];
+    state->denials++;
+    PyMutex_Unlock(&state->log_mutex);
+}
+
+int
+_PySandbox_Deny(const char *resource, const char *detail)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    assert(interp->sandbox != NULL);
+    log_denial(interp->sandbox, resource, detail);
+    /* A convenience for the untrusted side's own audit hooks: the host's
+       hooks do not see another interpreter's events, and untrusted code
+       can forge them, so the log above is the record. */
+    if (PySys_Audit("sandbox.denied", "ss", resource, detail) < 0) {
+        PyErr_Clear();
+    }
+    PyObject *exc = PyObject_CallFunction(
+        PyExc_SandboxError, "is", EACCES,
+        "not allowed in an untrusted interpreter");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_SandboxError, exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
+
+/* The state of untrusted interpreter *interp* for a query: a trusted
+ * interpreter may read any, an untrusted one only its own.  NULL with an
+ * exception set otherwise. */
+struct _PySandboxState *
+_PySandbox_ReadableState(PyInterpreterState *interp, const char *func)
+{
+    PyInterpreterState *current = _PyInterpreterState_GET();
+    if (interp != current && _PySandbox_IsUntrusted(current)
+        && !_PySandbox_IsChild(current, interp))
+    {
+        (void)_PySandbox_Deny("trusted", func);
+        return NULL;
+    }
+    if (interp->sandbox == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: not an untrusted interpreter",
+                     func);
+        return NULL;
+    }
+    return interp->sandbox;
+}
+
+
+PyObject *
+PySandbox_GetDenials(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state =
+        _PySandbox_ReadableState(interp, "PySandbox_GetDenials");
+    if (state == NULL) {
+        return NULL;
+    }
+    /* Copy the entries under the lock, and make Python objects after:
+       making them can run code (a finalizer) that is denied in turn. */
+    sandbox_denial *copy = PyMem_RawCalloc(SANDBOX_DENIAL_LOG_SIZE,
+                                           sizeof(*copy));
+    if (copy == NULL) {
+        return PyErr_NoMemory();
+    }
+    size_t n = 0;
+    PyMutex_Lock(&state->log_mutex);
+    uint64_t end = state->denials;
+    uint64_t start = end > SANDBOX_DENIAL_LOG_SIZE
+                     ? end - SANDBOX_DENIAL_LOG_SIZE : 0;
+    for (uint64_t i = start; i < end; i++, n++) {
+        sandbox_denial *entry = &state->log[i % SANDBOX_DENIAL_LOG_SIZE];
+        copy[n].time = entry->time;
+        copy[n].resource = (entry->resource
+                            ? _PyMem_RawStrdup(entry->resource) : NULL);
+        copy[n].detail = (entry->detail
+                          ? _PyMem_RawStrdup(entry->detail) : NULL);
+        copy[n].location = (entry->location
+                            ? _PyMem_RawStrdup(entry->location) : NULL);
+    }
+    PyMutex_Unlock(&state->log_mutex);
+
+    PyObject *result = PyList_New(0);
+    for (size_t i = 0; result != NULL && i < n; i++) {
+        PyObject *item = Py_BuildValue(
+            "(dzzz)", PyTime_AsSecondsDouble(copy[i].time),
+            copy[i].resource, copy[i].detail, copy[i].location);
+        if (item == NULL || PyList_Append(result, item) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(item);
+    }
+    for (size_t i = 0; i < n; i++) {
+        clear_denial(&copy[i]);
+    }
+    PyMem_RawFree(copy);
+    return result;
+}
+
+
+int
+PySandbox_IsUntrusted(PyInterpreterState *interp)
+{
+    return _PySandbox_IsUntrusted(interp);
+}
+
+
+int
+_PySandbox_CheckTrusted(const char *func)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (!_PySandbox_IsUntrusted(interp)) {
+        return 0;
+    }
+    if (func == NULL) {
+        return _PySandbox_Deny("trusted", "(C code)");
+    }
+    /* Argument Clinic's "os_system_impl" is os.system for the reader of
+       the log: the module (leading underscores kept), a dot, the rest. */
+    char name[100];
+    size_t len = strlen(func);
+    if (len > 5 && len < sizeof(name)
+        && strcmp(func + len - 5, "_impl") == 0)
+    {
+        memcpy(name, func, len - 5);
+        name[len - 5] = '\0';
+        char *sep = strchr(name + strspn(name, "_"), '_');
+        if (sep != NULL) {
+            *sep = '.';
+            func = name;
+        }
+    }
+    return _PySandbox_Deny("trusted", func);
+}
+
+
+int
+PySandbox_CheckTrusted(void)
+{
+    return _PySandbox_CheckTrusted(NULL);
+}
+
+/* Free the entries of the denial log. */
+void
+_PySandbox_ClearLog(struct _PySandboxState *state)
+{
+    for (size_t i = 0; i < SANDBOX_DENIAL_LOG_SIZE; i++) {
+        clear_denial(&state->log[i]);
+    }
+}
+
+#endif  /* Py_UNTRUSTED */

@@ -1,0 +1,205 @@
+/* Untrusted interpreters: descriptors.
+ *
+ * The table of the file descriptors an untrusted interpreter owns.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst); compiled only with
+ * Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // struct _PySandboxState
+
+#ifdef Py_UNTRUSTED
+
+#include <errno.h>                // EBADF
+#ifdef HAVE_UNISTD_H
+#  include <unistd.h>             // close()
+#endif
+#ifdef HAVE_SYS_SOCKET_H
+#  include <sys/socket.h>         // struct msghdr, SCM_RIGHTS, SO_LINGER
+#endif
+
+
+/* Own, or forget, *fd*; either way it is not read-only until
+   set_fd_readonly() says so. */
+static void
+set_fd_owned(struct _PySandboxState *state, int fd, int owned)
+{
+    _PySandbox_SetFdBit(state->fds, fd, owned);
+    _PySandbox_SetFdBit(state->ro_fds, fd, 0);
+}
+
+int
+_PySandbox_CheckFdSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    /* A negative number is no descriptor: the system call fails (EBADF)
+       as it does for a closed socket or file. */
+    if (state == NULL || fd < 0 || _PySandbox_FdIsOwned(state, fd)) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s on descriptor %d",
+                  func != NULL ? func : "an operation", fd);
+    return _PySandbox_Deny("descriptor", detail);
+}
+
+int
+_PySandbox_OwnFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL || fd < 0) {
+        return fd;
+    }
+    if (fd >= _PySandbox_MAX_FD) {
+        /* Unusable: give it back rather than hold what cannot be used. */
+        (void)close(fd);
+        errno = EMFILE;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    set_fd_owned(state, fd, 1);
+    return fd;
+}
+
+int
+_PySandbox_OwnFdPairSlow(int fds[2])
+{
+    if (_PySandbox_OwnFdSlow(fds[0]) < 0) {
+        (void)close(fds[1]);
+        return -1;
+    }
+    if (_PySandbox_OwnFdSlow(fds[1]) < 0) {
+        _PySandbox_ForgetFdSlow(fds[0]);
+        (void)close(fds[0]);
+        return -1;
+    }
+    return 0;
+}
+
+int
+_PySandbox_ReleaseFdSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL) {
+        return 0;
+    }
+    if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+        return -1;
+    }
+    set_fd_owned(state, fd, 0);
+    return 0;
+}
+
+void
+_PySandbox_ForgetFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state != NULL) {
+        set_fd_owned(state, fd, 0);
+    }
+}
+
+int
+_PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
+                            const char *func)
+{
+    /* No descriptor is passed in a message (SCM_RIGHTS) from an untrusted
+       interpreter.  A check of the numbers here would race with the
+       kernel's own reading of them in sendmsg(): another thread could
+       swap the file behind a number in between (dup2() of a read-only
+       grant's directory, a socket, or a number closed and reused by the
+       host for its own file); and a descriptor in flight is out of the
+       table's sight (a socket left in a queue that the end closes would
+       close there, lingering).  Receiving stays possible (the host may
+       pass one) and is recorded. */
+    (void)data;
+    if (count == 0) {
+        return 0;
+    }
+    char detail[80];
+    PyOS_snprintf(detail, sizeof(detail),
+                  "%s: passing %zd descriptor(s) in a message", func, count);
+    return _PySandbox_Deny("descriptor", detail);
+}
+
+#ifdef SCM_RIGHTS
+void
+_PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg)
+{
+    if (msg->msg_controllen == 0) {
+        return;
+    }
+    const char *end = (const char *)msg->msg_control + msg->msg_controllen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
+         c = CMSG_NXTHDR((struct msghdr *)msg, c))
+    {
+        /* A truncated message ends inside the buffer. */
+        size_t len = Py_MIN((size_t)c->cmsg_len,
+                            (size_t)(end - (const char *)c));
+        if (len < CMSG_LEN(0)) {
+            break;
+        }
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        const char *data = (const char *)CMSG_DATA(c);
+        len -= CMSG_LEN(0);
+        for (size_t k = 0; k + sizeof(int) <= len; k += sizeof(int)) {
+            int fd;
+            memcpy(&fd, data + k, sizeof(int));
+            if (_PySandbox_OwnFdSlow(fd) < 0) {
+                PyErr_Clear();      /* one it could not own is closed */
+            }
+        }
+    }
+}
+#endif
+
+int
+_PySandbox_CloseFdRange(int low, int high)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    assert(state != NULL);
+    low = Py_MAX(low, 0);
+    high = Py_MIN(high, _PySandbox_MAX_FD);
+    for (int fd = low; fd < high; fd++) {
+        if (_PySandbox_FdIsOwned(state, fd)) {
+            set_fd_owned(state, fd, 0);
+            (void)close(fd);
+        }
+    }
+    return 0;
+}
+
+/* The interpreter is gone: close what it left open (os.open() without
+ * os.close()), so that its files do not stay open in the host. */
+/* Make a close() of *fd* return at once: a socket's SO_LINGER, which
+ * untrusted code may set to hours, would make it wait for unsent data
+ * (the kernel still sends it, in the background).  Ignored for what is not
+ * a socket. */
+void
+_PySandbox_NoLinger(int fd)
+{
+#ifdef SO_LINGER
+    struct linger off = {0, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+#endif
+}
+
+void
+_PySandbox_CloseOwnedFds(struct _PySandboxState *state)
+{
+    for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
+        if (_PySandbox_FdIsOwned(state, fd)) {
+            _PySandbox_NoLinger(fd);
+            (void)close(fd);
+        }
+    }
+    memset(state->fds, 0, sizeof(state->fds));
+    memset(state->ro_fds, 0, sizeof(state->ro_fds));
+}
+
+#endif  /* Py_UNTRUSTED */
