@@ -203,9 +203,10 @@ clear_state(struct _PySandboxState *state)
 
 PyStatus
 _PySandbox_InitInterpreter(PyInterpreterState *interp,
-                           const PyInterpreterConfig *config)
+                           const PyInterpreterConfig *config,
+                           const PySandboxPolicy *policy)
 {
-    if (config->sandbox == NULL) {
+    if (policy == NULL) {
         return _PyStatus_OK();
     }
     if (_Py_IsMainInterpreter(interp)) {
@@ -226,7 +227,6 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         return _PyStatus_NO_MEMORY();
     }
     /* The policy's own copy: the creator frees its policy afterwards. */
-    const PySandboxPolicy *policy = config->sandbox;
     if (_PySandboxPolicy_Copy(&state->policy, policy) < 0
         || (state->cwd = policy->cwd != NULL
                          ? _PyMem_RawStrdup(policy->cwd)
@@ -888,19 +888,17 @@ _PySandbox_EndHeld(PyInterpreterState *interp)
 
 
 PyStatus
-_PySandbox_CheckCreator(const PyInterpreterConfig *config)
+_PySandbox_CheckCreator(void)
 {
     PyThreadState *tstate = _PyThreadState_GET();
     if (tstate == NULL || !_PySandbox_IsUntrusted(tstate->interp)) {
         return _PyStatus_OK();
     }
-    /* A trusted interpreter made from inside would be an escape; a nested
-       untrusted one needs its policy checked to be within this one's,
-       which the engine does not do yet. */
-    (void)_PySandbox_Deny("interpreter",
-                          config->sandbox != NULL
-                          ? "creating an untrusted interpreter"
-                          : "creating a trusted interpreter");
+    /* A trusted interpreter made from inside would be an escape.  A nested
+       untrusted one is made only by PySandbox_NewInterpreter(), which
+       checks that its policy is within this one's and creates it with no
+       current thread state. */
+    (void)_PySandbox_Deny("interpreter", "creating a trusted interpreter");
     return _PyStatus_ERR("an untrusted interpreter cannot create "
                          "interpreters");
 }
@@ -977,11 +975,11 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         .allow_daemon_threads = policy->max_threads > 0,
         .check_multi_interp_extensions = 1,
         .gil = PyInterpreterConfig_OWN_GIL,
-        .sandbox = &local,
     };
     PyThreadState *save_tstate = PyThreadState_Swap(NULL);
     PyThreadState *tstate = NULL;
-    PyStatus status = Py_NewInterpreterFromConfig(&tstate, &config);
+    PyStatus status = _PySandbox_NewInterpreterFromConfig(&tstate, &config,
+                                                          &local);
     _PySandboxPolicy_ClearCreated(&local);
     if (PyStatus_Exception(status)) {
         PyThreadState_Swap(save_tstate);

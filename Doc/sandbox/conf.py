@@ -22,8 +22,7 @@ nitpick_ignore_regex = [
     (r"py:(mod|func|data|class|exc)", r"(sys|sysconfig|builtins)(\..*)?"),
     (r"py:(exc|attr|data)", r"(PermissionError|OSError|BaseException|"
                             r"Exception|OSError\.errno|errno\.EACCES)"),
-    (r"c:.*", r"(PyObject|Py_UNTRUSTED|PyInterpreterState|Py_ssize_t|"
-              r"PyInterpreterConfig\.sandbox)"),
+    (r"c:.*", r"(PyObject|Py_UNTRUSTED|PyInterpreterState|Py_ssize_t)"),
     (r"py:(mod|data|exc)", r"(site|atexit|MemoryError|RuntimeError)"),
     (r"c:func", r"Py_EndInterpreter"),
     (r"py:(class|data)", r"(bytes|errno\.ENOSPC)"),

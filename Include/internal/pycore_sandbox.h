@@ -29,6 +29,7 @@ extern "C" {
 #define _PY_SANDBOX_BIT (1U << 7)
 
 struct msghdr;
+struct _PySandboxPolicy;
 
 /* What a file operation needs (_PySandbox_ResolvePath()): PySandbox_READ
  * or PySandbox_WRITE, with: */
@@ -47,18 +48,28 @@ struct _PySandboxState;
 extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
 extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
 
-/* Make *interp* untrusted if config->sandbox is set: check that the rest of
- * the config isolates it, copy the policy, and rewrite the PyConfig it
- * copied from its creator (no site, stdlib-only sys.path, no .pyc), all
- * before it runs any Python (init_interp_settings()). */
-extern PyStatus _PySandbox_InitInterpreter(PyInterpreterState *interp,
-                                           const PyInterpreterConfig *config);
+/* Make *interp* untrusted if *policy* is not NULL: check that *config*
+ * isolates it, copy the policy, and rewrite the PyConfig it copied from
+ * its creator (no site, stdlib-only sys.path, no .pyc), all before it runs
+ * any Python (init_interp_settings()). */
+extern PyStatus _PySandbox_InitInterpreter(
+    PyInterpreterState *interp, const PyInterpreterConfig *config,
+    const struct _PySandboxPolicy *policy);
+
+/* Py_NewInterpreterFromConfig() of an untrusted interpreter limited by
+ * *policy* (Python/pylifecycle.c; PySandbox_NewInterpreter() calls it).
+ * The policy does not travel in PyInterpreterConfig, which stays stock
+ * 3.13's: an extension or embedder compiled against stock headers passes
+ * the stock struct to this build. */
+extern PyStatus _PySandbox_NewInterpreterFromConfig(
+    PyThreadState **tstate_p, const PyInterpreterConfig *config,
+    const struct _PySandboxPolicy *policy);
 
 /* Refuse, with the denial logged, when the current interpreter is
  * untrusted: it creates no interpreter, trusted or not (new_interpreter(),
  * before anything is made).  The engine creates untrusted interpreters
  * with no current thread state. */
-extern PyStatus _PySandbox_CheckCreator(const PyInterpreterConfig *config);
+extern PyStatus _PySandbox_CheckCreator(void);
 
 /* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
 extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
@@ -504,13 +515,14 @@ _PySandbox_FiniTypes(PyInterpreterState *Py_UNUSED(interp))
 
 static inline PyStatus
 _PySandbox_InitInterpreter(PyInterpreterState *Py_UNUSED(interp),
-                           const PyInterpreterConfig *Py_UNUSED(config))
+                           const PyInterpreterConfig *Py_UNUSED(config),
+                           const struct _PySandboxPolicy *Py_UNUSED(policy))
 {
     return _PyStatus_OK();
 }
 
 static inline PyStatus
-_PySandbox_CheckCreator(const PyInterpreterConfig *Py_UNUSED(config))
+_PySandbox_CheckCreator(void)
 {
     return _PyStatus_OK();
 }
