@@ -549,6 +549,15 @@ DEEP = {
                         "for k in range(DEPTH - 1): "
                         "rs[k].__init__(rs[k + 1], 1)\n"
                         "rs[0].closed",
+    # A property's C getter that gets the property again (third review).
+    "property methodcaller": "from operator import methodcaller\n"
+                             "class A:\n"
+                             "    m = property(methodcaller('m'))\n"
+                             "methodcaller('m')(A())",
+    "property itemgetter": "from operator import itemgetter\n"
+                           "class A:\n"
+                           "    __getitem__ = property(itemgetter(0))\n"
+                           "A()[0]",
     "csv reader": "import csv\nit = iter(['a,b'])\n"
                   "for i in range(DEPTH): it = csv.reader(it)\nnext(it)",
     "elementtree deepcopy": "import xml.etree.ElementTree as ET, copy\n"
