@@ -228,9 +228,7 @@ _sandbox_exec_impl(PyObject *module, long long interp_id, const char *source,
     if (interp == NULL) {
         return NULL;
     }
-    int rc = PySandbox_Exec(interp, source, filename);
-    _PySandbox_Leave(interp);
-    if (rc < 0) {
+    if (_PySandbox_ExecHeld(interp, source, filename) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -257,9 +255,7 @@ _sandbox_eval_impl(PyObject *module, long long interp_id,
     if (interp == NULL) {
         return NULL;
     }
-    PyObject *result = PySandbox_Eval(interp, expression);
-    _PySandbox_Leave(interp);
-    return result;
+    return _PySandbox_EvalHeld(interp, expression);
 }
 
 
@@ -290,9 +286,7 @@ _sandbox_call_impl(PyObject *module, long long interp_id, const char *target,
     if (kwargs == Py_None) {
         kwargs = NULL;
     }
-    PyObject *result = PySandbox_Call(interp, target, args, kwargs);
-    _PySandbox_Leave(interp);
-    return result;
+    return _PySandbox_CallHeld(interp, target, args, kwargs);
 }
 
 

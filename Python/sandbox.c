@@ -308,42 +308,114 @@ _PySandbox_Deferred(PyInterpreterState *interp)
 }
 
 
-/* End the interpreters that *interp* created, which are not running;
- * one that runs (a job in another of its threads) stays for the host to
- * end. */
+/* Is untrusted *i* an interpreter that *ancestor* created, or one of
+ * theirs?  Under the runtime's lock of interpreters. */
+static int
+descends_from(_PyRuntimeState *runtime, PyInterpreterState *i,
+              PyInterpreterState *ancestor)
+{
+    for (int depth = 0; i != NULL && i->sandbox != NULL && depth < 1000;
+         depth++)
+    {
+        int64_t parent = i->sandbox->parent_id;
+        if (parent == ancestor->id) {
+            return 1;
+        }
+        if (parent < 0) {
+            return 0;
+        }
+        PyInterpreterState *p = runtime->interpreters.head;
+        while (p != NULL && p->id != parent) {
+            p = p->next;
+        }
+        i = p;
+    }
+    return 0;
+}
+
+/* Stop the Python code of every interpreter that *interp* created, and
+ * of theirs, as its own: a thread of *interp* that runs a job in one of
+ * them sees its own stop bit only when the job returns.  They create no
+ * interpreter and accept no job from now on. */
+static void
+stop_descendants(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        if (i != interp && i->sandbox != NULL
+            && descends_from(runtime, i, interp))
+        {
+            i->sandbox->stopping = 1;
+            i->sandbox->no_children = 1;
+            for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
+                _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+            }
+        }
+    }
+    HEAD_UNLOCK(runtime);
+}
+
+/* End the interpreters that *interp* created.  From the scan on, it
+ * creates none (PySandbox_NewInterpreter() checks no_children under the
+ * same lock).  One that runs a job (in another of its threads) was told to
+ * stop (stop_descendants()): wait for it, releasing the GIL, up to the
+ * grace period; what still runs then (blocked outside Python) is left. */
 static void
 end_children(PyInterpreterState *interp)
 {
     int64_t id = PyInterpreterState_GetID(interp);
     int64_t children[64];
+    PyTime_t deadline, now;
+    (void)PyTime_MonotonicRaw(&deadline);
+    deadline += SANDBOX_THREADS_GRACE_NS;
     for (;;) {
-        size_t n = 0;
+        size_t n = 0, running = 0;
         _PyRuntimeState *runtime = &_PyRuntime;
         HEAD_LOCK(runtime);
+        interp->sandbox->no_children = 1;
         for (PyInterpreterState *i = runtime->interpreters.head;
              i != NULL && n < Py_ARRAY_LENGTH(children); i = i->next)
         {
-            if (i->sandbox != NULL && i->sandbox->parent_id == id
-                && !_PyInterpreterState_IsRunningMain(i))
+            if (i->sandbox == NULL || i->sandbox->parent_id != id
+                || i->sandbox->end_claimed)
             {
+                continue;
+            }
+            if (i->sandbox->entered > 0
+                || _PyInterpreterState_IsRunningMain(i))
+            {
+                running++;
+            }
+            else {
                 children[n++] = PyInterpreterState_GetID(i);
             }
         }
         HEAD_UNLOCK(runtime);
-        if (n == 0) {
-            return;
-        }
         size_t ended = 0;
         for (size_t k = 0; k < n; k++) {
-            PyInterpreterState *child = _PyInterpreterState_LookUpID(
-                children[k]);
-            if (child != NULL && PySandbox_EndInterpreter(child) == 0) {
+            PyInterpreterState *child = _PySandbox_HoldByID(children[k],
+                                                            "end_children");
+            if (child != NULL && _PySandbox_EndHeld(child) >= 0) {
                 ended++;
             }
             PyErr_Clear();
         }
-        if (ended == 0) {
+        if (running == 0 && ended == 0) {
+            return;     /* none left, or none that would end */
+        }
+        (void)PyTime_MonotonicRaw(&now);
+        if (now >= deadline) {
             return;
+        }
+        if (ended == 0) {
+            /* Only running ones: let them stop. */
+            Py_BEGIN_ALLOW_THREADS
+            struct timespec pause = {0, 1000 * 1000};
+            (void)nanosleep(&pause, NULL);
+            Py_END_ALLOW_THREADS
         }
     }
 }
@@ -359,6 +431,7 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
     if (!state->ending) {
         /* Its children end with it, before it stops. */
         PyObject *exc = PyErr_GetRaisedException();
+        stop_descendants(interp);
         end_children(interp);
         PyErr_SetRaisedException(exc);
     }
@@ -443,12 +516,24 @@ _PySandbox_Enter(PyInterpreterState *interp)
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
     int ok = (is_listed(runtime, interp) && interp->sandbox != NULL
-              && !interp->sandbox->end_claimed);
+              && !interp->sandbox->end_claimed
+              && !interp->sandbox->stopping);
     if (ok) {
         interp->sandbox->entered++;
     }
     HEAD_UNLOCK(runtime);
     if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the untrusted interpreter is ending");
+        return -1;
+    }
+    return 0;
+}
+
+int
+_PySandbox_CheckJobHeld(PyInterpreterState *interp)
+{
+    if (_Py_atomic_load_int_relaxed(&interp->sandbox->stopping)) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the untrusted interpreter is ending");
         return -1;
@@ -592,10 +677,11 @@ unwatch(struct _PySandboxState *state)
  * good) would keep their numbers for good: a tenant could use up the
  * host's descriptors.  So they are closed at the host's first call to the
  * engine (a creation or an end) SANDBOX_PARKED_NS after the abandonment,
- * even with threads left: by then a thread that was about to make a system
- * call on one of them has made it (it holds the file, not the number), and
- * a thread that wakes up takes its interpreter's GIL, and exits, before
- * any other call. */
+ * even with threads left: each number is forgotten before it is closed
+ * (the table then refuses it), and a thread of the interpreter exits when
+ * it next takes its GIL, after any system call that released it
+ * (abandon_interpreter()).  Left: a thread that checked a number and had
+ * not made its call by then (Doc/sandbox/threat-model.rst). */
 #define SANDBOX_PARKED_NS ((PyTime_t)10 * 1000 * 1000 * 1000)
 static PyMutex abandoned_mutex;
 static struct _PySandboxState *abandoned_list;
@@ -706,10 +792,10 @@ close_parked_fds(struct _PySandboxState *state)
     _PySandbox_CloseOwnedFds(state);
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
         if (_PySandbox_FdBit(state->internal_fds, fd)) {
+            _PySandbox_SetFdBit(state->internal_fds, fd, 0);
             (void)close(fd);
         }
     }
-    memset(state->internal_fds, 0, sizeof(state->internal_fds));
     for (Py_ssize_t i = 0; i < state->n_grants; i++) {
         if (state->grants[i].fd >= 0) {
             (void)close(state->grants[i].fd);
@@ -722,6 +808,11 @@ close_parked_fds(struct _PySandboxState *state)
     state->n_write_roots = 0;
 }
 
+
+/* The "finalizing" thread state of an interpreter abandoned before its
+ * end began (_PySandbox_PrepareEnd()): no thread's, so that every one of
+ * its threads must exit (_PyThreadState_MustExit()). */
+static PyThreadState abandoned_finalizer;
 
 /* Take an ending interpreter whose threads did not stop out of the
  * runtime: out of the list of interpreters (lookups, walks and the
@@ -752,6 +843,12 @@ abandon_interpreter(PyInterpreterState *interp)
     /* Its descriptors: closed when its last thread is gone, parked until
        then.  Counted as a watcher meanwhile, so that exactly one closes
        them: a last thread that exits now, or this. */
+    /* Its threads exit when they next take its GIL (after any system call
+       that released it), as in a finalizing interpreter, instead of
+       running on with its descriptors' numbers. */
+    if (_PyInterpreterState_GetFinalizing(interp) == NULL) {
+        _PyInterpreterState_SetFinalizing(interp, &abandoned_finalizer);
+    }
     struct _PySandboxState *state = interp->sandbox;
     _Py_atomic_add_ssize(&state->watched, 1);
     park_fds(state);
@@ -771,9 +868,11 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
     struct _PySandboxState *state = interp->sandbox;
     assert(state != NULL);
     sweep_abandoned();
-    /* No more Python in any of its threads, from their next check. */
+    /* No more Python in any of its threads, from their next check, nor in
+       the interpreters it created, where its threads may run jobs. */
     state->stopping = 1;
     _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
+    stop_descendants(interp);
     /* A thread may hold its GIL in a long C loop (sum(range(10**12))),
        which no check interrupts: entering would wait as long. */
     struct _gil_runtime_state *gil = interp->ceval.gil;
@@ -918,7 +1017,9 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     PyInterpreterState *creator = _PyInterpreterState_GET();
     struct _PySandboxState *creator_state = creator->sandbox;
     if (creator_state != NULL) {
-        if (creator_state->ending) {
+        if (creator_state->ending || creator_state->stopping
+            || creator_state->no_children)
+        {
             (void)_PySandbox_Deny("interpreter", "creating an untrusted "
                                   "interpreter while ending");
             return NULL;
@@ -994,12 +1095,27 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         return NULL;
     }
     PyInterpreterState *interp = PyThreadState_GetInterpreter(tstate);
-    interp->sandbox->parent_id = creator_state != NULL
-                                 ? PyInterpreterState_GetID(creator) : -1;
+    int too_late = 0;
+    if (creator_state != NULL) {
+        /* Its creator's end scans for children under the same lock: it
+           either finds this one, or this one finds that it began. */
+        _PyRuntimeState *runtime = &_PyRuntime;
+        HEAD_LOCK(runtime);
+        interp->sandbox->parent_id = PyInterpreterState_GetID(creator);
+        too_late = creator_state->no_children;
+        HEAD_UNLOCK(runtime);
+    }
     /* The initial thread state is not needed: runs get their own. */
     PyThreadState_Clear(tstate);
     PyThreadState_Swap(save_tstate);
     PyThreadState_Delete(tstate);
+    if (too_late) {
+        (void)PySandbox_EndInterpreter(interp);
+        PyErr_Clear();
+        (void)_PySandbox_Deny("interpreter", "creating an untrusted "
+                              "interpreter while ending");
+        return NULL;
+    }
     return interp;
 }
 

@@ -192,14 +192,16 @@ _PySandbox_NoLinger(int fd)
 void
 _PySandbox_CloseOwnedFds(struct _PySandboxState *state)
 {
+    /* Each number is forgotten before it is closed: a thread of an
+       abandoned interpreter that checks it afterwards is refused, rather
+       than handed a number the host may reuse at once. */
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
         if (_PySandbox_FdIsOwned(state, fd)) {
+            set_fd_owned(state, fd, 0);
             _PySandbox_NoLinger(fd);
             (void)close(fd);
         }
     }
-    memset(state->fds, 0, sizeof(state->fds));
-    memset(state->ro_fds, 0, sizeof(state->ro_fds));
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -766,28 +766,40 @@ finish_job(job_outcome *out)
     return result;
 }
 
-/* Run one job in *interp* on this thread, and come back. */
+/* Give up the caller's hold of *interp*, if *held*, and fail. */
+static PyObject *
+release(PyInterpreterState *interp, int held)
+{
+    if (held) {
+        _PySandbox_Leave(interp);
+    }
+    return NULL;
+}
+
+/* Run one job in *interp* on this thread, and come back.  With *held*,
+ * the caller holds *interp*; the hold is given up in any case. */
 static PyObject *
 do_job(PyInterpreterState *interp, job_kind kind, const char *text,
-       const char *filename, PyObject *args, PyObject *kwargs)
+       const char *filename, PyObject *args, PyObject *kwargs, int held)
 {
     xfer_buf encoded_args = {0};
     if (kind == JOB_CALL) {
         PyObject *pair = PyTuple_Pack(2, args, kwargs);
-        if (pair == NULL) {
-            return NULL;
-        }
-        int rc = encode_value(&encoded_args, pair, -1);
-        Py_DECREF(pair);
+        int rc = pair == NULL ? -1 : encode_value(&encoded_args, pair, -1);
+        Py_XDECREF(pair);
         if (rc < 0) {
             xfer_clear(&encoded_args);
-            return NULL;
+            return release(interp, held);
         }
     }
 
-    if (_PySandbox_CheckJobStack() < 0 || _PySandbox_Enter(interp) < 0) {
+    /* The caller's hold (_PySandbox_HoldByID()) is the job's own. */
+    if (_PySandbox_CheckJobStack() < 0
+        || (held ? _PySandbox_CheckJobHeld(interp)
+                 : _PySandbox_Enter(interp)) < 0)
+    {
         xfer_clear(&encoded_args);
-        return NULL;
+        return release(interp, held);
     }
     job_outcome out = {0};
     PyThreadState *host = PyThreadState_Get();
@@ -810,29 +822,52 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
         _PyInterpreterState_SetNotRunningMain(interp);
     }
     assert(!PyErr_Occurred());
+    /* Everything of the job goes before the swap back: if the caller's
+       interpreter is ending (a creator ended under its thread inside), the
+       swap ends this thread, and the interpreter would stay entered for
+       good, its end refused. */
     PyThreadState_Clear(tstate);
-    (void)PyThreadState_Swap(host);
-    PyThreadState_Delete(tstate);
+    PyThreadState_DeleteCurrent();
     _PySandbox_Leave(interp);
     xfer_clear(&encoded_args);
+    (void)PyThreadState_Swap(host);
     return finish_job(&out);
 }
 
+
+static PyObject *
+exec_job(PyInterpreterState *interp, const char *source,
+         const char *filename, int held)
+{
+    if (_PySandbox_CheckController(interp, "PySandbox_Exec") < 0) {
+        return release(interp, held);
+    }
+    if (source == NULL) {
+        PyErr_SetString(PyExc_ValueError, "PySandbox_Exec: source is NULL");
+        return release(interp, held);
+    }
+    return do_job(interp, JOB_EXEC, source,
+                  filename != NULL ? filename : "<string>", NULL, NULL,
+                  held);
+}
 
 int
 PySandbox_Exec(PyInterpreterState *interp, const char *source,
                const char *filename)
 {
-    if (_PySandbox_CheckController(interp, "PySandbox_Exec") < 0) {
+    PyObject *result = exec_job(interp, source, filename, 0);
+    if (result == NULL) {
         return -1;
     }
-    if (source == NULL) {
-        PyErr_SetString(PyExc_ValueError, "PySandbox_Exec: source is NULL");
-        return -1;
-    }
-    PyObject *result = do_job(interp, JOB_EXEC, source,
-                              filename != NULL ? filename : "<string>",
-                              NULL, NULL);
+    Py_DECREF(result);
+    return 0;
+}
+
+int
+_PySandbox_ExecHeld(PyInterpreterState *interp, const char *source,
+                    const char *filename)
+{
+    PyObject *result = exec_job(interp, source, filename, 1);
     if (result == NULL) {
         return -1;
     }
@@ -841,18 +876,31 @@ PySandbox_Exec(PyInterpreterState *interp, const char *source,
 }
 
 
-PyObject *
-PySandbox_Eval(PyInterpreterState *interp, const char *expression)
+static PyObject *
+eval_job(PyInterpreterState *interp, const char *expression, int held)
 {
     if (_PySandbox_CheckController(interp, "PySandbox_Eval") < 0) {
-        return NULL;
+        return release(interp, held);
     }
     if (expression == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "PySandbox_Eval: expression is NULL");
-        return NULL;
+        return release(interp, held);
     }
-    return do_job(interp, JOB_EVAL, expression, "<string>", NULL, NULL);
+    return do_job(interp, JOB_EVAL, expression, "<string>", NULL, NULL,
+                  held);
+}
+
+PyObject *
+PySandbox_Eval(PyInterpreterState *interp, const char *expression)
+{
+    return eval_job(interp, expression, 0);
+}
+
+PyObject *
+_PySandbox_EvalHeld(PyInterpreterState *interp, const char *expression)
+{
+    return eval_job(interp, expression, 1);
 }
 
 
@@ -883,59 +931,75 @@ valid_target(const char *target)
 }
 
 
-PyObject *
-PySandbox_Call(PyInterpreterState *interp, const char *target,
-               PyObject *args, PyObject *kwargs)
+/* The keyword arguments of a call: a dict with str keys.  0, or -1 with
+ * an exception set. */
+static int
+check_kwargs(PyObject *kwargs)
+{
+    if (!PyDict_Check(kwargs)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "PySandbox_Call: kwargs must be a dict");
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key;
+    while (PyDict_Next(kwargs, &pos, &key, NULL)) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "PySandbox_Call: keywords must be strings");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+call_job(PyInterpreterState *interp, const char *target, PyObject *args,
+         PyObject *kwargs, int held)
 {
     if (_PySandbox_CheckController(interp, "PySandbox_Call") < 0) {
-        return NULL;
+        return release(interp, held);
     }
     if (target == NULL || !valid_target(target)) {
         PyErr_Format(PyExc_ValueError,
                      "PySandbox_Call: the target must be 'module:qualname', "
                      "not '%.200s'", target != NULL ? target : "(NULL)");
-        return NULL;
+        return release(interp, held);
     }
-    if (args == NULL) {
-        args = PyTuple_New(0);
-    }
-    else if (!PyTuple_Check(args)) {
+    if (args != NULL && !PyTuple_Check(args)) {
         PyErr_SetString(PyExc_TypeError,
                         "PySandbox_Call: args must be a tuple");
-        return NULL;
+        return release(interp, held);
     }
-    else {
-        Py_INCREF(args);
+    if (kwargs != NULL && check_kwargs(kwargs) < 0) {
+        return release(interp, held);
     }
-    if (kwargs == NULL) {
-        kwargs = PyDict_New();
-    }
-    else if (!PyDict_Check(kwargs)) {
+    args = args != NULL ? Py_NewRef(args) : PyTuple_New(0);
+    kwargs = kwargs != NULL ? Py_NewRef(kwargs) : PyDict_New();
+    if (args == NULL || kwargs == NULL) {
         Py_XDECREF(args);
-        PyErr_SetString(PyExc_TypeError,
-                        "PySandbox_Call: kwargs must be a dict");
-        return NULL;
+        Py_XDECREF(kwargs);
+        return release(interp, held);
     }
-    else {
-        Py_ssize_t pos = 0;
-        PyObject *key;
-        while (PyDict_Next(kwargs, &pos, &key, NULL)) {
-            if (!PyUnicode_Check(key)) {
-                Py_XDECREF(args);
-                PyErr_SetString(PyExc_TypeError,
-                                "PySandbox_Call: keywords must be strings");
-                return NULL;
-            }
-        }
-        Py_INCREF(kwargs);
-    }
-    PyObject *result = NULL;
-    if (args != NULL && kwargs != NULL) {
-        result = do_job(interp, JOB_CALL, target, NULL, args, kwargs);
-    }
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
+    PyObject *result = do_job(interp, JOB_CALL, target, NULL, args, kwargs,
+                              held);
+    Py_DECREF(args);
+    Py_DECREF(kwargs);
     return result;
+}
+
+PyObject *
+PySandbox_Call(PyInterpreterState *interp, const char *target,
+               PyObject *args, PyObject *kwargs)
+{
+    return call_job(interp, target, args, kwargs, 0);
+}
+
+PyObject *
+_PySandbox_CallHeld(PyInterpreterState *interp, const char *target,
+                    PyObject *args, PyObject *kwargs)
+{
+    return call_job(interp, target, args, kwargs, 1);
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -315,6 +315,139 @@ def test_a_lookup_by_id_holds_the_interpreter_until_the_engine_is_done():
     assert "ok" in outcomes, out
 
 
+# A tenant's thread running a job in its child when the host ends the
+# tenant (third review): the child's code ran on after the end, and the
+# child could never be ended.
+CHILD_JOB = r'''
+import _sandbox, threading, time
+def runner():
+    child = _sandbox.new_interpreter(0, 0, (), (), (), WRITE)
+    try:
+        _sandbox.exec(child, JOB)
+    finally:
+        pass
+threading.Thread(target=runner).start()
+time.sleep(0.5)
+'''
+
+HEARTBEAT = r'''
+import time
+n = 0
+while True:
+    n += 1
+    with open(BEAT, "w") as f:
+        f.write(str(n))
+    time.sleep(0.05)
+'''
+
+
+def test_ending_a_tenant_stops_the_jobs_its_threads_run_in_its_children(
+        tmp_path):
+    beat = str(tmp_path / "beat")
+    job = HEARTBEAT.replace("BEAT", repr(beat))
+    tenant = (CHILD_JOB.replace("WRITE", repr((str(tmp_path),)))
+              .replace("JOB", repr(job)))
+    out = host_ok(run_host(f"""
+        import _interpreters, _sandbox, os, time
+        before = len(_interpreters.list_all())
+        jail = _sandbox.new_interpreter(1, 0, (), (), (), ({str(tmp_path)!r},))
+        _sandbox.exec(jail, {tenant!r})
+        t0 = time.monotonic()
+        _sandbox.end_interpreter(jail)
+        took = time.monotonic() - t0
+        time.sleep(0.5)
+        first = open({beat!r}).read()
+        time.sleep(1)
+        print("stopped", open({beat!r}).read() == first, took < 5)
+        print("left", len(_interpreters.list_all()) - before)
+        print("host alive")
+    """))
+    # The child's code no longer runs, and no interpreter is left.
+    assert "stopped True True" in out, out
+    assert "left 0" in out, out
+
+
+HELD_OPEN = r'''
+import os, time
+keep = [os.pipe() for i in range(100)]
+time.sleep(2)
+'''
+
+
+def test_a_child_whose_job_outlives_its_creator_can_still_be_ended():
+    # The job returns after its creator was ended: the thread that ran it
+    # goes back to an ending interpreter and exits there, which once left
+    # the child entered for good, its 200 descriptors open in the host.
+    # (The host ends such a child: its creator's end waits for it only
+    # the grace period.)
+    tenant = CHILD_JOB.replace("WRITE", "()").replace("JOB",
+                                                      repr(HELD_OPEN))
+    out = host_ok(run_host(f"""
+        import _interpreters, _sandbox, os, time
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        before, interps = fds(), len(_interpreters.list_all())
+        jail = _sandbox.new_interpreter(1)
+        _sandbox.exec(jail, {tenant!r})
+        _sandbox.end_interpreter(jail)
+        time.sleep(2.5)         # the child's job takes 2 s
+        for child in range(jail + 1, jail + 3):
+            try:
+                _sandbox.end_interpreter(child)
+            except Exception as exc:
+                print("end", type(exc).__name__)
+        print("left", len(_interpreters.list_all()) - interps,
+              "fds", fds() - before)
+        print("host alive")
+    """))
+    assert "left 0 fds 0" in out, out
+    assert "is running" not in out, out
+
+
+CREATORS = r'''
+import _sandbox, threading, itertools, time, collections
+SRC = ("import threading, time\n"
+       "threading.Thread(target=time.sleep, args=(0.5,)).start()")
+def creator():
+    # All in C: no check of the stop bit between two creations.
+    collections.deque(zip(
+        map(_sandbox.exec, map(_sandbox.new_interpreter, itertools.repeat(1)),
+            itertools.repeat(SRC)),
+        map(time.sleep, itertools.repeat(0.2))), maxlen=0)
+for i in range(2):
+    threading.Thread(target=creator).start()
+time.sleep(0.5)
+'''
+
+
+def test_children_made_while_the_creator_ends_neither_delay_nor_outlive_it():
+    out = host_ok(run_host(f"""
+        import _interpreters, _sandbox, os, threading, time
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        before, interps = fds(), len(_interpreters.list_all())
+        took = []
+        for attempt in range(3):
+            jail = _sandbox.new_interpreter(2)
+            _sandbox.exec(jail, {CREATORS!r})
+            t0 = time.monotonic()
+            done = []
+            threading.Thread(target=lambda: done.append(
+                _sandbox.end_interpreter(jail)), daemon=True).start()
+            while not done and time.monotonic() - t0 < 60:
+                time.sleep(0.1)
+            took.append(round(time.monotonic() - t0) if done else None)
+        time.sleep(1.5)
+        print("took", took, all(t is not None and t < 15 for t in took))
+        print("left", len(_interpreters.list_all()) - interps)
+        print("host alive", flush=True)
+        os._exit(0)    # a daemon thread may still be ending an interpreter
+    """, timeout=300))
+    # Each end returned in bounded time, and left no child behind.
+    assert "True" in out.split("took", 1)[1].splitlines()[0], out
+    assert "left 0" in out, out
+
+
 # --- 6. Teardown time chosen by the tenant -------------------------------
 
 LINGER = r'''

@@ -129,6 +129,9 @@ struct _PySandboxState {
     int64_t parent_id;          /* the untrusted creator's ID, or -1 */
     int abandoned;              /* ended with threads it could not stop */
     int stopping;               /* its end is near: no more Python */
+    /* Its end began: it creates no interpreter from now on (set, and read
+       by a creation, under the runtime's lock of interpreters). */
+    int no_children;
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t n_ext;           /* the entries of ext in use */
@@ -274,6 +277,22 @@ extern PyInterpreterState *_PySandbox_HoldByID(int64_t id, const char *func);
 /* PySandbox_EndInterpreter() of an interpreter the caller holds
  * (_PySandbox_HoldByID()): the hold is released, whatever the outcome. */
 extern int _PySandbox_EndHeld(PyInterpreterState *interp);
+
+/* May a job run in *interp*, which the caller holds?  Not once it stops
+ * (its creator ends).  0, or -1 with RuntimeError set. */
+extern int _PySandbox_CheckJobHeld(PyInterpreterState *interp);
+
+/* PySandbox_Exec(), Eval() and Call() of an interpreter the caller holds
+ * (Python/sandbox_transport.c): the job takes the hold over, and gives it
+ * up before the thread goes back to the caller's interpreter, which may be
+ * ending (the swap then ends the thread). */
+extern int _PySandbox_ExecHeld(PyInterpreterState *interp,
+                               const char *source, const char *filename);
+extern PyObject *_PySandbox_EvalHeld(PyInterpreterState *interp,
+                                     const char *expression);
+extern PyObject *_PySandbox_CallHeld(PyInterpreterState *interp,
+                                     const char *target, PyObject *args,
+                                     PyObject *kwargs);
 
 /* Python/sandbox_denial.c */
 
