@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import job_outcome as outcome, requires_untrusted, run_host
+from support import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 

@@ -14,7 +14,7 @@ import sysconfig
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD
+from support import UNTRUSTED_BUILD
 
 PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "capi",
                             "sandbox_capi_probe.c")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted
 
 
 def cli(*args, **kw):

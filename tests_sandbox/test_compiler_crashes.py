@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, run_host
+from support import UNTRUSTED_BUILD, run_host, run_untrusted
 
 # nested(n) is a list comprehension nested n deep, each level binding a
 # local ("i") of its own, so that each inlined comprehension (PEP 709)
@@ -80,8 +80,7 @@ def case_source(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_in_the_host(name):
-    proc = run_host(case_source(name) + "\nprint('survived')\n",
-                    "-X", "faulthandler")
+    proc = run_host(case_source(name) + "\nprint('survived')\n")
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert proc.stdout == "survived\n", proc.stdout
 
@@ -90,16 +89,6 @@ def test_in_the_host(name):
                     reason="needs a CPython configured --with-untrusted")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_inside_an_untrusted_interpreter(name):
-    proc = run_host(f"""
-        import _sandbox
-        jail = _sandbox.new_interpreter()
-        try:
-            _sandbox.exec(jail, {case_source(name)!r})
-            print("ran")
-        except _sandbox.RemoteError as exc:
-            print(exc.type_name.rpartition(".")[2], exc.message)
-        _sandbox.end_interpreter(jail)
-        print("host alive")
-    """)
+    proc = run_untrusted(case_source(name), threads=0, message=True)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert proc.stdout == "ran\nhost alive\n", proc.stdout

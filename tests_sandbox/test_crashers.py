@@ -10,28 +10,10 @@ import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted, run_host
+from support import (UNTRUSTED_BUILD, requires_untrusted, run_host,
+                     run_untrusted)
 
 CRASHERS = os.path.join(os.path.dirname(os.__file__), "test", "crashers")
-
-
-
-def run_untrusted(source, timeout=120):
-    """Run *source* in an untrusted interpreter of a child host; return the
-    child and what the job ended with."""
-    proc = run_host(f"""
-        import _sandbox
-        jail = _sandbox.new_interpreter(1)
-        try:
-            _sandbox.exec(jail, {source!r})
-            print("ran")
-        except _sandbox.RemoteError as exc:
-            print(exc.type_name.rpartition(".")[2])
-        _sandbox.end_interpreter(jail)
-        print("host alive")
-    """, timeout=timeout)
-    return proc
-
 
 # Fixed by a patch of ours (every build): they run in the host itself.
 FIXED = {

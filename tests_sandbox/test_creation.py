@@ -6,14 +6,13 @@ host's configuration runs in a child host process.
 """
 
 import errno
-import os
-import sys
 import textwrap
 
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted, run_untrusted as run
+from support import (exec_in_interpreter as run, requires_untrusted,
+                     run_host, run_python)
 
 pytestmark = requires_untrusted
 
@@ -124,12 +123,10 @@ def test_host_directories_are_not_on_the_path(tmp_path):
     marker = tmp_path / "site-ran"
     (extra / "sitecustomize.py").write_text(
         f"with open({str(marker)!r}, 'a') as f: f.write('ran\\n')\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONPATH"] = str(extra)
-    import subprocess
-    proc = subprocess.run([sys.executable, str(script_dir / "host.py")],
-                          capture_output=True, text=True, timeout=120,
-                          env=env, cwd=tmp_path)
+    # Not -I: the host's PYTHONPATH and script directory are what must
+    # not reach the untrusted interpreter.
+    proc = run_python(str(script_dir / "host.py"), isolated=False,
+                      cwd=tmp_path, PYTHONPATH=str(extra))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         '{"canary_in_script_dir": "ModuleNotFoundError", '
@@ -149,11 +146,8 @@ def test_creation_refuses_other_allocators():
             print("refused:", e)
         print("host alive")
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONMALLOC"] = "malloc"
-    import subprocess
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60, env=env)
+    # Not -I, which would ignore PYTHONMALLOC.
+    proc = run_host(code, isolated=False, PYTHONMALLOC="malloc")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
         "refused: cannot create an untrusted interpreter: untrusted "

@@ -10,22 +10,17 @@ shows, as a control, that the same probe reaches the host from a trusted
 isolated interpreter.
 """
 
-import os
-import subprocess
 import sys
 import textwrap
 
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
 
-def run_host(code):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120,
-                          env=env)
+def host_stdout(code):
+    """What *code*, run as a child host that must succeed, printed."""
+    proc = run_host(code)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -75,7 +70,7 @@ finally:
 
 
 def test_current_frames_and_exceptions_show_only_its_own_threads():
-    lines = run_host(FRAMES).splitlines()
+    lines = host_stdout(FRAMES).splitlines()
     # Its own job thread only: not the host's main thread nor its helper.
     assert lines[0] == "untrusted 1 ['<module>'] ['NoneType']"
     label, frames, excs = lines[1].split()
@@ -112,7 +107,7 @@ def test_the_perf_trampoline_is_the_hosts_alone():
     if not hasattr(sys, "activate_stack_trampoline"):
         import pytest
         pytest.skip("no perf trampoline on this platform")
-    lines = run_host(TRAMPOLINE).splitlines()
+    lines = host_stdout(TRAMPOLINE).splitlines()
     assert lines[0] == "['SandboxError', 'SandboxError'] False False"
     assert lines[1] == ("['sys.activate_stack_trampoline', "
                         "'sys.deactivate_stack_trampoline']")
@@ -138,7 +133,7 @@ _interpreters.run_string(trusted, PROBE + "import os; os.write(1, b'%d' % size)"
 
 
 def test_thread_stacks_cannot_be_made_small():
-    lines = run_host(STACK).splitlines()
+    lines = host_stdout(STACK).splitlines()
     assert lines[0] == f"{8 * 1024 * 1024} 0"
     assert lines[1] == "32768"      # the control: stock behaviour
 
@@ -211,7 +206,7 @@ print(datetime.datetime.__mro__[0].__name__, datetime.date(2026, 1, 1).year)
 def test_the_hosts_datetime_survives_an_untrusted_interpreters_end():
     # Its static types, readied first in an untrusted heap, were freed
     # with that heap: the host crashed at its next use of them.
-    assert run_host(DATETIME_FIRST) == "datetime 2026\n"
+    assert host_stdout(DATETIME_FIRST) == "datetime 2026\n"
 
 
 def test_untrusted_code_finds_no_other_interpreter(untrusted, tmp_path):

@@ -12,7 +12,7 @@ import time
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted, run_untrusted as run
+from support import exec_in_interpreter as run, requires_untrusted
 
 pytestmark = requires_untrusted
 

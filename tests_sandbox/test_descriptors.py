@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import job_outcome as outcome, requires_untrusted, run_host
+from support import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 

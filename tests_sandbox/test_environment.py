@@ -3,14 +3,13 @@ holds only the variables its policy names, with the values its creator
 had; what it changes stays in it, never in the host's os.environ nor in
 the C environment that the host's children inherit."""
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -44,12 +43,8 @@ _sandbox.end_interpreter(jail)
 
 
 def test_only_the_named_variables_and_nothing_back():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.pop("UNSET_HERE", None)
-    env.update(ALLOWED="host value", SECRET="s3cret")
-    proc = subprocess.run([sys.executable, "-I", "-c", HOST],
-                          capture_output=True, text=True, timeout=60,
-                          env=env)
+    proc = run_host(HOST, UNSET_HERE=None, ALLOWED="host value",
+                    SECRET="s3cret")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "{'ALLOWED': 'host value'}",

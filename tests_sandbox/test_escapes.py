@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import requires_untrusted, run_host
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 

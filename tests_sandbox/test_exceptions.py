@@ -7,7 +7,7 @@ import textwrap
 import _interpreters
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted
 
 
 @pytest.fixture

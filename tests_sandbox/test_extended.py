@@ -10,17 +10,13 @@ import textwrap
 import _interpreters
 import pytest
 
-from conftest import UNTRUSTED_BUILD
+from support import UNTRUSTED_BUILD, requires_untrusted
 from test_capi import probe  # noqa: F401 (the fixture)
 
 
 def test_checks_pass_in_a_trusted_interpreter(probe):  # noqa: F811
     # In both builds: nothing is checked in a trusted interpreter.
     assert probe.all_checks() == "passed"
-
-
-requires_untrusted = pytest.mark.skipif(
-    not UNTRUSTED_BUILD, reason="needs a CPython configured --with-untrusted")
 
 
 @pytest.fixture

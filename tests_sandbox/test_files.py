@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, job_outcome, requires_untrusted
+from support import UNTRUSTED_BUILD, job_outcome, requires_untrusted
 
 pytestmark = requires_untrusted
 

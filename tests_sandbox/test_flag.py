@@ -7,7 +7,7 @@ import sysconfig
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, build_dir
+from support import UNTRUSTED_BUILD, build_dir
 
 # What each variant that tox tests was configured with.
 EXPECTED_FLAG = {"untrusted": 1, "trusted": 0, "debug": 1}

@@ -7,13 +7,11 @@ Each test runs a child host that forks, and checks both processes.
 """
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD
+from support import UNTRUSTED_BUILD, run_host
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
@@ -95,11 +93,7 @@ HOST = textwrap.dedent("""
 
 
 def test_fork_while_subinterpreters_run_in_threads():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-I", "-c",
-         HOST.format(untrusted=UNTRUSTED_BUILD)],
-        capture_output=True, text=True, timeout=120, env=env)
+    proc = run_host(HOST.format(untrusted=UNTRUSTED_BUILD))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "45"                     # the child worked

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import job_outcome, requires_untrusted
+from support import job_outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -224,23 +224,22 @@ def test_no_other_file_loads_under_an_allowed_name(planted_library):
             except ImportError as exc:
                 outcomes.append(type(exc).__name__)
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(f"""
+    proc = run_host(f"""
         import _sandbox
         jail = _sandbox.new_interpreter(0, 0, (), (), ({str(lib.parent)!r},))
         _sandbox.exec(jail, {job!r})
         print(_sandbox.eval(jail, "outcomes"))
         _sandbox.end_interpreter(jail)
-    """)], capture_output=True, text=True, timeout=60, env=env)
+    """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == str(["ModuleNotFoundError"] * 3) + "\n"
     assert not marker.exists()
     # The control: a trusted isolated interpreter dlopen()s it.
-    proc = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(f"""
+    proc = run_host(f"""
         import _interpreters
         i = _interpreters.create("isolated")
         _interpreters.exec(i, {job!r})
-    """)], capture_output=True, text=True, timeout=60, env=env)
+    """)
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()
 
@@ -265,10 +264,7 @@ print(len(ok), len(names))
 
 
 def test_most_of_the_stdlib_imports():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-I", "-c", SHARE],
-                          capture_output=True, text=True, timeout=300,
-                          env=env)
+    proc = run_host(SHARE, timeout=300)
     assert proc.returncode == 0, proc.stderr
     ok, total = map(int, proc.stdout.split())
     print(f"{ok} of {total} public stdlib modules import")
@@ -346,19 +342,15 @@ def test_a_file_put_in_a_modules_place_does_not_load():
                           os.path.basename(_bisect.__file__))
     if not os.access(os.path.dirname(target), os.W_OK):
         pytest.skip("the standard library's directory is read-only")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-I", "-c",
-                           SWAP.format(target=target)],
-                          capture_output=True, text=True, timeout=60,
-                          env=env)
+    proc = run_host(SWAP.format(target=target))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "ModuleNotFoundError\n"
-    proc = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent("""
+    proc = run_host("""
         import _sandbox
         jail = _sandbox.new_interpreter()
         _sandbox.exec(jail, "import _bisect")
         print("loaded")
-    """)], capture_output=True, text=True, timeout=60, env=env)
+    """)
     assert proc.stdout == "loaded\n", proc.stderr
 
 

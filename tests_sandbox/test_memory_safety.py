@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from conftest import requires_untrusted, run_host
+from support import requires_untrusted, run_host, run_untrusted
 
 # Prepended to every case: hit() records that a hostile callback ran;
 # done() fails the case if none did.
@@ -1013,21 +1013,6 @@ CASES = {
 }
 
 
-def run_untrusted(source, timeout=180):
-    """Run *source* in an untrusted interpreter of a child host."""
-    return run_host(f"""
-        import _sandbox
-        jail = _sandbox.new_interpreter(1)
-        try:
-            _sandbox.exec(jail, {source!r})
-            print("ran")
-        except _sandbox.RemoteError as exc:
-            print(exc.type_name.rpartition(".")[2], exc.message)
-        _sandbox.end_interpreter(jail)
-        print("host alive")
-    """, timeout=timeout)
-
-
 def case_source(name):
     return PRELUDE + textwrap.dedent(CASES[name])
 
@@ -1035,7 +1020,7 @@ def case_source(name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_in_the_host(name):
     proc = run_host(case_source(name) + "\nprint('survived')\n",
-                    "-X", "faulthandler", timeout=180)
+                    timeout=180)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert proc.stdout == "survived\n", proc.stdout
 
@@ -1043,6 +1028,6 @@ def test_in_the_host(name):
 @requires_untrusted
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_inside_an_untrusted_interpreter(name):
-    proc = run_untrusted(case_source(name))
+    proc = run_untrusted(case_source(name), message=True, timeout=180)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert proc.stdout == "ran\nhost alive\n", proc.stdout

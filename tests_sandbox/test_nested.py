@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted
 
 pytestmark = requires_untrusted
 

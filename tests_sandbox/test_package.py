@@ -11,7 +11,7 @@ import time
 import pytest
 
 import sandbox
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted
 
 
 def test_flag_off_build_says_so():

@@ -6,12 +6,11 @@ run after its job, nor on the host's thread, nor at the host's exit."""
 import codecs
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import warnings
 
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -112,11 +111,7 @@ print(os.path.exists({marker!r}))
 def test_atexit_and_finalizers_never_run_after_the_job(tmp_path):
     marker = str(tmp_path / "marker")
     hostile = HOSTILE_EXIT.format(marker=marker)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", HOST.format(hostile=hostile,
-                                                 marker=marker)],
-        capture_output=True, text=True, timeout=60, env=env)
+    proc = run_host(HOST.format(hostile=hostile, marker=marker))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "False\n"
     assert not os.path.exists(marker)
@@ -127,7 +122,6 @@ def test_atexit_and_finalizers_never_run_after_the_job(tmp_path):
         _interpreters.exec(i, {hostile!r})
         _interpreters.destroy(i)
     """)
-    proc = subprocess.run([sys.executable, "-I", "-c", control],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = run_host(control)
     assert proc.returncode == 0, proc.stderr
     assert os.path.exists(marker)

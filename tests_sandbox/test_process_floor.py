@@ -12,20 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
-
-
-def run_host(code, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 SPAWN = """

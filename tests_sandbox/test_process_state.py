@@ -4,23 +4,9 @@ C one its children inherit), locale and time zone stay as they were, and
 none of the host's environment is seen inside.  Checked in a child host,
 against a control from a trusted isolated interpreter."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
-
-
-def run_host(code, **env_extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(env_extra)
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60,
-                          env=env)
 
 
 HOSTILE = '''
@@ -95,9 +81,7 @@ print(os.getcwd())
 
 def test_the_control_shows_the_stock_hole(tmp_path):
     # From a trusted isolated interpreter the same calls reach the host.
-    proc = subprocess.run([sys.executable, "-I", "-c", CONTROL],
-                          capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+    proc = run_host(CONTROL, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "/\n"
 

@@ -8,7 +8,7 @@ import _interpreters
 
 import pytest
 
-from conftest import run_python
+from support import run_python
 
 
 def test_main_interpreter_is_not_restricted():

@@ -6,15 +6,13 @@ _sandbox.take_output() harness).
 """
 
 import errno
-import os
-import subprocess
-import sys
 import textwrap
 
 import _interpreters
 import pytest
 
-from conftest import requires_untrusted, run_untrusted as run
+from support import (exec_in_interpreter as run, requires_untrusted,
+                     run_host)
 
 pytestmark = requires_untrusted
 
@@ -41,9 +39,7 @@ def test_print_reaches_the_host_not_the_terminal():
         _interpreters.destroy(interp)
         print("host took", out.hex(), err.hex())
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60, env=env)
+    proc = run_host(code)
     assert proc.returncode == 0, proc.stderr
     assert "MARKER" not in proc.stdout
     assert "MARKER" not in proc.stderr

@@ -6,22 +6,9 @@ hang the host there, or act after its job is over.  Each test runs a child
 host and watches its output and its exit, so a hang or a crash is seen.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
-
-
-def run_host(code, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 ATEXIT = """

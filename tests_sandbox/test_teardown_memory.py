@@ -8,12 +8,7 @@ proof, run in a child host: 1,000 create/run/destroy cycles of hostile jobs
 and the host's RSS afterwards, against the same host after a warm-up.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-
-from conftest import requires_untrusted
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -75,11 +70,7 @@ print(f"{before:.1f} {after:.1f} {time.monotonic() - start:.1f}")
 
 
 def test_a_thousand_hostile_cycles_leave_no_growth():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(HOST), "1000"],
-                          capture_output=True, text=True, timeout=900,
-                          env=env)
+    proc = run_host(HOST, args=["1000"], timeout=900)
     # The hostile handlers would have ended the process with 7, 8 or 9.
     assert proc.returncode == 0, proc.stderr
     before, after, seconds = map(float, proc.stdout.split())

@@ -8,31 +8,17 @@ others.  Each teardown test runs a child host and watches its exit and
 its time.
 """
 
-import os
-import subprocess
-import sys
 import sysconfig
 import textwrap
-import time
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
 if UNTRUSTED_BUILD:
     import _sandbox
-
-
-def run_host(code, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-I", "-c",
-                           textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=env)
-    return proc, time.monotonic() - start
 
 
 def test_no_threads_unless_the_policy_grants_them(untrusted):
@@ -117,7 +103,7 @@ _sandbox.end_interpreter(interp)
 
 
 def test_deep_recursion_in_a_thread_cannot_overflow_its_stack():
-    proc, _ = run_host(DEEP_IN_A_SMALL_THREAD)
+    proc = run_host(DEEP_IN_A_SMALL_THREAD)
     assert proc.returncode == 0, proc.stderr
     # A debug build's C recursion limit (500) stops it first.
     assert proc.stdout in ("[10002]\n", "['RecursionError']\n")
@@ -127,7 +113,7 @@ def test_deep_recursion_in_a_thread_cannot_overflow_its_stack():
     # 32 KiB stack, and the process dies of SIGSEGV.
     code = DEEP_IN_A_SMALL_THREAD.split("'''")[1]
     code += "print(outcome)\n"
-    proc, _ = run_host(code)
+    proc = run_host(code)
     assert proc.returncode < 0, (proc.returncode, proc.stdout)
 
 
@@ -178,7 +164,8 @@ print("host alive", flush=True)
 
 
 def test_ending_with_live_threads_is_bounded_and_never_fatal():
-    proc, seconds = run_host(LIVE_THREADS)
+    proc = run_host(LIVE_THREADS)
+    seconds = proc.elapsed
     assert proc.returncode == 0, proc.stderr
     # Threads running Python stop; those blocked outside it cannot, and
     # their interpreter is left to them.
@@ -219,7 +206,7 @@ def test_a_thread_is_counted_until_its_state_is_cleared():
     # Given back before PyThreadState_Clear(), which runs the finalizers
     # of its thread-local data, the count let each such finalizer start
     # one more thread: thousands, with max_threads=1.
-    proc, _ = run_host(RELAY)
+    proc = run_host(RELAY)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0 {('Python', 'threads'): (1, 1)}\n"
 
@@ -238,7 +225,8 @@ print("host exits", flush=True)
 def test_the_host_exits_with_an_unended_interpreter_whose_threads_block():
     # Py_FinalizeEx() ends it: it must be left to its threads, not abort
     # the host ("non-NULL old thread state").
-    proc, seconds = run_host(EXIT_WITH_BLOCKED_THREADS)
+    proc = run_host(EXIT_WITH_BLOCKED_THREADS)
+    seconds = proc.elapsed
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "host exits\n"
     assert seconds < 30

@@ -6,16 +6,13 @@ untrusted side made.  Each test looks from the host: what came back, and
 that the host is unharmed.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
 
 import pytest
 
-from conftest import UNTRUSTED_BUILD, requires_untrusted
+from support import UNTRUSTED_BUILD, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -335,9 +332,6 @@ print("host alive")
 
 
 def test_system_exit_inside_never_exits_the_host_process():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
-                           SYSTEM_EXIT_HOST], capture_output=True, text=True,
-                          timeout=60, env=env)
+    proc = run_host(SYSTEM_EXIT_HOST)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "SystemExit 5\nSystemExit 6\nhost alive\n"

@@ -2,8 +2,15 @@
 #
 # Run from the repository root, which holds only our pages under Doc/:
 #     sphinx-build -W -c Doc/sandbox -b html Doc build/docs
-# tox -e docs does this.  The pages use only directives of plain Sphinx, so
-# they also build inside upstream's Doc/ tree.
+# tox -e docs does this.  The pages use only directives of plain Sphinx and
+# upstream's audit-event directives, which audit_event_directives.py
+# provides here, so they also build inside upstream's Doc/ tree.
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+extensions = ["audit_event_directives"]
 
 project = "CPython with untrusted interpreters"
 copyright = "2026, the untrusted-interpreter contributors"

@@ -2,8 +2,9 @@
 """Measure what untrusted interpreters cost, side by side in one run.
 
 The driver runs on any Python 3.11+ and uses only the standard library; it
-launches the built interpreters under build/ as subprocesses.  Each part
-compares a baseline A with a candidate B and prints the ratio B/A:
+launches the built interpreters under build/ as subprocesses, which run
+the programs in Tools/sandbox/bench/.  Each part compares a baseline A
+with a candidate B and prints the ratio B/A:
 
   lifecycle      create + exec("pass") + destroy, per cycle, in the flag-on
                  build: A = an isolated subinterpreter, B = an untrusted one.
@@ -43,6 +44,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 PARTS = ("lifecycle", "memory", "pool", "callgrind", "pyperformance")
 
+# The programs that the builds run for the parts, one file each.
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
+
 PYPERFORMANCE_REQUIREMENT = "pyperformance>=1.14,<1.15"
 PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
 
@@ -60,6 +64,12 @@ class BenchError(Exception):
 
 def log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def program(name):
+    """Tools/sandbox/bench/NAME.py: the program a build runs for a part
+    (its first comment says what it measures and prints)."""
+    return os.path.join(PROGRAMS, name + ".py")
 
 
 # ---------------------------------------------------------------- builds
@@ -249,61 +259,11 @@ def print_table(results):
 
 # ---------------------------------------------------------------- lifecycle
 
-# Run by the flag-on build: time create + exec("pass") + destroy per cycle,
-# in blocks that alternate between the two kinds in ABBA order.  Prints the
-# per-cycle times (ns) and the per-block medians as JSON.
-LIFECYCLE_CHILD = """\
-import _interpreters, _sandbox, json, statistics, sys, time
-
-cycles, block, warmup = map(int, sys.argv[1:4])
-
-def isolated():
-    i = _interpreters.create("isolated")
-    err = _interpreters.exec(i, "pass")
-    _interpreters.destroy(i)
-    return err
-
-def untrusted():
-    # The engine's own transport and end (which frees all the arenas).
-    i = _sandbox.new_interpreter()
-    _sandbox.exec(i, "pass")
-    _sandbox.end_interpreter(i)
-    return None
-
-kinds = {"isolated": isolated, "untrusted": untrusted}
-for name, func in kinds.items():
-    err = func()
-    if err is not None:
-        sys.exit(f"{name}: exec('pass') failed: {err}")
-    for _ in range(warmup):
-        func()
-
-times = {name: [] for name in kinds}
-blocks = {name: [] for name in kinds}
-clock = time.perf_counter_ns
-nblocks = -(-cycles // block)
-for k in range(nblocks):
-    order = ["isolated", "untrusted"]
-    if k % 2:
-        order.reverse()
-    for name in order:
-        func = kinds[name]
-        samples = []
-        for _ in range(block):
-            t0 = clock()
-            func()
-            samples.append(clock() - t0)
-        times[name] += samples
-        blocks[name].append(statistics.median(samples))
-print(json.dumps({"times": times, "blocks": blocks}))
-"""
-
-
 def bench_lifecycle(args, builds):
     log(f"lifecycle: {args.cycles} cycles of each kind in blocks of "
         f"{args.block} (build/untrusted/python)")
     out = builds["untrusted"].run(
-        ["-I", "-c", LIFECYCLE_CHILD, str(args.cycles), str(args.block),
+        ["-I", program("lifecycle"), str(args.cycles), str(args.block),
          str(args.warmup)], what="the lifecycle benchmark")
     data = json.loads(out)
     ms = lambda ns: [t / 1e6 for t in ns]
@@ -317,49 +277,10 @@ def bench_lifecycle(args, builds):
 
 # ---------------------------------------------------------------- pool
 
-# Run by the flag-on build: the time from submitting a job to its first
-# instruction (CLOCK_MONOTONIC, which perf_counter_ns() reads in every
-# interpreter and process alike).  A: a new "python -I -S" process per
-# job; B: a sandbox.Pool with interpreters made ahead.  Alternating in
-# blocks; the pool refills between jobs, as a server's would between
-# requests.
-POOL_CHILD = """\
-import json, subprocess, sys, time
-import sandbox
-
-jobs, block = map(int, sys.argv[1:3])
-clock = time.perf_counter_ns
-code = "import time; print(time.perf_counter_ns())"
-
-def subprocess_start():
-    t0 = clock()
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code],
-                         capture_output=True, text=True, check=True).stdout
-    return int(out) - t0
-
-def pool_start(pool):
-    time.sleep(0.01)                    # let the pool refill
-    t0 = clock()
-    return pool.submit("time:perf_counter_ns").result() - t0
-
-with sandbox.Pool(size=2) as pool:
-    for _ in range(3):
-        pool_start(pool); subprocess_start()
-    times = {"subprocess": [], "pool": []}
-    for k in range(-(-jobs // block)):
-        order = ["subprocess", "pool"] if k % 2 == 0 else ["pool", "subprocess"]
-        for name in order:
-            for _ in range(block):
-                times[name].append(pool_start(pool) if name == "pool"
-                                   else subprocess_start())
-print(json.dumps(times))
-"""
-
-
 def bench_pool(args, builds):
     log(f"pool: {args.jobs} job starts of each kind (build/untrusted/python)")
     out = builds["untrusted"].run(
-        ["-I", "-c", POOL_CHILD, str(args.jobs), str(args.block)],
+        ["-I", program("pool"), str(args.jobs), str(args.block)],
         what="the pool benchmark")
     data = json.loads(out)
     ms = lambda ns: [t / 1e6 for t in ns]
@@ -370,45 +291,6 @@ def bench_pool(args, builds):
 
 # ---------------------------------------------------------------- memory
 
-# Run by the flag-on build in a fresh process per sample: VmRSS growth for
-# N idle interpreters of one kind, each having run "pass".  One interpreter
-# is created and destroyed first so that one-time costs (the first use of
-# the allocator arenas, lazily initialised runtime state) are not charged
-# to the N measured.
-MEMORY_CHILD = """\
-import _interpreters, _sandbox, gc, json, sys
-
-kind, n = sys.argv[1], int(sys.argv[2])
-
-def rss_kib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-
-def make():
-    if kind == "isolated":
-        i = _interpreters.create("isolated")
-        err = _interpreters.exec(i, "pass")
-        if err is not None:
-            sys.exit(f"{kind}: exec('pass') failed: {err}")
-    else:
-        i = _sandbox.new_interpreter()
-        _sandbox.exec(i, "pass")
-    return i
-
-_interpreters.destroy(make())
-gc.collect()
-before = rss_kib()
-ids = [make() for _ in range(n)]
-gc.collect()
-after = rss_kib()
-for i in ids:
-    _interpreters.destroy(i)
-print(json.dumps({"before": before, "after": after}))
-"""
-
-
 def bench_memory(args, builds):
     log(f"memory: {args.interpreters} idle interpreters per process, "
         f"{args.memory_samples} processes of each kind")
@@ -418,7 +300,7 @@ def bench_memory(args, builds):
                  else ("untrusted", "isolated"))
         for kind in order:
             out = builds["untrusted"].run(
-                ["-I", "-c", MEMORY_CHILD, kind, str(args.interpreters)],
+                ["-I", program("memory"), kind, str(args.interpreters)],
                 what="the memory benchmark")
             data = json.loads(out)
             mib = (data["after"] - data["before"]) / 1024 / args.interpreters
@@ -431,140 +313,11 @@ def bench_memory(args, builds):
 
 # ---------------------------------------------------------------- callgrind
 
-# A deterministic pure-Python workload of about one second natively: calls
-# and recursion, instances and class attributes, properties, dicts and
-# strings, builtins, closures and exceptions.  It prints a checksum, which
-# must be the same under both builds.
-CALLGRIND_WORKLOAD = '''\
-import sys
-
-REPEAT = int(sys.argv[1])
-
-
-def fib(n):
-    return n if n < 2 else fib(n - 1) + fib(n - 2)
-
-
-class Vector:
-    dims = 2
-
-    def __init__(self, x, y):
-        self.x = x
-        self.y = y
-
-    def __add__(self, other):
-        return Vector(self.x + other.x, self.y + other.y)
-
-    def dot(self, other):
-        return self.x * other.x + self.y * other.y
-
-    @property
-    def norm2(self):
-        return self.dot(self)
-
-
-class Vector3(Vector):
-    dims = 3
-
-
-def vectors(n):
-    total = Vector(0, 0)
-    acc = 0
-    for i in range(n):
-        v = Vector3(i % 7, i % 11)
-        total = total + v
-        acc += v.norm2 + v.dims + Vector.dims
-    return acc + total.x + total.y
-
-
-def dicts_and_strings(n):
-    words = {}
-    text = []
-    for i in range(n):
-        key = f"k{i % 257}"
-        words[key] = words.get(key, 0) + 1
-        text.append(key.upper() if i % 3 else key)
-    joined = " ".join(text)
-    counts = {}
-    for part in joined.split():
-        lower = part.lower()
-        if lower in counts:
-            counts[lower] += 1
-        else:
-            counts[lower] = 1
-    return sum(words.values()) + len(counts) + len(joined)
-
-
-def builtins_mix(n):
-    data = list(range(n))
-    acc = 0
-    for i in data:
-        acc += abs(i - n // 2) + len(str(i)) + (1 if isinstance(i, int) else 0)
-    acc += max(data) + min(data) + sum(x * x for x in data if x % 3 == 0)
-    acc += len(sorted(data, key=lambda x: -x)) + len({x % 97 for x in data})
-    return acc
-
-
-def closures_and_exceptions(n):
-    def make_adder(k):
-        def add(x):
-            return x + k
-        return add
-    adders = [make_adder(k) for k in range(10)]
-    acc = 0
-    for i in range(n):
-        try:
-            acc += adders[i % 10](i)
-            if i % 50 == 0:
-                raise ValueError(i)
-        except ValueError as e:
-            acc -= e.args[0]
-    return acc
-
-
-checksum = 0
-for _ in range(REPEAT):
-    checksum += fib(22)
-    checksum += vectors(60_000)
-    checksum += dicts_and_strings(60_000)
-    checksum += builtins_mix(60_000)
-    checksum += closures_and_exceptions(60_000)
-print(checksum)
-'''
+# The arguments of bench/callgrind_workload.py (repetitions of a workload
+# of about one second natively), bench/callgrind_descriptors.py and
+# bench/callgrind_paths.py (rounds of calls).
 CALLGRIND_REPEAT = 16
-
-# The descriptor table's checks on the trusted fast path: calls that take
-# a descriptor, from the main interpreter.  callgrind counts only user
-# space, so the system calls themselves weigh nothing here.
-CALLGRIND_DESCRIPTORS = '''\
-import io, os, sys
-n = int(sys.argv[1])
-fd = os.open(os.devnull, os.O_RDWR)
-f = io.FileIO(os.devnull, "r+")
-data = b"x" * 16
-for _ in range(n):
-    os.write(fd, data)
-    os.fstat(fd)
-    os.lseek(fd, 0, 0)
-    f.write(data)
-    f.seek(0)
-print(n)
-'''
 CALLGRIND_DESCRIPTOR_CALLS = 20_000
-
-# The files protection's hooks on the trusted fast path: calls that take a
-# path, from the main interpreter.
-CALLGRIND_PATHS = '''\
-import io, os, sys
-n = int(sys.argv[1])
-path = os.devnull
-for _ in range(n):
-    os.stat(path)
-    os.lstat(path)
-    os.access(path, os.R_OK)
-    io.FileIO(path).close()
-print(n)
-'''
 CALLGRIND_PATH_CALLS = 20_000
 
 
@@ -591,20 +344,14 @@ def bench_callgrind(args, builds, workdir):
         log("callgrind: skipped, valgrind is not installed; install it with "
             "'apt-get install -y valgrind' (Debian/Ubuntu, as root)")
         return [], []
-    script = os.path.join(workdir, "callgrind_workload.py")
-    with open(script, "w") as f:
-        f.write(CALLGRIND_WORKLOAD)
-    fd_script = os.path.join(workdir, "callgrind_descriptors.py")
-    with open(fd_script, "w") as f:
-        f.write(CALLGRIND_DESCRIPTORS)
-    path_script = os.path.join(workdir, "callgrind_paths.py")
-    with open(path_script, "w") as f:
-        f.write(CALLGRIND_PATHS)
     jobs = {
         "startup": ["-s", "-c", "pass"],
-        "workload": ["-s", script, str(CALLGRIND_REPEAT)],
-        "descriptors": ["-s", fd_script, str(CALLGRIND_DESCRIPTOR_CALLS)],
-        "paths": ["-s", path_script, str(CALLGRIND_PATH_CALLS)],
+        "workload": ["-s", program("callgrind_workload"),
+                     str(CALLGRIND_REPEAT)],
+        "descriptors": ["-s", program("callgrind_descriptors"),
+                        str(CALLGRIND_DESCRIPTOR_CALLS)],
+        "paths": ["-s", program("callgrind_paths"),
+                  str(CALLGRIND_PATH_CALLS)],
     }
     log(f"callgrind: {', '.join(jobs)} under both builds "
         f"(deterministic, so one run each; the builds run concurrently)")

@@ -16,9 +16,9 @@ import sys
 
 import pytest
 
-import conftest
+import support
 
-TOOLS = os.path.join(conftest.REPO, "Tools", "sandbox")
+TOOLS = os.path.join(support.REPO, "Tools", "sandbox")
 SCRIPT = os.path.join(TOOLS, "globals.py")
 INVENTORY = os.path.join(TOOLS, "globals.tsv")
 
@@ -32,7 +32,7 @@ def load():
 
 
 def source_tree():
-    src = os.path.join(conftest.build_dir(), "src")
+    src = os.path.join(support.build_dir(), "src")
     if not os.path.isfile(os.path.join(src, "Python", "sandbox.c")):
         pytest.skip(f"no assembled source tree at {src}")
     return src

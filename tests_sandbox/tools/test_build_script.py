@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILD_SCRIPT, cached_tarball, load_build_script
+from support import BUILD_SCRIPT, cached_tarball, load_build_script
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SANDBOX_VARIANT", "untrusted") != "untrusted",

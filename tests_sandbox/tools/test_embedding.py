@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, build_dir, requires_untrusted
+from support import REPO, build_dir, requires_untrusted
 
 pytestmark = requires_untrusted
 

@@ -1,6 +1,6 @@
 """The README's demo (build.py demo) runs and shows what it says."""
 
-from conftest import load_build_script, requires_untrusted, run_python
+from support import load_build_script, requires_untrusted, run_python
 
 
 @requires_untrusted

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, UNTRUSTED_BUILD, load_build_script
+from support import REPO, UNTRUSTED_BUILD, load_build_script
 
 FUZZ = os.path.join(REPO, "Tools", "sandbox", "fuzz.py")
 CORPUS = os.path.join(REPO, "tests_sandbox", "fuzz_corpus")

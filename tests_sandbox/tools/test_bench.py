@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, build_dir
+from support import REPO, build_dir
 
 BENCH = os.path.join(REPO, "Tools", "sandbox", "bench.py")
 

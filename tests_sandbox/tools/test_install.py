@@ -5,7 +5,7 @@ import sysconfig
 
 import pytest
 
-from conftest import build_dir, requires_untrusted, run_python
+from support import build_dir, requires_untrusted, run_python
 
 
 @requires_untrusted

@@ -1,0 +1,49 @@
+# The lifecycle part of Tools/sandbox/bench.py, run by the flag-on build
+# with the arguments CYCLES BLOCK WARMUP: time create + exec("pass") +
+# destroy per cycle, in blocks that alternate between the two kinds in
+# ABBA order.  Prints the per-cycle times (ns) and the per-block medians
+# as JSON.
+
+import _interpreters, _sandbox, json, statistics, sys, time
+
+cycles, block, warmup = map(int, sys.argv[1:4])
+
+def isolated():
+    i = _interpreters.create("isolated")
+    err = _interpreters.exec(i, "pass")
+    _interpreters.destroy(i)
+    return err
+
+def untrusted():
+    # The engine's own transport and end (which frees all the arenas).
+    i = _sandbox.new_interpreter()
+    _sandbox.exec(i, "pass")
+    _sandbox.end_interpreter(i)
+    return None
+
+kinds = {"isolated": isolated, "untrusted": untrusted}
+for name, func in kinds.items():
+    err = func()
+    if err is not None:
+        sys.exit(f"{name}: exec('pass') failed: {err}")
+    for _ in range(warmup):
+        func()
+
+times = {name: [] for name in kinds}
+blocks = {name: [] for name in kinds}
+clock = time.perf_counter_ns
+nblocks = -(-cycles // block)
+for k in range(nblocks):
+    order = ["isolated", "untrusted"]
+    if k % 2:
+        order.reverse()
+    for name in order:
+        func = kinds[name]
+        samples = []
+        for _ in range(block):
+            t0 = clock()
+            func()
+            samples.append(clock() - t0)
+        times[name] += samples
+        blocks[name].append(statistics.median(samples))
+print(json.dumps({"times": times, "blocks": blocks}))
