@@ -308,6 +308,22 @@ _PySandbox_Deferred(PyInterpreterState *interp)
 }
 
 
+/* When the end of *state*'s interpreter stops waiting for its threads: a
+ * grace period from now, or its ancestor's deadline if that is earlier
+ * (but not past). */
+static PyTime_t
+end_deadline(struct _PySandboxState *state)
+{
+    PyTime_t now;
+    (void)PyTime_MonotonicRaw(&now);
+    PyTime_t deadline = now + SANDBOX_THREADS_GRACE_NS;
+    PyTime_t cap = state->end_deadline;
+    if (cap != 0 && cap < deadline) {
+        deadline = cap > now ? cap : now;
+    }
+    return deadline;
+}
+
 /* Is untrusted *i* an interpreter that *ancestor* created, or one of
  * theirs?  Under the runtime's lock of interpreters. */
 static int
@@ -340,6 +356,8 @@ descends_from(_PyRuntimeState *runtime, PyInterpreterState *i,
 static void
 stop_descendants(PyInterpreterState *interp)
 {
+    PyTime_t deadline = end_deadline(interp->sandbox)
+                        + SANDBOX_THREADS_GRACE_NS;
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
     for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
@@ -350,6 +368,11 @@ stop_descendants(PyInterpreterState *interp)
         {
             i->sandbox->stopping = 1;
             i->sandbox->no_children = 1;
+            if (i->sandbox->end_deadline == 0
+                || i->sandbox->end_deadline > deadline)
+            {
+                i->sandbox->end_deadline = deadline;
+            }
             for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
                 _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
             }
@@ -358,60 +381,97 @@ stop_descendants(PyInterpreterState *interp)
     HEAD_UNLOCK(runtime);
 }
 
+static int end_claimed_interpreter(PyInterpreterState *interp);
+static void abandon_interpreter(PyInterpreterState *interp);
+
+/* Do only jobs of tenants run inside *child*: no thread of the host (a
+ * thread with a state in a trusted interpreter) and none still entering?
+ * Under the runtime's lock, which guards the lists of thread states. */
+static int
+only_tenant_jobs(_PyRuntimeState *runtime, PyInterpreterState *child)
+{
+    Py_ssize_t jobs = 0;
+    for (PyThreadState *t = child->threads.head; t != NULL; t = t->next) {
+        if (t->_whence != _PyThreadState_WHENCE_EXEC) {
+            continue;
+        }
+        for (PyInterpreterState *j = runtime->interpreters.head; j != NULL;
+             j = j->next)
+        {
+            for (PyThreadState *u = j->threads.head;
+                 j->sandbox == NULL && u != NULL; u = u->next)
+            {
+                if (u->thread_id == t->thread_id) {
+                    return 0;
+                }
+            }
+        }
+        jobs++;
+    }
+    return jobs > 0 && jobs == child->sandbox->entered;
+}
+
 /* End the interpreters that *interp* created.  From the scan on, it
  * creates none (PySandbox_NewInterpreter() checks no_children under the
- * same lock).  One that runs a job (in another of its threads) was told to
- * stop (stop_descendants()): wait for it, releasing the GIL, up to the
- * grace period; what still runs then (blocked outside Python) is left. */
+ * same lock).  The end of each child is claimed in the scan, under the
+ * lock, so that no job takes it in between.  One that runs a job (in
+ * another of its threads, or of the host's) was told to stop
+ * (stop_descendants()): wait for it, releasing the GIL, up to the grace
+ * period.  A job of the tenant's that still runs then is blocked outside
+ * Python: the child is abandoned with it (its descriptors close).  A
+ * host's job is left to finish: the child is then an orphan, which the
+ * host's next engine call ends (end_orphans()). */
 static void
 end_children(PyInterpreterState *interp)
 {
     int64_t id = PyInterpreterState_GetID(interp);
-    int64_t children[64];
-    PyTime_t deadline, now;
-    (void)PyTime_MonotonicRaw(&deadline);
-    deadline += SANDBOX_THREADS_GRACE_NS;
+    PyInterpreterState *children[64], *blocked[64];
+    PyTime_t deadline = end_deadline(interp->sandbox), now;
     for (;;) {
-        size_t n = 0, running = 0;
+        size_t n = 0, n_blocked = 0, running = 0;
+        (void)PyTime_MonotonicRaw(&now);
+        int late = now >= deadline;
         _PyRuntimeState *runtime = &_PyRuntime;
         HEAD_LOCK(runtime);
         interp->sandbox->no_children = 1;
         for (PyInterpreterState *i = runtime->interpreters.head;
-             i != NULL && n < Py_ARRAY_LENGTH(children); i = i->next)
+             i != NULL && n < Py_ARRAY_LENGTH(children)
+             && n_blocked < Py_ARRAY_LENGTH(blocked); i = i->next)
         {
             if (i->sandbox == NULL || i->sandbox->parent_id != id
-                || i->sandbox->end_claimed)
+                || i->sandbox->end_claimed || !i->sandbox->created)
             {
+                /* One being created sees no_children and ends itself. */
                 continue;
             }
-            if (i->sandbox->entered > 0
-                || _PyInterpreterState_IsRunningMain(i))
+            if (i->sandbox->entered == 0
+                && !_PyInterpreterState_IsRunningMain(i))
             {
-                running++;
+                i->sandbox->end_claimed = 1;
+                children[n++] = i;
+            }
+            else if (late && only_tenant_jobs(runtime, i)) {
+                i->sandbox->end_claimed = 1;
+                blocked[n_blocked++] = i;
             }
             else {
-                children[n++] = PyInterpreterState_GetID(i);
+                running++;
             }
         }
         HEAD_UNLOCK(runtime);
-        size_t ended = 0;
         for (size_t k = 0; k < n; k++) {
-            PyInterpreterState *child = _PySandbox_HoldByID(children[k],
-                                                            "end_children");
-            if (child != NULL && _PySandbox_EndHeld(child) >= 0) {
-                ended++;
-            }
+            (void)end_claimed_interpreter(children[k]);
             PyErr_Clear();
         }
-        if (running == 0 && ended == 0) {
-            return;     /* none left, or none that would end */
+        for (size_t k = 0; k < n_blocked; k++) {
+            end_children(blocked[k]);
+            abandon_interpreter(blocked[k]);
         }
-        (void)PyTime_MonotonicRaw(&now);
-        if (now >= deadline) {
-            return;
-        }
-        if (ended == 0) {
-            /* Only running ones: let them stop. */
+        if (n == 0 && n_blocked == 0) {
+            if (running == 0 || late) {
+                return;     /* none left, or only the host's jobs */
+            }
+            /* Only running ones: let them stop, until the deadline. */
             Py_BEGIN_ALLOW_THREADS
             struct timespec pause = {0, 1000 * 1000};
             (void)nanosleep(&pause, NULL);
@@ -516,6 +576,7 @@ _PySandbox_Enter(PyInterpreterState *interp)
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
     int ok = (is_listed(runtime, interp) && interp->sandbox != NULL
+              && interp->sandbox->created
               && !interp->sandbox->end_claimed
               && !interp->sandbox->stopping);
     if (ok) {
@@ -568,8 +629,10 @@ _PySandbox_HoldByID(int64_t id, const char *func)
     }
     /* The checks read the found interpreter's state: under the lock, as
        long as it is listed, it is not freed. */
-    if (interp == NULL || !_PySandbox_MayFindInterpreter(current, interp)) {
-        found = MISSING;
+    if (interp == NULL || !_PySandbox_MayFindInterpreter(current, interp)
+        || (interp->sandbox != NULL && !interp->sandbox->created))
+    {
+        found = MISSING;    /* one being created is not there yet */
     }
     else if (interp->sandbox == NULL) {
         found = TRUSTED;
@@ -619,6 +682,9 @@ _PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func,
         || interp->sandbox->end_claimed)
     {
         refusal = "is ending";
+    }
+    else if (!interp->sandbox->created) {
+        refusal = "is being created";
     }
     else if (interp->sandbox->entered > holds) {
         refusal = "is running";
@@ -876,13 +942,14 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
     /* A thread may hold its GIL in a long C loop (sum(range(10**12))),
        which no check interrupts: entering would wait as long. */
     struct _gil_runtime_state *gil = interp->ceval.gil;
-    PyTime_t deadline, now;
-    (void)PyTime_MonotonicRaw(&deadline);
-    deadline += SANDBOX_THREADS_GRACE_NS;
+    PyTime_t deadline = end_deadline(state), now;
     while (gil != NULL && _Py_atomic_load_int_relaxed(&gil->locked) > 0) {
         (void)PyTime_MonotonicRaw(&now);
         if (now >= deadline) {
-            /* Leave it to that thread, which stops at its next check. */
+            /* Leave it to that thread, which stops at its next check; its
+               children end now, from here, as Py_EndInterpreter() would
+               have ended them. */
+            end_children(interp);
             abandon_interpreter(interp);
             return 1;
         }
@@ -907,9 +974,7 @@ _PySandbox_EndThreads(PyThreadState *tstate)
        GIL for a while to unwind and end. */
     assert(interp->sandbox->ending);
     _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
-    PyTime_t deadline, now;
-    (void)PyTime_MonotonicRaw(&deadline);
-    deadline += SANDBOX_THREADS_GRACE_NS;
+    PyTime_t deadline = end_deadline(interp->sandbox), now;
     do {
         Py_BEGIN_ALLOW_THREADS
         struct timespec pause = {0, 1000 * 1000};
@@ -935,8 +1000,55 @@ _PySandbox_EndThreads(PyThreadState *tstate)
 }
 
 
-/* End *interp*, of which the caller holds *holds* (0 or 1): a hold is
- * given up when the end is claimed, or released on refusal. */
+/* A child that its creator's end could not end (a job, of the creator or
+ * of the host, ran in it past the grace period) is an orphan: stopped, it
+ * waits for the host's next engine call, which ends it once no job is
+ * inside.  Only from the host: a tenant's call bears no other's cost. */
+static void
+end_orphans(void)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL || _PySandbox_IsUntrusted(tstate->interp)) {
+        return;
+    }
+    _PyRuntimeState *runtime = &_PyRuntime;
+    for (;;) {
+        PyInterpreterState *orphan = NULL;
+        HEAD_LOCK(runtime);
+        for (PyInterpreterState *i = runtime->interpreters.head;
+             i != NULL && orphan == NULL; i = i->next)
+        {
+            struct _PySandboxState *state = i->sandbox;
+            if (state == NULL || !state->stopping || state->parent_id < 0
+                || !state->created || state->end_claimed
+                || state->entered > 0 || _PyInterpreterState_IsRunningMain(i))
+            {
+                continue;
+            }
+            PyInterpreterState *parent = runtime->interpreters.head;
+            while (parent != NULL && parent->id != state->parent_id) {
+                parent = parent->next;
+            }
+            if (parent == NULL
+                || (parent->sandbox != NULL && parent->sandbox->abandoned))
+            {
+                state->end_claimed = 1;
+                orphan = i;
+            }
+        }
+        HEAD_UNLOCK(runtime);
+        if (orphan == NULL) {
+            return;
+        }
+        PyObject *exc = PyErr_GetRaisedException();
+        (void)end_claimed_interpreter(orphan);
+        PyErr_SetRaisedException(exc);
+    }
+}
+
+/* End *interp*, of which the caller holds *holds* (0 or 1), if the
+ * current interpreter may control it: a hold is given up when the end is
+ * claimed, or released on refusal. */
 static int
 end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
 {
@@ -949,6 +1061,18 @@ end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
         }
         return -1;
     }
+    int res = end_claimed_interpreter(interp);
+    /* After it: *interp* may be an orphan, which the caller points to. */
+    end_orphans();
+    return res;
+}
+
+/* End *interp*, whose end the caller claimed: 0 if it is ended, 1 if it
+ * is abandoned (its threads did not stop), -1 with an exception if no
+ * thread state could be made for the end. */
+static int
+end_claimed_interpreter(PyInterpreterState *interp)
+{
     if (_PySandbox_PrepareEnd(interp)) {
         return 1;
     }
@@ -1012,6 +1136,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         return NULL;
     }
     sweep_abandoned();
+    end_orphans();
     /* An untrusted interpreter may create one whose policy is within its
        own (nothing it does not have itself), checked here, in C. */
     PyInterpreterState *creator = _PyInterpreterState_GET();
@@ -1096,21 +1221,25 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     }
     PyInterpreterState *interp = PyThreadState_GetInterpreter(tstate);
     int too_late = 0;
+    /* Its creator's end scans for children under the same lock: it either
+       finds this one, or this one finds that it began.  And from now on
+       jobs and ends may take it. */
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
     if (creator_state != NULL) {
-        /* Its creator's end scans for children under the same lock: it
-           either finds this one, or this one finds that it began. */
-        _PyRuntimeState *runtime = &_PyRuntime;
-        HEAD_LOCK(runtime);
         interp->sandbox->parent_id = PyInterpreterState_GetID(creator);
         too_late = creator_state->no_children;
-        HEAD_UNLOCK(runtime);
     }
+    interp->sandbox->created = 1;
+    /* Too late: no job or end may take it before this thread ends it. */
+    interp->sandbox->end_claimed = too_late;
+    HEAD_UNLOCK(runtime);
     /* The initial thread state is not needed: runs get their own. */
     PyThreadState_Clear(tstate);
     PyThreadState_Swap(save_tstate);
     PyThreadState_Delete(tstate);
     if (too_late) {
-        (void)PySandbox_EndInterpreter(interp);
+        (void)end_claimed_interpreter(interp);
         PyErr_Clear();
         (void)_PySandbox_Deny("interpreter", "creating an untrusted "
                               "interpreter while ending");

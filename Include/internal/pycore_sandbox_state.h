@@ -132,6 +132,14 @@ struct _PySandboxState {
     /* Its end began: it creates no interpreter from now on (set, and read
        by a creation, under the runtime's lock of interpreters). */
     int no_children;
+    /* PySandbox_NewInterpreter() is done with it (under that lock): until
+       then no job enters it and no end claims it. */
+    int created;
+    /* Set when an ancestor's end began: its own end, then, waits for its
+       threads until this time at the latest, so that a whole tree of
+       interpreters ends within about one grace period more than its root
+       (0: none). */
+    PyTime_t end_deadline;
     PyMutex ext_mutex;          /* the host sets while the interpreter runs */
     ext_entry *ext;
     Py_ssize_t n_ext;           /* the entries of ext in use */

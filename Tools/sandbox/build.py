@@ -610,6 +610,21 @@ def configure_args(args, variant):
         paths(args)["build"], "install", variant)]
 
 
+def check_modules(variant, logfile):
+    """Fail when make dropped an extension module: setup's check prints
+    the modules that did not build or did not import, and make still
+    succeeds (an undefined symbol went unnoticed that way once)."""
+    text = read_text(logfile) or ""
+    errors = [line for line in text.splitlines()
+              if line.startswith("[ERROR]")]
+    if ("could not be imported" in text
+            or "Failed to build these modules" in text):
+        raise SetupError(
+            f"extension modules of the {variant} build failed to build "
+            f"or to import (see build/{variant}/make.log):\n    "
+            + "\n    ".join(errors or ["(no [ERROR] line)"]))
+
+
 def build_variant(args, variant, src):
     p = paths(args)
     out = os.path.join(p["build"], variant)
@@ -633,6 +648,7 @@ def build_variant(args, variant, src):
     run(["make", f"-j{jobs}"], cwd=out, env=env,
         what=f"make in build/{variant}", quiet=not args.verbose,
         logfile=os.path.join(out, "make.log"))
+    check_modules(variant, os.path.join(out, "make.log"))
     log(f"built {variant} in {time.monotonic() - start:.0f} s: "
         f"{out}/python")
     return out
