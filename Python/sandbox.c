@@ -3,8 +3,7 @@
  * The hooks that upstream files call are in
  * Include/internal/pycore_sandbox.h; the public C API is
  * Include/cpython/sandbox.h.  Everything here is compiled only with
- * Py_UNTRUSTED (configure --with-untrusted), except what the child of
- * fork() does with the other interpreters, at the end.
+ * Py_UNTRUSTED (configure --with-untrusted).
  */
 
 #include "Python.h"
@@ -13,36 +12,11 @@
 #include "pycore_initconfig.h"    // _PyStatus_OK()
 #include "pycore_long.h"          // _PY_LONG_DEFAULT_MAX_STR_DIGITS
 #include "pycore_pymem.h"         // _PyMem_GetCurrentAllocatorName()
-#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_pystate.h"       // _PyInterpreterState_ReadiedStaticType()
 #include "pycore_sandbox.h"
 #include "pycore_sandbox_stack.h" // _PySandbox_ClearDeferred()
 #include "pycore_sandbox_state.h" // struct _PySandboxState
-#include "pycore_typeobject.h"    // managed_static_type_state
 #include "osdefs.h"               // DELIM
-
-#if defined(Py_UNTRUSTED) || defined(HAVE_FORK)
-/* Did *interp* ready the managed static type of index *i*, which the
- * runtime counts in types.managed_static.types[i].interp_count? */
-static int
-readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
-                    size_t i)
-{
-    PyTypeObject *type = runtime->types.managed_static.types[i].type;
-    if (type == NULL) {
-        return 0;
-    }
-    managed_static_type_state *state =
-        i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES
-        ? &interp->types.builtins.initialized[i]
-        : &interp->types.for_extensions.initialized[
-                i - _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES];
-    return state->type == type;
-}
-#endif
-
-
-#ifdef Py_UNTRUSTED
-
 #include <errno.h>                // EAGAIN
 #ifdef HAVE_UNISTD_H
 #  include <unistd.h>             // close(), dup2()
@@ -50,6 +24,7 @@ readied_static_type(_PyRuntimeState *runtime, PyInterpreterState *interp,
 #include <fcntl.h>                // open()
 #include <pthread.h>              // pthread_key_create()
 
+#ifdef Py_UNTRUSTED
 
 /* Creation (DESIGN: "Decisions fixed now"; the 2006 design's
  * PyXXX_NewInterpreter) */
@@ -900,7 +875,7 @@ abandon_interpreter(PyInterpreterState *interp)
         interp->next = NULL;
     }
     for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
-        if (readied_static_type(runtime, interp, i)) {
+        if (_PyInterpreterState_ReadiedStaticType(interp, i)) {
             _Py_atomic_add_int64(
                 &runtime->types.managed_static.types[i].interp_count, -1);
         }
@@ -1256,78 +1231,21 @@ _PySandbox_GetPolicy(PyInterpreterState *interp)
 }
 
 
+#ifdef HAVE_FORK
+void
+_PySandbox_AfterForkChild(void)
+{
+    /* Another thread may have held the engine's locks at the fork; the
+       child has only this one.  The abandoned interpreters were forgotten
+       with the others (_PyInterpreterState_DeleteExceptMain()): their
+       parked descriptor numbers stay taken, by /dev/null, in the child. */
+    abandoned_mutex = (PyMutex){0};
+    abandoned_list = NULL;
+    _PySandbox_ImportAfterFork();
+}
+#endif  /* HAVE_FORK */
+
+
 #endif  /* Py_UNTRUSTED */
 
 
-#ifdef HAVE_FORK
-
-/* fork() in a process with subinterpreters (gh-101437), in every build.
- *
- * The child has one thread, the one that called fork(), and it runs the
- * main interpreter (os.fork() and PyOS_AfterFork_Child() insist).  Any
- * other interpreter may have been running in a thread that is gone: with
- * its own GIL and locks held, halfway through a change to its own heap.
- * Upstream's _PyInterpreterState_DeleteExceptMain() clears them with no
- * current thread state, under the runtime's lock that interpreter_clear()
- * takes again, and aborts at the first deallocation.  Nothing of theirs
- * can be run, cleared or freed safely, so the child forgets them: they
- * leave the runtime's list, through which every lookup by ID, every walk
- * of the interpreters and the finalization go, and their memory is leaked
- * as it is.  No code of theirs runs in the child: not their
- * os.register_at_fork() or atexit callbacks, not their finalizers.
- *
- * The one runtime state that counts them is corrected: how many
- * interpreters use each static type, which must fall to zero when the
- * main interpreter finalizes the type (an assertion in debug builds). */
-
-/* The forgotten interpreters, linked through ->next: still reachable for
- * leak checkers, never used again. */
-static PyInterpreterState *forgotten_after_fork = NULL;
-
-PyStatus
-_PySandbox_ForgetInterpretersAfterFork(void)
-{
-#ifdef Py_UNTRUSTED
-    _PySandbox_ImportAfterFork();
-#endif
-    _PyRuntimeState *runtime = &_PyRuntime;
-    struct pyinterpreters *interpreters = &runtime->interpreters;
-    PyInterpreterState *main_interp = interpreters->main;
-    PyThreadState *tstate = _PyThreadState_GET();
-    if (main_interp == NULL) {
-        return _PyStatus_ERR("missing main interpreter");
-    }
-    if (tstate == NULL || tstate->interp != main_interp) {
-        return _PyStatus_ERR("not main interpreter");
-    }
-
-    /* The runtime's lock was reinitialized by
-       _PyRuntimeState_ReInitThreads(); the list is consistent, since the
-       parent held the lock across fork() (PyOS_BeforeFork()). */
-    HEAD_LOCK(runtime);
-    PyInterpreterState *interp = interpreters->head;
-    while (interp != NULL) {
-        PyInterpreterState *next = interp->next;
-        if (interp != main_interp) {
-            interp->next = forgotten_after_fork;
-            forgotten_after_fork = interp;
-        }
-        interp = next;
-    }
-    main_interp->next = NULL;
-    interpreters->head = main_interp;
-
-    /* A static type the main interpreter readied is now used by it alone.
-       One that only forgotten interpreters readied keeps its count, so it
-       is never finalized: its objects live in their heaps. */
-    for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_TYPES; i++) {
-        if (readied_static_type(runtime, main_interp, i)) {
-            _Py_atomic_store_int64(
-                &runtime->types.managed_static.types[i].interp_count, 1);
-        }
-    }
-    HEAD_UNLOCK(runtime);
-    return _PyStatus_OK();
-}
-
-#endif  /* HAVE_FORK */

@@ -3,7 +3,7 @@
 Stock 3.13.5 keeps every arena of an isolated interpreter in which any
 block is left allocated, which is always: each create/destroy leaks about
 1.65 MiB (more with a bigger job).  An untrusted interpreter shares none of
-its heap, so all of its arenas are freed at its end (patch 0016).  The
+its heap, so all of its arenas are freed at its end (patch 0116).  The
 proof, run in a child host: 1,000 create/run/destroy cycles of hostile jobs
 and the host's RSS afterwards, against the same host after a warm-up.
 """

@@ -825,11 +825,14 @@ _PySandbox_ProcessWideObject(PyObject *op)
 }
 
 #ifdef HAVE_FORK
-/* In the child of fork(), which runs the main interpreter: forget every
- * other interpreter, running, clearing and freeing nothing of it
- * (PyOS_AfterFork_Child(), gh-101437).  In every build. */
-extern PyStatus _PySandbox_ForgetInterpretersAfterFork(void);
+/* In the child of fork(), after the other interpreters were forgotten
+ * (PyOS_AfterFork_Child()): the engine's locks are reset. */
+#ifdef Py_UNTRUSTED
+extern void _PySandbox_AfterForkChild(void);
+#else
+static inline void _PySandbox_AfterForkChild(void) {}
 #endif
+#endif  /* HAVE_FORK */
 
 #ifdef __cplusplus
 }

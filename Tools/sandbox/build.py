@@ -970,7 +970,7 @@ def main(argv=None):
             "build/untrusted, minus Tools/sandbox/regrtest-exclude.txt")
     r.add_argument("tests", nargs="*", help="test names (default: all)")
     q = add("quilt", cmd_quilt, "run quilt in build/src with the project's "
-            "settings, e.g. 'quilt new 0009-area-what.patch'")
+            "settings, e.g. 'quilt new 0175-area-untrusted-what.patch'")
     q.add_argument("quilt_args", nargs=argparse.REMAINDER)
     f = add("refresh", cmd_refresh, "save the edits of the topmost applied "
             "patch in build/src into patches/ (quilt refresh)")

@@ -1,7 +1,7 @@
 # A finding of Tools/sandbox/fuzz.py: host harm (stdin) by sys._baserepl.
 # signature: host harm (stdin) by sys._baserepl
 # status: fixed
-# fixed by: patches/0037-stdio-untrusted-no-c-streams.patch (input() and
+# fixed by: patches/0137-stdio-untrusted-no-c-streams.patch (input() and
 #   sys._baserepl never read C's stdin in an untrusted interpreter)
 # found: 2026-12-02 19:33 UTC, --seed 8, build/untrusted/python, in an untrusted interpreter of a child host
 # what it does, after the prelude that defines the hostile classes: these calls,
