@@ -136,8 +136,8 @@ creator), and the extension modules named in the tuple modules beyond the
 default set (a (name, file) pair binds a module outside the standard
 library to its file), the files and directories of the tuple read to
 read and of the tuple write to read and change (absolute paths; a
-directory grants what is beneath it).  Return its interpreter ID.  From an untrusted
-interpreter, the policy must be within the creator's own.
+directory grants what is beneath it).  Return its interpreter ID.  From
+an untrusted interpreter, the policy must be within the creator's own.
 [clinic start generated code]*/
 
 static PyObject *
@@ -145,7 +145,7 @@ _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
                               int recursion_limit, PyObject *env,
                               PyObject *modules, PyObject *read,
                               PyObject *write)
-/*[clinic end generated code: output=f57541e165c146fe input=cc63d2221381a4ed]*/
+/*[clinic end generated code: output=f57541e165c146fe input=1673d03d4e0e3f46]*/
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
     if (policy == NULL) {

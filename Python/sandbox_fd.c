@@ -156,7 +156,7 @@ _PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg)
         }
     }
 }
-#endif
+#endif  /* SCM_RIGHTS */
 
 int
 _PySandbox_CloseFdRange(int low, int high)

@@ -158,7 +158,7 @@ follow_host_link(struct _PySandboxState *state, int dirfd, const char *path,
     }
     return fd;
 }
-#endif
+#endif  /* defined(SYS_openat2) && defined(RESOLVE_BENEATH) */
 
 /* openat2() beneath *dirfd*, no magic links, symbolic links as *links*
  * says.  Return the descriptor, or -1 with errno set: EXDEV when the path

@@ -203,7 +203,7 @@ _PySandbox_OnKernelFilesystem(int fd)
             return 1;
         }
     }
-#endif
+#endif  /* __linux__ */
     return 0;
 }
 
@@ -223,7 +223,7 @@ _PySandbox_IsForbiddenDeviceStat(const struct stat *st)
             return 0;
         }
     }
-#endif
+#endif  /* __linux__ */
     return 1;
 }
 

@@ -69,7 +69,7 @@ thread_stack(uintptr_t *low, uintptr_t *size)
         stack_size = len;
 #else
         return -1;
-#endif
+#endif  /* !(defined(__linux__) && defined(HAVE_PTHREAD_H)) */
     }
     *low = stack_low;
     *size = stack_size;

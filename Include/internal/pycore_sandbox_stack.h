@@ -113,7 +113,7 @@ _PySandbox_CheckRecursion(PyThreadState *tstate, const char *where)
 #else
     (void)tstate;
     (void)where;
-#endif
+#endif  /* !Py_UNTRUSTED */
     return 0;
 }
 
@@ -152,7 +152,7 @@ _PySandbox_CheckStackRoom(const char *what)
     }
 #else
     (void)what;
-#endif
+#endif  /* !Py_UNTRUSTED */
     return 0;
 }
 
@@ -184,7 +184,7 @@ _PySandbox_DeallocLater(PyObject *op)
     }
 #else
     (void)op;
-#endif
+#endif  /* !Py_UNTRUSTED */
     return 0;
 }
 

@@ -24,8 +24,8 @@ PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
 "default set (a (name, file) pair binds a module outside the standard\n"
 "library to its file), the files and directories of the tuple read to\n"
 "read and of the tuple write to read and change (absolute paths; a\n"
-"directory grants what is beneath it).  Return its interpreter ID.  From an untrusted\n"
-"interpreter, the policy must be within the creator\'s own.");
+"directory grants what is beneath it).  Return its interpreter ID.  From\n"
+"an untrusted interpreter, the policy must be within the creator\'s own.");
 
 #define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
     {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
@@ -445,4 +445,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=a607c9fa5672d7f5 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=ddf933858c0139d0 input=a9049054013a1b77]*/
