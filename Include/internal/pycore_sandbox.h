@@ -37,24 +37,28 @@ struct _PySandboxPolicy;
                                        symbolic link is not followed */
 #define _PySandbox_PATH_DEVICE   8  /* makes a device node: denied */
 
+/* Each hook is written once.  For one that the engine implements in
+ * Python/sandbox*.c, _PySandbox_HOOK(TYPE, NAME, (PARAMETERS), OFF)
+ * declares it with Py_UNTRUSTED, and without defines it as a static
+ * inline function that returns OFF (which may name a parameter);
+ * _PySandbox_VOID_HOOK(NAME, (PARAMETERS)) does nothing without.  The
+ * static inline hooks test the flag inside. */
 #ifdef Py_UNTRUSTED
+#  define _PySandbox_HOOK(TYPE, NAME, PARAMS, OFF) extern TYPE NAME PARAMS;
+#  define _PySandbox_VOID_HOOK(NAME, PARAMS) extern void NAME PARAMS;
+#else
+#  define _PySandbox_HOOK(TYPE, NAME, PARAMS, OFF) \
+       static inline TYPE NAME PARAMS { return OFF; }
+#  define _PySandbox_VOID_HOOK(NAME, PARAMS) static inline void NAME PARAMS {}
+#endif
+
+#ifdef Py_UNTRUSTED
+
+/* The engine, behind the hooks (Python/sandbox*.c). */
 
 /* The policy and the counters of one untrusted interpreter; NULL in a
  * trusted one.  Defined in pycore_sandbox_state.h. */
 struct _PySandboxState;
-
-/* Create and destroy the static exception types SandboxError and
- * SandboxLimitExceeded, in every interpreter (pycore_init_types()). */
-extern PyStatus _PySandbox_InitTypes(PyInterpreterState *interp);
-extern void _PySandbox_FiniTypes(PyInterpreterState *interp);
-
-/* Make *interp* untrusted if *policy* is not NULL: check that *config*
- * isolates it, copy the policy, and rewrite the PyConfig it copied from
- * its creator (no site, stdlib-only sys.path, no .pyc), all before it runs
- * any Python (init_interp_settings()). */
-extern PyStatus _PySandbox_InitInterpreter(
-    PyInterpreterState *interp, const PyInterpreterConfig *config,
-    const struct _PySandboxPolicy *policy);
 
 /* Py_NewInterpreterFromConfig() of an untrusted interpreter limited by
  * *policy* (Python/pylifecycle.c; PySandbox_NewInterpreter() calls it).
@@ -65,69 +69,12 @@ extern PyStatus _PySandbox_NewInterpreterFromConfig(
     PyThreadState **tstate_p, const PyInterpreterConfig *config,
     const struct _PySandboxPolicy *policy);
 
-/* Refuse, with the denial logged, when the current interpreter is
- * untrusted: it creates no interpreter, trusted or not (new_interpreter(),
- * before anything is made).  The engine creates untrusted interpreters
- * with no current thread state. */
-extern PyStatus _PySandbox_CheckCreator(void);
-
-/* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
-extern void _PySandbox_ClearInterpreter(PyInterpreterState *interp);
-
-/* The engine's part of _Py_HandlePending(): return 0, or -1 with an
- * exception set to stop the Python code running in *tstate*. */
-extern int _PySandbox_HandlePending(PyThreadState *tstate);
-
-/* From now on no Python code runs in *interp* if it is an untrusted
- * interpreter that is ending (Py_EndInterpreter(); again after
- * interpreter_clear() resets the eval breaker) on *tstate*, its thread
- * state: every Python function (a __del__, a weakref callback, an audit
- * hook, ...) raises SandboxLimitExceeded before its first instruction.
- * Does nothing for a trusted interpreter or another interpreter's thread
- * state. */
-extern void _PySandbox_StopPython(PyInterpreterState *interp,
-                                  PyThreadState *tstate);
-
-/* May the shared-library extension module *name*, from *filename* (or
- * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
- * and the file its own: <a standard-library directory>/<name><suffix>.
- * Return 0, or -1 with the denial logged and the ModuleNotFoundError of a
- * module that does not exist set. */
-extern int _PySandbox_CheckExtension(PyObject *name, PyObject *filename);
-
 /* May the current interpreter load the extension module *name* (a str),
  * built in or shared?  The same return and error (create_builtin()). */
 PyAPI_FUNC(int) _PySandbox_CheckModuleSlow(PyObject *name);
 
-/* May untrusted (or trusted: 1) *interp* load the extension module *name*?
- * No error set (_imp.is_builtin(), sys.builtin_module_names). */
-extern int _PySandbox_ModuleAllowed(PyInterpreterState *interp,
-                                    const char *name);
-
 /* Is untrusted *interp* ending (Py_EndInterpreter() began)? */
 extern int _PySandbox_IsEnding(PyInterpreterState *interp);
-
-/* A thread of an untrusted interpreter starts (ThreadHandle_start()):
- * return 0, or -1 with the denial logged and SandboxError set when its
- * policy's count of threads is reached or it is ending.  And ends
- * (thread_run(), with its thread state current). */
-extern int _PySandbox_ThreadStart(PyInterpreterState *interp);
-extern void _PySandbox_ThreadEnd(PyInterpreterState *interp);
-extern void _PySandbox_BindThreadSlow(PyThreadState *tstate);
-
-/* The threads of an ending untrusted interpreter other than *tstate*,
- * its last (Py_EndInterpreter()): stop their Python, give them a grace
- * period to end, and return 0 when *tstate* is the only one left.  If some
- * are still there (blocked outside Python), take the interpreter out of
- * the runtime, leaving its memory to them, detach *tstate* (it stays with
- * the interpreter) and return 1: the caller must return at once.  Return
- * 0 at once for a trusted interpreter. */
-extern int _PySandbox_EndThreads(PyThreadState *tstate);
-
-/* Make sys.std* of an untrusted interpreter C buffers the host reads, and
- * hide the host's executable from its sys (init_sys_streams(), the last
- * step that writes to sys). */
-extern PyStatus _PySandbox_InitStdio(PyThreadState *tstate);
 
 /* Deny the current (untrusted) interpreter *resource*: log it with its
  * full *detail* and the Python code's location, and set a generic
@@ -141,12 +88,6 @@ PyAPI_FUNC(int) _PySandbox_IsChild(PyInterpreterState *parent,
 
 /* The policy of *interp*, or NULL for a trusted interpreter. */
 extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
-
-/* Put the variables of its policy, with the values its creator had, into
- * *environ*, the bytes-to-bytes dict of os.environ that the current
- * (untrusted) interpreter starts with (convertenviron()).  Return 0, or
- * -1 with an exception set. */
-extern int _PySandbox_FillEnviron(PyObject *environ);
 
 /* The descriptor table: an untrusted interpreter may use only the file
  * descriptors it created (Python/sandbox_fd.c).  Numbers from this bound up
@@ -163,10 +104,6 @@ PyAPI_FUNC(void) _PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg);
 PyAPI_FUNC(int) _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
                                             const char *func);
 
-/* Close the descriptors that the current, untrusted, interpreter owns in
- * [low, high) (os.closerange()), and only those.  Return 0. */
-extern int _PySandbox_CloseFdRange(int low, int high);
-
 /* sys.setrecursionlimit(*new_limit*) and sys.set_int_max_str_digits()
  * in an untrusted interpreter (Python/sysmodule.c): return 0, or -1 with
  * the denial logged if the new value is above its policy's (0 digits is
@@ -176,6 +113,115 @@ extern int _PySandbox_CheckIntMaxStrDigitsSlow(int maxdigits);
 
 /* Files (Python/sandbox_files.c).  *how* is PySandbox_READ or
  * PySandbox_WRITE, with: */
+
+/* code.replace() (and __replace__()) with these values, the unchanged
+ * ones being the code object's own (NULL for co_code, co_varnames,
+ * co_freevars and co_cellvars): in an untrusted interpreter, only its
+ * names, file name, first line number and the CO_ITERABLE_COROUTINE flag
+ * (types.coroutine(), which asyncio uses) may change; anything the
+ * evaluator trusts is denied (_PySandbox_CheckBytecode()).  0 or -1. */
+extern int _PySandbox_CheckCodeReplaceSlow(
+    PyCodeObject *self, int argcount, int posonlyargcount,
+    int kwonlyargcount, int nlocals, int stacksize, int flags,
+    PyObject *code, PyObject *consts, PyObject *names, PyObject *varnames,
+    PyObject *freevars, PyObject *cellvars, PyObject *linetable,
+    PyObject *exceptiontable);
+
+/* The smallest stack an untrusted interpreter's threads get: the C
+ * recursion limit is a count of calls, not a measure of the stack, so a
+ * small stack would let deep recursion overflow it. */
+#define _PySandbox_MIN_THREAD_STACK ((Py_ssize_t)8 * 1024 * 1024)
+
+#endif  /* Py_UNTRUSTED */
+
+
+/* The hooks that upstream files call. */
+
+/* Create and destroy the static exception types SandboxError and
+ * SandboxLimitExceeded, in every interpreter (pycore_init_types()). */
+_PySandbox_HOOK(PyStatus, _PySandbox_InitTypes, (PyInterpreterState *interp),
+                _PyStatus_OK())
+_PySandbox_VOID_HOOK(_PySandbox_FiniTypes, (PyInterpreterState *interp))
+
+/* Make *interp* untrusted if *policy* is not NULL: check that *config*
+ * isolates it, copy the policy, and rewrite the PyConfig it copied from
+ * its creator (no site, stdlib-only sys.path, no .pyc), all before it runs
+ * any Python (init_interp_settings()). */
+_PySandbox_HOOK(PyStatus, _PySandbox_InitInterpreter,
+    (PyInterpreterState *interp, const PyInterpreterConfig *config,
+     const struct _PySandboxPolicy *policy),
+    _PyStatus_OK())
+
+/* Refuse, with the denial logged, when the current interpreter is
+ * untrusted: it creates no interpreter, trusted or not (new_interpreter(),
+ * before anything is made).  The engine creates untrusted interpreters
+ * with no current thread state. */
+_PySandbox_HOOK(PyStatus, _PySandbox_CheckCreator, (void), _PyStatus_OK())
+
+/* Free the state of an untrusted interpreter (PyInterpreterState_Delete()). */
+_PySandbox_VOID_HOOK(_PySandbox_ClearInterpreter, (PyInterpreterState *interp))
+
+/* The engine's part of _Py_HandlePending(): return 0, or -1 with an
+ * exception set to stop the Python code running in *tstate*. */
+_PySandbox_HOOK(int, _PySandbox_HandlePending, (PyThreadState *tstate), 0)
+
+/* From now on no Python code runs in *interp* if it is an untrusted
+ * interpreter that is ending (Py_EndInterpreter(); again after
+ * interpreter_clear() resets the eval breaker) on *tstate*, its thread
+ * state: every Python function (a __del__, a weakref callback, an audit
+ * hook, ...) raises SandboxLimitExceeded before its first instruction.
+ * Does nothing for a trusted interpreter or another interpreter's thread
+ * state. */
+_PySandbox_VOID_HOOK(_PySandbox_StopPython,
+    (PyInterpreterState *interp, PyThreadState *tstate))
+
+/* May the shared-library extension module *name*, from *filename* (or
+ * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
+ * and the file its own: <a standard-library directory>/<name><suffix>.
+ * Return 0, or -1 with the denial logged and the ModuleNotFoundError of a
+ * module that does not exist set. */
+_PySandbox_HOOK(int, _PySandbox_CheckExtension,
+    (PyObject *name, PyObject *filename),
+    0)
+
+/* May untrusted (or trusted: 1) *interp* load the extension module *name*?
+ * No error set (_imp.is_builtin(), sys.builtin_module_names). */
+_PySandbox_HOOK(int, _PySandbox_ModuleAllowed,
+    (PyInterpreterState *interp, const char *name),
+    1)
+
+/* A thread of an untrusted interpreter starts (ThreadHandle_start()):
+ * return 0, or -1 with the denial logged and SandboxError set when its
+ * policy's count of threads is reached or it is ending.  And ends
+ * (thread_run(), with its thread state current). */
+_PySandbox_HOOK(int, _PySandbox_ThreadStart, (PyInterpreterState *interp), 0)
+_PySandbox_VOID_HOOK(_PySandbox_ThreadEnd, (PyInterpreterState *interp))
+extern void _PySandbox_BindThreadSlow(PyThreadState *tstate);
+
+/* The threads of an ending untrusted interpreter other than *tstate*,
+ * its last (Py_EndInterpreter()): stop their Python, give them a grace
+ * period to end, and return 0 when *tstate* is the only one left.  If some
+ * are still there (blocked outside Python), take the interpreter out of
+ * the runtime, leaving its memory to them, detach *tstate* (it stays with
+ * the interpreter) and return 1: the caller must return at once.  Return
+ * 0 at once for a trusted interpreter. */
+_PySandbox_HOOK(int, _PySandbox_EndThreads, (PyThreadState *tstate), 0)
+
+/* Make sys.std* of an untrusted interpreter C buffers the host reads, and
+ * hide the host's executable from its sys (init_sys_streams(), the last
+ * step that writes to sys). */
+_PySandbox_HOOK(PyStatus, _PySandbox_InitStdio, (PyThreadState *tstate),
+                _PyStatus_OK())
+
+/* Put the variables of its policy, with the values its creator had, into
+ * *environ*, the bytes-to-bytes dict of os.environ that the current
+ * (untrusted) interpreter starts with (convertenviron()).  Return 0, or
+ * -1 with an exception set. */
+_PySandbox_HOOK(int, _PySandbox_FillEnviron, (PyObject *environ), 0)
+
+/* Close the descriptors that the current, untrusted, interpreter owns in
+ * [low, high) (os.closerange()), and only those.  Return 0. */
+_PySandbox_HOOK(int, _PySandbox_CloseFdRange, (int low, int high), 0)
 
 /* Before the system call of *func* on *path* (relative to *dir_fd*, or
  * given as descriptor *fd* when it is not -1) in an untrusted interpreter:
@@ -194,9 +240,6 @@ PyAPI_FUNC(int) _PySandbox_ResolvePathSlow(const char **path, int fd,
 PyAPI_FUNC(int) _PySandbox_ResolveOpenSlow(const char **path, int dir_fd,
                                            int *flags, PyObject *display,
                                            PyObject **keep);
-/* The path as it was given to _PySandbox_ResolvePath() (os.scandir()
- * joins its entries' paths to it). */
-PyAPI_FUNC(void) _PySandbox_OriginalPath(const char **path, PyObject *keep);
 /* Own *fd*, opened by a path resolved into *keep*: read-only if its grant
  * is.  And own *newfd*, a copy of *oldfd*.  As _PySandbox_OwnFd(). */
 PyAPI_FUNC(int) _PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep);
@@ -215,9 +258,10 @@ PyAPI_FUNC(int) _PySandbox_CheckXattrSlow(const char *name,
 PyAPI_FUNC(int) _PySandbox_CheckFdWriteSlow(int fd, const char *func);
 /* os.getcwd() and os.chdir() of an untrusted interpreter: its virtual
  * working directory. */
-extern PyObject *_PySandbox_GetCwd(int use_bytes);
-extern PyObject *_PySandbox_Chdir(const char *path, int fd,
-                                  PyObject *display);
+_PySandbox_HOOK(PyObject *, _PySandbox_GetCwd, (int use_bytes), NULL)
+_PySandbox_HOOK(PyObject *, _PySandbox_Chdir,
+    (const char *path, int fd, PyObject *display),
+    NULL)
 
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
@@ -227,7 +271,11 @@ extern PyObject *_PySandbox_Chdir(const char *path, int fd,
 static inline int
 _PySandbox_IsUntrusted(PyInterpreterState *interp)
 {
+#ifdef Py_UNTRUSTED
     return interp->sandbox != NULL;
+#else
+    return 0;
+#endif
 }
 
 /* May the current interpreter use file descriptor *fd* in *func* (a name
@@ -238,10 +286,14 @@ _PySandbox_IsUntrusted(PyInterpreterState *interp)
 static inline int
 _PySandbox_CheckFd(int fd, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckFdSlow(fd, func);
+#else
+    return 0;
+#endif
 }
 
 /* The current interpreter has just created descriptor *fd* (ignored if
@@ -250,10 +302,14 @@ _PySandbox_CheckFd(int fd, const char *func)
 static inline int
 _PySandbox_OwnFd(int fd)
 {
+#ifdef Py_UNTRUSTED
     if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
         return fd;
     }
     return _PySandbox_OwnFdSlow(fd);
+#else
+    return fd;
+#endif
 }
 
 /* The same for the two descriptors of a pipe, a pty or a socket pair: 0,
@@ -261,10 +317,14 @@ _PySandbox_OwnFd(int fd)
 static inline int
 _PySandbox_OwnFdPair(int fds[2])
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_OwnFdPairSlow(fds);
+#else
+    return 0;
+#endif
 }
 
 /* Check the *count* descriptors (ints, possibly unaligned) at *data*, as
@@ -272,18 +332,24 @@ _PySandbox_OwnFdPair(int fds[2])
 static inline int
 _PySandbox_CheckFdArray(const void *data, Py_ssize_t count, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckFdArraySlow(data, count, func);
+#else
+    return 0;
+#endif
 }
 
 static inline void
 _PySandbox_OwnReceivedFds(const struct msghdr *msg)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox != NULL) {
         _PySandbox_OwnReceivedFdsSlow(msg);
     }
+#endif
 }
 
 /* Forget *fd* without a check: a descriptor recorded, then closed on an
@@ -291,9 +357,11 @@ _PySandbox_OwnReceivedFds(const struct msghdr *msg)
 static inline void
 _PySandbox_ForgetFd(int fd)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox != NULL) {
         _PySandbox_ForgetFdSlow(fd);
     }
+#endif
 }
 
 /* The current interpreter is about to close descriptor *fd*: check it as
@@ -303,103 +371,152 @@ _PySandbox_ForgetFd(int fd)
 static inline int
 _PySandbox_ReleaseFd(int fd, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_ReleaseFdSlow(fd, func);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_ResolvePath(const char **path, int fd, int dir_fd, int how,
                        PyObject *display, const char *func, PyObject **keep)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_ResolvePathSlow(path, fd, dir_fd, how, display, func,
                                       keep);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_ResolveOpen(const char **path, int dir_fd, int *flags,
                        PyObject *display, PyObject **keep)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_ResolveOpenSlow(path, dir_fd, flags, display, keep);
+#else
+    return 0;
+#endif
 }
+
+/* The path as it was given to _PySandbox_ResolvePath() (os.scandir()
+ * joins its entries' paths to it). */
+_PySandbox_VOID_HOOK(_PySandbox_OriginalPath,
+                     (const char **path, PyObject *keep))
 
 static inline int
 _PySandbox_OwnOpenedFd(int fd, PyObject *keep)
 {
+#ifdef Py_UNTRUSTED
     if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
         return fd;
     }
     return _PySandbox_OwnOpenedFdSlow(fd, keep);
+#else
+    return fd;
+#endif
 }
 
 static inline int
 _PySandbox_OwnDupFd(int newfd, int oldfd)
 {
+#ifdef Py_UNTRUSTED
     if (newfd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
         return newfd;
     }
     return _PySandbox_OwnDupFdSlow(newfd, oldfd);
+#else
+    return newfd;
+#endif
 }
 
 static inline int
 _PySandbox_CheckXattr(const char *name, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckXattrSlow(name, func);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_CheckMode(int mode, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckModeSlow(mode, func);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_CheckFdWrite(int fd, const char *func)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckFdWriteSlow(fd, func);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_CheckRecursionLimit(int new_limit)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckRecursionLimitSlow(new_limit);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_CheckIntMaxStrDigits(int maxdigits)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckIntMaxStrDigitsSlow(maxdigits);
+#else
+    return 0;
+#endif
 }
 
 static inline int
 _PySandbox_CheckModule(PyObject *name)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_CheckModuleSlow(name);
+#else
+    return 0;
+#endif
 }
 
 /* Hostile bytecode (the 2006 design's "Hostile Bytecode"): may the current
@@ -411,28 +528,24 @@ _PySandbox_CheckModule(PyObject *name)
 static inline int
 _PySandbox_CheckBytecode(const char *what)
 {
+#ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox == NULL) {
         return 0;
     }
     return _PySandbox_Deny("bytecode", what);
+#else
+    return 0;
+#endif
 }
 
-/* code.replace() (and __replace__()) with these values, the unchanged
- * ones being the code object's own (NULL for co_code, co_varnames,
- * co_freevars and co_cellvars): in an untrusted interpreter, only its
- * names, file name, first line number and the CO_ITERABLE_COROUTINE flag
- * (types.coroutine(), which asyncio uses) may change; anything the
- * evaluator trusts is denied (_PySandbox_CheckBytecode()).  0 or -1. */
-extern int _PySandbox_CheckCodeReplaceSlow(
-    PyCodeObject *self, int argcount, int posonlyargcount,
-    int kwonlyargcount, int nlocals, int stacksize, int flags,
-    PyObject *code, PyObject *consts, PyObject *names, PyObject *varnames,
-    PyObject *freevars, PyObject *cellvars, PyObject *linetable,
-    PyObject *exceptiontable);
-
-#define _PySandbox_CheckCodeReplace(...) \
+/* code.replace(): see _PySandbox_CheckCodeReplaceSlow(). */
+#ifdef Py_UNTRUSTED
+#  define _PySandbox_CheckCodeReplace(...) \
     (_PyInterpreterState_GET()->sandbox == NULL \
      ? 0 : _PySandbox_CheckCodeReplaceSlow(__VA_ARGS__))
+#else
+#  define _PySandbox_CheckCodeReplace(...) 0
+#endif
 
 /* marshal.load() and loads() (the entry points, not the reader): the
  * allow_code the reader gets.  In an untrusted interpreter, -1 instead of
@@ -441,10 +554,14 @@ extern int _PySandbox_CheckCodeReplaceSlow(
 static inline int
 _PySandbox_MarshalAllowCode(int allow_code)
 {
+#ifdef Py_UNTRUSTED
     if (allow_code && _PyInterpreterState_GET()->sandbox != NULL) {
         return -1;
     }
     return allow_code;
+#else
+    return allow_code;
+#endif
 }
 
 /* Does *interp* own all that its object allocator holds, so that all of
@@ -456,7 +573,11 @@ _PySandbox_MarshalAllowCode(int allow_code)
 static inline int
 _PySandbox_OwnsItsHeap(PyInterpreterState *interp)
 {
+#ifdef Py_UNTRUSTED
     return (interp->feature_flags & Py_RTFLAGS_UNTRUSTED) != 0;
+#else
+    return 0;
+#endif
 }
 
 /* May code running in *viewer* see the threads of *other*
@@ -467,7 +588,11 @@ static inline int
 _PySandbox_MaySeeInterpreter(PyInterpreterState *viewer,
                              PyInterpreterState *other)
 {
+#ifdef Py_UNTRUSTED
     return viewer == other || !_PySandbox_IsUntrusted(viewer);
+#else
+    return 1;
+#endif
 }
 
 /* May code running in *viewer* find *other* by its ID (and list it)?  An
@@ -477,14 +602,13 @@ static inline int
 _PySandbox_MayFindInterpreter(PyInterpreterState *viewer,
                               PyInterpreterState *other)
 {
+#ifdef Py_UNTRUSTED
     return (viewer == other || !_PySandbox_IsUntrusted(viewer)
             || _PySandbox_IsChild(viewer, other));
+#else
+    return 1;
+#endif
 }
-
-/* The smallest stack an untrusted interpreter's threads get: the C
- * recursion limit is a count of calls, not a measure of the stack, so a
- * small stack would let deep recursion overflow it. */
-#define _PySandbox_MIN_THREAD_STACK ((Py_ssize_t)8 * 1024 * 1024)
 
 /* The thread stack size that *interp* asked for (threading.stack_size()),
  * raised to the floor above in an untrusted interpreter; 0 (the platform's
@@ -492,283 +616,17 @@ _PySandbox_MayFindInterpreter(PyInterpreterState *viewer,
 static inline Py_ssize_t
 _PySandbox_ThreadStackSize(PyInterpreterState *interp, Py_ssize_t size)
 {
+#ifdef Py_UNTRUSTED
     if (size > 0 && size < _PySandbox_MIN_THREAD_STACK
         && _PySandbox_IsUntrusted(interp))
     {
         return _PySandbox_MIN_THREAD_STACK;
     }
     return size;
-}
-
-#else  /* !Py_UNTRUSTED */
-
-static inline PyStatus
-_PySandbox_InitTypes(PyInterpreterState *Py_UNUSED(interp))
-{
-    return _PyStatus_OK();
-}
-
-static inline void
-_PySandbox_FiniTypes(PyInterpreterState *Py_UNUSED(interp))
-{
-}
-
-static inline PyStatus
-_PySandbox_InitInterpreter(PyInterpreterState *Py_UNUSED(interp),
-                           const PyInterpreterConfig *Py_UNUSED(config),
-                           const struct _PySandboxPolicy *Py_UNUSED(policy))
-{
-    return _PyStatus_OK();
-}
-
-static inline PyStatus
-_PySandbox_CheckCreator(void)
-{
-    return _PyStatus_OK();
-}
-
-static inline void
-_PySandbox_ClearInterpreter(PyInterpreterState *Py_UNUSED(interp))
-{
-}
-
-static inline int
-_PySandbox_CheckExtension(PyObject *Py_UNUSED(name),
-                          PyObject *Py_UNUSED(filename))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_ThreadStart(PyInterpreterState *Py_UNUSED(interp))
-{
-    return 0;
-}
-
-static inline void
-_PySandbox_ThreadEnd(PyInterpreterState *Py_UNUSED(interp))
-{
-}
-
-static inline int
-_PySandbox_EndThreads(PyThreadState *Py_UNUSED(tstate))
-{
-    return 0;
-}
-
-static inline PyStatus
-_PySandbox_InitStdio(PyThreadState *Py_UNUSED(tstate))
-{
-    return _PyStatus_OK();
-}
-
-static inline int
-_PySandbox_IsUntrusted(PyInterpreterState *Py_UNUSED(interp))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_HandlePending(PyThreadState *Py_UNUSED(tstate))
-{
-    return 0;
-}
-
-static inline void
-_PySandbox_StopPython(PyInterpreterState *Py_UNUSED(interp),
-                      PyThreadState *Py_UNUSED(tstate))
-{
-}
-
-static inline int
-_PySandbox_OwnsItsHeap(PyInterpreterState *Py_UNUSED(interp))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckFd(int Py_UNUSED(fd), const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_OwnFd(int fd)
-{
-    return fd;
-}
-
-static inline int
-_PySandbox_ReleaseFd(int Py_UNUSED(fd), const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_OwnFdPair(int Py_UNUSED(fds[2]))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckFdArray(const void *Py_UNUSED(data),
-                        Py_ssize_t Py_UNUSED(count),
-                        const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline void
-_PySandbox_ForgetFd(int Py_UNUSED(fd))
-{
-}
-
-static inline void
-_PySandbox_OwnReceivedFds(const struct msghdr *Py_UNUSED(msg))
-{
-}
-
-static inline int
-_PySandbox_CloseFdRange(int Py_UNUSED(low), int Py_UNUSED(high))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_FillEnviron(PyObject *Py_UNUSED(environ))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckBytecode(const char *Py_UNUSED(what))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckModule(PyObject *Py_UNUSED(name))
-{
-    return 0;
-}
-
-#define _PySandbox_CheckCodeReplace(...) 0
-
-static inline int
-_PySandbox_ModuleAllowed(PyInterpreterState *Py_UNUSED(interp),
-                         const char *Py_UNUSED(name))
-{
-    return 1;
-}
-
-static inline int
-_PySandbox_MarshalAllowCode(int allow_code)
-{
-    return allow_code;
-}
-
-static inline int
-_PySandbox_CheckRecursionLimit(int Py_UNUSED(new_limit))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckIntMaxStrDigits(int Py_UNUSED(maxdigits))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_MaySeeInterpreter(PyInterpreterState *Py_UNUSED(viewer),
-                             PyInterpreterState *Py_UNUSED(other))
-{
-    return 1;
-}
-
-static inline int
-_PySandbox_MayFindInterpreter(PyInterpreterState *Py_UNUSED(viewer),
-                              PyInterpreterState *Py_UNUSED(other))
-{
-    return 1;
-}
-
-static inline Py_ssize_t
-_PySandbox_ThreadStackSize(PyInterpreterState *Py_UNUSED(interp),
-                           Py_ssize_t size)
-{
+#else
     return size;
+#endif
 }
-
-static inline int
-_PySandbox_ResolvePath(const char **Py_UNUSED(path), int Py_UNUSED(fd),
-                       int Py_UNUSED(dir_fd), int Py_UNUSED(how),
-                       PyObject *Py_UNUSED(display),
-                       const char *Py_UNUSED(func),
-                       PyObject **Py_UNUSED(keep))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_ResolveOpen(const char **Py_UNUSED(path), int Py_UNUSED(dir_fd),
-                       int *Py_UNUSED(flags), PyObject *Py_UNUSED(display),
-                       PyObject **Py_UNUSED(keep))
-{
-    return 0;
-}
-
-static inline void
-_PySandbox_OriginalPath(const char **Py_UNUSED(path),
-                        PyObject *Py_UNUSED(keep))
-{
-}
-
-static inline int
-_PySandbox_OwnOpenedFd(int fd, PyObject *Py_UNUSED(keep))
-{
-    return fd;
-}
-
-static inline int
-_PySandbox_OwnDupFd(int newfd, int Py_UNUSED(oldfd))
-{
-    return newfd;
-}
-
-static inline int
-_PySandbox_CheckFdWrite(int Py_UNUSED(fd), const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckMode(int Py_UNUSED(mode), const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline int
-_PySandbox_CheckXattr(const char *Py_UNUSED(name),
-                      const char *Py_UNUSED(func))
-{
-    return 0;
-}
-
-static inline PyObject *
-_PySandbox_GetCwd(int Py_UNUSED(use_bytes))
-{
-    Py_UNREACHABLE();
-}
-
-static inline PyObject *
-_PySandbox_Chdir(const char *Py_UNUSED(path), int Py_UNUSED(fd),
-                 PyObject *Py_UNUSED(display))
-{
-    Py_UNREACHABLE();
-}
-
-#endif  /* !Py_UNTRUSTED */
 
 /* Skip the finalizer or weakref callback about to run?  Yes in an
  * untrusted interpreter that is ending: __del__, tp_finalize, a
@@ -827,11 +685,7 @@ _PySandbox_ProcessWideObject(PyObject *op)
 #ifdef HAVE_FORK
 /* In the child of fork(), after the other interpreters were forgotten
  * (PyOS_AfterFork_Child()): the engine's locks are reset. */
-#ifdef Py_UNTRUSTED
-extern void _PySandbox_AfterForkChild(void);
-#else
-static inline void _PySandbox_AfterForkChild(void) {}
-#endif
+_PySandbox_VOID_HOOK(_PySandbox_AfterForkChild, (void))
 #endif  /* HAVE_FORK */
 
 #ifdef __cplusplus
