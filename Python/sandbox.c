@@ -359,13 +359,34 @@ stop_descendants(PyInterpreterState *interp)
 static int end_claimed_interpreter(PyInterpreterState *interp);
 static void abandon_interpreter(PyInterpreterState *interp);
 
-/* Do only jobs of tenants run inside *child*: no thread of the host (a
- * thread with a state in a trusted interpreter) and none still entering?
- * Under the runtime's lock, which guards the lists of thread states. */
-static int
-only_tenant_jobs(_PyRuntimeState *runtime, PyInterpreterState *child)
+/* Wait a millisecond in one of the end's loops.  The caller's GIL is let
+ * go only if the caller is the host: a tenant's thread that ends its
+ * child keeps its own, so that it never waits to take it back in the
+ * middle of that end (its interpreter may be abandoned meanwhile, and the
+ * thread would exit there, leaving the child claimed for good). */
+static void
+end_pause(void)
 {
-    Py_ssize_t jobs = 0;
+    struct timespec pause = {0, 1000 * 1000};
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL && !_PySandbox_IsUntrusted(tstate->interp)) {
+        Py_BEGIN_ALLOW_THREADS
+        (void)nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        (void)nanosleep(&pause, NULL);
+    }
+}
+
+/* Does no thread of the host run a job inside *child*: none of its job
+ * thread states belongs to a thread that also has a state in a trusted
+ * interpreter?  Under the runtime's lock, which guards the lists of
+ * thread states.  (Holds without a thread state, such as a tenant's
+ * _sandbox.take_output() in a loop, run no code inside.) */
+static int
+no_host_job(_PyRuntimeState *runtime, PyInterpreterState *child)
+{
     for (PyThreadState *t = child->threads.head; t != NULL; t = t->next) {
         if (t->_whence != _PyThreadState_WHENCE_EXEC) {
             continue;
@@ -381,9 +402,8 @@ only_tenant_jobs(_PyRuntimeState *runtime, PyInterpreterState *child)
                 }
             }
         }
-        jobs++;
     }
-    return jobs > 0 && jobs == child->sandbox->entered;
+    return 1;
 }
 
 /* End the interpreters that *interp* created.  From the scan on, it
@@ -425,7 +445,7 @@ end_children(PyInterpreterState *interp)
                 i->sandbox->end_claimed = 1;
                 children[n++] = i;
             }
-            else if (late && only_tenant_jobs(runtime, i)) {
+            else if (late && no_host_job(runtime, i)) {
                 i->sandbox->end_claimed = 1;
                 blocked[n_blocked++] = i;
             }
@@ -447,10 +467,7 @@ end_children(PyInterpreterState *interp)
                 return;     /* none left, or only the host's jobs */
             }
             /* Only running ones: let them stop, until the deadline. */
-            Py_BEGIN_ALLOW_THREADS
-            struct timespec pause = {0, 1000 * 1000};
-            (void)nanosleep(&pause, NULL);
-            Py_END_ALLOW_THREADS
+            end_pause();
         }
     }
 }
@@ -909,31 +926,36 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
     struct _PySandboxState *state = interp->sandbox;
     assert(state != NULL);
     sweep_abandoned();
+    /* One grace period for the whole end: its children's, its threads'. */
+    PyTime_t deadline = end_deadline(state), now;
+    state->end_deadline = deadline;
     /* No more Python in any of its threads, from their next check, nor in
        the interpreters it created, where its threads may run jobs. */
     state->stopping = 1;
     _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
     stop_descendants(interp);
-    /* A thread may hold its GIL in a long C loop (sum(range(10**12))),
-       which no check interrupts: entering would wait as long. */
-    struct _gil_runtime_state *gil = interp->ceval.gil;
-    PyTime_t deadline = end_deadline(state), now;
-    while (gil != NULL && _Py_atomic_load_int_relaxed(&gil->locked) > 0) {
+    end_children(interp);
+    /* Its threads unwind and exit with its GIL, which the end does not
+       take meanwhile: a thread may hold it in a long C loop
+       (sum(range(10**12))) that no check interrupts, and taking it would
+       wait as long.  The GIL is taken only once no thread of its own is
+       left to hold it; a thread still there at the deadline (blocked
+       outside Python, or in C) is left with the interpreter. */
+    for (;;) {
+        _PyRuntimeState *runtime = &_PyRuntime;
+        HEAD_LOCK(runtime);
+        int threads = interp->threads.head != NULL;
+        HEAD_UNLOCK(runtime);
+        if (!threads) {
+            return 0;
+        }
         (void)PyTime_MonotonicRaw(&now);
         if (now >= deadline) {
-            /* Leave it to that thread, which stops at its next check; its
-               children end now, from here, as Py_EndInterpreter() would
-               have ended them. */
-            end_children(interp);
             abandon_interpreter(interp);
             return 1;
         }
-        Py_BEGIN_ALLOW_THREADS
-        struct timespec pause = {0, 1000 * 1000};
-        (void)nanosleep(&pause, NULL);
-        Py_END_ALLOW_THREADS
+        end_pause();
     }
-    return 0;
 }
 
 
@@ -975,10 +997,12 @@ _PySandbox_EndThreads(PyThreadState *tstate)
 }
 
 
-/* A child that its creator's end could not end (a job, of the creator or
- * of the host, ran in it past the grace period) is an orphan: stopped, it
- * waits for the host's next engine call, which ends it once no job is
- * inside.  Only from the host: a tenant's call bears no other's cost. */
+/* A child that its creator's end could not end (a job ran in it past the
+ * grace period) is an orphan: stopped, it waits for the host's next
+ * engine call, which ends it once no job is inside, or abandons it if
+ * only tenants' jobs, blocked past its deadline, are.  A host's job is
+ * never cut.  Only from the host: a tenant's call bears no other's
+ * cost. */
 static void
 end_orphans(void)
 {
@@ -989,16 +1013,25 @@ end_orphans(void)
     _PyRuntimeState *runtime = &_PyRuntime;
     for (;;) {
         PyInterpreterState *orphan = NULL;
+        int blocked = 0;
+        PyTime_t now;
+        (void)PyTime_MonotonicRaw(&now);
         HEAD_LOCK(runtime);
         for (PyInterpreterState *i = runtime->interpreters.head;
              i != NULL && orphan == NULL; i = i->next)
         {
             struct _PySandboxState *state = i->sandbox;
             if (state == NULL || !state->stopping || state->parent_id < 0
-                || !state->created || state->end_claimed
-                || state->entered > 0 || _PyInterpreterState_IsRunningMain(i))
+                || !state->created || state->end_claimed)
             {
                 continue;
+            }
+            int running = (state->entered > 0
+                           || _PyInterpreterState_IsRunningMain(i));
+            if (running && (now < state->end_deadline
+                            || !no_host_job(runtime, i)))
+            {
+                continue;   /* the host's job returns first */
             }
             PyInterpreterState *parent = runtime->interpreters.head;
             while (parent != NULL && parent->id != state->parent_id) {
@@ -1009,6 +1042,7 @@ end_orphans(void)
             {
                 state->end_claimed = 1;
                 orphan = i;
+                blocked = running;
             }
         }
         HEAD_UNLOCK(runtime);
@@ -1016,7 +1050,15 @@ end_orphans(void)
             return;
         }
         PyObject *exc = PyErr_GetRaisedException();
-        (void)end_claimed_interpreter(orphan);
+        if (blocked) {
+            /* A job of a tenant's, blocked outside Python past the grace
+               period: abandoned, as its creator's end would have. */
+            end_children(orphan);
+            abandon_interpreter(orphan);
+        }
+        else {
+            (void)end_claimed_interpreter(orphan);
+        }
         PyErr_SetRaisedException(exc);
     }
 }

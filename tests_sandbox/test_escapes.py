@@ -604,6 +604,114 @@ def test_a_child_the_host_runs_a_job_in_is_ended_after_the_job():
     assert "left 0 fds 0" in out, out
 
 
+C_LOOP_AFTER_SLEEP = r'''
+import threading, time, itertools, collections
+def busy():
+    # 0.3 s asleep (its GIL free), then 10**10 steps of C in the same call
+    collections.deque(itertools.chain.from_iterable(
+        map(itertools.repeat, map(time.sleep, [0.3]), [10**10])), maxlen=0)
+threading.Thread(target=busy).start()
+'''
+
+
+def test_the_end_never_waits_for_a_gil_a_tenant_holds_in_c():
+    # A tenant's thread takes its GIL back in the middle of the end and
+    # keeps it in one long C call: the end took as long (42 s; fifth
+    # review).  The end no longer takes the GIL while a thread of the
+    # tenant is there: it abandons the tenant at the deadline.
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        jail = _sandbox.new_interpreter(1)
+        _sandbox.exec(jail, {C_LOOP_AFTER_SLEEP!r})
+        t0 = time.monotonic()
+        result = _sandbox.end_interpreter(jail)
+        took = time.monotonic() - t0
+        print("bounded", took < 5, round(took, 1), result)
+        print("left", interps() - interps0)
+        print("host alive", flush=True)
+        os._exit(0)
+    """, timeout=120))
+    assert "bounded True" in out, out
+    assert "left 0" in out, out
+
+
+HOLDS_AND_A_BLOCKED_JOB = r'''
+import _sandbox, threading, itertools, collections, time
+c = _sandbox.new_interpreter(1)
+_sandbox.exec(c, "import os\nfds = [os.pipe() for i in range(10)]")
+def blocked():
+    _sandbox.exec(c, "import _thread\nl = _thread.allocate_lock()\n"
+                     "l.acquire()\nl.acquire()")
+def holder():
+    # holds without a thread state inside, over and over, from C
+    time.sleep(0.2)
+    collections.deque(map(_sandbox.take_output, itertools.repeat(c, 10**8),
+                          itertools.repeat(1)), maxlen=0)
+threading.Thread(target=blocked).start()
+threading.Thread(target=holder).start()
+time.sleep(0.1)
+'''
+
+
+def test_holds_without_a_job_do_not_pass_for_the_hosts():
+    # The tenant's holds of its child (take_output() in a C loop) counted
+    # as a host's job, so a child whose job was blocked for good was never
+    # abandoned, its descriptors open (fifth review).
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        jail = _sandbox.new_interpreter(3)
+        _sandbox.exec(jail, {HOLDS_AND_A_BLOCKED_JOB!r})
+        time.sleep(0.5)
+        _sandbox.end_interpreter(jail)
+        time.sleep(11)
+        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
+        print("left", interps() - interps0, "fds", fds() - before)
+        print("host alive", flush=True)
+        os._exit(0)
+    """, timeout=120))
+    assert "left 0 fds 0" in out, out
+
+
+ENDS_ITS_CHILD = r'''
+import _sandbox, threading, time
+c = _sandbox.new_interpreter(2)
+_sandbox.exec(c, """
+import _sandbox, threading, time, itertools, collections, os
+fds = [os.pipe() for i in range(5)]
+g = _sandbox.new_interpreter(1)
+_sandbox.exec(g, "import os\\nfds = [os.pipe() for i in range(5)]")
+def busy():
+    collections.deque(itertools.chain.from_iterable(
+        map(itertools.repeat, map(time.sleep, [0.2]), [2 * 10**9])),
+        maxlen=0)
+threading.Thread(target=_sandbox.exec,
+                 args=(g, "import time; time.sleep(30)")).start()
+threading.Thread(target=busy).start()
+""")
+def ender():
+    time.sleep(0.3)
+    _sandbox.end_interpreter(c)
+threading.Thread(target=ender).start()
+'''
+
+
+def test_a_tenant_ending_its_child_as_the_host_ends_it_leaves_nothing():
+    # The tenant's thread claims its child's end just before the host ends
+    # the tenant; the thread exited in the middle of that end (taking the
+    # tenant's GIL back once it was abandoned), and the child and its
+    # child stayed listed, "ending", with their descriptors (fifth review).
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        jail = _sandbox.new_interpreter(2)
+        _sandbox.exec(jail, {ENDS_ITS_CHILD!r})
+        time.sleep(0.6)
+        _sandbox.end_interpreter(jail)
+        time.sleep(12)
+        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
+        print("left", interps() - interps0, "fds", fds() - before)
+        print("host alive", flush=True)
+        os._exit(0)
+    """, timeout=120))
+    assert "left 0 fds 0" in out, out
+
+
 CHURN = r'''
 import _sandbox, threading, itertools, collections, time
 SRC = ("import threading, time\n"

@@ -538,6 +538,20 @@ _PySandbox_CheckBytecode(const char *what)
 #endif
 }
 
+/* Does the current interpreter open files with its GIL held
+ * (FileIO.__init__())?  An untrusted one does: a thread of it that its end
+ * abandons exits when it takes its GIL back, and a descriptor it had just
+ * opened with the GIL let go would stay open in the host, unrecorded. */
+static inline int
+_PySandbox_OpensWithItsGIL(void)
+{
+#ifdef Py_UNTRUSTED
+    return _PyInterpreterState_GET()->sandbox != NULL;
+#else
+    return 0;
+#endif
+}
+
 /* code.replace(): see _PySandbox_CheckCodeReplaceSlow(). */
 #ifdef Py_UNTRUSTED
 #  define _PySandbox_CheckCodeReplace(...) \

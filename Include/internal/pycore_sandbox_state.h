@@ -254,11 +254,12 @@ _PySandbox_FdIsReadonly(struct _PySandboxState *state, int fd)
 
 /* Python/sandbox.c: creation, threads, the end */
 
-/* Before the host enters untrusted *interp* to end it
- * (PySandbox_EndInterpreter()): stop the Python code of all its threads,
- * and wait up to the grace period for its GIL to be free.  If a thread
- * still holds it (in a long C loop), take the interpreter out of the
- * runtime without entering it, and return 1; else return 0. */
+/* Before the caller enters untrusted *interp* to end it
+ * (PySandbox_EndInterpreter()): stop the Python code of all its threads
+ * and of its descendants, end its children, and wait up to the grace
+ * period for its threads to exit, without taking its GIL.  If a thread is
+ * still there (blocked, or in a long C loop), take the interpreter out of
+ * the runtime without entering it, and return 1; else return 0. */
 extern int _PySandbox_PrepareEnd(PyInterpreterState *interp);
 
 /* A job enters untrusted *interp* (the transport): return 0, or -1 with
