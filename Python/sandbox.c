@@ -500,6 +500,15 @@ _PySandbox_IsEnding(PyInterpreterState *interp)
     return interp->sandbox != NULL && interp->sandbox->ending;
 }
 
+int
+_PySandbox_IsStopped(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    return (state != NULL
+            && (_Py_atomic_load_int_relaxed(&state->stopping)
+                || state->ending));
+}
+
 
 /* Threads (the policy's max_threads; a core cap ("Python", "threads") of
  * the extended protections, so that queries show it) */
@@ -531,7 +540,7 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
     if (state == NULL) {
         return;
     }
-    PyMutex_Lock(&state->ext_mutex);
+    _PySandbox_LOCK(&state->ext_mutex);
     ext_entry *entry = _PySandbox_FindExt(state, "Python", "threads");
     if (entry != NULL && entry->used > 0) {
         entry->used--;
@@ -749,7 +758,7 @@ sweep_abandoned(void)
 {
     PyTime_t now;
     (void)PyTime_MonotonicRaw(&now);
-    PyMutex_Lock(&abandoned_mutex);
+    _PySandbox_LOCK(&abandoned_mutex);
     struct _PySandboxState **link = &abandoned_list;
     while (*link != NULL) {
         struct _PySandboxState *state = *link;
@@ -911,7 +920,7 @@ abandon_interpreter(PyInterpreterState *interp)
     _Py_atomic_add_ssize(&state->watched, 1);
     park_fds(state);
     (void)PyTime_MonotonicRaw(&state->abandoned_at);
-    PyMutex_Lock(&abandoned_mutex);
+    _PySandbox_LOCK(&abandoned_mutex);
     state->next_abandoned = abandoned_list;
     abandoned_list = state;
     PyMutex_Unlock(&abandoned_mutex);

@@ -177,7 +177,7 @@ log_denial(struct _PySandboxState *state, const char *resource,
        never lost for want of memory. */
     char *copies[3] = {_PyMem_RawStrdup(resource), _PyMem_RawStrdup(detail),
                        _PyMem_RawStrdup(location)};
-    PyMutex_Lock(&state->log_mutex);
+    _PySandbox_LOCK(&state->log_mutex);
     sandbox_denial *entry =
         &state->log[state->denials % SANDBOX_DENIAL_LOG_SIZE];
     clear_denial(entry);
@@ -250,7 +250,7 @@ PySandbox_GetDenials(PyInterpreterState *interp)
         return PyErr_NoMemory();
     }
     size_t n = 0;
-    PyMutex_Lock(&state->log_mutex);
+    _PySandbox_LOCK(&state->log_mutex);
     uint64_t end = state->denials;
     uint64_t start = end > SANDBOX_DENIAL_LOG_SIZE
                      ? end - SANDBOX_DENIAL_LOG_SIZE : 0;

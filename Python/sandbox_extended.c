@@ -144,7 +144,7 @@ ext_set(PyInterpreterState *interp, const char *group, const char *type,
         }
     }
     const char *error = "";
-    PyMutex_Lock(&state->ext_mutex);
+    _PySandbox_LOCK(&state->ext_mutex);
     ext_entry *entry = get_ext(state, group, type, kind, &error);
     if (entry != NULL) {
         switch (kind) {
@@ -249,7 +249,7 @@ ext_check(const char *group, const char *type, ext_kind kind,
     }
     int ok = 0;
     Py_ssize_t used = -1, cap = -1;
-    PyMutex_Lock(&state->ext_mutex);
+    _PySandbox_LOCK(&state->ext_mutex);
     ext_entry *entry = _PySandbox_FindExt(state, group, type);
     if (entry != NULL && entry->kind == kind) {
         switch (kind) {
@@ -379,7 +379,7 @@ PySandbox_ExtendedQuery(PyInterpreterState *interp)
         return NULL;
     }
     /* Copy under the lock (raw memory only), build objects after. */
-    PyMutex_Lock(&state->ext_mutex);
+    _PySandbox_LOCK(&state->ext_mutex);
     Py_ssize_t n = state->n_ext;
     ext_entry *copy = PyMem_RawCalloc(n > 0 ? n : 1, sizeof(*copy));
     int nomem = (copy == NULL);

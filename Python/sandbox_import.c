@@ -391,7 +391,7 @@ record_module_dir(const char *dir)
 void
 _PySandbox_RecordModuleInodes(PyInterpreterState *interp)
 {
-    PyMutex_Lock(&module_inodes.mutex);
+    _PySandbox_LOCK(&module_inodes.mutex);
     if (!module_inodes.recorded) {
         module_inodes.recorded = 1;
         const PyWideStringList *paths = &interp->config.module_search_paths;
@@ -417,7 +417,7 @@ is_recorded_file(const char *path, const char *dir, const char *base)
     }
     size_t dirlen = strlen(dir);
     int same = 0;
-    PyMutex_Lock(&module_inodes.mutex);
+    _PySandbox_LOCK(&module_inodes.mutex);
     for (Py_ssize_t i = 0; i < module_inodes.n; i++) {
         const module_inode *item = &module_inodes.items[i];
         if (strncmp(item->path, dir, dirlen) == 0

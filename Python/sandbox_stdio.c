@@ -78,7 +78,7 @@ stream_write(SandboxStreamObject *self, PyObject *data)
     sandbox_output *out = &state->output[self->fd - 1];
     size_t n = (size_t)view.len;
     int full = 0, nomem = 0;
-    PyMutex_Lock(&out->mutex);
+    _PySandbox_LOCK(&out->mutex);
     if (n > SANDBOX_OUTPUT_LIMIT - out->len) {
         full = 1;
     }
@@ -302,7 +302,7 @@ PySandbox_TakeOutput(PyInterpreterState *interp, int fd)
         return NULL;
     }
     sandbox_output *out = &state->output[fd - 1];
-    PyMutex_Lock(&out->mutex);
+    _PySandbox_LOCK(&out->mutex);
     PyObject *result = PyBytes_FromStringAndSize(out->data,
                                                  (Py_ssize_t)out->len);
     if (result != NULL) {

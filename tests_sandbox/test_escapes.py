@@ -712,6 +712,105 @@ def test_a_tenant_ending_its_child_as_the_host_ends_it_leaves_nothing():
     assert "left 0 fds 0" in out, out
 
 
+CATCHES_ITS_STOP = r'''
+import threading
+def w():
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            open(MARK, "w").close()     # only after its stop
+threading.Thread(target=w).start()
+'''
+
+
+def test_a_tenant_cannot_catch_its_stop(tmp_path):
+    # "except BaseException" caught the stop, and the tenant's code ran on
+    # after its end returned, one C call between two checks (a socket made
+    # then stayed open in the host; sixth review).  A stopped untrusted
+    # interpreter now runs no handler: its thread unwinds and exits, and
+    # the end ends it instead of abandoning it.
+    mark = str(tmp_path / "ran-after-stop")
+    tenant = CATCHES_ITS_STOP.replace("MARK", repr(mark))
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        jail = _sandbox.new_interpreter(1, 0, (), (), (),
+                                        ({str(tmp_path)!r},))
+        _sandbox.exec(jail, {tenant!r})
+        time.sleep(0.3)
+        print("ended", _sandbox.end_interpreter(jail))
+        time.sleep(1)
+        print("ran after its stop", os.path.exists({mark!r}))
+        print("left", interps() - interps0, "fds", fds() - before)
+        print("host alive", flush=True)
+        os._exit(0)
+    """, timeout=120))
+    assert "ended True" in out, out
+    assert "ran after its stop False" in out, out
+    assert "left 0 fds 0" in out, out
+
+
+MUTEX_HANDOFF = r'''
+import threading, time, _sandbox, sys
+T, FIFO, DUR = ARGS
+def hammer():
+    time.sleep(max(0, T - time.time()))
+    while time.time() < T + DUR:
+        try:
+            _sandbox.new_interpreter(999)   # the engine's sweep, first
+        except Exception:
+            pass
+def t1():
+    sys.setswitchinterval(10.0)
+    hammer()
+def t0():
+    time.sleep(max(0, T + 0.001 - time.time()))
+    open(FIFO, "rb")                        # takes the GIL, keeps it
+for f in (hammer, t1, t0):
+    threading.Thread(target=f).start()
+'''
+
+
+def test_no_engine_mutex_waits_for_a_gil_held_for_good(tmp_path):
+    # A tenant's thread handed an engine mutex (the list of abandoned
+    # interpreters) while it waited without its GIL then waited for the
+    # GIL, which another of its threads held for good (in open() of a
+    # FIFO): the host's next new_interpreter() and end blocked for good
+    # (3 of 4 runs; sixth review).  A stress test of 3 waves.
+    fifo = str(tmp_path / "f")
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        import threading
+        D, FIFO = {str(tmp_path)!r}, {fifo!r}
+        jail = _sandbox.new_interpreter(4, 0, (), (), (), (D,))
+        _sandbox.exec(jail, f"import os; os.mkfifo({{FIFO!r}})")
+        T0 = time.time() + 1.5
+        for w in range(3):
+            T = T0 + w * 3.0
+            child = {MUTEX_HANDOFF!r}.replace(
+                "ARGS", repr((T, FIFO, 2.0)))
+            _sandbox.exec(jail, f\"\"\"if 1:
+                import _sandbox
+                for i in range(4):
+                    k = _sandbox.new_interpreter(3, 0, (), (), (), ({{D!r}},))
+                    _sandbox.exec(k, {{child!r}})
+            \"\"\")
+        time.sleep(max(0, T - time.time()) + 2.5)
+        done = []
+        def host_call():
+            _sandbox.end_interpreter(_sandbox.new_interpreter(0))
+            done.append(_sandbox.end_interpreter(jail))
+        h = threading.Thread(target=host_call, daemon=True)
+        h.start()
+        h.join(15)
+        print("host calls returned", bool(done))
+        fd = os.open(FIFO, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        print("host alive", flush=True)
+        os._exit(0)
+    """, timeout=120))
+    assert "host calls returned True" in out, out
+
+
 CHURN = r'''
 import _sandbox, threading, itertools, collections, time
 SRC = ("import threading, time\n"

@@ -76,6 +76,9 @@ PyAPI_FUNC(int) _PySandbox_CheckModuleSlow(PyObject *name);
 /* Is untrusted *interp* ending (Py_EndInterpreter() began)? */
 extern int _PySandbox_IsEnding(PyInterpreterState *interp);
 
+/* Is untrusted *interp* stopped: its end began, or its creator's? */
+extern int _PySandbox_IsStopped(PyInterpreterState *interp);
+
 /* Deny the current (untrusted) interpreter *resource*: log it with its
  * full *detail* and the Python code's location, and set a generic
  * SandboxError (EACCES).  Return -1.  The one way every check denies. */
@@ -533,6 +536,22 @@ _PySandbox_CheckBytecode(const char *what)
         return 0;
     }
     return _PySandbox_Deny("bytecode", what);
+#else
+    return 0;
+#endif
+}
+
+/* Does the evaluator skip the exception handlers of *tstate*'s frames
+ * (exception_unwind in ceval.c)?  Yes in an untrusted interpreter that is
+ * stopped: its stop (SandboxLimitExceeded, raised at each check) is not
+ * caught by an except, finally or with of its code, which would run on,
+ * a C call at a time, after its end. */
+static inline int
+_PySandbox_SkipHandlers(PyThreadState *tstate)
+{
+#ifdef Py_UNTRUSTED
+    return (tstate->interp->sandbox != NULL
+            && _PySandbox_IsStopped(tstate->interp));
 #else
     return 0;
 #endif

@@ -22,8 +22,17 @@ extern "C" {
 
 #include <sys/stat.h>             // struct stat
 #include "pycore_ceval.h"         // Py_DEFAULT_RECURSION_LIMIT
+#include "pycore_lock.h"          // PyMutex_LockFlags()
 #include "pycore_sandbox.h"       // PySandboxPolicy, _PySandbox_MAX_FD
 #include "pycore_sandbox_stack.h" // struct _PySandboxDeferred
+
+/* The engine's mutexes are taken without letting go of the caller's GIL
+ * (as HEAD_LOCK() does): a waiter handed the mutex must not then wait for
+ * its GIL, which one of its interpreter's threads may hold for good (in
+ * open() of a FIFO, in a long C loop), with the mutex held.  No critical
+ * section waits for anything. */
+#define _PySandbox_LOCK(mutex) \
+    PyMutex_LockFlags((mutex), _Py_LOCK_DONT_DETACH)
 
 /* A policy: what an untrusted interpreter may do.  The protections add
  * their fields here as they are enforced; a zeroed policy grants nothing. */
