@@ -791,6 +791,12 @@ void
 _PySandbox_BindThreadSlow(PyThreadState *tstate)
 {
     _PySandbox_InitStackSlow(tstate);
+    /* A thread whose state was linked after its interpreter's stop set
+       the bit on all of them (its start was allowed just before) stops
+       too, before its first instruction. */
+    if (_PySandbox_IsStopped(tstate->interp)) {
+        _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+    }
     if (tstate->_whence != _PyThreadState_WHENCE_THREADING) {
         return;     /* a job's thread, the host's or a creator's */
     }
