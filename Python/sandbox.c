@@ -501,6 +501,12 @@ _PySandbox_IsEnding(PyInterpreterState *interp)
 }
 
 int
+_PySandbox_SkipHandlers(PyThreadState *tstate)
+{
+    return _PySandbox_IsStopped(tstate->interp);
+}
+
+int
 _PySandbox_IsStopped(PyInterpreterState *interp)
 {
     struct _PySandboxState *state = interp->sandbox;

@@ -542,20 +542,12 @@ _PySandbox_CheckBytecode(const char *what)
 }
 
 /* Does the evaluator skip the exception handlers of *tstate*'s frames
- * (exception_unwind in ceval.c)?  Yes in an untrusted interpreter that is
- * stopped: its stop (SandboxLimitExceeded, raised at each check) is not
- * caught by an except, finally or with of its code, which would run on,
- * a C call at a time, after its end. */
-static inline int
-_PySandbox_SkipHandlers(PyThreadState *tstate)
-{
-#ifdef Py_UNTRUSTED
-    return (tstate->interp->sandbox != NULL
-            && _PySandbox_IsStopped(tstate->interp));
-#else
-    return 0;
-#endif
-}
+ * (exception_unwind in ceval.c, once a handler was found)?  Yes in an
+ * untrusted interpreter that is stopped: its stop (SandboxLimitExceeded,
+ * raised at each check) is not caught by an except, finally or with of
+ * its code, which would run on, a C call at a time, after its end.  A
+ * call, not inlined: the evaluator's hot loop stays as it was. */
+_PySandbox_HOOK(int, _PySandbox_SkipHandlers, (PyThreadState *tstate), 0)
 
 /* Does the current interpreter open files with its GIL held
  * (FileIO.__init__())?  An untrusted one does: a thread of it that its end
