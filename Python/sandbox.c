@@ -299,6 +299,18 @@ end_deadline(struct _PySandboxState *state)
     return deadline;
 }
 
+/* The interpreter of ID *id* in the runtime's list, or NULL.  Under its
+ * lock: the one found is not freed as long as it is listed. */
+static PyInterpreterState *
+listed_by_id(_PyRuntimeState *runtime, int64_t id)
+{
+    PyInterpreterState *i = runtime->interpreters.head;
+    while (i != NULL && i->id != id) {
+        i = i->next;
+    }
+    return i;
+}
+
 /* Is untrusted *i* an interpreter that *ancestor* created, or one of
  * theirs?  Under the runtime's lock of interpreters. */
 static int
@@ -315,11 +327,7 @@ descends_from(_PyRuntimeState *runtime, PyInterpreterState *i,
         if (parent < 0) {
             return 0;
         }
-        PyInterpreterState *p = runtime->interpreters.head;
-        while (p != NULL && p->id != parent) {
-            p = p->next;
-        }
-        i = p;
+        i = listed_by_id(runtime, parent);
     }
     return 0;
 }
@@ -358,6 +366,7 @@ stop_descendants(PyInterpreterState *interp)
 
 static int end_claimed_interpreter(PyInterpreterState *interp);
 static void abandon_interpreter(PyInterpreterState *interp);
+static void abandon_tree(PyInterpreterState *interp);
 
 /* Wait a millisecond in one of the end's loops.  The caller's GIL is let
  * go only if the caller is the host: a tenant's thread that ends its
@@ -459,8 +468,7 @@ end_children(PyInterpreterState *interp)
             PyErr_Clear();
         }
         for (size_t k = 0; k < n_blocked; k++) {
-            end_children(blocked[k]);
-            abandon_interpreter(blocked[k]);
+            abandon_tree(blocked[k]);
         }
         if (n == 0 && n_blocked == 0) {
             if (running == 0 || late) {
@@ -472,6 +480,15 @@ end_children(PyInterpreterState *interp)
     }
 }
 
+
+/* Abandon *interp*, whose end the caller claimed, with a job of a
+ * tenant's blocked in it, after ending its own children. */
+static void
+abandon_tree(PyInterpreterState *interp)
+{
+    end_children(interp);
+    abandon_interpreter(interp);
+}
 
 void
 _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
@@ -626,14 +643,7 @@ _PySandbox_HoldByID(int64_t id, const char *func)
     PyInterpreterState *interp = NULL;
     enum { MISSING, TRUSTED, ENDING, HELD } found = MISSING;
     HEAD_LOCK(runtime);
-    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
-         i = i->next)
-    {
-        if (i->id == id) {
-            interp = i;
-            break;
-        }
-    }
+    interp = listed_by_id(runtime, id);
     /* The checks read the found interpreter's state: under the lock, as
        long as it is listed, it is not freed. */
     if (interp == NULL || !_PySandbox_MayFindInterpreter(current, interp)
@@ -1054,10 +1064,8 @@ end_orphans(void)
             {
                 continue;   /* the host's job returns first */
             }
-            PyInterpreterState *parent = runtime->interpreters.head;
-            while (parent != NULL && parent->id != state->parent_id) {
-                parent = parent->next;
-            }
+            PyInterpreterState *parent = listed_by_id(runtime,
+                                                      state->parent_id);
             if (parent == NULL
                 || (parent->sandbox != NULL && parent->sandbox->abandoned))
             {
@@ -1074,8 +1082,7 @@ end_orphans(void)
         if (blocked) {
             /* A job of a tenant's, blocked outside Python past the grace
                period: abandoned, as its creator's end would have. */
-            end_children(orphan);
-            abandon_interpreter(orphan);
+            abandon_tree(orphan);
         }
         else {
             (void)end_claimed_interpreter(orphan);

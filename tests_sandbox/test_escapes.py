@@ -459,6 +459,23 @@ def fds_and_interpreters():
     """
 
 
+SWEPT_REPORT = 'print("left", interps() - interps0, "fds", fds() - before)'
+
+
+def swept(report=SWEPT_REPORT):
+    """The end of a host program begun with fds_and_interpreters(): wait
+    for the 10 s sweep of an abandoned interpreter's descriptors, make the
+    host's next engine call (which also ends orphans), run *report*, and
+    exit at once (a tenant's thread left behind may still run in C)."""
+    return f"""
+        time.sleep(11)
+        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
+        {report}
+        print("host alive", flush=True)
+        os._exit(0)
+    """
+
+
 BUSY_CREATOR = r'''
 import _sandbox, threading, itertools, collections, time
 for i in range(3):
@@ -485,12 +502,7 @@ def test_a_tenant_abandoned_at_its_end_leaves_no_child_behind():
         time.sleep(0.5)
         print("abandoned", _sandbox.end_interpreter(jail) is False)
         print("left", interps() - interps0)
-        time.sleep(11)      # the numbers are closed by the 10 s sweep
-        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
-        print("fds", fds() - before)
-        print("host alive", flush=True)
-        os._exit(0)
-    """, timeout=120))
+    """ + swept('print("fds", fds() - before)'), timeout=120))
     assert "abandoned True" in out, out
     assert "left 0" in out, out
     assert "fds 0" in out, out
@@ -528,12 +540,7 @@ def test_the_end_of_a_tree_takes_one_grace_period_and_ends_all_of_it(
         took = time.monotonic() - t0
         print("bounded", took < 8, round(took, 1))
         print("left", interps() - interps0)
-        time.sleep(11)
-        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
-        print("fds", fds() - before)
-        print("host alive", flush=True)
-        os._exit(0)
-    """, timeout=240))
+    """ + swept('print("fds", fds() - before)'), timeout=240))
     assert "bounded True" in out, out
     assert "left 0" in out, out
     assert "fds 0" in out, out
@@ -562,12 +569,7 @@ def test_a_child_with_a_tenant_job_blocked_for_good_is_abandoned_with_it():
         time.sleep(0.3)
         print("abandoned", _sandbox.end_interpreter(jail) is False)
         print("left", interps() - interps0)
-        time.sleep(11)
-        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
-        print("fds", fds() - before)
-        print("host alive", flush=True)
-        os._exit(0)
-    """, timeout=120))
+    """ + swept('print("fds", fds() - before)'), timeout=120))
     assert "abandoned True" in out, out
     assert "left 0" in out, out
     assert "fds 0" in out, out
@@ -661,12 +663,7 @@ def test_holds_without_a_job_do_not_pass_for_the_hosts():
         _sandbox.exec(jail, {HOLDS_AND_A_BLOCKED_JOB!r})
         time.sleep(0.5)
         _sandbox.end_interpreter(jail)
-        time.sleep(11)
-        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
-        print("left", interps() - interps0, "fds", fds() - before)
-        print("host alive", flush=True)
-        os._exit(0)
-    """, timeout=120))
+    """ + swept(), timeout=120))
     assert "left 0 fds 0" in out, out
 
 
@@ -703,12 +700,7 @@ def test_a_tenant_ending_its_child_as_the_host_ends_it_leaves_nothing():
         _sandbox.exec(jail, {ENDS_ITS_CHILD!r})
         time.sleep(0.6)
         _sandbox.end_interpreter(jail)
-        time.sleep(12)
-        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
-        print("left", interps() - interps0, "fds", fds() - before)
-        print("host alive", flush=True)
-        os._exit(0)
-    """, timeout=120))
+    """ + swept(), timeout=120))
     assert "left 0 fds 0" in out, out
 
 
