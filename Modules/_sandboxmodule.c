@@ -62,50 +62,104 @@ read_from(PyObject *interp_id, const char *func,
 }
 
 
-/* Call *allow*(policy, name) for each str of the tuple *names*, the
- * argument *what*. */
+/* Policies cross from Python as mappings of their fields, the keywords of
+ * new_interpreter(), check_policy() and policy_within().  They are checked
+ * here, in C, by the PySandboxPolicy_* setters that embedders call: a bad
+ * entry raises sandbox.PolicyError, whose attributes field and value name
+ * it.  The sandbox package checks nothing of these fields itself. */
+
+/* The list field *field*: an iterable of str (env, modules) or of paths
+ * (str, bytes or os.PathLike: read, write), not a str itself.  Call
+ * *add*(policy, entry) for each entry, the path encoded as the file system
+ * does.  Return 0, or -1 with an exception set. */
 static int
-allow_each(PySandboxPolicy *policy, PyObject *names, const char *what,
-           int (*allow)(PySandboxPolicy *, const char *))
+add_each(PySandboxPolicy *policy, const char *field, PyObject *value,
+         int paths, int (*add)(PySandboxPolicy *, const char *, int),
+         int access)
 {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
-        PyObject *name = PyTuple_GET_ITEM(names, i);
-        if (allow == PySandboxPolicy_AllowModule && PyTuple_Check(name)) {
-            /* (name, file): a module outside the standard library */
-            const char *mod, *file;
-            if (!PyArg_ParseTuple(name, "ss;modules holds names or (name, "
-                                  "file) pairs", &mod, &file)
-                || PySandboxPolicy_AllowModuleFile(policy, mod, file) < 0)
-            {
-                return -1;
-            }
-            continue;
-        }
-        if (!PyUnicode_Check(name)) {
-            PyErr_Format(PyExc_TypeError, "%s must hold str, not %T", what,
-                         name);
-            return -1;
-        }
-        const char *utf8 = PyUnicode_AsUTF8(name);
-        if (utf8 == NULL || allow(policy, utf8) < 0) {
-            return -1;
-        }
+    if (PyUnicode_Check(value) || PyBytes_Check(value)) {
+        return _PySandboxPolicy_ErrorObject(field, value, "expected a list "
+                                            "of strings, not a string");
     }
-    return 0;
+    PyObject *iterator = PyObject_GetIter(value);
+    if (iterator == NULL) {
+        PyErr_Clear();
+        return _PySandboxPolicy_ErrorObject(field, value,
+                                            "expected a list of strings");
+    }
+    PyObject *item;
+    int rc = 0;
+    while (rc == 0 && (item = PyIter_Next(iterator)) != NULL) {
+        PyObject *bytes = NULL;
+        if (!paths && !PyUnicode_Check(item)) {
+            rc = _PySandboxPolicy_ErrorObject(field, item,
+                                              "expected a string");
+        }
+        else if (!PyUnicode_FSConverter(item, &bytes)) {
+            /* Not a path (TypeError), or one with a NUL (ValueError). */
+            int type = PyErr_ExceptionMatches(PyExc_TypeError);
+            PyErr_Clear();
+            rc = _PySandboxPolicy_ErrorObject(field, item,
+                                              type ? "expected a string"
+                                                   : "not a valid entry");
+        }
+        else if (PyBytes_GET_SIZE(bytes) == 0) {
+            rc = _PySandboxPolicy_ErrorObject(field, item,
+                                              "an empty entry");
+        }
+        else {
+            rc = add(policy, PyBytes_AS_STRING(bytes), access);
+        }
+        Py_XDECREF(bytes);
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    if (rc == 0 && PyErr_Occurred()) {
+        rc = -1;
+    }
+    return rc;
 }
 
-/* PySandboxPolicy_AllowPath(policy, path, access) for each path (str,
- * bytes or os.PathLike) of the tuple *paths*. */
 static int
-allow_paths(PySandboxPolicy *policy, PyObject *paths, int access)
+add_env(PySandboxPolicy *policy, const char *name, int unused)
 {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(paths); i++) {
+    return PySandboxPolicy_AllowEnv(policy, name);
+}
+
+static int
+add_module(PySandboxPolicy *policy, const char *name, int unused)
+{
+    return PySandboxPolicy_AllowModule(policy, name);
+}
+
+/* module_files: a mapping of module names to their files (absolute). */
+static int
+add_module_files(PySandboxPolicy *policy, PyObject *value)
+{
+    if (!PyDict_Check(value)) {
+        return _PySandboxPolicy_ErrorObject("module_files", value,
+                                            "expected a dict of module "
+                                            "names and their files");
+    }
+    Py_ssize_t pos = 0;
+    PyObject *name, *file;
+    while (PyDict_Next(value, &pos, &name, &file)) {
         PyObject *bytes = NULL;
-        if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(paths, i), &bytes)) {
+        if (!PyUnicode_Check(name)) {
+            return _PySandboxPolicy_ErrorObject("module_files", name,
+                                                "expected a module name");
+        }
+        const char *utf8 = PyUnicode_AsUTF8(name);
+        if (utf8 == NULL) {
             return -1;
         }
-        int rc = PySandboxPolicy_AllowPath(policy, PyBytes_AS_STRING(bytes),
-                                           access);
+        if (!PyUnicode_FSConverter(file, &bytes)) {
+            PyErr_Clear();
+            return _PySandboxPolicy_ErrorObject("module_files", file,
+                                                "expected a file's path");
+        }
+        int rc = PySandboxPolicy_AllowModuleFile(policy, utf8,
+                                                 PyBytes_AS_STRING(bytes));
         Py_DECREF(bytes);
         if (rc < 0) {
             return -1;
@@ -114,57 +168,191 @@ allow_paths(PySandboxPolicy *policy, PyObject *paths, int access)
     return 0;
 }
 
+/* A count (threads, recursion_limit): an int, not a bool. */
+static int
+count_of(const char *field, PyObject *value, Py_ssize_t *n)
+{
+    if (!PyLong_Check(value) || PyBool_Check(value)) {
+        return _PySandboxPolicy_ErrorObject(field, value,
+                                            "expected a count");
+    }
+    *n = PyLong_AsSsize_t(value);
+    if (*n == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return _PySandboxPolicy_ErrorObject(field, value, "out of range");
+    }
+    return 0;
+}
 
-/*[clinic input]
-_sandbox.new_interpreter
-
-    max_threads: Py_ssize_t = 0
-    recursion_limit: int = 0
-    env: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
-    modules: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
-    read: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
-    write: object(subclass_of='&PyTuple_Type', c_default='NULL') = ()
-    /
-
-Create an untrusted interpreter.
-
-Its policy grants nothing but max_threads threads at once besides the one
-that runs a job, a recursion limit its code may lower but not raise above
-recursion_limit (0: Python's default, 1000), the environment variables
-named in the tuple env (its os.environ starts with their values in the
-creator), and the extension modules named in the tuple modules beyond the
-default set (a (name, file) pair binds a module outside the standard
-library to its file), the files and directories of the tuple read to
-read and of the tuple write to read and change (absolute paths; a
-directory grants what is beneath it).  Return its interpreter ID.  From
-an untrusted interpreter, the policy must be within the creator's own.
-[clinic start generated code]*/
-
-static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit, PyObject *env,
-                              PyObject *modules, PyObject *read,
-                              PyObject *write)
-/*[clinic end generated code: output=f57541e165c146fe input=1673d03d4e0e3f46]*/
+/* A new policy from *fields* (a dict of the fields, or NULL: grant
+ * nothing).  Return it, or NULL with PolicyError, TypeError for a field
+ * that does not exist, or MemoryError set. */
+static PySandboxPolicy *
+policy_from_fields(PyObject *fields)
 {
     PySandboxPolicy *policy = PySandboxPolicy_New();
-    if (policy == NULL) {
+    if (policy == NULL || fields == NULL) {
+        return policy;
+    }
+    if (!PyDict_Check(fields)) {
+        PyErr_Format(PyExc_TypeError, "a policy is a dict of its fields, "
+                     "not %T", fields);
+        goto error;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(fields, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key)
+                                                : NULL;
+        Py_ssize_t n = 0;
+        int rc;
+        if (name == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "policy fields are named by "
+                             "str, not %T", key);
+            }
+            goto error;
+        }
+        if (strcmp(name, "threads") == 0) {
+            rc = (count_of(name, value, &n) < 0 ? -1
+                  : PySandboxPolicy_SetMaxThreads(policy, n));
+        }
+        else if (strcmp(name, "recursion_limit") == 0) {
+            rc = (count_of(name, value, &n) < 0 ? -1
+                  : n == 0 ? 0      /* Python's default */
+                  : n < 0 || n > INT_MAX
+                  ? _PySandboxPolicy_ErrorObject(name, value, "out of range")
+                  : PySandboxPolicy_SetRecursionLimit(policy, (int)n));
+        }
+        else if (strcmp(name, "env") == 0) {
+            rc = add_each(policy, name, value, 0, add_env, 0);
+        }
+        else if (strcmp(name, "modules") == 0) {
+            rc = add_each(policy, name, value, 0, add_module, 0);
+        }
+        else if (strcmp(name, "module_files") == 0) {
+            rc = add_module_files(policy, value);
+        }
+        else if (strcmp(name, "read") == 0) {
+            rc = add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
+                          PySandbox_READ);
+        }
+        else if (strcmp(name, "write") == 0) {
+            rc = add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
+                          PySandbox_WRITE);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "the engine has no policy field "
+                         "%R", key);
+            goto error;
+        }
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    return policy;
+
+error:
+    PySandboxPolicy_Free(policy);
+    return NULL;
+}
+
+/* A sorted tuple of the str of *list*. */
+static PyObject *
+sorted_tuple(char *const *items, Py_ssize_t n, int decode_path)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
         return NULL;
     }
-    if (PySandboxPolicy_SetMaxThreads(policy, max_threads) < 0
-        || (recursion_limit != 0
-            && PySandboxPolicy_SetRecursionLimit(policy,
-                                                 recursion_limit) < 0)
-        || (env != NULL
-            && allow_each(policy, env, "env", PySandboxPolicy_AllowEnv) < 0)
-        || (modules != NULL
-            && allow_each(policy, modules, "modules",
-                          PySandboxPolicy_AllowModule) < 0)
-        || (read != NULL && allow_paths(policy, read, PySandbox_READ) < 0)
-        || (write != NULL
-            && allow_paths(policy, write, PySandbox_WRITE) < 0))
-    {
-        PySandboxPolicy_Free(policy);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = decode_path ? PyUnicode_DecodeFSDefault(items[i])
+                                     : PyUnicode_FromString(items[i]);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    PyObject *result = (PyList_Sort(list) < 0 ? NULL : PyList_AsTuple(list));
+    Py_DECREF(list);
+    return result;
+}
+
+/* The paths of *policy* granted for exactly *access*, as a sorted tuple. */
+static PyObject *
+paths_for(const PySandboxPolicy *policy, int access)
+{
+    char **paths = PyMem_Calloc((size_t)policy->n_paths + 1, sizeof(char *));
+    if (paths == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        if (policy->paths[i].access == access) {
+            paths[n++] = policy->paths[i].path;
+        }
+    }
+    PyObject *result = sorted_tuple(paths, n, 1);
+    PyMem_Free(paths);
+    return result;
+}
+
+/* The fields of *policy* as the engine keeps them: a dict of the keywords
+ * of check_policy(), each with its value in one form (the lists sorted,
+ * each entry once, the paths normalized). */
+static PyObject *
+fields_of(const PySandboxPolicy *policy)
+{
+    PyObject *module_files = PyDict_New();
+    if (module_files == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < policy->n_module_files; i++) {
+        PyObject *file = PyUnicode_DecodeFSDefault(
+            policy->module_files[i].file);
+        int rc = (file == NULL ? -1
+                  : PyDict_SetItemString(module_files,
+                                         policy->module_files[i].name, file));
+        Py_XDECREF(file);
+        if (rc < 0) {
+            Py_DECREF(module_files);
+            return NULL;
+        }
+    }
+    return Py_BuildValue(
+        "{s:n, s:i, s:N, s:N, s:N, s:N, s:N}",
+        "threads", policy->max_threads,
+        "recursion_limit", policy->recursion_limit,
+        "env", sorted_tuple(policy->env, policy->n_env, 0),
+        "modules", sorted_tuple(policy->modules, policy->n_modules, 0),
+        "module_files", module_files,
+        "read", paths_for(policy, PySandbox_READ),
+        "write", paths_for(policy, PySandbox_READ | PySandbox_WRITE));
+}
+
+
+PyDoc_STRVAR(new_interpreter_doc,
+"new_interpreter($module, /, *, threads=0, recursion_limit=0, env=(),\n\
+                modules=(), module_files={}, read=(), write=())\n\
+--\n\
+\n\
+Create an untrusted interpreter and return its ID.\n\
+\n\
+Its policy grants nothing but what the keywords say (check_policy() has\n\
+them).  From an untrusted interpreter, the policy must be within the\n\
+creator's own.  A malformed policy, or a path granted that cannot be\n\
+opened, raises PolicyError.");
+
+static PyObject *
+sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    if (!_PyArg_NoPositional("new_interpreter", args)) {
+        return NULL;
+    }
+    PySandboxPolicy *policy = policy_from_fields(kwargs);
+    if (policy == NULL) {
         return NULL;
     }
     PyInterpreterState *interp = PySandbox_NewInterpreter(policy);
@@ -173,6 +361,79 @@ _sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
         return NULL;
     }
     return PyLong_FromLongLong(PyInterpreterState_GetID(interp));
+}
+
+
+PyDoc_STRVAR(check_policy_doc,
+"check_policy($module, /, *, threads=0, recursion_limit=0, env=(),\n\
+             modules=(), module_files={}, read=(), write=())\n\
+--\n\
+\n\
+Check a policy and return its fields as the engine keeps them.\n\
+\n\
+threads          threads at once besides the job's (0 to 1024)\n\
+recursion_limit  the highest recursion limit its code may set (0:\n\
+                 Python's default, 1000)\n\
+env              names of environment variables its os.environ gets,\n\
+                 with their values in the creator\n\
+modules          extension modules of the standard library beyond the\n\
+                 default set\n\
+module_files     a dict binding modules outside the standard library to\n\
+                 their files\n\
+read, write      absolute paths (without \"..\") it may read, and read and\n\
+                 change; a directory grants what is beneath it\n\
+\n\
+The result is a dict with every keyword: the lists as sorted tuples, each\n\
+entry once, the paths normalized.  A bad entry raises PolicyError, whose\n\
+attributes field and value name it.");
+
+static PyObject *
+sandbox_check_policy(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    if (!_PyArg_NoPositional("check_policy", args)) {
+        return NULL;
+    }
+    PySandboxPolicy *policy = policy_from_fields(kwargs);
+    if (policy == NULL) {
+        return NULL;
+    }
+    PyObject *result = fields_of(policy);
+    PySandboxPolicy_Free(policy);
+    return result;
+}
+
+
+/*[clinic input]
+_sandbox.policy_within
+
+    inner: object(subclass_of='&PyDict_Type')
+    outer: object(subclass_of='&PyDict_Type')
+    /
+
+Does the policy inner grant nothing that outer does not?
+
+Both are dicts of the keywords of check_policy().  This is the test
+that an untrusted interpreter's own new_interpreter() must pass.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_policy_within_impl(PyObject *module, PyObject *inner,
+                            PyObject *outer)
+/*[clinic end generated code: output=60952227c7757f1c input=f4f78fc57b9a1d54]*/
+{
+    PySandboxPolicy *a = policy_from_fields(inner);
+    if (a == NULL) {
+        return NULL;
+    }
+    PySandboxPolicy *b = policy_from_fields(outer);
+    if (b == NULL) {
+        PySandboxPolicy_Free(a);
+        return NULL;
+    }
+    int within = _PySandboxPolicy_Within(a, b);
+    PySandboxPolicy_Free(a);
+    PySandboxPolicy_Free(b);
+    return PyBool_FromLong(within);
 }
 
 
@@ -356,11 +617,15 @@ _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 
 static PyMethodDef sandbox_methods[] = {
     _SANDBOX_CALL_METHODDEF
+    {"check_policy", _PyCFunction_CAST(sandbox_check_policy),
+     METH_VARARGS | METH_KEYWORDS, check_policy_doc},
     _SANDBOX_DENIALS_METHODDEF
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
-    _SANDBOX_NEW_INTERPRETER_METHODDEF
+    {"new_interpreter", _PyCFunction_CAST(sandbox_new_interpreter),
+     METH_VARARGS | METH_KEYWORDS, new_interpreter_doc},
+    _SANDBOX_POLICY_WITHIN_METHODDEF
     _SANDBOX_QUERY_METHODDEF
     _SANDBOX_TAKE_OUTPUT_METHODDEF
     {NULL, NULL, 0, NULL},
@@ -376,6 +641,10 @@ sandbox_exec(PyObject *module)
     }
     if (PyModule_AddObjectRef(module, "SandboxLimitExceeded",
                               PyExc_SandboxLimitExceeded) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "PolicyError",
+                              PyExc_SandboxPolicyError) < 0) {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "RemoteError",

@@ -1228,9 +1228,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     local.n_creator_roots = creator_state != NULL
                             ? creator_state->n_write_roots : 0;
     local.cwd = _PySandbox_CreatorCwd(creator_state);
-    if (local.cwd == NULL
-        || (creator_state != NULL
-            && _PySandbox_OpenNestedGrants(&local, creator_state) < 0))
+    if (local.cwd == NULL || _PySandbox_OpenGrants(&local, creator_state) < 0)
     {
         if (local.cwd == NULL) {
             PyErr_NoMemory();

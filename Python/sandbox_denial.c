@@ -61,6 +61,70 @@ static PyTypeObject _PyExc_SandboxLimitExceeded = {
 PyObject *PyExc_SandboxLimitExceeded =
     (PyObject *)&_PyExc_SandboxLimitExceeded;
 
+PyDoc_STRVAR(sandbox_policy_error_doc,
+"A policy is malformed.\n\
+\n\
+A subclass of ValueError.  Its attribute field names the policy field\n\
+(\"read\", \"modules\", ...) and value the bad entry, or None.");
+
+static PyTypeObject _PyExc_SandboxPolicyError = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sandbox.PolicyError",
+    .tp_basicsize = sizeof(PyBaseExceptionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = sandbox_policy_error_doc,
+    /* .tp_base is ValueError, set in _PySandbox_InitTypes() */
+};
+PyObject *PyExc_SandboxPolicyError = (PyObject *)&_PyExc_SandboxPolicyError;
+
+/* Raise PolicyError("field: value: reason") with the attributes field and
+ * value (*value* may be None, and is then left out of the message).
+ * Return -1. */
+int
+_PySandboxPolicy_ErrorObject(const char *field, PyObject *value,
+                             const char *reason)
+{
+    PyObject *field_obj = PyUnicode_FromString(field);
+    PyObject *message = NULL, *exc = NULL;
+    if (field_obj == NULL) {
+        goto done;
+    }
+    message = (value != Py_None
+               ? PyUnicode_FromFormat("%s: %R: %s", field, value, reason)
+               : PyUnicode_FromFormat("%s: %s", field, reason));
+    if (message == NULL) {
+        goto done;
+    }
+    exc = PyObject_CallOneArg(PyExc_SandboxPolicyError, message);
+    if (exc != NULL
+        && PyObject_SetAttrString(exc, "field", field_obj) == 0
+        && PyObject_SetAttrString(exc, "value", value) == 0)
+    {
+        PyErr_SetObject(PyExc_SandboxPolicyError, exc);
+    }
+done:
+    Py_XDECREF(exc);
+    Py_XDECREF(message);
+    Py_XDECREF(field_obj);
+    return -1;
+}
+
+/* The same for a string *value* (NULL: None), decoded as a path is. */
+int
+_PySandboxPolicy_Error(const char *field, const char *value,
+                       const char *reason)
+{
+    PyObject *value_obj = (value != NULL ? PyUnicode_DecodeFSDefault(value)
+                                         : Py_NewRef(Py_None));
+    if (value_obj == NULL) {
+        return -1;
+    }
+    (void)_PySandboxPolicy_ErrorObject(field, value_obj, reason);
+    Py_DECREF(value_obj);
+    return -1;
+}
+
+
 int
 _PySandbox_IsChild(PyInterpreterState *parent, PyInterpreterState *child)
 {
@@ -94,6 +158,7 @@ _PySandbox_CheckController(PyInterpreterState *interp, const char *func)
 static PyTypeObject *const sandbox_static_types[] = {
     &_PyExc_SandboxError,
     &_PyExc_SandboxLimitExceeded,
+    &_PyExc_SandboxPolicyError,
     &_PySandbox_StreamType,
     &_PySandbox_RemoteErrorType,
 };
@@ -108,6 +173,7 @@ _PySandbox_InitTypes(PyInterpreterState *interp)
         _PyExc_SandboxError.tp_base = (PyTypeObject *)PyExc_PermissionError;
         _PyExc_SandboxLimitExceeded.tp_base =
             (PyTypeObject *)PyExc_BaseException;
+        _PyExc_SandboxPolicyError.tp_base = (PyTypeObject *)PyExc_ValueError;
         _PySandbox_RemoteErrorType.tp_base = (PyTypeObject *)PyExc_Exception;
     }
     for (size_t i = 0; i < Py_ARRAY_LENGTH(sandbox_static_types); i++) {

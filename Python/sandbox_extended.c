@@ -443,13 +443,14 @@ _PySandbox_InitExtended(struct _PySandboxState *state)
         entry->cap = state->policy.max_threads;
     }
     for (Py_ssize_t i = 0; i < state->policy.n_paths; i++) {
-        const char *entry = state->policy.paths[i];
+        const sandbox_path_rule *rule = &state->policy.paths[i];
         ext_entry *ext = get_ext(state, "Python",
-                                 entry[0] == 'w' ? "write" : "read",
+                                 (rule->access & PySandbox_WRITE)
+                                 ? "write" : "read",
                                  EXT_MEMBERSHIP, &error);
         char **grown = ext == NULL ? NULL : PyMem_RawRealloc(
             ext->members, (size_t)(ext->nmembers + 1) * sizeof(char *));
-        char *copy = grown == NULL ? NULL : _PyMem_RawStrdup(entry + 1);
+        char *copy = grown == NULL ? NULL : _PyMem_RawStrdup(rule->path);
         if (grown != NULL) {
             ext->members = grown;
         }

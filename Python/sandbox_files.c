@@ -1008,43 +1008,27 @@ PyStatus
 _PySandbox_InitFiles(struct _PySandboxState *state,
                      const PySandboxPolicy *policy, const PyConfig *config)
 {
-    if (policy->opened != NULL) {
-        state->grants = PyMem_RawCalloc((size_t)policy->n_opened + 1,
-                                        sizeof(sandbox_grant));
-        if (state->grants == NULL) {
-            return _PyStatus_NO_MEMORY();
-        }
-        for (Py_ssize_t i = 0; i < policy->n_opened; i++) {
-            const sandbox_grant *from = &policy->opened[i];
-            sandbox_grant *to = &state->grants[state->n_grants];
-            to->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
-            to->root = _PyMem_RawStrdup(from->root);
-            to->name = (from->name != NULL ? _PyMem_RawStrdup(from->name)
-                                           : NULL);
-            to->access = from->access;
-            to->host_links = from->host_links;
-            state->n_grants++;
-            if (to->fd < 0 || to->root == NULL
-                || (from->name != NULL && to->name == NULL))
-            {
-                return _PyStatus_ERR("cannot copy the file grants of an "
-                                     "untrusted interpreter");
-            }
-        }
+    /* Its creator opened the grants (_PySandbox_OpenGrants()). */
+    state->grants = PyMem_RawCalloc((size_t)policy->n_opened + 1,
+                                    sizeof(sandbox_grant));
+    if (state->grants == NULL) {
+        return _PyStatus_NO_MEMORY();
     }
-    else {
-        for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-            const char *entry = policy->paths[i];
-            int access = entry[0] == 'w' ? PySandbox_READ | PySandbox_WRITE
-                                         : PySandbox_READ;
-            if (add_grant(state, entry + 1, access) < 0) {
-                static _Py_thread_local char message[300];
-                PyOS_snprintf(message, sizeof(message),
-                              "%s: %.200s: %s",
-                              entry[0] == 'w' ? "write" : "read",
-                              entry + 1, strerror(errno));
-                return _PyStatus_ERR(message);
-            }
+    for (Py_ssize_t i = 0; i < policy->n_opened; i++) {
+        const sandbox_grant *from = &policy->opened[i];
+        sandbox_grant *to = &state->grants[state->n_grants];
+        to->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
+        to->root = _PyMem_RawStrdup(from->root);
+        to->name = (from->name != NULL ? _PyMem_RawStrdup(from->name)
+                                       : NULL);
+        to->access = from->access;
+        to->host_links = from->host_links;
+        state->n_grants++;
+        if (to->fd < 0 || to->root == NULL
+            || (from->name != NULL && to->name == NULL))
+        {
+            return _PyStatus_ERR("cannot copy the file grants of an "
+                                 "untrusted interpreter");
         }
     }
     /* Its imports read the standard library; nothing else of the host. */
@@ -1123,11 +1107,14 @@ _PySandbox_CreatorCwd(const struct _PySandboxState *creator_state)
     return _PyMem_RawStrdup(buf);
 }
 
-/* Open the grants of *policy* beneath those of its untrusted creator
- * (PySandbox_NewInterpreter()).  Return 0, or -1 with a denial set. */
+/* Open the grants of *policy* for PySandbox_NewInterpreter(), which the
+ * new interpreter copies: beneath the grants of an untrusted creator, as
+ * they are for a trusted one (creator_state NULL).  Return 0, or -1 with
+ * a denial set (untrusted creator) or PolicyError naming the path that
+ * cannot be opened. */
 int
-_PySandbox_OpenNestedGrants(PySandboxPolicy *policy,
-                            struct _PySandboxState *creator_state)
+_PySandbox_OpenGrants(PySandboxPolicy *policy,
+                      struct _PySandboxState *creator_state)
 {
     policy->opened = NULL;
     policy->n_opened = 0;
@@ -1138,15 +1125,21 @@ _PySandbox_OpenNestedGrants(PySandboxPolicy *policy,
         return -1;
     }
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-        const char *entry = policy->paths[i];
-        int access = entry[0] == 'w' ? PySandbox_READ | PySandbox_WRITE
-                                     : PySandbox_READ;
-        if (open_grant(&grants[i], entry + 1, access, creator_state) < 0) {
+        const sandbox_path_rule *rule = &policy->paths[i];
+        if (open_grant(&grants[i], rule->path, rule->access,
+                       creator_state) < 0)
+        {
+            int error = errno;
             _PySandbox_ClearGrants(grants, i);
+            if (creator_state == NULL) {
+                return _PySandboxPolicy_Error(
+                    (rule->access & PySandbox_WRITE) ? "write" : "read",
+                    rule->path, strerror(error));
+            }
             char detail[300];
             PyOS_snprintf(detail, sizeof(detail),
                           "a nested policy grants %.200s, not beneath the "
-                          "creator's grants", entry + 1);
+                          "creator's grants", rule->path);
             return _PySandbox_Deny("interpreter", detail);
         }
     }
@@ -1163,12 +1156,12 @@ _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                              const PySandboxPolicy *outer)
 {
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-        const char *entry = policy->paths[i];
+        const sandbox_path_rule *rule = &policy->paths[i];
         int found = 0;
         for (Py_ssize_t j = 0; !found && j < outer->n_paths; j++) {
-            const char *o = outer->paths[j];
-            found = (entry[0] == 'r' || o[0] == 'w')
-                    && _PySandbox_PathBeneath(entry + 1, o + 1) != NULL;
+            const sandbox_path_rule *o = &outer->paths[j];
+            found = (rule->access & ~o->access) == 0
+                    && _PySandbox_PathBeneath(rule->path, o->path) != NULL;
         }
         if (!found) {
             return 0;
@@ -1181,52 +1174,37 @@ int
 PySandboxPolicy_AllowPath(PySandboxPolicy *policy, const char *path,
                           int access)
 {
-    const char *error = NULL;
-    if (policy == NULL) {
-        error = "policy is NULL";
-    }
-    else if (path == NULL || path[0] != '/') {
-        error = "the path must be absolute";
-    }
-    else if (access != PySandbox_READ
-             && access != (PySandbox_READ | PySandbox_WRITE)
-             && access != PySandbox_WRITE)
+    if (policy == NULL || path == NULL
+        || (access != PySandbox_READ && access != PySandbox_WRITE
+            && access != (PySandbox_READ | PySandbox_WRITE)))
     {
-        error = "access must be PySandbox_READ or PySandbox_WRITE";
-    }
-    else {
-        for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
-            p = _PySandbox_SkipSeparators(p);
-            if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
-                error = "the path cannot contain '..'";
-                break;
-            }
-        }
-    }
-    if (error != NULL) {
-        PyErr_Format(PyExc_ValueError, "PySandboxPolicy_AllowPath: %s",
-                     error);
+        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_AllowPath: "
+                        "policy or path is NULL, or access is not "
+                        "PySandbox_READ or PySandbox_WRITE");
         return -1;
+    }
+    /* Writing includes reading. */
+    access |= PySandbox_READ;
+    const char *field = (access & PySandbox_WRITE) ? "write" : "read";
+    if (path[0] != '/') {
+        return _PySandboxPolicy_Error(field, path,
+                                      "the path must be absolute");
+    }
+    for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
+        p = _PySandbox_SkipSeparators(p);
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
+            return _PySandboxPolicy_Error(field, path,
+                                          "the path cannot contain '..'");
+        }
     }
     char *normal = _PySandbox_NormalizedPath(path, 0);
     if (normal == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    size_t size = strlen(normal) + 2;
-    char *entry = PyMem_RawMalloc(size);
-    if (entry != NULL) {
-        PyOS_snprintf(entry, size, "%c%s",
-                      (access & PySandbox_WRITE) ? 'w' : 'r', normal);
-    }
+    int rc = _PySandboxPolicy_AddPathRule(policy, normal, access);
     PyMem_RawFree(normal);
-    if (entry != NULL
-        && _PySandbox_PolicyLists(policy->paths, policy->n_paths, entry))
-    {
-        PyMem_RawFree(entry);
-        return 0;
-    }
-    return _PySandbox_PushString(&policy->paths, &policy->n_paths, entry);
+    return rc;
 }
 
 /* Close and free the files part of an interpreter's state: its grants, its

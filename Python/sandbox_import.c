@@ -19,6 +19,8 @@
 #include <dirent.h>               // opendir()
 #include <sys/stat.h>             // stat()
 
+#include "stdlib_module_names.h"  // _Py_stdlib_module_names
+
 
 /* Extension modules (the 2006 design's "Extension Module Importation").
  *
@@ -89,15 +91,6 @@ is_core_module(const char *name)
                              name);
 }
 
-/* The file that *policy* binds the module *name* to ("name=/file"), or
- * NULL. */
-static const char *
-policy_module_file(const PySandboxPolicy *policy, const char *name)
-{
-    return _PySandbox_FindValue(policy->module_files, policy->n_module_files,
-                                name);
-}
-
 /* May an interpreter of *policy* load the extension module *name*? */
 static int
 policy_allows_module(const PySandboxPolicy *policy, const char *name)
@@ -105,7 +98,7 @@ policy_allows_module(const PySandboxPolicy *policy, const char *name)
     if (never_module(name) || strchr(name, '.') != NULL) {
         return 0;
     }
-    if (policy_module_file(policy, name) != NULL) {
+    if (_PySandboxPolicy_ModuleFile(policy, name) != NULL) {
         return 1;
     }
     if (_PySandbox_PolicyLists(policy->modules, policy->n_modules, name)) {
@@ -118,13 +111,37 @@ policy_allows_module(const PySandboxPolicy *policy, const char *name)
                              Py_ARRAY_LENGTH(default_modules), name);
 }
 
+/* Is *name* a module name that the policy field *field* may hold: a
+ * top-level name, of a module of the standard library unless it is
+ * bound to a file?  Return 0, or -1 with PolicyError set. */
 static int
-check_module_name(const char *func, const char *name)
+check_module_name(const char *field, const char *name, int stdlib)
 {
     if (name == NULL || name[0] == '\0' || strchr(name, '.') != NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: not a top-level module name: "
-                     "'%s'", func, name != NULL ? name : "(null)");
+        return _PySandboxPolicy_Error(field, name, "not a top-level module "
+                                      "name (pure-Python modules need no "
+                                      "grant)");
+    }
+    PyObject *str = PyUnicode_FromString(name);
+    if (str == NULL) {
         return -1;
+    }
+    int identifier = PyUnicode_IsIdentifier(str);
+    Py_DECREF(str);
+    if (!identifier) {
+        return _PySandboxPolicy_Error(field, name, "not a module name");
+    }
+    if (stdlib
+        && !_PySandbox_InList((const char *const *)_Py_stdlib_module_names,
+                              Py_ARRAY_LENGTH(_Py_stdlib_module_names), name))
+    {
+        return _PySandboxPolicy_Error(field, name, "not a module of the "
+                                      "standard library (bind a module of "
+                                      "your own to its file)");
+    }
+    if (never_module(name)) {
+        return _PySandboxPolicy_Error(field, name, "never loaded in an "
+                                      "untrusted interpreter");
     }
     return 0;
 }
@@ -132,17 +149,12 @@ check_module_name(const char *func, const char *name)
 int
 PySandboxPolicy_AllowModule(PySandboxPolicy *policy, const char *name)
 {
-    const char *func = "PySandboxPolicy_AllowModule";
     if (policy == NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: policy is NULL", func);
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_AllowModule: policy is NULL");
         return -1;
     }
-    if (check_module_name(func, name) < 0) {
-        return -1;
-    }
-    if (never_module(name)) {
-        PyErr_Format(PyExc_ValueError, "%s: '%s' is never loaded in an "
-                     "untrusted interpreter", func, name);
+    if (check_module_name("modules", name, 1) < 0) {
         return -1;
     }
     (void)_PySandbox_RemoveName(policy->blocked, &policy->n_blocked, name);
@@ -153,49 +165,40 @@ int
 PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy, const char *name,
                                 const char *path)
 {
-    const char *func = "PySandboxPolicy_AllowModuleFile";
-    if (policy == NULL || path == NULL || path[0] != '/') {
-        PyErr_Format(PyExc_ValueError, "%s: %s", func,
-                     policy == NULL ? "policy is NULL"
-                                    : "the file must be an absolute path");
+    if (policy == NULL || path == NULL) {
+        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_AllowModuleFile: "
+                        "policy or path is NULL");
         return -1;
     }
-    if (check_module_name(func, name) < 0) {
+    if (check_module_name("module_files", name, 0) < 0) {
         return -1;
     }
-    if (never_module(name) || policy_module_file(policy, name) != NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: '%s' %s", func, name,
-                     never_module(name)
-                     ? "is never loaded in an untrusted interpreter"
-                     : "is bound to a file already");
-        return -1;
+    if (path[0] != '/') {
+        return _PySandboxPolicy_Error("module_files", path,
+                                      "the file must be an absolute path");
     }
-    size_t size = strlen(name) + strlen(path) + 2;
-    char *entry = PyMem_RawMalloc(size);
-    if (entry == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (_PySandboxPolicy_ModuleFile(policy, name) != NULL) {
+        return _PySandboxPolicy_Error("module_files", name,
+                                      "bound to a file already");
     }
-    PyOS_snprintf(entry, size, "%s=%s", name, path);
-    return _PySandbox_PushString(&policy->module_files,
-                                 &policy->n_module_files, entry);
+    return _PySandboxPolicy_AddModuleFile(policy, name, path);
 }
 
 int
 PySandboxPolicy_BlockModule(PySandboxPolicy *policy, const char *name)
 {
-    const char *func = "PySandboxPolicy_BlockModule";
     if (policy == NULL) {
-        PyErr_Format(PyExc_ValueError, "%s: policy is NULL", func);
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_BlockModule: policy is NULL");
         return -1;
     }
-    if (check_module_name(func, name) < 0) {
-        return -1;
+    if (name == NULL || name[0] == '\0' || strchr(name, '.') != NULL) {
+        return _PySandboxPolicy_Error("blocked", name,
+                                      "not a top-level module name");
     }
     if (is_core_module(name)) {
-        PyErr_Format(PyExc_ValueError, "%s: every interpreter loads '%s' "
-                     "at its start", func, name);
-        return -1;
+        return _PySandboxPolicy_Error("blocked", name, "every interpreter "
+                                      "loads it at its start");
     }
     (void)_PySandbox_RemoveName(policy->modules, &policy->n_modules, name);
     return _PySandbox_AddName(&policy->blocked, &policy->n_blocked, name);
@@ -218,9 +221,9 @@ _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,
     }
     /* A module bound to a file: the same binding. */
     for (Py_ssize_t i = 0; i < inner->n_module_files; i++) {
-        if (!_PySandbox_PolicyLists(outer->module_files, outer->n_module_files,
-                                    inner->module_files[i]))
-        {
+        const char *file = _PySandboxPolicy_ModuleFile(
+            outer, inner->module_files[i].name);
+        if (file == NULL || strcmp(file, inner->module_files[i].file) != 0) {
             return 0;
         }
     }
@@ -460,7 +463,8 @@ is_module_file(PyInterpreterState *interp, const char *name,
         return 0;
     }
     found = 0;
-    const char *bound = policy_module_file(&interp->sandbox->policy, name);
+    const char *bound = _PySandboxPolicy_ModuleFile(&interp->sandbox->policy,
+                                                    name);
     if (bound != NULL) {
         /* Bound by the policy: that file, and no other. */
         char *dir = module_dirname(bound);

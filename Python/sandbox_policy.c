@@ -134,16 +134,149 @@ _PySandbox_FindValue(char *const *list, Py_ssize_t n, const char *name)
     return NULL;
 }
 
+/* The typed lists of a policy */
+
+static void
+free_path_rules(sandbox_path_rule *rules, Py_ssize_t n)
+{
+    if (rules == NULL) {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyMem_RawFree(rules[i].path);
+    }
+    PyMem_RawFree(rules);
+}
+
+static void
+free_module_files(sandbox_module_file *files, Py_ssize_t n)
+{
+    if (files == NULL) {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyMem_RawFree(files[i].name);
+        PyMem_RawFree(files[i].file);
+    }
+    PyMem_RawFree(files);
+}
+
+/* Raw-allocated copies (NULL for none).  Return 0, or -1 (no memory) with
+ * *dest* NULL. */
+static int
+copy_path_rules(const sandbox_path_rule *src, Py_ssize_t n,
+                sandbox_path_rule **dest)
+{
+    *dest = NULL;
+    if (n == 0) {
+        return 0;
+    }
+    sandbox_path_rule *rules = PyMem_RawCalloc((size_t)n, sizeof(*rules));
+    if (rules == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rules[i].access = src[i].access;
+        if ((rules[i].path = _PyMem_RawStrdup(src[i].path)) == NULL) {
+            free_path_rules(rules, i);
+            return -1;
+        }
+    }
+    *dest = rules;
+    return 0;
+}
+
+static int
+copy_module_files(const sandbox_module_file *src, Py_ssize_t n,
+                  sandbox_module_file **dest)
+{
+    *dest = NULL;
+    if (n == 0) {
+        return 0;
+    }
+    sandbox_module_file *files = PyMem_RawCalloc((size_t)n, sizeof(*files));
+    if (files == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        files[i].name = _PyMem_RawStrdup(src[i].name);
+        files[i].file = _PyMem_RawStrdup(src[i].file);
+        if (files[i].name == NULL || files[i].file == NULL) {
+            free_module_files(files, i + 1);
+            return -1;
+        }
+    }
+    *dest = files;
+    return 0;
+}
+
+/* Add the rule (path, access) unless the policy has it.  The path is
+ * copied.  Return 0, or -1 with MemoryError set. */
+int
+_PySandboxPolicy_AddPathRule(PySandboxPolicy *policy, const char *path,
+                             int access)
+{
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        if (policy->paths[i].access == access
+            && strcmp(policy->paths[i].path, path) == 0)
+        {
+            return 0;
+        }
+    }
+    char *copy = _PyMem_RawStrdup(path);
+    sandbox_path_rule *grown = copy == NULL ? NULL : PyMem_RawRealloc(
+        policy->paths, (size_t)(policy->n_paths + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        PyMem_RawFree(copy);
+        PyErr_NoMemory();
+        return -1;
+    }
+    grown[policy->n_paths++] = (sandbox_path_rule){copy, access};
+    policy->paths = grown;
+    return 0;
+}
+
+/* Bind the module *name* to *file*.  Return 0, or -1 with MemoryError
+ * set. */
+int
+_PySandboxPolicy_AddModuleFile(PySandboxPolicy *policy, const char *name,
+                               const char *file)
+{
+    char *name_copy = _PyMem_RawStrdup(name);
+    char *file_copy = _PyMem_RawStrdup(file);
+    sandbox_module_file *grown = (name_copy == NULL || file_copy == NULL)
+        ? NULL : PyMem_RawRealloc(policy->module_files,
+                                  (size_t)(policy->n_module_files + 1)
+                                  * sizeof(*grown));
+    if (grown == NULL) {
+        PyMem_RawFree(name_copy);
+        PyMem_RawFree(file_copy);
+        PyErr_NoMemory();
+        return -1;
+    }
+    grown[policy->n_module_files++] = (sandbox_module_file){name_copy,
+                                                            file_copy};
+    policy->module_files = grown;
+    return 0;
+}
+
+/* The file that *policy* binds the module *name* to, or NULL. */
+const char *
+_PySandboxPolicy_ModuleFile(const PySandboxPolicy *policy, const char *name)
+{
+    for (Py_ssize_t i = 0; i < policy->n_module_files; i++) {
+        if (strcmp(policy->module_files[i].name, name) == 0) {
+            return policy->module_files[i].file;
+        }
+    }
+    return NULL;
+}
+
 void
 PySandboxPolicy_Free(PySandboxPolicy *policy)
 {
     if (policy != NULL) {
-        _PySandbox_FreeStrings(policy->env, policy->n_env);
-        _PySandbox_FreeStrings(policy->environ, policy->n_environ);
-        _PySandbox_FreeStrings(policy->modules, policy->n_modules);
-        _PySandbox_FreeStrings(policy->blocked, policy->n_blocked);
-        _PySandbox_FreeStrings(policy->module_files, policy->n_module_files);
-        _PySandbox_FreeStrings(policy->paths, policy->n_paths);
+        _PySandboxPolicy_Clear(policy);
     }
     PyMem_RawFree(policy);
 }
@@ -152,27 +285,53 @@ PySandboxPolicy_Free(PySandboxPolicy *policy)
 int
 PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
 {
-    if (policy == NULL || n < 0) {
-        PyErr_Format(PyExc_ValueError,
-                     "PySandboxPolicy_SetMaxThreads: %s",
-                     policy == NULL ? "policy is NULL"
-                                    : "the count cannot be negative");
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetMaxThreads: policy is NULL");
+        return -1;
+    }
+    if (n < 0 || n > SANDBOX_MAX_THREADS) {
+        PyObject *value = PyLong_FromSsize_t(n);
+        if (value != NULL) {
+            (void)_PySandboxPolicy_ErrorObject(
+                "threads", value, "out of range (0 to "
+                Py_STRINGIFY(SANDBOX_MAX_THREADS) ")");
+            Py_DECREF(value);
+        }
         return -1;
     }
     policy->max_threads = n;
     return 0;
 }
 
+/* Is *name* a name of an environment variable: a letter or "_", then
+ * letters, digits and "_"? */
+static int
+is_env_name(const char *name)
+{
+    if (!(Py_ISALPHA(name[0]) || name[0] == '_')) {
+        return 0;
+    }
+    for (const char *p = name + 1; *p != '\0'; p++) {
+        if (!(Py_ISALNUM(*p) || *p == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int
 PySandboxPolicy_AllowEnv(PySandboxPolicy *policy, const char *name)
 {
-    if (policy == NULL || name == NULL || name[0] == '\0'
-        || strchr(name, '=') != NULL)
-    {
-        PyErr_Format(PyExc_ValueError, "PySandboxPolicy_AllowEnv: %s",
-                     policy == NULL ? "policy is NULL"
-                     : "the name must be a non-empty string without '='");
+    if (policy == NULL || name == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_AllowEnv: policy or name is NULL");
         return -1;
+    }
+    if (!is_env_name(name)) {
+        return _PySandboxPolicy_Error("env", name, "not an environment "
+                                      "variable name (letters, digits and "
+                                      "'_', not first a digit)");
     }
     return _PySandbox_AddName(&policy->env, &policy->n_env, name);
 }
@@ -180,11 +339,18 @@ PySandboxPolicy_AllowEnv(PySandboxPolicy *policy, const char *name)
 int
 PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy, int limit)
 {
-    if (policy == NULL || limit < 1 || limit > SANDBOX_MAX_RECURSION_LIMIT) {
-        PyErr_Format(PyExc_ValueError,
-                     "PySandboxPolicy_SetRecursionLimit: %s",
-                     policy == NULL ? "policy is NULL"
-                                    : "the limit must be from 1 to 1000000");
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetRecursionLimit: policy is NULL");
+        return -1;
+    }
+    if (limit < 1 || limit > SANDBOX_MAX_RECURSION_LIMIT) {
+        PyObject *value = PyLong_FromLong(limit);
+        if (value != NULL) {
+            (void)_PySandboxPolicy_ErrorObject(
+                "recursion_limit", value, "out of range (1 to 1000000)");
+            Py_DECREF(value);
+        }
         return -1;
     }
     policy->recursion_limit = limit;
@@ -297,7 +463,8 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
     *dest = *src;
     dest->env = dest->environ = NULL;
     dest->modules = dest->blocked = NULL;
-    dest->module_files = dest->paths = NULL;
+    dest->module_files = NULL;
+    dest->paths = NULL;
     dest->opened = NULL;
     dest->n_opened = 0;
     dest->cwd = NULL;
@@ -312,17 +479,17 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
                                   &dest->modules) < 0
         || _PySandbox_CopyStrings(src->blocked, src->n_blocked,
                                   &dest->blocked) < 0
-        || _PySandbox_CopyStrings(src->module_files, src->n_module_files,
-                                  &dest->module_files) < 0
-        || _PySandbox_CopyStrings(src->paths, src->n_paths,
-                                  &dest->paths) < 0)
+        || copy_module_files(src->module_files, src->n_module_files,
+                             &dest->module_files) < 0
+        || copy_path_rules(src->paths, src->n_paths, &dest->paths) < 0)
     {
         return -1;
     }
     return 0;
 }
 
-/* Free the lists of an interpreter's own policy (_PySandboxPolicy_Copy()). */
+/* Free the lists of a policy (PySandboxPolicy_Free(), and an interpreter's
+ * own copy, _PySandboxPolicy_Copy()). */
 void
 _PySandboxPolicy_Clear(PySandboxPolicy *policy)
 {
@@ -330,8 +497,8 @@ _PySandboxPolicy_Clear(PySandboxPolicy *policy)
     _PySandbox_FreeStrings(policy->environ, policy->n_environ);
     _PySandbox_FreeStrings(policy->modules, policy->n_modules);
     _PySandbox_FreeStrings(policy->blocked, policy->n_blocked);
-    _PySandbox_FreeStrings(policy->module_files, policy->n_module_files);
-    _PySandbox_FreeStrings(policy->paths, policy->n_paths);
+    free_module_files(policy->module_files, policy->n_module_files);
+    free_path_rules(policy->paths, policy->n_paths);
 }
 
 /* Free what PySandbox_NewInterpreter() filled in a copy of the caller's

@@ -28,6 +28,6 @@ def untrusted_tmp(tmp_path):
     if not UNTRUSTED_BUILD:
         pytest.skip("needs a CPython configured --with-untrusted")
     import _sandbox
-    interp = _sandbox.new_interpreter(0, 0, (), (), (), (str(tmp_path),))
+    interp = _sandbox.new_interpreter(write=(str(tmp_path),))
     yield interp
     _sandbox.end_interpreter(interp)

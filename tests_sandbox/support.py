@@ -87,7 +87,7 @@ def run_untrusted(source, *, threads=1, message=False, **kw):
     report = f"{name}, exc.message" if message else name
     return run_host(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter({threads})
+        jail = _sandbox.new_interpreter(threads={threads})
         try:
             _sandbox.exec(jail, {source!r})
             print("ran")

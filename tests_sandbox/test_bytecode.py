@@ -154,7 +154,7 @@ def test_no_pyc_loads(tmp_path):
     """)
     proc = run_host(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter(0, 0, (), (), ({str(tmp_path)!r},))
+        jail = _sandbox.new_interpreter(read=({str(tmp_path)!r},))
         _sandbox.exec(jail, {job!r})
         print(_sandbox.eval(jail, "outcomes"))
         _sandbox.end_interpreter(jail)

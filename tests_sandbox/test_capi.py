@@ -69,7 +69,7 @@ def test_trusted_macro_denies_and_logs_in_an_untrusted_interpreter(probe):
     # The probe is an extension module outside the standard library: the
     # policy binds it to its file.
     interp = _sandbox.new_interpreter(
-        0, 0, (), (("sandbox_capi_probe", probe.__file__),))
+        module_files={"sandbox_capi_probe": probe.__file__})
     try:
         failure = _interpreters.exec(interp, f"""if 1:
             import importlib.util

@@ -68,7 +68,7 @@ def test_untrusted_code_creates_no_interpreter_wider_than_itself(untrusted):
     # Its policy grants no threads: a nested one that would is refused.
     failure = run(untrusted, """
         import _sandbox
-        _sandbox.new_interpreter(1)
+        _sandbox.new_interpreter(threads=1)
     """)
     assert failure is not None
     assert failure.type.__name__ == "SandboxError"

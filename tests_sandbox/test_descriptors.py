@@ -205,7 +205,7 @@ def test_its_own_descriptors_work(untrusted_tmp, tmp_path):
 def test_what_it_leaves_open_is_closed_when_it_ends(tmp_path):
     import _sandbox
     before = set(os.listdir("/proc/self/fd"))
-    jail = _sandbox.new_interpreter(0, 0, (), (), (str(tmp_path),))
+    jail = _sandbox.new_interpreter(read=(str(tmp_path),))
     before_jail = set(os.listdir("/proc/self/fd"))
     _sandbox.exec(jail, f"""if 1:
         import os, socket

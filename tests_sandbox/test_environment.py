@@ -15,7 +15,7 @@ pytestmark = requires_untrusted
 
 HOST = """
 import _sandbox, os, subprocess
-jail = _sandbox.new_interpreter(0, 0, ("ALLOWED", "UNSET_HERE"))
+jail = _sandbox.new_interpreter(env=("ALLOWED", "UNSET_HERE"))
 print(_sandbox.eval(jail, "dict(__import__('os').environ)"))
 _sandbox.exec(jail, '''
 import os
@@ -30,12 +30,12 @@ child = subprocess.run(["sh", "-c", 'echo "$ALLOWED:$INJECTED:$SECRET"'],
 print(child.stdout.strip())
 # a nested interpreter gets its creator's value, and only names it has
 print(_sandbox.eval(jail, '''(lambda _sandbox: (
-    _sandbox.eval(_sandbox.new_interpreter(0, 0, ("ALLOWED",)),
+    _sandbox.eval(_sandbox.new_interpreter(env=("ALLOWED",)),
                   "dict(__import__('os').environ)")))(
     __import__('_sandbox'))'''))
 try:
     _sandbox.exec(jail, "import _sandbox; "
-                        "_sandbox.new_interpreter(0, 0, ('SECRET',))")
+                        "_sandbox.new_interpreter(env=('SECRET',))")
 except _sandbox.RemoteError as exc:
     print(exc.type_name)
 _sandbox.end_interpreter(jail)
@@ -57,13 +57,15 @@ def test_only_the_named_variables_and_nothing_back():
 
 def test_bad_names_are_refused():
     import _sandbox
-    for names in [("",), ("A=B",)]:
-        with pytest.raises(ValueError):
-            _sandbox.new_interpreter(0, 0, names)
-    with pytest.raises(TypeError):
-        _sandbox.new_interpreter(0, 0, (b"A",))
-    with pytest.raises(TypeError):
-        _sandbox.new_interpreter(0, 0, ["A"])
+    for names in [("",), ("A=B",), (b"A",), ("1A",), ("A B",), "AB"]:
+        with pytest.raises(_sandbox.PolicyError) as info:
+            _sandbox.new_interpreter(env=names)
+        assert info.value.field == "env"
+        assert info.value.value in (names, names[0])
+    with pytest.raises(TypeError, match="no policy field 'environ'"):
+        _sandbox.new_interpreter(environ=["A"])
+    with pytest.raises(TypeError, match="positional"):
+        _sandbox.new_interpreter(0)
 
 
 def test_the_package_and_the_command_line(tmp_path, monkeypatch):

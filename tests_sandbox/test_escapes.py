@@ -199,7 +199,7 @@ def test_a_tenant_reaps_none_of_the_hosts_children(sandboxed):
 
 ENDER = r'''
 import _sandbox, threading, time
-inner = _sandbox.new_interpreter(0)
+inner = _sandbox.new_interpreter()
 outcomes = []
 def ender():
     for i in range(2000):
@@ -230,7 +230,7 @@ thread.join()
 def test_ending_an_interpreter_never_ends_the_host_thread_inside():
     out = host_ok(run_host(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter(2)
+        jail = _sandbox.new_interpreter(threads=2)
         finished = []
         for attempt in range(5):
             try:
@@ -250,7 +250,7 @@ def test_ending_an_interpreter_never_ends_the_host_thread_inside():
 
 LOOKUP_RACE = r'''
 import _sandbox, _thread, time
-current = [_sandbox.new_interpreter(0)]
+current = [_sandbox.new_interpreter()]
 seen = {}
 stop = []
 def reader():
@@ -273,7 +273,7 @@ ends = refused = 0
 t0 = time.monotonic()
 while time.monotonic() - t0 < 3 and ends < 200:
     old = current[0]
-    current[0] = _sandbox.new_interpreter(0)
+    current[0] = _sandbox.new_interpreter()
     try:
         _sandbox.end_interpreter(old)
         ends += 1
@@ -299,7 +299,7 @@ def test_a_lookup_by_id_holds_the_interpreter_until_the_engine_is_done():
     # cleanly, while ends and acts interleave.
     out = host_ok(run_host(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {LOOKUP_RACE!r})
         ends, seen, stop = _sandbox.eval(jail, "ends, seen, stop")
         print("ends", ends > 10, "reader", stop)
@@ -321,7 +321,7 @@ def test_a_lookup_by_id_holds_the_interpreter_until_the_engine_is_done():
 CHILD_JOB = r'''
 import _sandbox, threading, time
 def runner():
-    child = _sandbox.new_interpreter(0, 0, (), (), (), WRITE)
+    child = _sandbox.new_interpreter(write=WRITE)
     try:
         _sandbox.exec(child, JOB)
     finally:
@@ -350,7 +350,7 @@ def test_ending_a_tenant_stops_the_jobs_its_threads_run_in_its_children(
     out = host_ok(run_host(f"""
         import _interpreters, _sandbox, os, time
         before = len(_interpreters.list_all())
-        jail = _sandbox.new_interpreter(1, 0, (), (), (), ({str(tmp_path)!r},))
+        jail = _sandbox.new_interpreter(threads=1, write=({str(tmp_path)!r},))
         _sandbox.exec(jail, {tenant!r})
         t0 = time.monotonic()
         _sandbox.end_interpreter(jail)
@@ -387,7 +387,7 @@ def test_a_child_whose_job_outlives_its_creator_can_still_be_ended():
         def fds():
             return len(os.listdir("/proc/self/fd"))
         before, interps = fds(), len(_interpreters.list_all())
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {tenant!r})
         _sandbox.end_interpreter(jail)
         time.sleep(2.5)         # the child's job takes 2 s
@@ -428,7 +428,7 @@ def test_children_made_while_the_creator_ends_neither_delay_nor_outlive_it():
         before, interps = fds(), len(_interpreters.list_all())
         took = []
         for attempt in range(3):
-            jail = _sandbox.new_interpreter(2)
+            jail = _sandbox.new_interpreter(threads=2)
             _sandbox.exec(jail, {CREATORS!r})
             t0 = time.monotonic()
             done = []
@@ -479,7 +479,7 @@ def swept(report=SWEPT_REPORT):
 BUSY_CREATOR = r'''
 import _sandbox, threading, itertools, collections, time
 for i in range(3):
-    c = _sandbox.new_interpreter(1)
+    c = _sandbox.new_interpreter(threads=1)
     _sandbox.exec(c, "import os\nfds = [os.pipe() for i in range(10)]\n"
                      "import _sandbox\ng = _sandbox.new_interpreter()\n"
                      "_sandbox.exec(g, 'import os\\n"
@@ -497,7 +497,7 @@ def test_a_tenant_abandoned_at_its_end_leaves_no_child_behind():
     # period; its children and theirs (120 descriptors) are ended too
     # (fourth review: they were left listed, stopped, for good).
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(2)
+        jail = _sandbox.new_interpreter(threads=2)
         _sandbox.exec(jail, {BUSY_CREATOR!r})
         time.sleep(0.5)
         print("abandoned", _sandbox.end_interpreter(jail) is False)
@@ -513,11 +513,11 @@ import _sandbox
 SLEEPER = ("import threading, time\n"
            "threading.Thread(target=time.sleep, args=(300,)).start()")
 for i in range(CHILDREN):
-    c = _sandbox.new_interpreter(1)
+    c = _sandbox.new_interpreter(threads=1)
     _sandbox.exec(c, SLEEPER)
     _sandbox.exec(c, "import _sandbox\n"
                      "for j in range(GRANDCHILDREN):\n"
-                     "    g = _sandbox.new_interpreter(1)\n"
+                     "    g = _sandbox.new_interpreter(threads=1)\n"
                      "    _sandbox.exec(g, %r)\n" % SLEEPER)
 '''
 
@@ -533,7 +533,7 @@ def test_the_end_of_a_tree_takes_one_grace_period_and_ends_all_of_it(
     tenant = (SLEEPING_TREE.replace("GRANDCHILDREN", str(grandchildren))
               .replace("CHILDREN", str(children)))
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {tenant!r})
         t0 = time.monotonic()
         _sandbox.end_interpreter(jail)
@@ -548,7 +548,7 @@ def test_the_end_of_a_tree_takes_one_grace_period_and_ends_all_of_it(
 
 BLOCKED_JOB = r'''
 import _sandbox, threading
-child = _sandbox.new_interpreter(1)
+child = _sandbox.new_interpreter(threads=1)
 _sandbox.exec(child, "import os\nfds = [os.pipe() for i in range(20)]")
 def job():
     # blocked for good outside Python: a lock acquired twice
@@ -564,7 +564,7 @@ def test_a_child_with_a_tenant_job_blocked_for_good_is_abandoned_with_it():
     # the child listed, "ending", for good (found while testing the fourth
     # review's fixes).
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(2)
+        jail = _sandbox.new_interpreter(threads=2)
         _sandbox.exec(jail, {BLOCKED_JOB!r})
         time.sleep(0.3)
         print("abandoned", _sandbox.end_interpreter(jail) is False)
@@ -581,7 +581,7 @@ def test_a_child_the_host_runs_a_job_in_is_ended_after_the_job():
     # by the host's next engine call once the job returned.
     out = host_ok(run_host(fds_and_interpreters() + """
         import threading
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         child = _sandbox.eval(jail, "__import__('_sandbox').new_interpreter()")
         _sandbox.exec(child,
                       "import os\\nfds = [os.pipe() for i in range(20)]")
@@ -622,7 +622,7 @@ def test_the_end_never_waits_for_a_gil_a_tenant_holds_in_c():
     # review).  The end no longer takes the GIL while a thread of the
     # tenant is there: it abandons the tenant at the deadline.
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {C_LOOP_AFTER_SLEEP!r})
         t0 = time.monotonic()
         result = _sandbox.end_interpreter(jail)
@@ -638,7 +638,7 @@ def test_the_end_never_waits_for_a_gil_a_tenant_holds_in_c():
 
 HOLDS_AND_A_BLOCKED_JOB = r'''
 import _sandbox, threading, itertools, collections, time
-c = _sandbox.new_interpreter(1)
+c = _sandbox.new_interpreter(threads=1)
 _sandbox.exec(c, "import os\nfds = [os.pipe() for i in range(10)]")
 def blocked():
     _sandbox.exec(c, "import _thread\nl = _thread.allocate_lock()\n"
@@ -659,7 +659,7 @@ def test_holds_without_a_job_do_not_pass_for_the_hosts():
     # as a host's job, so a child whose job was blocked for good was never
     # abandoned, its descriptors open (fifth review).
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(3)
+        jail = _sandbox.new_interpreter(threads=3)
         _sandbox.exec(jail, {HOLDS_AND_A_BLOCKED_JOB!r})
         time.sleep(0.5)
         _sandbox.end_interpreter(jail)
@@ -669,11 +669,11 @@ def test_holds_without_a_job_do_not_pass_for_the_hosts():
 
 ENDS_ITS_CHILD = r'''
 import _sandbox, threading, time
-c = _sandbox.new_interpreter(2)
+c = _sandbox.new_interpreter(threads=2)
 _sandbox.exec(c, """
 import _sandbox, threading, time, itertools, collections, os
 fds = [os.pipe() for i in range(5)]
-g = _sandbox.new_interpreter(1)
+g = _sandbox.new_interpreter(threads=1)
 _sandbox.exec(g, "import os\\nfds = [os.pipe() for i in range(5)]")
 def busy():
     collections.deque(itertools.chain.from_iterable(
@@ -696,7 +696,7 @@ def test_a_tenant_ending_its_child_as_the_host_ends_it_leaves_nothing():
     # tenant's GIL back once it was abandoned), and the child and its
     # child stayed listed, "ending", with their descriptors (fifth review).
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(2)
+        jail = _sandbox.new_interpreter(threads=2)
         _sandbox.exec(jail, {ENDS_ITS_CHILD!r})
         time.sleep(0.6)
         _sandbox.end_interpreter(jail)
@@ -726,8 +726,7 @@ def test_a_tenant_cannot_catch_its_stop(tmp_path):
     mark = str(tmp_path / "ran-after-stop")
     tenant = CATCHES_ITS_STOP.replace("MARK", repr(mark))
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(1, 0, (), (), (),
-                                        ({str(tmp_path)!r},))
+        jail = _sandbox.new_interpreter(threads=1, write=({str(tmp_path)!r},))
         _sandbox.exec(jail, {tenant!r})
         time.sleep(0.3)
         print("ended", _sandbox.end_interpreter(jail))
@@ -749,7 +748,7 @@ def hammer():
     time.sleep(max(0, T - time.time()))
     while time.time() < T + DUR:
         try:
-            _sandbox.new_interpreter(999)   # the engine's sweep, first
+            _sandbox.new_interpreter(threads=999)   # the engine's sweep, first
         except Exception:
             pass
 def t1():
@@ -773,7 +772,7 @@ def test_no_engine_mutex_waits_for_a_gil_held_for_good(tmp_path):
     out = host_ok(run_host(fds_and_interpreters() + f"""
         import threading
         D, FIFO = {str(tmp_path)!r}, {fifo!r}
-        jail = _sandbox.new_interpreter(4, 0, (), (), (), (D,))
+        jail = _sandbox.new_interpreter(threads=4, write=(D,))
         _sandbox.exec(jail, f"import os; os.mkfifo({{FIFO!r}})")
         T0 = time.time() + 1.5
         for w in range(3):
@@ -783,13 +782,13 @@ def test_no_engine_mutex_waits_for_a_gil_held_for_good(tmp_path):
             _sandbox.exec(jail, f\"\"\"if 1:
                 import _sandbox
                 for i in range(4):
-                    k = _sandbox.new_interpreter(3, 0, (), (), (), ({{D!r}},))
+                    k = _sandbox.new_interpreter(threads=3, write=({{D!r}},))
                     _sandbox.exec(k, {{child!r}})
             \"\"\")
         time.sleep(max(0, T - time.time()) + 2.5)
         done = []
         def host_call():
-            _sandbox.end_interpreter(_sandbox.new_interpreter(0))
+            _sandbox.end_interpreter(_sandbox.new_interpreter())
             done.append(_sandbox.end_interpreter(jail))
         h = threading.Thread(target=host_call, daemon=True)
         h.start()
@@ -837,7 +836,7 @@ def test_host_jobs_by_id_race_the_tenants_creations_and_ends_safely():
         random.seed(5)
         base = {{i[0] for i in _interpreters.list_all()}}
         for round in range(8):
-            jail = _sandbox.new_interpreter(2)
+            jail = _sandbox.new_interpreter(threads=2)
             stop = []
             def host_jobs():
                 while not stop:
@@ -984,7 +983,7 @@ def end_and_count(source, sleep=0, sweep=False):
         def count():
             return len(os.listdir("/proc/self/fd"))
         baseline = count()
-        jail = _sandbox.new_interpreter(1)
+        jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {source!r})
         print("inside", count() - baseline >= 400)
         # False: ended with a thread it could not stop (abandoned).

@@ -27,7 +27,7 @@ def untrusted(probe):  # noqa: F811
         pytest.skip("needs a CPython configured --with-untrusted")
     import _sandbox
     interp = _sandbox.new_interpreter(
-        0, 0, (), (("sandbox_capi_probe", probe.__file__),))
+        module_files={"sandbox_capi_probe": probe.__file__})
     yield interp
     _sandbox.end_interpreter(interp)
 

@@ -47,8 +47,7 @@ def jail(tree):
     """An untrusted interpreter that may read tree.ro and write tree.rw,
     with two threads."""
     import _sandbox
-    interp = _sandbox.new_interpreter(2, 0, (), (), (str(tree.ro),),
-                                      (str(tree.rw),))
+    interp = _sandbox.new_interpreter(threads=2, read=(str(tree.ro),), write=(str(tree.rw),))
     yield interp
     _sandbox.end_interpreter(interp)
 
@@ -112,7 +111,7 @@ def test_control_the_same_code_reads_a_granted_canary(tree):
     # attempts above are not failing for another reason.  (Not an absolute
     # symbolic link, even one that points inside the grant: see files.rst.)
     import _sandbox
-    interp = _sandbox.new_interpreter(0, 0, (), (), (str(tree.root),))
+    interp = _sandbox.new_interpreter(read=(str(tree.root),))
     try:
         cases = read_attempts(tree)
         for name in ("open", "bytes path", "os.open", "FileIO", "pathlib",
@@ -300,7 +299,7 @@ def test_a_symbolic_link_race_never_leads_out(tree):
     # while another opens it: resolution and use are one, so the canary is
     # never read.  Bounded in rounds and time.
     import _sandbox
-    interp = _sandbox.new_interpreter(1, 0, (), (), (), (str(tree.rw),))
+    interp = _sandbox.new_interpreter(threads=1, write=(str(tree.rw),))
     try:
         (tree.rw / "inside.txt").write_text("inside")
         assert job_outcome(interp, f"""
@@ -349,7 +348,7 @@ def test_kernel_files_and_devices_stay_out_even_under_a_granted_root(tree):
     import _sandbox
     secret = "HOSTSECRET" + secrets.token_hex(6)
     os.environ["SANDBOX_TEST_SECRET"] = secret
-    interp = _sandbox.new_interpreter(0, 0, (), (), ("/",))
+    interp = _sandbox.new_interpreter(read=("/",))
     try:
         cases = {
             "environ": "data = open('/proc/self/environ', 'rb').read()",
@@ -418,17 +417,17 @@ def test_nested_interpreters_stay_beneath_their_creator(tree, jail):
     inner_read = f"open({inner_ok + '/b.txt'!r}).read()"
     through = f"open({str(tree.ro / 'dir_link' / 'canary.txt')!r}).read()"
     cases = {
-        "narrower": f"import _sandbox; i = _sandbox.new_interpreter(0, 0, "
-                    f"(), (), ({inner_ok!r},)); "
+        "narrower": f"import _sandbox; i = _sandbox.new_interpreter("
+                    f"read=({inner_ok!r},)); "
                     f"data = _sandbox.eval(i, {inner_read!r})",
-        "wider": f"import _sandbox; _sandbox.new_interpreter(0, 0, (), (), "
-                 f"({str(tree.root)!r},))",
-        "write in read": f"import _sandbox; _sandbox.new_interpreter(0, 0, "
-                         f"(), (), (), ({inner_ok!r},))",
+        "wider": f"import _sandbox; _sandbox.new_interpreter("
+                 f"read=({str(tree.root)!r},))",
+        "write in read": f"import _sandbox; _sandbox.new_interpreter("
+                         f"write=({inner_ok!r},))",
         # A link at a nested grant's name is not followed: the grant is
         # that name, as a file's, and leads nowhere.
         "through a link": f"import _sandbox; i = _sandbox.new_interpreter("
-                          f"0, 0, (), (), ({str(tree.ro / 'dir_link')!r},));"
+                          f"read=({str(tree.ro / 'dir_link')!r},));"
                           f" _sandbox.exec(i, {through!r})",
     }
     outcomes = attempts(jail, cases)
@@ -462,16 +461,20 @@ def test_imports_read_no_bytecode_and_log_nothing():
 
 def test_a_grant_that_cannot_be_opened_is_a_clear_error(tmp_path):
     import _sandbox
-    with pytest.raises(RuntimeError, match="read: .*/no/such: No such file"):
-        _sandbox.new_interpreter(0, 0, (), (),
-                                 (str(tmp_path / "no" / "such"),))
-    with pytest.raises(ValueError, match="absolute"):
-        _sandbox.new_interpreter(0, 0, (), (), ("relative",))
-    with pytest.raises(ValueError, match=r"'\.\.'"):
-        _sandbox.new_interpreter(0, 0, (), (), (str(tmp_path) + "/../x",))
+    missing = str(tmp_path / "no" / "such")
+    with pytest.raises(_sandbox.PolicyError, match="read: .*/no/such': No "
+                       "such file") as info:
+        _sandbox.new_interpreter(read=(missing,))
+    assert (info.value.field, info.value.value) == ("read", missing)
+    with pytest.raises(_sandbox.PolicyError, match="absolute") as info:
+        _sandbox.new_interpreter(read=("relative",))
+    assert (info.value.field, info.value.value) == ("read", "relative")
+    with pytest.raises(_sandbox.PolicyError, match=r"'\.\.'") as info:
+        _sandbox.new_interpreter(write=(str(tmp_path) + "/../x",))
+    assert info.value.field == "write"
     # A file that does not exist yet, in a directory that does: granted.
     target = tmp_path / "out.txt"
-    interp = _sandbox.new_interpreter(0, 0, (), (), (), (str(target),))
+    interp = _sandbox.new_interpreter(write=(str(target),))
     try:
         assert job_outcome(interp, f"open({str(target)!r}, 'w')"
                                    f".write('made')") == "ran"
@@ -593,14 +596,13 @@ def test_a_file_grant_stays_a_file_for_nested_interpreters(tmp_path):
     (tmp_path / "secret.txt").write_text("SECRET")
     granted = tmp_path / "f"
     granted.write_text("")
-    interp = _sandbox.new_interpreter(0, 0, (), (), (), (str(granted),))
+    interp = _sandbox.new_interpreter(write=(str(granted),))
     try:
         assert job_outcome(interp, f"""
             import os, _sandbox
             os.unlink({str(granted)!r})
             os.symlink('.', {str(granted)!r})
-            inner = _sandbox.new_interpreter(0, 0, (), (), (),
-                                             ({str(granted)!r},))
+            inner = _sandbox.new_interpreter(write=({str(granted)!r},))
             try:
                 _sandbox.exec(inner, "open({str(granted / 'secret.txt')!r})"
                                      ".read()")
@@ -657,7 +659,7 @@ def test_a_device_is_not_opened_to_be_refused(tmp_path):
     if not os.path.exists("/dev/ptmx") or not os.path.isdir("/dev/pts"):
         pytest.skip("no /dev/ptmx")
     before = set(os.listdir("/dev/pts"))
-    interp = _sandbox.new_interpreter(0, 0, (), (), ("/dev",))
+    interp = _sandbox.new_interpreter(read=("/dev",))
     try:
         outcomes = {job_outcome(interp, "open('/dev/ptmx', 'rb')")
                     for _ in range(50)}
@@ -685,7 +687,7 @@ def test_the_standard_librarys_links_lead_nowhere_writable(tmp_path):
     if linked is None:
         pytest.skip("no extension module of the search path is a link")
     target_dir = os.path.dirname(os.path.realpath(linked))
-    interp = _sandbox.new_interpreter(0, 0, (), (), (), (target_dir,))
+    interp = _sandbox.new_interpreter(write=(target_dir,))
     try:
         assert job_outcome(interp, f"import os; os.stat({linked!r})") == \
             "SandboxError"
@@ -706,7 +708,7 @@ def test_what_a_job_leaves_open_is_closed_at_its_end(tmp_path):
     # each, are not yet: see files.rst.)
     import _sandbox
     before = len(os.listdir("/proc/self/fd"))
-    interp = _sandbox.new_interpreter(0, 0, (), (), (str(tmp_path),))
+    interp = _sandbox.new_interpreter(read=(str(tmp_path),))
     assert job_outcome(interp, f"""
         import os
         kept = [os.scandir({str(tmp_path)!r}) for _ in range(200)]

@@ -153,7 +153,7 @@ def test_ordinary_code_works_with_the_default_set(untrusted):
 
 def test_a_policy_grants_and_nested_policies_stay_within():
     import _sandbox
-    jail = _sandbox.new_interpreter(0, 0, (), ("pwd", "_lsprof"))
+    jail = _sandbox.new_interpreter(modules=("pwd", "_lsprof"))
     try:
         assert outcome(jail, "import pwd, cProfile") == "ran"
         assert "pwd" in _sandbox.eval(
@@ -161,9 +161,9 @@ def test_a_policy_grants_and_nested_policies_stay_within():
         assert outcome(jail, "import grp").startswith("ModuleNotFoundError")
         # a nested interpreter gets only modules its creator has
         assert outcome(jail, "import _sandbox; _sandbox.new_interpreter("
-                             "0, 0, (), ('grp',))").startswith("SandboxError")
+                             "modules=('grp',))").startswith("SandboxError")
         assert outcome(jail, "import _sandbox; i = _sandbox.new_interpreter("
-                             "0, 0, (), ('pwd',)); "
+                             "modules=('pwd',)); "
                              "_sandbox.exec(i, 'import pwd'); "
                              "_sandbox.end_interpreter(i)") == "ran"
     finally:
@@ -172,8 +172,9 @@ def test_a_policy_grants_and_nested_policies_stay_within():
                 # they hold objects in process-wide C state (globals.rst)
                 "_ctypes", "faulthandler", "_tracemalloc", "readline",
                 "_curses", "_curses_panel", "_tkinter"):
-        with pytest.raises(ValueError):
-            _sandbox.new_interpreter(0, 0, (), (bad,))
+        with pytest.raises(_sandbox.PolicyError) as info:
+            _sandbox.new_interpreter(modules=(bad,))
+        assert (info.value.field, info.value.value) == ("modules", bad)
 
 
 MARKER_LIB = r"""
@@ -226,7 +227,7 @@ def test_no_other_file_loads_under_an_allowed_name(planted_library):
     """)
     proc = run_host(f"""
         import _sandbox
-        jail = _sandbox.new_interpreter(0, 0, (), (), ({str(lib.parent)!r},))
+        jail = _sandbox.new_interpreter(read=({str(lib.parent)!r},))
         _sandbox.exec(jail, {job!r})
         print(_sandbox.eval(jail, "outcomes"))
         _sandbox.end_interpreter(jail)
@@ -283,7 +284,7 @@ def test_a_module_bound_to_its_file(planted_library, tmp_path):
     load = ("import importlib.util\n"
             "spec = importlib.util.spec_from_file_location('_json', {!r})\n"
             "spec.loader.create_module(spec)")
-    jail = _sandbox.new_interpreter(0, 0, (), (("planted", str(lib)),))
+    jail = _sandbox.new_interpreter(module_files={"planted": str(lib)})
     try:
         # another name's file, and the bound name from another file
         assert outcome(jail, load.format(str(lib))).startswith(
@@ -294,7 +295,7 @@ def test_a_module_bound_to_its_file(planted_library, tmp_path):
     planted = lib.with_name("planted" + sysconfig.get_config_var("EXT_SUFFIX"))
     lib.rename(planted)
     copy.rename(copy.with_name(planted.name))
-    jail = _sandbox.new_interpreter(0, 0, (), (("planted", str(planted)),))
+    jail = _sandbox.new_interpreter(module_files={"planted": str(planted)})
     try:
         assert outcome(jail, load.replace("'_json'", "'planted'").format(
             str(other / planted.name))).startswith("ModuleNotFoundError")
@@ -305,10 +306,16 @@ def test_a_module_bound_to_its_file(planted_library, tmp_path):
         assert marker.exists()
     finally:
         _sandbox.end_interpreter(jail)
-    for bad in [("planted", "relative.so"), ("a.b", "/x.so"),
-                ("_interpreters", "/x.so"), ("planted",)]:
-        with pytest.raises((ValueError, TypeError)):
-            _sandbox.new_interpreter(0, 0, (), (bad,))
+    for name, file, value in [("planted", "relative.so", "relative.so"),
+                              ("a.b", "/x.so", "a.b"),
+                              ("_interpreters", "/x.so", "_interpreters"),
+                              ("planted", 3, 3)]:
+        with pytest.raises(_sandbox.PolicyError) as info:
+            _sandbox.new_interpreter(module_files={name: file})
+        assert (info.value.field, info.value.value) == ("module_files",
+                                                        value)
+    with pytest.raises(_sandbox.PolicyError, match="expected a dict"):
+        _sandbox.new_interpreter(module_files=[("planted", "/x.so")])
 
 
 SWAP = """

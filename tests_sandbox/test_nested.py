@@ -21,7 +21,7 @@ def ids():
 
 @pytest.fixture
 def parent():
-    interp = _sandbox.new_interpreter(2)
+    interp = _sandbox.new_interpreter(threads=2)
     yield interp
     try:
         _sandbox.end_interpreter(interp)
@@ -35,7 +35,7 @@ def test_a_nested_policy_must_be_within_its_creators(parent):
         outcomes = {}
         for threads in (0, 2, 3):
             try:
-                _sandbox.new_interpreter(threads)
+                _sandbox.new_interpreter(threads=threads)
             except PermissionError as exc:
                 outcomes[threads] = type(exc).__name__
             else:
@@ -51,7 +51,7 @@ def test_a_nested_policy_must_be_within_its_creators(parent):
 def test_the_creator_runs_code_in_its_child(parent):
     _sandbox.exec(parent, textwrap.dedent("""
         import _sandbox
-        child = _sandbox.new_interpreter(1)
+        child = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(child, "x = 6 * 7\\nprint('from the child')")
         value = _sandbox.eval(child, "(x, __restricted__)")
         output = _sandbox.take_output(child, 1)

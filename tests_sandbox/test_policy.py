@@ -10,6 +10,8 @@ import pytest
 import sandbox
 from sandbox import NotEnforcedWarning, Policy, PolicyError
 
+from support import UNTRUSTED_BUILD, requires_untrusted
+
 
 @pytest.fixture(autouse=True)
 def quiet():
@@ -27,14 +29,23 @@ def test_the_default_grants_nothing_with_modest_caps():
     assert repr(p) == "Policy()"
 
 
-def test_values_are_normalized():
-    p = Policy(read=["/data/../srv/", "/srv"], net=["Example.COM:0443"],
-               modules=["json", "json", "os.path"], env=["HOME"],
-               memory="1G", time=2, threads=3)
-    assert p.read == ("/srv",)
-    assert p.net == ("example.com:443",)
-    assert p.modules == ("json", "os.path")
+def test_values_are_kept_in_one_form():
+    p = Policy(net=["Example.COM:0443"], memory="1G", time=2, threads=3,
+               env=["HOME", "HOME"])
+    assert p.net == ("example.com:443",) and p.env == ("HOME",)
     assert p.memory == 1024 ** 3 and p.time == 2.0
+
+
+@requires_untrusted
+def test_the_engine_keeps_its_fields_in_one_form():
+    p = Policy(read=["/srv//sub/", "/srv/./sub", "/srv"],
+               modules=["zlib", "_json", "zlib"], write=["/tmp/a/"])
+    assert p.read == ("/srv", "/srv/sub")
+    assert p.modules == ("_json", "zlib") and p.write == ("/tmp/a",)
+    import _sandbox
+    assert _sandbox.check_policy(read=["/a//b"], threads=2) == {
+        "threads": 2, "recursion_limit": 0, "env": (), "modules": (),
+        "module_files": {}, "read": ("/a/b",), "write": ()}
 
 
 @pytest.mark.parametrize("text, size", [
@@ -47,41 +58,102 @@ def test_sizes(text, size):
         assert Policy(memory=text).memory == size
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"reed": ["/x"]}, "unknown policy field 'reed'; did you mean 'read'"),
-    ({"colour": 1}, "unknown policy field 'colour' (the fields: read"),
-    ({"read": ["relative/path"]}, "read: paths must be absolute"),
-    ({"write": "/tmp"}, "write: expected a list of strings"),
-    ({"read": [1]}, "read: expected strings, not 1"),
-    ({"read": ["/a\0b"]}, "read: invalid entry"),
-    ({"net": ["example.com"]}, "net: expected HOST:PORT"),
-    ({"net": ["example.com:0"]}, "net: invalid port"),
-    ({"net": ["example.com:99999"]}, "net: invalid port"),
-    ({"net": ["exa mple.com:80"]}, "net: invalid host"),
-    ({"net": ["::1:80"]}, "net: write an IPv6 address in brackets"),
-    ({"net": ["[::zz]:80"]}, "net: invalid IPv6 address"),
-    ({"modules": ["numpy"]}, "modules: unknown module 'numpy'"),
-    ({"modules": ["json..x"]}, "modules: invalid module name"),
-    ({"env": ["BAD-NAME"]}, "env: invalid environment variable name"),
-    ({"memory": -1}, "memory: -1 is out of range"),
-    ({"memory": "12x"}, "memory: expected a size"),
-    ({"memory": 10}, "memory: 10 is out of range"),
-    ({"memory": "2T"}, "memory: '2T' is out of range"),
-    ({"memory": True}, "memory: expected a size"),
-    ({"time": 0}, "time: 0 is out of range"),
-    ({"time": -3}, "time: -3 is out of range"),
-    ({"time": float("nan")}, "time: nan is out of range"),
-    ({"time": "10"}, "time: expected seconds"),
-    ({"threads": -1}, "threads: -1 is out of range"),
-    ({"threads": 10**6}, "threads: 1000000 is out of range"),
-    ({"threads": 1.5}, "threads: expected a count"),
-    ({"network_info": "yes"}, "network_info: expected true or false"),
-])
-def test_bad_fields_name_the_field_and_the_value(fields, message):
+def check_error(fields, field, value, reason):
     with pytest.raises(PolicyError) as info:
         Policy(**fields)
-    assert message in str(info.value)
-    assert isinstance(info.value, ValueError)
+    exc = info.value
+    assert isinstance(exc, ValueError)
+    assert (exc.field, exc.value) == (field, value)
+    assert reason in str(exc)
+    expected = f"{field}: {value!r}: " if value is not None else f"{field}: "
+    assert str(exc).startswith(expected), str(exc)
+
+
+# Checked on every build: the fields of this package, and the types of
+# the engine's.
+@pytest.mark.parametrize("fields, field, value, reason", [
+    ({"write": "/tmp"}, "write", "/tmp", "expected a list of strings"),
+    ({"env": 5}, "env", 5, "expected a list of strings"),
+    ({"read": [1]}, "read", 1, "expected a string"),
+    ({"modules": [b"zlib"]}, "modules", b"zlib", "expected a string"),
+    ({"read": ["/a\0b"]}, "read", "/a\0b", "not a valid entry"),
+    ({"env": [""]}, "env", "", "an empty entry"),
+    ({"threads": 1.5}, "threads", 1.5, "expected a count"),
+    ({"threads": True}, "threads", True, "expected a count"),
+    ({"net": ["example.com"]}, "net", "example.com", "expected HOST:PORT"),
+    ({"net": ["example.com:0"]}, "net", "example.com:0", "invalid port"),
+    ({"net": ["example.com:99999"]}, "net", "example.com:99999",
+     "invalid port"),
+    ({"net": ["exa mple.com:80"]}, "net", "exa mple.com:80", "invalid host"),
+    ({"net": ["::1:80"]}, "net", "::1:80", "write an IPv6 address in "
+                                           "brackets"),
+    ({"net": ["[::zz]:80"]}, "net", "[::zz]:80", "invalid IPv6 address"),
+    ({"memory": -1}, "memory", -1, "out of range"),
+    ({"memory": "12x"}, "memory", "12x", "expected a size"),
+    ({"memory": 10}, "memory", 10, "out of range"),
+    ({"memory": "2T"}, "memory", "2T", "out of range"),
+    ({"memory": True}, "memory", True, "expected a size"),
+    ({"time": 0}, "time", 0, "out of range"),
+    ({"time": -3}, "time", -3, "out of range"),
+    ({"time": "10"}, "time", "10", "expected seconds"),
+    ({"network_info": "yes"}, "network_info", "yes",
+     "expected true or false"),
+])
+def test_bad_fields_name_the_field_and_the_value(fields, field, value,
+                                                 reason):
+    check_error(fields, field, value, reason)
+
+
+def test_nan_time():
+    with pytest.raises(PolicyError, match="time: nan: out of range"):
+        Policy(time=float("nan"))
+
+
+# Checked by the engine, in C: what the entries mean.
+@requires_untrusted
+@pytest.mark.parametrize("fields, field, value, reason", [
+    ({"read": ["relative/path"]}, "read", "relative/path",
+     "the path must be absolute"),
+    ({"read": ["/data/../etc"]}, "read", "/data/../etc",
+     "the path cannot contain '..'"),
+    ({"write": ["/a/.."]}, "write", "/a/..", "cannot contain '..'"),
+    ({"modules": ["numpy"]}, "modules", "numpy",
+     "not a module of the standard library"),
+    ({"modules": ["json..x"]}, "modules", "json..x",
+     "not a top-level module name"),
+    ({"modules": ["os.path"]}, "modules", "os.path",
+     "pure-Python modules need no grant"),
+    ({"modules": ["9x"]}, "modules", "9x", "not a module name"),
+    ({"modules": ["_interpreters"]}, "modules", "_interpreters",
+     "never loaded in an untrusted interpreter"),
+    ({"env": ["BAD-NAME"]}, "env", "BAD-NAME",
+     "not an environment variable name"),
+    ({"env": ["A=B"]}, "env", "A=B", "not an environment variable name"),
+    ({"threads": -1}, "threads", -1, "out of range (0 to 1024)"),
+    ({"threads": 10**6}, "threads", 10**6, "out of range"),
+    ({"threads": 10**30}, "threads", 10**30, "out of range"),
+])
+def test_the_engine_names_the_field_and_the_value(fields, field, value,
+                                                  reason):
+    check_error(fields, field, value, reason)
+
+
+@pytest.mark.skipif(UNTRUSTED_BUILD, reason="a build without the engine")
+def test_without_the_engine_only_types_are_checked():
+    p = Policy(read=["relative", "/a/../b"], modules=["numpy"])
+    assert p.read == ("/a/../b", "relative")
+    with pytest.raises(sandbox.UnavailableError, match="comparing policies"):
+        p <= Policy()
+
+
+def test_unknown_fields_are_named():
+    with pytest.raises(PolicyError, match="unknown policy field 'reed'; "
+                       "did you mean 'read'") as info:
+        Policy(reed=["/x"])
+    assert (info.value.field, info.value.value) == ("reed", None)
+    with pytest.raises(PolicyError, match=r"unknown policy field 'colour' "
+                       r"\(the fields: read"):
+        Policy(colour=1)
 
 
 def test_immutable_and_hashable():
@@ -109,7 +181,7 @@ def test_toml_round_trip(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("threads = ", "invalid TOML"),
     ("thread = 2", "unknown policy field 'thread'; did you mean 'threads'"),
-    ("read = ['rel']", "read: paths must be absolute"),
+    ("read = 'rel'", "read: 'rel': expected a list of strings"),
 ])
 def test_bad_toml(text, message):
     with pytest.raises(PolicyError, match=message):
@@ -124,11 +196,14 @@ def test_unreadable_policy_files(tmp_path):
     with pytest.raises(PolicyError, match="is not UTF-8"):
         Policy.load(str(bad))
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text("threads = -1\n")
-    with pytest.raises(PolicyError, match=r"wrong.toml: threads: -1"):
+    wrong.write_text("time = -1\n")
+    with pytest.raises(PolicyError, match=r"wrong.toml: time: -1: out of "
+                       "range") as info:
         Policy.load(str(wrong))
+    assert (info.value.field, info.value.value) == ("time", -1)
 
 
+@requires_untrusted
 def test_comparison_means_grants_nothing_more():
     small = Policy(read=["/data/sub"], net=["a.example:443"], threads=1,
                    memory="64M")
@@ -143,6 +218,13 @@ def test_comparison_means_grants_nothing_more():
     assert not Policy(time=60) <= Policy()
     assert Policy() <= Policy() and not Policy() < Policy()
     assert (Policy() == 1) is False
+    # Writing includes reading; the engine's own test (nested policies).
+    assert Policy(read=["/data/x"]) <= Policy(write=["/data"])
+    assert not Policy(write=["/data/x"]) <= Policy(read=["/data"])
+    assert Policy(modules=["zlib"]) <= Policy(modules=["zlib", "_json"])
+    assert not Policy(modules=["pwd"]) <= Policy()
+    assert not Policy(env=["HOME"]) <= Policy()
+    assert not Policy(threads=2) <= Policy(threads=1)
 
 
 def test_what_is_not_enforced_is_reported():

@@ -37,7 +37,7 @@ def test_the_recursion_limit_can_be_lowered_not_raised(untrusted):
 
 def test_the_policys_recursion_limit():
     import _sandbox
-    jail = _sandbox.new_interpreter(0, 60)
+    jail = _sandbox.new_interpreter(recursion_limit=60)
     try:
         assert _sandbox.eval(jail, "__import__('sys').getrecursionlimit()") \
             == 60
@@ -46,17 +46,17 @@ def test_the_policys_recursion_limit():
         assert outcome(jail, "import sys; sys.setrecursionlimit(61)") == \
             "SandboxError"
         # a nested interpreter gets no deeper limit than its creator's
-        assert outcome(jail, "import _sandbox; _sandbox.new_interpreter(0)") \
+        assert outcome(jail, "import _sandbox; _sandbox.new_interpreter()") \
             == "SandboxError"
         assert outcome(jail, "import _sandbox\n"
                              "_sandbox.end_interpreter("
-                             "_sandbox.new_interpreter(0, 30))") == "ran"
+                             "_sandbox.new_interpreter(recursion_limit=30))") == "ran"
     finally:
         _sandbox.end_interpreter(jail)
     with pytest.raises(ValueError):
-        _sandbox.new_interpreter(0, -1)
+        _sandbox.new_interpreter(recursion_limit=-1)
     with pytest.raises(ValueError):
-        _sandbox.new_interpreter(0, 10**7)
+        _sandbox.new_interpreter(recursion_limit=10**7)
 
 
 INT_DIGITS = """

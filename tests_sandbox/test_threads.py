@@ -35,7 +35,7 @@ def test_no_threads_unless_the_policy_grants_them(untrusted):
 
 
 def test_threads_up_to_the_count_granted():
-    interp = _sandbox.new_interpreter(2)
+    interp = _sandbox.new_interpreter(threads=2)
     try:
         _sandbox.exec(interp, textwrap.dedent("""
             import threading
@@ -75,13 +75,15 @@ def test_threads_up_to_the_count_granted():
 
 
 def test_a_negative_thread_count_is_refused():
-    with pytest.raises(ValueError, match="negative"):
-        _sandbox.new_interpreter(-1)
+    with pytest.raises(_sandbox.PolicyError, match="threads: -1: out of "
+                       "range") as info:
+        _sandbox.new_interpreter(threads=-1)
+    assert (info.value.field, info.value.value) == ("threads", -1)
 
 
 DEEP_IN_A_SMALL_THREAD = """
 import _sandbox
-interp = _sandbox.new_interpreter(1)
+interp = _sandbox.new_interpreter(threads=1)
 _sandbox.exec(interp, '''
 import threading
 threading.stack_size(32768)
@@ -136,7 +138,7 @@ while True:
     "in C": "time.sleep(0.3); sum(range(10**12))",
 }
 for name, body in JOBS.items():
-    interp = _sandbox.new_interpreter(4)
+    interp = _sandbox.new_interpreter(threads=4)
     _sandbox.exec(interp, f'''
 import threading, time
 lock = threading.Lock()
@@ -179,7 +181,7 @@ def test_ending_with_live_threads_is_bounded_and_never_fatal():
 
 RELAY = """
 import _sandbox, time
-interp = _sandbox.new_interpreter(1)
+interp = _sandbox.new_interpreter(threads=1)
 _sandbox.exec(interp, '''
 import _thread, time
 loc = _thread._local()
@@ -213,7 +215,7 @@ def test_a_thread_is_counted_until_its_state_is_cleared():
 
 EXIT_WITH_BLOCKED_THREADS = """
 import _sandbox
-interp = _sandbox.new_interpreter(2)
+interp = _sandbox.new_interpreter(threads=2)
 _sandbox.exec(interp, "import _thread, time\\n"
                       "_thread.start_new_thread(time.sleep, (100,))\\n"
                       "_thread.start_new_thread(time.sleep, (100,))\\n"

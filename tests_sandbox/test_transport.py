@@ -236,7 +236,7 @@ def test_untrusted_code_cannot_use_the_transport(untrusted):
                      lambda: _sandbox.call({untrusted}, "os:getpid"),
                      lambda: _sandbox.call(0, "os:getpid"),
                      lambda: _sandbox.end_interpreter({untrusted}),
-                     lambda: _sandbox.new_interpreter(1)):
+                     lambda: _sandbox.new_interpreter(threads=1)):
             try:
                 call()
             except _sandbox.SandboxError:

@@ -33,6 +33,12 @@ PyAPI_DATA(PyObject *) PyExc_SandboxLimitExceeded;
  * SystemExit).  A subclass of Exception. */
 PyAPI_DATA(PyObject *) PyExc_SandboxRemoteError;
 
+/* Raised by the PySandboxPolicy_* setters and PySandbox_NewInterpreter()
+ * for a malformed policy: a subclass of ValueError whose attributes field
+ * ("read", "modules", ...) and value (the bad entry, or None) say what is
+ * wrong, with a message "field: 'value': reason". */
+PyAPI_DATA(PyObject *) PyExc_SandboxPolicyError;
+
 /* A policy: what an untrusted interpreter may do.  Opaque; made with
  * PySandboxPolicy_New(), which grants nothing, and widened with the
  * PySandboxPolicy_* setters.  An interpreter copies its policy when it is

@@ -34,6 +34,20 @@ extern "C" {
 #define _PySandbox_LOCK(mutex) \
     PyMutex_LockFlags((mutex), _Py_LOCK_DONT_DETACH)
 
+/* A file or directory that a policy grants, and for what: PySandbox_READ,
+ * or PySandbox_READ | PySandbox_WRITE.  The path is absolute and
+ * normalized, without "..". */
+typedef struct {
+    char *path;
+    int access;
+} sandbox_path_rule;
+
+/* An extension module outside the standard library, bound to its file. */
+typedef struct {
+    char *name;
+    char *file;                 /* absolute */
+} sandbox_module_file;
+
 /* A policy: what an untrusted interpreter may do.  The protections add
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
@@ -51,11 +65,10 @@ struct _PySandboxPolicy {
     Py_ssize_t n_modules;
     char **blocked;             /* default ones it may not load */
     Py_ssize_t n_blocked;
-    char **module_files;        /* "name=/file": others, from that file */
+    sandbox_module_file *module_files;  /* others, each from its file */
     Py_ssize_t n_module_files;
-    char **paths;               /* "r/abs/path" or "w/abs/path": the files
-                                   and directories it may read (r), or
-                                   read and change (w) */
+    sandbox_path_rule *paths;   /* the files and directories it may read,
+                                   or read and change */
     Py_ssize_t n_paths;
     /* Filled by PySandbox_NewInterpreter() for an untrusted creator: the
        grants of *paths*, opened beneath the creator's own, which the new
@@ -71,6 +84,9 @@ struct _PySandboxPolicy {
     const int *creator_roots;
     Py_ssize_t n_creator_roots;
 };
+
+/* The most threads a policy grants at once. */
+#define SANDBOX_MAX_THREADS 1024
 
 /* The recursion limit of a policy that sets none. */
 #define SANDBOX_DEFAULT_RECURSION_LIMIT Py_DEFAULT_RECURSION_LIMIT
@@ -323,6 +339,12 @@ extern int _PySandbox_CheckController(PyInterpreterState *interp,
 extern void _PySandbox_ClearLog(struct _PySandboxState *state);
 extern struct _PySandboxState *_PySandbox_ReadableState(
     PyInterpreterState *interp, const char *func);
+/* Raise sandbox.PolicyError for the policy field *field* and the entry
+ * *value* (a path or a name; NULL or None: none).  Return -1. */
+extern int _PySandboxPolicy_Error(const char *field, const char *value,
+                                  const char *reason);
+extern int _PySandboxPolicy_ErrorObject(const char *field, PyObject *value,
+                                        const char *reason);
 
 /* Python/sandbox_stdio.c */
 extern PyTypeObject _PySandbox_StreamType;
@@ -358,6 +380,12 @@ extern int _PySandbox_AddName(char ***list, Py_ssize_t *n, const char *name);
 extern int _PySandbox_RemoveName(char **list, Py_ssize_t *n, const char *name);
 extern const char *_PySandbox_FindValue(char *const *list, Py_ssize_t n,
                                         const char *name);
+extern int _PySandboxPolicy_AddPathRule(PySandboxPolicy *policy,
+                                        const char *path, int access);
+extern int _PySandboxPolicy_AddModuleFile(PySandboxPolicy *policy,
+                                          const char *name, const char *file);
+extern const char *_PySandboxPolicy_ModuleFile(const PySandboxPolicy *policy,
+                                               const char *name);
 extern int _PySandboxPolicy_Within(const PySandboxPolicy *policy,
                                    const PySandboxPolicy *outer);
 extern int _PySandboxPolicy_SnapshotEnviron(
@@ -384,8 +412,8 @@ extern PyStatus _PySandbox_InitFiles(struct _PySandboxState *state,
                                      const PyConfig *config);
 extern char *_PySandbox_CreatorCwd(
     const struct _PySandboxState *creator_state);
-extern int _PySandbox_OpenNestedGrants(PySandboxPolicy *policy,
-                                       struct _PySandboxState *creator_state);
+extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
+                                 struct _PySandboxState *creator_state);
 extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                                         const PySandboxPolicy *outer);
 

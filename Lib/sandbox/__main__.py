@@ -14,7 +14,8 @@ import threading
 import warnings
 
 import sandbox
-from sandbox._policy import _DEFAULTS, Policy, PolicyError, NotEnforcedWarning
+from sandbox._policy import (_DEFAULTS, _ENGINE_FIELDS, Policy, PolicyError,
+                             NotEnforcedWarning)
 
 # Exit codes of "run" (besides the code a script passes to sys.exit()).
 EXIT_OK = 0
@@ -123,7 +124,11 @@ def build_parser():
     check = commands.add_parser(
         "check-policy", help="check a TOML policy file",
         description="Check a TOML policy file and print it as the engine "
-                    "reads it.  Exit 0 if it is valid, 1 if not.")
+                    "reads it.  Exit 0 if it is valid, 1 if not.  Without "
+                    "untrusted interpreters in this CPython, the values of "
+                    "the fields that the engine checks (read, write, "
+                    "modules, env, threads) are not checked, only their "
+                    "types.")
     check.add_argument("file", metavar="FILE.toml")
     return parser
 
@@ -281,6 +286,11 @@ def check_command(args):
     for warning in caught:
         print(f"python -m sandbox check-policy: warning: {warning.message}",
               file=sys.stderr)
+    if not sandbox.available:
+        print(f"python -m sandbox check-policy: warning: "
+              f"{', '.join(_ENGINE_FIELDS)} not checked: this CPython has no "
+              f"untrusted interpreters, whose engine checks their values "
+              f"(only their types were checked)", file=sys.stderr)
     print(f"{args.file}: valid")
     print(policy.to_toml(), end="")
     return EXIT_OK

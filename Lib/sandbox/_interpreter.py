@@ -6,7 +6,7 @@ import threading
 import tokenize
 import weakref
 
-from ._policy import PolicyError, check_policy
+from ._policy import UnavailableError, _require_engine, check_policy
 
 try:
     import _sandbox
@@ -14,17 +14,6 @@ except ImportError:         # a CPython built without --with-untrusted
     _sandbox = None
 
 __all__ = ["Interpreter", "Result", "Denial", "run", "UnavailableError"]
-
-
-class UnavailableError(RuntimeError):
-    """This CPython has no untrusted interpreters."""
-
-
-def _require_engine():
-    if _sandbox is None:
-        raise UnavailableError(
-            "this CPython was built without untrusted interpreters: "
-            "configure it with --with-untrusted")
 
 
 #: One denial: when (seconds since the epoch), what was asked for
@@ -83,22 +72,8 @@ class Interpreter:
         self.last_result = None
         self._lock = threading.Lock()
         self._log_seen = []
-        try:
-            self._id = _sandbox.new_interpreter(
-                policy.threads, 0, policy.env,
-                tuple(name for name in policy.modules if "." not in name),
-                policy.read, policy.write)
-        except ValueError as exc:
-            # What only the engine knows: a module it never loads.
-            raise PolicyError("modules: " + (str(exc).partition(": ")[2]
-                                             or str(exc))) from None
-        except RuntimeError as exc:
-            # A path it grants that cannot be opened ("read: /x: No such
-            # file or directory").
-            detail = str(exc).partition("interpreter: ")[2]
-            if detail.startswith(("read: ", "write: ")):
-                raise PolicyError(detail) from None
-            raise
+        # A path that cannot be opened raises PolicyError there.
+        self._id = _sandbox.new_interpreter(**policy._engine())
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property

@@ -8,15 +8,58 @@ import re
 import sys
 import warnings
 
-__all__ = ["Policy", "PolicyError", "NotEnforcedWarning", "parse_size"]
+try:
+    import _sandbox
+except ImportError:         # a CPython built without --with-untrusted
+    _sandbox = None
+
+__all__ = ["Policy", "PolicyError", "NotEnforcedWarning", "parse_size",
+           "UnavailableError"]
 
 
-class PolicyError(ValueError):
-    """A policy is malformed: the message names the field and the value."""
+if _sandbox is not None:
+    # The engine's own: it raises it for what it checks.
+    PolicyError = _sandbox.PolicyError
+else:
+    class PolicyError(ValueError):
+        """A policy is malformed.
+
+        Its attribute field names the policy field ("read", "memory",
+        ...) and value the bad entry, or None."""
+
+        field = value = None
 
 
 class NotEnforcedWarning(UserWarning):
     """A policy field was set that the engine does not enforce yet."""
+
+
+class UnavailableError(RuntimeError):
+    """This CPython has no untrusted interpreters."""
+
+
+def _require_engine(what=None):
+    if _sandbox is None:
+        need = f" ({what} needs them)" if what else ""
+        raise UnavailableError(
+            f"this CPython was built without untrusted interpreters{need}: "
+            f"configure it with --with-untrusted")
+
+
+def _failure(message, field=None, value=None):
+    """A PolicyError with *message*, and its attributes: the field it is
+    about and the bad entry (or None)."""
+    exc = PolicyError(message)
+    exc.field = field
+    exc.value = value
+    return exc
+
+
+def _error(field, value, reason):
+    """The PolicyError of the bad entry *value* (None: none) of *field*, as
+    the engine makes them: "field: value: reason"."""
+    return _failure(f"{field}: {reason}" if value is None else
+                    f"{field}: {value!r}: {reason}", field, value)
 
 
 # The fields, in the order of the command line and of TOML files, with
@@ -39,15 +82,18 @@ _DEFAULTS = {
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write"})
 
+# The fields that the engine itself checks, keeps and compares
+# (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
+# the others, until the engine enforces them too.
+_ENGINE_FIELDS = ("read", "write", "modules", "env", "threads")
+
 _MEMORY_MIN = 1024 * 1024                  # 1 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
 _TIME_MAX = 7 * 24 * 3600.0                # a week
-_THREADS_MAX = 1024
 
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3,
                "t": 1024 ** 4}
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST_RE = re.compile(r"(?=.{1,253}\Z)(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
                       r"(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
@@ -57,7 +103,7 @@ def parse_size(value, field="memory"):
     "512MiB", "64k".  K, M, G and T are powers of 1024, with or without
     "B" or "iB"."""
     if isinstance(value, bool):
-        raise PolicyError(f"{field}: expected a size, not {value!r}")
+        raise _error(field, value, "expected a size")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -69,8 +115,8 @@ def parse_size(value, field="memory"):
             size = float(number) * _SIZE_UNITS[unit.lower()]
             if size.is_integer() or unit:
                 return int(size)
-    raise PolicyError(f"{field}: expected a size such as 268435456, '256M', "
-                      f"'1G' or '512MiB', not {value!r}")
+    raise _error(field, value, "expected a size such as 268435456, '256M', "
+                 "'1G' or '512MiB'")
 
 
 def format_size(size):
@@ -83,26 +129,37 @@ def format_size(size):
 
 
 def _strings(field, value):
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise PolicyError(f"{field}: expected a list of strings, not "
-                          f"{value!r}")
+    if isinstance(value, (str, bytes)):
+        raise _error(field, value, "expected a list of strings, not a string")
+    if not hasattr(value, "__iter__"):
+        raise _error(field, value, "expected a list of strings")
     items = list(value)
     for item in items:
         if not isinstance(item, str):
-            raise PolicyError(f"{field}: expected strings, not {item!r}")
-        if "\0" in item or not item:
-            raise PolicyError(f"{field}: invalid entry {item!r}")
+            raise _error(field, item, "expected a string")
+        if not item:
+            raise _error(field, item, "an empty entry")
+        if "\0" in item:
+            raise _error(field, item, "not a valid entry")
     return items
 
 
-def _paths(field, value):
-    result = []
-    for path in _strings(field, value):
-        if not os.path.isabs(path):
-            raise PolicyError(f"{field}: paths must be absolute, not "
-                              f"{path!r}")
-        result.append(os.path.normpath(path))
-    return tuple(sorted(set(result)))
+def _engine_fields(fields):
+    """The engine's fields of *fields*, checked and in the form the engine
+    keeps them: by the engine, or, in a CPython without it, checked for
+    their types only (their meaning is the engine's to check)."""
+    if _sandbox is not None:
+        kept = _sandbox.check_policy(**fields)
+        return {name: kept[name] for name in fields}
+    result = {}
+    for name, value in fields.items():
+        if name == "threads":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _error(name, value, "expected a count")
+            result[name] = value
+        else:
+            result[name] = tuple(sorted(set(_strings(name, value))))
+    return result
 
 
 def _hostports(field, value):
@@ -110,86 +167,48 @@ def _hostports(field, value):
     for entry in _strings(field, value):
         host, sep, port = entry.rpartition(":")
         if not sep or not host:
-            raise PolicyError(f"{field}: expected HOST:PORT, not {entry!r}")
+            raise _error(field, entry, "expected HOST:PORT")
         if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise PolicyError(f"{field}: invalid port in {entry!r} "
-                              "(1 to 65535)")
+            raise _error(field, entry, "invalid port (1 to 65535)")
         if host.startswith("[") and host.endswith("]"):
             try:
                 ipaddress.IPv6Address(host[1:-1])
             except ValueError:
-                raise PolicyError(f"{field}: invalid IPv6 address in "
-                                  f"{entry!r}") from None
+                raise _error(field, entry, "invalid IPv6 address") from None
         elif ":" in host:
-            raise PolicyError(f"{field}: write an IPv6 address in brackets, "
-                              f"as [::1]:8080, not {entry!r}")
+            raise _error(field, entry, "write an IPv6 address in brackets, "
+                         "as [::1]:8080")
         elif not _HOST_RE.fullmatch(host):
-            raise PolicyError(f"{field}: invalid host in {entry!r}")
+            raise _error(field, entry, "invalid host")
         result.append(f"{host.lower()}:{int(port)}")
-    return tuple(sorted(set(result)))
-
-
-def _modules(field, value):
-    result = []
-    for name in _strings(field, value):
-        parts = name.split(".")
-        if not all(part.isidentifier() for part in parts):
-            raise PolicyError(f"{field}: invalid module name {name!r}")
-        if parts[0] not in sys.stdlib_module_names:
-            raise PolicyError(f"{field}: unknown module {name!r} (untrusted "
-                              "interpreters import from the standard "
-                              "library only)")
-        result.append(name)
-    return tuple(sorted(set(result)))
-
-
-def _env(field, value):
-    result = []
-    for name in _strings(field, value):
-        if not _ENV_RE.fullmatch(name):
-            raise PolicyError(f"{field}: invalid environment variable name "
-                              f"{name!r}")
-        result.append(name)
     return tuple(sorted(set(result)))
 
 
 def _memory(field, value):
     size = parse_size(value, field)
     if not _MEMORY_MIN <= size <= _MEMORY_MAX:
-        raise PolicyError(f"{field}: {value!r} is out of range (1MiB to "
-                          "1TiB)")
+        raise _error(field, value, "out of range (1MiB to 1TiB)")
     return size
 
 
 def _time(field, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PolicyError(f"{field}: expected seconds, not {value!r}")
+        raise _error(field, value, "expected seconds")
     if not (0 < value <= _TIME_MAX) or math.isnan(value):
-        raise PolicyError(f"{field}: {value!r} is out of range (more than 0, "
-                          f"at most {_TIME_MAX:g} seconds)")
+        raise _error(field, value, f"out of range (more than 0, at most "
+                     f"{_TIME_MAX:g} seconds)")
     return float(value)
-
-
-def _threads(field, value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PolicyError(f"{field}: expected a count, not {value!r}")
-    if not 0 <= value <= _THREADS_MAX:
-        raise PolicyError(f"{field}: {value!r} is out of range (0 to "
-                          f"{_THREADS_MAX})")
-    return value
 
 
 def _flag(field, value):
     if not isinstance(value, bool):
-        raise PolicyError(f"{field}: expected true or false, not {value!r}")
+        raise _error(field, value, "expected true or false")
     return value
 
 
 _CHECKS = {
-    "read": _paths, "write": _paths, "net": _hostports,
-    "modules": _modules, "env": _env, "memory": _memory, "time": _time,
-    "threads": _threads, "network_info": _flag, "filesystem_info": _flag,
-    "inherit_stdio": _flag,
+    "net": _hostports, "memory": _memory, "time": _time,
+    "network_info": _flag, "filesystem_info": _flag, "inherit_stdio": _flag,
 }
 
 
@@ -223,21 +242,17 @@ def check_policy(policy):
     return policy
 
 
-def _within(path, roots):
-    return any(path == root or path.startswith(root.rstrip("/") + "/")
-               for root in roots)
-
-
 class Policy:
     """What an untrusted interpreter may do; immutable.
 
-    Policy(**fields) checks every field and raises PolicyError naming the
-    field and the bad value.  The fields, with the defaults that grant
-    nothing:
+    Policy(**fields) checks every field and raises PolicyError, whose
+    attributes field and value name the field and the bad entry.  The
+    fields, with the defaults that grant nothing:
 
       read, write      absolute paths it may read, write (and below them)
       net              "HOST:PORT" it may connect to
-      modules          extension modules it may import beyond the default
+      modules          extension modules of the standard library it may
+                       import beyond the default set
       env              host environment variables its os.environ gets
       memory           bytes, or a size: "256M", "1G", "512MiB" (256MiB)
       time             seconds of CPU and wall time per job (30)
@@ -246,11 +261,15 @@ class Policy:
       filesystem_info  whether it may see real paths (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
 
-    Only "threads", "env" and "modules" are enforced yet: the others are
-    kept and
-    compared, and Policy.unenforced() lists them; setting one warns
+    The engine checks read, write, modules, env and threads, keeps them in
+    one form (sorted, each entry once, paths normalized) and enforces
+    them; in a CPython without it, only their types are checked.  The
+    other fields are kept and compared but not enforced yet:
+    Policy.unenforced() lists them, and setting one warns
     (NotEnforcedWarning).
-    a <= b means that a grants nothing that b does not.
+
+    a <= b means that a grants nothing that b does not (the engine's test:
+    it needs a CPython with untrusted interpreters).
     """
 
     __slots__ = tuple(_DEFAULTS)
@@ -262,10 +281,14 @@ class Policy:
             close = difflib.get_close_matches(name, _DEFAULTS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else \
                 f" (the fields: {', '.join(_DEFAULTS)})"
-            raise PolicyError(f"unknown policy field {name!r}{hint}")
-        for name, default in _DEFAULTS.items():
-            value = fields.get(name, default)
-            object.__setattr__(self, name, _CHECKS[name](name, value))
+            raise _failure(f"unknown policy field {name!r}{hint}", name)
+        values = {name: fields.get(name, default)
+                  for name, default in _DEFAULTS.items()}
+        for name, value in _engine_fields(
+                {name: values[name] for name in _ENGINE_FIELDS}).items():
+            object.__setattr__(self, name, value)
+        for name, check in _CHECKS.items():
+            object.__setattr__(self, name, check(name, values[name]))
         _warn_unenforced(self, fields, stacklevel=2)
 
     def __setattr__(self, name, value):
@@ -300,9 +323,9 @@ class Policy:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"invalid TOML: {exc}") from None
+            raise _failure(f"invalid TOML: {exc}") from None
         if not isinstance(data, dict):
-            raise PolicyError("invalid TOML: expected a table")
+            raise _failure("invalid TOML: expected a table")
         policy = _quiet(data)
         _warn_unenforced(policy, data, stacklevel=2)
         return policy
@@ -314,17 +337,18 @@ class Policy:
             with open(path, "rb") as f:
                 raw = f.read()
         except OSError as exc:
-            raise PolicyError(f"cannot read the policy file {path!r}: "
+            raise _failure(f"cannot read the policy file {path!r}: "
                               f"{exc.strerror}") from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise PolicyError(f"the policy file {path!r} is not UTF-8") \
+            raise _failure(f"the policy file {path!r} is not UTF-8") \
                 from None
         try:
             return cls.from_toml(text)
         except PolicyError as exc:
-            raise PolicyError(f"{path}: {exc}") from None
+            raise _failure(f"{path}: {exc}", getattr(exc, "field", None),
+                           getattr(exc, "value", None)) from None
 
     def to_toml(self):
         """This policy as TOML text that from_toml() reads back."""
@@ -349,19 +373,21 @@ class Policy:
     def __le__(self, other):
         if not isinstance(other, Policy):
             return NotImplemented
-        # Writing includes reading.
-        return (all(_within(p, other.read + other.write) for p in self.read)
-                and all(_within(p, other.write) for p in self.write)
+        # The engine's fields, by the engine's own test (the one a nested
+        # interpreter's policy passes); the others here, until it has them.
+        _require_engine("comparing policies")
+        return (_sandbox.policy_within(self._engine(), other._engine())
                 and set(self.net) <= set(other.net)
-                and set(self.modules) <= set(other.modules)
-                and set(self.env) <= set(other.env)
                 and self.memory <= other.memory
                 and self.time <= other.time
-                and self.threads <= other.threads
                 and all(other_flag or not flag for flag, other_flag in (
                     (self.network_info, other.network_info),
                     (self.filesystem_info, other.filesystem_info),
                     (self.inherit_stdio, other.inherit_stdio))))
+
+    def _engine(self):
+        """The engine's fields: the keywords of _sandbox.new_interpreter()."""
+        return {name: getattr(self, name) for name in _ENGINE_FIELDS}
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

@@ -6,106 +6,45 @@ preserve
 #  include "pycore_gc.h"          // PyGC_Head
 #  include "pycore_runtime.h"     // _Py_ID()
 #endif
-#include "pycore_abstract.h"      // _PyNumber_Index()
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
-PyDoc_STRVAR(_sandbox_new_interpreter__doc__,
-"new_interpreter($module, max_threads=0, recursion_limit=0, env=(),\n"
-"                modules=(), read=(), write=(), /)\n"
+PyDoc_STRVAR(_sandbox_policy_within__doc__,
+"policy_within($module, inner, outer, /)\n"
 "--\n"
 "\n"
-"Create an untrusted interpreter.\n"
+"Does the policy inner grant nothing that outer does not?\n"
 "\n"
-"Its policy grants nothing but max_threads threads at once besides the one\n"
-"that runs a job, a recursion limit its code may lower but not raise above\n"
-"recursion_limit (0: Python\'s default, 1000), the environment variables\n"
-"named in the tuple env (its os.environ starts with their values in the\n"
-"creator), and the extension modules named in the tuple modules beyond the\n"
-"default set (a (name, file) pair binds a module outside the standard\n"
-"library to its file), the files and directories of the tuple read to\n"
-"read and of the tuple write to read and change (absolute paths; a\n"
-"directory grants what is beneath it).  Return its interpreter ID.  From\n"
-"an untrusted interpreter, the policy must be within the creator\'s own.");
+"Both are dicts of the keywords of check_policy().  This is the test\n"
+"that an untrusted interpreter\'s own new_interpreter() must pass.");
 
-#define _SANDBOX_NEW_INTERPRETER_METHODDEF    \
-    {"new_interpreter", _PyCFunction_CAST(_sandbox_new_interpreter), METH_FASTCALL, _sandbox_new_interpreter__doc__},
+#define _SANDBOX_POLICY_WITHIN_METHODDEF    \
+    {"policy_within", _PyCFunction_CAST(_sandbox_policy_within), METH_FASTCALL, _sandbox_policy_within__doc__},
 
 static PyObject *
-_sandbox_new_interpreter_impl(PyObject *module, Py_ssize_t max_threads,
-                              int recursion_limit, PyObject *env,
-                              PyObject *modules, PyObject *read,
-                              PyObject *write);
+_sandbox_policy_within_impl(PyObject *module, PyObject *inner,
+                            PyObject *outer);
 
 static PyObject *
-_sandbox_new_interpreter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+_sandbox_policy_within(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *return_value = NULL;
-    Py_ssize_t max_threads = 0;
-    int recursion_limit = 0;
-    PyObject *env = NULL;
-    PyObject *modules = NULL;
-    PyObject *read = NULL;
-    PyObject *write = NULL;
+    PyObject *inner;
+    PyObject *outer;
 
-    if (!_PyArg_CheckPositional("new_interpreter", nargs, 0, 6)) {
+    if (!_PyArg_CheckPositional("policy_within", nargs, 2, 2)) {
         goto exit;
     }
-    if (nargs < 1) {
-        goto skip_optional;
-    }
-    {
-        Py_ssize_t ival = -1;
-        PyObject *iobj = _PyNumber_Index(args[0]);
-        if (iobj != NULL) {
-            ival = PyLong_AsSsize_t(iobj);
-            Py_DECREF(iobj);
-        }
-        if (ival == -1 && PyErr_Occurred()) {
-            goto exit;
-        }
-        max_threads = ival;
-    }
-    if (nargs < 2) {
-        goto skip_optional;
-    }
-    recursion_limit = PyLong_AsInt(args[1]);
-    if (recursion_limit == -1 && PyErr_Occurred()) {
+    if (!PyDict_Check(args[0])) {
+        _PyArg_BadArgument("policy_within", "argument 1", "dict", args[0]);
         goto exit;
     }
-    if (nargs < 3) {
-        goto skip_optional;
-    }
-    if (!PyTuple_Check(args[2])) {
-        _PyArg_BadArgument("new_interpreter", "argument 3", "tuple", args[2]);
+    inner = args[0];
+    if (!PyDict_Check(args[1])) {
+        _PyArg_BadArgument("policy_within", "argument 2", "dict", args[1]);
         goto exit;
     }
-    env = args[2];
-    if (nargs < 4) {
-        goto skip_optional;
-    }
-    if (!PyTuple_Check(args[3])) {
-        _PyArg_BadArgument("new_interpreter", "argument 4", "tuple", args[3]);
-        goto exit;
-    }
-    modules = args[3];
-    if (nargs < 5) {
-        goto skip_optional;
-    }
-    if (!PyTuple_Check(args[4])) {
-        _PyArg_BadArgument("new_interpreter", "argument 5", "tuple", args[4]);
-        goto exit;
-    }
-    read = args[4];
-    if (nargs < 6) {
-        goto skip_optional;
-    }
-    if (!PyTuple_Check(args[5])) {
-        _PyArg_BadArgument("new_interpreter", "argument 6", "tuple", args[5]);
-        goto exit;
-    }
-    write = args[5];
-skip_optional:
-    return_value = _sandbox_new_interpreter_impl(module, max_threads, recursion_limit, env, modules, read, write);
+    outer = args[1];
+    return_value = _sandbox_policy_within_impl(module, inner, outer);
 
 exit:
     return return_value;
@@ -445,4 +384,4 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=ddf933858c0139d0 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=5d9dea30b1f0531e input=a9049054013a1b77]*/

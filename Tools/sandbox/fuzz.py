@@ -547,7 +547,7 @@ def run(src):
         if isinstance(ns.get("_PF"), int):
             os.close(ns["_PF"])     # the untrusted interpreter's end would
         return
-    j = _sandbox.new_interpreter(1, 0, (), (), (), (PROGRESS,))
+    j = _sandbox.new_interpreter(threads=1, write=(PROGRESS,))
     try:
         _sandbox.exec(j, "_PROGRESS = %r" % PROGRESS)
         _sandbox.exec(j, src, filename="<fuzz>")
@@ -693,7 +693,7 @@ def discover(python, trusted):
             out = ns["_OUT"]
         else:
             import _sandbox
-            j = _sandbox.new_interpreter(1)
+            j = _sandbox.new_interpreter(threads=1)
             _sandbox.exec(j, src)
             out = _sandbox.eval(j, "_OUT")
             _sandbox.end_interpreter(j)
