@@ -141,31 +141,37 @@ add_module_files(PySandboxPolicy *policy, PyObject *value)
                                             "expected a dict of module "
                                             "names and their files");
     }
+    /* A copy that the caller's __fspath__() cannot change. */
+    PyObject *copy = PyDict_Copy(value);
+    if (copy == NULL) {
+        return -1;
+    }
+    int rc = 0;
     Py_ssize_t pos = 0;
     PyObject *name, *file;
-    while (PyDict_Next(value, &pos, &name, &file)) {
+    while (rc == 0 && PyDict_Next(copy, &pos, &name, &file)) {
         PyObject *bytes = NULL;
+        const char *utf8 = NULL;
         if (!PyUnicode_Check(name)) {
-            return _PySandboxPolicy_ErrorObject("module_files", name,
-                                                "expected a module name");
+            rc = _PySandboxPolicy_ErrorObject("module_files", name,
+                                              "expected a module name");
         }
-        const char *utf8 = PyUnicode_AsUTF8(name);
-        if (utf8 == NULL) {
-            return -1;
+        else if ((utf8 = PyUnicode_AsUTF8(name)) == NULL) {
+            rc = -1;
         }
-        if (!PyUnicode_FSConverter(file, &bytes)) {
+        else if (!PyUnicode_FSConverter(file, &bytes)) {
             PyErr_Clear();
-            return _PySandboxPolicy_ErrorObject("module_files", file,
-                                                "expected a file's path");
+            rc = _PySandboxPolicy_ErrorObject("module_files", file,
+                                              "expected a file's path");
         }
-        int rc = PySandboxPolicy_AllowModuleFile(policy, utf8,
+        else {
+            rc = PySandboxPolicy_AllowModuleFile(policy, utf8,
                                                  PyBytes_AS_STRING(bytes));
-        Py_DECREF(bytes);
-        if (rc < 0) {
-            return -1;
+            Py_DECREF(bytes);
         }
     }
-    return 0;
+    Py_DECREF(copy);
+    return rc;
 }
 
 /* A count (threads, recursion_limit): an int, not a bool. */
@@ -184,9 +190,47 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
     return 0;
 }
 
+/* The fields that the engine reads from a mapping. */
+static const char *const engine_fields[] = {
+    "threads", "recursion_limit", "env", "modules", "module_files", "read",
+    "write",
+};
+
+/* Add the field *name* of value *value* to *policy*.  0 or -1. */
+static int
+add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
+{
+    Py_ssize_t n = 0;
+    if (strcmp(name, "threads") == 0) {
+        return (count_of(name, value, &n) < 0 ? -1
+                : PySandboxPolicy_SetMaxThreads(policy, n));
+    }
+    if (strcmp(name, "recursion_limit") == 0) {
+        return (count_of(name, value, &n) < 0 ? -1
+                : n == 0 ? 0        /* Python's default */
+                : n < 0 || n > INT_MAX
+                ? _PySandboxPolicy_ErrorObject(name, value, "out of range")
+                : PySandboxPolicy_SetRecursionLimit(policy, (int)n));
+    }
+    if (strcmp(name, "env") == 0) {
+        return add_each(policy, name, value, 0, add_env, 0);
+    }
+    if (strcmp(name, "modules") == 0) {
+        return add_each(policy, name, value, 0, add_module, 0);
+    }
+    if (strcmp(name, "module_files") == 0) {
+        return add_module_files(policy, value);
+    }
+    return add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
+                    strcmp(name, "write") == 0 ? PySandbox_WRITE
+                                               : PySandbox_READ);
+}
+
 /* A new policy from *fields* (a dict of the fields, or NULL: grant
  * nothing).  Return it, or NULL with PolicyError, TypeError for a field
- * that does not exist, or MemoryError set. */
+ * that does not exist, or MemoryError set.  The checks run the caller's
+ * code (iterators, __fspath__(), __repr__()), which may change *fields*:
+ * they read a copy that only this function holds. */
 static PySandboxPolicy *
 policy_from_fields(PyObject *fields)
 {
@@ -194,65 +238,50 @@ policy_from_fields(PyObject *fields)
     if (policy == NULL || fields == NULL) {
         return policy;
     }
+    PyObject *copy = NULL;
     if (!PyDict_Check(fields)) {
         PyErr_Format(PyExc_TypeError, "a policy is a dict of its fields, "
                      "not %T", fields);
         goto error;
     }
+    copy = PyDict_Copy(fields);
+    if (copy == NULL) {
+        goto error;
+    }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    while (PyDict_Next(fields, &pos, &key, &value)) {
-        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key)
-                                                : NULL;
-        Py_ssize_t n = 0;
-        int rc;
-        if (name == NULL) {
-            if (!PyErr_Occurred()) {
-                PyErr_Format(PyExc_TypeError, "policy fields are named by "
-                             "str, not %T", key);
+    while (PyDict_Next(copy, &pos, &key, &value)) {
+        const char *name = (PyUnicode_CheckExact(key) ? PyUnicode_AsUTF8(key)
+                                                      : NULL);
+        if (name == NULL
+            || !_PySandbox_InList(engine_fields,
+                                  Py_ARRAY_LENGTH(engine_fields), name))
+        {
+            if (name != NULL || !PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "the engine has no policy "
+                             "field %R", key);
             }
             goto error;
         }
-        if (strcmp(name, "threads") == 0) {
-            rc = (count_of(name, value, &n) < 0 ? -1
-                  : PySandboxPolicy_SetMaxThreads(policy, n));
-        }
-        else if (strcmp(name, "recursion_limit") == 0) {
-            rc = (count_of(name, value, &n) < 0 ? -1
-                  : n == 0 ? 0      /* Python's default */
-                  : n < 0 || n > INT_MAX
-                  ? _PySandboxPolicy_ErrorObject(name, value, "out of range")
-                  : PySandboxPolicy_SetRecursionLimit(policy, (int)n));
-        }
-        else if (strcmp(name, "env") == 0) {
-            rc = add_each(policy, name, value, 0, add_env, 0);
-        }
-        else if (strcmp(name, "modules") == 0) {
-            rc = add_each(policy, name, value, 0, add_module, 0);
-        }
-        else if (strcmp(name, "module_files") == 0) {
-            rc = add_module_files(policy, value);
-        }
-        else if (strcmp(name, "read") == 0) {
-            rc = add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
-                          PySandbox_READ);
-        }
-        else if (strcmp(name, "write") == 0) {
-            rc = add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
-                          PySandbox_WRITE);
-        }
-        else {
-            PyErr_Format(PyExc_TypeError, "the engine has no policy field "
-                         "%R", key);
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(engine_fields); i++) {
+        int found = PyDict_GetItemStringRef(copy, engine_fields[i], &value);
+        if (found < 0) {
             goto error;
         }
-        if (rc < 0) {
-            goto error;
+        if (found) {
+            int rc = add_field(policy, engine_fields[i], value);
+            Py_DECREF(value);
+            if (rc < 0) {
+                goto error;
+            }
         }
     }
+    Py_DECREF(copy);
     return policy;
 
 error:
+    Py_XDECREF(copy);
     PySandboxPolicy_Free(policy);
     return NULL;
 }

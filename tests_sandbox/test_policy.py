@@ -10,7 +10,8 @@ import pytest
 import sandbox
 from sandbox import NotEnforcedWarning, Policy, PolicyError
 
-from support import UNTRUSTED_BUILD, requires_untrusted
+from support import (UNTRUSTED_BUILD, requires_untrusted, run_host,
+                     run_untrusted)
 
 
 @pytest.fixture(autouse=True)
@@ -247,3 +248,49 @@ def test_what_is_not_enforced_is_reported():
         "sandbox.Policy: net is not enforced yet: the interpreter is not "
         "limited by it"]
     assert caught[0].filename == __file__   # points at the caller
+
+
+# A policy whose entries change it while the engine reads it: the keys and
+# values it holds must not be freed under the engine (a use-after-free
+# from pure Python).  The debug build fills freed memory, so a field name
+# read after its free shows in the error.
+MUTATING_POLICY = r'''
+import _sandbox, gc
+def key(name):
+    return "".join(list(name))          # not interned: freed with the dict
+class Sly:
+    def __init__(self, fields, path):
+        self.fields, self.path = fields, path
+    def __fspath__(self):
+        self.fields.clear()
+        gc.collect()
+        return self.path
+outcomes = []
+inner = {}
+inner[key("read")] = [Sly(inner, "/tmp"), 1]
+try:
+    _sandbox.policy_within(inner, {})
+except _sandbox.PolicyError as exc:
+    outcomes.append((exc.field, exc.value))
+files = {}
+files[key("zlib_x")] = Sly(files, "relative.so")
+try:
+    _sandbox.check_policy(module_files=files)
+except _sandbox.PolicyError as exc:
+    outcomes.append((exc.field, exc.value, str(exc)))
+print(outcomes)
+'''
+
+
+@requires_untrusted
+def test_a_policy_that_changes_while_it_is_read():
+    expected = ("[('read', 1), ('module_files', 'relative.so', "
+                "\"module_files: 'relative.so': the file must be an "
+                "absolute path\")]")
+    proc = run_host(MUTATING_POLICY)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == expected
+    proc = run_untrusted(MUTATING_POLICY.replace("print(outcomes)",
+                                                 "assert outcomes == "
+                                                 + expected))
+    assert proc.stdout.split() == ["ran", "host", "alive"], proc.stderr

@@ -77,7 +77,7 @@ run_jobs(PyInterpreterState *jail)
     if (PySandbox_Exec(jail,
                        "import _sandbox\n"
                        "try:\n"
-                       "    _sandbox.new_interpreter(1)\n"
+                       "    _sandbox.new_interpreter(threads=1)\n"
                        "except PermissionError as exc:\n"
                        "    print('denied:', exc)\n", NULL) < 0)
     {
