@@ -644,18 +644,172 @@ _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 }
 
 
+/* Worker processes (Lib/sandbox/_worker.py, Python/sandbox_fence.c) */
+
+/*[clinic input]
+_sandbox.fence_layers
+
+The layers of the second wall that this system gives.
+
+A dict mapping each layer ("namespaces", "rlimits", "no_new_privs",
+"landlock", "seccomp") to None when it is available, or why it is not;
+and "landlock_abi" to the kernel's Landlock ABI (0: none).
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_fence_layers_impl(PyObject *module)
+/*[clinic end generated code: output=d8cb1f964ce7f628 input=5745435c4fe1c36c]*/
+{
+    return _PySandbox_FenceLayers();
+}
+
+
+/*[clinic input]
+_sandbox.fence
+
+    interp_id: long_long
+    memory: unsigned_long_long(bitwise=True)
+    threads: Py_ssize_t
+    ports: object(subclass_of='&PyTuple_Type')
+    require: object(subclass_of='&PyTuple_Type')
+    /
+
+Fence this process, a worker, around its untrusted interpreter.
+
+Only the main interpreter of a worker process calls it, once, before
+the untrusted interpreter runs any code: the process then keeps memory
+bytes more than it has, threads more threads, and TCP connections to
+the ports of the tuple ports (empty: no network).  Every layer the
+system gives is applied; one named in the tuple require that it does
+not give raises RuntimeError, and the worker must exit.  Return a dict
+mapping each layer to None (applied) or why not.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_fence_impl(PyObject *module, long long interp_id,
+                    unsigned long long memory, Py_ssize_t threads,
+                    PyObject *ports, PyObject *require)
+/*[clinic end generated code: output=7171a536ff575ea7 input=106d4709819e9ff2]*/
+{
+    unsigned int required = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(require); i++) {
+        int bit = _PySandbox_FenceLayerBit(PyTuple_GET_ITEM(require, i));
+        if (bit < 0) {
+            return NULL;
+        }
+        required |= (unsigned int)bit;
+    }
+    Py_ssize_t n_ports = PyTuple_GET_SIZE(ports);
+    long *numbers = PyMem_Calloc((size_t)n_ports + 1, sizeof(long));
+    if (numbers == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n_ports; i++) {
+        numbers[i] = PyLong_AsLong(PyTuple_GET_ITEM(ports, i));
+        if ((numbers[i] == -1 && PyErr_Occurred())
+            || numbers[i] < 1 || numbers[i] > 65535)
+        {
+            PyMem_Free(numbers);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "a port is from 1 to "
+                                "65535");
+            }
+            return NULL;
+        }
+    }
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.fence");
+    if (interp == NULL) {
+        PyMem_Free(numbers);
+        return NULL;
+    }
+    PyObject *report = _PySandbox_Fence(interp, memory, threads, numbers,
+                                        n_ports, required);
+    _PySandbox_Leave(interp);
+    PyMem_Free(numbers);
+    return report;
+}
+
+
+/*[clinic input]
+_sandbox.encode
+
+    value: object
+    /
+
+Encode a plain value as bytes, as values cross interpreters.
+
+None, bool, int, float, str, bytes, and tuples, lists and dicts of
+those, of their exact types.  A worker process and its host use it.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_encode(PyObject *module, PyObject *value)
+/*[clinic end generated code: output=e22c25dedd45b9b2 input=c12722ad05f3b2ca]*/
+{
+    return _PySandbox_EncodeValue(value);
+}
+
+
+/*[clinic input]
+_sandbox.decode
+
+    data: Py_buffer
+    /
+
+Decode what encode() made; RuntimeError for anything else.
+
+No code of the sender's runs, whatever the bytes are.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_decode_impl(PyObject *module, Py_buffer *data)
+/*[clinic end generated code: output=0b27ce67f698b44e input=46efd62e66555f72]*/
+{
+    return _PySandbox_DecodeValue(data->buf, data->len);
+}
+
+
+/*[clinic input]
+_sandbox.remote_error
+
+    type_name: unicode
+    message: unicode
+    traceback: unicode
+    exit_code: object
+    /
+
+A RemoteError as a job's end makes it: for a worker's answer.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_remote_error_impl(PyObject *module, PyObject *type_name,
+                           PyObject *message, PyObject *traceback,
+                           PyObject *exit_code)
+/*[clinic end generated code: output=e47017387aafdf97 input=1fd661aafdfc7a61]*/
+{
+    return _PySandbox_NewRemoteError(type_name, message, traceback,
+                                     exit_code);
+}
+
+
 static PyMethodDef sandbox_methods[] = {
     _SANDBOX_CALL_METHODDEF
     {"check_policy", _PyCFunction_CAST(sandbox_check_policy),
      METH_VARARGS | METH_KEYWORDS, check_policy_doc},
+    _SANDBOX_DECODE_METHODDEF
     _SANDBOX_DENIALS_METHODDEF
+    _SANDBOX_ENCODE_METHODDEF
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
+    _SANDBOX_FENCE_METHODDEF
+    _SANDBOX_FENCE_LAYERS_METHODDEF
     {"new_interpreter", _PyCFunction_CAST(sandbox_new_interpreter),
      METH_VARARGS | METH_KEYWORDS, new_interpreter_doc},
     _SANDBOX_POLICY_WITHIN_METHODDEF
     _SANDBOX_QUERY_METHODDEF
+    _SANDBOX_REMOTE_ERROR_METHODDEF
     _SANDBOX_TAKE_OUTPUT_METHODDEF
     {NULL, NULL, 0, NULL},
 };

@@ -83,8 +83,8 @@ _PySandbox_PolicyLists(char *const *list, Py_ssize_t n, const char *name)
 
 /* Append *entry* (raw-allocated; taken, freed on failure) to *list*.
  * Return 0, or -1 with MemoryError set. */
-int
-_PySandbox_PushString(char ***list, Py_ssize_t *n, char *entry)
+static int
+push_string(char ***list, Py_ssize_t *n, char *entry)
 {
     char **grown = entry == NULL ? NULL
         : PyMem_RawRealloc(*list, (size_t)(*n + 1) * sizeof(char *));
@@ -105,7 +105,7 @@ _PySandbox_AddName(char ***list, Py_ssize_t *n, const char *name)
     if (_PySandbox_PolicyLists(*list, *n, name)) {
         return 0;
     }
-    return _PySandbox_PushString(list, n, _PyMem_RawStrdup(name));
+    return push_string(list, n, _PyMem_RawStrdup(name));
 }
 
 int

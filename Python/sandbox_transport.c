@@ -106,6 +106,38 @@ PyTypeObject _PySandbox_RemoteErrorType = {
 PyObject *PyExc_SandboxRemoteError = (PyObject *)&_PySandbox_RemoteErrorType;
 
 
+/* A RemoteError of the strings *type_name*, *message* and *traceback*
+ * (str), and *exit_code*; or NULL with an exception set. */
+PyObject *
+_PySandbox_NewRemoteError(PyObject *type_name, PyObject *message,
+                          PyObject *traceback, PyObject *exit_code)
+{
+    if (!PyUnicode_Check(type_name) || !PyUnicode_Check(message)
+        || !PyUnicode_Check(traceback))
+    {
+        PyErr_SetString(PyExc_TypeError, "a RemoteError is made of strings");
+        return NULL;
+    }
+    /* str(exc) reads like the last line of the traceback. */
+    PyObject *summary = PyUnicode_GET_LENGTH(message)
+        ? PyUnicode_FromFormat("%U: %U", type_name, message)
+        : Py_NewRef(type_name);
+    if (summary == NULL) {
+        return NULL;
+    }
+    RemoteErrorObject *exc = (RemoteErrorObject *)PyObject_CallOneArg(
+        PyExc_SandboxRemoteError, summary);
+    Py_DECREF(summary);
+    if (exc != NULL) {
+        Py_XSETREF(exc->type_name, Py_NewRef(type_name));
+        Py_XSETREF(exc->message, Py_NewRef(message));
+        Py_XSETREF(exc->remote_traceback, Py_NewRef(traceback));
+        Py_XSETREF(exc->exit_code, Py_NewRef(exit_code));
+    }
+    return (PyObject *)exc;
+}
+
+
 /* Encoded values.
  *
  * A value is a tag byte followed by its content; sizes and counts are
@@ -465,6 +497,36 @@ xfer_decode(xfer_buf *buf)
 }
 
 
+/* The same encoding as bytes, for a worker process and its host
+ * (Lib/sandbox/_worker.py): both run this binary.  Decoding runs no code
+ * of the sender's, whatever it sends: only the plain types are made, with
+ * every size checked against what is left. */
+PyObject *
+_PySandbox_EncodeValue(PyObject *value)
+{
+    xfer_buf buf = {0};
+    if (encode_value(&buf, value, 0) < 0) {
+        xfer_clear(&buf);
+        return NULL;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(buf.data,
+                                                 (Py_ssize_t)buf.len);
+    xfer_clear(&buf);
+    return result;
+}
+
+PyObject *
+_PySandbox_DecodeValue(const char *data, Py_ssize_t size)
+{
+    if (size > (Py_ssize_t)XFER_MAX_SIZE) {
+        PyErr_SetString(PyExc_RuntimeError, "corrupt value");
+        return NULL;
+    }
+    xfer_buf buf = {.data = (char *)data, .len = (size_t)size};
+    return xfer_decode(&buf);
+}
+
+
 /* Jobs */
 
 typedef enum {
@@ -738,21 +800,10 @@ finish_job(job_outcome *out)
         if (type_name != NULL && message != NULL && traceback != NULL
             && exit_code != NULL)
         {
-            /* str(exc) reads like the last line of the traceback. */
-            PyObject *summary = PyUnicode_GET_LENGTH(message)
-                ? PyUnicode_FromFormat("%U: %U", type_name, message)
-                : Py_NewRef(type_name);
-            if (summary != NULL) {
-                exc = (RemoteErrorObject *)PyObject_CallOneArg(
-                    PyExc_SandboxRemoteError, summary);
-                Py_DECREF(summary);
-            }
+            exc = (RemoteErrorObject *)_PySandbox_NewRemoteError(
+                type_name, message, traceback, exit_code);
         }
         if (exc != NULL) {
-            exc->type_name = Py_NewRef(type_name);
-            exc->message = Py_NewRef(message);
-            exc->remote_traceback = Py_NewRef(traceback);
-            exc->exit_code = Py_NewRef(exit_code);
             PyErr_SetRaisedException((PyObject *)exc);
         }
         Py_XDECREF(type_name);

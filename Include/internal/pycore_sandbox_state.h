@@ -352,6 +352,20 @@ extern void _PySandbox_ClearOutput(struct _PySandboxState *state);
 
 /* Python/sandbox_transport.c: sandbox.RemoteError */
 extern PyTypeObject _PySandbox_RemoteErrorType;
+extern PyObject *_PySandbox_NewRemoteError(PyObject *type_name,
+                                           PyObject *message,
+                                           PyObject *traceback,
+                                           PyObject *exit_code);
+extern PyObject *_PySandbox_EncodeValue(PyObject *value);
+extern PyObject *_PySandbox_DecodeValue(const char *data, Py_ssize_t size);
+
+/* Python/sandbox_fence.c: the second wall */
+extern PyObject *_PySandbox_FenceLayers(void);
+extern PyObject *_PySandbox_Fence(PyInterpreterState *interp,
+                                  unsigned long long memory,
+                                  Py_ssize_t threads, const long *ports,
+                                  Py_ssize_t n_ports, unsigned int required);
+extern int _PySandbox_FenceLayerBit(PyObject *name);
 
 /* Python/sandbox_fd.c */
 extern void _PySandbox_NoLinger(int fd);
@@ -375,7 +389,6 @@ extern int _PySandbox_InList(const char *const *list, size_t n,
                              const char *name);
 extern int _PySandbox_PolicyLists(char *const *list, Py_ssize_t n,
                                   const char *name);
-extern int _PySandbox_PushString(char ***list, Py_ssize_t *n, char *entry);
 extern int _PySandbox_AddName(char ***list, Py_ssize_t *n, const char *name);
 extern int _PySandbox_RemoveName(char **list, Py_ssize_t *n, const char *name);
 extern const char *_PySandbox_FindValue(char *const *list, Py_ssize_t n,

@@ -70,10 +70,11 @@ if not restricted:
     # The host's side.  Inside an untrusted interpreter none of it is
     # offered (the engine would refuse it in C anyway).
     from ._policy import (Policy, PolicyError, NotEnforcedWarning,
-                          parse_size)
+                          parse_size, LAYERS)
     from ._interpreter import (Interpreter, Result, Denial, run,
                                UnavailableError)
     from ._pool import Pool
     __all__ += ["Policy", "PolicyError", "NotEnforcedWarning", "parse_size",
+                "LAYERS",
                 "Interpreter", "Result", "Denial", "run",
                 "UnavailableError", "Pool"]

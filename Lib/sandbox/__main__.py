@@ -14,8 +14,8 @@ import threading
 import warnings
 
 import sandbox
-from sandbox._policy import (_DEFAULTS, _ENGINE_FIELDS, Policy, PolicyError,
-                             NotEnforcedWarning)
+from sandbox._policy import (_DEFAULTS, _ENGINE_FIELDS, LAYERS, Policy,
+                             PolicyError, NotEnforcedWarning)
 
 # Exit codes of "run" (besides the code a script passes to sys.exit()).
 EXIT_OK = 0
@@ -109,6 +109,17 @@ def build_parser():
     grants.add_argument("--inherit-stdio", action="store_true", default=None,
                         help="let it use this process's fds 0-2"
                              + _not_yet("inherit_stdio"))
+    grants.add_argument("--isolate", choices=("interpreter", "process"),
+                        dest="isolation",
+                        help="run it in the host's process (interpreter, "
+                             "the default) or in a worker process fenced "
+                             "by the kernel too (process)")
+    grants.add_argument("--require-layer", action="append", default=[],
+                        dest="require_layers", metavar="LAYER",
+                        choices=LAYERS,
+                        help="with --isolate=process, refuse to run unless "
+                             "the worker's fence has LAYER: "
+                             + ", ".join(LAYERS))
     run.add_argument("--show-denials", action="store_true",
                      help="print what it was denied, after it ends")
     run.add_argument("script", nargs="?", metavar="SCRIPT",
@@ -130,6 +141,13 @@ def build_parser():
                     "modules, env, threads) are not checked, only their "
                     "types.")
     check.add_argument("file", metavar="FILE.toml")
+
+    worker = commands.add_parser(
+        "worker", help="(internal) serve as a worker process",
+        description="Serve as the worker process of a host's untrusted "
+                    "interpreter (isolation \"process\"), over the "
+                    "socket FD that the host passed.  Not for people.")
+    worker.add_argument("fd", type=int, metavar="FD")
     return parser
 
 
@@ -159,7 +177,11 @@ def policy_from(args):
             # On the command line, as a shell user means them.
             given = [os.path.abspath(path) for path in given]
         fields[field] = list(fields[field]) + given
-    for field in ("memory", "time", "threads", "inherit_stdio"):
+    if args.require_layers:
+        fields["require_layers"] = (list(fields["require_layers"])
+                                    + args.require_layers)
+    for field in ("memory", "time", "threads", "inherit_stdio",
+                  "isolation"):
         value = getattr(args, field)
         if value is not None:
             fields[field] = value
@@ -214,10 +236,13 @@ def run_command(args, parser):
     worker = threading.Thread(target=job, name="sandbox-run")
     worker.start()
     try:
-        # Stream what it writes while it runs.
+        # Stream what it writes while it runs (in this process; a worker
+        # process's output comes with its answer).
         while worker.is_alive():
             worker.join(0.02)
             for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+                if interp.pid is not None:
+                    break
                 data = _sandbox.take_output(interp.id, fd)
                 if data:
                     _write(stream, data)
@@ -268,6 +293,14 @@ def info_command():
     print(f"enforced policy fields: "
           + ", ".join(f for f in _DEFAULTS if f not in Policy.unenforced()))
     print(f"not enforced yet: {', '.join(Policy.unenforced())}")
+    if sandbox.available:
+        import _sandbox
+        layers = _sandbox.fence_layers()
+        print(f"worker process layers (isolation \"process\", Landlock "
+              f"ABI {layers.pop('landlock_abi')}):")
+        for name in LAYERS:
+            why = layers.get(name)
+            print(f"  {name}: {'yes' if why is None else 'no: ' + why}")
     print()
     print("default policy:")
     print(Policy().to_toml(), end="")
@@ -303,6 +336,11 @@ def main(argv=None):
         return info_command()
     if args.command == "check-policy":
         return check_command(args)
+    if args.command == "worker":
+        from sandbox._worker import serve
+        status = serve(args.fd)
+        sys.stdout.flush()
+        os._exit(status)
     return run_command(args, parser.run_parser)
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ import weakref
 from ._policy import UnavailableError, _require_engine, check_policy
 
 try:
+    from . import _worker
+except ImportError:         # no _sandbox
+    _worker = None
+
+try:
     import _sandbox
 except ImportError:         # a CPython built without --with-untrusted
     _sandbox = None
@@ -66,15 +71,37 @@ class Interpreter:
     attribute; eval() and call() leave their Result in last_result.
     """
 
-    def __init__(self, policy=None):
+    def __init__(self, policy=None, *, _inner_wall_off=False):
         _require_engine()
         self.policy = policy = check_policy(policy)
         self.last_result = None
         self._lock = threading.Lock()
         self._log_seen = []
+        self._worker = None
+        if policy.isolation == "process":
+            # A worker process of its own (Lib/sandbox/_worker.py).  The
+            # switch is the debug build's, for the tests of the second
+            # wall alone; the worker ignores it elsewhere.
+            self._worker = _worker.Worker(policy,
+                                          inner_wall_off=_inner_wall_off)
+            self._id = self._worker.interp_id
+            self._finalizer = weakref.finalize(self, self._worker.kill)
+            return
         # A path that cannot be opened raises PolicyError there.
         self._id = _sandbox.new_interpreter(**policy._engine())
         self._finalizer = weakref.finalize(self, _end, self._id)
+
+    @property
+    def layers(self):
+        """For isolation "process", the layers of the worker's fence: a
+        dict mapping each to None (it holds) or why it does not; None for
+        an interpreter in the host's process."""
+        return None if self._worker is None else self._worker.layers
+
+    @property
+    def pid(self):
+        """The worker process's ID (isolation "process"), else None."""
+        return None if self._worker is None else self._worker.pid
 
     @property
     def id(self):
@@ -89,7 +116,10 @@ class Interpreter:
                 return
             interp_id, self._id = self._id, None
             self._finalizer.detach()
-            _sandbox.end_interpreter(interp_id)
+            if self._worker is not None:
+                self._worker.close()
+            else:
+                _sandbox.end_interpreter(interp_id)
 
     def __enter__(self):
         return self
@@ -98,7 +128,8 @@ class Interpreter:
         self.close()
 
     def __repr__(self):
-        state = "closed" if self._id is None else f"id={self._id}"
+        state = ("closed" if self._id is None else f"id={self._id}"
+                 if self._worker is None else f"worker pid={self.pid}")
         return f"<sandbox.Interpreter {state} {self.policy!r}>"
 
     # Jobs
@@ -108,7 +139,9 @@ class Interpreter:
         if not isinstance(source, str):
             raise TypeError(f"source must be a str, not "
                             f"{type(source).__name__}")
-        return self._job(lambda i: _sandbox.exec(i, source, filename))
+        return self._job(lambda i: _sandbox.exec(i, source, filename),
+                         {"op": "exec", "source": source,
+                          "filename": filename})
 
     def run_path(self, path, argv=()):
         """Run the script at *path* (read by the host) as __main__, with
@@ -128,14 +161,16 @@ class Interpreter:
         def job(interp_id):
             _sandbox.exec(interp_id, setup)
             _sandbox.exec(interp_id, source, name)
-        return self._job(job)
+        return self._job(job, {"op": "exec", "setup": setup,
+                               "source": source, "filename": name})
 
     def eval(self, expression):
         """Evaluate *expression* inside; return a copy of its value."""
         if not isinstance(expression, str):
             raise TypeError(f"expression must be a str, not "
                             f"{type(expression).__name__}")
-        result = self._job(lambda i: _sandbox.eval(i, expression))
+        result = self._job(lambda i: _sandbox.eval(i, expression),
+                           {"op": "eval", "expression": expression})
         self.last_result = result
         return result.value
 
@@ -145,14 +180,18 @@ class Interpreter:
         if not isinstance(target, str):
             raise TypeError(f"target must be a str, not "
                             f"{type(target).__name__}")
-        result = self._job(lambda i: _sandbox.call(i, target, args, kwargs))
+        result = self._job(lambda i: _sandbox.call(i, target, args, kwargs),
+                           {"op": "call", "target": target, "args": args,
+                            "kwargs": kwargs})
         self.last_result = result
         return result.value
 
-    def _job(self, work):
+    def _job(self, work, request):
         with self._lock:
             if self._id is None:
                 raise ValueError("the interpreter is closed")
+            if self._worker is not None:
+                return self._worker_job(request)
             try:
                 value = work(self._id)
             except _sandbox.RemoteError as exc:
@@ -164,17 +203,35 @@ class Interpreter:
                 raise
             return self._collect(value)
 
+    def _worker_job(self, request):
+        # The value crosses twice: checked here first, as in-process jobs
+        # check it (ValueError for what cannot cross).
+        _sandbox.encode(request)
+        answer = self._worker.job(request)
+        result = Result(answer["stdout"].decode("utf-8", "replace"),
+                        answer["stderr"].decode("utf-8", "replace"),
+                        self._new_denials(answer["denials"]),
+                        answer["remaining"])
+        self.last_result = result
+        try:
+            result.value = self._worker.result_of(answer)
+        except _sandbox.RemoteError as exc:
+            exc.result = result
+            raise
+        return result
+
     def _collect(self, value):
         interp_id = self._id
         stdout = _sandbox.take_output(interp_id, 1).decode("utf-8",
                                                            "replace")
         stderr = _sandbox.take_output(interp_id, 2).decode("utf-8",
                                                            "replace")
-        return Result(stdout, stderr, self._new_denials(),
+        return Result(stdout, stderr,
+                      self._new_denials(_sandbox.denials(interp_id)),
                       self._remaining(), value)
 
-    def _new_denials(self):
-        log = [Denial(*entry) for entry in _sandbox.denials(self._id)]
+    def _new_denials(self, entries):
+        log = [Denial(*entry) for entry in entries]
         seen = self._log_seen
         # The log keeps the newest entries: find where the last one seen
         # is, and take what follows it.

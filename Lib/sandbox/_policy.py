@@ -76,11 +76,18 @@ _DEFAULTS = {
     "network_info": False,
     "filesystem_info": False,
     "inherit_stdio": False,
+    "isolation": "interpreter",
+    "require_layers": (),
 }
 
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
-_ENFORCED = frozenset({"threads", "env", "modules", "read", "write"})
+_ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
+                       "isolation", "require_layers"})
+
+# The layers of the second wall around a worker process (isolation
+# "process"): _sandbox.fence_layers() says which the system gives.
+LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 
 # The fields that the engine itself checks, keeps and compares
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
@@ -206,9 +213,24 @@ def _flag(field, value):
     return value
 
 
+def _isolation(field, value):
+    if value not in ("interpreter", "process"):
+        raise _error(field, value, "expected 'interpreter' or 'process'")
+    return value
+
+
+def _layers(field, value):
+    names = _strings(field, value)
+    for name in names:
+        if name not in LAYERS:
+            raise _error(field, name, f"not a layer ({', '.join(LAYERS)})")
+    return tuple(sorted(set(names)))
+
+
 _CHECKS = {
     "net": _hostports, "memory": _memory, "time": _time,
     "network_info": _flag, "filesystem_info": _flag, "inherit_stdio": _flag,
+    "isolation": _isolation, "require_layers": _layers,
 }
 
 
@@ -260,6 +282,12 @@ class Policy:
       network_info     whether it may see network information (False)
       filesystem_info  whether it may see real paths (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
+      isolation        "interpreter" (in the host's process, the default)
+                       or "process" (in a worker process fenced by the
+                       kernel too)
+      require_layers   the layers of the worker's fence that must hold
+                       ("namespaces", "rlimits", "no_new_privs",
+                       "landlock", "seccomp"), or it is not created
 
     The engine checks read, write, modules, env and threads, keeps them in
     one form (sorted, each entry once, paths normalized) and enforces
@@ -289,6 +317,10 @@ class Policy:
             object.__setattr__(self, name, value)
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(name, values[name]))
+        if self.require_layers and self.isolation != "process":
+            raise _error("require_layers", self.require_layers[0],
+                         "layers wall a worker process: set isolation to "
+                         "'process'")
         _warn_unenforced(self, fields, stacklevel=2)
 
     def __setattr__(self, name, value):
@@ -383,7 +415,12 @@ class Policy:
                 and all(other_flag or not flag for flag, other_flag in (
                     (self.network_info, other.network_info),
                     (self.filesystem_info, other.filesystem_info),
-                    (self.inherit_stdio, other.inherit_stdio))))
+                    (self.inherit_stdio, other.inherit_stdio)))
+                # A worker process is narrower than the host's process,
+                # and more layers narrower than fewer.
+                and (self.isolation == "process"
+                     or other.isolation == "interpreter")
+                and set(self.require_layers) >= set(other.require_layers))
 
     def _engine(self):
         """The engine's fields: the keywords of _sandbox.new_interpreter()."""

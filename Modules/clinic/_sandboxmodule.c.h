@@ -6,6 +6,7 @@ preserve
 #  include "pycore_gc.h"          // PyGC_Head
 #  include "pycore_runtime.h"     // _Py_ID()
 #endif
+#include "pycore_abstract.h"      // _PyNumber_Index()
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 
 PyDoc_STRVAR(_sandbox_policy_within__doc__,
@@ -384,4 +385,192 @@ skip_optional:
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=5d9dea30b1f0531e input=a9049054013a1b77]*/
+
+PyDoc_STRVAR(_sandbox_fence_layers__doc__,
+"fence_layers($module, /)\n"
+"--\n"
+"\n"
+"The layers of the second wall that this system gives.\n"
+"\n"
+"A dict mapping each layer (\"namespaces\", \"rlimits\", \"no_new_privs\",\n"
+"\"landlock\", \"seccomp\") to None when it is available, or why it is not;\n"
+"and \"landlock_abi\" to the kernel\'s Landlock ABI (0: none).");
+
+#define _SANDBOX_FENCE_LAYERS_METHODDEF    \
+    {"fence_layers", (PyCFunction)_sandbox_fence_layers, METH_NOARGS, _sandbox_fence_layers__doc__},
+
+static PyObject *
+_sandbox_fence_layers_impl(PyObject *module);
+
+static PyObject *
+_sandbox_fence_layers(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return _sandbox_fence_layers_impl(module);
+}
+
+PyDoc_STRVAR(_sandbox_fence__doc__,
+"fence($module, interp_id, memory, threads, ports, require, /)\n"
+"--\n"
+"\n"
+"Fence this process, a worker, around its untrusted interpreter.\n"
+"\n"
+"Only the main interpreter of a worker process calls it, once, before\n"
+"the untrusted interpreter runs any code: the process then keeps memory\n"
+"bytes more than it has, threads more threads, and TCP connections to\n"
+"the ports of the tuple ports (empty: no network).  Every layer the\n"
+"system gives is applied; one named in the tuple require that it does\n"
+"not give raises RuntimeError, and the worker must exit.  Return a dict\n"
+"mapping each layer to None (applied) or why not.");
+
+#define _SANDBOX_FENCE_METHODDEF    \
+    {"fence", _PyCFunction_CAST(_sandbox_fence), METH_FASTCALL, _sandbox_fence__doc__},
+
+static PyObject *
+_sandbox_fence_impl(PyObject *module, long long interp_id,
+                    unsigned long long memory, Py_ssize_t threads,
+                    PyObject *ports, PyObject *require);
+
+static PyObject *
+_sandbox_fence(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+    unsigned long long memory;
+    Py_ssize_t threads;
+    PyObject *ports;
+    PyObject *require;
+
+    if (!_PyArg_CheckPositional("fence", nargs, 5, 5)) {
+        goto exit;
+    }
+    interp_id = PyLong_AsLongLong(args[0]);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    if (!PyLong_Check(args[1])) {
+        _PyArg_BadArgument("fence", "argument 2", "int", args[1]);
+        goto exit;
+    }
+    memory = PyLong_AsUnsignedLongLongMask(args[1]);
+    {
+        Py_ssize_t ival = -1;
+        PyObject *iobj = _PyNumber_Index(args[2]);
+        if (iobj != NULL) {
+            ival = PyLong_AsSsize_t(iobj);
+            Py_DECREF(iobj);
+        }
+        if (ival == -1 && PyErr_Occurred()) {
+            goto exit;
+        }
+        threads = ival;
+    }
+    if (!PyTuple_Check(args[3])) {
+        _PyArg_BadArgument("fence", "argument 4", "tuple", args[3]);
+        goto exit;
+    }
+    ports = args[3];
+    if (!PyTuple_Check(args[4])) {
+        _PyArg_BadArgument("fence", "argument 5", "tuple", args[4]);
+        goto exit;
+    }
+    require = args[4];
+    return_value = _sandbox_fence_impl(module, interp_id, memory, threads, ports, require);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_encode__doc__,
+"encode($module, value, /)\n"
+"--\n"
+"\n"
+"Encode a plain value as bytes, as values cross interpreters.\n"
+"\n"
+"None, bool, int, float, str, bytes, and tuples, lists and dicts of\n"
+"those, of their exact types.  A worker process and its host use it.");
+
+#define _SANDBOX_ENCODE_METHODDEF    \
+    {"encode", (PyCFunction)_sandbox_encode, METH_O, _sandbox_encode__doc__},
+
+PyDoc_STRVAR(_sandbox_decode__doc__,
+"decode($module, data, /)\n"
+"--\n"
+"\n"
+"Decode what encode() made; RuntimeError for anything else.\n"
+"\n"
+"No code of the sender\'s runs, whatever the bytes are.");
+
+#define _SANDBOX_DECODE_METHODDEF    \
+    {"decode", (PyCFunction)_sandbox_decode, METH_O, _sandbox_decode__doc__},
+
+static PyObject *
+_sandbox_decode_impl(PyObject *module, Py_buffer *data);
+
+static PyObject *
+_sandbox_decode(PyObject *module, PyObject *arg)
+{
+    PyObject *return_value = NULL;
+    Py_buffer data = {NULL, NULL};
+
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) != 0) {
+        goto exit;
+    }
+    return_value = _sandbox_decode_impl(module, &data);
+
+exit:
+    /* Cleanup for data */
+    if (data.obj) {
+       PyBuffer_Release(&data);
+    }
+
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_remote_error__doc__,
+"remote_error($module, type_name, message, traceback, exit_code, /)\n"
+"--\n"
+"\n"
+"A RemoteError as a job\'s end makes it: for a worker\'s answer.");
+
+#define _SANDBOX_REMOTE_ERROR_METHODDEF    \
+    {"remote_error", _PyCFunction_CAST(_sandbox_remote_error), METH_FASTCALL, _sandbox_remote_error__doc__},
+
+static PyObject *
+_sandbox_remote_error_impl(PyObject *module, PyObject *type_name,
+                           PyObject *message, PyObject *traceback,
+                           PyObject *exit_code);
+
+static PyObject *
+_sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    PyObject *type_name;
+    PyObject *message;
+    PyObject *traceback;
+    PyObject *exit_code;
+
+    if (!_PyArg_CheckPositional("remote_error", nargs, 4, 4)) {
+        goto exit;
+    }
+    if (!PyUnicode_Check(args[0])) {
+        _PyArg_BadArgument("remote_error", "argument 1", "str", args[0]);
+        goto exit;
+    }
+    type_name = args[0];
+    if (!PyUnicode_Check(args[1])) {
+        _PyArg_BadArgument("remote_error", "argument 2", "str", args[1]);
+        goto exit;
+    }
+    message = args[1];
+    if (!PyUnicode_Check(args[2])) {
+        _PyArg_BadArgument("remote_error", "argument 3", "str", args[2]);
+        goto exit;
+    }
+    traceback = args[2];
+    exit_code = args[3];
+    return_value = _sandbox_remote_error_impl(module, type_name, message, traceback, exit_code);
+
+exit:
+    return return_value;
+}
+/*[clinic end generated code: output=56ed6823f2aa7f51 input=a9049054013a1b77]*/

@@ -63,7 +63,7 @@ DEB_PACKAGES = [
     "quilt", "ccache", "xz-utils", "libssl-dev", "libffi-dev",
     "libsqlite3-dev", "libreadline-dev", "libncurses-dev", "libbz2-dev",
     "liblzma-dev", "zlib1g-dev", "uuid-dev", "libgdbm-dev",
-    "libgdbm-compat-dev", "libexpat1-dev", "tk-dev",
+    "libgdbm-compat-dev", "libexpat1-dev", "tk-dev", "libseccomp-dev",
     "debian-archive-keyring",
 ]
 

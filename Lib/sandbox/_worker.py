@@ -1,0 +1,361 @@
+"""Worker processes: an untrusted interpreter behind a second wall.
+
+With Policy(isolation="process"), an Interpreter runs its untrusted
+interpreter in a worker process of its own: this binary, started as
+"python -I -S -m sandbox worker FD".  Before any untrusted code runs, the
+worker creates the untrusted interpreter and fences itself with the
+kernel (_sandbox.fence(): namespaces, rlimits, no_new_privs, Landlock,
+seccomp; Doc/sandbox/isolation.rst), so that both walls hold at once.
+
+The host and the worker talk over a socketpair in frames: a 4-byte
+big-endian length, then a value encoded by _sandbox.encode(), which the
+host decodes in C without running any code of the worker's; the host
+then checks the shape of every answer.  No pickle, no marshal.  A worker
+that dies, sends garbage, or does not answer within the job's time is
+killed and reaped, and the job ends with RemoteError or
+SandboxLimitExceeded.
+"""
+
+import os
+import struct
+import sys
+
+import _sandbox
+
+# The largest frame: a value crossing (64 MiB) and the two streams.
+MAX_FRAME = 112 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+# The test switch of the debug build (Doc/sandbox/isolation.rst): with it,
+# a worker runs jobs in its own main interpreter, with none of the
+# engine's checks, as if a tenant had broken the inner wall.
+INNER_WALL_OFF = "SANDBOX_TEST_INNER_WALL_OFF"
+
+
+class FrameError(Exception):
+    """The other side sent something that is not a frame."""
+
+
+def send_frame(sock, value):
+    data = _sandbox.encode(value)
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _recv_exactly(sock, size):
+    chunks = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_frame(sock):
+    """The next value, None at the end of the stream; FrameError for
+    anything else."""
+    header = _recv_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise FrameError(f"a frame of {size} bytes")
+    data = _recv_exactly(sock, size)
+    if data is None:
+        raise FrameError("a truncated frame")
+    try:
+        return _sandbox.decode(data)
+    except RuntimeError as exc:
+        raise FrameError(f"an undecodable frame ({exc})") from None
+
+
+# --- The worker's side ----------------------------------------------------
+
+def _remaining(interp_id):
+    remaining = {}
+    for (group, kind), value in _sandbox.query(interp_id).items():
+        if isinstance(value, tuple):
+            used, cap = value
+            name = kind if group == "Python" else f"{group}.{kind}"
+            remaining[name] = cap - used
+    return remaining
+
+
+def _run(interp_id, request):
+    """Run one job of *request* in the untrusted interpreter: its answer."""
+    op = request.get("op")
+    try:
+        if op == "exec":
+            if request.get("setup"):
+                _sandbox.exec(interp_id, request["setup"])
+            _sandbox.exec(interp_id, request["source"], request["filename"])
+            value = None
+        elif op == "eval":
+            value = _sandbox.eval(interp_id, request["expression"])
+        elif op == "call":
+            value = _sandbox.call(interp_id, request["target"],
+                                  tuple(request["args"]), request["kwargs"])
+        else:
+            raise ValueError(f"no such job: {op!r}")
+        answer = {"ok": True, "value": value}
+        _sandbox.encode(value)
+    except _sandbox.RemoteError as exc:
+        answer = {"ok": False, "raised": (exc.type_name, exc.message,
+                                          exc.traceback, exc.exit_code)}
+    except Exception as exc:
+        answer = {"ok": False, "failed": (type(exc).__name__, str(exc))}
+    answer["stdout"] = _sandbox.take_output(interp_id, 1)
+    answer["stderr"] = _sandbox.take_output(interp_id, 2)
+    answer["denials"] = [tuple(entry)
+                         for entry in _sandbox.denials(interp_id)]
+    answer["remaining"] = _remaining(interp_id)
+    return answer
+
+
+def _run_unwalled(namespace, request):
+    """The test switch: run the job in this main interpreter, unchecked."""
+    op = request.get("op")
+    try:
+        if op == "exec":
+            exec(request.get("setup") or "", namespace)
+            exec(compile(request["source"], request["filename"], "exec"),
+                 namespace)
+            value = None
+        elif op == "eval":
+            value = eval(request["expression"], namespace)
+        else:
+            raise ValueError(f"no such job: {op!r}")
+        _sandbox.encode(value)
+        answer = {"ok": True, "value": value}
+    except BaseException as exc:
+        answer = {"ok": False, "raised": (type(exc).__name__, str(exc), "",
+                                          None)}
+    answer.update(stdout=b"", stderr=b"", denials=[], remaining={})
+    return answer
+
+
+def serve(fd):
+    """The worker: fence, then run the jobs that come on the socket *fd*
+    until it closes.  Return the exit status."""
+    import socket
+    sock = socket.socket(fileno=fd)
+    hello = recv_frame(sock)
+    if not isinstance(hello, dict):
+        return 2
+    unwalled = (hello.get("inner_wall_off") is True
+                and os.environ.get(INNER_WALL_OFF) == "1"
+                and hasattr(sys, "gettotalrefcount"))
+    try:
+        interp_id = _sandbox.new_interpreter(**hello["policy"])
+        layers = _sandbox.fence(interp_id, hello["memory"], hello["threads"],
+                                tuple(hello["ports"]),
+                                tuple(hello["require"]))
+    except Exception as exc:
+        send_frame(sock, {"ready": False, "type": type(exc).__name__,
+                          "message": str(exc),
+                          "field": getattr(exc, "field", None),
+                          "value": getattr(exc, "value", None)})
+        return 1
+    send_frame(sock, {"ready": True, "layers": layers, "id": interp_id,
+                      "pid": os.getpid()})
+    namespace = {"__name__": "__main__"}
+    while True:
+        request = recv_frame(sock)
+        if not isinstance(request, dict):
+            return 0
+        if unwalled:
+            answer = _run_unwalled(namespace, request)
+        else:
+            answer = _run(interp_id, request)
+        send_frame(sock, answer)
+
+
+# --- The host's side ------------------------------------------------------
+
+# How long a worker may take to start and fence itself.
+START_TIMEOUT = 30.0
+
+# The exceptions a worker reports for a job that could not run (a value
+# that cannot cross, a bad target...); any other name is a RuntimeError.
+_FAILURES = {"ValueError": ValueError, "TypeError": TypeError,
+             "RuntimeError": RuntimeError, "OverflowError": OverflowError}
+
+
+def _is_denial(entry):
+    return (isinstance(entry, tuple) and len(entry) == 4
+            and isinstance(entry[0], (int, float))
+            and all(isinstance(part, str) for part in entry[1:]))
+
+
+def _check_answer(answer):
+    """*answer* if it has the shape of a job's answer; FrameError if not."""
+    if not (isinstance(answer, dict) and type(answer.get("ok")) is bool
+            and type(answer.get("stdout")) is bytes
+            and type(answer.get("stderr")) is bytes
+            and type(answer.get("denials")) is list
+            and all(_is_denial(entry) for entry in answer["denials"])
+            and type(answer.get("remaining")) is dict
+            and all(type(k) is str and type(v) is int
+                    for k, v in answer["remaining"].items())):
+        raise FrameError("an answer of the wrong shape")
+    if answer["ok"]:
+        return answer
+    raised, failed = answer.get("raised"), answer.get("failed")
+    if not ((type(raised) is tuple and len(raised) == 4
+             and all(type(part) is str for part in raised[:3]))
+            or (type(failed) is tuple and len(failed) == 2
+                and all(type(part) is str for part in failed))):
+        raise FrameError("an error of the wrong shape")
+    return answer
+
+
+class Worker:
+    """One worker process running one untrusted interpreter of *policy*,
+    seen from the host.  Not thread-safe: Interpreter serializes jobs."""
+
+    def __init__(self, policy, *, inner_wall_off=False):
+        import socket
+        import subprocess
+        self.policy = policy
+        self.layers = None
+        self.lost = None            # why the worker is gone, once it is
+        parent, child = socket.socketpair()
+        env = {name: os.environ[name] for name in policy.env
+               if name in os.environ}
+        if inner_wall_off:
+            env[INNER_WALL_OFF] = "1"
+        argv = [sys.executable, "-I", "-S", "-m", "sandbox", "worker",
+                str(child.fileno())]
+        try:
+            self._proc = subprocess.Popen(
+                argv, pass_fds=(child.fileno(),), env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._sock = parent
+        ports = sorted({int(entry.rpartition(":")[2])
+                        for entry in policy.net})
+        hello = {"policy": policy._engine(), "memory": policy.memory,
+                 "threads": policy.threads, "ports": ports,
+                 "require": list(policy.require_layers),
+                 "inner_wall_off": bool(inner_wall_off)}
+        try:
+            send_frame(self._sock, hello)
+            ready = self._receive(START_TIMEOUT, "start")
+        except BaseException:
+            self.kill()
+            raise
+        if not (isinstance(ready, dict) and type(ready.get("ready")) is bool):
+            self._lose("it answered its start with garbage")
+        if not ready["ready"]:
+            self.kill()
+            self._start_failed(ready)
+        self.layers = ready.get("layers")
+        self.interp_id = ready.get("id")
+        self.pid = self._proc.pid
+
+    def _start_failed(self, ready):
+        from ._policy import _failure
+        message = str(ready.get("message"))
+        if ready.get("type") == "PolicyError":
+            raise _failure(message, ready.get("field"), ready.get("value"))
+        if ready.get("type") == "SandboxError":
+            raise _sandbox.SandboxError(message)
+        raise RuntimeError(f"the worker process could not start its "
+                           f"untrusted interpreter: {message}")
+
+    def _receive(self, timeout, what):
+        """The next frame within *timeout* seconds; the worker is killed and
+        the job ended if it does not come."""
+        import socket
+        self._sock.settimeout(timeout)
+        try:
+            value = recv_frame(self._sock)
+        except (socket.timeout, TimeoutError):
+            self.kill()
+            self.lost = f"its {what} took more than {timeout:g} s"
+            raise _sandbox.SandboxLimitExceeded(
+                f"the worker process was killed: its {what} took more "
+                f"than {timeout:g} s (the policy's time)") from None
+        except FrameError as exc:
+            self._lose(f"it sent {exc}")
+        except OSError as exc:
+            self._lose(f"its socket failed ({exc.strerror})")
+        if value is None:
+            self._lose("it closed its socket")
+        return value
+
+    def _lose(self, why):
+        status = self.kill()
+        if status is not None and status < 0:
+            why += f"; it was ended by signal {-status}"
+        elif status:
+            why += f"; it exited with status {status}"
+        self.lost = why
+        raise _sandbox.remote_error("sandbox.WorkerLost",
+                                    f"the worker process was lost: {why}",
+                                    "", None)
+
+    def job(self, request):
+        """Send *request*, wait for its answer (the policy's time at most),
+        and return it, checked."""
+        if self.lost is not None:
+            raise _sandbox.remote_error("sandbox.WorkerLost",
+                                        f"the worker process is gone: "
+                                        f"{self.lost}", "", None)
+        try:
+            send_frame(self._sock, request)
+        except OSError as exc:
+            self._lose(f"its socket failed ({exc.strerror})")
+        answer = self._receive(self.policy.time, "job")
+        try:
+            return _check_answer(answer)
+        except FrameError as exc:
+            self._lose(f"it sent {exc}")
+
+    @staticmethod
+    def result_of(answer):
+        """The value of a checked answer, or its exception raised."""
+        if answer["ok"]:
+            return answer["value"]
+        if "raised" in answer:
+            raise _sandbox.remote_error(*answer["raised"])
+        name, message = answer["failed"]
+        raise _FAILURES.get(name, RuntimeError)(message)
+
+    def kill(self):
+        """Kill and reap the worker; its exit status (negative: the
+        signal), or None if it could not be reaped."""
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        proc = self._proc
+        if proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
+        try:
+            return proc.wait(timeout=10)
+        except Exception:
+            return None
+
+    def close(self):
+        """End the worker: its socket closes, it exits; killed if it does
+        not within a second."""
+        if self.lost is None:
+            self.lost = "it was closed"
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=1)
+        except Exception:
+            self.kill()

@@ -1,0 +1,337 @@
+"""The second wall: untrusted interpreters in worker processes fenced by
+the kernel (Policy(isolation="process"), Doc/sandbox/isolation.rst).
+
+The tests of the outer wall alone turn the inner one off with the debug
+build's test switch: the worker then runs the tenant's code in its own
+main interpreter, with every Python and C capability of the process (as
+after the review's exploit), and only the kernel's fence stands.  Each
+checks the effect from the host: the canary's content never comes back,
+the file was not created, the process did not spawn, the listener saw no
+connection, the decoy lives, the host is alive.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+
+import pytest
+
+from support import requires_untrusted, run_host
+
+pytestmark = requires_untrusted
+
+DEBUG = hasattr(sys, "gettotalrefcount")
+requires_debug = pytest.mark.skipif(
+    not DEBUG, reason="the test switch exists only in the debug build")
+
+
+def layers():
+    import _sandbox
+    found = _sandbox.fence_layers()
+    found.pop("landlock_abi")
+    return found
+
+
+def requires_layers(*names):
+    missing = [name for name in names if layers()[name] is not None]
+    return pytest.mark.skipif(bool(missing), reason=f"this system does not "
+                              f"give {', '.join(missing)}")
+
+
+@pytest.fixture
+def host_files(tmp_path):
+    """A canary outside every grant, a granted directory, and the name of
+    a file outside the grants that nothing may create."""
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-4b1d")
+    granted = tmp_path / "granted"
+    granted.mkdir()
+    return canary, granted, tmp_path / "created-outside.txt"
+
+
+def process_policy(**fields):
+    import sandbox
+    return sandbox.Policy(isolation="process", **fields)
+
+
+def interpreter(policy, inner_wall_off=False):
+    import sandbox
+    return sandbox.Interpreter(policy, _inner_wall_off=inner_wall_off)
+
+
+def outcome(interp, source):
+    """Run *source*: "ran", or the short name of what it raised."""
+    import sandbox
+    try:
+        interp.run(source)
+    except sandbox.RemoteError as exc:
+        return exc.type_name.rpartition(".")[2]
+    return "ran"
+
+
+# --- Jobs in a worker -----------------------------------------------------
+
+def test_a_worker_runs_jobs_like_an_interpreter(host_files):
+    import sandbox
+    canary, granted, _ = host_files
+    (granted / "data.txt").write_text("granted data")
+    with interpreter(process_policy(read=[str(granted)], threads=1)) as i:
+        assert i.pid is not None and i.pid != os.getpid()
+        result = i.run(f"print(open({str(granted / 'data.txt')!r}).read())"
+                       "\nimport sys; print('err', file=sys.stderr)")
+        assert result.stdout == "granted data\n"
+        assert result.stderr == "err\n"
+        assert result.remaining == {"threads": 1}
+        assert i.eval("[1, 'two', (3.0, None), {'k': b'v'}]") == \
+            [1, "two", (3.0, None), {"k": b"v"}]
+        assert i.call("math:hypot", 3, 4) == 5.0
+        i.run("counter = 41")               # __main__ persists
+        assert i.eval("counter + 1") == 42
+        with pytest.raises(sandbox.RemoteError) as info:
+            i.run("1/0")
+        assert info.value.type_name == "ZeroDivisionError"
+        assert "1/0" in info.value.traceback
+        # The inner wall holds in the worker too, with its denials.
+        assert outcome(i, f"open({str(canary)!r})") == "SandboxError"
+        denial = i.last_result.denials[-1]
+        assert denial.resource == "file" and str(canary) in denial.detail
+        with pytest.raises(ValueError):
+            i.call("math:hypot", object())  # cannot cross: checked here
+        pid = i.pid
+    assert wait_gone(pid)
+
+
+def wait_gone(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@requires_layers("namespaces", "rlimits", "no_new_privs", "landlock",
+                 "seccomp")
+def test_every_layer_holds_here_and_can_be_required():
+    import sandbox
+    policy = process_policy(require_layers=list(sandbox.LAYERS))
+    with interpreter(policy) as i:
+        assert i.layers == {name: None for name in sandbox.LAYERS}
+        assert i.eval("1 + 1") == 2
+
+
+def test_a_policy_error_in_the_worker_is_the_hosts(tmp_path):
+    import sandbox
+    missing = str(tmp_path / "no" / "such")
+    with pytest.raises(sandbox.PolicyError) as info:
+        interpreter(process_policy(read=[missing]))
+    assert (info.value.field, info.value.value) == ("read", missing)
+
+
+def test_process_isolation_is_narrower():
+    import sandbox
+    assert process_policy() <= sandbox.Policy()
+    assert not sandbox.Policy() <= process_policy()
+    assert process_policy(require_layers=["seccomp"]) <= process_policy()
+    with pytest.raises(sandbox.PolicyError, match="set isolation to "
+                       "'process'"):
+        sandbox.Policy(require_layers=["seccomp"])
+    with pytest.raises(sandbox.PolicyError, match="not a layer"):
+        process_policy(require_layers=["selinux"])
+
+
+def test_the_time_limit_kills_the_worker():
+    import sandbox
+    with interpreter(process_policy(time=1.0)) as i:
+        pid = i.pid
+        start = time.monotonic()
+        with pytest.raises(sandbox.SandboxLimitExceeded):
+            i.run("while True: pass")
+        assert time.monotonic() - start < 5
+        assert wait_gone(pid)
+        with pytest.raises(sandbox.RemoteError, match="is gone"):
+            i.run("pass")
+
+
+def test_a_worker_killed_mid_job_ends_the_job():
+    import sandbox
+    import threading
+    with interpreter(process_policy(time=20.0)) as i:
+        timer = threading.Timer(0.5, os.kill, (i.pid, signal.SIGKILL))
+        timer.start()
+        with pytest.raises(sandbox.RemoteError) as info:
+            i.run("import time; time.sleep(10)")
+        timer.join()
+        assert info.value.type_name == "sandbox.WorkerLost"
+        assert "signal 9" in str(info.value)
+
+
+def test_a_hundred_jobs_through_one_worker():
+    with interpreter(process_policy()) as i:
+        for n in range(100):
+            assert i.eval(f"{n} * 2") == n * 2
+
+
+def test_the_tenant_cannot_reach_its_socket_through_the_inner_wall():
+    with interpreter(process_policy()) as i:
+        assert outcome(i, "import os, sys\n"
+                          "for fd in range(3, 64):\n"
+                          "    try: os.write(fd, b'\\xff' * 8)\n"
+                          "    except OSError: pass\n") == "ran"
+        assert i.eval("2 + 2") == 4     # the host got no garbage
+
+
+def test_info_reports_the_layers():
+    proc = subprocess.run([sys.executable, "-I", "-m", "sandbox", "info"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "worker process layers" in proc.stdout
+    for name in ("namespaces", "rlimits", "no_new_privs", "landlock",
+                 "seccomp"):
+        assert f"  {name}: " in proc.stdout
+
+
+@requires_layers("seccomp")
+def test_the_command_line_runs_in_a_worker():
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "sandbox", "run", "--isolate=process",
+         "--require-layer=seccomp", "-c",
+         "import sys; print('hi', sys.argv[1:]); print('e', file=sys.stderr)"
+         "\nraise SystemExit(3)", "arg"],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "hi ['arg']\n" and proc.stderr == "e\n"
+
+
+# --- The outer wall alone (the debug build's test switch) -----------------
+
+@requires_debug
+def test_the_switch_runs_unchecked():
+    with interpreter(process_policy(), inner_wall_off=True) as i:
+        # The main interpreter of the worker: ctypes and all.
+        assert i.eval("__import__('sys').flags.isolated") == 1
+        i.run("import ctypes; libc = ctypes.CDLL(None)")
+        assert i.eval("libc.getpid()") == i.pid
+
+
+# (name, source, what the inner wall raises)
+ATTACKS = {
+    "read the canary": "data = open(CANARY).read()",
+    "create a file outside": "open(OUTSIDE, 'w').write('x')",
+    "list the host's files": "import os; data = os.listdir(HOME)",
+    "start a process": "import os; os.posix_spawn('/bin/sh', "
+                       "['sh', '-c', 'echo x > ' + OUTSIDE], {})",
+    "fork": "import os\npid = os.fork()\nif pid == 0: os._exit(0)",
+    "read the host's environ": "data = open(f'/proc/{HOST}/environ').read()",
+    "read the host's memory": "data = open(f'/proc/{HOST}/mem', 'rb')",
+}
+
+
+@requires_debug
+@requires_layers("landlock", "seccomp")
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_the_outer_wall_alone_stops(name, host_files):
+    canary, granted, outside = host_files
+    source = (f"CANARY, OUTSIDE, HOME = {str(canary)!r}, {str(outside)!r}, "
+              f"{str(canary.parent)!r}\nHOST = {os.getpid()}\n"
+              + ATTACKS[name])
+    for inner_wall_off in (True, False):
+        with interpreter(process_policy(write=[str(granted)]),
+                         inner_wall_off=inner_wall_off) as i:
+            result = outcome(i, source)
+            assert result != "ran", (name, inner_wall_off)
+            if not inner_wall_off:
+                assert i.last_result.denials or result in (
+                    "ModuleNotFoundError", "RuntimeError",
+                    "AttributeError")
+            # Whatever it got never comes back.
+            assert "CANARY-4b1d" not in repr(i.eval(
+                "globals().get('data')"))
+        assert not outside.exists(), (name, inner_wall_off)
+    assert canary.read_text() == "CANARY-4b1d"
+
+
+@requires_debug
+@requires_layers("seccomp")
+def test_the_outer_wall_alone_keeps_the_decoy_alive():
+    decoy = subprocess.Popen(["sleep", "60"])
+    try:
+        with interpreter(process_policy(), inner_wall_off=True) as i:
+            for source in [
+                f"import os, signal; os.kill({decoy.pid}, signal.SIGKILL)",
+                f"import os, signal; os.kill({os.getpid()}, signal.SIGSTOP)",
+                "import os, signal; os.kill(-1, signal.SIGKILL)",
+                "import os, signal; os.killpg(0, signal.SIGKILL)",
+                # PTRACE_ATTACH, then process_vm_readv of the host
+                f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                f"assert libc.ptrace(16, {decoy.pid}, 0, 0) == 0",
+                f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                f"buf = ctypes.create_string_buffer(16)\n"
+                f"iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 16)\n"
+                f"assert libc.process_vm_readv({os.getpid()}, iov, 1, iov, "
+                f"1, 0) == 16",
+            ]:
+                result = outcome(i, source)
+                assert result in ("PermissionError", "AssertionError",
+                                  "ProcessLookupError"), (source, result)
+        time.sleep(0.2)
+        assert decoy.poll() is None         # alive, not stopped or killed
+    finally:
+        decoy.kill()
+        decoy.wait()
+
+
+@requires_debug
+@requires_layers("seccomp")
+def test_the_outer_wall_alone_reaches_no_listener():
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        for inner_wall_off in (True, False):
+            with interpreter(process_policy(),
+                             inner_wall_off=inner_wall_off) as i:
+                assert outcome(i, f"import socket\nsocket.create_connection("
+                                  f"('127.0.0.1', {port}), timeout=1)") \
+                    != "ran"
+            with pytest.raises(socket.timeout):
+                listener.accept()           # nobody came
+    finally:
+        listener.close()
+
+
+@requires_debug
+@requires_layers("rlimits")
+def test_the_outer_wall_alone_caps_memory():
+    with interpreter(process_policy(memory="64M"),
+                     inner_wall_off=True) as i:
+        assert outcome(i, "b = bytearray(512 * 1024 * 1024)") == \
+            "MemoryError"
+        assert i.eval("len(bytearray(16 * 1024 * 1024))") == 16 * 2**20
+
+
+@requires_debug
+def test_garbage_from_a_worker_ends_the_job():
+    import sandbox
+    with interpreter(process_policy(), inner_wall_off=True) as i:
+        with pytest.raises(sandbox.RemoteError) as info:
+            i.run("import os, sys\nos.write(int(sys.argv[-1]), "
+                  "b'\\x7f\\xff\\xff\\xff' + b'x' * 64)\nimport time\n"
+                  "time.sleep(5)")
+        assert info.value.type_name == "sandbox.WorkerLost"
+        assert "a frame of" in str(info.value)
+
+
+@requires_debug
+def test_a_worker_that_never_answers():
+    import sandbox
+    with interpreter(process_policy(time=1.0), inner_wall_off=True) as i:
+        with pytest.raises(sandbox.SandboxLimitExceeded):
+            i.run("import signal; signal.pthread_sigmask(signal.SIG_BLOCK, "
+                  "[signal.SIGTERM]); import time; time.sleep(30)")
