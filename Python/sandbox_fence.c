@@ -40,6 +40,7 @@
 #ifdef Py_UNTRUSTED
 
 #ifdef __linux__
+#  include <dirent.h>             // fdopendir()
 #  include <errno.h>
 #  include <fcntl.h>              // open()
 #  include <sched.h>              // unshare()
@@ -151,6 +152,39 @@ landlock_add_path(int ruleset, int fd, uint64_t rights, uint64_t handled)
                         LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
 }
 
+/* The standard library's grants follow their symbolic links wherever they
+ * lead (a build tree links its extension modules from ../../Modules):
+ * a rule for the file each link of the directory itself leads to. */
+static int
+landlock_add_links(int ruleset, const sandbox_grant *grant, uint64_t handled)
+{
+    int dirfd = openat(grant->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = dirfd < 0 ? NULL : fdopendir(dirfd);
+    if (dir == NULL) {
+        if (dirfd >= 0) {
+            close(dirfd);
+        }
+        return 0;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir(dir)) != NULL) {
+        if (entry->d_type != DT_LNK) {
+            continue;
+        }
+        int fd = openat(dirfd, entry->d_name, O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            rc = landlock_add_path(ruleset, fd, LL_READ_FILE, handled);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
 /* One Landlock rule per grant of *state*: a directory with what it grants
  * beneath it; a file that exists with its file rights alone; a file to be
  * created with the file rights in its directory (Landlock has no rule for
@@ -166,7 +200,9 @@ landlock_add_grants(int ruleset, const struct _PySandboxState *state,
         if (grant->name == NULL) {
             if (landlock_add_path(ruleset, grant->fd,
                                   write ? LL_WRITE_DIR : LL_READ_DIR,
-                                  handled) < 0)
+                                  handled) < 0
+                || (grant->host_links
+                    && landlock_add_links(ruleset, grant, handled) < 0))
             {
                 return -1;
             }

@@ -81,8 +81,9 @@ def test_a_worker_runs_jobs_like_an_interpreter(host_files):
     (granted / "data.txt").write_text("granted data")
     with interpreter(process_policy(read=[str(granted)], threads=1)) as i:
         assert i.pid is not None and i.pid != os.getpid()
-        result = i.run(f"print(open({str(granted / 'data.txt')!r}).read())"
-                       "\nimport sys; print('err', file=sys.stderr)")
+        result = i.run(f"with open({str(granted / 'data.txt')!r}) as f:\n"
+                       "    print(f.read())\n"
+                       "import sys; print('err', file=sys.stderr)")
         assert result.stdout == "granted data\n"
         assert result.stderr == "err\n"
         assert result.remaining == {"threads": 1}
@@ -94,13 +95,13 @@ def test_a_worker_runs_jobs_like_an_interpreter(host_files):
         with pytest.raises(sandbox.RemoteError) as info:
             i.run("1/0")
         assert info.value.type_name == "ZeroDivisionError"
-        assert "1/0" in info.value.traceback
+        assert "ZeroDivisionError" in info.value.traceback
         # The inner wall holds in the worker too, with its denials.
         assert outcome(i, f"open({str(canary)!r})") == "SandboxError"
         denial = i.last_result.denials[-1]
         assert denial.resource == "file" and str(canary) in denial.detail
-        with pytest.raises(ValueError):
-            i.call("math:hypot", object())  # cannot cross: checked here
+        with pytest.raises(TypeError):      # cannot cross, as in-process
+            i.call("math:hypot", object())
         pid = i.pid
     assert wait_gone(pid)
 
