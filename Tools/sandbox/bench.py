@@ -11,6 +11,10 @@ with a candidate B and prints the ratio B/A:
   pool           job start: from Pool.submit() to the first instruction of
                  the job inside, in the flag-on build: A = a subprocess
                  per job ("python -I -S -c ..."), B = sandbox.Pool.
+  worker         worker processes (isolation "process"): job start in a
+                 warm worker, A = a subprocess per job, and A = an
+                 interpreter in the host's process; the cold start of a
+                 worker and the RSS of an idle one (no ratio).
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
@@ -42,7 +46,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PARTS = ("lifecycle", "memory", "pool", "callgrind", "pyperformance")
+PARTS = ("lifecycle", "memory", "pool", "worker", "callgrind",
+         "pyperformance")
 
 # The programs that the builds run for the parts, one file each.
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
@@ -54,6 +59,7 @@ PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
 TARGETS = {
     "lifecycle": 1.5,
     "pool": 0.1,            # at least 10x faster than a subprocess
+    "worker": 0.2,          # at least 5x faster than a subprocess
     "callgrind": 1.01,
 }
 
@@ -289,6 +295,32 @@ def bench_pool(args, builds):
                    target=TARGETS["pool"])], []
 
 
+# ---------------------------------------------------------------- worker
+
+def bench_worker(args, builds):
+    starts = max(5, args.jobs // 10)
+    log(f"worker: {args.jobs} job starts of each kind, {starts} cold "
+        f"starts of a worker (build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", program("worker"), str(args.jobs), str(args.block),
+         str(starts)], what="the worker benchmark")
+    data = json.loads(out)
+    ms = lambda ns: [t / 1e6 for t in ns]
+    mib = lambda sizes: [n / 2**20 for n in sizes]
+    return [Result("worker: warm job start (A subprocess, B worker)", "ms",
+                   ms(data["subprocess"]), ms(data["worker"]),
+                   target=TARGETS["worker"]),
+            Result("worker: warm job start (A interpreter in the host, "
+                   "B worker)", "ms", ms(data["interpreter"]),
+                   ms(data["worker"]))], [
+        f"worker: cold start of a worker (Interpreter() to its first job): "
+        f"median {statistics.median(ms(data['cold'])):.1f} ms, "
+        f"min {min(ms(data['cold'])):.1f}, max {max(ms(data['cold'])):.1f}",
+        f"worker: RSS of an idle worker: median "
+        f"{statistics.median(mib(data['rss'])):.1f} MiB, min "
+        f"{min(mib(data['rss'])):.1f}, max {max(mib(data['rss'])):.1f}"]
+
+
 # ---------------------------------------------------------------- memory
 
 def bench_memory(args, builds):
@@ -517,7 +549,7 @@ def run_part(part, args, builds, tmp):
     which a build changed mixes two binaries (or failed because files were
     missing for a moment): run it again once the builds are stable."""
     func = {"lifecycle": bench_lifecycle, "memory": bench_memory,
-            "pool": bench_pool,
+            "pool": bench_pool, "worker": bench_worker,
             "callgrind": bench_callgrind,
             "pyperformance": bench_pyperformance}[part]
     extra = (tmp,) if part == "callgrind" else ()
