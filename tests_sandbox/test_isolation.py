@@ -336,3 +336,38 @@ def test_a_worker_that_never_answers():
         with pytest.raises(sandbox.SandboxLimitExceeded):
             i.run("import signal; signal.pthread_sigmask(signal.SIG_BLOCK, "
                   "[signal.SIGTERM]); import time; time.sleep(30)")
+
+
+# --- Pools of workers -----------------------------------------------------
+
+def test_a_hundred_jobs_through_a_pool_of_workers():
+    import sandbox
+    with sandbox.Pool(size=2, isolation="process") as pool:
+        futures = [pool.submit("operator:mul", n, 3) for n in range(100)]
+        assert [f.result(timeout=120) for f in futures] == \
+            [n * 3 for n in range(100)]
+        # Fresh workers: nothing of one job is seen by the next.
+        pool.submit_source("leftover = 1").result(timeout=60)
+        assert pool.submit_source("print('leftover' in globals())"
+                                  ).result(timeout=60).stdout == "False\n"
+
+
+def test_a_domain_keeps_its_worker_and_no_other_shares_it():
+    import sandbox
+    with sandbox.Pool(size=2, isolation="process") as pool:
+        def marks(domain, mark):
+            result = pool.submit_source(
+                f"marks = globals().get('marks', []) + [{mark!r}]\n"
+                f"print(marks)", domain=domain).result(timeout=60)
+            return result.stdout.strip()
+        assert marks("alice", "a1") == "['a1']"
+        assert marks("bob", "b1") == "['b1']"
+        assert marks("alice", "a2") == "['a1', 'a2']"
+        assert marks(None, "n") == "['n']"
+        assert marks(None, "n") == "['n']"
+        # A failed job keeps the domain's state.
+        with pytest.raises(sandbox.RemoteError):
+            pool.submit_source("1/0", domain="alice").result(timeout=60)
+        assert marks("alice", "a3") == "['a1', 'a2', 'a3']"
+        assert pool.submit_to("alice", "operator:add", 2, 3).result(
+            timeout=60) == 5

@@ -121,6 +121,11 @@ class Interpreter:
             else:
                 _sandbox.end_interpreter(interp_id)
 
+    def _usable(self):
+        """Can it take another job?  (Not closed, its worker not lost.)"""
+        return self._id is not None and (self._worker is None
+                                         or self._worker.lost is None)
+
     def __enter__(self):
         return self
 

@@ -1,5 +1,6 @@
 """sandbox.Pool: fresh untrusted interpreters, made ahead of demand."""
 
+import collections
 import concurrent.futures
 import queue
 import threading
@@ -19,11 +20,23 @@ class Pool:
     threads (default: *size*), in parallel.  submit() and submit_source()
     return concurrent.futures.Future objects.  Use it as a context manager,
     or call shutdown().
+
+    isolation="process" (or a policy that says so) makes each interpreter
+    a worker process fenced by the kernel.  A job submitted with a
+    *domain* (any hashable key, such as a tenant's name) is run in the
+    interpreter that the last job of the same domain left, if it is
+    still kept, so that one tenant's jobs share a warm interpreter and its
+    state; jobs of different domains, and jobs without one, never share
+    an interpreter.  The pool keeps the interpreters of the *size* domains
+    used last.
     """
 
-    def __init__(self, policy=None, size=4, *, workers=None):
+    def __init__(self, policy=None, size=4, *, workers=None,
+                 isolation=None):
         _require_engine()
         policy = check_policy(policy)
+        if isolation is not None:
+            policy = policy.replace(isolation=isolation)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, not {size!r}")
         workers = size if workers is None else workers
@@ -34,6 +47,9 @@ class Pool:
         self.policy = policy
         self.size = size
         self._ready = queue.Queue(maxsize=size)
+        # domain -> its idle interpreter, the one used last at the end
+        self._kept = collections.OrderedDict()
+        self._kept_lock = threading.Lock()
         self._closed = threading.Event()
         self._error = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -74,29 +90,63 @@ class Pool:
                     from self._error
             return interp
 
-    def _run(self, work):
-        interp = self._take()
+    def _run(self, work, domain):
+        interp = None
+        if domain is not None:
+            with self._kept_lock:
+                interp = self._kept.pop(domain, None)
+        if interp is None:
+            interp = self._take()
         try:
             return work(interp)
         finally:
-            interp.close()
+            # An exception inside leaves the domain's state as it is; a
+            # worker that was killed or lost is not kept.
+            if domain is not None and interp._usable():
+                self._keep(domain, interp)
+            else:
+                interp.close()
+
+    def _keep(self, domain, interp):
+        evicted = []
+        with self._kept_lock:
+            if self._closed.is_set():
+                evicted.append(interp)
+            else:
+                self._kept[domain] = interp
+            while len(self._kept) > self.size:
+                evicted.append(self._kept.popitem(last=False)[1])
+        for old in evicted:
+            old.close()
+
+    def _check_domain(self, domain):
+        if domain is not None:
+            hash(domain)
 
     def submit(self, target, /, *args, **kwargs):
         """Call *target*, "module:qualname", in a fresh interpreter with
         copies of the arguments; a Future of a copy of its result."""
+        return self.submit_to(None, target, *args, **kwargs)
+
+    def submit_to(self, domain, target, /, *args, **kwargs):
+        """submit(), in the interpreter of *domain* (None: a fresh one)."""
         if not isinstance(target, str):
             raise TypeError(f"target must be a str, not "
                             f"{type(target).__name__}")
+        self._check_domain(domain)
         return self._executor.submit(
-            self._run, lambda interp: interp.call(target, *args, **kwargs))
+            self._run, lambda interp: interp.call(target, *args, **kwargs),
+            domain)
 
-    def submit_source(self, source):
-        """Run *source* in a fresh interpreter; a Future of its Result."""
+    def submit_source(self, source, *, domain=None):
+        """Run *source* in a fresh interpreter, or that of *domain*; a
+        Future of its Result."""
         if not isinstance(source, str):
             raise TypeError(f"source must be a str, not "
                             f"{type(source).__name__}")
+        self._check_domain(domain)
         return self._executor.submit(
-            self._run, lambda interp: interp.run(source))
+            self._run, lambda interp: interp.run(source), domain)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         """Stop: no new jobs; end the ready interpreters."""
@@ -111,6 +161,11 @@ class Pool:
                 break
             if interp is not None:
                 interp.close()
+        with self._kept_lock:
+            kept = list(self._kept.values())
+            self._kept.clear()
+        for interp in kept:
+            interp.close()
 
     def __enter__(self):
         return self
