@@ -371,3 +371,22 @@ def test_a_domain_keeps_its_worker_and_no_other_shares_it():
         assert marks("alice", "a3") == "['a1', 'a2', 'a3']"
         assert pool.submit_to("alice", "operator:add", 2, 3).result(
             timeout=60) == 5
+
+
+def test_the_command_line_reports_a_killed_worker_and_a_missing_layer():
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "sandbox", "run", "--isolate=process",
+         "--time", "1", "-c", "print('started', flush=True)\nwhile 1: pass"],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stdout == "started\n"
+    assert "the worker process was killed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    missing = [name for name, why in layers().items() if why is not None]
+    if missing:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-m", "sandbox", "run",
+             "--isolate=process", f"--require-layer={missing[0]}", "-c",
+             "pass"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2
+        assert f"requires the layer {missing[0]}" in proc.stderr

@@ -111,9 +111,11 @@ def build_parser():
                              + _not_yet("inherit_stdio"))
     grants.add_argument("--isolate", choices=("interpreter", "process"),
                         dest="isolation",
-                        help="run it in the host's process (interpreter, "
-                             "the default) or in a worker process fenced "
-                             "by the kernel too (process)")
+                        help="run it in a worker process fenced by the "
+                             "kernel too (process: the default where the "
+                             "kernel gives seccomp, which 'info' shows; its "
+                             "output comes when it ends), or in this "
+                             "process (interpreter: output streams)")
     grants.add_argument("--require-layer", action="append", default=[],
                         dest="require_layers", metavar="LAYER",
                         choices=LAYERS,
@@ -185,7 +187,18 @@ def policy_from(args):
         value = getattr(args, field)
         if value is not None:
             fields[field] = value
+    if args.isolation is None and fields["isolation"] == "interpreter":
+        # A one-shot script can afford a process: the default where the
+        # kernel gives seccomp (--isolate=interpreter to stay in this one).
+        fields["isolation"] = default_isolation()
     return Policy(**fields)
+
+
+def default_isolation():
+    """The command line's isolation: "process" where seccomp is given."""
+    import _sandbox
+    return ("process" if _sandbox.fence_layers()["seccomp"] is None
+            else "interpreter")
 
 
 def _write(stream, data):
@@ -218,9 +231,15 @@ def run_command(args, parser):
     import _sandbox
     try:
         interp = sandbox.Interpreter(policy)
-    except PolicyError as exc:
+    except (PolicyError, RuntimeError, OSError) as exc:
+        # A path that cannot be opened, a layer the system does not give,
+        # a worker that could not start.
         parser.error(str(exc))
     outcome = {}
+    if interp.pid is not None:
+        # A worker sends its output as it comes.
+        interp._on_output = lambda fd, data: _write(
+            sys.stdout if fd == 1 else sys.stderr, data)
 
     def job():
         try:
@@ -266,8 +285,15 @@ def run_command(args, parser):
     if isinstance(error, OSError) and not isinstance(error,
                                                      sandbox.SandboxError):
         parser.error(str(error))
+    if isinstance(error, sandbox.SandboxLimitExceeded):
+        # The host killed its worker process.
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return EXIT_LIMIT
     if not isinstance(error, sandbox.RemoteError):
         raise error
+    if error.type_name == "sandbox.WorkerLost":
+        print(f"{parser.prog}: {error.message}", file=sys.stderr)
+        return EXIT_RAISED
     if error.type_name == "SystemExit":
         code = error.exit_code
         if code is None:

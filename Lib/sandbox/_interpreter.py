@@ -78,6 +78,9 @@ class Interpreter:
         self._lock = threading.Lock()
         self._log_seen = []
         self._worker = None
+        # For the command line: called with (fd, bytes) as a worker's job
+        # writes, instead of all of it in the Result.
+        self._on_output = None
         if policy.isolation == "process":
             # A worker process of its own (Lib/sandbox/_worker.py).  The
             # switch is the debug build's, for the tests of the second
@@ -212,7 +215,7 @@ class Interpreter:
         # The value crosses twice: checked here first, as in-process jobs
         # check it (ValueError for what cannot cross).
         _sandbox.encode(request)
-        answer = self._worker.job(request)
+        answer = self._worker.job(request, self._on_output)
         result = Result(answer["stdout"].decode("utf-8", "replace"),
                         answer["stderr"].decode("utf-8", "replace"),
                         self._new_denials(answer["denials"]),

@@ -19,6 +19,7 @@ SandboxLimitExceeded.
 import os
 import struct
 import sys
+import threading
 
 import _sandbox
 
@@ -160,15 +161,47 @@ def serve(fd):
     send_frame(sock, {"ready": True, "layers": layers, "id": interp_id,
                       "pid": os.getpid()})
     namespace = {"__name__": "__main__"}
+    lock = threading.Lock()
     while True:
         request = recv_frame(sock)
         if not isinstance(request, dict):
             return 0
-        if unwalled:
-            answer = _run_unwalled(namespace, request)
-        else:
-            answer = _run(interp_id, request)
-        send_frame(sock, answer)
+        streamer = None
+        if request.get("stream") is True and not unwalled:
+            streamer = _Streamer(sock, lock, interp_id)
+        try:
+            if unwalled:
+                answer = _run_unwalled(namespace, request)
+            else:
+                answer = _run(interp_id, request)
+        finally:
+            if streamer is not None:
+                streamer.stop()
+        with lock:
+            send_frame(sock, answer)
+
+
+class _Streamer(threading.Thread):
+    """Send what the job writes while it runs, every 20 ms, as frames
+    {"output": 1 or 2, "data": bytes}; the answer carries the rest."""
+
+    def __init__(self, sock, lock, interp_id):
+        super().__init__(name="sandbox-worker-output", daemon=True)
+        self._sock, self._lock, self._id = sock, lock, interp_id
+        self._done = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self._done.wait(0.02):
+            for fd in (1, 2):
+                data = _sandbox.take_output(self._id, fd)
+                if data:
+                    with self._lock:
+                        send_frame(self._sock, {"output": fd, "data": data})
+
+    def stop(self):
+        self._done.set()
+        self.join()
 
 
 # --- The host's side ------------------------------------------------------
@@ -269,19 +302,20 @@ class Worker:
         raise RuntimeError(f"the worker process could not start its "
                            f"untrusted interpreter: {message}")
 
-    def _receive(self, timeout, what):
+    def _receive(self, timeout, what, limit=None):
         """The next frame within *timeout* seconds; the worker is killed and
-        the job ended if it does not come."""
+        the job ended if it does not come (*limit*: the whole time)."""
         import socket
+        limit = timeout if limit is None else limit
         self._sock.settimeout(timeout)
         try:
             value = recv_frame(self._sock)
         except (socket.timeout, TimeoutError):
             self.kill()
-            self.lost = f"its {what} took more than {timeout:g} s"
+            self.lost = f"its {what} took more than {limit:g} s"
             raise _sandbox.SandboxLimitExceeded(
                 f"the worker process was killed: its {what} took more "
-                f"than {timeout:g} s (the policy's time)") from None
+                f"than {limit:g} s (the policy's time)") from None
         except FrameError as exc:
             self._lose(f"it sent {exc}")
         except OSError as exc:
@@ -301,18 +335,33 @@ class Worker:
                                     f"the worker process was lost: {why}",
                                     "", None)
 
-    def job(self, request):
+    def job(self, request, on_output=None):
         """Send *request*, wait for its answer (the policy's time at most),
-        and return it, checked."""
+        and return it, checked.  With *on_output*, the worker sends what
+        the job writes while it runs: on_output(fd, data) gets it."""
+        import time
         if self.lost is not None:
             raise _sandbox.remote_error("sandbox.WorkerLost",
                                         f"the worker process is gone: "
                                         f"{self.lost}", "", None)
+        if on_output is not None:
+            request = dict(request, stream=True)
         try:
             send_frame(self._sock, request)
         except OSError as exc:
             self._lose(f"its socket failed ({exc.strerror})")
-        answer = self._receive(self.policy.time, "job")
+        deadline = time.monotonic() + self.policy.time
+        while True:
+            left = deadline - time.monotonic()
+            answer = self._receive(max(left, 0.001), "job",
+                                   self.policy.time)
+            if not (isinstance(answer, dict) and "output" in answer):
+                break
+            fd, data = answer.get("output"), answer.get("data")
+            if (on_output is None or fd not in (1, 2)
+                    or type(data) is not bytes or len(answer) != 2):
+                self._lose("it sent output of the wrong shape")
+            on_output(fd, data)
         try:
             return _check_answer(answer)
         except FrameError as exc:
