@@ -68,6 +68,27 @@ read_from(PyObject *interp_id, const char *func,
  * entry raises sandbox.PolicyError, whose attributes field and value name
  * it.  The sandbox package checks nothing of these fields itself. */
 
+/* A PolicyError for *item*, which the conversion of an entry of *field*
+ * refused: TypeError (not a str or path), ValueError (a NUL, a character
+ * that does not encode); any other exception (MemoryError,
+ * KeyboardInterrupt, a SandboxError raised by __fspath__) is kept.
+ * Return -1. */
+static int
+entry_error(const char *field, PyObject *item)
+{
+    if (PyErr_Occurred()) {
+        int type = PyErr_ExceptionMatches(PyExc_TypeError);
+        if (!type && !PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return _PySandboxPolicy_ErrorObject(field, item,
+                                            type ? "expected a string"
+                                                 : "not a valid entry");
+    }
+    return _PySandboxPolicy_ErrorObject(field, item, "not a valid entry");
+}
+
 /* The list field *field*: an iterable of str (env, modules) or of paths
  * (str, bytes or os.PathLike: read, write), not a str itself.  Call
  * *add*(policy, entry) for each entry, the path encoded as the file system
@@ -83,6 +104,9 @@ add_each(PySandboxPolicy *policy, const char *field, PyObject *value,
     }
     PyObject *iterator = PyObject_GetIter(value);
     if (iterator == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return -1;
+        }
         PyErr_Clear();
         return _PySandboxPolicy_ErrorObject(field, value,
                                             "expected a list of strings");
@@ -95,13 +119,26 @@ add_each(PySandboxPolicy *policy, const char *field, PyObject *value,
             rc = _PySandboxPolicy_ErrorObject(field, item,
                                               "expected a string");
         }
+        else if (!paths) {
+            /* A name: UTF-8, without NUL. */
+            Py_ssize_t size;
+            const char *utf8 = PyUnicode_AsUTF8AndSize(item, &size);
+            if (utf8 == NULL || strlen(utf8) != (size_t)size) {
+                rc = entry_error(field, item);
+            }
+            else if (size == 0) {
+                rc = _PySandboxPolicy_ErrorObject(field, item,
+                                                  "an empty entry");
+            }
+            else {
+                rc = add(policy, utf8, access);
+            }
+            Py_DECREF(item);
+            continue;
+        }
         else if (!PyUnicode_FSConverter(item, &bytes)) {
-            /* Not a path (TypeError), or one with a NUL (ValueError). */
-            int type = PyErr_ExceptionMatches(PyExc_TypeError);
-            PyErr_Clear();
-            rc = _PySandboxPolicy_ErrorObject(field, item,
-                                              type ? "expected a string"
-                                                   : "not a valid entry");
+            /* Not a path, one with a NUL, or one that does not encode. */
+            rc = entry_error(field, item);
         }
         else if (PyBytes_GET_SIZE(bytes) == 0) {
             rc = _PySandboxPolicy_ErrorObject(field, item,
@@ -152,17 +189,18 @@ add_module_files(PySandboxPolicy *policy, PyObject *value)
     while (rc == 0 && PyDict_Next(copy, &pos, &name, &file)) {
         PyObject *bytes = NULL;
         const char *utf8 = NULL;
+        Py_ssize_t size;
         if (!PyUnicode_Check(name)) {
             rc = _PySandboxPolicy_ErrorObject("module_files", name,
                                               "expected a module name");
         }
-        else if ((utf8 = PyUnicode_AsUTF8(name)) == NULL) {
-            rc = -1;
+        else if ((utf8 = PyUnicode_AsUTF8AndSize(name, &size)) == NULL
+                 || strlen(utf8) != (size_t)size)
+        {
+            rc = entry_error("module_files", name);
         }
         else if (!PyUnicode_FSConverter(file, &bytes)) {
-            PyErr_Clear();
-            rc = _PySandboxPolicy_ErrorObject("module_files", file,
-                                              "expected a file's path");
+            rc = entry_error("module_files", file);
         }
         else {
             rc = PySandboxPolicy_AllowModuleFile(policy, utf8,
@@ -353,7 +391,7 @@ fields_of(const PySandboxPolicy *policy)
     return Py_BuildValue(
         "{s:n, s:i, s:N, s:N, s:N, s:N, s:N}",
         "threads", policy->max_threads,
-        "recursion_limit", policy->recursion_limit,
+        "recursion_limit", _PySandboxPolicy_RecursionLimit(policy),
         "env", sorted_tuple(policy->env, policy->n_env, 0),
         "modules", sorted_tuple(policy->modules, policy->n_modules, 0),
         "module_files", module_files,
@@ -755,18 +793,24 @@ _sandbox_encode(PyObject *module, PyObject *value)
 _sandbox.decode
 
     data: Py_buffer
+    max_items: Py_ssize_t = -1
+    max_keys: Py_ssize_t = -1
     /
 
 Decode what encode() made; RuntimeError for anything else.
 
-No code of the sender's runs, whatever the bytes are.
+No code of the sender's runs, whatever the bytes are.  At most
+max_items values are made, and dict keys that are not str (whose hashes
+a sender can make collide) at most max_keys; -1: no limit.
 [clinic start generated code]*/
 
 static PyObject *
-_sandbox_decode_impl(PyObject *module, Py_buffer *data)
-/*[clinic end generated code: output=0b27ce67f698b44e input=46efd62e66555f72]*/
+_sandbox_decode_impl(PyObject *module, Py_buffer *data, Py_ssize_t max_items,
+                     Py_ssize_t max_keys)
+/*[clinic end generated code: output=c6a297e8dbaee465 input=79c003e5026113e7]*/
 {
-    return _PySandbox_DecodeValue(data->buf, data->len);
+    return _PySandbox_DecodeValue(data->buf, data->len, max_items,
+                                  max_keys);
 }
 
 

@@ -186,13 +186,13 @@ landlock_add_links(int ruleset, const sandbox_grant *grant, uint64_t handled)
 }
 
 /* One Landlock rule per grant of *state*: a directory with what it grants
- * beneath it; a file that exists with its file rights alone; a file to be
- * created with the file rights in its directory (Landlock has no rule for
- * one name: the outer wall is wider there than the engine).  Return 0, or
- * -1 with errno set. */
+ * beneath it; a file with its file rights alone.  Landlock has no rule for
+ * a name that does not exist yet (only for its whole directory), so a
+ * file granted for writing must exist: otherwise *missing* is its path and
+ * the result -2.  Return 0, or -1 with errno set. */
 static int
 landlock_add_grants(int ruleset, const struct _PySandboxState *state,
-                     uint64_t handled)
+                    uint64_t handled, const char **missing)
 {
     for (Py_ssize_t i = 0; i < state->n_grants; i++) {
         const sandbox_grant *grant = &state->grants[i];
@@ -224,15 +224,11 @@ landlock_add_grants(int ruleset, const struct _PySandboxState *state,
         if (fd >= 0) {
             close(fd);
         }
-        if (write
-            && landlock_add_path(ruleset, grant->fd,
-                                 LL_WRITE_FILE
-                                 | LANDLOCK_ACCESS_FS_MAKE_REG
-                                 | LANDLOCK_ACCESS_FS_REMOVE_FILE,
-                                 handled) < 0)
-        {
-            return -1;
+        if (write) {
+            *missing = grant->root;
+            return -2;
         }
+        /* A file to read that does not exist: nothing to read. */
     }
     return 0;
 }
@@ -273,12 +269,14 @@ landlock_add_loader(int ruleset, uint64_t handled)
  * *state* and the TCP *ports*.  Return NULL, or why not. */
 static const char *
 fence_landlock(const struct _PySandboxState *state, const long *ports,
-               Py_ssize_t n_ports)
+               Py_ssize_t n_ports, int *failed, const char **missing)
 {
     int abi = landlock_abi();
     if (abi < 1) {
         return "this kernel has no Landlock";
     }
+    /* From here on the system gives the layer: a failure is the fence's. */
+    *failed = 1;
     struct sandbox_landlock_ruleset attr = {
         .handled_access_fs = landlock_handled_fs(abi),
         .handled_access_net = (abi >= 4
@@ -294,8 +292,13 @@ fence_landlock(const struct _PySandboxState *state, const long *ports,
         return "landlock_create_ruleset() failed";
     }
     const char *error = NULL;
-    if (landlock_add_grants(ruleset, state, attr.handled_access_fs) < 0
-        || landlock_add_loader(ruleset, attr.handled_access_fs) < 0)
+    int rc = landlock_add_grants(ruleset, state, attr.handled_access_fs,
+                                 missing);
+    if (rc == -2) {
+        error = "a file granted for writing does not exist";
+    }
+    else if (rc < 0 || landlock_add_loader(ruleset,
+                                           attr.handled_access_fs) < 0)
     {
         error = "a grant could not be added to the Landlock ruleset";
     }
@@ -315,6 +318,9 @@ fence_landlock(const struct _PySandboxState *state, const long *ports,
         error = "landlock_restrict_self() failed";
     }
     close(ruleset);
+    if (error == NULL) {
+        *failed = 0;
+    }
     return error;
 }
 
@@ -340,17 +346,20 @@ write_file(const char *path, const char *text)
  * its children would be in it, which seccomp forbids.  Return NULL, or
  * why not. */
 static const char *
-fence_namespaces(int network)
+fence_namespaces(int network, int *failed)
 {
     uid_t uid = geteuid();
     gid_t gid = getegid();
     int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
                 | (network ? 0 : CLONE_NEWNET);
     if (unshare(flags) < 0) {
-        return (errno == EPERM || errno == ENOSPC || errno == EUSERS)
+        return (errno == EPERM || errno == ENOSPC || errno == EUSERS
+                || errno == EINVAL)
                ? "unprivileged user namespaces are not available"
                : "unshare() failed";
     }
+    /* Taken: what follows must work. */
+    *failed = 1;
     char map[64];
     PyOS_snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid,
                   (unsigned)uid);
@@ -368,6 +377,7 @@ fence_namespaces(int network)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
         return "the mounts could not be made private";
     }
+    *failed = 0;
     return NULL;
 }
 
@@ -449,33 +459,33 @@ static const char *const allowed_syscalls[] = {
     "fcntl", "dup", "dup2", "dup3", "pipe", "pipe2", "access",
     "faccessat", "faccessat2", "readlink", "readlinkat", "mkdir",
     "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
-    "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod",
-    "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown",
-    "utime", "utimes", "utimensat", "futimesat", "truncate", "ftruncate",
+    "renameat2", "link", "linkat", "symlink", "symlinkat",
+    /* Of the calls that change a file's metadata, which Landlock does not
+       cover, only those on a descriptor the worker opened: not chmod(),
+       chown(), utime() and their *at() forms by name. */
+    "fchmod", "fchown", "truncate", "ftruncate",
     "fsync", "fdatasync", "sync_file_range", "fallocate", "flock",
     "fadvise64", "readahead", "getcwd", "chdir", "fchdir", "umask",
-    "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr",
-    "flistxattr", "copy_file_range", "sendfile", "splice", "tee",
+    "fgetxattr", "flistxattr", "copy_file_range", "sendfile", "splice",
+    "tee",
     /* waiting on descriptors */
     "select", "pselect6", "poll", "ppoll", "epoll_create", "epoll_create1",
     "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd",
     "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
-    /* sockets it has (socket() itself is conditional) */
-    "recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
+    /* sockets it has (socket() itself, and sending, are conditional) */
+    "recvfrom", "recvmsg", "recvmmsg",
     "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
     /* memory */
     "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "msync",
     "mincore", "membarrier",
-    /* the process and its threads */
+    /* the process and its threads (the calls that name another process
+       are conditional) */
     "exit", "exit_group", "getpid", "gettid", "getppid", "getuid",
     "geteuid", "getgid", "getegid", "getgroups", "getresuid",
-    "getresgid", "getpgrp", "getpgid", "getsid", "uname", "sysinfo",
-    "getrusage", "times", "prlimit64", "getrlimit", "setrlimit",
-    "getpriority", "getcpu", "sched_yield", "sched_getaffinity",
-    "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
-    "sched_get_priority_min", "set_robust_list", "get_robust_list",
-    "rseq", "set_tid_address", "arch_prctl", "prctl", "futex",
-    "futex_waitv",
+    "getresgid", "getpgrp", "uname", "sysinfo", "getrusage", "times",
+    "getrlimit", "setrlimit", "getcpu", "sched_yield",
+    "sched_get_priority_max", "sched_get_priority_min", "set_robust_list",
+    "rseq", "set_tid_address", "arch_prctl", "futex", "futex_waitv",
     /* time */
     "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres",
     "gettimeofday", "time", "getrandom", "alarm", "getitimer",
@@ -495,8 +505,12 @@ static const unsigned long allowed_ioctls[] = {
 };
 
 static const char *
-fence_seccomp(int network)
+fence_seccomp(int network, int *failed)
 {
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
+        return "this kernel has no seccomp";
+    }
+    *failed = 1;
     /* What is not allowed fails with EPERM, as a denied call does. */
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (ctx == NULL) {
@@ -512,6 +526,53 @@ fence_seccomp(int network)
         }
     }
     pid_t pid = getpid();
+    /* Calls that name a process: 0 (itself) or its own ID only.  Its
+       user ID is the host's, so the kernel would let it lower the host's
+       limits (prlimit64) or read its scheduling. */
+    static const char *const self_only[] = {
+        "prlimit64", "sched_getaffinity", "sched_getparam",
+        "sched_getscheduler", "getpgid", "getsid", "get_robust_list",
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(self_only); i++) {
+        int nr = seccomp_syscall_resolve_name(self_only[i]);
+        if (nr != __NR_SCMP_ERROR
+            && (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                 SCMP_A0(SCMP_CMP_EQ, 0)) < 0
+                || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                    SCMP_A0(SCMP_CMP_EQ,
+                                            (scmp_datum_t)pid)) < 0))
+        {
+            error = "a rule for a call on itself could not be added";
+        }
+    }
+    /* getpriority(PRIO_PROCESS, 0) */
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getpriority), 2,
+                         SCMP_A0(SCMP_CMP_EQ, PRIO_PROCESS),
+                         SCMP_A1(SCMP_CMP_EQ, 0)) < 0)
+    {
+        error = "the getpriority() rule could not be added";
+    }
+    /* prctl(): what the C library and Python ask, never what would undo
+       the fence (PR_SET_PDEATHSIG: the worker dies with its host). */
+    static const int prctl_options[] = {
+        PR_GET_DUMPABLE, PR_GET_NAME, PR_SET_NAME, PR_GET_SECCOMP,
+        PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_TIMERSLACK,
+        PR_GET_PDEATHSIG,
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(prctl_options); i++) {
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                             SCMP_A0(SCMP_CMP_EQ,
+                                     (scmp_datum_t)prctl_options[i])) < 0)
+        {
+            error = "a prctl() rule could not be added";
+        }
+    }
+    /* utimensat(fd, NULL, ...): os.utime() of a descriptor. */
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(utimensat), 1,
+                         SCMP_A1(SCMP_CMP_EQ, 0)) < 0)
+    {
+        error = "the utimensat() rule could not be added";
+    }
     /* New threads only: clone() with CLONE_THREAD; clone3() passes its
        flags in memory, which a filter cannot read, so it fails as if the
        kernel had none, and the C library falls back to clone(). */
@@ -536,14 +597,35 @@ fence_seccomp(int network)
             error = "an ioctl() rule could not be added";
         }
     }
+    /* Sending, without MSG_FASTOPEN: TCP Fast Open connects in sendto()
+       and sendmsg(), where Landlock's check of connect() does not see
+       it. */
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+                         SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0)) < 0
+        || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                            SCMP_A2(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN,
+                                    0)) < 0
+        || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+                            SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN,
+                                    0)) < 0)
+    {
+        error = "a rule for sending could not be added";
+    }
     if (network) {
-        /* Outgoing TCP, to the ports that Landlock allows. */
-        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, AF_INET)) < 0
-            || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                                SCMP_A0(SCMP_CMP_EQ, AF_INET6)) < 0
-            || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
-                                0) < 0)
+        /* Outgoing TCP streams, to the ports that Landlock allows: no UDP
+           or raw socket, which Landlock does not cover. */
+        for (int family = 0; family < 2; family++) {
+            if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                                 SCMP_A0(SCMP_CMP_EQ,
+                                         family ? AF_INET6 : AF_INET),
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf,
+                                         SOCK_STREAM)) < 0)
+            {
+                error = "a socket rule could not be added";
+            }
+        }
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
+                             0) < 0)
         {
             error = "a socket rule could not be added";
         }
@@ -552,6 +634,9 @@ fence_seccomp(int network)
         error = "seccomp_load() failed";
     }
     seccomp_release(ctx);
+    if (error == NULL) {
+        *failed = 0;
+    }
     return error;
 }
 #endif  /* HAVE_LIBSECCOMP */
@@ -662,17 +747,26 @@ _PySandbox_Fence(PyInterpreterState *interp, unsigned long long memory,
         return NULL;
     }
     const char *why[Py_ARRAY_LENGTH(layer_names)] = {NULL};
+    /* A layer that the system gives but that could not be applied fails
+       the fence whatever the policy requires; one that the system does
+       not give fails it only if required. */
+    int failed[Py_ARRAY_LENGTH(layer_names)] = {0};
+    const char *missing = NULL;
 #ifdef SANDBOX_FENCE_LINUX
-    /* Signals of a host that dies do not reach the worker, which finds
-       its socket closed instead; it dies with its host. */
+    /* The worker dies with the host's thread that started it (the host
+       starts workers from one thread that lives as long as it does), and
+       seccomp keeps it from undoing this. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    why[0] = fence_namespaces(n_ports > 0);
+    why[0] = fence_namespaces(n_ports > 0, &failed[0]);
     why[1] = fence_rlimits(memory, threads, why[0] == NULL);
+    failed[1] = why[1] != NULL;
     why[2] = (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
               ? "prctl(PR_SET_NO_NEW_PRIVS) failed" : NULL);
-    why[3] = fence_landlock(interp->sandbox, ports, n_ports);
+    failed[2] = why[2] != NULL;
+    why[3] = fence_landlock(interp->sandbox, ports, n_ports, &failed[3],
+                            &missing);
 #  ifdef HAVE_LIBSECCOMP
-    why[4] = fence_seccomp(n_ports > 0);
+    why[4] = fence_seccomp(n_ports > 0, &failed[4]);
 #  else
     why[4] = "built without libseccomp";
 #  endif
@@ -681,7 +775,19 @@ _PySandbox_Fence(PyInterpreterState *interp, unsigned long long memory,
         why[i] = "only on Linux";
     }
 #endif
+    if (missing != NULL) {
+        (void)_PySandboxPolicy_Error(
+            "write", missing, "a worker process can be granted a file "
+            "only if it exists (its fence has no rule for one name): "
+            "create it first, or grant its directory");
+        return NULL;
+    }
     for (size_t i = 0; i < Py_ARRAY_LENGTH(layer_names); i++) {
+        if (failed[i]) {
+            PyErr_Format(PyExc_RuntimeError, "the worker could not fence "
+                         "itself: %s: %s", layer_names[i], why[i]);
+            return NULL;
+        }
         if ((required & (1u << i)) && why[i] != NULL) {
             PyErr_Format(PyExc_RuntimeError, "the policy requires the "
                          "layer %s, which this system does not give: %s",

@@ -122,22 +122,29 @@ check_module_name(const char *field, const char *name, int stdlib)
                                       "name (pure-Python modules need no "
                                       "grant)");
     }
-    PyObject *str = PyUnicode_FromString(name);
-    if (str == NULL) {
-        return -1;
-    }
-    int identifier = PyUnicode_IsIdentifier(str);
-    Py_DECREF(str);
+    PyObject *str = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name),
+                                         "strict");
+    int identifier = str != NULL && PyUnicode_IsIdentifier(str);
+    Py_XDECREF(str);
     if (!identifier) {
+        PyErr_Clear();
         return _PySandboxPolicy_Error(field, name, "not a module name");
     }
-    if (stdlib
-        && !_PySandbox_InList((const char *const *)_Py_stdlib_module_names,
-                              Py_ARRAY_LENGTH(_Py_stdlib_module_names), name))
-    {
+    int in_stdlib = _PySandbox_InList(
+        (const char *const *)_Py_stdlib_module_names,
+        Py_ARRAY_LENGTH(_Py_stdlib_module_names), name);
+    if (stdlib && !in_stdlib) {
         return _PySandboxPolicy_Error(field, name, "not a module of the "
                                       "standard library (bind a module of "
                                       "your own to its file)");
+    }
+    if (!stdlib && in_stdlib) {
+        /* A binding would let a nested policy, or the name alone, stand
+           for the standard library's own module. */
+        return _PySandboxPolicy_Error(field, name, "a module of the "
+                                      "standard library, which is granted "
+                                      "by its name (modules), not bound to "
+                                      "a file");
     }
     if (never_module(name)) {
         return _PySandboxPolicy_Error(field, name, "never loaded in an "
@@ -209,8 +216,13 @@ int
 _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,
                                const PySandboxPolicy *outer)
 {
+    /* By name: a module that *outer* binds to a file does not stand for
+       one of the standard library's that *inner* names. */
     for (Py_ssize_t i = 0; i < inner->n_modules; i++) {
-        if (!policy_allows_module(outer, inner->modules[i])) {
+        const char *name = inner->modules[i];
+        if (_PySandboxPolicy_ModuleFile(outer, name) != NULL
+            || !policy_allows_module(outer, name))
+        {
             return 0;
         }
     }

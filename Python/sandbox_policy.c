@@ -17,6 +17,17 @@
 
 /* Policies */
 
+/* Each list holds at most SANDBOX_MAX_POLICY_ENTRIES entries: adding one
+ * and comparing policies compare entries pairwise, in C loops that
+ * nothing interrupts. */
+static int
+too_many(void)
+{
+    PyErr_Format(PyExc_SandboxPolicyError, "a policy list holds at most "
+                 "%d entries", SANDBOX_MAX_POLICY_ENTRIES);
+    return -1;
+}
+
 PySandboxPolicy *
 PySandboxPolicy_New(void)
 {
@@ -105,6 +116,9 @@ _PySandbox_AddName(char ***list, Py_ssize_t *n, const char *name)
     if (_PySandbox_PolicyLists(*list, *n, name)) {
         return 0;
     }
+    if (*n >= SANDBOX_MAX_POLICY_ENTRIES) {
+        return too_many();
+    }
     return push_string(list, n, _PyMem_RawStrdup(name));
 }
 
@@ -135,6 +149,8 @@ _PySandbox_FindValue(char *const *list, Py_ssize_t n, const char *name)
 }
 
 /* The typed lists of a policy */
+
+
 
 static void
 free_path_rules(sandbox_path_rule *rules, Py_ssize_t n)
@@ -223,6 +239,9 @@ _PySandboxPolicy_AddPathRule(PySandboxPolicy *policy, const char *path,
             return 0;
         }
     }
+    if (policy->n_paths >= SANDBOX_MAX_POLICY_ENTRIES) {
+        return too_many();
+    }
     char *copy = _PyMem_RawStrdup(path);
     sandbox_path_rule *grown = copy == NULL ? NULL : PyMem_RawRealloc(
         policy->paths, (size_t)(policy->n_paths + 1) * sizeof(*grown));
@@ -242,6 +261,9 @@ int
 _PySandboxPolicy_AddModuleFile(PySandboxPolicy *policy, const char *name,
                                const char *file)
 {
+    if (policy->n_module_files >= SANDBOX_MAX_POLICY_ENTRIES) {
+        return too_many();
+    }
     char *name_copy = _PyMem_RawStrdup(name);
     char *file_copy = _PyMem_RawStrdup(file);
     sandbox_module_file *grown = (name_copy == NULL || file_copy == NULL)

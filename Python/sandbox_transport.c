@@ -167,6 +167,13 @@ typedef struct {
     size_t len;
     size_t allocated;
     size_t pos;             /* decoding */
+    /* Decoding what a worker process sent (_PySandbox_DecodeValue()):
+       how many more values, and dict keys that are not str, it may make.
+       Each value takes a pointer or more in the host, and keys whose
+       hashes the sender chooses (int, float, tuple) can all collide. */
+    int limited;
+    Py_ssize_t items_left;
+    Py_ssize_t keys_left;
 } xfer_buf;
 
 static void
@@ -395,6 +402,10 @@ decode_value(xfer_buf *buf, int depth)
         }
         return NULL;
     }
+    if (buf->limited && --buf->items_left < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "a value of too many items");
+        return NULL;
+    }
     switch (tag) {
     case TAG_NONE:
         Py_RETURN_NONE;
@@ -435,6 +446,11 @@ decode_value(xfer_buf *buf, int depth)
         if (xfer_get_size(buf, &size) < 0) {
             return NULL;
         }
+        /* The container is made before its items: count them first. */
+        if (buf->limited && size > (size_t)buf->items_left) {
+            PyErr_SetString(PyExc_RuntimeError, "a value of too many items");
+            return NULL;
+        }
         PyObject *result = tag == TAG_TUPLE ? PyTuple_New((Py_ssize_t)size)
                                             : PyList_New((Py_ssize_t)size);
         if (result == NULL) {
@@ -465,6 +481,13 @@ decode_value(xfer_buf *buf, int depth)
         }
         for (size_t i = 0; i < size; i++) {
             PyObject *key = decode_value(buf, depth + 1);
+            if (key != NULL && buf->limited && !PyUnicode_CheckExact(key)
+                && --buf->keys_left < 0)
+            {
+                Py_CLEAR(key);
+                PyErr_SetString(PyExc_RuntimeError,
+                                "dicts of too many keys that are not str");
+            }
             PyObject *value = key ? decode_value(buf, depth + 1) : NULL;
             int rc = value ? PyDict_SetItem(result, key, value) : -1;
             Py_XDECREF(key);
@@ -516,13 +539,18 @@ _PySandbox_EncodeValue(PyObject *value)
 }
 
 PyObject *
-_PySandbox_DecodeValue(const char *data, Py_ssize_t size)
+_PySandbox_DecodeValue(const char *data, Py_ssize_t size,
+                       Py_ssize_t max_items, Py_ssize_t max_keys)
 {
     if (size > (Py_ssize_t)XFER_MAX_SIZE) {
         PyErr_SetString(PyExc_RuntimeError, "corrupt value");
         return NULL;
     }
-    xfer_buf buf = {.data = (char *)data, .len = (size_t)size};
+    xfer_buf buf = {.data = (char *)data, .len = (size_t)size,
+                    .limited = max_items >= 0 || max_keys >= 0,
+                    .items_left = max_items >= 0 ? max_items
+                                                 : PY_SSIZE_T_MAX,
+                    .keys_left = max_keys >= 0 ? max_keys : PY_SSIZE_T_MAX};
     return xfer_decode(&buf);
 }
 

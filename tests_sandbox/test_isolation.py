@@ -390,3 +390,142 @@ def test_the_command_line_reports_a_killed_worker_and_a_missing_layer():
              "pass"], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2
         assert f"requires the layer {missing[0]}" in proc.stderr
+
+
+# --- What the second review found (Doc/sandbox/isolation.rst) -------------
+
+@requires_debug
+@requires_layers("seccomp")
+def test_the_outer_wall_alone_leaves_the_hosts_limits_and_files(host_files):
+    import resource
+    canary, granted, _ = host_files
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    mode, mtime = canary.stat().st_mode, canary.stat().st_mtime
+    with interpreter(process_policy(write=[str(granted)]),
+                     inner_wall_off=True) as i:
+        for source in [
+            f"import resource\nresource.prlimit({os.getpid()}, "
+            f"resource.RLIMIT_NOFILE, (20, 20))",
+            f"import os\nos.chmod({str(canary)!r}, 0o4777)",
+            f"import os\nos.utime({str(canary)!r}, (0, 0))",
+            f"import os\nos.chown({str(canary)!r}, 1, 1)",
+            # The worker cannot undo its death with the host.
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "assert libc.prctl(1, 0, 0, 0, 0) == 0",
+        ]:
+            assert outcome(i, source) in ("PermissionError",
+                                          "AssertionError"), source
+        # Its own descriptors' metadata is still its own to change.
+        assert outcome(i, f"import os\np = {str(granted / 'f')!r}\n"
+                          f"fd = os.open(p, os.O_CREAT | os.O_WRONLY)\n"
+                          f"os.fchmod(fd, 0o600); os.utime(fd, (1, 1))\n"
+                          f"os.close(fd)") == "ran"
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+    assert (canary.stat().st_mode, canary.stat().st_mtime) == (mode, mtime)
+    assert (granted / "f").stat().st_mtime == 1
+
+
+def test_a_worker_dies_with_its_host():
+    proc = run_host("""
+        import os, sandbox
+        i = sandbox.Interpreter(sandbox.Policy(isolation="process"))
+        print(i.pid, flush=True)
+        os._exit(0)
+    """, timeout=60)
+    pid = int(proc.stdout.split()[0])
+    assert wait_gone(pid)
+
+
+def test_a_file_to_write_must_exist_for_a_worker(tmp_path):
+    import sandbox
+    target = tmp_path / "out.json"
+    with pytest.raises(sandbox.PolicyError, match="only if it exists") \
+            as info:
+        interpreter(process_policy(write=[str(target)]))
+    assert (info.value.field, info.value.value) == ("write", str(target))
+    target.write_text("{}")
+    with interpreter(process_policy(write=[str(target)])) as i:
+        assert outcome(i, f"open({str(target)!r}, 'w').write('[1]')") == \
+            "ran"
+    assert target.read_text() == "[1]"
+
+
+# Raw frames that a taken-over worker writes on its socket.
+FRAMES = r'''
+import os, struct, sys, time, _sandbox
+FD = int(sys.argv[-1])
+def send(data):
+    while data:
+        data = data[os.write(FD, data):]
+def frame(value):
+    body = _sandbox.encode(value)
+    send(struct.pack(">I", len(body)) + body)
+'''
+
+CHANNEL_ATTACKS = {
+    # a frame one byte at a time, each within the time
+    "trickle": "send(struct.pack('>I', 12))\n"
+               "for _ in range(12):\n    time.sleep(0.7); send(b'N')",
+    # dict keys whose hashes collide, decoded in C by the host
+    "collisions": "frame({k * (2**61 - 1): 0 for k in range(20000)})",
+    # few bytes, many values
+    "items": "frame([None] * 5_000_000)",
+    # an answer to a job the host did not ask, before this one's
+    "forged": "frame({'ok': True, 'value': 'forged', 'id': 99, "
+              "'stdout': b'', 'stderr': b'', 'denials': [], "
+              "'remaining': {}})",
+    "unhashable": "send(struct.pack('>I', 35) + b'{' + struct.pack('=Q', 1)"
+                  " + b'[' + struct.pack('=Q', 0) + b'N' + b'x' * 16)",
+}
+
+
+@requires_debug
+@pytest.mark.parametrize("name", sorted(CHANNEL_ATTACKS))
+def test_a_worker_that_sends_garbage_is_lost_in_time(name):
+    import sandbox
+    with interpreter(process_policy(time=3.0), inner_wall_off=True) as i:
+        start = time.monotonic()
+        with pytest.raises((sandbox.RemoteError,
+                            sandbox.SandboxLimitExceeded)) as info:
+            i.run(FRAMES + CHANNEL_ATTACKS[name] + "\ntime.sleep(30)")
+        assert time.monotonic() - start < 6
+        if isinstance(info.value, sandbox.RemoteError):
+            assert info.value.type_name == "sandbox.WorkerLost"
+        with pytest.raises(sandbox.RemoteError, match="is gone"):
+            i.eval("1")
+
+
+@requires_debug
+@requires_layers("landlock", "seccomp")
+def test_a_granted_port_is_the_only_way_out():
+    granted = socket.create_server(("127.0.0.1", 0))
+    other = socket.create_server(("127.0.0.1", 0))
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    for s in (granted, other, udp):
+        s.settimeout(0.5)
+    port = granted.getsockname()[1]
+    try:
+        with interpreter(process_policy(net=[f"127.0.0.1:{port}"]),
+                         inner_wall_off=True) as i:
+            assert outcome(i, f"import socket\nsocket.create_connection("
+                              f"('127.0.0.1', {port}), timeout=2)") == "ran"
+            granted.accept()[0].close()
+            for source in [
+                f"import socket\nsocket.create_connection(('127.0.0.1', "
+                f"{other.getsockname()[1]}), timeout=1)",
+                f"import socket\ns = socket.socket(socket.AF_INET, "
+                f"socket.SOCK_DGRAM)\ns.sendto(b'x', ('127.0.0.1', "
+                f"{udp.getsockname()[1]}))",
+                f"import socket\ns = socket.socket()\ns.sendto(b'x', "
+                f"socket.MSG_FASTOPEN, ('127.0.0.1', "
+                f"{other.getsockname()[1]}))",
+            ]:
+                assert outcome(i, source) == "PermissionError", source
+        with pytest.raises(socket.timeout):
+            other.accept()
+        with pytest.raises(socket.timeout):
+            udp.recvfrom(16)
+    finally:
+        for s in (granted, other, udp):
+            s.close()

@@ -45,7 +45,7 @@ def test_the_engine_keeps_its_fields_in_one_form():
     assert p.modules == ("_json", "zlib") and p.write == ("/tmp/a",)
     import _sandbox
     assert _sandbox.check_policy(read=["/a//b"], threads=2) == {
-        "threads": 2, "recursion_limit": 0, "env": (), "modules": (),
+        "threads": 2, "recursion_limit": 1000, "env": (), "modules": (),
         "module_files": {}, "read": ("/a/b",), "write": ()}
 
 
@@ -294,3 +294,52 @@ def test_a_policy_that_changes_while_it_is_read():
                                                  "assert outcomes == "
                                                  + expected))
     assert proc.stdout.split() == ["ran", "host", "alive"], proc.stderr
+
+
+@requires_untrusted
+def test_module_files_are_for_modules_outside_the_standard_library():
+    import _sandbox
+    for name in ("mmap", "pwd", "json"):
+        with pytest.raises(_sandbox.PolicyError, match="a module of the "
+                           "standard library") as info:
+            _sandbox.check_policy(module_files={name: "/x/m.so"})
+        assert (info.value.field, info.value.value) == ("module_files", name)
+    # A binding of the outer policy never stands for a name of the inner.
+    assert not _sandbox.policy_within({"modules": ["mmap"]},
+                                      {"module_files": {"own": "/x/own.so"}})
+
+
+@requires_untrusted
+def test_entries_that_do_not_convert_and_exceptions_that_are_kept():
+    import _sandbox
+    for fields, field in [({"module_files": {"a\udcff": "/x"}}, "module_files"),
+                          ({"modules": ["\udce9"]}, "modules"),
+                          ({"module_files": {"a\x00evil": "/x"}},
+                           "module_files"),
+                          ({"env": ["A\x00B"]}, "env")]:
+        with pytest.raises(_sandbox.PolicyError) as info:
+            _sandbox.check_policy(**fields)
+        assert info.value.field == field
+
+    class Interrupting:
+        def __fspath__(self):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        _sandbox.check_policy(read=[Interrupting()])
+    with pytest.raises(KeyboardInterrupt):
+        _sandbox.check_policy(module_files={"own": Interrupting()})
+
+    class Iterating:
+        def __iter__(self):
+            raise MemoryError
+    with pytest.raises(MemoryError):
+        _sandbox.check_policy(env=Iterating())
+
+
+@requires_untrusted
+def test_a_policy_list_is_bounded():
+    import _sandbox
+    paths = [f"/data/{n}" for n in range(1025)]
+    with pytest.raises(_sandbox.PolicyError, match="at most 1024 entries"):
+        _sandbox.check_policy(read=paths)
+    assert len(_sandbox.check_policy(read=paths[:1024])["read"]) == 1024

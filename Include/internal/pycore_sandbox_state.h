@@ -85,6 +85,9 @@ struct _PySandboxPolicy {
     Py_ssize_t n_creator_roots;
 };
 
+/* The most entries of each list of a policy (paths, names). */
+#define SANDBOX_MAX_POLICY_ENTRIES 1024
+
 /* The most threads a policy grants at once. */
 #define SANDBOX_MAX_THREADS 1024
 
@@ -357,7 +360,9 @@ extern PyObject *_PySandbox_NewRemoteError(PyObject *type_name,
                                            PyObject *traceback,
                                            PyObject *exit_code);
 extern PyObject *_PySandbox_EncodeValue(PyObject *value);
-extern PyObject *_PySandbox_DecodeValue(const char *data, Py_ssize_t size);
+extern PyObject *_PySandbox_DecodeValue(const char *data, Py_ssize_t size,
+                                        Py_ssize_t max_items,
+                                        Py_ssize_t max_keys);
 
 /* Python/sandbox_fence.c: the second wall */
 extern PyObject *_PySandbox_FenceLayers(void);

@@ -26,6 +26,11 @@ import _sandbox
 # The largest frame: a value crossing (64 MiB) and the two streams.
 MAX_FRAME = 112 * 1024 * 1024
 _HEADER = struct.Struct(">I")
+# What one frame from a worker may make in the host: values (each a
+# pointer or more), and dict keys that are not str, whose hashes a worker
+# could make collide (str hashes are salted per process).
+MAX_ITEMS = 4_000_000
+MAX_OTHER_KEYS = 16_384
 
 # The test switch of the debug build (Doc/sandbox/isolation.rst): with it,
 # a worker runs jobs in its own main interpreter, with none of the
@@ -42,9 +47,17 @@ def send_frame(sock, value):
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _recv_exactly(sock, size):
+def _recv_exactly(sock, size, deadline):
+    import time
     chunks = []
     while size:
+        if deadline is not None:
+            # One deadline for the whole frame: a sender that trickles a
+            # byte at a time gains nothing.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the frame did not come in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(size, 1 << 20))
         if not chunk:
             return None
@@ -53,21 +66,25 @@ def _recv_exactly(sock, size):
     return b"".join(chunks)
 
 
-def recv_frame(sock):
+def recv_frame(sock, deadline=None, limited=False):
     """The next value, None at the end of the stream; FrameError for
-    anything else."""
-    header = _recv_exactly(sock, _HEADER.size)
+    anything else, TimeoutError after *deadline* (time.monotonic()).
+    *limited*: from a worker, whose frames may make only so much."""
+    header = _recv_exactly(sock, _HEADER.size, deadline)
     if header is None:
         return None
     (size,) = _HEADER.unpack(header)
     if size > MAX_FRAME:
         raise FrameError(f"a frame of {size} bytes")
-    data = _recv_exactly(sock, size)
+    data = _recv_exactly(sock, size, deadline)
     if data is None:
         raise FrameError("a truncated frame")
     try:
+        if limited:
+            return _sandbox.decode(data, MAX_ITEMS, MAX_OTHER_KEYS)
         return _sandbox.decode(data)
-    except RuntimeError as exc:
+    except Exception as exc:
+        # Corrupt, too large, or a dict key that cannot be one.
         raise FrameError(f"an undecodable frame ({exc})") from None
 
 
@@ -167,8 +184,9 @@ def serve(fd):
         if not isinstance(request, dict):
             return 0
         streamer = None
+        job_id = request.get("id")
         if request.get("stream") is True and not unwalled:
-            streamer = _Streamer(sock, lock, interp_id)
+            streamer = _Streamer(sock, lock, interp_id, job_id)
         try:
             if unwalled:
                 answer = _run_unwalled(namespace, request)
@@ -177,6 +195,7 @@ def serve(fd):
         finally:
             if streamer is not None:
                 streamer.stop()
+        answer["id"] = job_id
         with lock:
             send_frame(sock, answer)
 
@@ -185,9 +204,10 @@ class _Streamer(threading.Thread):
     """Send what the job writes while it runs, every 20 ms, as frames
     {"output": 1 or 2, "data": bytes}; the answer carries the rest."""
 
-    def __init__(self, sock, lock, interp_id):
+    def __init__(self, sock, lock, interp_id, job_id):
         super().__init__(name="sandbox-worker-output", daemon=True)
         self._sock, self._lock, self._id = sock, lock, interp_id
+        self._job_id = job_id
         self._done = threading.Event()
         self.start()
 
@@ -197,7 +217,8 @@ class _Streamer(threading.Thread):
                 data = _sandbox.take_output(self._id, fd)
                 if data:
                     with self._lock:
-                        send_frame(self._sock, {"output": fd, "data": data})
+                        send_frame(self._sock, {"output": fd, "data": data,
+                                                "id": self._job_id})
 
     def stop(self):
         self._done.set()
@@ -221,9 +242,11 @@ def _is_denial(entry):
             and all(isinstance(part, str) for part in entry[1:]))
 
 
-def _check_answer(answer):
-    """*answer* if it has the shape of a job's answer; FrameError if not."""
-    if not (isinstance(answer, dict) and type(answer.get("ok")) is bool
+def _check_answer(answer, job_id):
+    """*answer* if it has the shape of an answer to the job *job_id*;
+    FrameError if not."""
+    if not (isinstance(answer, dict) and answer.get("id") == job_id
+            and type(answer.get("ok")) is bool
             and type(answer.get("stdout")) is bytes
             and type(answer.get("stderr")) is bytes
             and type(answer.get("denials")) is list
@@ -233,14 +256,34 @@ def _check_answer(answer):
                     for k, v in answer["remaining"].items())):
         raise FrameError("an answer of the wrong shape")
     if answer["ok"]:
+        if "value" not in answer:
+            raise FrameError("an answer without its value")
         return answer
     raised, failed = answer.get("raised"), answer.get("failed")
-    if not ((type(raised) is tuple and len(raised) == 4
-             and all(type(part) is str for part in raised[:3]))
-            or (type(failed) is tuple and len(failed) == 2
-                and all(type(part) is str for part in failed))):
+    if raised is not None:
+        if not (type(raised) is tuple and len(raised) == 4
+                and all(type(part) is str for part in raised[:3])
+                and (raised[3] is None or type(raised[3]) in (int, str))):
+            raise FrameError("an exception of the wrong shape")
+    elif not (type(failed) is tuple and len(failed) == 2
+              and all(type(part) is str for part in failed)):
         raise FrameError("an error of the wrong shape")
     return answer
+
+
+_spawner_executor = None
+_spawner_lock = threading.Lock()
+
+
+def _spawner():
+    """The executor whose one thread starts every worker process."""
+    global _spawner_executor
+    with _spawner_lock:
+        if _spawner_executor is None:
+            import concurrent.futures
+            _spawner_executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="sandbox-spawner")
+        return _spawner_executor
 
 
 class Worker:
@@ -261,15 +304,20 @@ class Worker:
         argv = [sys.executable, "-I", "-S", "-m", "sandbox", "worker",
                 str(child.fileno())]
         try:
-            self._proc = subprocess.Popen(
-                argv, pass_fds=(child.fileno(),), env=env,
+            # From the one thread that starts every worker and lives as
+            # long as the host: a worker dies with the thread that started
+            # it (PR_SET_PDEATHSIG), not with a thread of the host's that
+            # made an Interpreter and went away.
+            self._proc = _spawner().submit(
+                subprocess.Popen, argv, pass_fds=(child.fileno(),), env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True)
+                stderr=subprocess.DEVNULL, start_new_session=True).result()
         except BaseException:
             parent.close()
             raise
         finally:
             child.close()
+        self._jobs = 0
         self._sock = parent
         ports = sorted({int(entry.rpartition(":")[2])
                         for entry in policy.net})
@@ -288,6 +336,11 @@ class Worker:
         if not ready["ready"]:
             self.kill()
             self._start_failed(ready)
+        layers = ready.get("layers")
+        if not (type(ready.get("id")) is int and type(layers) is dict
+                and all(type(k) is str and (v is None or type(v) is str)
+                        for k, v in layers.items())):
+            self._lose("it answered its start with garbage")
         self.layers = ready.get("layers")
         self.interp_id = ready.get("id")
         self.pid = self._proc.pid
@@ -306,10 +359,11 @@ class Worker:
         """The next frame within *timeout* seconds; the worker is killed and
         the job ended if it does not come (*limit*: the whole time)."""
         import socket
+        import time
         limit = timeout if limit is None else limit
-        self._sock.settimeout(timeout)
         try:
-            value = recv_frame(self._sock)
+            value = recv_frame(self._sock, time.monotonic() + timeout,
+                               limited=True)
         except (socket.timeout, TimeoutError):
             self.kill()
             self.lost = f"its {what} took more than {limit:g} s"
@@ -344,8 +398,11 @@ class Worker:
             raise _sandbox.remote_error("sandbox.WorkerLost",
                                         f"the worker process is gone: "
                                         f"{self.lost}", "", None)
+        self._jobs += 1
+        job_id = self._jobs
+        request = dict(request, id=job_id)
         if on_output is not None:
-            request = dict(request, stream=True)
+            request["stream"] = True
         try:
             send_frame(self._sock, request)
         except OSError as exc:
@@ -358,12 +415,13 @@ class Worker:
             if not (isinstance(answer, dict) and "output" in answer):
                 break
             fd, data = answer.get("output"), answer.get("data")
-            if (on_output is None or fd not in (1, 2)
-                    or type(data) is not bytes or len(answer) != 2):
+            if (on_output is None or type(fd) is not int or fd not in (1, 2)
+                    or type(data) is not bytes or len(answer) != 3
+                    or answer.get("id") != job_id):
                 self._lose("it sent output of the wrong shape")
             on_output(fd, data)
         try:
-            return _check_answer(answer)
+            return _check_answer(answer, job_id)
         except FrameError as exc:
             self._lose(f"it sent {exc}")
 

@@ -493,29 +493,68 @@ PyDoc_STRVAR(_sandbox_encode__doc__,
     {"encode", (PyCFunction)_sandbox_encode, METH_O, _sandbox_encode__doc__},
 
 PyDoc_STRVAR(_sandbox_decode__doc__,
-"decode($module, data, /)\n"
+"decode($module, data, max_items=-1, max_keys=-1, /)\n"
 "--\n"
 "\n"
 "Decode what encode() made; RuntimeError for anything else.\n"
 "\n"
-"No code of the sender\'s runs, whatever the bytes are.");
+"No code of the sender\'s runs, whatever the bytes are.  At most\n"
+"max_items values are made, and dict keys that are not str (whose hashes\n"
+"a sender can make collide) at most max_keys; -1: no limit.");
 
 #define _SANDBOX_DECODE_METHODDEF    \
-    {"decode", (PyCFunction)_sandbox_decode, METH_O, _sandbox_decode__doc__},
+    {"decode", _PyCFunction_CAST(_sandbox_decode), METH_FASTCALL, _sandbox_decode__doc__},
 
 static PyObject *
-_sandbox_decode_impl(PyObject *module, Py_buffer *data);
+_sandbox_decode_impl(PyObject *module, Py_buffer *data, Py_ssize_t max_items,
+                     Py_ssize_t max_keys);
 
 static PyObject *
-_sandbox_decode(PyObject *module, PyObject *arg)
+_sandbox_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *return_value = NULL;
     Py_buffer data = {NULL, NULL};
+    Py_ssize_t max_items = -1;
+    Py_ssize_t max_keys = -1;
 
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) != 0) {
+    if (!_PyArg_CheckPositional("decode", nargs, 1, 3)) {
         goto exit;
     }
-    return_value = _sandbox_decode_impl(module, &data);
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) != 0) {
+        goto exit;
+    }
+    if (nargs < 2) {
+        goto skip_optional;
+    }
+    {
+        Py_ssize_t ival = -1;
+        PyObject *iobj = _PyNumber_Index(args[1]);
+        if (iobj != NULL) {
+            ival = PyLong_AsSsize_t(iobj);
+            Py_DECREF(iobj);
+        }
+        if (ival == -1 && PyErr_Occurred()) {
+            goto exit;
+        }
+        max_items = ival;
+    }
+    if (nargs < 3) {
+        goto skip_optional;
+    }
+    {
+        Py_ssize_t ival = -1;
+        PyObject *iobj = _PyNumber_Index(args[2]);
+        if (iobj != NULL) {
+            ival = PyLong_AsSsize_t(iobj);
+            Py_DECREF(iobj);
+        }
+        if (ival == -1 && PyErr_Occurred()) {
+            goto exit;
+        }
+        max_keys = ival;
+    }
+skip_optional:
+    return_value = _sandbox_decode_impl(module, &data, max_items, max_keys);
 
 exit:
     /* Cleanup for data */
@@ -573,4 +612,4 @@ _sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=56ed6823f2aa7f51 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=b08a083d2b02c13a input=a9049054013a1b77]*/
