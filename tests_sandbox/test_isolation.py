@@ -30,7 +30,12 @@ requires_debug = pytest.mark.skipif(
 
 
 def layers():
-    import _sandbox
+    try:
+        import _sandbox
+    except ImportError:         # the flag-off build: every test skips
+        return {name: "no engine" for name in ("namespaces", "rlimits",
+                                                "no_new_privs", "landlock",
+                                                "seccomp")}
     found = _sandbox.fence_layers()
     found.pop("landlock_abi")
     return found
