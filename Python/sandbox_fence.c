@@ -445,6 +445,17 @@ fence_rlimits(unsigned long long memory, Py_ssize_t threads, int userns)
 
 /* seccomp */
 
+/* Does this kernel have seccomp (and this build libseccomp)? */
+static int
+seccomp_available(void)
+{
+#ifdef HAVE_LIBSECCOMP
+    return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+#else
+    return 0;
+#endif
+}
+
 #ifdef HAVE_LIBSECCOMP
 /* The system calls a worker makes: files (beneath Landlock's rules),
  * memory, time, threads' synchronization, signals' handling, and I/O on
@@ -507,7 +518,7 @@ static const unsigned long allowed_ioctls[] = {
 static const char *
 fence_seccomp(int network, int *failed)
 {
-    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
+    if (!seccomp_available()) {
         return "this kernel has no seccomp";
     }
     *failed = 1;
@@ -658,17 +669,30 @@ userns_available(void)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static int
-seccomp_available(void)
-{
-#ifdef HAVE_LIBSECCOMP
-    return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
-#else
-    return 0;
-#endif
-}
 
 #endif  /* SANDBOX_FENCE_LINUX */
+
+
+/* A dict mapping each layer to None, or to why[i], the reason it is not
+ * there; or NULL with an exception set. */
+static PyObject *
+layers_report(const char *const *why)
+{
+    PyObject *report = PyDict_New();
+    for (size_t i = 0; report != NULL && i < Py_ARRAY_LENGTH(layer_names);
+         i++)
+    {
+        PyObject *value = (why[i] == NULL ? Py_NewRef(Py_None)
+                                          : PyUnicode_FromString(why[i]));
+        if (value == NULL
+            || PyDict_SetItemString(report, layer_names[i], value) < 0)
+        {
+            Py_CLEAR(report);
+        }
+        Py_XDECREF(value);
+    }
+    return report;
+}
 
 
 /* What this kernel and build give: a dict mapping each layer to None
@@ -676,10 +700,6 @@ seccomp_available(void)
 PyObject *
 _PySandbox_FenceLayers(void)
 {
-    PyObject *layers = PyDict_New();
-    if (layers == NULL) {
-        return NULL;
-    }
     const char *why[Py_ARRAY_LENGTH(layer_names)];
     int abi = 0;
 #ifdef SANDBOX_FENCE_LINUX
@@ -699,17 +719,9 @@ _PySandbox_FenceLayers(void)
         why[i] = "only on Linux";
     }
 #endif
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(layer_names); i++) {
-        PyObject *value = (why[i] == NULL ? Py_NewRef(Py_None)
-                                          : PyUnicode_FromString(why[i]));
-        if (value == NULL
-            || PyDict_SetItemString(layers, layer_names[i], value) < 0)
-        {
-            Py_XDECREF(value);
-            Py_DECREF(layers);
-            return NULL;
-        }
-        Py_DECREF(value);
+    PyObject *layers = layers_report(why);
+    if (layers == NULL) {
+        return NULL;
     }
     PyObject *abi_obj = PyLong_FromLong(abi);
     if (abi_obj == NULL
@@ -795,20 +807,7 @@ _PySandbox_Fence(PyInterpreterState *interp, unsigned long long memory,
             return NULL;
         }
     }
-    PyObject *report = PyDict_New();
-    for (size_t i = 0; report != NULL && i < Py_ARRAY_LENGTH(layer_names);
-         i++)
-    {
-        PyObject *value = (why[i] == NULL ? Py_NewRef(Py_None)
-                                          : PyUnicode_FromString(why[i]));
-        if (value == NULL
-            || PyDict_SetItemString(report, layer_names[i], value) < 0)
-        {
-            Py_CLEAR(report);
-        }
-        Py_XDECREF(value);
-    }
-    return report;
+    return layers_report(why);
 }
 
 /* The bit of the layer *name* for _PySandbox_Fence()'s *required*, or -1

@@ -212,9 +212,7 @@ class Interpreter:
             return self._collect(value)
 
     def _worker_job(self, request):
-        # The value crosses twice: checked here first, as in-process jobs
-        # check it (ValueError for what cannot cross).
-        _sandbox.encode(request)
+        # Arguments that cannot cross raise there, as in-process.
         answer = self._worker.job(request, self._on_output)
         result = Result(answer["stdout"].decode("utf-8", "replace"),
                         answer["stderr"].decode("utf-8", "replace"),

@@ -17,9 +17,11 @@ SandboxLimitExceeded.
 """
 
 import os
+import socket
 import struct
 import sys
 import threading
+import time
 
 import _sandbox
 
@@ -42,13 +44,17 @@ class FrameError(Exception):
     """The other side sent something that is not a frame."""
 
 
-def send_frame(sock, value):
+def pack_frame(value):
+    """*value* as a frame; TypeError or ValueError if it cannot cross."""
     data = _sandbox.encode(value)
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def send_frame(sock, value):
+    sock.sendall(pack_frame(value))
 
 
 def _recv_exactly(sock, size, deadline):
-    import time
     chunks = []
     while size:
         if deadline is not None:
@@ -117,7 +123,6 @@ def _run(interp_id, request):
         else:
             raise ValueError(f"no such job: {op!r}")
         answer = {"ok": True, "value": value}
-        _sandbox.encode(value)
     except _sandbox.RemoteError as exc:
         answer = {"ok": False, "raised": (exc.type_name, exc.message,
                                           exc.traceback, exc.exit_code)}
@@ -144,7 +149,6 @@ def _run_unwalled(namespace, request):
             value = eval(request["expression"], namespace)
         else:
             raise ValueError(f"no such job: {op!r}")
-        _sandbox.encode(value)
         answer = {"ok": True, "value": value}
     except BaseException as exc:
         answer = {"ok": False, "raised": (type(exc).__name__, str(exc), "",
@@ -156,7 +160,6 @@ def _run_unwalled(namespace, request):
 def serve(fd):
     """The worker: fence, then run the jobs that come on the socket *fd*
     until it closes.  Return the exit status."""
-    import socket
     sock = socket.socket(fileno=fd)
     hello = recv_frame(sock)
     if not isinstance(hello, dict):
@@ -196,8 +199,17 @@ def serve(fd):
             if streamer is not None:
                 streamer.stop()
         answer["id"] = job_id
+        try:
+            # Encoded once, here: a value or an answer that cannot cross
+            # (too large) fails the job, not the worker.
+            data = pack_frame(answer)
+        except (TypeError, ValueError, OverflowError) as exc:
+            answer = {"ok": False, "failed": (type(exc).__name__, str(exc)),
+                      "stdout": b"", "stderr": b"", "denials": [],
+                      "remaining": {}, "id": job_id}
+            data = pack_frame(answer)
         with lock:
-            send_frame(sock, answer)
+            sock.sendall(data)
 
 
 class _Streamer(threading.Thread):
@@ -291,7 +303,6 @@ class Worker:
     seen from the host.  Not thread-safe: Interpreter serializes jobs."""
 
     def __init__(self, policy, *, inner_wall_off=False):
-        import socket
         import subprocess
         self.policy = policy
         self.layers = None
@@ -358,8 +369,6 @@ class Worker:
     def _receive(self, timeout, what, limit=None):
         """The next frame within *timeout* seconds; the worker is killed and
         the job ended if it does not come (*limit*: the whole time)."""
-        import socket
-        import time
         limit = timeout if limit is None else limit
         try:
             value = recv_frame(self._sock, time.monotonic() + timeout,
@@ -392,19 +401,21 @@ class Worker:
     def job(self, request, on_output=None):
         """Send *request*, wait for its answer (the policy's time at most),
         and return it, checked.  With *on_output*, the worker sends what
-        the job writes while it runs: on_output(fd, data) gets it."""
-        import time
-        if self.lost is not None:
-            raise _sandbox.remote_error("sandbox.WorkerLost",
-                                        f"the worker process is gone: "
-                                        f"{self.lost}", "", None)
+        the job writes while it runs: on_output(fd, data) gets it.
+        TypeError or ValueError, before anything is sent, for a request
+        that cannot cross."""
         self._jobs += 1
         job_id = self._jobs
         request = dict(request, id=job_id)
         if on_output is not None:
             request["stream"] = True
+        frame = pack_frame(request)
+        if self.lost is not None:
+            raise _sandbox.remote_error("sandbox.WorkerLost",
+                                        f"the worker process is gone: "
+                                        f"{self.lost}", "", None)
         try:
-            send_frame(self._sock, request)
+            self._sock.sendall(frame)
         except OSError as exc:
             self._lose(f"its socket failed ({exc.strerror})")
         deadline = time.monotonic() + self.policy.time
