@@ -365,7 +365,8 @@ stop_descendants(PyInterpreterState *interp)
 }
 
 static int end_claimed_interpreter(PyInterpreterState *interp);
-static void abandon_interpreter(PyInterpreterState *interp);
+static void abandon_interpreter(PyInterpreterState *interp,
+                                PyThreadState *ender);
 static void abandon_tree(PyInterpreterState *interp);
 
 /* Wait a millisecond in one of the end's loops.  The caller's GIL is let
@@ -422,7 +423,8 @@ no_host_job(_PyRuntimeState *runtime, PyInterpreterState *child)
  * another of its threads, or of the host's) was told to stop
  * (stop_descendants()): wait for it, releasing the GIL, up to the grace
  * period.  A job of the tenant's that still runs then is blocked outside
- * Python: the child is abandoned with it (its descriptors close).  A
+ * Python: the child is abandoned with it (its descriptors parked until
+ * the sweep, since that job's thread is not one it watches).  A
  * host's job is left to finish: the child is then an orphan, which the
  * host's next engine call ends (end_orphans()). */
 static void
@@ -487,7 +489,7 @@ static void
 abandon_tree(PyInterpreterState *interp)
 {
     end_children(interp);
-    abandon_interpreter(interp);
+    abandon_interpreter(interp, NULL);
 }
 
 void
@@ -908,12 +910,23 @@ static PyThreadState abandoned_finalizer;
  * runtime's finalization go through it) and out of the count of the
  * static types it readied, so that the main interpreter still finalizes
  * them.  Its memory stays: its threads may still wake up in it, and then
- * exit (it is marked finalizing). */
+ * exit (it is marked finalizing).  *ender*, if not NULL, is the thread
+ * state of the end itself, left in it. */
 static void
-abandon_interpreter(PyInterpreterState *interp)
+abandon_interpreter(PyInterpreterState *interp, PyThreadState *ender)
 {
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
+    /* A job of another tenant's blocked inside (its thread, not one of
+       this interpreter's, is not watched here: its exit is not counted)
+       may wake up between a check and its system call too: then the
+       descriptors stay parked until the sweep. */
+    int unwatched = 0;
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        if (t != ender && t->_whence != _PyThreadState_WHENCE_THREADING) {
+            unwatched = 1;
+        }
+    }
     PyInterpreterState **link = &runtime->interpreters.head;
     while (*link != NULL && *link != interp) {
         link = &(*link)->next;
@@ -939,7 +952,7 @@ abandon_interpreter(PyInterpreterState *interp)
         _PyInterpreterState_SetFinalizing(interp, &abandoned_finalizer);
     }
     struct _PySandboxState *state = interp->sandbox;
-    _Py_atomic_add_ssize(&state->watched, 1);
+    _Py_atomic_add_ssize(&state->watched, unwatched ? 2 : 1);
     park_fds(state);
     (void)PyTime_MonotonicRaw(&state->abandoned_at);
     _PySandbox_LOCK(&abandoned_mutex);
@@ -982,7 +995,7 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
         }
         (void)PyTime_MonotonicRaw(&now);
         if (now >= deadline) {
-            abandon_interpreter(interp);
+            abandon_interpreter(interp, NULL);
             return 1;
         }
         end_pause();
@@ -1017,7 +1030,7 @@ _PySandbox_EndThreads(PyThreadState *tstate)
        They exit when they wake up, in take_gil(), since the interpreter
        is finalizing; until then its memory must stay. */
     _PyInterpreterState_SetFinalizing(interp, tstate);
-    abandon_interpreter(interp);
+    abandon_interpreter(interp, tstate);
     /* Leave as Py_EndInterpreter() does, with no thread state current;
        this one stays with the interpreter. */
     _PyThreadState_Detach(tstate);

@@ -379,14 +379,11 @@ def test_a_child_whose_job_outlives_its_creator_can_still_be_ended():
     # goes back to an ending interpreter and exits there, which once left
     # the child entered for good, its 200 descriptors open in the host.
     # (The host ends such a child: its creator's end waits for it only
-    # the grace period.)
+    # the grace period.  The job's thread is the tenant's, so the child's
+    # descriptors stay parked until the sweep.)
     tenant = CHILD_JOB.replace("WRITE", "()").replace("JOB",
                                                       repr(HELD_OPEN))
-    out = host_ok(run_host(f"""
-        import _interpreters, _sandbox, os, time
-        def fds():
-            return len(os.listdir("/proc/self/fd"))
-        before, interps = fds(), len(_interpreters.list_all())
+    out = host_ok(run_host(fds_and_interpreters() + f"""
         jail = _sandbox.new_interpreter(threads=1)
         _sandbox.exec(jail, {tenant!r})
         _sandbox.end_interpreter(jail)
@@ -396,10 +393,7 @@ def test_a_child_whose_job_outlives_its_creator_can_still_be_ended():
                 _sandbox.end_interpreter(child)
             except Exception as exc:
                 print("end", type(exc).__name__)
-        print("left", len(_interpreters.list_all()) - interps,
-              "fds", fds() - before)
-        print("host alive")
-    """))
+    """ + swept(), timeout=120))
     assert "left 0 fds 0" in out, out
     assert "is running" not in out, out
 
@@ -455,11 +449,21 @@ def fds_and_interpreters():
             return len(os.listdir("/proc/self/fd"))
         def interps():
             return len(_interpreters.list_all())
-        before, interps0 = fds(), interps()
+        def fd_files():
+            files = {}
+            for n in os.listdir("/proc/self/fd"):
+                try:
+                    files[n] = os.readlink("/proc/self/fd/" + n)
+                except OSError:
+                    pass
+            return files
+        before, interps0, files0 = fds(), interps(), fd_files()
     """
 
 
-SWEPT_REPORT = 'print("left", interps() - interps0, "fds", fds() - before)'
+# With, for a failure's sake, the files behind the descriptors gained.
+SWEPT_REPORT = ('print("left", interps() - interps0, "fds", fds() - before, '
+                '{n: f for n, f in fd_files().items() if files0.get(n) != f})')
 
 
 def swept(report=SWEPT_REPORT):
@@ -664,6 +668,47 @@ def test_holds_without_a_job_do_not_pass_for_the_hosts():
         time.sleep(0.5)
         _sandbox.end_interpreter(jail)
     """ + swept(), timeout=120))
+    assert "left 0 fds 0" in out, out
+
+
+
+A_JOB_BLOCKED_IN_ITS_CHILD = r'''
+import _sandbox, threading, time
+c = _sandbox.new_interpreter(threads=1)
+_sandbox.exec(c, "import os\nfds = [os.pipe() for i in range(10)]")
+def blocked():
+    _sandbox.exec(c, "import _thread\nl = _thread.allocate_lock()\n"
+                     "l.acquire()\nl.acquire()")
+threading.Thread(target=blocked).start()
+time.sleep(0.1)
+'''
+
+
+def test_a_child_abandoned_with_a_job_inside_keeps_its_numbers():
+    # A job of the tenant's thread, blocked in its child, may wake up
+    # between a check of a descriptor and its system call: the child's
+    # numbers stayed free for the host from the child's abandonment on
+    # (the job's thread is the tenant's, not the child's, so it was not
+    # waited for), and such a call could then reach a host's file.  They
+    # stay parked until the sweep.
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        def numbers():
+            # not the one listdir() itself held meanwhile
+            return {{int(n) for n in os.listdir("/proc/self/fd")
+                    if os.path.lexists("/proc/self/fd/" + n)}}
+        mine0 = numbers()
+        jail = _sandbox.new_interpreter(threads=2)
+        _sandbox.exec(jail, {A_JOB_BLOCKED_IN_ITS_CHILD!r})
+        time.sleep(0.3)
+        theirs = numbers() - mine0
+        print("abandoned", _sandbox.end_interpreter(jail))
+        mine = [os.open("/dev/null", os.O_RDONLY) for i in range(40)]
+        print("reused", sorted(theirs & set(mine)), len(theirs))
+        for fd in mine:
+            os.close(fd)
+    """ + swept(), timeout=120))
+    assert "abandoned False" in out, out
+    assert "reused [] " in out, out
     assert "left 0 fds 0" in out, out
 
 
