@@ -169,6 +169,12 @@ add_module(PySandboxPolicy *policy, const char *name, int unused)
     return PySandboxPolicy_AllowModule(policy, name);
 }
 
+static int
+add_packages(PySandboxPolicy *policy, const char *root, int unused)
+{
+    return PySandboxPolicy_AllowPackages(policy, root);
+}
+
 /* module_files: a mapping of module names to their files (absolute). */
 static int
 add_module_files(PySandboxPolicy *policy, PyObject *value)
@@ -231,7 +237,7 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
     "threads", "recursion_limit", "env", "modules", "module_files", "read",
-    "write",
+    "write", "packages",
 };
 
 /* Add the field *name* of value *value* to *policy*.  0 or -1. */
@@ -258,6 +264,9 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     }
     if (strcmp(name, "module_files") == 0) {
         return add_module_files(policy, value);
+    }
+    if (strcmp(name, "packages") == 0) {
+        return add_each(policy, name, value, 1, add_packages, 0);
     }
     return add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
                     strcmp(name, "write") == 0 ? PySandbox_WRITE
@@ -389,20 +398,22 @@ fields_of(const PySandboxPolicy *policy)
         }
     }
     return Py_BuildValue(
-        "{s:n, s:i, s:N, s:N, s:N, s:N, s:N}",
+        "{s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
         "threads", policy->max_threads,
         "recursion_limit", _PySandboxPolicy_RecursionLimit(policy),
         "env", sorted_tuple(policy->env, policy->n_env, 0),
         "modules", sorted_tuple(policy->modules, policy->n_modules, 0),
         "module_files", module_files,
         "read", paths_for(policy, PySandbox_READ),
-        "write", paths_for(policy, PySandbox_READ | PySandbox_WRITE));
+        "write", paths_for(policy, PySandbox_READ | PySandbox_WRITE),
+        "packages", sorted_tuple(policy->packages, policy->n_packages, 1));
 }
 
 
 PyDoc_STRVAR(new_interpreter_doc,
 "new_interpreter($module, /, *, threads=0, recursion_limit=0, env=(),\n\
-                modules=(), module_files={}, read=(), write=())\n\
+                modules=(), module_files={}, read=(), write=(),\n\
+                packages=())\n\
 --\n\
 \n\
 Create an untrusted interpreter and return its ID.\n\
@@ -433,7 +444,8 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 
 PyDoc_STRVAR(check_policy_doc,
 "check_policy($module, /, *, threads=0, recursion_limit=0, env=(),\n\
-             modules=(), module_files={}, read=(), write=())\n\
+             modules=(), module_files={}, read=(), write=(),\n\
+             packages=())\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
@@ -449,6 +461,8 @@ module_files     a dict binding modules outside the standard library to\n\
                  their files\n\
 read, write      absolute paths (without \"..\") it may read, and read and\n\
                  change; a directory grants what is beneath it\n\
+packages         directories it reads, on its sys.path after the\n\
+                 standard library (pure-Python modules and packages)\n\
 \n\
 The result is a dict with every keyword: the lists as sorted tuples, each\n\
 entry once, the paths normalized.  A bad entry raises PolicyError, whose\n\

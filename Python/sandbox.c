@@ -882,8 +882,7 @@ close_parked_fds(struct _PySandboxState *state)
     }
     _PySandbox_CloseOwnedFds(state);
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
-        if (_PySandbox_FdBit(state->internal_fds, fd)) {
-            _PySandbox_SetFdBit(state->internal_fds, fd, 0);
+        if (_PySandbox_TakeFdBit(state->internal_fds, fd)) {
             (void)close(fd);
         }
     }

@@ -61,7 +61,32 @@ _PySandbox_OwnFdSlow(int fd)
         return -1;
     }
     set_fd_owned(state, fd, 1);
+    if (_PySandbox_FdsStillOpen(state, state->fds, fd) < 0) {
+        return -1;
+    }
     return fd;
+}
+
+/* *fd* was just recorded in *table* of *state*: unless the interpreter's
+ * descriptors were closed meanwhile (it was abandoned, then swept, while a
+ * thread of it held its GIL in C), which would leave *fd* open in the host
+ * for good.  Then close it (if the sweep did not: the one that takes its
+ * bit back does) and return -1 with OSError (EBADF) set.  The bit is set
+ * before the flag is read, and the sweep sets the flag before it reads
+ * the bits (all sequentially consistent): one of them sees the other. */
+int
+_PySandbox_FdsStillOpen(struct _PySandboxState *state, unsigned char *table,
+                        int fd)
+{
+    if (!_Py_atomic_load_int(&state->fds_closed)) {
+        return 0;
+    }
+    if (fd >= _PySandbox_MAX_FD || _PySandbox_TakeFdBit(table, fd)) {
+        (void)close(fd);
+    }
+    errno = EBADF;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
 }
 
 int
@@ -196,8 +221,8 @@ _PySandbox_CloseOwnedFds(struct _PySandboxState *state)
        abandoned interpreter that checks it afterwards is refused, rather
        than handed a number the host may reuse at once. */
     for (int fd = 0; fd < _PySandbox_MAX_FD; fd++) {
-        if (_PySandbox_FdIsOwned(state, fd)) {
-            set_fd_owned(state, fd, 0);
+        if (_PySandbox_TakeFdBit(state->fds, fd)) {
+            _PySandbox_SetFdBit(state->ro_fds, fd, 0);
             _PySandbox_NoLinger(fd);
             (void)close(fd);
         }

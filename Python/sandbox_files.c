@@ -492,11 +492,14 @@ typedef struct {
 
 #define RESOLVED_PATH_CAPSULE "_sandbox.resolved_path"
 
-/* The engine now holds descriptor *fd* for a resolved path. */
-static void
+/* The engine now holds descriptor *fd* for a resolved path.  Return 0, or
+ * -1 with OSError set and *fd* closed if the interpreter's descriptors
+ * were closed (_PySandbox_FdsStillOpen()). */
+static int
 hold_internal_fd(struct _PySandboxState *state, int fd)
 {
     _PySandbox_SetFdBit(state->internal_fds, fd, 1);
+    return _PySandbox_FdsStillOpen(state, state->internal_fds, fd);
 }
 
 /* ... and no longer: close it, if the interpreter still has it (its end
@@ -670,7 +673,11 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
             goto error;
         }
     }
-    hold_internal_fd(state, r->fd);
+    if (hold_internal_fd(state, r->fd) < 0) {
+        r->fd = -1;
+        PyMem_RawFree(owned);
+        goto error;
+    }
     if (_PySandbox_OnKernelFilesystem(r->fd)) {
         PyMem_RawFree(owned);
         (void)deny_path(func, given, how);
@@ -742,7 +749,9 @@ open_entry_pinned(const char **path, int *flags, PyObject *display,
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, display);
         return -1;
     }
-    hold_internal_fd(_PyInterpreterState_GET()->sandbox, t);
+    if (hold_internal_fd(_PyInterpreterState_GET()->sandbox, t) < 0) {
+        return -1;
+    }
     r->pinned = t;
     if (S_ISLNK(st.st_mode)) {
         errno = ELOOP;
@@ -1118,33 +1127,72 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
 {
     policy->opened = NULL;
     policy->n_opened = 0;
-    sandbox_grant *grants = PyMem_RawCalloc((size_t)policy->n_paths + 1,
+    Py_ssize_t n = policy->n_paths + policy->n_packages;
+    sandbox_grant *grants = PyMem_RawCalloc((size_t)n + 1,
                                             sizeof(sandbox_grant));
     if (grants == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-        const sandbox_path_rule *rule = &policy->paths[i];
-        if (open_grant(&grants[i], rule->path, rule->access,
-                       creator_state) < 0)
-        {
+    /* The paths, then the package roots (directories, read). */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int package = i >= policy->n_paths;
+        const char *path = package ? policy->packages[i - policy->n_paths]
+                                   : policy->paths[i].path;
+        int access = package ? PySandbox_READ : policy->paths[i].access;
+        int rc = open_grant(&grants[i], path, access, creator_state);
+        if (rc == 0 && package && grants[i].name != NULL) {
+            /* A package root is a directory that exists. */
+            struct stat st;
+            int missing = fstatat(grants[i].fd, grants[i].name, &st,
+                                  AT_SYMLINK_NOFOLLOW) < 0;
+            (void)close(grants[i].fd);
+            PyMem_RawFree(grants[i].root);
+            PyMem_RawFree(grants[i].name);
+            errno = missing ? ENOENT : ENOTDIR;
+            rc = -1;
+        }
+        if (rc < 0) {
             int error = errno;
             _PySandbox_ClearGrants(grants, i);
             if (creator_state == NULL) {
                 return _PySandboxPolicy_Error(
-                    (rule->access & PySandbox_WRITE) ? "write" : "read",
-                    rule->path, strerror(error));
+                    package ? "packages"
+                    : (access & PySandbox_WRITE) ? "write" : "read",
+                    path, strerror(error));
             }
             char detail[300];
             PyOS_snprintf(detail, sizeof(detail),
                           "a nested policy grants %.200s, not beneath the "
-                          "creator's grants", rule->path);
+                          "creator's grants", path);
             return _PySandbox_Deny("interpreter", detail);
         }
     }
     policy->opened = grants;
-    policy->n_opened = policy->n_paths;
+    policy->n_opened = n;
+    return 0;
+}
+
+/* Is *path* beneath a path of *outer* granted for *access* or more, or
+ * beneath one of its package roots (read)? */
+static int
+path_within(const char *path, int access, const PySandboxPolicy *outer)
+{
+    for (Py_ssize_t j = 0; j < outer->n_paths; j++) {
+        const sandbox_path_rule *o = &outer->paths[j];
+        if ((access & ~o->access) == 0
+            && _PySandbox_PathBeneath(path, o->path) != NULL)
+        {
+            return 1;
+        }
+    }
+    for (Py_ssize_t j = 0; j < outer->n_packages; j++) {
+        if ((access & ~PySandbox_READ) == 0
+            && _PySandbox_PathBeneath(path, outer->packages[j]) != NULL)
+        {
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -1157,17 +1205,42 @@ _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
 {
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
         const sandbox_path_rule *rule = &policy->paths[i];
-        int found = 0;
-        for (Py_ssize_t j = 0; !found && j < outer->n_paths; j++) {
-            const sandbox_path_rule *o = &outer->paths[j];
-            found = (rule->access & ~o->access) == 0
-                    && _PySandbox_PathBeneath(rule->path, o->path) != NULL;
+        if (!path_within(rule->path, rule->access, outer)) {
+            return 0;
         }
-        if (!found) {
+    }
+    for (Py_ssize_t i = 0; i < policy->n_packages; i++) {
+        if (!path_within(policy->packages[i], PySandbox_READ, outer)) {
             return 0;
         }
     }
     return 1;
+}
+
+/* *path* of the policy field *field* (read, write, packages), normalized
+ * (raw-allocated), or NULL with PolicyError or MemoryError set: absolute,
+ * without "..". */
+static char *
+policy_path(const char *field, const char *path)
+{
+    if (path[0] != '/') {
+        (void)_PySandboxPolicy_Error(field, path,
+                                     "the path must be absolute");
+        return NULL;
+    }
+    for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
+        p = _PySandbox_SkipSeparators(p);
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
+            (void)_PySandboxPolicy_Error(field, path,
+                                         "the path cannot contain '..'");
+            return NULL;
+        }
+    }
+    char *normal = _PySandbox_NormalizedPath(path, 0);
+    if (normal == NULL) {
+        PyErr_NoMemory();
+    }
+    return normal;
 }
 
 int
@@ -1185,26 +1258,57 @@ PySandboxPolicy_AllowPath(PySandboxPolicy *policy, const char *path,
     }
     /* Writing includes reading. */
     access |= PySandbox_READ;
-    const char *field = (access & PySandbox_WRITE) ? "write" : "read";
-    if (path[0] != '/') {
-        return _PySandboxPolicy_Error(field, path,
-                                      "the path must be absolute");
-    }
-    for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
-        p = _PySandbox_SkipSeparators(p);
-        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
-            return _PySandboxPolicy_Error(field, path,
-                                          "the path cannot contain '..'");
-        }
-    }
-    char *normal = _PySandbox_NormalizedPath(path, 0);
+    char *normal = policy_path((access & PySandbox_WRITE) ? "write" : "read",
+                               path);
     if (normal == NULL) {
-        PyErr_NoMemory();
         return -1;
     }
     int rc = _PySandboxPolicy_AddPathRule(policy, normal, access);
     PyMem_RawFree(normal);
     return rc;
+}
+
+int
+PySandboxPolicy_AllowPackages(PySandboxPolicy *policy, const char *root)
+{
+    if (policy == NULL || root == NULL) {
+        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_AllowPackages: "
+                        "policy or root is NULL");
+        return -1;
+    }
+    char *normal = policy_path("packages", root);
+    if (normal == NULL) {
+        return -1;
+    }
+    int rc = _PySandbox_AddName(&policy->packages, &policy->n_packages,
+                                normal);
+    PyMem_RawFree(normal);
+    return rc;
+}
+
+/* sys.path of a new interpreter: the standard library's (its config's),
+ * then its package roots. */
+PyStatus
+_PySandbox_InitPackagePaths(PyThreadState *tstate)
+{
+    const PySandboxPolicy *policy = &tstate->interp->sandbox->policy;
+    if (policy->n_packages == 0) {
+        return _PyStatus_OK();
+    }
+    PyObject *path = PySys_GetObject("path");     /* borrowed */
+    if (path == NULL || !PyList_Check(path)) {
+        return _PyStatus_ERR("an untrusted interpreter has no sys.path");
+    }
+    for (Py_ssize_t i = 0; i < policy->n_packages; i++) {
+        PyObject *root = PyUnicode_DecodeFSDefault(policy->packages[i]);
+        int rc = root == NULL ? -1 : PyList_Append(path, root);
+        Py_XDECREF(root);
+        if (rc < 0) {
+            PyErr_Clear();
+            return _PyStatus_NO_MEMORY();
+        }
+    }
+    return _PyStatus_OK();
 }
 
 /* Close and free the files part of an interpreter's state: its grants, its

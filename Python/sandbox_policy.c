@@ -487,6 +487,7 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
     dest->modules = dest->blocked = NULL;
     dest->module_files = NULL;
     dest->paths = NULL;
+    dest->packages = NULL;
     dest->opened = NULL;
     dest->n_opened = 0;
     dest->cwd = NULL;
@@ -503,7 +504,9 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
                                   &dest->blocked) < 0
         || copy_module_files(src->module_files, src->n_module_files,
                              &dest->module_files) < 0
-        || copy_path_rules(src->paths, src->n_paths, &dest->paths) < 0)
+        || copy_path_rules(src->paths, src->n_paths, &dest->paths) < 0
+        || _PySandbox_CopyStrings(src->packages, src->n_packages,
+                                  &dest->packages) < 0)
     {
         return -1;
     }
@@ -521,6 +524,7 @@ _PySandboxPolicy_Clear(PySandboxPolicy *policy)
     _PySandbox_FreeStrings(policy->blocked, policy->n_blocked);
     free_module_files(policy->module_files, policy->n_module_files);
     free_path_rules(policy->paths, policy->n_paths);
+    _PySandbox_FreeStrings(policy->packages, policy->n_packages);
 }
 
 /* Free what PySandbox_NewInterpreter() filled in a copy of the caller's

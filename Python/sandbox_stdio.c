@@ -276,7 +276,8 @@ _PySandbox_InitStdio(PyThreadState *tstate)
         return _PyStatus_ERR("cannot hide the host's executable from an "
                              "untrusted interpreter");
     }
-    return _PyStatus_OK();
+    /* Its package roots, with sys set up. */
+    return _PySandbox_InitPackagePaths(tstate);
 
 error:
     Py_XDECREF(textio);

@@ -46,7 +46,7 @@ def test_the_engine_keeps_its_fields_in_one_form():
     import _sandbox
     assert _sandbox.check_policy(read=["/a//b"], threads=2) == {
         "threads": 2, "recursion_limit": 1000, "env": (), "modules": (),
-        "module_files": {}, "read": ("/a/b",), "write": ()}
+        "module_files": {}, "read": ("/a/b",), "write": (), "packages": ()}
 
 
 @pytest.mark.parametrize("text, size", [

@@ -101,6 +101,17 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowPath(PySandboxPolicy *policy,
                                           const char *path, int access);
 
+/* Put the directory *root* (absolute, without "..") on the interpreter's
+ * sys.path, after the standard library, and let it read everything beneath
+ * it, as PySandboxPolicy_AllowPath() with PySandbox_READ: the pure-Python
+ * modules and packages there import (from their source; never from
+ * bytecode).  An extension module there loads only if
+ * PySandboxPolicy_AllowModuleFile() binds its name to its file.  The
+ * directory must exist when the interpreter is created.  Return 0, or -1
+ * with ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowPackages(PySandboxPolicy *policy,
+                                              const char *root);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.

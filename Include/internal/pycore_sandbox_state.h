@@ -70,6 +70,8 @@ struct _PySandboxPolicy {
     sandbox_path_rule *paths;   /* the files and directories it may read,
                                    or read and change */
     Py_ssize_t n_paths;
+    char **packages;            /* directories it reads, on its sys.path */
+    Py_ssize_t n_packages;
     /* Filled by PySandbox_NewInterpreter() for an untrusted creator: the
        grants of *paths*, opened beneath the creator's own, which the new
        interpreter copies rather than opening the paths again. */
@@ -265,13 +267,30 @@ _PySandbox_SetFdBit(unsigned char *table, int fd, int value)
     if (fd < 0 || fd >= _PySandbox_MAX_FD) {
         return;
     }
-    unsigned char bit = (unsigned char)(1U << (fd % CHAR_BIT));
+    /* Atomic: the sweep of an abandoned interpreter clears bits from
+       another thread while a thread of it, holding its GIL, may set one
+       of the same byte. */
+    uint8_t bit = (uint8_t)(1U << (fd % CHAR_BIT));
     if (value) {
-        table[fd / CHAR_BIT] |= bit;
+        (void)_Py_atomic_or_uint8((uint8_t *)&table[fd / CHAR_BIT], bit);
     }
     else {
-        table[fd / CHAR_BIT] &= (unsigned char)~bit;
+        (void)_Py_atomic_and_uint8((uint8_t *)&table[fd / CHAR_BIT],
+                                   (uint8_t)~bit);
     }
+}
+
+/* Clear bit *fd* of *table*; return whether it was set.  Of two threads
+ * that may close a descriptor, the one that takes its bit does. */
+static inline int
+_PySandbox_TakeFdBit(unsigned char *table, int fd)
+{
+    if (fd < 0 || fd >= _PySandbox_MAX_FD) {
+        return 0;
+    }
+    uint8_t bit = (uint8_t)(1U << (fd % CHAR_BIT));
+    return (_Py_atomic_and_uint8((uint8_t *)&table[fd / CHAR_BIT],
+                                 (uint8_t)~bit) & bit) != 0;
 }
 
 static inline int
@@ -425,6 +444,9 @@ extern int _PySandbox_FdBeneath(int fd, int outer);
 /* Python/sandbox_files.c */
 extern void _PySandbox_ClearFiles(struct _PySandboxState *state);
 extern void _PySandbox_ClearGrants(sandbox_grant *grants, Py_ssize_t n);
+/* Python/sandbox_fd.c */
+extern int _PySandbox_FdsStillOpen(struct _PySandboxState *state,
+                                   unsigned char *table, int fd);
 extern PyStatus _PySandbox_InitFiles(struct _PySandboxState *state,
                                      const PySandboxPolicy *policy,
                                      const PyConfig *config);
@@ -434,6 +456,7 @@ extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
                                  struct _PySandboxState *creator_state);
 extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                                         const PySandboxPolicy *outer);
+extern PyStatus _PySandbox_InitPackagePaths(PyThreadState *tstate);
 
 /* Python/sandbox_import.c */
 extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,

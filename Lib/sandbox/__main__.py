@@ -51,6 +51,9 @@ LIST_GRANTS = (
     ("--allow-write", "write", "PATH",
      "let it read and change (create, write, rename, remove) PATH and "
      "what is below it"),
+    ("--allow-packages", "packages", "DIR",
+     "put the directory DIR (a site-packages, say) on its sys.path, "
+     "read-only: its pure-Python modules and packages import"),
     ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
     ("--allow-module", "modules", "NAME",
      "let it import the extension module NAME of the standard library "
@@ -175,7 +178,7 @@ def policy_from(args):
     for option, field, _, _ in LIST_GRANTS:
         dest = option.lstrip("-").replace("-", "_")
         given = getattr(args, dest)
-        if field in ("read", "write"):
+        if field in ("read", "write", "packages"):
             # On the command line, as a shell user means them.
             given = [os.path.abspath(path) for path in given]
         fields[field] = list(fields[field]) + given

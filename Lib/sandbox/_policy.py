@@ -67,6 +67,7 @@ def _error(field, value, reason):
 _DEFAULTS = {
     "read": (),
     "write": (),
+    "packages": (),
     "net": (),
     "modules": (),
     "env": (),
@@ -83,7 +84,7 @@ _DEFAULTS = {
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
-                       "isolation", "require_layers"})
+                       "packages", "isolation", "require_layers"})
 
 # The layers of the second wall around a worker process (isolation
 # "process"): _sandbox.fence_layers() says which the system gives.
@@ -92,7 +93,7 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # The fields that the engine itself checks, keeps and compares
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
 # the others, until the engine enforces them too.
-_ENGINE_FIELDS = ("read", "write", "modules", "env", "threads")
+_ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads")
 
 _MEMORY_MIN = 1024 * 1024                  # 1 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
@@ -272,6 +273,9 @@ class Policy:
     fields, with the defaults that grant nothing:
 
       read, write      absolute paths it may read, write (and below them)
+      packages         absolute directories put on its sys.path after the
+                       standard library, read-only: their pure-Python
+                       modules and packages import
       net              "HOST:PORT" it may connect to
       modules          extension modules of the standard library it may
                        import beyond the default set
@@ -289,10 +293,10 @@ class Policy:
                        ("namespaces", "rlimits", "no_new_privs",
                        "landlock", "seccomp"), or it is not created
 
-    The engine checks read, write, modules, env and threads, keeps them in
-    one form (sorted, each entry once, paths normalized) and enforces
-    them; in a CPython without it, only their types are checked.  The
-    other fields are kept and compared but not enforced yet:
+    The engine checks read, write, packages, modules, env and threads,
+    keeps them in one form (sorted, each entry once, paths normalized) and
+    enforces them; in a CPython without it, only their types are checked.
+    The other fields are kept and compared but not enforced yet:
     Policy.unenforced() lists them, and setting one warns
     (NotEnforcedWarning).
 
