@@ -712,6 +712,49 @@ def test_a_child_abandoned_with_a_job_inside_keeps_its_numbers():
     assert "left 0 fds 0" in out, out
 
 
+
+LATE_PIPES = r'''
+import os, threading, itertools, collections, time
+def late():
+    time.sleep(0.3)
+    # STEPS steps of C holding the GIL, past the end and the sweep, then
+    # pipes made without releasing it
+    collections.deque(itertools.chain(
+        itertools.repeat(None, STEPS),
+        itertools.starmap(os.pipe2, itertools.repeat((0,), 50))), maxlen=0)
+threading.Thread(target=late).start()
+'''
+
+
+def test_descriptors_made_after_the_sweep_are_not_left_open():
+    # A thread of an abandoned tenant, holding its GIL in C all along,
+    # made descriptors after the sweep had closed the tenant's: recorded
+    # in a table that nothing would read again, they stayed open in the
+    # host for good (seen as a traceback's source file left open).
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        import collections, itertools
+        t0 = time.monotonic()
+        collections.deque(itertools.repeat(None, 10**7), maxlen=0)
+        steps = int(10**7 / (time.monotonic() - t0) * 14)  # about 14 s
+        tasks0 = len(os.listdir("/proc/self/task"))
+        jail = _sandbox.new_interpreter(threads=1)
+        _sandbox.exec(jail, {LATE_PIPES!r}.replace("STEPS", str(steps)))
+        time.sleep(1)
+        print("abandoned", _sandbox.end_interpreter(jail) is False)
+        time.sleep(11)
+        j = _sandbox.new_interpreter(); _sandbox.end_interpreter(j)
+        # its thread ends once its pipes are made
+        deadline = time.monotonic() + 120
+        while (len(os.listdir("/proc/self/task")) > tasks0
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        print("thread gone", len(os.listdir("/proc/self/task")) == tasks0)
+    """ + swept(), timeout=240))
+    assert "abandoned True" in out, out
+    assert "thread gone True" in out, out
+    assert "left 0 fds 0" in out, out
+
+
 ENDS_ITS_CHILD = r'''
 import _sandbox, threading, time
 c = _sandbox.new_interpreter(threads=2)
