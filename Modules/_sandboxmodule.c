@@ -324,6 +324,9 @@ policy_from_fields(PyObject *fields)
             }
         }
     }
+    if (_PySandboxPolicy_CheckWritable(policy) < 0) {
+        goto error;
+    }
     Py_DECREF(copy);
     return policy;
 

@@ -1194,6 +1194,9 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     }
     sweep_abandoned();
     end_orphans();
+    if (_PySandboxPolicy_CheckWritable(policy) < 0) {
+        return NULL;
+    }
     /* An untrusted interpreter may create one whose policy is within its
        own (nothing it does not have itself), checked here, in C. */
     PyInterpreterState *creator = _PyInterpreterState_GET();

@@ -194,6 +194,10 @@ static int resolve_entry_parent(struct _PySandboxState *state,
  * untrusted creator's state, beneath whose grants the path must resolve;
  * otherwise the creator is trusted and the path is opened as it is.
  * Return 0, or -1 with errno set (nothing allocated). */
+static const sandbox_grant *find_grant(struct _PySandboxState *state,
+                                       const char *path, int access,
+                                       const char **rest);
+
 static int
 open_grant(sandbox_grant *grant, const char *path, int access,
            struct _PySandboxState *resolver)
@@ -240,6 +244,18 @@ open_grant(sandbox_grant *grant, const char *path, int access,
              : open_beneath(resolver, parent, leaf,
                             O_PATH | O_DIRECTORY | O_NOFOLLOW,
                             0, LINKS_BENEATH);
+    const char *below;
+    const sandbox_grant *creators;
+    if (fd >= 0 && resolver != NULL
+        && (creators = find_grant(resolver, root, access, &below)) != NULL
+        && creators->name != NULL)
+    {
+        /* The creator's grant is a file's, of a name where a directory
+           was made since: not a directory's for the new one either. */
+        (void)close(fd);
+        errno = EACCES;
+        goto error;
+    }
     if (fd >= 0) {
         grant->fd = fd;
     }
@@ -1170,6 +1186,40 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
     }
     policy->opened = grants;
     policy->n_opened = n;
+    return 0;
+}
+
+/* Do the policy's own write grants leave alone what it trusts to be the
+ * host's: its package roots (the source it imports) and the files of its
+ * extension modules (C code it loads)?  By the names, as the rules are
+ * compared.  Return 0, or -1 with PolicyError set. */
+int
+_PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
+{
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const sandbox_path_rule *w = &policy->paths[i];
+        if (!(w->access & PySandbox_WRITE)) {
+            continue;
+        }
+        for (Py_ssize_t j = 0; j < policy->n_packages; j++) {
+            const char *root = policy->packages[j];
+            if (_PySandbox_PathBeneath(root, w->path) != NULL
+                || _PySandbox_PathBeneath(w->path, root) != NULL)
+            {
+                return _PySandboxPolicy_Error(
+                    "packages", root, "writable by the interpreter (its "
+                    "write grants cover it): a package root is read-only");
+            }
+        }
+        for (Py_ssize_t j = 0; j < policy->n_module_files; j++) {
+            const char *file = policy->module_files[j].file;
+            if (_PySandbox_PathBeneath(file, w->path) != NULL) {
+                return _PySandboxPolicy_Error(
+                    "module_files", file, "writable by the interpreter (its "
+                    "write grants cover it)");
+            }
+        }
+    }
     return 0;
 }
 

@@ -156,3 +156,61 @@ def test_the_command_line_takes_a_relative_root(site):
         cwd=root.parent)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "8\n"
+
+
+def test_a_nested_grant_of_a_file_name_stays_a_files(tmp_path):
+    # The creator was granted a name that did not exist (a file's grant);
+    # a directory made there since was a directory's grant for the
+    # interpreter it created: it read and wrote beneath what its creator
+    # could not (review of the packages field).
+    import sandbox
+    later, result = tmp_path / "later", tmp_path / "result"
+    source = """
+import _sandbox, os
+def make(**fields):
+    try:
+        _sandbox.new_interpreter(**fields)
+        return "made"
+    except Exception as exc:
+        return type(exc).__name__
+os.mkdir(RESULT)
+outcome = (make(read=[LATER]), make(packages=[LATER]),
+           make(write=[RESULT]), make(packages=[RESULT]))
+""".replace("LATER", repr(str(later))).replace("RESULT", repr(str(result)))
+    policy = sandbox.Policy(read=[str(later)], write=[str(result)])
+    with sandbox.Interpreter(policy) as interp:
+        later.mkdir()
+        (later / "secret.py").write_text("SECRET = 1\n")
+        interp.run(source)
+        assert interp.eval("outcome") == ("SandboxError",) * 4
+    assert result.is_dir() and list(result.iterdir()) == []
+
+
+def test_comparing_follows_links_as_the_host_opens_them(site, tmp_path):
+    import sandbox
+    root, canary = site
+    (root / "link_out").symlink_to(tmp_path)
+    (root / "link_in").symlink_to(root / "demopkg")
+    for field in ("packages", "read"):
+        outer = sandbox.Policy(**{field: [str(root)]})
+        assert not sandbox.Policy(**{field: [str(root / "link_out")]}) \
+            <= outer
+        assert sandbox.Policy(**{field: [str(root / "link_in")]}) <= outer
+
+
+def test_a_package_root_or_module_file_it_may_write_is_refused(tmp_path):
+    import _sandbox
+    import sandbox
+    ws = tmp_path / "ws"
+    (ws / "site").mkdir(parents=True)
+    for fields in ({"packages": [str(ws / "site")], "write": [str(ws)]},
+                   {"packages": [str(ws)], "write": [str(ws / "site")]}):
+        with pytest.raises(sandbox.PolicyError, match="read-only") as info:
+            sandbox.Policy(**fields)
+        assert info.value.field == "packages"
+    so = str(ws / "site" / ("myext" + sysconfig.get_config_var("EXT_SUFFIX")))
+    with pytest.raises(sandbox.PolicyError) as info:
+        _sandbox.new_interpreter(write=[str(ws)], module_files={"myext": so})
+    assert (info.value.field, info.value.value) == ("module_files", so)
+    # Beside one another, they are accepted.
+    sandbox.Policy(packages=[str(ws / "site")], write=[str(tmp_path / "o")])

@@ -457,6 +457,7 @@ extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
 extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                                         const PySandboxPolicy *outer);
 extern PyStatus _PySandbox_InitPackagePaths(PyThreadState *tstate);
+extern int _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy);
 
 /* Python/sandbox_import.c */
 extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,

@@ -170,6 +170,17 @@ def _engine_fields(fields):
     return result
 
 
+def _resolved(fields):
+    """The engine's *fields* with each path where it leads now.  The
+    engine compares paths by their names, which is exact for a nested
+    interpreter (its paths are opened beneath its creator's grants), but
+    the host's Interpreter opens them following symbolic links: a link
+    beneath one of the other policy's paths may lead out of it."""
+    return {name: tuple(os.path.realpath(path) for path in value)
+            if name in ("read", "write", "packages") else value
+            for name, value in fields.items()}
+
+
 def _hostports(field, value):
     result = []
     for entry in _strings(field, value):
@@ -412,7 +423,8 @@ class Policy:
         # The engine's fields, by the engine's own test (the one a nested
         # interpreter's policy passes); the others here, until it has them.
         _require_engine("comparing policies")
-        return (_sandbox.policy_within(self._engine(), other._engine())
+        return (_sandbox.policy_within(_resolved(self._engine()),
+                                       _resolved(other._engine()))
                 and set(self.net) <= set(other.net)
                 and self.memory <= other.memory
                 and self.time <= other.time

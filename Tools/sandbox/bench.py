@@ -13,7 +13,9 @@ with a candidate B and prints the ratio B/A:
                  per job ("python -I -S -c ..."), B = sandbox.Pool.
   worker         worker processes (isolation "process"): job start in a
                  warm worker, A = a subprocess per job, and A = an
-                 interpreter in the host's process; the cold start of a
+                 interpreter in the host's process; a domain's job start
+                 through Pool(isolation="process"), A = a subprocess per
+                 job, and A = the in-process Pool; the cold start of a
                  worker and the RSS of an idle one (no ratio).
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
@@ -312,7 +314,14 @@ def bench_worker(args, builds):
                    target=TARGETS["worker"]),
             Result("worker: warm job start (A interpreter in the host, "
                    "B worker)", "ms", ms(data["interpreter"]),
-                   ms(data["worker"]))], [
+                   ms(data["worker"])),
+            Result("worker: a domain's job start through a Pool (A "
+                   "subprocess, B Pool(isolation='process'))", "ms",
+                   ms(data["subprocess"]), ms(data["pool_worker"]),
+                   target=TARGETS["worker"]),
+            Result("worker: a domain's job start through a Pool (A "
+                   "in-process Pool, B Pool(isolation='process'))", "ms",
+                   ms(data["pool_interpreter"]), ms(data["pool_worker"]))], [
         f"worker: cold start of a worker (Interpreter() to its first job): "
         f"median {statistics.median(ms(data['cold'])):.1f} ms, "
         f"min {min(ms(data['cold'])):.1f}, max {max(ms(data['cold'])):.1f}",

@@ -2,8 +2,10 @@
 # the arguments JOBS BLOCK STARTS: worker processes (isolation "process").
 # Job start, from the call to the job's first instruction (CLOCK_MONOTONIC,
 # which perf_counter_ns() reads in every process alike), for a warm
-# worker, a new "python -I -S" process per job, and an interpreter in this
-# process, alternating in blocks; then STARTS cold starts of a worker
+# worker, a new "python -I -S" process per job, an interpreter in this
+# process, and the jobs of one domain through a Pool of each isolation
+# (its warm interpreter, handed to a pool thread), alternating in blocks;
+# then STARTS cold starts of a worker
 # (Interpreter() until it can take a job) and the resident memory of each
 # idle worker.  Prints the times (ns) and sizes (bytes) as JSON.
 
@@ -24,6 +26,10 @@ def job_start(interp):
     t0 = clock()
     return interp.call("time:perf_counter_ns") - t0
 
+def pool_start(pool):
+    t0 = clock()
+    return pool.submit_to("bench", "time:perf_counter_ns").result() - t0
+
 def rss(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -32,10 +38,14 @@ def rss(pid):
     return 0
 
 process = sandbox.Policy(isolation="process")
-with sandbox.Interpreter(process) as worker, sandbox.Interpreter() as local:
+with sandbox.Interpreter(process) as worker, sandbox.Interpreter() as local, \
+        sandbox.Pool(process, size=1) as process_pool, \
+        sandbox.Pool(size=1) as local_pool:
     kinds = {"worker": lambda: job_start(worker),
              "interpreter": lambda: job_start(local),
-             "subprocess": subprocess_start}
+             "subprocess": subprocess_start,
+             "pool_worker": lambda: pool_start(process_pool),
+             "pool_interpreter": lambda: pool_start(local_pool)}
     for func in kinds.values():
         for _ in range(3):
             func()
