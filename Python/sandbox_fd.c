@@ -97,8 +97,9 @@ _PySandbox_OwnFdPairSlow(int fds[2])
         return -1;
     }
     if (_PySandbox_OwnFdSlow(fds[1]) < 0) {
-        _PySandbox_ForgetFdSlow(fds[0]);
-        (void)close(fds[0]);
+        if (_PySandbox_ForgetFdSlow(fds[0])) {
+            (void)close(fds[0]);
+        }
         return -1;
     }
     return 0;
@@ -118,13 +119,16 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     return 0;
 }
 
-void
+int
 _PySandbox_ForgetFdSlow(int fd)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (state != NULL) {
-        set_fd_owned(state, fd, 0);
+    if (state == NULL) {
+        return 1;
     }
+    _PySandbox_SetFdBit(state->ro_fds, fd, 0);
+    /* The one that takes its bit closes it: this caller, or the sweep. */
+    return _PySandbox_TakeFdBit(state->fds, fd);
 }
 
 int

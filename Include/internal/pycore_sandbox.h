@@ -100,7 +100,7 @@ PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
-PyAPI_FUNC(void) _PySandbox_ForgetFdSlow(int fd);
+PyAPI_FUNC(int) _PySandbox_ForgetFdSlow(int fd);
 /* Record the descriptors a message received (SCM_RIGHTS) as the current
  * untrusted interpreter's (recvmsg()). */
 PyAPI_FUNC(void) _PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg);
@@ -355,16 +355,19 @@ _PySandbox_OwnReceivedFds(const struct msghdr *msg)
 #endif
 }
 
-/* Forget *fd* without a check: a descriptor recorded, then closed on an
- * error path. */
-static inline void
+/* Forget *fd* without a check: a descriptor recorded, to be closed on an
+ * error path.  Return whether the caller closes it: not if the end of an
+ * abandoned untrusted interpreter closed it meanwhile (its number may be
+ * the host's again). */
+static inline int
 _PySandbox_ForgetFd(int fd)
 {
 #ifdef Py_UNTRUSTED
     if (_PyInterpreterState_GET()->sandbox != NULL) {
-        _PySandbox_ForgetFdSlow(fd);
+        return _PySandbox_ForgetFdSlow(fd);
     }
 #endif
+    return 1;
 }
 
 /* The current interpreter is about to close descriptor *fd*: check it as
