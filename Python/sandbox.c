@@ -921,10 +921,11 @@ abandon_interpreter(PyInterpreterState *interp, PyThreadState *ender)
        may wake up between a check and its system call too: then the
        descriptors stay parked until the sweep. */
     int unwatched = 0;
-    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
-        if (t != ender && t->_whence != _PyThreadState_WHENCE_THREADING) {
-            unwatched = 1;
-        }
+    for (PyThreadState *t = interp->threads.head; t != NULL && !unwatched;
+         t = t->next)
+    {
+        unwatched = (t != ender
+                     && t->_whence != _PyThreadState_WHENCE_THREADING);
     }
     PyInterpreterState **link = &runtime->interpreters.head;
     while (*link != NULL && *link != interp) {

@@ -73,15 +73,21 @@ grant_links(const sandbox_grant *grant)
 }
 
 
+static void
+clear_grant(sandbox_grant *grant)
+{
+    if (grant->fd >= 0) {
+        (void)close(grant->fd);
+    }
+    PyMem_RawFree(grant->root);
+    PyMem_RawFree(grant->name);
+}
+
 void
 _PySandbox_ClearGrants(sandbox_grant *grants, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (grants[i].fd >= 0) {
-            (void)close(grants[i].fd);
-        }
-        PyMem_RawFree(grants[i].root);
-        PyMem_RawFree(grants[i].name);
+        clear_grant(&grants[i]);
     }
     PyMem_RawFree(grants);
 }
@@ -190,14 +196,14 @@ static int resolve_entry_parent(struct _PySandboxState *state,
                                 const char *path, int dir_fd, int access,
                                 int *pfd, char **owned);
 
-/* Open the grant of *path* for *access*: *resolver*, if not NULL, is the
- * untrusted creator's state, beneath whose grants the path must resolve;
- * otherwise the creator is trusted and the path is opened as it is.
- * Return 0, or -1 with errno set (nothing allocated). */
 static const sandbox_grant *find_grant(struct _PySandboxState *state,
                                        const char *path, int access,
                                        const char **rest);
 
+/* Open the grant of *path* for *access*: *resolver*, if not NULL, is the
+ * untrusted creator's state, beneath whose grants the path must resolve;
+ * otherwise the creator is trusted and the path is opened as it is.
+ * Return 0, or -1 with errno set (nothing allocated). */
 static int
 open_grant(sandbox_grant *grant, const char *path, int access,
            struct _PySandboxState *resolver)
@@ -1162,9 +1168,7 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
             struct stat st;
             int missing = fstatat(grants[i].fd, grants[i].name, &st,
                                   AT_SYMLINK_NOFOLLOW) < 0;
-            (void)close(grants[i].fd);
-            PyMem_RawFree(grants[i].root);
-            PyMem_RawFree(grants[i].name);
+            clear_grant(&grants[i]);
             errno = missing ? ENOENT : ENOTDIR;
             rc = -1;
         }

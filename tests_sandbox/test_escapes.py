@@ -671,19 +671,6 @@ def test_holds_without_a_job_do_not_pass_for_the_hosts():
     assert "left 0 fds 0" in out, out
 
 
-
-A_JOB_BLOCKED_IN_ITS_CHILD = r'''
-import _sandbox, threading, time
-c = _sandbox.new_interpreter(threads=1)
-_sandbox.exec(c, "import os\nfds = [os.pipe() for i in range(10)]")
-def blocked():
-    _sandbox.exec(c, "import _thread\nl = _thread.allocate_lock()\n"
-                     "l.acquire()\nl.acquire()")
-threading.Thread(target=blocked).start()
-time.sleep(0.1)
-'''
-
-
 def test_a_child_abandoned_with_a_job_inside_keeps_its_numbers():
     # A job of the tenant's thread, blocked in its child, may wake up
     # between a check of a descriptor and its system call: the child's
@@ -698,7 +685,7 @@ def test_a_child_abandoned_with_a_job_inside_keeps_its_numbers():
                     if os.path.lexists("/proc/self/fd/" + n)}}
         mine0 = numbers()
         jail = _sandbox.new_interpreter(threads=2)
-        _sandbox.exec(jail, {A_JOB_BLOCKED_IN_ITS_CHILD!r})
+        _sandbox.exec(jail, {BLOCKED_JOB!r})
         time.sleep(0.3)
         theirs = numbers() - mine0
         print("abandoned", _sandbox.end_interpreter(jail))

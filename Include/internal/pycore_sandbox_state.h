@@ -394,6 +394,8 @@ extern int _PySandbox_FenceLayerBit(PyObject *name);
 /* Python/sandbox_fd.c */
 extern void _PySandbox_NoLinger(int fd);
 extern void _PySandbox_CloseOwnedFds(struct _PySandboxState *state);
+extern int _PySandbox_FdsStillOpen(struct _PySandboxState *state,
+                                   unsigned char *table, int fd);
 
 /* Python/sandbox_extended.c */
 extern int _PySandbox_InitExtended(struct _PySandboxState *state);
@@ -444,9 +446,6 @@ extern int _PySandbox_FdBeneath(int fd, int outer);
 /* Python/sandbox_files.c */
 extern void _PySandbox_ClearFiles(struct _PySandboxState *state);
 extern void _PySandbox_ClearGrants(sandbox_grant *grants, Py_ssize_t n);
-/* Python/sandbox_fd.c */
-extern int _PySandbox_FdsStillOpen(struct _PySandboxState *state,
-                                   unsigned char *table, int fd);
 extern PyStatus _PySandbox_InitFiles(struct _PySandboxState *state,
                                      const PySandboxPolicy *policy,
                                      const PyConfig *config);
