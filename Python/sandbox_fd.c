@@ -20,6 +20,124 @@
 #ifdef HAVE_SYS_SOCKET_H
 #  include <sys/socket.h>         // struct msghdr, SCM_RIGHTS, SO_LINGER
 #endif
+#include <pthread.h>              // pthread_key_create()
+
+
+/* Descriptors in flight: made by a thread of an untrusted interpreter
+ * with its GIL let go (or held by it across a release), not yet recorded
+ * in the table nor closed.  Such a thread exits when it takes its GIL back
+ * once its interpreter was abandoned (take_gil()), before its caller could
+ * record or close them: nobody else knows them, and they would stay open
+ * in the host for good.  This thread-specific key's destructor, which runs
+ * at that exit, closes them.  A call holds one or two at a time (a pipe's
+ * ends), more only when Python code runs under one that is held (a codec
+ * of the tenant's, while a traceback's source line is read): the slots
+ * grow then.  They are the thread's own, read and written by it alone. */
+#define IN_FLIGHT_SLOTS 4
+static _Py_thread_local int in_flight_first[IN_FLIGHT_SLOTS] = {
+    -1, -1, -1, -1};
+/* More, with realloc(): no GIL needed, nothing traced. */
+static _Py_thread_local int *in_flight_more;
+static _Py_thread_local Py_ssize_t in_flight_n_more;
+static _Py_thread_local int in_flight_armed;
+static pthread_key_t in_flight_key;
+static pthread_once_t in_flight_once = PTHREAD_ONCE_INIT;
+static int in_flight_key_created;
+
+static void
+close_in_flight(void *Py_UNUSED(value))
+{
+    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
+        if (in_flight_first[i] >= 0) {
+            (void)close(in_flight_first[i]);
+            in_flight_first[i] = -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
+        if (in_flight_more[i] >= 0) {
+            (void)close(in_flight_more[i]);
+        }
+    }
+    free(in_flight_more);
+    in_flight_more = NULL;
+    in_flight_n_more = 0;
+    in_flight_armed = 0;
+}
+
+static void
+create_in_flight_key(void)
+{
+    in_flight_key_created = (pthread_key_create(&in_flight_key,
+                                                close_in_flight) == 0);
+}
+
+/* A free slot of this thread's, or NULL (no memory). */
+static int *
+free_in_flight_slot(void)
+{
+    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
+        if (in_flight_first[i] < 0) {
+            return &in_flight_first[i];
+        }
+    }
+    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
+        if (in_flight_more[i] < 0) {
+            return &in_flight_more[i];
+        }
+    }
+    Py_ssize_t n = in_flight_n_more > 0 ? 2 * in_flight_n_more : 8;
+    int *more = realloc(in_flight_more, (size_t)n * sizeof(int));
+    if (more == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = in_flight_n_more; i < n; i++) {
+        more[i] = -1;
+    }
+    int *slot = &more[in_flight_n_more];
+    in_flight_more = more;
+    in_flight_n_more = n;
+    return slot;
+}
+
+void
+_PySandbox_FdInFlightSlow(int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    if (!in_flight_armed) {
+        /* The destructor runs only for a thread whose value is set. */
+        (void)pthread_once(&in_flight_once, create_in_flight_key);
+        in_flight_armed = (in_flight_key_created
+                           && pthread_setspecific(in_flight_key,
+                                                  &in_flight_armed) == 0);
+    }
+    int *slot = free_in_flight_slot();
+    if (slot != NULL) {
+        *slot = fd;
+    }
+    /* Else (no memory) it is not closed if the thread exits with it. */
+}
+
+void
+_PySandbox_FdLandedSlow(int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
+        if (in_flight_first[i] == fd) {
+            in_flight_first[i] = -1;
+            return;
+        }
+    }
+    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
+        if (in_flight_more[i] == fd) {
+            in_flight_more[i] = -1;
+            return;
+        }
+    }
+}
 
 
 /* Own, or forget, *fd*; either way it is not read-only until
@@ -53,6 +171,7 @@ _PySandbox_OwnFdSlow(int fd)
     if (state == NULL || fd < 0) {
         return fd;
     }
+    _PySandbox_FdLandedSlow(fd);
     if (fd >= _PySandbox_MAX_FD) {
         /* Unusable: give it back rather than hold what cannot be used. */
         (void)close(fd);
@@ -93,6 +212,7 @@ int
 _PySandbox_OwnFdPairSlow(int fds[2])
 {
     if (_PySandbox_OwnFdSlow(fds[0]) < 0) {
+        _PySandbox_FdLandedSlow(fds[1]);
         (void)close(fds[1]);
         return -1;
     }

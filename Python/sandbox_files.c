@@ -524,6 +524,35 @@ hold_internal_fd(struct _PySandboxState *state, int fd)
     return _PySandbox_FdsStillOpen(state, state->internal_fds, fd);
 }
 
+int
+_PySandbox_HoldFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL || fd < 0) {
+        return 0;
+    }
+    _PySandbox_FdLandedSlow(fd);
+    if (fd >= _PySandbox_MAX_FD) {
+        /* Out of the table's reach: refused, as _PySandbox_OwnFd() does. */
+        (void)close(fd);
+        errno = EMFILE;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return hold_internal_fd(state, fd);
+}
+
+int
+_PySandbox_ReleaseHeldFdSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL) {
+        return 1;
+    }
+    /* The one that takes its bit closes it: this caller, or the end. */
+    return _PySandbox_TakeFdBit(state->internal_fds, fd);
+}
+
 /* ... and no longer: close it, if the interpreter still has it (its end
    closes those of objects it never freed). */
 static void
@@ -536,9 +565,8 @@ release_internal_fd(int fd)
     if (fd >= _PySandbox_MAX_FD) {
         (void)close(fd);
     }
-    else if (state != NULL && _PySandbox_FdBit(state->internal_fds, fd)) {
-        _PySandbox_SetFdBit(state->internal_fds, fd, 0);
-        (void)close(fd);
+    else if (state != NULL && _PySandbox_TakeFdBit(state->internal_fds, fd)) {
+        (void)close(fd);    /* unless the end took its bit, and closed it */
     }
 }
 
@@ -843,6 +871,7 @@ _PySandbox_OwnOpenedFdSlow(int fd, PyObject *keep)
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     resolved_path *r = as_resolved_path(keep);
     if (state != NULL && fd >= 0 && _PySandbox_IsForbiddenDevice(fd)) {
+        _PySandbox_FdLandedSlow(fd);
         (void)close(fd);
         return deny_path("open", r != NULL && r->original != NULL
                                  ? r->original : "a device node",

@@ -742,6 +742,61 @@ def test_descriptors_made_after_the_sweep_are_not_left_open():
     assert "left 0 fds 0" in out, out
 
 
+
+IN_FLIGHT = r"""
+import os, sys, json, threading, collections, _thread
+from itertools import repeat
+D = os.path.dirname(json.__file__)
+fd = os.open(D, os.O_RDONLY)
+class Sink:
+    write = staticmethod(len)
+    flush = staticmethod(int)
+sys.stderr = Sink()
+try:
+    json.loads("{")
+except ValueError as exc:
+    error = exc
+# Each in a C loop, holding the GIL between system calls that let it go:
+# a thread that takes it back after the end exits right there.
+loops = [
+    map(os.listdir, repeat(fd)),                   # its copy, its stream
+    map(os.close, map(os.dup, repeat(fd))),
+    map(os.scandir, repeat(D)),                    # a stream, freed
+    map(sys.excepthook, repeat(ValueError), repeat(error),
+        repeat(error.__traceback__)),              # source lines, a copy
+]
+for it in loops:
+    threading.Thread(target=collections.deque, args=(it, 0)).start()
+def held():
+    it = os.scandir(D)
+    next(it)
+    lock = _thread.allocate_lock()
+    lock.acquire()
+    lock.acquire()
+threading.Thread(target=held).start()
+"""
+
+
+def test_descriptors_in_flight_at_the_abandonment_are_not_left_open():
+    # A descriptor made by a system call with the GIL let go, or held by a
+    # call across a release of it (listdir()'s copy and its stream, the
+    # copy the tokenizer reads a traceback's source line through), was
+    # neither recorded nor closed when its thread, taking the GIL back
+    # after the tenant's abandonment, exited: it stayed open in the host
+    # for good, one per thread and abandonment.  And an open os.scandir()
+    # iterator's stream stayed open too.
+    out = host_ok(run_host(fds_and_interpreters() + f"""
+        import json
+        jail = _sandbox.new_interpreter(
+            threads=6, read=[os.path.dirname(json.__file__)])
+        _sandbox.exec(jail, {IN_FLIGHT!r})
+        time.sleep(0.5)
+        print("abandoned", _sandbox.end_interpreter(jail) is False)
+    """ + swept(), timeout=120))
+    assert "abandoned True" in out, out
+    assert "left 0 fds 0" in out, out
+
+
 ENDS_ITS_CHILD = r'''
 import _sandbox, threading, time
 c = _sandbox.new_interpreter(threads=2)

@@ -106,6 +106,14 @@ PyAPI_FUNC(int) _PySandbox_ForgetFdSlow(int fd);
 PyAPI_FUNC(void) _PySandbox_OwnReceivedFdsSlow(const struct msghdr *msg);
 PyAPI_FUNC(int) _PySandbox_CheckFdArraySlow(const void *data, Py_ssize_t count,
                                             const char *func);
+/* Descriptors in flight (Python/sandbox_fd.c): see _PySandbox_FdInFlight().
+ * These two touch only the calling thread's slots: no GIL needed. */
+PyAPI_FUNC(void) _PySandbox_FdInFlightSlow(int fd);
+PyAPI_FUNC(void) _PySandbox_FdLandedSlow(int fd);
+/* A descriptor an object of the current untrusted interpreter holds (a
+ * directory stream's, os.scandir()), and its release. */
+PyAPI_FUNC(int) _PySandbox_HoldFdSlow(int fd);
+PyAPI_FUNC(int) _PySandbox_ReleaseHeldFdSlow(int fd);
 
 /* sys.setrecursionlimit(*new_limit*) and sys.set_int_max_str_digits()
  * in an untrusted interpreter (Python/sysmodule.c): return 0, or -1 with
@@ -370,6 +378,114 @@ _PySandbox_ForgetFd(int fd)
     return 1;
 }
 
+/* Descriptor *fd* (ignored if negative) was just made by a system call
+ * with the GIL let go: *save* is the thread state that let it go
+ * (Py_BEGIN_ALLOW_THREADS's _save).  In an untrusted interpreter, it is in
+ * flight until it is recorded (the _PySandbox_Own*() hooks and
+ * _PySandbox_HoldFd() land it) or landed to be closed
+ * (_PySandbox_FdLanded()): a thread of an abandoned untrusted interpreter
+ * exits when it takes its GIL back, and then closes those it has in flight
+ * rather than leave them open in the host.  To be called before the GIL is
+ * taken back: nothing else of the thread state is read. */
+static inline void
+_PySandbox_FdInFlight(PyThreadState *save, int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (fd >= 0 && save->interp->sandbox != NULL) {
+        _PySandbox_FdInFlightSlow(fd);
+    }
+#else
+    (void)save;
+    (void)fd;
+#endif
+}
+
+/* The same with the GIL held: *fd*, made by the current interpreter, stays
+ * unrecorded across a release of the GIL (a copy that a directory stream
+ * or a FILE takes over, closed in the same call). */
+static inline void
+_PySandbox_FdHeldInFlight(int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (fd >= 0 && _PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_FdInFlightSlow(fd);
+    }
+#else
+    (void)fd;
+#endif
+}
+
+/* *fd*, in flight, is about to be closed (with the GIL held, before any
+ * release of it). */
+static inline void
+_PySandbox_FdLanded(int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_FdLandedSlow(fd);
+    }
+#else
+    (void)fd;
+#endif
+}
+
+/* A call made with the GIL let go that cannot tell its interpreter (a
+ * socket's callback, sock_call()): in flight in any interpreter, landed
+ * by its caller once it has the GIL back. */
+static inline void
+_PySandbox_FdInFlightAny(int fd)
+{
+#ifdef Py_UNTRUSTED
+    _PySandbox_FdInFlightSlow(fd);
+#else
+    (void)fd;
+#endif
+}
+
+static inline void
+_PySandbox_FdLandedAny(int fd)
+{
+#ifdef Py_UNTRUSTED
+    _PySandbox_FdLandedSlow(fd);
+#else
+    (void)fd;
+#endif
+}
+
+/* An object of the current interpreter holds *fd* for its life (a
+ * directory stream's, os.scandir()).  In an untrusted one, it lands and is
+ * recorded as the engine's, so that the end of an interpreter abandoned
+ * with the object never freed closes it.  Return 0, or -1 with OSError set
+ * and *fd* closed (the interpreter's descriptors were closed already, or
+ * the number is too high to record): the caller then drops what holds it
+ * without closing it again. */
+static inline int
+_PySandbox_HoldFd(int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        return _PySandbox_HoldFdSlow(fd);
+    }
+#endif
+    (void)fd;
+    return 0;
+}
+
+/* The object is about to close *fd*, held: return 1 if it does, 0 if it
+ * must not (the end of its abandoned untrusted interpreter closed it, and
+ * its number may be the host's again). */
+static inline int
+_PySandbox_ReleaseHeldFd(int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        return _PySandbox_ReleaseHeldFdSlow(fd);
+    }
+#endif
+    (void)fd;
+    return 1;
+}
+
 /* The current interpreter is about to close descriptor *fd*: check it as
  * _PySandbox_CheckFd() does, then an untrusted one no longer owns it, so
  * that none of its threads uses the number once the host may reuse it.
@@ -551,20 +667,6 @@ _PySandbox_CheckBytecode(const char *what)
  * its code, which would run on, a C call at a time, after its end.  A
  * call, not inlined: the evaluator's hot loop stays as it was. */
 _PySandbox_HOOK(int, _PySandbox_SkipHandlers, (PyThreadState *tstate), 0)
-
-/* Does the current interpreter open files with its GIL held
- * (FileIO.__init__())?  An untrusted one does: a thread of it that its end
- * abandons exits when it takes its GIL back, and a descriptor it had just
- * opened with the GIL let go would stay open in the host, unrecorded. */
-static inline int
-_PySandbox_OpensWithItsGIL(void)
-{
-#ifdef Py_UNTRUSTED
-    return _PyInterpreterState_GET()->sandbox != NULL;
-#else
-    return 0;
-#endif
-}
 
 /* code.replace(): see _PySandbox_CheckCodeReplaceSlow(). */
 #ifdef Py_UNTRUSTED
