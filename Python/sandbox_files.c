@@ -914,6 +914,12 @@ _PySandbox_CheckFdWriteSlow(int fd, const char *func)
 }
 
 int
+_PySandbox_CheckOpenByNameSlow(const char *path)
+{
+    return deny_path("open by name from C", path, PySandbox_READ);
+}
+
+int
 _PySandbox_CheckModeSlow(int mode, const char *func)
 {
     if (_PyInterpreterState_GET()->sandbox == NULL

@@ -296,3 +296,88 @@ def test_a_pidfd_of_the_hosts_child_is_out_of_reach(untrusted):
         assert child.wait(timeout=30) == 7   # the host reaps its child
     finally:
         os.close(pidfd)
+
+
+
+SEEKS_AFTER_ITS_CODE = r"""
+import io, os, sys, json, time, threading, traceback
+traceback._print_exception_bltin = None     # the C display
+class Sink:
+    write = staticmethod(len)
+    flush = staticmethod(int)
+sys.stderr = Sink()
+try:
+    json.loads("{")
+except ValueError as exc:
+    error = exc
+real_open = io.open
+source = []
+def tenant_open(*args, **kw):
+    if isinstance(args[0], str):            # the source file, by its name
+        if source:
+            raise OSError("once")
+        fd = os.memfd_create("source")
+        os.write(fd, b"# -*- coding: latin-1 -*-\nx = 1\n")
+        os.lseek(fd, 0, 0)
+        source.append(fd)
+        return real_open(fd, "rb", closefd=False)
+    # The tokenizer's, for the coding cookie, after the descriptor's check:
+    # closed, its number is the host's next.
+    os.close(source[0])
+    time.sleep(2)
+    raise OSError("no codec")
+def show():
+    io.open = tenant_open
+    sys.excepthook(ValueError, error, error.__traceback__)
+threading.Thread(target=show).start()
+"""
+
+
+@requires_untrusted
+def test_a_traceback_seeks_no_number_the_host_reused(tmp_path):
+    # A traceback's source line: the descriptor of what the tenant's
+    # io.open returned was checked, then the tokenizer ran the tenant's
+    # code (its io.open, for a coding cookie), which closed it and waited,
+    # then lseek() rewound the number, by then the host's file: the host's
+    # next write overwrote the start of its file.
+    out = run_host(f"""
+        import _sandbox, os, time
+        jail = _sandbox.new_interpreter(threads=2)
+        _sandbox.exec(jail, {SEEKS_AFTER_ITS_CODE!r})
+        time.sleep(0.5)
+        fd = os.open({str(tmp_path / "log")!r}, os.O_RDWR | os.O_CREAT)
+        os.write(fd, b"x" * 64)
+        time.sleep(3)
+        print("offset", os.lseek(fd, 0, os.SEEK_CUR))
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """)
+    assert "host alive" in out.stdout, out.stderr[-3000:]
+    assert "offset 64" in out.stdout, out.stdout
+
+
+
+@requires_untrusted
+def test_an_open_scandir_iterator_does_not_outlive_its_interpreter():
+    # The end frees an interpreter's memory without finalizing its objects:
+    # an os.scandir() iterator still open kept its directory stream, one
+    # descriptor of the host's process, open for good.  The stream's
+    # descriptor is now the engine's, closed at the end.
+    out = run_host("""
+        import _sandbox, json, os
+        def fds():
+            return set(os.listdir("/proc/self/fd"))
+        before = fds()
+        lib = os.path.dirname(json.__file__)
+        jail = _sandbox.new_interpreter(read=[lib])
+        _sandbox.exec(jail, f"import os, sys\\n"
+                            f"it = os.scandir({lib!r})\\n"
+                            f"next(it)\\n"
+                            f"sys.modules['kept'] = it")
+        print("ended", _sandbox.end_interpreter(jail))
+        print("left", sorted(fds() - before))
+        print("host alive")
+    """)
+    assert "host alive" in out.stdout, out.stderr[-3000:]
+    assert "ended True" in out.stdout, out.stdout
+    assert "left []" in out.stdout, out.stdout

@@ -106,6 +106,26 @@ def test_the_canary_never_comes_out(tree, jail):
     assert tree.secret not in _sandbox.take_output(jail, 1).decode()
 
 
+def test_a_syntax_error_shows_no_line_of_the_canary(tree, jail):
+    # The compiler's SyntaxError ('return' outside a function) read its
+    # source line by the file name given to compile(), beneath no grant:
+    # any file's line came back as the exception's text.
+    import _sandbox
+    source = f"""
+        try:
+            compile("return 1", {str(tree.canary)!r}, "exec")
+        except SyntaxError as exc:
+            data = exc.text
+    """
+    assert job_outcome(jail, source) == "ran"
+    assert _sandbox.eval(jail, "data") is None
+    assert tree.secret not in _sandbox.take_output(jail, 1).decode()
+    # Control: the host's own compile() shows the line.
+    namespace = {}
+    exec(textwrap.dedent(source), namespace)
+    assert namespace["data"].strip() == tree.secret
+
+
 def test_control_the_same_code_reads_a_granted_canary(tree):
     # Granted, the same attempts that follow the rules read it: the
     # attempts above are not failing for another reason.  (Not an absolute

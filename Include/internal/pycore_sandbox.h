@@ -274,6 +274,23 @@ _PySandbox_HOOK(PyObject *, _PySandbox_Chdir,
     (const char *path, int fd, PyObject *display),
     NULL)
 
+/* A file that C code opens by *path* outside io and os (_Py_fopen_obj(),
+ * whose callers read a SyntaxError's source line, a certificate): refused
+ * in an untrusted interpreter, whose files are opened beneath its grants
+ * alone.  0, or -1 with the denial logged. */
+_PySandbox_HOOK(int, _PySandbox_CheckOpenByNameSlow, (const char *path), 0)
+static inline int
+_PySandbox_CheckOpenByName(const char *path)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        return _PySandbox_CheckOpenByNameSlow(path);
+    }
+#endif
+    (void)path;
+    return 0;
+}
+
 /* Return 1 if *interp* is an untrusted interpreter, else 0.
  *
  * Untrusted for its whole life: the mark is set when the interpreter is
