@@ -12,11 +12,12 @@ import os
 import secrets
 import socket
 import stat
+import subprocess
 import textwrap
 
 import pytest
 
-from support import UNTRUSTED_BUILD, job_outcome, requires_untrusted
+from support import UNTRUSTED_BUILD, job_outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -124,6 +125,82 @@ def test_a_syntax_error_shows_no_line_of_the_canary(tree, jail):
     namespace = {}
     exec(textwrap.dedent(source), namespace)
     assert namespace["data"].strip() == tree.secret
+
+
+def write_mo(path, catalog):
+    """A GNU message catalog (.mo) at *path* with the msgid: msgstr pairs
+    of *catalog*."""
+    import struct
+    items = sorted((k.encode(), v.encode()) for k, v in catalog.items())
+    header = 7 * 4
+    originals, translations = header, header + 8 * len(items)
+    data = translations + 8 * len(items)
+    blob, tables = b"", [[], []]
+    for key, value in items:
+        for table, text in zip(tables, (key, value)):
+            table.append(struct.pack("<2I", len(text), data + len(blob)))
+            blob += text + b"\0"
+    path.write_bytes(struct.pack("<7I", 0x950412de, 0, len(items), originals,
+                                 translations, 0, 0)
+                     + b"".join(tables[0]) + b"".join(tables[1]) + blob)
+
+
+@requires_untrusted
+def test_a_message_domain_reads_no_catalog_outside(tree, tmp_path):
+    # The C library opens <localedir>/<locale>/<category>/<domain>.mo by
+    # name, and a domain "../../.." leads anywhere: locale.dgettext()
+    # returned the translations of any catalog the host's process could
+    # read (in a host that runs in a real locale).
+    import shutil
+    if shutil.which("localedef") is None or \
+            not os.path.exists("/usr/share/i18n/locales/en_US"):
+        pytest.skip("needs localedef and the en_US locale's source")
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8",
+                    str(locales / "en_US.UTF-8")], check=True,
+                   capture_output=True)
+    write_mo(tmp_path / "catalog.mo",
+             {"": "Content-Type: text/plain; charset=UTF-8\n",
+              "key": tree.secret})
+    domain = "../" * 12 + str(tmp_path / "catalog").lstrip("/")
+    out = run_host(f"""
+        import _sandbox, locale
+        locale.setlocale(locale.LC_ALL, "en_US.UTF-8")
+        # Control: the host itself reads the catalog so.
+        print("host", locale.dgettext({domain!r}, "key"))
+        jail = _sandbox.new_interpreter(read=[{str(tree.ro)!r}])
+        for func in ("dgettext({domain!r}, 'key')",
+                     "dcgettext({domain!r}, 'key', locale.LC_MESSAGES)"):
+            try:
+                _sandbox.exec(jail, "import locale\\ndata = locale." + func)
+                print("tenant", _sandbox.eval(jail, "data"))
+            except _sandbox.RemoteError as exc:
+                print("refused", exc.type_name.rpartition(".")[2])
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """, LOCPATH=str(locales))
+    assert "host alive" in out.stdout, out.stderr[-3000:]
+    assert f"host {tree.secret}" in out.stdout, out.stdout
+    assert out.stdout.count("refused SandboxError") == 2, out.stdout
+    assert out.stdout.count(tree.secret) == 1, out.stdout
+
+
+@requires_untrusted
+def test_no_terminal_is_made_from_a_device_by_its_name(jail):
+    # os.posix_openpt() and os.openpty() open /dev/ptmx by its name, under
+    # no grant: a tenant made as many terminals as it liked, from the
+    # kernel's limited supply.
+    def terminals():
+        try:
+            return set(os.listdir("/dev/pts"))
+        except OSError:
+            return set()
+    before = terminals()
+    for call in ("os.posix_openpt(os.O_RDWR)", "os.openpty()"):
+        assert job_outcome(jail, f"import os; fds = {call}") == \
+            "SandboxError", call
+    assert terminals() <= before
 
 
 def test_control_the_same_code_reads_a_granted_canary(tree):
