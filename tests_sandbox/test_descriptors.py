@@ -298,6 +298,35 @@ def test_a_pidfd_of_the_hosts_child_is_out_of_reach(untrusted):
         os.close(pidfd)
 
 
+def pidfds():
+    """The host's descriptors that are pidfds."""
+    found = set()
+    for n in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{n}") == "anon_inode:[pidfd]":
+                found.add(n)
+        except OSError:
+            pass
+    return found
+
+
+@requires_untrusted
+def test_no_pidfd_of_any_process(untrusted):
+    # A pidfd is a handle on any process, the host's own or its children:
+    # poll() on it tells when that process exits.  A tenant starts none.
+    child = subprocess.Popen([sys.executable, "-c", "import time; "
+                              "time.sleep(30)"])
+    try:
+        before = pidfds()
+        for pid in (os.getpid(), child.pid):
+            assert outcome(untrusted, f"import os; fd = os.pidfd_open({pid})"
+                           ) == "SandboxError", pid
+        assert pidfds() == before
+    finally:
+        child.kill()
+        child.wait()
+
+
 
 SEEKS_AFTER_ITS_CODE = r"""
 import io, os, sys, json, time, threading, traceback
