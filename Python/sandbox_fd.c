@@ -30,16 +30,13 @@
  * record or close them: nobody else knows them, and they would stay open
  * in the host for good.  This thread-specific key's destructor, which runs
  * at that exit, closes them.  A call holds one or two at a time (a pipe's
- * ends), more only when Python code runs under one that is held (a codec
- * of the tenant's, while a traceback's source line is read): the slots
- * grow then.  They are the thread's own, read and written by it alone. */
-#define IN_FLIGHT_SLOTS 4
-static _Py_thread_local int in_flight_first[IN_FLIGHT_SLOTS] = {
-    -1, -1, -1, -1};
-/* More, with realloc(): no GIL needed, nothing traced. */
-static _Py_thread_local int *in_flight_more;
-static _Py_thread_local Py_ssize_t in_flight_n_more;
-static _Py_thread_local int in_flight_armed;
+ * ends), more only when Python code runs under one (a codec of the
+ * tenant's, while a traceback's source line is read): the slots grow then.
+ * They are the thread's own, read and written by it alone, and allocated
+ * with malloc(): no GIL needed, nothing traced.  The key's value is set
+ * with the first slots, so that the destructor frees them. */
+static _Py_thread_local int *in_flight;         /* -1: a free slot */
+static _Py_thread_local Py_ssize_t in_flight_size;
 static pthread_key_t in_flight_key;
 static pthread_once_t in_flight_once = PTHREAD_ONCE_INIT;
 static int in_flight_key_created;
@@ -47,21 +44,14 @@ static int in_flight_key_created;
 static void
 close_in_flight(void *Py_UNUSED(value))
 {
-    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
-        if (in_flight_first[i] >= 0) {
-            (void)close(in_flight_first[i]);
-            in_flight_first[i] = -1;
+    for (Py_ssize_t i = 0; i < in_flight_size; i++) {
+        if (in_flight[i] >= 0) {
+            (void)close(in_flight[i]);
         }
     }
-    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
-        if (in_flight_more[i] >= 0) {
-            (void)close(in_flight_more[i]);
-        }
-    }
-    free(in_flight_more);
-    in_flight_more = NULL;
-    in_flight_n_more = 0;
-    in_flight_armed = 0;
+    free(in_flight);
+    in_flight = NULL;
+    in_flight_size = 0;
 }
 
 static void
@@ -71,48 +61,45 @@ create_in_flight_key(void)
                                                 close_in_flight) == 0);
 }
 
-/* A free slot of this thread's, or NULL (no memory). */
+/* A free slot of this thread's, or NULL (no memory, or no key). */
 static int *
 free_in_flight_slot(void)
 {
-    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
-        if (in_flight_first[i] < 0) {
-            return &in_flight_first[i];
+    for (Py_ssize_t i = 0; i < in_flight_size; i++) {
+        if (in_flight[i] < 0) {
+            return &in_flight[i];
         }
     }
-    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
-        if (in_flight_more[i] < 0) {
-            return &in_flight_more[i];
+    if (in_flight == NULL) {
+        (void)pthread_once(&in_flight_once, create_in_flight_key);
+        if (!in_flight_key_created) {
+            return NULL;
         }
     }
-    Py_ssize_t n = in_flight_n_more > 0 ? 2 * in_flight_n_more : 8;
-    int *more = realloc(in_flight_more, (size_t)n * sizeof(int));
-    if (more == NULL) {
+    Py_ssize_t size = in_flight_size > 0 ? 2 * in_flight_size : 4;
+    int *slots = realloc(in_flight, (size_t)size * sizeof(int));
+    if (slots == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = in_flight_n_more; i < n; i++) {
-        more[i] = -1;
+    if (in_flight == NULL
+        && pthread_setspecific(in_flight_key, slots) != 0)
+    {
+        free(slots);
+        return NULL;
     }
-    int *slot = &more[in_flight_n_more];
-    in_flight_more = more;
-    in_flight_n_more = n;
+    for (Py_ssize_t i = in_flight_size; i < size; i++) {
+        slots[i] = -1;
+    }
+    int *slot = &slots[in_flight_size];
+    in_flight = slots;
+    in_flight_size = size;
     return slot;
 }
 
 void
 _PySandbox_FdInFlightSlow(int fd)
 {
-    if (fd < 0) {
-        return;
-    }
-    if (!in_flight_armed) {
-        /* The destructor runs only for a thread whose value is set. */
-        (void)pthread_once(&in_flight_once, create_in_flight_key);
-        in_flight_armed = (in_flight_key_created
-                           && pthread_setspecific(in_flight_key,
-                                                  &in_flight_armed) == 0);
-    }
-    int *slot = free_in_flight_slot();
+    int *slot = fd >= 0 ? free_in_flight_slot() : NULL;
     if (slot != NULL) {
         *slot = fd;
     }
@@ -122,21 +109,27 @@ _PySandbox_FdInFlightSlow(int fd)
 void
 _PySandbox_FdLandedSlow(int fd)
 {
-    if (fd < 0) {
-        return;
-    }
-    for (int i = 0; i < IN_FLIGHT_SLOTS; i++) {
-        if (in_flight_first[i] == fd) {
-            in_flight_first[i] = -1;
+    for (Py_ssize_t i = 0; fd >= 0 && i < in_flight_size; i++) {
+        if (in_flight[i] == fd) {
+            in_flight[i] = -1;
             return;
         }
     }
-    for (Py_ssize_t i = 0; i < in_flight_n_more; i++) {
-        if (in_flight_more[i] == fd) {
-            in_flight_more[i] = -1;
-            return;
-        }
+}
+
+int
+_PySandbox_LandInTable(int fd)
+{
+    _PySandbox_FdLandedSlow(fd);
+    if (fd >= _PySandbox_MAX_FD) {
+        /* Out of the table's reach: given back rather than held unusable
+           (or unrecorded). */
+        (void)close(fd);
+        errno = EMFILE;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
     }
+    return 0;
 }
 
 
@@ -171,12 +164,7 @@ _PySandbox_OwnFdSlow(int fd)
     if (state == NULL || fd < 0) {
         return fd;
     }
-    _PySandbox_FdLandedSlow(fd);
-    if (fd >= _PySandbox_MAX_FD) {
-        /* Unusable: give it back rather than hold what cannot be used. */
-        (void)close(fd);
-        errno = EMFILE;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (_PySandbox_LandInTable(fd) < 0) {
         return -1;
     }
     set_fd_owned(state, fd, 1);

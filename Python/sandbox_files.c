@@ -531,12 +531,7 @@ _PySandbox_HoldFdSlow(int fd)
     if (state == NULL || fd < 0) {
         return 0;
     }
-    _PySandbox_FdLandedSlow(fd);
-    if (fd >= _PySandbox_MAX_FD) {
-        /* Out of the table's reach: refused, as _PySandbox_OwnFd() does. */
-        (void)close(fd);
-        errno = EMFILE;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (_PySandbox_LandInTable(fd) < 0) {
         return -1;
     }
     return hold_internal_fd(state, fd);
@@ -558,15 +553,10 @@ _PySandbox_ReleaseHeldFdSlow(int fd)
 static void
 release_internal_fd(int fd)
 {
-    if (fd < 0) {
-        return;
-    }
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (fd >= _PySandbox_MAX_FD) {
+    if (fd >= 0
+        && (fd >= _PySandbox_MAX_FD || _PySandbox_ReleaseHeldFdSlow(fd)))
+    {
         (void)close(fd);
-    }
-    else if (state != NULL && _PySandbox_TakeFdBit(state->internal_fds, fd)) {
-        (void)close(fd);    /* unless the end took its bit, and closed it */
     }
 }
 

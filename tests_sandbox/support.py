@@ -98,6 +98,21 @@ def run_untrusted(source, *, threads=1, message=False, **kw):
     """, **kw)
 
 
+# Tenant code that leaves *error*, raised in a standard-library module (a
+# traceback with source files to show), and a sys.stderr that keeps
+# nothing, so that tracebacks may be shown over and over.
+AN_ERROR_AND_A_SINK = r"""
+import json, sys
+class Sink:
+    write = staticmethod(len)
+    flush = staticmethod(int)
+sys.stderr = Sink()
+try:
+    json.loads("{")
+except ValueError as exc:
+    error = exc
+"""
+
 # --- Untrusted interpreters of this process -------------------------------
 
 def exec_in_interpreter(interp, source):

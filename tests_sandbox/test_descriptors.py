@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from support import job_outcome as outcome, requires_untrusted, run_host
+from support import AN_ERROR_AND_A_SINK, job_outcome as outcome
+from support import requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -328,17 +329,9 @@ def test_no_pidfd_of_any_process(untrusted):
 
 
 
-SEEKS_AFTER_ITS_CODE = r"""
-import io, os, sys, json, time, threading, traceback
+SEEKS_AFTER_ITS_CODE = AN_ERROR_AND_A_SINK + r"""
+import io, os, time, threading, traceback
 traceback._print_exception_bltin = None     # the C display
-class Sink:
-    write = staticmethod(len)
-    flush = staticmethod(int)
-sys.stderr = Sink()
-try:
-    json.loads("{")
-except ValueError as exc:
-    error = exc
 real_open = io.open
 source = []
 def tenant_open(*args, **kw):

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from support import requires_untrusted, run_host
+from support import AN_ERROR_AND_A_SINK, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -743,19 +743,11 @@ def test_descriptors_made_after_the_sweep_are_not_left_open():
 
 
 
-IN_FLIGHT = r"""
-import os, sys, json, threading, collections, _thread
+IN_FLIGHT = AN_ERROR_AND_A_SINK + r"""
+import os, threading, collections, _thread
 from itertools import repeat
 D = os.path.dirname(json.__file__)
 fd = os.open(D, os.O_RDONLY)
-class Sink:
-    write = staticmethod(len)
-    flush = staticmethod(int)
-sys.stderr = Sink()
-try:
-    json.loads("{")
-except ValueError as exc:
-    error = exc
 # Each in a C loop, holding the GIL between system calls that let it go:
 # a thread that takes it back after the end exits right there.
 loops = [

@@ -417,21 +417,6 @@ _PySandbox_FdInFlight(PyThreadState *save, int fd)
 #endif
 }
 
-/* The same with the GIL held: *fd*, made by the current interpreter, stays
- * unrecorded across a release of the GIL (a copy that a directory stream
- * or a FILE takes over, closed in the same call). */
-static inline void
-_PySandbox_FdHeldInFlight(int fd)
-{
-#ifdef Py_UNTRUSTED
-    if (fd >= 0 && _PyInterpreterState_GET()->sandbox != NULL) {
-        _PySandbox_FdInFlightSlow(fd);
-    }
-#else
-    (void)fd;
-#endif
-}
-
 /* *fd*, in flight, is about to be closed (with the GIL held, before any
  * release of it). */
 static inline void
@@ -449,25 +434,13 @@ _PySandbox_FdLanded(int fd)
 /* A call made with the GIL let go that cannot tell its interpreter (a
  * socket's callback, sock_call()): in flight in any interpreter, landed
  * by its caller once it has the GIL back. */
-static inline void
-_PySandbox_FdInFlightAny(int fd)
-{
 #ifdef Py_UNTRUSTED
-    _PySandbox_FdInFlightSlow(fd);
+#  define _PySandbox_FdInFlightAny(fd) _PySandbox_FdInFlightSlow(fd)
+#  define _PySandbox_FdLandedAny(fd) _PySandbox_FdLandedSlow(fd)
 #else
-    (void)fd;
+#  define _PySandbox_FdInFlightAny(fd) ((void)(fd))
+#  define _PySandbox_FdLandedAny(fd) ((void)(fd))
 #endif
-}
-
-static inline void
-_PySandbox_FdLandedAny(int fd)
-{
-#ifdef Py_UNTRUSTED
-    _PySandbox_FdLandedSlow(fd);
-#else
-    (void)fd;
-#endif
-}
 
 /* An object of the current interpreter holds *fd* for its life (a
  * directory stream's, os.scandir()).  In an untrusted one, it lands and is

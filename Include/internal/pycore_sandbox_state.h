@@ -396,6 +396,10 @@ extern void _PySandbox_NoLinger(int fd);
 extern void _PySandbox_CloseOwnedFds(struct _PySandboxState *state);
 extern int _PySandbox_FdsStillOpen(struct _PySandboxState *state,
                                    unsigned char *table, int fd);
+/* *fd*, just made, is to be recorded: land it (no longer in flight);
+ * return 0, or -1 with OSError (EMFILE) set and *fd* closed if its
+ * number is beyond the table's. */
+extern int _PySandbox_LandInTable(int fd);
 
 /* Python/sandbox_extended.c */
 extern int _PySandbox_InitExtended(struct _PySandboxState *state);
