@@ -699,7 +699,8 @@ _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 }
 
 
-/* Worker processes (Lib/sandbox/_worker.py, Python/sandbox_fence.c) */
+/* Worker processes (Lib/sandbox/_worker.py, Python/sandbox_worker.c,
+   Python/sandbox_fence.c) */
 
 /*[clinic input]
 _sandbox.fence_layers
@@ -719,70 +720,34 @@ _sandbox_fence_layers_impl(PyObject *module)
 }
 
 
-/*[clinic input]
-_sandbox.fence
-
-    interp_id: long_long
-    memory: unsigned_long_long(bitwise=True)
-    threads: Py_ssize_t
-    ports: object(subclass_of='&PyTuple_Type')
-    require: object(subclass_of='&PyTuple_Type')
-    /
-
-Fence this process, a worker, around its untrusted interpreter.
-
-Only the main interpreter of a worker process calls it, once, before
-the untrusted interpreter runs any code: the process then keeps memory
-bytes more than it has, threads more threads, and TCP connections to
-the ports of the tuple ports (empty: no network).  Every layer the
-system gives is applied; one named in the tuple require that it does
-not give raises RuntimeError, and the worker must exit.  Return a dict
-mapping each layer to None (applied) or why not.
-[clinic start generated code]*/
+PyDoc_STRVAR(pack_worker_start_doc,
+"pack_worker_start($module, inner_wall_off, /, **fields)\n\
+--\n\
+\n\
+The first frame's body for a worker process: the policy of the\n\
+keywords of check_policy(), packed so that the worker reads it in C\n\
+before its main interpreter exists, and creates that interpreter\n\
+untrusted with it.  inner_wall_off asks for the debug build's test\n\
+switch (Doc/sandbox/isolation.rst).  A malformed policy raises\n\
+PolicyError.");
 
 static PyObject *
-_sandbox_fence_impl(PyObject *module, long long interp_id,
-                    unsigned long long memory, Py_ssize_t threads,
-                    PyObject *ports, PyObject *require)
-/*[clinic end generated code: output=7171a536ff575ea7 input=106d4709819e9ff2]*/
+sandbox_pack_worker_start(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    unsigned int required = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(require); i++) {
-        int bit = _PySandbox_FenceLayerBit(PyTuple_GET_ITEM(require, i));
-        if (bit < 0) {
-            return NULL;
-        }
-        required |= (unsigned int)bit;
-    }
-    Py_ssize_t n_ports = PyTuple_GET_SIZE(ports);
-    long *numbers = PyMem_Calloc((size_t)n_ports + 1, sizeof(long));
-    if (numbers == NULL) {
-        return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < n_ports; i++) {
-        numbers[i] = PyLong_AsLong(PyTuple_GET_ITEM(ports, i));
-        if ((numbers[i] == -1 && PyErr_Occurred())
-            || numbers[i] < 1 || numbers[i] > 65535)
-        {
-            PyMem_Free(numbers);
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_ValueError, "a port is from 1 to "
-                                "65535");
-            }
-            return NULL;
-        }
-    }
-    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
-                                                     "_sandbox.fence");
-    if (interp == NULL) {
-        PyMem_Free(numbers);
+    int inner_wall_off;
+    if (!PyArg_ParseTuple(args, "p:pack_worker_start", &inner_wall_off)) {
         return NULL;
     }
-    PyObject *report = _PySandbox_Fence(interp, memory, threads, numbers,
-                                        n_ports, required);
-    _PySandbox_Leave(interp);
-    PyMem_Free(numbers);
-    return report;
+    PySandboxPolicy *policy = policy_from_fields(kwargs);
+    if (policy == NULL) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (_PySandboxPolicy_CheckWritable(policy) == 0) {
+        result = _PySandbox_PackWorkerStart(policy, inner_wall_off);
+    }
+    PySandboxPolicy_Free(policy);
+    return result;
 }
 
 
@@ -864,7 +829,8 @@ static PyMethodDef sandbox_methods[] = {
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
-    _SANDBOX_FENCE_METHODDEF
+    {"pack_worker_start", _PyCFunction_CAST(sandbox_pack_worker_start),
+     METH_VARARGS | METH_KEYWORDS, pack_worker_start_doc},
     _SANDBOX_FENCE_LAYERS_METHODDEF
     {"new_interpreter", _PyCFunction_CAST(sandbox_new_interpreter),
      METH_VARARGS | METH_KEYWORDS, new_interpreter_doc},

@@ -184,10 +184,14 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     if (policy == NULL) {
         return _PyStatus_OK();
     }
-    if (_Py_IsMainInterpreter(interp)) {
+    /* The main interpreter is untrusted only in a worker process, with
+       the policy its host sent (Python/sandbox_worker.c): it shares its
+       process with nothing but its tenant's code. */
+    int main = _Py_IsMainInterpreter(interp);
+    if (main && !_PySandbox_IsWorkerPolicy(policy)) {
         return _PyStatus_ERR("the main interpreter cannot be untrusted");
     }
-    PyStatus status = check_isolated(config);
+    PyStatus status = main ? _PyStatus_OK() : check_isolated(config);
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }
@@ -211,17 +215,21 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         return _PyStatus_NO_MEMORY();
     }
     state->parent_id = -1;
-    if (config->allow_threads && state->policy.max_threads == 0) {
+    if (!main && config->allow_threads && state->policy.max_threads == 0) {
         clear_state(state);
         return _PyStatus_ERR("the policy of an untrusted interpreter grants "
                              "no threads, but its config allows them");
     }
-    status = restrict_config(&interp->config);
+    /* A main interpreter's search path is computed later, in
+       init_interp_main(): its config is restricted, and its files are
+       granted, then (_PySandbox_InitWorkerPaths()). */
+    status = main ? _PyStatus_OK() : restrict_config(&interp->config);
     if (_PyStatus_EXCEPTION(status)) {
         clear_state(state);
         return status;
     }
-    status = _PySandbox_InitFiles(state, policy, &interp->config);
+    status = (main ? _PyStatus_OK()
+              : _PySandbox_InitFiles(state, policy, &interp->config));
     if (_PyStatus_EXCEPTION(status)) {
         clear_state(state);
         return status;
@@ -230,7 +238,25 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
         clear_state(state);
         return _PyStatus_NO_MEMORY();
     }
-    _PySandbox_RecordModuleInodes(interp);
+    if (main && _PySandbox_WorkerUnwalled(state)) {
+        /* The test switch: the worker's fence mirrors this state's grants,
+           and the main interpreter stays trusted. */
+        return _PyStatus_OK();
+    }
+    if (main) {
+        /* What the main interpreter's config allows, an untrusted one's
+           forbids (its policy's threads aside).  No job or end takes it:
+           it is the worker's own, and the process ends with it. */
+        interp->feature_flags &= ~(Py_RTFLAGS_FORK | Py_RTFLAGS_EXEC);
+        if (state->policy.max_threads == 0) {
+            interp->feature_flags &= ~(Py_RTFLAGS_THREADS
+                                       | Py_RTFLAGS_DAEMON_THREADS);
+        }
+        state->created = 1;
+    }
+    else {
+        _PySandbox_RecordModuleInodes(interp);
+    }
     /* Before its first thread state, which copies it. */
     interp->ceval.recursion_limit = Py_MIN(interp->ceval.recursion_limit,
                                            _PySandboxPolicy_RecursionLimit(
@@ -241,6 +267,28 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
 }
 
 
+
+
+PyStatus
+_PySandbox_InitWorkerPaths(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = _PySandbox_WorkerState(interp);
+    if (state == NULL) {
+        return _PyStatus_OK();
+    }
+    PyStatus status = _PyStatus_OK();
+    if (interp->sandbox != NULL) {
+        status = restrict_config(&interp->config);
+    }
+    if (!_PyStatus_EXCEPTION(status)) {
+        status = _PySandbox_InitFiles(state, _PySandbox_WorkerPolicy(),
+                                      &interp->config);
+    }
+    if (!_PyStatus_EXCEPTION(status) && interp->sandbox != NULL) {
+        _PySandbox_RecordModuleInodes(interp);
+    }
+    return status;
+}
 
 
 void

@@ -1,7 +1,7 @@
 /* Untrusted interpreters: the second wall, around a worker process.
  *
  * With isolation "process", the untrusted interpreter runs in a worker
- * process (Lib/sandbox/_worker.py) that fences itself with the kernel
+ * process (Python/sandbox_worker.c) that fences itself with the kernel
  * before any untrusted code runs, so that a tenant who breaks every check
  * of the engine (a use-after-free turned into arbitrary code) still has
  * only what the kernel leaves the worker:
@@ -736,28 +736,20 @@ _PySandbox_FenceLayers(void)
 }
 
 
-/* Fence this process around the untrusted interpreter *interp*, which it
- * was started to run (Lib/sandbox/_worker.py), before any of its code
- * runs.  *memory* bytes beyond what the process has now, *threads* more
- * threads, TCP connect to *ports* (none: no network at all).  Every layer
- * the kernel gives is applied; a layer named in *required* (a bitmask of
- * layer_names) that cannot be is an error, and the worker must exit.
- * Return a dict mapping each layer to None (applied) or why not, or NULL
- * with an exception set. */
+/* Fence this worker process around its untrusted interpreter, whose
+ * state is *state*, before any of its code runs (Python/sandbox_worker.c
+ * is the only caller).  *memory* bytes beyond what the process has now,
+ * *threads* more threads, TCP connect to *ports* (none: no network at
+ * all).  Every layer the kernel gives is applied; a layer named in
+ * *required* (a bitmask of layer_names) that cannot be is an error, and
+ * the worker must exit.  Return a dict mapping each layer to None
+ * (applied) or why not, or NULL with an exception set. */
 PyObject *
-_PySandbox_Fence(PyInterpreterState *interp, unsigned long long memory,
-                 Py_ssize_t threads, const long *ports, Py_ssize_t n_ports,
+_PySandbox_Fence(const struct _PySandboxState *state,
+                 unsigned long long memory, Py_ssize_t threads,
+                 const long *ports, Py_ssize_t n_ports,
                  unsigned int required)
 {
-    if (_PySandbox_IsUntrusted(_PyInterpreterState_GET())
-        || !_Py_IsMainInterpreter(_PyInterpreterState_GET())
-        || interp->sandbox == NULL)
-    {
-        PyErr_SetString(PyExc_RuntimeError, "only a worker's main "
-                        "interpreter fences its process, around an "
-                        "untrusted interpreter");
-        return NULL;
-    }
     const char *why[Py_ARRAY_LENGTH(layer_names)] = {NULL};
     /* A layer that the system gives but that could not be applied fails
        the fence whatever the policy requires; one that the system does
@@ -775,7 +767,7 @@ _PySandbox_Fence(PyInterpreterState *interp, unsigned long long memory,
     why[2] = (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
               ? "prctl(PR_SET_NO_NEW_PRIVS) failed" : NULL);
     failed[2] = why[2] != NULL;
-    why[3] = fence_landlock(interp->sandbox, ports, n_ports, &failed[3],
+    why[3] = fence_landlock(state, ports, n_ports, &failed[3],
                             &missing);
 #  ifdef HAVE_LIBSECCOMP
     why[4] = fence_seccomp(n_ports > 0, &failed[4]);

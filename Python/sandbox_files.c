@@ -1163,22 +1163,25 @@ _PySandbox_CreatorCwd(const struct _PySandboxState *creator_state)
     return _PyMem_RawStrdup(buf);
 }
 
-/* Open the grants of *policy* for PySandbox_NewInterpreter(), which the
- * new interpreter copies: beneath the grants of an untrusted creator, as
- * they are for a trusted one (creator_state NULL).  Return 0, or -1 with
- * a denial set (untrusted creator) or PolicyError naming the path that
- * cannot be opened. */
+/* Open the grants of *policy*, which the new interpreter copies: beneath
+ * the grants of an untrusted creator, as they are for a trusted one
+ * (creator_state NULL).  Return 0, or -1 with errno set and *failed* the
+ * index of the path that cannot be opened (-1: no memory); nothing is
+ * left allocated.  Raw: a worker process opens its grants with it before
+ * its main interpreter exists (Python/sandbox_worker.c). */
 int
-_PySandbox_OpenGrants(PySandboxPolicy *policy,
-                      struct _PySandboxState *creator_state)
+_PySandbox_OpenGrantsRaw(PySandboxPolicy *policy,
+                         struct _PySandboxState *creator_state,
+                         Py_ssize_t *failed)
 {
     policy->opened = NULL;
     policy->n_opened = 0;
+    *failed = -1;
     Py_ssize_t n = policy->n_paths + policy->n_packages;
     sandbox_grant *grants = PyMem_RawCalloc((size_t)n + 1,
                                             sizeof(sandbox_grant));
     if (grants == NULL) {
-        PyErr_NoMemory();
+        errno = ENOMEM;
         return -1;
     }
     /* The paths, then the package roots (directories, read). */
@@ -1200,22 +1203,56 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
         if (rc < 0) {
             int error = errno;
             _PySandbox_ClearGrants(grants, i);
-            if (creator_state == NULL) {
-                return _PySandboxPolicy_Error(
-                    package ? "packages"
-                    : (access & PySandbox_WRITE) ? "write" : "read",
-                    path, strerror(error));
-            }
-            char detail[300];
-            PyOS_snprintf(detail, sizeof(detail),
-                          "a nested policy grants %.200s, not beneath the "
-                          "creator's grants", path);
-            return _PySandbox_Deny("interpreter", detail);
+            *failed = i;
+            errno = error;
+            return -1;
         }
     }
     policy->opened = grants;
     policy->n_opened = n;
     return 0;
+}
+
+/* The field and the path of the grant _PySandbox_OpenGrantsRaw() could
+ * not open, *failed* its index. */
+const char *
+_PySandbox_GrantField(const PySandboxPolicy *policy, Py_ssize_t failed,
+                      const char **path)
+{
+    if (failed >= policy->n_paths) {
+        *path = policy->packages[failed - policy->n_paths];
+        return "packages";
+    }
+    *path = policy->paths[failed].path;
+    return (policy->paths[failed].access & PySandbox_WRITE) ? "write"
+                                                            : "read";
+}
+
+/* _PySandbox_OpenGrantsRaw() for PySandbox_NewInterpreter().  Return 0, or
+ * -1 with a denial set (untrusted creator) or PolicyError naming the path
+ * that cannot be opened. */
+int
+_PySandbox_OpenGrants(PySandboxPolicy *policy,
+                      struct _PySandboxState *creator_state)
+{
+    Py_ssize_t failed;
+    if (_PySandbox_OpenGrantsRaw(policy, creator_state, &failed) == 0) {
+        return 0;
+    }
+    if (failed < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const char *path;
+    const char *field = _PySandbox_GrantField(policy, failed, &path);
+    if (creator_state == NULL) {
+        return _PySandboxPolicy_Error(field, path, strerror(errno));
+    }
+    char detail[300];
+    PyOS_snprintf(detail, sizeof(detail),
+                  "a nested policy grants %.200s, not beneath the "
+                  "creator's grants", path);
+    return _PySandbox_Deny("interpreter", detail);
 }
 
 /* Do the policy's own write grants leave alone what it trusts to be the

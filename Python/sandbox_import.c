@@ -59,19 +59,32 @@ static const char *const core_modules[] = {
     "builtins", "marshal", "posix", "sys", "time",
 };
 
+/* Only in an interpreter that lives as long as its process, a worker
+ * process's main one (Python/sandbox_worker.c): they keep objects of the
+ * interpreter that loads them first beyond its end (_datetime's static
+ * types; datetime falls back to _pydatetime elsewhere). */
+static const char *const main_only_modules[] = {
+    "_datetime",
+};
+
+static int
+main_only_module(const char *name)
+{
+    return _PySandbox_InList(main_only_modules,
+                             Py_ARRAY_LENGTH(main_only_modules), name);
+}
+
 /* Never, whatever the policy: they reach across interpreters (shared
  * buffers, other interpreters' code), into the C API's internals (one of
- * the test modules creates trusted interpreters), keep objects of a
- * freed heap (_datetime's static types, readied first by an untrusted
- * interpreter; datetime falls back to _pydatetime), or hold objects in
+ * the test modules creates trusted interpreters), or hold objects in
  * process-wide C state (Doc/sandbox/globals.rst: faulthandler's files,
  * tracemalloc's tables, readline's and curses' hooks and windows,
  * tkinter's interpreter; and _ctypes, whose callbacks from threads that C
  * code starts run in the main interpreter).  The "_test" and "xx"
  * prefixes are never allowed either. */
 static const char *const never_modules[] = {
-    "_ctypes", "_ctypes_test", "_curses", "_curses_panel", "_datetime",
-    "_interpchannels", "_interpqueues", "_interpreters", "_tkinter",
+    "_ctypes", "_ctypes_test", "_curses", "_curses_panel", "_interpchannels",
+    "_interpqueues", "_interpreters", "_tkinter",
     "_tracemalloc", "faulthandler", "readline",
 };
 
@@ -95,11 +108,16 @@ is_core_module(const char *name)
 static int
 policy_allows_module(const PySandboxPolicy *policy, const char *name)
 {
-    if (never_module(name) || strchr(name, '.') != NULL) {
+    if (never_module(name)) {
         return 0;
     }
+    /* Bound to its file: a module of a package root's, perhaps in a
+       package (numpy._core._multiarray_umath). */
     if (_PySandboxPolicy_ModuleFile(policy, name) != NULL) {
         return 1;
+    }
+    if (strchr(name, '.') != NULL) {
+        return 0;
     }
     if (_PySandbox_PolicyLists(policy->modules, policy->n_modules, name)) {
         return 1;
@@ -112,27 +130,45 @@ policy_allows_module(const PySandboxPolicy *policy, const char *name)
 }
 
 /* Is *name* a module name that the policy field *field* may hold: a
- * top-level name, of a module of the standard library unless it is
- * bound to a file?  Return 0, or -1 with PolicyError set. */
+ * top-level name of a module of the standard library (modules), or a
+ * dotted name outside it (module_files: bound to a file)?  Return 0, or -1
+ * with PolicyError set. */
 static int
 check_module_name(const char *field, const char *name, int stdlib)
 {
-    if (name == NULL || name[0] == '\0' || strchr(name, '.') != NULL) {
+    if (name == NULL || name[0] == '\0'
+        || (stdlib && strchr(name, '.') != NULL))
+    {
         return _PySandboxPolicy_Error(field, name, "not a top-level module "
                                       "name (pure-Python modules need no "
                                       "grant)");
     }
-    PyObject *str = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name),
-                                         "strict");
-    int identifier = str != NULL && PyUnicode_IsIdentifier(str);
-    Py_XDECREF(str);
-    if (!identifier) {
-        PyErr_Clear();
+    /* Each part an identifier; the first decides where it comes from. */
+    size_t top = strcspn(name, ".");
+    for (const char *part = name; ; ) {
+        size_t len = strcspn(part, ".");
+        PyObject *str = PyUnicode_DecodeUTF8(part, (Py_ssize_t)len,
+                                             "strict");
+        int identifier = str != NULL && PyUnicode_IsIdentifier(str);
+        Py_XDECREF(str);
+        if (!identifier) {
+            PyErr_Clear();
+            return _PySandboxPolicy_Error(field, name, "not a module name");
+        }
+        if (part[len] == '\0') {
+            break;
+        }
+        part += len + 1;
+    }
+    char first[256];
+    if (top >= sizeof(first)) {
         return _PySandboxPolicy_Error(field, name, "not a module name");
     }
+    memcpy(first, name, top);
+    first[top] = '\0';
     int in_stdlib = _PySandbox_InList(
         (const char *const *)_Py_stdlib_module_names,
-        Py_ARRAY_LENGTH(_Py_stdlib_module_names), name);
+        Py_ARRAY_LENGTH(_Py_stdlib_module_names), first);
     if (stdlib && !in_stdlib) {
         return _PySandboxPolicy_Error(field, name, "not a module of the "
                                       "standard library (bind a module of "
@@ -246,7 +282,10 @@ int
 _PySandbox_ModuleAllowed(PyInterpreterState *interp, const char *name)
 {
     struct _PySandboxState *state = interp->sandbox;
-    return state == NULL || policy_allows_module(&state->policy, name);
+    return (state == NULL
+            || (policy_allows_module(&state->policy, name)
+                && (!main_only_module(name)
+                    || _Py_IsMainInterpreter(interp))));
 }
 
 /* Deny the current interpreter the module *name* (a str): log it, and set
@@ -277,7 +316,7 @@ _PySandbox_CheckModuleSlow(PyObject *name)
         PyErr_Clear();
         return deny_module(name, "(a module name that is not text)");
     }
-    if (policy_allows_module(&interp->sandbox->policy, utf8)) {
+    if (_PySandbox_ModuleAllowed(interp, utf8)) {
         return 0;
     }
     return deny_module(name, utf8);
@@ -455,8 +494,11 @@ is_module_file(PyInterpreterState *interp, const char *name,
                const char *path)
 {
     const char *slash = name != NULL ? strrchr(path, '/') : NULL;
-    size_t len = name != NULL ? strlen(name) : 0;
-    if (slash == NULL || strncmp(slash + 1, name, len) != 0) {
+    /* The file is named after the last part of a dotted name. */
+    const char *leaf = name != NULL ? strrchr(name, '.') : NULL;
+    leaf = leaf != NULL ? leaf + 1 : name;
+    size_t len = leaf != NULL ? strlen(leaf) : 0;
+    if (slash == NULL || strncmp(slash + 1, leaf, len) != 0) {
         return 0;
     }
     int found = 0;

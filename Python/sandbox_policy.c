@@ -406,10 +406,11 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
 /* Fill policy->environ with "NAME=value" for each variable the policy
  * names that the creator has: from the C environment for a trusted
  * creator, from what an untrusted one got at its own creation (never what
- * its code set).  Return 0, or -1 with MemoryError set. */
+ * its code set).  Return 0, or -1 (no memory).  Raw: a worker process
+ * calls it before its main interpreter exists. */
 int
-_PySandboxPolicy_SnapshotEnviron(PySandboxPolicy *policy,
-                                 const struct _PySandboxState *creator_state)
+_PySandboxPolicy_SnapshotEnvironRaw(PySandboxPolicy *policy,
+                                    const struct _PySandboxState *creator_state)
 {
     policy->environ = NULL;
     policy->n_environ = 0;
@@ -418,7 +419,6 @@ _PySandboxPolicy_SnapshotEnviron(PySandboxPolicy *policy,
     }
     char **list = PyMem_RawCalloc((size_t)policy->n_env, sizeof(char *));
     if (list == NULL) {
-        PyErr_NoMemory();
         return -1;
     }
     Py_ssize_t n = 0;
@@ -440,7 +440,6 @@ _PySandboxPolicy_SnapshotEnviron(PySandboxPolicy *policy,
         char *entry = PyMem_RawMalloc(size);
         if (entry == NULL) {
             _PySandbox_FreeStrings(list, n);
-            PyErr_NoMemory();
             return -1;
         }
         PyOS_snprintf(entry, size, "%s=%s", name, value);
@@ -448,6 +447,18 @@ _PySandboxPolicy_SnapshotEnviron(PySandboxPolicy *policy,
     }
     policy->environ = list;
     policy->n_environ = n;
+    return 0;
+}
+
+/* The same, with MemoryError set on failure. */
+int
+_PySandboxPolicy_SnapshotEnviron(PySandboxPolicy *policy,
+                                 const struct _PySandboxState *creator_state)
+{
+    if (_PySandboxPolicy_SnapshotEnvironRaw(policy, creator_state) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 

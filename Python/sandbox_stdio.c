@@ -313,6 +313,28 @@ PySandbox_TakeOutput(PyInterpreterState *interp, int fd)
     return result;
 }
 
+int
+_PySandbox_TakeOutputRaw(struct _PySandboxState *state, int fd, char **data,
+                         size_t *size)
+{
+    sandbox_output *out = &state->output[fd - 1];
+    *data = NULL;
+    *size = 0;
+    _PySandbox_LOCK(&out->mutex);
+    if (out->len > 0) {
+        *data = PyMem_RawMalloc(out->len);
+        if (*data == NULL) {
+            PyMutex_Unlock(&out->mutex);
+            return -1;
+        }
+        memcpy(*data, out->data, out->len);
+        *size = out->len;
+        out->len = 0;
+    }
+    PyMutex_Unlock(&out->mutex);
+    return 0;
+}
+
 /* Free what the interpreter wrote and the host did not take. */
 void
 _PySandbox_ClearOutput(struct _PySandboxState *state)

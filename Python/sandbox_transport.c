@@ -1081,4 +1081,129 @@ _PySandbox_CallHeld(PyInterpreterState *interp, const char *target,
     return call_job(interp, target, args, kwargs, 1);
 }
 
+/* A worker process's job, in its own interpreter (the current one):
+ * the answer Python/sandbox_worker.c sends to the host. */
+
+static PyObject *
+text_or_none(const char *text)
+{
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+}
+
+/* The answer's dict of *out*, which this clears. */
+static PyObject *
+outcome_answer(job_outcome *out)
+{
+    PyObject *answer = PyDict_New();
+    PyObject *value = NULL;
+    const char *key = "value";
+    if (answer == NULL) {
+        goto done;
+    }
+    switch (out->kind) {
+    case OUTCOME_OK:
+        value = (out->result.data == NULL ? Py_NewRef(Py_None)
+                                          : xfer_decode(&out->result));
+        break;
+    case OUTCOME_RAISED: {
+        key = "raised";
+        PyObject *exit_code = (out->has_exit_code
+                               ? xfer_decode(&out->exit_code)
+                               : Py_NewRef(Py_None));
+        PyObject *type_name = text_or_none(out->type_name);
+        PyObject *message = text_or_none(out->message);
+        PyObject *traceback = text_or_none(out->traceback);
+        if (exit_code != NULL && type_name != NULL && message != NULL
+            && traceback != NULL)
+        {
+            value = PyTuple_Pack(4, type_name, message, traceback,
+                                 exit_code);
+        }
+        Py_XDECREF(exit_code);
+        Py_XDECREF(type_name);
+        Py_XDECREF(message);
+        Py_XDECREF(traceback);
+        break;
+    }
+    case OUTCOME_FAILED:
+        key = "failed";
+        value = Py_BuildValue("(sN)", ((PyTypeObject *)out->fail_type)->tp_name,
+                              text_or_none(out->message));
+        break;
+    }
+    if (value == NULL
+        || PyDict_SetItemString(answer, "ok", out->kind == OUTCOME_OK
+                                              ? Py_True : Py_False) < 0
+        || PyDict_SetItemString(answer, key, value) < 0)
+    {
+        Py_CLEAR(answer);
+    }
+done:
+    Py_XDECREF(value);
+    outcome_clear(out);
+    return answer;
+}
+
+PyObject *
+_PySandbox_RunHere(const char *op, const char *text, const char *filename,
+                   PyObject *args, PyObject *kwargs)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    job_outcome out = {0};
+    xfer_buf encoded_args = {0};
+    job_kind kind;
+    if (strcmp(op, "exec") == 0) {
+        kind = JOB_EXEC;
+    }
+    else if (strcmp(op, "eval") == 0) {
+        kind = JOB_EVAL;
+    }
+    else if (strcmp(op, "call") == 0) {
+        kind = JOB_CALL;
+        if (!valid_target(text)) {
+            PyErr_Format(PyExc_ValueError, "the target must be "
+                         "'module:qualname', not '%.200s'", text);
+            fail_with_current(&out);
+            return outcome_answer(&out);
+        }
+        /* The arguments are the request's, decoded here: no code of the
+           interpreter's has seen them.  They are encoded again so that
+           run_job() decodes them as for any job. */
+        PyObject *pair = (PyTuple_CheckExact(args) && PyDict_CheckExact(kwargs)
+                          && check_kwargs(kwargs) == 0)
+                         ? PyTuple_Pack(2, args, kwargs) : NULL;
+        if (pair == NULL && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "args must be a tuple and "
+                            "kwargs a dict");
+        }
+        if (pair == NULL || encode_value(&encoded_args, pair, -1) < 0) {
+            Py_XDECREF(pair);
+            xfer_clear(&encoded_args);
+            fail_with_current(&out);
+            return outcome_answer(&out);
+        }
+        Py_DECREF(pair);
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "no such job: '%.100s'", op);
+        fail_with_current(&out);
+        return outcome_answer(&out);
+    }
+    if (_PySandbox_CheckJobStack() < 0) {
+        fail_with_current(&out);
+    }
+    else {
+        run_job(tstate->interp, kind, text,
+                filename != NULL ? filename : "<string>", &encoded_args,
+                &out);
+        _PySandbox_FreeDeferred(tstate);
+    }
+    xfer_clear(&encoded_args);
+    assert(!PyErr_Occurred());
+    return outcome_answer(&out);
+}
+
 #endif  /* Py_UNTRUSTED */

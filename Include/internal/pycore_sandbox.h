@@ -802,6 +802,38 @@ _PySandbox_ProcessWideObject(PyObject *op)
     return op;
 }
 
+/* A worker process of isolation "process" (Python/sandbox_worker.c),
+ * started with -X sandbox_worker=FD: its main interpreter is untrusted,
+ * with the policy the host sends before that interpreter exists
+ * (pycore_create_interpreter() reads it), and Py_RunMain() gives the
+ * process to _PySandbox_ServeWorker(), which runs the host's jobs and
+ * ends it with _exit(). */
+#ifdef Py_UNTRUSTED
+extern PyStatus _PySandbox_ReadWorkerStart(
+    const PyConfig *config, const struct _PySandboxPolicy **policy);
+extern void _Py_NO_RETURN _PySandbox_ServeWorker(void);
+/* Once its search path is computed (init_interp_main()): restrict its
+ * config and grant its files, as for any untrusted interpreter. */
+extern PyStatus _PySandbox_InitWorkerPaths(PyInterpreterState *interp);
+#else
+static inline PyStatus
+_PySandbox_ReadWorkerStart(const PyConfig *config,
+                           const struct _PySandboxPolicy **policy)
+{
+    (void)config;
+    *policy = NULL;
+    return _PyStatus_OK();
+}
+static inline void _PySandbox_ServeWorker(void) {}
+static inline PyStatus
+_PySandbox_InitWorkerPaths(PyInterpreterState *interp)
+{
+    (void)interp;
+    return _PyStatus_OK();
+}
+#endif  /* Py_UNTRUSTED */
+_PySandbox_HOOK(int, _PySandbox_IsWorker, (void), 0)
+
 #ifdef HAVE_FORK
 /* In the child of fork(), after the other interpreters were forgotten
  * (PyOS_AfterFork_Child()): the engine's locks are reset. */

@@ -371,6 +371,11 @@ extern int _PySandboxPolicy_ErrorObject(const char *field, PyObject *value,
 /* Python/sandbox_stdio.c */
 extern PyTypeObject _PySandbox_StreamType;
 extern void _PySandbox_ClearOutput(struct _PySandboxState *state);
+/* Take what stream *fd* (1 or 2) holds: a raw-allocated copy in *data*
+ * (NULL if empty) and its size.  Return 0, or -1 (no memory).  No GIL
+ * needed. */
+extern int _PySandbox_TakeOutputRaw(struct _PySandboxState *state, int fd,
+                                    char **data, size_t *size);
 
 /* Python/sandbox_transport.c: sandbox.RemoteError */
 extern PyTypeObject _PySandbox_RemoteErrorType;
@@ -382,10 +387,36 @@ extern PyObject *_PySandbox_EncodeValue(PyObject *value);
 extern PyObject *_PySandbox_DecodeValue(const char *data, Py_ssize_t size,
                                         Py_ssize_t max_items,
                                         Py_ssize_t max_keys);
+/* Run a job of a worker process in its own (current) interpreter: *op*
+ * "exec" (*text* the source, *filename*), "eval" (*text* the expression)
+ * or "call" (*text* the target, *args* a tuple, *kwargs* a dict).  Return
+ * the answer's dict: "ok", and "value", "raised" (type name, message,
+ * traceback, exit code) or "failed" (type name, message); NULL with an
+ * exception set only if that dict cannot be made. */
+extern PyObject *_PySandbox_RunHere(const char *op, const char *text,
+                                    const char *filename, PyObject *args,
+                                    PyObject *kwargs);
+
+/* Python/sandbox_worker.c: the worker process's side */
+/* The packed start of a worker (policy and flags), for the host to send:
+ * a bytes object, or NULL with an exception set. */
+extern PyObject *_PySandbox_PackWorkerStart(const PySandboxPolicy *policy,
+                                            int inner_wall_off);
+/* Is *policy* the one a worker read for its main interpreter? */
+extern int _PySandbox_IsWorkerPolicy(const PySandboxPolicy *policy);
+/* With the test switch on, keep *state* for the fence and return 1: the
+ * main interpreter stays trusted.  Otherwise return 0. */
+extern int _PySandbox_WorkerUnwalled(struct _PySandboxState *state);
+/* The state of a worker's main interpreter *interp* (the test switch's,
+ * with it on), or NULL for any other interpreter. */
+extern struct _PySandboxState *_PySandbox_WorkerState(
+    PyInterpreterState *interp);
+/* The policy a worker read, with its grants opened. */
+extern const PySandboxPolicy *_PySandbox_WorkerPolicy(void);
 
 /* Python/sandbox_fence.c: the second wall */
 extern PyObject *_PySandbox_FenceLayers(void);
-extern PyObject *_PySandbox_Fence(PyInterpreterState *interp,
+extern PyObject *_PySandbox_Fence(const struct _PySandboxState *state,
                                   unsigned long long memory,
                                   Py_ssize_t threads, const long *ports,
                                   Py_ssize_t n_ports, unsigned int required);
@@ -433,6 +464,8 @@ extern int _PySandboxPolicy_Within(const PySandboxPolicy *policy,
                                    const PySandboxPolicy *outer);
 extern int _PySandboxPolicy_SnapshotEnviron(
     PySandboxPolicy *policy, const struct _PySandboxState *creator_state);
+extern int _PySandboxPolicy_SnapshotEnvironRaw(
+    PySandboxPolicy *policy, const struct _PySandboxState *creator_state);
 
 /* Python/sandbox_path.c */
 extern const char *_PySandbox_SkipSeparators(const char *p);
@@ -457,6 +490,12 @@ extern char *_PySandbox_CreatorCwd(
     const struct _PySandboxState *creator_state);
 extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
                                  struct _PySandboxState *creator_state);
+extern int _PySandbox_OpenGrantsRaw(PySandboxPolicy *policy,
+                                    struct _PySandboxState *creator_state,
+                                    Py_ssize_t *failed);
+extern const char *_PySandbox_GrantField(const PySandboxPolicy *policy,
+                                         Py_ssize_t failed,
+                                         const char **path);
 extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                                         const PySandboxPolicy *outer);
 extern PyStatus _PySandbox_InitPackagePaths(PyThreadState *tstate);

@@ -147,12 +147,6 @@ def build_parser():
                     "types.")
     check.add_argument("file", metavar="FILE.toml")
 
-    worker = commands.add_parser(
-        "worker", help="(internal) serve as a worker process",
-        description="Serve as the worker process of a host's untrusted "
-                    "interpreter (isolation \"process\"), over the "
-                    "socket FD that the host passed.  Not for people.")
-    worker.add_argument("fd", type=int, metavar="FD")
     return parser
 
 
@@ -365,11 +359,6 @@ def main(argv=None):
         return info_command()
     if args.command == "check-policy":
         return check_command(args)
-    if args.command == "worker":
-        from sandbox._worker import serve
-        status = serve(args.fd)
-        sys.stdout.flush()
-        os._exit(status)
     return run_command(args, parser.run_parser)
 
 if __name__ == "__main__":

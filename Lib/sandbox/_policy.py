@@ -1,6 +1,7 @@
 """sandbox.Policy: what an untrusted interpreter may do."""
 
 import difflib
+import importlib.machinery
 import ipaddress
 import math
 import os
@@ -152,12 +153,75 @@ def _strings(field, value):
     return items
 
 
+def _package_modules(entry, packages):
+    """The extension modules that the modules entry *entry* names beneath
+    the package roots *packages*: {dotted name: file}.  "pkg.mod" is one
+    module, "pkg.*" every one in the package pkg and its subpackages;
+    the first root that has it wins, as on sys.path."""
+    wildcard = entry.endswith(".*")
+    base = entry[:-2] if wildcard else entry
+    parts = base.split(".")
+    if not all(part.isidentifier() for part in parts):
+        raise _error("modules", entry, "not a module name, nor 'package.*'")
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    for root in packages:
+        where = os.path.join(root, *parts)
+        if not wildcard:
+            for suffix in suffixes:
+                if os.path.isfile(where + suffix):
+                    return {base: where + suffix}
+            continue
+        found = {}
+        for dirpath, dirnames, filenames in os.walk(where):
+            dirnames[:] = sorted(d for d in dirnames if d.isidentifier())
+            package = os.path.relpath(dirpath, root).split(os.sep)
+            for filename in sorted(filenames):
+                for suffix in suffixes:
+                    stem = filename[:-len(suffix)]
+                    if filename.endswith(suffix) and stem.isidentifier():
+                        found.setdefault(".".join(package + [stem]),
+                                         os.path.join(dirpath, filename))
+                        break
+        if found:
+            return found
+    raise _error("modules", entry, "no extension module of that name "
+                 "beneath the package roots (packages)")
+
+
+def _split_modules(modules, packages):
+    """The modules field as the engine takes it: the names of standard
+    library modules, and {name: file} of the others, found beneath the
+    package roots (a name with a dot, or not of the standard library)."""
+    names, files = [], {}
+    for entry in _strings("modules", modules):
+        if "." not in entry and entry in sys.stdlib_module_names:
+            names.append(entry)
+        else:
+            files.update(_package_modules(entry, packages))
+    return names, files
+
+
 def _engine_fields(fields):
     """The engine's fields of *fields*, checked and in the form the engine
     keeps them: by the engine, or, in a CPython without it, checked for
     their types only (their meaning is the engine's to check)."""
     if _sandbox is not None:
-        kept = _sandbox.check_policy(**fields)
+        modules = fields.get("modules", ())
+        if not isinstance(modules, (str, bytes)) and any(
+                isinstance(entry, str)
+                and ("." in entry or entry not in sys.stdlib_module_names)
+                for entry in modules):
+            # Modules of the package roots: checked by the engine as bound
+            # to their files, kept as they were written.
+            packages = _sandbox.check_policy(
+                packages=fields.get("packages", ()))["packages"]
+            names, files = _split_modules(modules, packages)
+            kept = _sandbox.check_policy(**dict(fields, modules=names),
+                                         module_files=files)
+            kept["modules"] = tuple(sorted(set(_strings("modules",
+                                                        modules))))
+        else:
+            kept = _sandbox.check_policy(**fields)
         return {name: kept[name] for name in fields}
     result = {}
     for name, value in fields.items():
@@ -288,8 +352,10 @@ class Policy:
                        standard library, read-only: their pure-Python
                        modules and packages import
       net              "HOST:PORT" it may connect to
-      modules          extension modules of the standard library it may
-                       import beyond the default set
+      modules          extension modules it may import beyond the
+                       default set: of the standard library by name,
+                       and beneath the package roots ("pkg.mod", or
+                       "pkg.*" for all of a package's)
       env              host environment variables its os.environ gets
       memory           bytes, or a size: "256M", "1G", "512MiB" (256MiB)
       time             seconds of CPU and wall time per job (30)
@@ -332,6 +398,10 @@ class Policy:
             object.__setattr__(self, name, value)
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(name, values[name]))
+        if "_datetime" in self.modules and self.isolation != "process":
+            raise _error("modules", "_datetime", "only in a worker process "
+                         "(isolation 'process'): its types would outlive "
+                         "an interpreter of the host's process")
         if self.require_layers and self.isolation != "process":
             raise _error("require_layers", self.require_layers[0],
                          "layers wall a worker process: set isolation to "
@@ -439,8 +509,11 @@ class Policy:
                 and set(self.require_layers) >= set(other.require_layers))
 
     def _engine(self):
-        """The engine's fields: the keywords of _sandbox.new_interpreter()."""
-        return {name: getattr(self, name) for name in _ENGINE_FIELDS}
+        """The engine's fields: the keywords of _sandbox.new_interpreter(),
+        the modules of the package roots bound to their files."""
+        fields = {name: getattr(self, name) for name in _ENGINE_FIELDS}
+        names, files = _split_modules(fields["modules"], fields["packages"])
+        return dict(fields, modules=tuple(names), module_files=files)
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

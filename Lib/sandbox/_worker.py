@@ -2,15 +2,19 @@
 
 With Policy(isolation="process"), an Interpreter runs its untrusted
 interpreter in a worker process of its own: this binary, started as
-"python -I -S -m sandbox worker FD".  Before any untrusted code runs, the
-worker creates the untrusted interpreter and fences itself with the
-kernel (_sandbox.fence(): namespaces, rlimits, no_new_privs, Landlock,
-seccomp; Doc/sandbox/isolation.rst), so that both walls hold at once.
+"python -I -S -X sandbox_worker=FD".  The worker's side is C
+(Python/sandbox_worker.c): it reads the policy before its main
+interpreter exists and creates that interpreter untrusted, fences itself
+with the kernel (namespaces, rlimits, no_new_privs, Landlock, seccomp;
+Doc/sandbox/isolation.rst) before any untrusted code runs, and then runs
+the host's jobs in its main interpreter, so that both walls hold at once
+and no Python code but the tenant's runs in the worker.
 
 The host and the worker talk over a socketpair in frames: a 4-byte
 big-endian length, then a value encoded by _sandbox.encode(), which the
 host decodes in C without running any code of the worker's; the host
-then checks the shape of every answer.  No pickle, no marshal.  A worker
+then checks the shape of every answer.  No pickle, no marshal.  The first
+frame is the policy, packed by _sandbox.pack_worker_start().  A worker
 that dies, sends garbage, or does not answer within the job's time is
 killed and reaped, and the job ends with RemoteError or
 SandboxLimitExceeded.
@@ -35,8 +39,8 @@ MAX_ITEMS = 4_000_000
 MAX_OTHER_KEYS = 16_384
 
 # The test switch of the debug build (Doc/sandbox/isolation.rst): with it,
-# a worker runs jobs in its own main interpreter, with none of the
-# engine's checks, as if a tenant had broken the inner wall.
+# a worker's main interpreter, where jobs run, is left trusted, with none
+# of the engine's checks, as if a tenant had broken the inner wall.
 INNER_WALL_OFF = "SANDBOX_TEST_INNER_WALL_OFF"
 
 
@@ -92,149 +96,6 @@ def recv_frame(sock, deadline=None, limited=False):
     except Exception as exc:
         # Corrupt, too large, or a dict key that cannot be one.
         raise FrameError(f"an undecodable frame ({exc})") from None
-
-
-# --- The worker's side ----------------------------------------------------
-
-def _remaining(interp_id):
-    remaining = {}
-    for (group, kind), value in _sandbox.query(interp_id).items():
-        if isinstance(value, tuple):
-            used, cap = value
-            name = kind if group == "Python" else f"{group}.{kind}"
-            remaining[name] = cap - used
-    return remaining
-
-
-def _run(interp_id, request):
-    """Run one job of *request* in the untrusted interpreter: its answer."""
-    op = request.get("op")
-    try:
-        if op == "exec":
-            if request.get("setup"):
-                _sandbox.exec(interp_id, request["setup"])
-            _sandbox.exec(interp_id, request["source"], request["filename"])
-            value = None
-        elif op == "eval":
-            value = _sandbox.eval(interp_id, request["expression"])
-        elif op == "call":
-            value = _sandbox.call(interp_id, request["target"],
-                                  tuple(request["args"]), request["kwargs"])
-        else:
-            raise ValueError(f"no such job: {op!r}")
-        answer = {"ok": True, "value": value}
-    except _sandbox.RemoteError as exc:
-        answer = {"ok": False, "raised": (exc.type_name, exc.message,
-                                          exc.traceback, exc.exit_code)}
-    except Exception as exc:
-        answer = {"ok": False, "failed": (type(exc).__name__, str(exc))}
-    answer["stdout"] = _sandbox.take_output(interp_id, 1)
-    answer["stderr"] = _sandbox.take_output(interp_id, 2)
-    answer["denials"] = [tuple(entry)
-                         for entry in _sandbox.denials(interp_id)]
-    answer["remaining"] = _remaining(interp_id)
-    return answer
-
-
-def _run_unwalled(namespace, request):
-    """The test switch: run the job in this main interpreter, unchecked."""
-    op = request.get("op")
-    try:
-        if op == "exec":
-            exec(request.get("setup") or "", namespace)
-            exec(compile(request["source"], request["filename"], "exec"),
-                 namespace)
-            value = None
-        elif op == "eval":
-            value = eval(request["expression"], namespace)
-        else:
-            raise ValueError(f"no such job: {op!r}")
-        answer = {"ok": True, "value": value}
-    except BaseException as exc:
-        answer = {"ok": False, "raised": (type(exc).__name__, str(exc), "",
-                                          None)}
-    answer.update(stdout=b"", stderr=b"", denials=[], remaining={})
-    return answer
-
-
-def serve(fd):
-    """The worker: fence, then run the jobs that come on the socket *fd*
-    until it closes.  Return the exit status."""
-    sock = socket.socket(fileno=fd)
-    hello = recv_frame(sock)
-    if not isinstance(hello, dict):
-        return 2
-    unwalled = (hello.get("inner_wall_off") is True
-                and os.environ.get(INNER_WALL_OFF) == "1"
-                and hasattr(sys, "gettotalrefcount"))
-    try:
-        interp_id = _sandbox.new_interpreter(**hello["policy"])
-        layers = _sandbox.fence(interp_id, hello["memory"], hello["threads"],
-                                tuple(hello["ports"]),
-                                tuple(hello["require"]))
-    except Exception as exc:
-        send_frame(sock, {"ready": False, "type": type(exc).__name__,
-                          "message": str(exc),
-                          "field": getattr(exc, "field", None),
-                          "value": getattr(exc, "value", None)})
-        return 1
-    send_frame(sock, {"ready": True, "layers": layers, "id": interp_id,
-                      "pid": os.getpid()})
-    namespace = {"__name__": "__main__"}
-    lock = threading.Lock()
-    while True:
-        request = recv_frame(sock)
-        if not isinstance(request, dict):
-            return 0
-        streamer = None
-        job_id = request.get("id")
-        if request.get("stream") is True and not unwalled:
-            streamer = _Streamer(sock, lock, interp_id, job_id)
-        try:
-            if unwalled:
-                answer = _run_unwalled(namespace, request)
-            else:
-                answer = _run(interp_id, request)
-        finally:
-            if streamer is not None:
-                streamer.stop()
-        answer["id"] = job_id
-        try:
-            # Encoded once, here: a value or an answer that cannot cross
-            # (too large) fails the job, not the worker.
-            data = pack_frame(answer)
-        except (TypeError, ValueError, OverflowError) as exc:
-            answer = {"ok": False, "failed": (type(exc).__name__, str(exc)),
-                      "stdout": b"", "stderr": b"", "denials": [],
-                      "remaining": {}, "id": job_id}
-            data = pack_frame(answer)
-        with lock:
-            sock.sendall(data)
-
-
-class _Streamer(threading.Thread):
-    """Send what the job writes while it runs, every 20 ms, as frames
-    {"output": 1 or 2, "data": bytes}; the answer carries the rest."""
-
-    def __init__(self, sock, lock, interp_id, job_id):
-        super().__init__(name="sandbox-worker-output", daemon=True)
-        self._sock, self._lock, self._id = sock, lock, interp_id
-        self._job_id = job_id
-        self._done = threading.Event()
-        self.start()
-
-    def run(self):
-        while not self._done.wait(0.02):
-            for fd in (1, 2):
-                data = _sandbox.take_output(self._id, fd)
-                if data:
-                    with self._lock:
-                        send_frame(self._sock, {"output": fd, "data": data,
-                                                "id": self._job_id})
-
-    def stop(self):
-        self._done.set()
-        self.join()
 
 
 # --- The host's side ------------------------------------------------------
@@ -307,13 +168,17 @@ class Worker:
         self.policy = policy
         self.layers = None
         self.lost = None            # why the worker is gone, once it is
+        # The policy first: the worker reads it before its main
+        # interpreter exists.  A malformed one raises PolicyError here.
+        start = _sandbox.pack_worker_start(bool(inner_wall_off),
+                                           **policy._engine())
         parent, child = socket.socketpair()
         env = {name: os.environ[name] for name in policy.env
                if name in os.environ}
         if inner_wall_off:
             env[INNER_WALL_OFF] = "1"
-        argv = [sys.executable, "-I", "-S", "-m", "sandbox", "worker",
-                str(child.fileno())]
+        argv = [sys.executable, "-I", "-S", "-X",
+                f"sandbox_worker={child.fileno()}"]
         try:
             # From the one thread that starts every worker and lives as
             # long as the host: a worker dies with the thread that started
@@ -332,12 +197,11 @@ class Worker:
         self._sock = parent
         ports = sorted({int(entry.rpartition(":")[2])
                         for entry in policy.net})
-        hello = {"policy": policy._engine(), "memory": policy.memory,
-                 "threads": policy.threads, "ports": ports,
-                 "require": list(policy.require_layers),
-                 "inner_wall_off": bool(inner_wall_off)}
+        hello = {"memory": policy.memory, "threads": policy.threads,
+                 "ports": ports, "require": list(policy.require_layers)}
         try:
-            send_frame(self._sock, hello)
+            self._sock.sendall(_HEADER.pack(len(start)) + start
+                               + pack_frame(hello))
             ready = self._receive(START_TIMEOUT, "start")
         except BaseException:
             self.kill()

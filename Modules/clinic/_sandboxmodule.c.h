@@ -408,78 +408,6 @@ _sandbox_fence_layers(PyObject *module, PyObject *Py_UNUSED(ignored))
     return _sandbox_fence_layers_impl(module);
 }
 
-PyDoc_STRVAR(_sandbox_fence__doc__,
-"fence($module, interp_id, memory, threads, ports, require, /)\n"
-"--\n"
-"\n"
-"Fence this process, a worker, around its untrusted interpreter.\n"
-"\n"
-"Only the main interpreter of a worker process calls it, once, before\n"
-"the untrusted interpreter runs any code: the process then keeps memory\n"
-"bytes more than it has, threads more threads, and TCP connections to\n"
-"the ports of the tuple ports (empty: no network).  Every layer the\n"
-"system gives is applied; one named in the tuple require that it does\n"
-"not give raises RuntimeError, and the worker must exit.  Return a dict\n"
-"mapping each layer to None (applied) or why not.");
-
-#define _SANDBOX_FENCE_METHODDEF    \
-    {"fence", _PyCFunction_CAST(_sandbox_fence), METH_FASTCALL, _sandbox_fence__doc__},
-
-static PyObject *
-_sandbox_fence_impl(PyObject *module, long long interp_id,
-                    unsigned long long memory, Py_ssize_t threads,
-                    PyObject *ports, PyObject *require);
-
-static PyObject *
-_sandbox_fence(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *return_value = NULL;
-    long long interp_id;
-    unsigned long long memory;
-    Py_ssize_t threads;
-    PyObject *ports;
-    PyObject *require;
-
-    if (!_PyArg_CheckPositional("fence", nargs, 5, 5)) {
-        goto exit;
-    }
-    interp_id = PyLong_AsLongLong(args[0]);
-    if (interp_id == -1 && PyErr_Occurred()) {
-        goto exit;
-    }
-    if (!PyLong_Check(args[1])) {
-        _PyArg_BadArgument("fence", "argument 2", "int", args[1]);
-        goto exit;
-    }
-    memory = PyLong_AsUnsignedLongLongMask(args[1]);
-    {
-        Py_ssize_t ival = -1;
-        PyObject *iobj = _PyNumber_Index(args[2]);
-        if (iobj != NULL) {
-            ival = PyLong_AsSsize_t(iobj);
-            Py_DECREF(iobj);
-        }
-        if (ival == -1 && PyErr_Occurred()) {
-            goto exit;
-        }
-        threads = ival;
-    }
-    if (!PyTuple_Check(args[3])) {
-        _PyArg_BadArgument("fence", "argument 4", "tuple", args[3]);
-        goto exit;
-    }
-    ports = args[3];
-    if (!PyTuple_Check(args[4])) {
-        _PyArg_BadArgument("fence", "argument 5", "tuple", args[4]);
-        goto exit;
-    }
-    require = args[4];
-    return_value = _sandbox_fence_impl(module, interp_id, memory, threads, ports, require);
-
-exit:
-    return return_value;
-}
-
 PyDoc_STRVAR(_sandbox_encode__doc__,
 "encode($module, value, /)\n"
 "--\n"
@@ -612,4 +540,4 @@ _sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=b08a083d2b02c13a input=a9049054013a1b77]*/
+/*[clinic end generated code: output=7359f49892f9c47d input=a9049054013a1b77]*/
