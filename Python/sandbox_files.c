@@ -906,6 +906,15 @@ _PySandbox_CheckFdWriteSlow(int fd, const char *func)
 int
 _PySandbox_CheckOpenByNameSlow(const char *path)
 {
+    size_t len = strlen(path);
+    if (len >= 2 && path[0] == '<' && path[len - 1] == '>') {
+        /* The name of no file ("<unknown>", "<string>": source given as
+           text, whose SyntaxError looks for its line all the same):
+           missing, as it is for the host, and nothing to log. */
+        errno = ENOENT;
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        return -1;
+    }
     return deny_path("open by name from C", path, PySandbox_READ);
 }
 

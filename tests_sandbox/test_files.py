@@ -127,6 +127,32 @@ def test_a_syntax_error_shows_no_line_of_the_canary(tree, jail):
     assert namespace["data"].strip() == tree.secret
 
 
+def test_source_given_as_text_looks_for_no_file(jail, tmp_path,
+                                                monkeypatch):
+    # A SyntaxError of source given as text ("<unknown>", as ast.parse()
+    # names it) looks for its line by that name all the same: missing, as for the host,
+    # and no denial logged for what the code did not ask (numpy's import
+    # logged four).  A file of that name in the host's directory stays
+    # unread.
+    import _sandbox
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "<unknown>").write_text("return 'CANARY-in-cwd'\n")
+    before = len(_sandbox.denials(jail))
+    source = """
+        try:
+            compile("return 1", "<unknown>", "exec")
+        except SyntaxError as exc:
+            data = exc.text
+    """
+    assert job_outcome(jail, source) == "ran"
+    assert _sandbox.eval(jail, "data") is None
+    assert len(_sandbox.denials(jail)) == before
+    # Control: the host's own compile() reads that file.
+    namespace = {}
+    exec(textwrap.dedent(source), namespace)
+    assert "CANARY-in-cwd" in namespace["data"]
+
+
 def write_mo(path, catalog):
     """A GNU message catalog (.mo) at *path* with the msgid: msgstr pairs
     of *catalog*."""

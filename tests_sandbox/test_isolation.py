@@ -327,9 +327,10 @@ def test_garbage_from_a_worker_ends_the_job():
     import sandbox
     with interpreter(process_policy(), inner_wall_off=True) as i:
         with pytest.raises(sandbox.RemoteError) as info:
-            i.run("import os, sys\nos.write(int(sys.argv[-1]), "
-                  "b'\\x7f\\xff\\xff\\xff' + b'x' * 64)\nimport time\n"
-                  "time.sleep(5)")
+            i.run("import os, sys\n"
+                  "fd = int(sys._xoptions['sandbox_worker'])\n"
+                  "os.write(fd, b'\\x7f\\xff\\xff\\xff' + b'x' * 64)\n"
+                  "import time\ntime.sleep(5)")
         assert info.value.type_name == "sandbox.WorkerLost"
         assert "a frame of" in str(info.value)
 
@@ -458,7 +459,7 @@ def test_a_file_to_write_must_exist_for_a_worker(tmp_path):
 # Raw frames that a taken-over worker writes on its socket.
 FRAMES = r'''
 import os, struct, sys, time, _sandbox
-FD = int(sys.argv[-1])
+FD = int(sys._xoptions["sandbox_worker"])
 def send(data):
     while data:
         data = data[os.write(FD, data):]
@@ -534,3 +535,96 @@ def test_a_granted_port_is_the_only_way_out():
     finally:
         for s in (granted, other, udp):
             s.close()
+
+
+# --- C extensions that need a main interpreter: numpy from its wheel -----
+
+def numpy_root():
+    """The package root that numpy was installed in (tox installs it from
+    its wheel), or None."""
+    import importlib.util
+    spec = importlib.util.find_spec("numpy")
+    if spec is None or spec.origin is None:
+        return None
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+requires_numpy = pytest.mark.skipif(
+    numpy_root() is None, reason="numpy is not installed (tox installs it)")
+
+# What "import numpy" needs: its extension modules, bound to their files
+# beneath the root, and datetime's C module (only in a worker).
+NUMPY_MODULES = ["numpy.*", "_datetime"]
+
+
+@requires_numpy
+def test_numpy_from_its_wheel_runs_in_a_worker(host_files):
+    canary, granted, outside = host_files
+    (granted / "data.txt").write_text("1 2 3\n4 5 6\n")
+    policy = process_policy(packages=[numpy_root()], modules=NUMPY_MODULES,
+                            read=[str(granted)], write=[str(granted)])
+    with interpreter(policy) as i:
+        i.run("import numpy")
+        assert i.eval("numpy.arange(10).sum().item()") == 45
+        assert i.eval(f"numpy.loadtxt({str(granted / 'data.txt')!r})"
+                      f".sum().item()") == 21.0
+        i.run(f"numpy.arange(4).tofile({str(granted / 'out.bin')!r})")
+        assert (granted / "out.bin").stat().st_size == 32
+        # The worker's main interpreter is the untrusted one ...
+        assert i.eval("__import__('sys').flags.isolated") == 1
+        # ... with every check of one, numpy's C code in it.
+        for source, expected in [
+                (f"data = numpy.fromfile({str(canary)!r}, dtype='u1')",
+                 "SandboxError"),
+                (f"data = numpy.loadtxt({str(canary)!r}, dtype=str)",
+                 "FileNotFoundError"),     # it looks first: hidden
+                (f"numpy.arange(3).tofile({str(outside)!r})",
+                 "SandboxError"),
+                (f"numpy.save({str(outside)!r}, numpy.arange(3))",
+                 "SandboxError"),
+                ("import numpy.ctypeslib\n"
+                 "data = numpy.ctypeslib.ctypes.CDLL(None)", "AttributeError"),
+                ("import os; os.system('true')", "SandboxError")]:
+            assert outcome(i, source) == expected, source
+            if expected != "AttributeError":
+                assert i.last_result.denials, source
+            assert "CANARY-4b1d" not in repr(i.eval("globals().get('data')"))
+    assert not outside.exists()
+    assert canary.read_text() == "CANARY-4b1d"
+
+
+@requires_numpy
+def test_numpy_does_not_load_in_an_interpreter_of_the_hosts_process():
+    import sandbox
+    with pytest.raises(sandbox.PolicyError) as info:
+        sandbox.Policy(packages=[numpy_root()], modules=NUMPY_MODULES)
+    assert (info.value.field, info.value.value) == ("modules", "_datetime")
+    policy = sandbox.Policy(packages=[numpy_root()], modules=["numpy.*"])
+    with sandbox.Interpreter(policy) as i:
+        assert outcome(i, "import numpy") in ("ImportError",
+                                              "AttributeError")
+
+
+def test_modules_of_package_roots_are_bound_by_name(tmp_path):
+    import importlib.machinery
+    import sandbox
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    root = tmp_path / "site"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    for name in ("pkg/_fast", "pkg/sub/_faster", "top"):
+        (root / (name + suffix)).write_bytes(b"\x7fELF")
+    fields = sandbox.Policy(packages=[str(root)],
+                            modules=["pkg.*", "top"])._engine()
+    assert fields["modules"] == ()
+    assert fields["module_files"] == {
+        "pkg._fast": str(root / ("pkg/_fast" + suffix)),
+        "pkg.sub._faster": str(root / ("pkg/sub/_faster" + suffix)),
+        "top": str(root / ("top" + suffix))}
+    for entry in ("pkg.missing", "other.*", "pkg.1bad"):
+        with pytest.raises(sandbox.PolicyError) as info:
+            sandbox.Policy(packages=[str(root)], modules=[entry])
+        assert (info.value.field, info.value.value) == ("modules", entry)
+    # A module file the interpreter could write is refused.
+    with pytest.raises(sandbox.PolicyError):
+        sandbox.Policy(packages=[str(root)], write=[str(root / "pkg")],
+                       modules=["pkg.*"])
