@@ -241,11 +241,23 @@ static const char *const loader_paths[] = {
     "/etc/ld.so.cache",
 };
 
+/* What the C library reads for the pwd and grp modules, when the policy
+ * grants them: the user and group databases, as in the host's process. */
+static const char *const passwd_paths[] = {
+    "/etc/passwd", "/etc/nsswitch.conf",
+};
+static const char *const group_paths[] = {
+    "/etc/group", "/etc/nsswitch.conf",
+};
+
+/* Read rules for *paths* (files or directories); missing ones are
+ * skipped. */
 static int
-landlock_add_loader(int ruleset, uint64_t handled)
+landlock_add_readable(int ruleset, const char *const *paths, size_t n,
+                      uint64_t handled)
 {
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(loader_paths); i++) {
-        int fd = open(loader_paths[i], O_PATH | O_CLOEXEC);
+    for (size_t i = 0; i < n; i++) {
+        int fd = open(paths[i], O_PATH | O_CLOEXEC);
         if (fd < 0) {
             continue;
         }
@@ -297,8 +309,20 @@ fence_landlock(const struct _PySandboxState *state, const long *ports,
     if (rc == -2) {
         error = "a file granted for writing does not exist";
     }
-    else if (rc < 0 || landlock_add_loader(ruleset,
-                                           attr.handled_access_fs) < 0)
+    else if (rc < 0
+             || landlock_add_readable(ruleset, loader_paths,
+                                      Py_ARRAY_LENGTH(loader_paths),
+                                      attr.handled_access_fs) < 0
+             || (_PySandbox_PolicyLists(state->policy.modules,
+                                        state->policy.n_modules, "pwd")
+                 && landlock_add_readable(ruleset, passwd_paths,
+                                          Py_ARRAY_LENGTH(passwd_paths),
+                                          attr.handled_access_fs) < 0)
+             || (_PySandbox_PolicyLists(state->policy.modules,
+                                        state->policy.n_modules, "grp")
+                 && landlock_add_readable(ruleset, group_paths,
+                                          Py_ARRAY_LENGTH(group_paths),
+                                          attr.handled_access_fs) < 0))
     {
         error = "a grant could not be added to the Landlock ruleset";
     }
@@ -471,10 +495,11 @@ static const char *const allowed_syscalls[] = {
     "faccessat", "faccessat2", "readlink", "readlinkat", "mkdir",
     "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
     "renameat2", "link", "linkat", "symlink", "symlinkat",
-    /* Of the calls that change a file's metadata, which Landlock does not
-       cover, only those on a descriptor the worker opened: not chmod(),
-       chown(), utime() and their *at() forms by name. */
-    "fchmod", "fchown", "truncate", "ftruncate",
+    /* None of the calls that change a file's mode, owner or times, which
+       Landlock does not cover: on a descriptor opened to read, fchmod()
+       would make a library of /usr/lib set-user-ID (the worker's user is
+       the host's, root for a root host), as chmod() would by name. */
+    "truncate", "ftruncate",
     "fsync", "fdatasync", "sync_file_range", "fallocate", "flock",
     "fadvise64", "readahead", "getcwd", "chdir", "fchdir", "umask",
     "fgetxattr", "flistxattr", "copy_file_range", "sendfile", "splice",
@@ -577,12 +602,6 @@ fence_seccomp(int network, int *failed)
         {
             error = "a prctl() rule could not be added";
         }
-    }
-    /* utimensat(fd, NULL, ...): os.utime() of a descriptor. */
-    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(utimensat), 1,
-                         SCMP_A1(SCMP_CMP_EQ, 0)) < 0)
-    {
-        error = "the utimensat() rule could not be added";
     }
     /* New threads only: clone() with CLONE_THREAD; clone3() passes its
        flags in memory, which a filter cannot read, so it fails as if the
@@ -704,7 +723,13 @@ _PySandbox_FenceLayers(void)
     int abi = 0;
 #ifdef SANDBOX_FENCE_LINUX
     abi = landlock_abi();
-    why[0] = userns_available() ? NULL
+    /* Asked of a child once per process: the answer does not change,
+       and a host that reports it often forks no more. */
+    static int userns = -1;
+    if (userns < 0) {
+        userns = userns_available();
+    }
+    why[0] = userns ? NULL
              : "unprivileged user namespaces are not available";
     why[1] = NULL;
     why[2] = NULL;

@@ -108,7 +108,11 @@ is_core_module(const char *name)
 static int
 policy_allows_module(const PySandboxPolicy *policy, const char *name)
 {
-    if (never_module(name)) {
+    /* The last part names the file's init function: "pkg._ctypes" would
+       be _ctypes under another name. */
+    const char *leaf = strrchr(name, '.');
+    leaf = leaf != NULL ? leaf + 1 : name;
+    if (never_module(name) || never_module(leaf)) {
         return 0;
     }
     /* Bound to its file: a module of a package root's, perhaps in a
@@ -185,6 +189,19 @@ check_module_name(const char *field, const char *name, int stdlib)
     if (never_module(name)) {
         return _PySandboxPolicy_Error(field, name, "never loaded in an "
                                       "untrusted interpreter");
+    }
+    /* A dotted name's last part names its init function (PyInit_<it>):
+       not one of the standard library's modules under another name. */
+    const char *leaf = strrchr(name, '.');
+    if (leaf != NULL
+        && (never_module(leaf + 1)
+            || _PySandbox_InList(
+                   (const char *const *)_Py_stdlib_module_names,
+                   Py_ARRAY_LENGTH(_Py_stdlib_module_names), leaf + 1)))
+    {
+        return _PySandboxPolicy_Error(field, name, "named after a module "
+                                      "of the standard library, which "
+                                      "loads only under its own name");
     }
     return 0;
 }

@@ -516,8 +516,8 @@ _PySandbox_ReadWorkerStart(const PyConfig *config,
         const char *path;
         const char *field = _PySandbox_GrantField(p, failed, &path);
         char message[400];
-        PyOS_snprintf(message, sizeof(message), "%.300s: %s", path,
-                      strerror(errno));
+        PyOS_snprintf(message, sizeof(message), "%s: '%.300s': %s", field,
+                      path, strerror(errno));
         start_failed("PolicyError", message, field, path);
     }
     *policy = p;
@@ -899,7 +899,10 @@ fence_and_answer(PyInterpreterState *interp)
         required |= (unsigned int)bit;
     }
     Py_ssize_t n_ports = PyList_GET_SIZE(ports);
-    long numbers[65536];
+    long *numbers = PyMem_RawCalloc((size_t)n_ports + 1, sizeof(long));
+    if (numbers == NULL) {
+        start_failed("MemoryError", "out of memory", NULL, NULL);
+    }
     for (Py_ssize_t i = 0; i < n_ports; i++) {
         numbers[i] = PyLong_AsLong(PyList_GET_ITEM(ports, i));
         if (numbers[i] < 1 || numbers[i] > 65535) {
@@ -914,6 +917,7 @@ fence_and_answer(PyInterpreterState *interp)
     }
     PyObject *layers = _PySandbox_Fence(state, bytes, more, numbers,
                                         n_ports, required);
+    PyMem_RawFree(numbers);
     if (layers == NULL) {
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *text = PyObject_Str(exc);

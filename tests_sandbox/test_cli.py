@@ -113,8 +113,9 @@ def test_denials_are_shown_on_request():
     proc = cli("run", "--show-denials", "-c", code)
     assert proc.returncode == 0
     assert proc.stdout == "denied\n"
-    assert "sandbox: denied trusted at <string>:3: _sandbox.take_output" \
-        in proc.stderr
+    # (_sandbox.take_output in the host's process, where 0 is the host's
+    # interpreter; PySandbox_TakeOutput in a worker, where it is its own)
+    assert "sandbox: denied trusted at <string>:3: " in proc.stderr
     assert "denied trusted" not in cli("run", "-c", code).stderr
 
 

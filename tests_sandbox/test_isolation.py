@@ -405,9 +405,15 @@ def test_the_command_line_reports_a_killed_worker_and_a_missing_layer():
 def test_the_outer_wall_alone_leaves_the_hosts_limits_and_files(host_files):
     import resource
     canary, granted, _ = host_files
+    readable = canary.parent / "readable"
+    readable.mkdir()
+    library = readable / "lib.so"
+    library.write_text("a library it may read")
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     mode, mtime = canary.stat().st_mode, canary.stat().st_mtime
-    with interpreter(process_policy(write=[str(granted)]),
+    lib_stat = library.stat()
+    with interpreter(process_policy(write=[str(granted)],
+                                    read=[str(readable)]),
                      inner_wall_off=True) as i:
         for source in [
             f"import resource\nresource.prlimit({os.getpid()}, "
@@ -421,14 +427,20 @@ def test_the_outer_wall_alone_leaves_the_hosts_limits_and_files(host_files):
         ]:
             assert outcome(i, source) in ("PermissionError",
                                           "AssertionError"), source
-        # Its own descriptors' metadata is still its own to change.
-        assert outcome(i, f"import os\np = {str(granted / 'f')!r}\n"
-                          f"fd = os.open(p, os.O_CREAT | os.O_WRONLY)\n"
-                          f"os.fchmod(fd, 0o600); os.utime(fd, (1, 1))\n"
-                          f"os.close(fd)") == "ran"
+        # Not through a descriptor opened to read either (Landlock does
+        # not cover metadata): a library made set-user-ID, a file of the
+        # host's made writable by all.
+        opened = (f"import os\nfd = os.open({str(library)!r}, "
+                  f"os.O_RDONLY)\n")
+        assert outcome(i, opened + "data = os.read(fd, 100)") == "ran"
+        for call in ["os.fchmod(fd, 0o4777)", "os.fchown(fd, 1, 1)",
+                     "os.utime(fd, (0, 0))"]:
+            assert outcome(i, opened + call) == "PermissionError", call
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
     assert (canary.stat().st_mode, canary.stat().st_mtime) == (mode, mtime)
-    assert (granted / "f").stat().st_mtime == 1
+    after = library.stat()
+    assert (after.st_mode, after.st_uid, after.st_mtime) == \
+        (lib_stat.st_mode, lib_stat.st_uid, lib_stat.st_mtime)
 
 
 def test_a_worker_dies_with_its_host():
@@ -628,3 +640,45 @@ def test_modules_of_package_roots_are_bound_by_name(tmp_path):
     with pytest.raises(sandbox.PolicyError):
         sandbox.Policy(packages=[str(root)], write=[str(root / "pkg")],
                        modules=["pkg.*"])
+
+
+def test_no_standard_library_module_under_another_name(tmp_path):
+    # A copy of _ctypes bound as "evil._ctypes" would be _ctypes (its init
+    # function is PyInit__ctypes), which no policy grants.
+    import importlib.machinery
+    import importlib.util
+    import _sandbox
+    import sandbox
+    root = tmp_path / "site"
+    (root / "evil").mkdir(parents=True)
+    origin = importlib.util.find_spec("_ctypes").origin
+    copy = root / "evil" / os.path.basename(origin)
+    copy.write_bytes(open(origin, "rb").read())
+    with pytest.raises(_sandbox.PolicyError) as info:
+        _sandbox.new_interpreter(module_files={"evil._ctypes": str(copy)})
+    assert info.value.value == "evil._ctypes"
+    with pytest.raises(sandbox.PolicyError):
+        sandbox.Policy(packages=[str(root)], modules=["evil._ctypes"])
+    # "evil.*" leaves it out.
+    good = root / "evil" / ("good" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    good.write_bytes(b"\x7fELF")
+    policy = sandbox.Policy(packages=[str(root)], modules=["evil.*"])
+    assert policy._engine()["module_files"] == {"evil.good": str(good)}
+    with sandbox.Interpreter(policy) as i:
+        assert outcome(i, "import evil._ctypes") == "ModuleNotFoundError"
+
+
+@requires_layers("seccomp")
+def test_a_workers_main_interpreter_sets_no_signal_handler():
+    import sandbox
+    with interpreter(process_policy()) as i:
+        for source in [
+                "import signal\nsignal.signal(signal.SIGPIPE, print)",
+                "import signal\nsignal.set_wakeup_fd(1)",
+                "import signal\nsignal.siginterrupt(signal.SIGPIPE, True)"]:
+            assert outcome(i, source) == "SandboxError", source
+            assert "signal" in i.last_result.denials[-1].detail
+        # In-process, as in a worker: the host's question, not the tenant's.
+        with sandbox.Interpreter() as local:
+            assert outcome(local, "import _sandbox\n"
+                                  "_sandbox.fence_layers()") == "SandboxError"

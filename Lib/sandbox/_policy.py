@@ -178,14 +178,19 @@ def _package_modules(entry, packages):
             for filename in sorted(filenames):
                 for suffix in suffixes:
                     stem = filename[:-len(suffix)]
-                    if filename.endswith(suffix) and stem.isidentifier():
+                    # Not one named after a standard library module (the
+                    # engine refuses those: _ctypes under another name).
+                    if (filename.endswith(suffix) and stem.isidentifier()
+                            and stem not in sys.stdlib_module_names
+                            and not stem.startswith(("_test", "xx"))):
                         found.setdefault(".".join(package + [stem]),
                                          os.path.join(dirpath, filename))
                         break
         if found:
             return found
-    raise _error("modules", entry, "no extension module of that name "
-                 "beneath the package roots (packages)")
+    raise _error("modules", entry, "not a module of the standard library, "
+                 "nor an extension module beneath the package roots "
+                 "(packages)")
 
 
 def _split_modules(modules, packages):
@@ -194,8 +199,8 @@ def _split_modules(modules, packages):
     package roots (a name with a dot, or not of the standard library)."""
     names, files = [], {}
     for entry in _strings("modules", modules):
-        if "." not in entry and entry in sys.stdlib_module_names:
-            names.append(entry)
+        if entry.partition(".")[0] in sys.stdlib_module_names:
+            names.append(entry)     # the engine's to check
         else:
             files.update(_package_modules(entry, packages))
     return names, files
@@ -208,9 +213,8 @@ def _engine_fields(fields):
     if _sandbox is not None:
         modules = fields.get("modules", ())
         if not isinstance(modules, (str, bytes)) and any(
-                isinstance(entry, str)
-                and ("." in entry or entry not in sys.stdlib_module_names)
-                for entry in modules):
+                isinstance(entry, str) and entry.partition(".")[0]
+                not in sys.stdlib_module_names for entry in modules):
             # Modules of the package roots: checked by the engine as bound
             # to their files, kept as they were written.
             packages = _sandbox.check_policy(
