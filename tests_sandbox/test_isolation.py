@@ -606,6 +606,19 @@ def test_numpy_from_its_wheel_runs_in_a_worker(host_files):
 
 
 @requires_numpy
+@requires_layers("seccomp")
+def test_numpy_from_the_command_line():
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "sandbox", "run",
+         f"--allow-packages={numpy_root()}", "--allow-module=numpy.*",
+         "--allow-module=_datetime", "-c",
+         "import numpy; print(numpy.arange(10).sum())"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "45\n"
+
+
+@requires_numpy
 def test_numpy_does_not_load_in_an_interpreter_of_the_hosts_process():
     import sandbox
     with pytest.raises(sandbox.PolicyError) as info:

@@ -57,7 +57,8 @@ LIST_GRANTS = (
     ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
     ("--allow-module", "modules", "NAME",
      "let it import the extension module NAME of the standard library "
-     "beyond the default set"),
+     "beyond the default set, or of a package root: 'pkg.mod', or "
+     "'pkg.*' for all of a package's"),
     ("--allow-env", "env", "NAME",
      "copy the host's environment variable NAME into its os.environ"),
 )
