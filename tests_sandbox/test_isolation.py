@@ -111,6 +111,17 @@ def test_a_worker_runs_jobs_like_an_interpreter(host_files):
     assert wait_gone(pid)
 
 
+def test_asyncio_runs_in_a_worker():
+    # Its event loop wakes itself through a socketpair(AF_UNIX).
+    with interpreter(process_policy()) as i:
+        result = i.run("import asyncio\n"
+                       "async def answer():\n"
+                       "    await asyncio.sleep(0)\n"
+                       "    return 42\n"
+                       "print(asyncio.run(answer()))")
+        assert result.stdout == "42\n"
+
+
 def wait_gone(pid, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
