@@ -491,7 +491,7 @@ static const char *const allowed_syscalls[] = {
     "pwritev", "preadv2", "pwritev2", "open", "openat", "openat2",
     "close", "close_range", "creat", "lseek", "fstat", "stat", "lstat",
     "newfstatat", "statx", "fstatfs", "statfs", "getdents", "getdents64",
-    "fcntl", "dup", "dup2", "dup3", "pipe", "pipe2", "access",
+    "dup", "dup2", "dup3", "pipe", "pipe2", "access",
     "faccessat", "faccessat2", "readlink", "readlinkat", "mkdir",
     "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
     "renameat2", "link", "linkat", "symlink", "symlinkat",
@@ -531,6 +531,24 @@ static const char *const allowed_syscalls[] = {
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
     "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend", "pause",
     "restart_syscall",
+};
+
+/* The fcntl() commands that the C library and Python use: never one that
+ * makes the kernel signal a process the worker names (F_SETOWN, with
+ * O_ASYNC, F_SETSIG), nor leases and directory notices (F_SETLEASE,
+ * F_NOTIFY), which Landlock's signal scope (ABI 6) alone would stop. */
+static const int allowed_fcntls[] = {
+    F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK,
+    F_SETLK, F_SETLKW, F_GETOWN,
+#ifdef F_OFD_GETLK
+    F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+#endif
+#ifdef F_GETPIPE_SZ
+    F_GETPIPE_SZ, F_SETPIPE_SZ,
+#endif
+#ifdef F_ADD_SEALS
+    F_ADD_SEALS, F_GET_SEALS,
+#endif
 };
 
 /* The ioctl() requests that the C library and Python make on an open
@@ -623,6 +641,14 @@ fence_seccomp(int network, int *failed)
                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid)) < 0)
     {
         error = "a conditional rule could not be added";
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(allowed_fcntls); i++) {
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+                             SCMP_A1(SCMP_CMP_EQ,
+                                     (scmp_datum_t)allowed_fcntls[i])) < 0)
+        {
+            error = "an fcntl() rule could not be added";
+        }
     }
     for (size_t i = 0; i < Py_ARRAY_LENGTH(allowed_ioctls); i++) {
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

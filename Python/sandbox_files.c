@@ -1264,10 +1264,68 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
     return _PySandbox_Deny("interpreter", detail);
 }
 
+/* Where *path* leads now: its real path, or its directory's and its
+ * name if it does not exist; a raw copy of *path* if neither resolves,
+ * NULL for no memory. */
+static char *
+path_leads_to(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        const char *slash = strrchr(path, '/');
+        char *dir = slash != NULL && slash != path
+                    ? PyMem_RawMalloc((size_t)(slash - path) + 1) : NULL;
+        if (dir != NULL) {
+            memcpy(dir, path, (size_t)(slash - path));
+            dir[slash - path] = '\0';
+            real = realpath(dir, NULL);
+            PyMem_RawFree(dir);
+        }
+        if (real != NULL) {
+            size_t size = strlen(real) + strlen(slash) + 1;
+            char *joined = PyMem_RawMalloc(size);
+            if (joined != NULL) {
+                PyOS_snprintf(joined, size, "%s%s", real, slash);
+            }
+            free(real);
+            return joined;
+        }
+        return _PyMem_RawStrdup(path);
+    }
+    char *copy = _PyMem_RawStrdup(real);
+    free(real);
+    return copy;
+}
+
+/* Does the write grant *w* cover *path*, or (*both_ways*) *path* cover
+ * it?  By the names, and by where both lead now: a write grant that is a
+ * link to a package root, or a module file that is a link into a write
+ * grant, is caught.  -1 for no memory. */
+static int
+writable_by(const char *w, const char *path, int both_ways)
+{
+    if (_PySandbox_PathBeneath(path, w) != NULL
+        || (both_ways && _PySandbox_PathBeneath(w, path) != NULL))
+    {
+        return 1;
+    }
+    char *rw = path_leads_to(w);
+    char *rp = path_leads_to(path);
+    int covered = -1;
+    if (rw != NULL && rp != NULL) {
+        covered = (_PySandbox_PathBeneath(rp, rw) != NULL
+                   || (both_ways && _PySandbox_PathBeneath(rw, rp) != NULL));
+    }
+    PyMem_RawFree(rw);
+    PyMem_RawFree(rp);
+    return covered;
+}
+
 /* Do the policy's own write grants leave alone what it trusts to be the
  * host's: its package roots (the source it imports) and the files of its
  * extension modules (C code it loads)?  By the names, as the rules are
- * compared.  Return 0, or -1 with PolicyError set. */
+ * compared, and by where they lead now.  Return 0, or -1 with PolicyError
+ * set. */
 int
 _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
 {
@@ -1278,9 +1336,12 @@ _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
         }
         for (Py_ssize_t j = 0; j < policy->n_packages; j++) {
             const char *root = policy->packages[j];
-            if (_PySandbox_PathBeneath(root, w->path) != NULL
-                || _PySandbox_PathBeneath(w->path, root) != NULL)
-            {
+            int covered = writable_by(w->path, root, 1);
+            if (covered < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            if (covered) {
                 return _PySandboxPolicy_Error(
                     "packages", root, "writable by the interpreter (its "
                     "write grants cover it): a package root is read-only");
@@ -1288,7 +1349,12 @@ _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
         }
         for (Py_ssize_t j = 0; j < policy->n_module_files; j++) {
             const char *file = policy->module_files[j].file;
-            if (_PySandbox_PathBeneath(file, w->path) != NULL) {
+            int covered = writable_by(w->path, file, 0);
+            if (covered < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            if (covered) {
                 return _PySandboxPolicy_Error(
                     "module_files", file, "writable by the interpreter (its "
                     "write grants cover it)");

@@ -59,12 +59,16 @@ static const char *const core_modules[] = {
     "builtins", "marshal", "posix", "sys", "time",
 };
 
-/* Only in an interpreter that lives as long as its process, a worker
- * process's main one (Python/sandbox_worker.c): they keep objects of the
- * interpreter that loads them first beyond its end (_datetime's static
- * types; datetime falls back to _pydatetime elsewhere). */
+/* Only in a worker process's main interpreter (Python/sandbox_worker.c),
+ * where a policy may grant them: _datetime keeps objects of the
+ * interpreter that loads it first beyond that interpreter's end (its
+ * static types; datetime falls back to _pydatetime elsewhere), and fcntl
+ * and resource reach other processes (fcntl(F_SETOWN) has the kernel
+ * signal any process of the user, prlimit() limits one) and the process
+ * itself (setrlimit()), which in a worker is the tenant's own and its
+ * seccomp filter keeps to itself. */
 static const char *const main_only_modules[] = {
-    "_datetime",
+    "_datetime", "fcntl", "resource",
 };
 
 static int

@@ -489,6 +489,8 @@ _PySandbox_ReadWorkerStart(const PyConfig *config,
     if (read_frame(fd, &data, &size) != 0) {
         _exit(2);
     }
+    _PySandboxPolicy_Clear(&worker.policy);
+    memset(&worker.policy, 0, sizeof(worker.policy));
     int flags = unpack_start(data, size);
     PyMem_RawFree(data);
     if (flags < 0) {
@@ -854,8 +856,13 @@ send_answer(PyObject *answer, PyObject *job_id)
                             exc, PyExc_TypeError)
                         || PyErr_GivenExceptionMatches(exc, PyExc_ValueError)
                         || PyErr_GivenExceptionMatches(exc,
-                                                       PyExc_OverflowError))
+                                                       PyExc_OverflowError)
+                        || PyErr_GivenExceptionMatches(exc,
+                                                       PyExc_MemoryError))
                         ? Py_TYPE(exc)->tp_name : "RuntimeError");
+    if (message != NULL && message[0] == '\0') {
+        message = NULL;
+    }
     PyObject *failed = Py_BuildValue(
         "{s:O,s:(ss),s:y,s:y,s:[],s:{},s:O}", "ok", Py_False, "failed",
         type, message != NULL ? message : "the answer could not be made",

@@ -706,3 +706,109 @@ def test_a_workers_main_interpreter_sets_no_signal_handler():
         with sandbox.Interpreter() as local:
             assert outcome(local, "import _sandbox\n"
                                   "_sandbox.fence_layers()") == "SandboxError"
+
+
+def test_a_link_makes_no_package_root_or_module_file_writable(tmp_path):
+    # A write grant that is a link to a package root, or a module file
+    # that is a link into a write grant: the tenant would write the C code
+    # that its interpreter then loads (in the host's process, in-process).
+    import importlib.machinery
+    import _sandbox
+    import sandbox
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / ("ext" + suffix)).write_bytes(b"\x7fELF")
+    alias = tmp_path / "alias"
+    alias.symlink_to(root)
+    with pytest.raises(sandbox.PolicyError) as info:
+        sandbox.Policy(packages=[str(root)], modules=["pkg.ext"],
+                       write=[str(alias)])
+    assert info.value.field == "packages"
+    with pytest.raises(_sandbox.PolicyError):
+        _sandbox.new_interpreter(packages=[str(root)], write=[str(alias)])
+    writable = tmp_path / "w"
+    writable.mkdir()
+    (writable / "ext.so").write_bytes(b"\x7fELF")
+    other = tmp_path / "other"
+    (other / "pkg").mkdir(parents=True)
+    (other / "pkg" / ("ext" + suffix)).symlink_to(writable / "ext.so")
+    with pytest.raises(sandbox.PolicyError) as info:
+        sandbox.Policy(packages=[str(other)], modules=["pkg.ext"],
+                       write=[str(writable)])
+    assert info.value.field == "module_files"
+
+
+def test_modules_are_found_once_when_the_policy_is_made(tmp_path):
+    import importlib.machinery
+    import sandbox
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / ("a" + suffix)).write_bytes(b"\x7fELF")
+    policy = sandbox.Policy(packages=[str(root)], modules=["pkg.*"])
+    (root / "pkg" / ("late" + suffix)).write_bytes(b"\x7fELF")
+    assert list(policy._engine()["module_files"]) == ["pkg.a"]
+
+
+@requires_debug
+@requires_layers("seccomp")
+def test_the_outer_wall_alone_has_the_kernel_signal_no_process():
+    # F_SETOWN and O_ASYNC make the kernel signal the process they name;
+    # only Landlock's signal scope (ABI 6) would stop it otherwise.
+    decoy = subprocess.Popen(["sleep", "60"])
+    try:
+        with interpreter(process_policy(), inner_wall_off=True) as i:
+            for command in ("F_SETOWN", "F_SETSIG", "F_SETLEASE",
+                            "F_NOTIFY"):
+                argument = {"F_SETOWN": decoy.pid, "F_SETSIG": 9,
+                            "F_SETLEASE": 0, "F_NOTIFY": 0}[command]
+                assert outcome(i, f"import fcntl, os\nr, w = os.pipe()\n"
+                                  f"fcntl.fcntl(r, fcntl.{command}, "
+                                  f"{argument})") == "PermissionError", \
+                    command
+            # What the C library and Python need still works.
+            assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                              "flags = fcntl.fcntl(r, fcntl.F_GETFL)\n"
+                              "fcntl.fcntl(r, fcntl.F_SETFL, "
+                              "flags | os.O_NONBLOCK)") == "ran"
+        time.sleep(0.2)
+        assert decoy.poll() is None
+    finally:
+        decoy.kill()
+        decoy.wait()
+
+
+def test_fcntl_and_resource_only_in_a_worker():
+    # In the host's process they reach other processes and the host's own
+    # limits; a worker's are its tenant's, and seccomp keeps them there.
+    import _sandbox
+    import sandbox
+    for name in ("fcntl", "resource"):
+        with pytest.raises(sandbox.PolicyError) as info:
+            sandbox.Policy(modules=[name])
+        assert (info.value.field, info.value.value) == ("modules", name)
+        jail = _sandbox.new_interpreter(modules=[name])
+        try:
+            _sandbox.exec(jail, f"try:\n    import {name}\n"
+                                f"except ImportError:\n    refused = True")
+            assert _sandbox.eval(jail, "refused") is True
+        finally:
+            _sandbox.end_interpreter(jail)
+    if layers()["seccomp"] is None:
+        decoy = subprocess.Popen(["sleep", "60"])
+        try:
+            with interpreter(process_policy(modules=["fcntl", "resource"])
+                             ) as i:
+                assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                                  f"fcntl.fcntl(r, fcntl.F_SETOWN, "
+                                  f"{decoy.pid})") == "PermissionError"
+                assert outcome(i, "import resource\nresource.prlimit("
+                                  f"{decoy.pid}, resource.RLIMIT_CPU, "
+                                  "(1, 1))") == "PermissionError"
+                assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                                  "fcntl.flock(r, fcntl.LOCK_EX)") == "ran"
+            assert decoy.poll() is None
+        finally:
+            decoy.kill()
+            decoy.wait()

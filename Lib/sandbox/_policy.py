@@ -87,6 +87,17 @@ _DEFAULTS = {
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers"})
 
+# The extension modules that only a worker's main interpreter may load,
+# and why (Python/sandbox_import.c, main_only_modules).
+_PROCESS_ONLY_MODULES = {
+    "_datetime": "its types would outlive an interpreter of the host's "
+                 "process",
+    "fcntl": "fcntl(F_SETOWN) has the kernel signal any process of the "
+             "user",
+    "resource": "setrlimit() and prlimit() limit the host's process and "
+                "others",
+}
+
 # The layers of the second wall around a worker process (isolation
 # "process"): _sandbox.fence_layers() says which the system gives.
 LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
@@ -385,7 +396,9 @@ class Policy:
     it needs a CPython with untrusted interpreters).
     """
 
-    __slots__ = tuple(_DEFAULTS)
+    # _bound: the modules field as the engine takes it, found beneath the
+    # package roots once, when the policy is made.
+    __slots__ = tuple(_DEFAULTS) + ("_bound",)
 
     def __init__(self, **fields):
         unknown = sorted(set(fields) - set(_DEFAULTS))
@@ -402,10 +415,14 @@ class Policy:
             object.__setattr__(self, name, value)
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(name, values[name]))
-        if "_datetime" in self.modules and self.isolation != "process":
-            raise _error("modules", "_datetime", "only in a worker process "
-                         "(isolation 'process'): its types would outlive "
-                         "an interpreter of the host's process")
+        object.__setattr__(self, "_bound", (
+            _split_modules(self.modules, self.packages)
+            if _sandbox is not None else (self.modules, {})))
+        for name in _PROCESS_ONLY_MODULES:
+            if name in self.modules and self.isolation != "process":
+                raise _error("modules", name, "only in a worker process "
+                             "(isolation 'process'): "
+                             + _PROCESS_ONLY_MODULES[name])
         if self.require_layers and self.isolation != "process":
             raise _error("require_layers", self.require_layers[0],
                          "layers wall a worker process: set isolation to "
@@ -514,10 +531,11 @@ class Policy:
 
     def _engine(self):
         """The engine's fields: the keywords of _sandbox.new_interpreter(),
-        the modules of the package roots bound to their files."""
+        the modules of the package roots bound to the files found when the
+        policy was made."""
         fields = {name: getattr(self, name) for name in _ENGINE_FIELDS}
-        names, files = _split_modules(fields["modules"], fields["packages"])
-        return dict(fields, modules=tuple(names), module_files=files)
+        names, files = self._bound
+        return dict(fields, modules=tuple(names), module_files=dict(files))
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

@@ -106,7 +106,8 @@ START_TIMEOUT = 30.0
 # The exceptions a worker reports for a job that could not run (a value
 # that cannot cross, a bad target...); any other name is a RuntimeError.
 _FAILURES = {"ValueError": ValueError, "TypeError": TypeError,
-             "RuntimeError": RuntimeError, "OverflowError": OverflowError}
+             "RuntimeError": RuntimeError, "OverflowError": OverflowError,
+             "MemoryError": MemoryError}
 
 
 def _is_denial(entry):
