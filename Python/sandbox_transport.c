@@ -1130,7 +1130,8 @@ outcome_answer(job_outcome *out)
     }
     case OUTCOME_FAILED:
         key = "failed";
-        value = Py_BuildValue("(sN)", ((PyTypeObject *)out->fail_type)->tp_name,
+        value = Py_BuildValue("(sN)",
+                              ((PyTypeObject *)out->fail_type)->tp_name,
                               text_or_none(out->message));
         break;
     }

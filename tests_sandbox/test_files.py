@@ -130,10 +130,10 @@ def test_a_syntax_error_shows_no_line_of_the_canary(tree, jail):
 def test_source_given_as_text_looks_for_no_file(jail, tmp_path,
                                                 monkeypatch):
     # A SyntaxError of source given as text ("<unknown>", as ast.parse()
-    # names it) looks for its line by that name all the same: missing, as for the host,
-    # and no denial logged for what the code did not ask (numpy's import
-    # logged four).  A file of that name in the host's directory stays
-    # unread.
+    # names it) looks for its line by that name all the same: missing, as
+    # for the host, and no denial logged for what the code did not ask
+    # (numpy's import logged four).  A file of that name in the host's
+    # directory stays unread.
     import _sandbox
     monkeypatch.chdir(tmp_path)
     (tmp_path / "<unknown>").write_text("return 'CANARY-in-cwd'\n")
