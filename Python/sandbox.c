@@ -223,16 +223,15 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     /* A main interpreter's search path is computed later, in
        init_interp_main(): its config is restricted, and its files are
        granted, then (_PySandbox_InitWorkerPaths()). */
-    status = main ? _PyStatus_OK() : restrict_config(&interp->config);
-    if (_PyStatus_EXCEPTION(status)) {
-        clear_state(state);
-        return status;
-    }
-    status = (main ? _PyStatus_OK()
-              : _PySandbox_InitFiles(state, policy, &interp->config));
-    if (_PyStatus_EXCEPTION(status)) {
-        clear_state(state);
-        return status;
+    if (!main) {
+        status = restrict_config(&interp->config);
+        if (!_PyStatus_EXCEPTION(status)) {
+            status = _PySandbox_InitFiles(state, policy, &interp->config);
+        }
+        if (_PyStatus_EXCEPTION(status)) {
+            clear_state(state);
+            return status;
+        }
     }
     if (_PySandbox_InitExtended(state) < 0) {
         clear_state(state);

@@ -1309,6 +1309,12 @@ writable_by(const char *w, const char *path, int both_ways)
     {
         return 1;
     }
+    if (_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+        /* Not for an untrusted caller, to whom where the host's paths lead
+           would be news; its nested interpreter's paths are opened beneath
+           its own grants, where no link leads out. */
+        return 0;
+    }
     char *rw = path_leads_to(w);
     char *rp = path_leads_to(path);
     int covered = -1;

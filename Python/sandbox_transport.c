@@ -782,6 +782,39 @@ done:
     Py_XDECREF(call_args);
 }
 
+/* A str of the raw text *text* of an outcome; NULL (its copy failed) is
+ * MemoryError. */
+static PyObject *
+outcome_text(const char *text)
+{
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+}
+
+/* The parts of a raised outcome: (type name, message, traceback, exit
+ * code or None), or NULL with an exception set. */
+static PyObject *
+raised_parts(job_outcome *out)
+{
+    PyObject *type_name = outcome_text(out->type_name);
+    PyObject *message = type_name ? outcome_text(out->message) : NULL;
+    PyObject *traceback = message ? outcome_text(out->traceback) : NULL;
+    PyObject *exit_code = (traceback == NULL ? NULL
+                           : out->has_exit_code
+                           ? xfer_decode(&out->exit_code)
+                           : Py_NewRef(Py_None));
+    PyObject *parts = (exit_code == NULL ? NULL
+                       : PyTuple_Pack(4, type_name, message, traceback,
+                                      exit_code));
+    Py_XDECREF(type_name);
+    Py_XDECREF(message);
+    Py_XDECREF(traceback);
+    Py_XDECREF(exit_code);
+    return parts;
+}
+
 /* The host's view of the outcome: the result, or an exception raised. */
 static PyObject *
 finish_job(job_outcome *out)
@@ -805,39 +838,16 @@ finish_job(job_outcome *out)
         }
         break;
     case OUTCOME_RAISED: {
-        if (out->type_name == NULL || out->message == NULL
-            || out->traceback == NULL)
-        {
-            PyErr_NoMemory();
-            break;
+        PyObject *parts = raised_parts(out);
+        if (parts != NULL) {
+            PyObject *exc = _PySandbox_NewRemoteError(
+                PyTuple_GET_ITEM(parts, 0), PyTuple_GET_ITEM(parts, 1),
+                PyTuple_GET_ITEM(parts, 2), PyTuple_GET_ITEM(parts, 3));
+            if (exc != NULL) {
+                PyErr_SetRaisedException(exc);
+            }
+            Py_DECREF(parts);
         }
-        RemoteErrorObject *exc = NULL;
-        PyObject *exit_code = NULL;
-        PyObject *type_name = PyUnicode_DecodeUTF8(
-            out->type_name, (Py_ssize_t)strlen(out->type_name), "replace");
-        PyObject *message = PyUnicode_DecodeUTF8(
-            out->message, (Py_ssize_t)strlen(out->message), "replace");
-        PyObject *traceback = PyUnicode_DecodeUTF8(
-            out->traceback, (Py_ssize_t)strlen(out->traceback), "replace");
-        if (out->has_exit_code) {
-            exit_code = xfer_decode(&out->exit_code);
-        }
-        else {
-            exit_code = Py_NewRef(Py_None);
-        }
-        if (type_name != NULL && message != NULL && traceback != NULL
-            && exit_code != NULL)
-        {
-            exc = (RemoteErrorObject *)_PySandbox_NewRemoteError(
-                type_name, message, traceback, exit_code);
-        }
-        if (exc != NULL) {
-            PyErr_SetRaisedException((PyObject *)exc);
-        }
-        Py_XDECREF(type_name);
-        Py_XDECREF(message);
-        Py_XDECREF(traceback);
-        Py_XDECREF(exit_code);
         break;
     }
     }
@@ -1084,15 +1094,6 @@ _PySandbox_CallHeld(PyInterpreterState *interp, const char *target,
 /* A worker process's job, in its own interpreter (the current one):
  * the answer Python/sandbox_worker.c sends to the host. */
 
-static PyObject *
-text_or_none(const char *text)
-{
-    if (text == NULL) {
-        return PyErr_NoMemory();
-    }
-    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
-}
-
 /* The answer's dict of *out*, which this clears. */
 static PyObject *
 outcome_answer(job_outcome *out)
@@ -1108,31 +1109,15 @@ outcome_answer(job_outcome *out)
         value = (out->result.data == NULL ? Py_NewRef(Py_None)
                                           : xfer_decode(&out->result));
         break;
-    case OUTCOME_RAISED: {
+    case OUTCOME_RAISED:
         key = "raised";
-        PyObject *exit_code = (out->has_exit_code
-                               ? xfer_decode(&out->exit_code)
-                               : Py_NewRef(Py_None));
-        PyObject *type_name = text_or_none(out->type_name);
-        PyObject *message = text_or_none(out->message);
-        PyObject *traceback = text_or_none(out->traceback);
-        if (exit_code != NULL && type_name != NULL && message != NULL
-            && traceback != NULL)
-        {
-            value = PyTuple_Pack(4, type_name, message, traceback,
-                                 exit_code);
-        }
-        Py_XDECREF(exit_code);
-        Py_XDECREF(type_name);
-        Py_XDECREF(message);
-        Py_XDECREF(traceback);
+        value = raised_parts(out);
         break;
-    }
     case OUTCOME_FAILED:
         key = "failed";
         value = Py_BuildValue("(sN)",
                               ((PyTypeObject *)out->fail_type)->tp_name,
-                              text_or_none(out->message));
+                              outcome_text(out->message));
         break;
     }
     if (value == NULL

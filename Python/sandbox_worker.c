@@ -707,35 +707,26 @@ text_of(PyObject *request, const char *key)
     return text;
 }
 
-/* What the interpreter has left of each cap: {name: cap - used}. */
+/* Its caps, as _sandbox.query() gives them: {(group, kind): (used,
+ * cap)}, the other entries left out (a membership is a frozenset, which
+ * does not cross).  The host says what is left of each
+ * (Lib/sandbox/_interpreter.py). */
 static PyObject *
-remaining(PyInterpreterState *interp)
+caps_of(PyInterpreterState *interp)
 {
     PyObject *query = PySandbox_ExtendedQuery(interp);
-    PyObject *result = query != NULL ? PyDict_New() : NULL;
+    PyObject *caps = query != NULL ? PyDict_New() : NULL;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    while (result != NULL && PyDict_Next(query, &pos, &key, &value)) {
-        if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2
-            || !PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2)
+    while (caps != NULL && PyDict_Next(query, &pos, &key, &value)) {
+        if (PyTuple_CheckExact(value)
+            && PyDict_SetItem(caps, key, value) < 0)
         {
-            continue;
+            Py_CLEAR(caps);
         }
-        PyObject *group = PyTuple_GET_ITEM(key, 0);
-        PyObject *kind = PyTuple_GET_ITEM(key, 1);
-        PyObject *name = (PyUnicode_CompareWithASCIIString(group, "Python")
-                          == 0 ? Py_NewRef(kind)
-                          : PyUnicode_FromFormat("%U.%U", group, kind));
-        PyObject *left = name != NULL ? PyNumber_Subtract(
-            PyTuple_GET_ITEM(value, 1), PyTuple_GET_ITEM(value, 0)) : NULL;
-        if (left == NULL || PyDict_SetItem(result, name, left) < 0) {
-            Py_CLEAR(result);
-        }
-        Py_XDECREF(name);
-        Py_XDECREF(left);
     }
     Py_XDECREF(query);
-    return result;
+    return caps;
 }
 
 static int
@@ -758,7 +749,7 @@ set_taken_output(PyObject *answer, struct _PySandboxState *state, int fd,
 }
 
 /* The job of *request*: its answer, with what it wrote, the denials and
- * what is left; NULL with an exception set if that cannot be made. */
+ * its caps; NULL with an exception set if that cannot be made. */
 static PyObject *
 run_request(PyInterpreterState *interp, PyObject *request)
 {
@@ -820,17 +811,17 @@ run_request(PyInterpreterState *interp, PyObject *request)
     }
     PyObject *denials = (state != NULL ? PySandbox_GetDenials(interp)
                                        : PyList_New(0));
-    PyObject *left = state != NULL ? remaining(interp) : PyDict_New();
-    if (denials == NULL || left == NULL
+    PyObject *caps = state != NULL ? caps_of(interp) : PyDict_New();
+    if (denials == NULL || caps == NULL
         || set_taken_output(answer, state, 1, "stdout") < 0
         || set_taken_output(answer, state, 2, "stderr") < 0
         || PyDict_SetItemString(answer, "denials", denials) < 0
-        || PyDict_SetItemString(answer, "remaining", left) < 0)
+        || PyDict_SetItemString(answer, "query", caps) < 0)
     {
         Py_CLEAR(answer);
     }
     Py_XDECREF(denials);
-    Py_XDECREF(left);
+    Py_XDECREF(caps);
     return answer;
 }
 
@@ -866,7 +857,7 @@ send_answer(PyObject *answer, PyObject *job_id)
     PyObject *failed = Py_BuildValue(
         "{s:O,s:(ss),s:y,s:y,s:[],s:{},s:O}", "ok", Py_False, "failed",
         type, message != NULL ? message : "the answer could not be made",
-        "stdout", "", "stderr", "", "denials", "remaining", "id", job_id);
+        "stdout", "", "stderr", "", "denials", "query", "id", job_id);
     Py_XDECREF(text);
     Py_XDECREF(exc);
     int rc = failed != NULL ? send_value(failed) : -1;

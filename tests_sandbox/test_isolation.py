@@ -58,6 +58,20 @@ def host_files(tmp_path):
     return canary, granted, tmp_path / "created-outside.txt"
 
 
+@pytest.fixture
+def decoy():
+    """A process of the host's user that nothing may signal: alive, neither
+    stopped nor killed, at the end of the test."""
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    try:
+        time.sleep(0.2)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def process_policy(**fields):
     import sandbox
     return sandbox.Policy(isolation="process", **fields)
@@ -276,32 +290,26 @@ def test_the_outer_wall_alone_stops(name, host_files):
 
 @requires_debug
 @requires_layers("seccomp")
-def test_the_outer_wall_alone_keeps_the_decoy_alive():
-    decoy = subprocess.Popen(["sleep", "60"])
-    try:
-        with interpreter(process_policy(), inner_wall_off=True) as i:
-            for source in [
-                f"import os, signal; os.kill({decoy.pid}, signal.SIGKILL)",
-                f"import os, signal; os.kill({os.getpid()}, signal.SIGSTOP)",
-                "import os, signal; os.kill(-1, signal.SIGKILL)",
-                "import os, signal; os.killpg(0, signal.SIGKILL)",
-                # PTRACE_ATTACH, then process_vm_readv of the host
-                f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                f"assert libc.ptrace(16, {decoy.pid}, 0, 0) == 0",
-                f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                f"buf = ctypes.create_string_buffer(16)\n"
-                f"iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 16)\n"
-                f"assert libc.process_vm_readv({os.getpid()}, iov, 1, iov, "
-                f"1, 0) == 16",
-            ]:
-                result = outcome(i, source)
-                assert result in ("PermissionError", "AssertionError",
-                                  "ProcessLookupError"), (source, result)
-        time.sleep(0.2)
-        assert decoy.poll() is None         # alive, not stopped or killed
-    finally:
-        decoy.kill()
-        decoy.wait()
+def test_the_outer_wall_alone_keeps_the_decoy_alive(decoy):
+    with interpreter(process_policy(), inner_wall_off=True) as i:
+        for source in [
+            f"import os, signal; os.kill({decoy.pid}, signal.SIGKILL)",
+            f"import os, signal; os.kill({os.getpid()}, signal.SIGSTOP)",
+            "import os, signal; os.kill(-1, signal.SIGKILL)",
+            "import os, signal; os.killpg(0, signal.SIGKILL)",
+            # PTRACE_ATTACH, then process_vm_readv of the host
+            f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            f"assert libc.ptrace(16, {decoy.pid}, 0, 0) == 0",
+            f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            f"buf = ctypes.create_string_buffer(16)\n"
+            f"iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 16)\n"
+            f"assert libc.process_vm_readv({os.getpid()}, iov, 1, iov, "
+            f"1, 0) == 16",
+        ]:
+            result = outcome(i, source)
+            assert result in ("PermissionError", "AssertionError",
+                              "ProcessLookupError"), (source, result)
+    # the decoy fixture: alive, not stopped or killed
 
 
 @requires_debug
@@ -502,7 +510,7 @@ CHANNEL_ATTACKS = {
     # an answer to a job the host did not ask, before this one's
     "forged": "frame({'ok': True, 'value': 'forged', 'id': 99, "
               "'stdout': b'', 'stderr': b'', 'denials': [], "
-              "'remaining': {}})",
+              "'query': {}})",
     "unhashable": "send(struct.pack('>I', 35) + b'{' + struct.pack('=Q', 1)"
                   " + b'[' + struct.pack('=Q', 0) + b'N' + b'x' * 16)",
 }
@@ -693,19 +701,38 @@ def test_no_standard_library_module_under_another_name(tmp_path):
 
 
 @requires_layers("seccomp")
-def test_a_workers_main_interpreter_sets_no_signal_handler():
+def test_a_workers_main_interpreter_sets_no_signal_handler(tmp_path):
+    # CPython refuses signal.signal() outside the main interpreter only: a
+    # worker's main interpreter would run its handler (a hostile review's
+    # ran, on SIGPIPE, into its next job).
     import sandbox
-    with interpreter(process_policy()) as i:
-        for source in [
-                "import signal\nsignal.signal(signal.SIGPIPE, print)",
-                "import signal\nsignal.set_wakeup_fd(1)",
-                "import signal\nsignal.siginterrupt(signal.SIGPIPE, True)"]:
+    marker = tmp_path / "handler-ran"
+    with interpreter(process_policy(write=[str(tmp_path)])) as i:
+        i.run(f"import os, signal\n"
+              f"def handler(*args):\n"
+              f"    open({str(marker)!r}, 'w').close()\n"
+              f"try:\n"
+              f"    signal.signal(signal.SIGPIPE, handler)\n"
+              f"except Exception:\n"
+              f"    pass\n"
+              f"r, w = os.pipe()\n"
+              f"os.close(r)\n"
+              f"try:\n"
+              f"    os.write(w, b'x')\n"
+              f"except BrokenPipeError:\n"
+              f"    pass\n"
+              f"for _ in range(100): pass")
+        assert any("signal" in d.detail for d in i.last_result.denials)
+        for source in ["import signal\nsignal.set_wakeup_fd(1)",
+                       "import signal\n"
+                       "signal.siginterrupt(signal.SIGPIPE, True)"]:
             assert outcome(i, source) == "SandboxError", source
-            assert "signal" in i.last_result.denials[-1].detail
-        # In-process, as in a worker: the host's question, not the tenant's.
-        with sandbox.Interpreter() as local:
-            assert outcome(local, "import _sandbox\n"
-                                  "_sandbox.fence_layers()") == "SandboxError"
+        i.eval("1")                     # a handler pending would run now
+    assert not marker.exists()
+    # In-process, as in a worker: the host's question, not the tenant's.
+    with sandbox.Interpreter() as local:
+        assert outcome(local, "import _sandbox\n"
+                              "_sandbox.fence_layers()") == "SandboxError"
 
 
 def test_a_link_makes_no_package_root_or_module_file_writable(tmp_path):
@@ -727,6 +754,17 @@ def test_a_link_makes_no_package_root_or_module_file_writable(tmp_path):
     assert info.value.field == "packages"
     with pytest.raises(_sandbox.PolicyError):
         _sandbox.new_interpreter(packages=[str(root)], write=[str(alias)])
+    # A tenant learns nothing of where the host's paths lead that way (its
+    # nested interpreters' paths are opened beneath its grants), and makes
+    # no worker's start.
+    with sandbox.Interpreter() as tenant:
+        assert tenant.eval(f"__import__('_sandbox').check_policy("
+                           f"packages=[{str(root)!r}], "
+                           f"write=[{str(alias)!r}])['write']") == \
+            (str(alias),)
+        assert outcome(tenant, "import _sandbox\n"
+                               "_sandbox.pack_worker_start(False)") == \
+            "SandboxError"
     writable = tmp_path / "w"
     writable.mkdir()
     (writable / "ext.so").write_bytes(b"\x7fELF")
@@ -753,33 +791,23 @@ def test_modules_are_found_once_when_the_policy_is_made(tmp_path):
 
 @requires_debug
 @requires_layers("seccomp")
-def test_the_outer_wall_alone_has_the_kernel_signal_no_process():
+def test_the_outer_wall_alone_has_the_kernel_signal_no_process(decoy):
     # F_SETOWN and O_ASYNC make the kernel signal the process they name;
     # only Landlock's signal scope (ABI 6) would stop it otherwise.
-    decoy = subprocess.Popen(["sleep", "60"])
-    try:
-        with interpreter(process_policy(), inner_wall_off=True) as i:
-            for command in ("F_SETOWN", "F_SETSIG", "F_SETLEASE",
-                            "F_NOTIFY"):
-                argument = {"F_SETOWN": decoy.pid, "F_SETSIG": 9,
-                            "F_SETLEASE": 0, "F_NOTIFY": 0}[command]
-                assert outcome(i, f"import fcntl, os\nr, w = os.pipe()\n"
-                                  f"fcntl.fcntl(r, fcntl.{command}, "
-                                  f"{argument})") == "PermissionError", \
-                    command
-            # What the C library and Python need still works.
-            assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
-                              "flags = fcntl.fcntl(r, fcntl.F_GETFL)\n"
-                              "fcntl.fcntl(r, fcntl.F_SETFL, "
-                              "flags | os.O_NONBLOCK)") == "ran"
-        time.sleep(0.2)
-        assert decoy.poll() is None
-    finally:
-        decoy.kill()
-        decoy.wait()
+    with interpreter(process_policy(), inner_wall_off=True) as i:
+        for command, argument in [("F_SETOWN", decoy.pid), ("F_SETSIG", 9),
+                                  ("F_SETLEASE", 0), ("F_NOTIFY", 0)]:
+            assert outcome(i, f"import fcntl, os\nr, w = os.pipe()\n"
+                              f"fcntl.fcntl(r, fcntl.{command}, "
+                              f"{argument})") == "PermissionError", command
+        # What the C library and Python need still works.
+        assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                          "flags = fcntl.fcntl(r, fcntl.F_GETFL)\n"
+                          "fcntl.fcntl(r, fcntl.F_SETFL, "
+                          "flags | os.O_NONBLOCK)") == "ran"
 
 
-def test_fcntl_and_resource_only_in_a_worker():
+def test_fcntl_and_resource_only_in_a_worker(decoy):
     # In the host's process they reach other processes and the host's own
     # limits; a worker's are its tenant's, and seccomp keeps them there.
     import _sandbox
@@ -795,20 +823,16 @@ def test_fcntl_and_resource_only_in_a_worker():
             assert _sandbox.eval(jail, "refused") is True
         finally:
             _sandbox.end_interpreter(jail)
+    import resource
+    limit = resource.prlimit(decoy.pid, resource.RLIMIT_CPU)
     if layers()["seccomp"] is None:
-        decoy = subprocess.Popen(["sleep", "60"])
-        try:
-            with interpreter(process_policy(modules=["fcntl", "resource"])
-                             ) as i:
-                assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
-                                  f"fcntl.fcntl(r, fcntl.F_SETOWN, "
-                                  f"{decoy.pid})") == "PermissionError"
-                assert outcome(i, "import resource\nresource.prlimit("
-                                  f"{decoy.pid}, resource.RLIMIT_CPU, "
-                                  "(1, 1))") == "PermissionError"
-                assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
-                                  "fcntl.flock(r, fcntl.LOCK_EX)") == "ran"
-            assert decoy.poll() is None
-        finally:
-            decoy.kill()
-            decoy.wait()
+        with interpreter(process_policy(modules=["fcntl", "resource"])) as i:
+            assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                              f"fcntl.fcntl(r, fcntl.F_SETOWN, "
+                              f"{decoy.pid})") == "PermissionError"
+            assert outcome(i, "import resource\nresource.prlimit("
+                              f"{decoy.pid}, resource.RLIMIT_CPU, "
+                              "(1, 1))") == "PermissionError"
+            assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
+                              "fcntl.flock(r, fcntl.LOCK_EX)") == "ran"
+    assert resource.prlimit(decoy.pid, resource.RLIMIT_CPU) == limit

@@ -217,7 +217,7 @@ class Interpreter:
         result = Result(answer["stdout"].decode("utf-8", "replace"),
                         answer["stderr"].decode("utf-8", "replace"),
                         self._new_denials(answer["denials"]),
-                        answer["remaining"])
+                        _remaining_of(answer["query"]))
         self.last_result = result
         try:
             result.value = self._worker.result_of(answer)
@@ -252,13 +252,20 @@ class Interpreter:
         return tuple(log[start:])
 
     def _remaining(self):
-        remaining = {}
-        for (group, kind), value in _sandbox.query(self._id).items():
-            if isinstance(value, tuple):
-                used, cap = value
-                name = kind if group == "Python" else f"{group}.{kind}"
-                remaining[name] = cap - used
-        return remaining
+        return _remaining_of(_sandbox.query(self._id))
+
+
+def _remaining_of(query):
+    """What is left of each cap of *query* (_sandbox.query(), or a worker's
+    answer): {name: cap - used}, "group.kind" outside the core's."""
+    remaining = {}
+    for (group, kind), value in query.items():
+        if (type(value) is tuple and len(value) == 2
+                and all(type(part) is int for part in value)):
+            used, cap = value
+            name = kind if group == "Python" else f"{group}.{kind}"
+            remaining[name] = cap - used
+    return remaining
 
 
 def run(source, policy=None):

@@ -220,7 +220,9 @@ def _split_modules(modules, packages):
 def _engine_fields(fields):
     """The engine's fields of *fields*, checked and in the form the engine
     keeps them: by the engine, or, in a CPython without it, checked for
-    their types only (their meaning is the engine's to check)."""
+    their types only (their meaning is the engine's to check).  Return
+    them, and the modules field as the engine takes it (_split_modules():
+    the package roots are walked once, here)."""
     if _sandbox is not None:
         modules = fields.get("modules", ())
         if not isinstance(modules, (str, bytes)) and any(
@@ -237,7 +239,8 @@ def _engine_fields(fields):
                                                         modules))))
         else:
             kept = _sandbox.check_policy(**fields)
-        return {name: kept[name] for name in fields}
+            names, files = kept["modules"], {}
+        return {name: kept[name] for name in fields}, (tuple(names), files)
     result = {}
     for name, value in fields.items():
         if name == "threads":
@@ -246,7 +249,7 @@ def _engine_fields(fields):
             result[name] = value
         else:
             result[name] = tuple(sorted(set(_strings(name, value))))
-    return result
+    return result, (result.get("modules", ()), {})
 
 
 def _resolved(fields):
@@ -410,14 +413,13 @@ class Policy:
             raise _failure(f"unknown policy field {name!r}{hint}", name)
         values = {name: fields.get(name, default)
                   for name, default in _DEFAULTS.items()}
-        for name, value in _engine_fields(
-                {name: values[name] for name in _ENGINE_FIELDS}).items():
+        kept, bound = _engine_fields(
+            {name: values[name] for name in _ENGINE_FIELDS})
+        for name, value in kept.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_bound", bound)
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(name, values[name]))
-        object.__setattr__(self, "_bound", (
-            _split_modules(self.modules, self.packages)
-            if _sandbox is not None else (self.modules, {})))
         for name in _PROCESS_ONLY_MODULES:
             if name in self.modules and self.isolation != "process":
                 raise _error("modules", name, "only in a worker process "

@@ -125,9 +125,10 @@ def _check_answer(answer, job_id):
             and type(answer.get("stderr")) is bytes
             and type(answer.get("denials")) is list
             and all(_is_denial(entry) for entry in answer["denials"])
-            and type(answer.get("remaining")) is dict
-            and all(type(k) is str and type(v) is int
-                    for k, v in answer["remaining"].items())):
+            and type(answer.get("query")) is dict
+            and all(type(k) is tuple and len(k) == 2
+                    and all(type(part) is str for part in k)
+                    for k in answer["query"])):
         raise FrameError("an answer of the wrong shape")
     if answer["ok"]:
         if "value" not in answer:
