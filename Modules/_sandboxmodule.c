@@ -218,6 +218,24 @@ add_module_files(PySandboxPolicy *policy, PyObject *value)
     return rc;
 }
 
+/* A cap in bytes (memory): an int, not a bool. */
+static int
+bytes_of(const char *field, PyObject *value, Py_ssize_t *n)
+{
+    if (!PyLong_Check(value) || PyBool_Check(value)) {
+        return _PySandboxPolicy_ErrorObject(field, value,
+                                            "expected a size in bytes");
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *n = (overflow > 0 || v > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX
+          : overflow < 0 || v < 0 ? -1 : (Py_ssize_t)v);
+    return 0;
+}
+
 /* A count (threads, recursion_limit): an int, not a bool. */
 static int
 count_of(const char *field, PyObject *value, Py_ssize_t *n)
@@ -236,8 +254,8 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
-    "threads", "recursion_limit", "env", "modules", "module_files", "read",
-    "write", "packages",
+    "memory", "threads", "recursion_limit", "env", "modules",
+    "module_files", "read", "write", "packages",
 };
 
 /* Add the field *name* of value *value* to *policy*.  0 or -1. */
@@ -245,6 +263,10 @@ static int
 add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
 {
     Py_ssize_t n = 0;
+    if (strcmp(name, "memory") == 0) {
+        return (bytes_of(name, value, &n) < 0 ? -1
+                : PySandboxPolicy_SetMemoryCap(policy, n));
+    }
     if (strcmp(name, "threads") == 0) {
         return (count_of(name, value, &n) < 0 ? -1
                 : PySandboxPolicy_SetMaxThreads(policy, n));
@@ -401,7 +423,8 @@ fields_of(const PySandboxPolicy *policy)
         }
     }
     return Py_BuildValue(
-        "{s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
+        "{s:n, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
+        "memory", _PySandboxPolicy_MemoryCap(policy),
         "threads", policy->max_threads,
         "recursion_limit", _PySandboxPolicy_RecursionLimit(policy),
         "env", sorted_tuple(policy->env, policy->n_env, 0),
@@ -414,9 +437,9 @@ fields_of(const PySandboxPolicy *policy)
 
 
 PyDoc_STRVAR(new_interpreter_doc,
-"new_interpreter($module, /, *, threads=0, recursion_limit=0, env=(),\n\
-                modules=(), module_files={}, read=(), write=(),\n\
-                packages=())\n\
+"new_interpreter($module, /, *, memory=268435456, threads=0,\n\
+                recursion_limit=0, env=(), modules=(),\n\
+                module_files={}, read=(), write=(), packages=())\n\
 --\n\
 \n\
 Create an untrusted interpreter and return its ID.\n\
@@ -446,13 +469,15 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 
 
 PyDoc_STRVAR(check_policy_doc,
-"check_policy($module, /, *, threads=0, recursion_limit=0, env=(),\n\
-             modules=(), module_files={}, read=(), write=(),\n\
-             packages=())\n\
+"check_policy($module, /, *, memory=268435456, threads=0,\n\
+             recursion_limit=0, env=(), modules=(), module_files={},\n\
+             read=(), write=(), packages=())\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
 \n\
+memory           the most memory it holds, in bytes (16 MiB to 1 TiB,\n\
+                 and at most what the host has)\n\
 threads          threads at once besides the job's (0 to 1024)\n\
 recursion_limit  the highest recursion limit its code may set (0:\n\
                  Python's default, 1000)\n\
@@ -699,6 +724,74 @@ _sandbox_query_impl(PyObject *module, PyObject *interp_id)
 }
 
 
+static PyObject *
+memory_of(PyInterpreterState *interp)
+{
+    Py_ssize_t used, cap, peak;
+    if (PySandbox_GetMemoryUsage(interp, &used, &cap, &peak) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(nnn)", used, cap, peak);
+}
+
+/*[clinic input]
+_sandbox.memory
+
+    interp_id: object = None
+    /
+
+The memory of an untrusted interpreter (default: this one).
+
+A tuple (used, cap, peak) in bytes: what it holds now (with the caps of
+the interpreters it created), its cap, and the most it held since its
+last job began.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_memory_impl(PyObject *module, PyObject *interp_id)
+/*[clinic end generated code: output=a49b7cfe633f3894 input=00e222b20e5342b7]*/
+{
+    return read_from(interp_id, "_sandbox.memory", memory_of);
+}
+
+
+/*[clinic input]
+_sandbox.memory_budget
+
+    budget: object = None
+    /
+
+The memory of all untrusted interpreters of the process, and its budget.
+
+With *budget* (bytes; 0 for none), set the budget first: the most that
+they may hold together.  Return (used, budget), budget 0 for none.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_memory_budget_impl(PyObject *module, PyObject *budget)
+/*[clinic end generated code: output=eff7ec8a9160c25f input=c903693a384bd1e9]*/
+{
+    PySandbox_Trusted(NULL);
+    if (budget != Py_None) {
+        Py_ssize_t bytes;
+        if (!PyLong_Check(budget) || PyBool_Check(budget)) {
+            PyErr_Format(PyExc_TypeError, "a budget is an int of bytes, "
+                         "not %T", budget);
+            return NULL;
+        }
+        bytes = PyLong_AsSsize_t(budget);
+        if ((bytes == -1 && PyErr_Occurred())
+            || PySandbox_SetMemoryBudget(bytes) < 0)
+        {
+            return NULL;
+        }
+    }
+    Py_ssize_t used, limit;
+    _PySandbox_MemoryTotal(&used, &limit);
+    return Py_BuildValue("(nn)", used, limit == PY_SSIZE_T_MAX ? 0 : limit);
+}
+
+
 /* Worker processes (Lib/sandbox/_worker.py, Python/sandbox_worker.c,
    Python/sandbox_fence.c) */
 
@@ -836,6 +929,8 @@ static PyMethodDef sandbox_methods[] = {
     {"pack_worker_start", _PyCFunction_CAST(sandbox_pack_worker_start),
      METH_VARARGS | METH_KEYWORDS, pack_worker_start_doc},
     _SANDBOX_FENCE_LAYERS_METHODDEF
+    _SANDBOX_MEMORY_METHODDEF
+    _SANDBOX_MEMORY_BUDGET_METHODDEF
     {"new_interpreter", _PyCFunction_CAST(sandbox_new_interpreter),
      METH_VARARGS | METH_KEYWORDS, new_interpreter_doc},
     _SANDBOX_POLICY_WITHIN_METHODDEF

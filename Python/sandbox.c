@@ -172,6 +172,11 @@ clear_state(struct _PySandboxState *state)
     _PySandbox_ClearLog(state);
     _PySandbox_ClearExtended(state);
     _PySandbox_ClearDeferred(&state->deferred);
+    if (state->reserved_by_parent) {
+        _PySandbox_ReleaseChild(state->parent_id,
+                                _PySandboxPolicy_MemoryCap(&state->policy));
+    }
+    _PySandbox_ClearHeap(&state->heap);
     PyMem_RawFree(state);
 }
 
@@ -205,6 +210,7 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     if (state == NULL) {
         return _PyStatus_NO_MEMORY();
     }
+    _PySandbox_InitHeap(&state->heap);
     /* The policy's own copy: the creator frees its policy afterwards. */
     if (_PySandboxPolicy_Copy(&state->policy, policy) < 0
         || (state->cwd = policy->cwd != NULL
@@ -260,6 +266,9 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     interp->ceval.recursion_limit = Py_MIN(interp->ceval.recursion_limit,
                                            _PySandboxPolicy_RecursionLimit(
                                                &state->policy));
+    /* Its threads' stacks are charged to its memory cap at this size
+       (_PySandbox_ThreadStackSize()). */
+    interp->threads.stacksize = _PySandbox_MIN_THREAD_STACK;
     interp->sandbox = state;
     interp->feature_flags |= Py_RTFLAGS_UNTRUSTED;
     return _PyStatus_OK();
@@ -585,6 +594,18 @@ _PySandbox_IsStopped(PyInterpreterState *interp)
 /* Threads (the policy's max_threads; a core cap ("Python", "threads") of
  * the extended protections, so that queries show it) */
 
+/* Give back a thread of the count. */
+static void
+release_thread(struct _PySandboxState *state)
+{
+    _PySandbox_LOCK(&state->ext_mutex);
+    ext_entry *entry = _PySandbox_FindExt(state, "Python", "threads");
+    if (entry != NULL && entry->used > 0) {
+        entry->used--;
+    }
+    PyMutex_Unlock(&state->ext_mutex);
+}
+
 int
 _PySandbox_ThreadStart(PyInterpreterState *interp)
 {
@@ -597,7 +618,19 @@ _PySandbox_ThreadStart(PyInterpreterState *interp)
         return _PySandbox_Deny("thread", "a thread started while the "
                                "interpreter ends");
     }
-    return _PySandbox_ExtendedValueAlloc("Python", "threads", 1);
+    if (_PySandbox_ExtendedValueAlloc("Python", "threads", 1) < 0) {
+        return -1;
+    }
+    /* Its stack counts against the memory cap. */
+    if (_PySandbox_HeapCharge(&state->heap, _PySandbox_MIN_THREAD_STACK,
+                              1) < 0)
+    {
+        release_thread(state);
+        PyErr_SetString(PyExc_MemoryError, "no memory left under the "
+                        "interpreter's cap for a new thread's stack");
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -612,12 +645,8 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
     if (state == NULL) {
         return;
     }
-    _PySandbox_LOCK(&state->ext_mutex);
-    ext_entry *entry = _PySandbox_FindExt(state, "Python", "threads");
-    if (entry != NULL && entry->used > 0) {
-        entry->used--;
-    }
-    PyMutex_Unlock(&state->ext_mutex);
+    release_thread(state);
+    _PySandbox_HeapUncharge(&state->heap, _PySandbox_MIN_THREAD_STACK);
     /* In the thread that ends (its state just cleared), not in the one
        whose start of a new thread failed (thread_run() and
        ThreadHandle_start()). */
@@ -1232,6 +1261,9 @@ _PySandbox_CheckCreator(void)
 }
 
 
+static PyInterpreterState *create_interpreter(
+    const PySandboxPolicy *policy, struct _PySandboxState *creator_state);
+
 PyInterpreterState *
 PySandbox_NewInterpreter(const PySandboxPolicy *policy)
 {
@@ -1274,6 +1306,36 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             return NULL;
         }
     }
+    /* Memory: the process's budget must have room left for a start, and
+       an untrusted creator gives the new interpreter's cap from its own. */
+    Py_ssize_t total, budget;
+    _PySandbox_MemoryTotal(&total, &budget);
+    if (total > budget - SANDBOX_START_MEMORY) {
+        PyErr_SetString(creator_state != NULL ? PyExc_MemoryError
+                                              : PyExc_RuntimeError,
+                        "cannot create an untrusted interpreter: the memory "
+                        "budget of untrusted interpreters is used up");
+        return NULL;
+    }
+    Py_ssize_t cap = _PySandboxPolicy_MemoryCap(policy);
+    if (creator_state != NULL
+        && _PySandbox_ReserveChild(&creator_state->heap, cap) < 0)
+    {
+        return NULL;
+    }
+    PyInterpreterState *interp = create_interpreter(policy, creator_state);
+    if (interp == NULL && creator_state != NULL) {
+        _PySandbox_ReleaseChild(PyInterpreterState_GetID(creator), cap);
+    }
+    return interp;
+}
+
+/* PySandbox_NewInterpreter() once the policy is checked. */
+static PyInterpreterState *
+create_interpreter(const PySandboxPolicy *policy,
+                   struct _PySandboxState *creator_state)
+{
+    PyInterpreterState *creator = _PyInterpreterState_GET();
     /* The variables it may see, with their values in its creator. */
     PySandboxPolicy local = *policy;
     if (_PySandboxPolicy_SnapshotEnviron(&local, creator_state) < 0) {
@@ -1327,6 +1389,12 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     }
     PyInterpreterState *interp = PyThreadState_GetInterpreter(tstate);
     int too_late = 0;
+    /* The initial thread state is not needed: runs get their own.  Its
+       memory cap applies from now on. */
+    PyThreadState_Clear(tstate);
+    PyThreadState_Swap(save_tstate);
+    PyThreadState_Delete(tstate);
+    int too_big = _PySandbox_HeapCreated(interp->sandbox) < 0;
     /* Its creator's end scans for children under the same lock: it either
        finds this one, or this one finds that it began.  And from now on
        jobs and ends may take it. */
@@ -1335,15 +1403,20 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     if (creator_state != NULL) {
         interp->sandbox->parent_id = PyInterpreterState_GetID(creator);
         too_late = creator_state->no_children;
+        /* Its end gives its cap back to the creator (else the caller
+           does). */
+        interp->sandbox->reserved_by_parent = !too_late && !too_big;
     }
     interp->sandbox->created = 1;
     /* Too late: no job or end may take it before this thread ends it. */
-    interp->sandbox->end_claimed = too_late;
+    interp->sandbox->end_claimed = too_late || too_big;
     HEAD_UNLOCK(runtime);
-    /* The initial thread state is not needed: runs get their own. */
-    PyThreadState_Clear(tstate);
-    PyThreadState_Swap(save_tstate);
-    PyThreadState_Delete(tstate);
+    if (too_big) {
+        PyObject *exc = PyErr_GetRaisedException();
+        (void)end_claimed_interpreter(interp);
+        PyErr_SetRaisedException(exc);
+        return NULL;
+    }
     if (too_late) {
         (void)end_claimed_interpreter(interp);
         PyErr_Clear();

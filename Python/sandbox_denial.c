@@ -210,23 +210,38 @@ clear_denial(sandbox_denial *entry)
     memset(entry, 0, sizeof(*entry));
 }
 
-/* "file:line" of the innermost Python frame of the current thread. */
+/* "file:line" of the innermost Python frame of the current thread, read
+ * without allocating anything: the memory cap logs its refusals from
+ * inside the allocator (Python/sandbox_memory.c), with or without a
+ * thread state. */
 static void
 current_location(char *buf, size_t size)
 {
     buf[0] = '\0';
-    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL) {
+        return;
+    }
+    _PyInterpreterFrame *frame = tstate->current_frame;
+    while (frame != NULL && _PyFrame_IsIncomplete(frame)) {
+        frame = frame->previous;
+    }
     if (frame == NULL) {
         return;
     }
-    PyCodeObject *code = PyFrame_GetCode(frame);
-    const char *filename = PyUnicode_AsUTF8(code->co_filename);
-    if (filename == NULL) {
-        PyErr_Clear();
-        filename = "?";
+    PyCodeObject *code = _PyFrame_GetCode(frame);
+    const char *filename = "?";
+    PyObject *name = code->co_filename;
+    if (PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)) {
+        filename = (const char *)PyUnicode_DATA(name);
     }
-    PyOS_snprintf(buf, size, "%s:%d", filename, PyFrame_GetLineNumber(frame));
-    Py_DECREF(code);
+    else if (PyUnicode_Check(name) && PyUnicode_IS_COMPACT(name)
+             && ((PyCompactUnicodeObject *)name)->utf8 != NULL)
+    {
+        filename = ((PyCompactUnicodeObject *)name)->utf8;
+    }
+    PyOS_snprintf(buf, size, "%s:%d", filename,
+                  PyUnstable_InterpreterFrame_GetLine(frame));
 }
 
 static void
@@ -253,6 +268,13 @@ log_denial(struct _PySandboxState *state, const char *resource,
     entry->location = copies[2];
     state->denials++;
     PyMutex_Unlock(&state->log_mutex);
+}
+
+void
+_PySandbox_LogDenialRaw(struct _PySandboxState *state, const char *resource,
+                        const char *detail)
+{
+    log_denial(state, resource, detail);
 }
 
 int

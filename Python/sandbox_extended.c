@@ -408,6 +408,18 @@ PySandbox_ExtendedQuery(PyInterpreterState *interp)
     PyMutex_Unlock(&state->ext_mutex);
 
     PyObject *result = nomem ? PyErr_NoMemory() : PyDict_New();
+    /* The memory cap, from its heap: (used, cap). */
+    Py_ssize_t used, cap;
+    _PySandbox_HeapUsage(&state->heap, &used, &cap);
+    PyObject *key = (result != NULL ? Py_BuildValue("(ss)", "Python",
+                                                    "memory") : NULL);
+    PyObject *memory = (key != NULL ? Py_BuildValue("(nn)", used, cap)
+                                    : NULL);
+    if (memory == NULL || PyDict_SetItem(result, key, memory) < 0) {
+        Py_CLEAR(result);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(memory);
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
         PyObject *key = Py_BuildValue("(ss)", copy[i].group, copy[i].type);
         PyObject *value = key ? ext_entry_value(&copy[i]) : NULL;

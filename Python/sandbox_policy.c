@@ -387,6 +387,8 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
                         const PySandboxPolicy *outer)
 {
     if (policy->max_threads > outer->max_threads
+        || (_PySandboxPolicy_MemoryCap(policy)
+            > _PySandboxPolicy_MemoryCap(outer))
         || (_PySandboxPolicy_RecursionLimit(policy)
             > _PySandboxPolicy_RecursionLimit(outer)))
     {

@@ -86,7 +86,15 @@ stream_write(SandboxStreamObject *self, PyObject *data)
         if (out->len + n > out->allocated) {
             size_t size = Py_MAX(out->allocated * 2, out->len + n);
             size = Py_MIN(Py_MAX(size, (size_t)4096), SANDBOX_OUTPUT_LIMIT);
-            char *data = PyMem_RawRealloc(out->data, size);
+            /* The buffer counts against the memory cap, until the end. */
+            Py_ssize_t more = (Py_ssize_t)(size - out->allocated);
+            char *data = NULL;
+            if (_PySandbox_HeapCharge(&state->heap, more, 1) == 0) {
+                data = PyMem_RawRealloc(out->data, size);
+                if (data == NULL) {
+                    _PySandbox_HeapUncharge(&state->heap, more);
+                }
+            }
             if (data == NULL) {
                 nomem = 1;
             }

@@ -890,6 +890,8 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
         xfer_clear(&encoded_args);
         return release(interp, held);
     }
+    /* The peak of its memory is the job's. */
+    (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
     job_outcome out = {0};
     PyThreadState *host = PyThreadState_Get();
     PyThreadState *tstate = _PyThreadState_NewBound(

@@ -349,6 +349,14 @@ unpack_start(const char *data, size_t len)
     int flags = u.data[u.pos++];
     policy->max_threads = (Py_ssize_t)get_u32(&u);
     policy->recursion_limit = (int)get_u32(&u);
+    uint64_t memory = (uint64_t)get_u32(&u) << 32;
+    memory |= get_u32(&u);
+    policy->memory = (Py_ssize_t)Py_MIN(memory, (uint64_t)PY_SSIZE_T_MAX);
+    if (policy->memory != 0 && (policy->memory < SANDBOX_MIN_MEMORY
+                                || policy->memory > SANDBOX_MAX_MEMORY))
+    {
+        u.bad = 1;
+    }
     if (policy->max_threads > SANDBOX_MAX_THREADS
         || policy->recursion_limit < 0
         || policy->recursion_limit > SANDBOX_MAX_RECURSION_LIMIT)
@@ -427,6 +435,8 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
     raw_put(&v, &flags, 1);
     put_u32(&v, (uint32_t)policy->max_threads);
     put_u32(&v, (uint32_t)policy->recursion_limit);
+    put_u32(&v, (uint32_t)((uint64_t)policy->memory >> 32));
+    put_u32(&v, (uint32_t)policy->memory);
     put_strings(&v, policy->env, policy->n_env);
     put_strings(&v, policy->modules, policy->n_modules);
     put_strings(&v, policy->blocked, policy->n_blocked);
@@ -729,6 +739,20 @@ caps_of(PyInterpreterState *interp)
     return caps;
 }
 
+/* The most memory the job held, as answer["peak"] (None without the
+ * inner wall). */
+static int
+set_peak(PyObject *answer, struct _PySandboxState *state)
+{
+    PyObject *peak = (state != NULL
+                      ? PyLong_FromSsize_t(_PySandbox_HeapPeak(&state->heap,
+                                                               0))
+                      : Py_NewRef(Py_None));
+    int rc = peak != NULL ? PyDict_SetItemString(answer, "peak", peak) : -1;
+    Py_XDECREF(peak);
+    return rc;
+}
+
 static int
 set_taken_output(PyObject *answer, struct _PySandboxState *state, int fd,
                  const char *key)
@@ -756,6 +780,9 @@ run_request(PyInterpreterState *interp, PyObject *request)
     struct _PySandboxState *state = interp->sandbox;
     const char *op = text_of(request, "op");
     PyObject *answer = NULL;
+    if (state != NULL) {
+        (void)_PySandbox_HeapPeak(&state->heap, 1);   /* the job's */
+    }
     if (op == NULL) {
         answer = Py_BuildValue("{s:O,s:(ss)}", "ok", Py_False, "failed",
                                "ValueError", "a request without its job");
@@ -816,7 +843,8 @@ run_request(PyInterpreterState *interp, PyObject *request)
         || set_taken_output(answer, state, 1, "stdout") < 0
         || set_taken_output(answer, state, 2, "stderr") < 0
         || PyDict_SetItemString(answer, "denials", denials) < 0
-        || PyDict_SetItemString(answer, "query", caps) < 0)
+        || PyDict_SetItemString(answer, "query", caps) < 0
+        || set_peak(answer, state) < 0)
     {
         Py_CLEAR(answer);
     }
@@ -933,6 +961,14 @@ fence_and_answer(PyInterpreterState *interp)
                      ? PyUnicode_AsUTF8(field) : NULL,
                      value != NULL && PyUnicode_Check(value)
                      ? PyUnicode_AsUTF8(value) : NULL);
+    }
+    /* Its memory cap applies from now on. */
+    if (interp->sandbox != NULL
+        && _PySandbox_HeapCreated(interp->sandbox) < 0)
+    {
+        PyErr_Clear();
+        start_failed("PolicyError", "memory: below what the interpreter "
+                     "needs to start", "memory", NULL);
     }
     PyObject *ready = Py_BuildValue("{s:O,s:N,s:i,s:l}", "ready", Py_True,
                                     "layers", layers, "id", 0,

@@ -112,6 +112,40 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowPath(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowPackages(PySandboxPolicy *policy,
                                               const char *root);
 
+/* Cap the memory that an interpreter of *policy* holds at *bytes*, from
+ * 16 MiB to 1 TiB and at most what this host has (256 MiB without it):
+ * its objects, the buffers of its modules (zlib, bz2 and lzma included),
+ * its threads' stacks and its unread output (Doc/sandbox/memory.rst).  An
+ * allocation beyond the cap fails before it reaches the operating system:
+ * MemoryError inside, nothing in the host.  Return 0, or -1 with
+ * ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy,
+                                             Py_ssize_t bytes);
+
+/* Set the most that all untrusted interpreters of the process may hold
+ * together, beyond their own caps (0: no such budget, the default).  An
+ * allocation beyond it fails inside the interpreter that asks, with
+ * MemoryError; PySandbox_NewInterpreter() fails with MemoryError while
+ * the budget is used up.  Only a trusted interpreter may call it.  Return
+ * 0, or -1 with an exception set. */
+PyAPI_FUNC(int) PySandbox_SetMemoryBudget(Py_ssize_t bytes);
+
+/* Store what untrusted interpreter *interp* holds now, its cap, and the
+ * most it held since its last job began (any pointer may be NULL).  The
+ * caps of the interpreters it created count as held.  Return 0, or -1
+ * with an exception set. */
+PyAPI_FUNC(int) PySandbox_GetMemoryUsage(PyInterpreterState *interp,
+                                         Py_ssize_t *used, Py_ssize_t *cap,
+                                         Py_ssize_t *peak);
+
+/* For an extension that allocates memory itself (not through PyMem_* or
+ * PyObject_*): charge *bytes* to the current interpreter's memory cap
+ * before it allocates them.  Return 0, or -1 with MemoryError set if they
+ * do not fit; a trusted interpreter always gets 0.  PySandbox_MemoryFree()
+ * gives them back, in the same interpreter, when they are freed. */
+PyAPI_FUNC(int) PySandbox_MemoryAlloc(Py_ssize_t bytes);
+PyAPI_FUNC(void) PySandbox_MemoryFree(Py_ssize_t bytes);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.

@@ -209,6 +209,88 @@ _PySandbox_HOOK(int, _PySandbox_ThreadStart, (PyInterpreterState *interp), 0)
 _PySandbox_VOID_HOOK(_PySandbox_ThreadEnd, (PyInterpreterState *interp))
 extern void _PySandbox_BindThreadSlow(PyThreadState *tstate);
 
+/* The memory cap (Python/sandbox_memory.c).  An untrusted interpreter's
+ * object allocator state points at its heap (_PySandbox_BindHeap(), from
+ * _PyMem_init_obmalloc()).  obmalloc charges each arena to the heap before
+ * it maps it and gives it back after it unmaps it, and hands the blocks it
+ * does not keep in arenas (over 512 bytes) to the heap instead of the raw
+ * allocator; an interpreter's end frees those still allocated. */
+struct _PySandboxHeap;
+#ifdef Py_UNTRUSTED
+#  define _PySandbox_OBMALLOC_HEAP(state) ((state)->sandbox)
+#else
+#  define _PySandbox_OBMALLOC_HEAP(state) ((struct _PySandboxHeap *)NULL)
+#endif
+_PySandbox_VOID_HOOK(_PySandbox_BindHeap, (PyInterpreterState *interp))
+_PySandbox_HOOK(int, _PySandbox_ChargeArena,
+    (struct _PySandboxHeap *heap, size_t size),
+    0)
+_PySandbox_VOID_HOOK(_PySandbox_UnchargeArena,
+    (struct _PySandboxHeap *heap, size_t size))
+_PySandbox_HOOK(void *, _PySandbox_HeapMalloc,
+    (struct _PySandboxHeap *heap, size_t size),
+    NULL)
+_PySandbox_HOOK(void *, _PySandbox_HeapCalloc,
+    (struct _PySandboxHeap *heap, size_t nelem, size_t elsize),
+    NULL)
+_PySandbox_HOOK(void *, _PySandbox_HeapRealloc,
+    (struct _PySandboxHeap *heap, void *ptr, size_t size),
+    NULL)
+_PySandbox_VOID_HOOK(_PySandbox_HeapFree,
+    (struct _PySandboxHeap *heap, void *ptr))
+_PySandbox_VOID_HOOK(_PySandbox_FreeHeapBlocks, (PyInterpreterState *interp))
+
+/* A chunk of *size* bytes of a thread's evaluation stack (push_chunk() in
+ * Python/pystate.c): return 0, or -1 (the chunk is not allocated) if it
+ * would take its untrusted interpreter beyond its cap; and its release. */
+#ifdef Py_UNTRUSTED
+extern int _PySandbox_ChargeChunkSlow(PyThreadState *tstate, size_t size);
+extern void _PySandbox_UnchargeChunkSlow(PyThreadState *tstate,
+                                         size_t size);
+#endif
+static inline int
+_PySandbox_ChargeChunk(PyThreadState *tstate, size_t size)
+{
+#ifdef Py_UNTRUSTED
+    if (tstate->interp->sandbox != NULL) {
+        return _PySandbox_ChargeChunkSlow(tstate, size);
+    }
+#endif
+    return 0;
+}
+static inline void
+_PySandbox_UnchargeChunk(PyThreadState *tstate, size_t size)
+{
+#ifdef Py_UNTRUSTED
+    if (tstate->interp->sandbox != NULL) {
+        _PySandbox_UnchargeChunkSlow(tstate, size);
+    }
+#endif
+}
+
+/* The allocator callbacks of zlib, bz2 and lzma: the stream's opaque
+ * pointer is _PySandbox_ForeignHeap() when the stream is made (NULL in a
+ * trusted interpreter), and the callbacks charge what the library
+ * allocates to that heap.  They run with or without the GIL. */
+#ifdef Py_UNTRUSTED
+PyAPI_FUNC(void *) _PySandbox_ForeignHeap(void);
+PyAPI_FUNC(void *) _PySandbox_ForeignAlloc(void *heap, size_t nelem,
+                                           size_t elsize);
+PyAPI_FUNC(void) _PySandbox_ForeignFree(void *heap, void *ptr);
+#else
+static inline void *_PySandbox_ForeignHeap(void) { return NULL; }
+static inline void *
+_PySandbox_ForeignAlloc(void *Py_UNUSED(heap), size_t nelem, size_t elsize)
+{
+    return PyMem_RawMalloc(nelem * elsize);
+}
+static inline void
+_PySandbox_ForeignFree(void *Py_UNUSED(heap), void *ptr)
+{
+    PyMem_RawFree(ptr);
+}
+#endif
+
 /* The threads of an ending untrusted interpreter other than *tstate*,
  * its last (Py_EndInterpreter()): stop their Python, give them a grace
  * period to end, and return 0 when *tstate* is the only one left.  If some
@@ -730,16 +812,16 @@ _PySandbox_MayFindInterpreter(PyInterpreterState *viewer,
 #endif
 }
 
-/* The thread stack size that *interp* asked for (threading.stack_size()),
- * raised to the floor above in an untrusted interpreter; 0 (the platform's
- * default) is kept. */
+/* The thread stack size that *interp* asked for (threading.stack_size()):
+ * in an untrusted interpreter, always _PySandbox_MIN_THREAD_STACK, which
+ * each of its threads is charged against its memory cap; a smaller stack
+ * would let deep recursion overflow it, a larger one hold uncounted
+ * memory.  0 (the platform's default) is kept elsewhere. */
 static inline Py_ssize_t
 _PySandbox_ThreadStackSize(PyInterpreterState *interp, Py_ssize_t size)
 {
 #ifdef Py_UNTRUSTED
-    if (size > 0 && size < _PySandbox_MIN_THREAD_STACK
-        && _PySandbox_IsUntrusted(interp))
-    {
+    if (_PySandbox_IsUntrusted(interp)) {
         return _PySandbox_MIN_THREAD_STACK;
     }
     return size;

@@ -51,6 +51,7 @@ typedef struct {
 /* A policy: what an untrusted interpreter may do.  The protections add
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
+    Py_ssize_t memory;          /* the memory cap in bytes; 0: the default */
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
     int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
                                    Python's default */
@@ -106,6 +107,50 @@ _PySandboxPolicy_RecursionLimit(const PySandboxPolicy *policy)
                                         : SANDBOX_DEFAULT_RECURSION_LIMIT);
 }
 
+/* The memory cap of a policy that sets none, and the range a policy may
+ * set: below the least, an interpreter could not even start. */
+#define SANDBOX_DEFAULT_MEMORY ((Py_ssize_t)256 * 1024 * 1024)
+#define SANDBOX_MIN_MEMORY ((Py_ssize_t)16 * 1024 * 1024)
+#define SANDBOX_MAX_MEMORY ((Py_ssize_t)1024 * 1024 * 1024 * 1024)
+
+/* What the process's budget must have left for an interpreter to be
+ * created (one starts with 3 to 5 MiB). */
+#define SANDBOX_START_MEMORY ((Py_ssize_t)8 * 1024 * 1024)
+
+static inline Py_ssize_t
+_PySandboxPolicy_MemoryCap(const PySandboxPolicy *policy)
+{
+    return policy->memory > 0 ? policy->memory : SANDBOX_DEFAULT_MEMORY;
+}
+
+/* A block of an untrusted interpreter's heap that the C allocator gives
+ * (Python/sandbox_memory.c): obmalloc's large blocks, and the compression
+ * libraries'.  The header links it into its heap's list, so that the
+ * interpreter's end frees what its objects still hold, and says what it
+ * was charged. */
+typedef struct sandbox_block {
+    struct sandbox_block *prev;
+    struct sandbox_block *next;
+    Py_ssize_t charged;         /* the header and the bytes asked for */
+    uintptr_t seal;             /* its heap's address ^ SANDBOX_SEAL */
+} sandbox_block;
+
+/* What an untrusted interpreter holds, counted against its cap
+ * (PyInterpreterState.obmalloc->sandbox points here). */
+struct _PySandboxHeap {
+    Py_ssize_t used;            /* bytes charged (atomic) */
+    Py_ssize_t cap;             /* PY_SSIZE_T_MAX until it is created */
+    Py_ssize_t peak;            /* the most used since the last reset */
+    /* The caps of the untrusted interpreters it created, which their
+       memory counts against (atomic). */
+    Py_ssize_t children;
+    int refusing;               /* a refusal was logged, and no charge
+                                   succeeded since */
+    uint64_t refusals;          /* charges refused, ever */
+    PyMutex mutex;              /* the list of blocks */
+    sandbox_block blocks;       /* the list's head */
+};
+
 /* How long an ending untrusted interpreter waits for its threads to stop
  * before it abandons them (and its memory). */
 #define SANDBOX_THREADS_GRACE_NS ((PyTime_t)1000 * 1000 * 1000)
@@ -157,6 +202,8 @@ typedef struct {
 struct _PySandboxState {
     int ending;                 /* Py_EndInterpreter() began: no Python */
     int64_t parent_id;          /* the untrusted creator's ID, or -1 */
+    int reserved_by_parent;     /* its memory cap is reserved from the
+                                   untrusted creator's */
     int abandoned;              /* ended with threads it could not stop */
     int stopping;               /* its end is near: no more Python */
     /* Its end began: it creates no interpreter from now on (set, and read
@@ -175,6 +222,7 @@ struct _PySandboxState {
     Py_ssize_t n_ext;           /* the entries of ext in use */
     Py_ssize_t ext_allocated;
     PySandboxPolicy policy;     /* the interpreter's own copy */
+    struct _PySandboxHeap heap; /* what it holds: Python/sandbox_memory.c */
     sandbox_output output[2];   /* what it wrote to fds 1 and 2 */
     PyMutex log_mutex;
     uint64_t denials;           /* how many ever; the log keeps the last */
@@ -421,6 +469,48 @@ extern PyObject *_PySandbox_Fence(const struct _PySandboxState *state,
                                   Py_ssize_t threads, const long *ports,
                                   Py_ssize_t n_ports, unsigned int required);
 extern int _PySandbox_FenceLayerBit(PyObject *name);
+
+/* Python/sandbox_denial.c: log a denial without raising, allocating
+ * only raw memory (from inside the allocator, with or without a thread
+ * state). */
+extern void _PySandbox_LogDenialRaw(struct _PySandboxState *state,
+                                    const char *resource,
+                                    const char *detail);
+
+/* Python/sandbox_memory.c: the memory cap */
+extern void _PySandbox_InitHeap(struct _PySandboxHeap *heap);
+/* The interpreter of *state* is created: its cap applies from now on.
+ * Return 0, or -1 with PolicyError set if it already holds more. */
+extern int _PySandbox_HeapCreated(struct _PySandboxState *state);
+/* Its end: free the blocks it still holds, and give back to the
+ * process's budget all it was charged. */
+extern void _PySandbox_ClearHeap(struct _PySandboxHeap *heap);
+/* Charge *n* bytes to *heap* (and the process's budget): 0, or -1 if the
+ * cap or the budget would be exceeded, with the refusal logged once for a
+ * run of refusals if *log*.  No GIL needed. */
+extern int _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n,
+                                 int log);
+extern void _PySandbox_HeapUncharge(struct _PySandboxHeap *heap,
+                                    Py_ssize_t n);
+/* An untrusted creator reserves the cap of the interpreter it creates
+ * from its own (0, or -1 with MemoryError set), and gets it back when
+ * that one ends. */
+extern int _PySandbox_ReserveChild(struct _PySandboxHeap *parent,
+                                   Py_ssize_t cap);
+extern void _PySandbox_ReleaseChild(int64_t parent_id, Py_ssize_t cap);
+/* (used, cap) of *heap*, what sandbox.allowed() shows as ("Python",
+ * "memory"); and its peak since the last reset, which a reset sets to
+ * what it uses now. */
+extern void _PySandbox_HeapUsage(struct _PySandboxHeap *heap,
+                                 Py_ssize_t *used, Py_ssize_t *cap);
+extern Py_ssize_t _PySandbox_HeapPeak(struct _PySandboxHeap *heap,
+                                      int reset);
+/* Bytes that all untrusted interpreters of the process hold, and the
+ * budget (PY_SSIZE_T_MAX: none). */
+extern void _PySandbox_MemoryTotal(Py_ssize_t *used, Py_ssize_t *budget);
+/* What a policy's cap may be at most on this machine: its memory, or less
+ * if the process's address space is limited. */
+extern Py_ssize_t _PySandbox_MemoryAvailable(void);
 
 /* Python/sandbox_fd.c */
 extern void _PySandbox_NoLinger(int fd);

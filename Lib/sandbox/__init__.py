@@ -72,9 +72,9 @@ if not restricted:
     from ._policy import (Policy, PolicyError, NotEnforcedWarning,
                           parse_size, LAYERS)
     from ._interpreter import (Interpreter, Result, Denial, run,
-                               UnavailableError)
+                               UnavailableError, memory_budget)
     from ._pool import Pool
     __all__ += ["Policy", "PolicyError", "NotEnforcedWarning", "parse_size",
                 "LAYERS",
                 "Interpreter", "Result", "Denial", "run",
-                "UnavailableError", "Pool"]
+                "UnavailableError", "Pool", "memory_budget"]

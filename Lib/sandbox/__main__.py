@@ -104,7 +104,8 @@ def build_parser():
                             metavar=metavar, help=text + _not_yet(field))
     grants.add_argument("--memory", metavar="SIZE",
                         help="its memory cap: bytes, or 256M, 1G, 512MiB "
-                             "(default 256MiB)" + _not_yet("memory"))
+                             "(default 256MiB); beyond it, MemoryError "
+                             "inside")
     grants.add_argument("--time", metavar="SECONDS", type=_seconds,
                         help="its time limit (default 30)" + _not_yet("time"))
     grants.add_argument("--threads", metavar="N", type=_count,

@@ -6,7 +6,8 @@ import threading
 import tokenize
 import weakref
 
-from ._policy import UnavailableError, _require_engine, check_policy
+from ._policy import (UnavailableError, _require_engine, check_policy,
+                      parse_size)
 
 try:
     from . import _worker
@@ -33,24 +34,29 @@ class Result:
 
     stdout, stderr  what it wrote, decoded from UTF-8
     denials         a tuple of Denial, oldest first
-    remaining       a dict: cap name -> what is left of it
+    remaining       a dict: cap name -> what is left of it ("memory" in
+                    bytes)
     value           the value of eval() and call()
+    peak            the most memory, in bytes, that the interpreter held
+                    during the job (None if unknown)
     """
 
-    __slots__ = ("stdout", "stderr", "denials", "remaining", "value")
+    __slots__ = ("stdout", "stderr", "denials", "remaining", "value",
+                 "peak")
 
     def __init__(self, stdout="", stderr="", denials=(), remaining=None,
-                 value=None):
+                 value=None, peak=None):
         self.stdout = stdout
         self.stderr = stderr
         self.denials = tuple(denials)
         self.remaining = dict(remaining or {})
         self.value = value
+        self.peak = peak
 
     def __repr__(self):
         return (f"Result(stdout={self.stdout!r}, stderr={self.stderr!r}, "
                 f"denials={self.denials!r}, remaining={self.remaining!r}, "
-                f"value={self.value!r})")
+                f"value={self.value!r}, peak={self.peak!r})")
 
 
 def _end(interp_id):
@@ -217,7 +223,8 @@ class Interpreter:
         result = Result(answer["stdout"].decode("utf-8", "replace"),
                         answer["stderr"].decode("utf-8", "replace"),
                         self._new_denials(answer["denials"]),
-                        _remaining_of(answer["query"]))
+                        _remaining_of(answer["query"]),
+                        peak=answer.get("peak"))
         self.last_result = result
         try:
             result.value = self._worker.result_of(answer)
@@ -234,7 +241,8 @@ class Interpreter:
                                                            "replace")
         return Result(stdout, stderr,
                       self._new_denials(_sandbox.denials(interp_id)),
-                      self._remaining(), value)
+                      self._remaining(), value,
+                      _sandbox.memory(interp_id)[2])
 
     def _new_denials(self, entries):
         log = [Denial(*entry) for entry in entries]
@@ -266,6 +274,22 @@ def _remaining_of(query):
             name = kind if group == "Python" else f"{group}.{kind}"
             remaining[name] = cap - used
     return remaining
+
+
+def memory_budget(budget=None, /):
+    """The memory that all untrusted interpreters of this process hold
+    together, and its budget: (used, budget) in bytes, budget 0 for none.
+    With *budget* (bytes, or a size such as "2G"; 0 for none), set it
+    first: an allocation beyond it fails inside the interpreter that asks
+    (MemoryError), and no interpreter is created while it is used up.
+    Worker processes (isolation "process") are not counted: each has its
+    own cap."""
+    _require_engine()
+    if budget is not None:
+        budget = parse_size(budget, "budget")
+        if budget < 0:
+            raise ValueError("a budget cannot be negative")
+    return _sandbox.memory_budget(budget)
 
 
 def run(source, policy=None):

@@ -85,7 +85,7 @@ _DEFAULTS = {
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
-                       "packages", "isolation", "require_layers"})
+                       "packages", "isolation", "require_layers", "memory"})
 
 # The extension modules that only a worker's main interpreter may load,
 # and why (Python/sandbox_import.c, main_only_modules).
@@ -107,7 +107,7 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # the others, until the engine enforces them too.
 _ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads")
 
-_MEMORY_MIN = 1024 * 1024                  # 1 MiB
+_MEMORY_MIN = 16 * 1024 * 1024             # 16 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
 _TIME_MAX = 7 * 24 * 3600.0                # a week
 
@@ -288,7 +288,13 @@ def _hostports(field, value):
 def _memory(field, value):
     size = parse_size(value, field)
     if not _MEMORY_MIN <= size <= _MEMORY_MAX:
-        raise _error(field, value, "out of range (1MiB to 1TiB)")
+        raise _error(field, value, "out of range (16MiB to 1TiB)")
+    if _sandbox is not None:
+        # The engine's own check: at most what this host can give.
+        try:
+            _sandbox.check_policy(memory=size)
+        except _sandbox.PolicyError as exc:
+            raise _error(field, value, str(exc).rpartition(": ")[2]) from None
     return size
 
 
@@ -537,7 +543,8 @@ class Policy:
         policy was made."""
         fields = {name: getattr(self, name) for name in _ENGINE_FIELDS}
         names, files = self._bound
-        return dict(fields, modules=tuple(names), module_files=dict(files))
+        return dict(fields, memory=self.memory, modules=tuple(names),
+                    module_files=dict(files))
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

@@ -386,6 +386,77 @@ exit:
     return return_value;
 }
 
+PyDoc_STRVAR(_sandbox_memory__doc__,
+"memory($module, interp_id=None, /)\n"
+"--\n"
+"\n"
+"The memory of an untrusted interpreter (default: this one).\n"
+"\n"
+"A tuple (used, cap, peak) in bytes: what it holds now (with the caps of\n"
+"the interpreters it created), its cap, and the most it held since its\n"
+"last job began.");
+
+#define _SANDBOX_MEMORY_METHODDEF    \
+    {"memory", _PyCFunction_CAST(_sandbox_memory), METH_FASTCALL, _sandbox_memory__doc__},
+
+static PyObject *
+_sandbox_memory_impl(PyObject *module, PyObject *interp_id);
+
+static PyObject *
+_sandbox_memory(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    PyObject *interp_id = Py_None;
+
+    if (!_PyArg_CheckPositional("memory", nargs, 0, 1)) {
+        goto exit;
+    }
+    if (nargs < 1) {
+        goto skip_optional;
+    }
+    interp_id = args[0];
+skip_optional:
+    return_value = _sandbox_memory_impl(module, interp_id);
+
+exit:
+    return return_value;
+}
+
+PyDoc_STRVAR(_sandbox_memory_budget__doc__,
+"memory_budget($module, budget=None, /)\n"
+"--\n"
+"\n"
+"The memory of all untrusted interpreters of the process, and its budget.\n"
+"\n"
+"With *budget* (bytes; 0 for none), set the budget first: the most that\n"
+"they may hold together.  Return (used, budget), budget 0 for none.");
+
+#define _SANDBOX_MEMORY_BUDGET_METHODDEF    \
+    {"memory_budget", _PyCFunction_CAST(_sandbox_memory_budget), METH_FASTCALL, _sandbox_memory_budget__doc__},
+
+static PyObject *
+_sandbox_memory_budget_impl(PyObject *module, PyObject *budget);
+
+static PyObject *
+_sandbox_memory_budget(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *return_value = NULL;
+    PyObject *budget = Py_None;
+
+    if (!_PyArg_CheckPositional("memory_budget", nargs, 0, 1)) {
+        goto exit;
+    }
+    if (nargs < 1) {
+        goto skip_optional;
+    }
+    budget = args[0];
+skip_optional:
+    return_value = _sandbox_memory_budget_impl(module, budget);
+
+exit:
+    return return_value;
+}
+
 PyDoc_STRVAR(_sandbox_fence_layers__doc__,
 "fence_layers($module, /)\n"
 "--\n"
@@ -540,4 +611,4 @@ _sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=7359f49892f9c47d input=a9049054013a1b77]*/
+/*[clinic end generated code: output=c9de29e5dc0fb591 input=a9049054013a1b77]*/

@@ -1,0 +1,580 @@
+/* Untrusted interpreters: the memory cap.
+ *
+ * What an untrusted interpreter holds is charged to its heap
+ * (_PySandboxState.heap) when it is allocated, and given back when it is
+ * freed, to the byte:
+ *
+ *   - the arenas of its object allocator (obmalloc's new_arena(), 1 MiB
+ *     each): every small block lives in one;
+ *   - the blocks that obmalloc passes on to the C allocator (above 512
+ *     bytes, or any size when no arena can be had), and those that zlib,
+ *     bz2 and lzma allocate for it: each has a header (sandbox_block) that
+ *     says what it was charged and links it into the heap's list, so that
+ *     the interpreter's end frees the blocks its objects still hold;
+ *   - the chunks of its threads' evaluation stacks (Python/pystate.c), the
+ *     C stacks of the threads its policy grants, and the buffers of its
+ *     standard output and error.
+ *
+ * A charge that would take the heap beyond its cap, or all untrusted
+ * interpreters together beyond the process's budget, is refused before
+ * anything reaches the operating system: the allocation fails, and the
+ * caller raises MemoryError inside the interpreter.  Nothing of it reaches
+ * the host or another interpreter, and freeing gives the room back.
+ *
+ * The counters are atomic: the compression libraries allocate with their
+ * interpreter's GIL released, and the host takes output while the
+ * interpreter runs.  The list has its own mutex for the same reason.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst, Doc/sandbox/memory.rst);
+ * compiled only with Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "pycore_interp.h"        // PyInterpreterState.obmalloc
+#include "pycore_obmalloc.h"      // struct _obmalloc_state
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // struct _PySandboxHeap
+
+#ifdef Py_UNTRUSTED
+
+#include <stddef.h>               // offsetof()
+#include <sys/resource.h>         // getrlimit()
+#include <unistd.h>               // sysconf()
+
+/* A block's seal is its heap's address xor this: a block freed into a
+ * heap that did not allocate it is caught before anything is written. */
+#define SANDBOX_SEAL ((uintptr_t)0x5a4e44424f58ULL)
+
+#define HEADER ((Py_ssize_t)sizeof(sandbox_block))
+
+static_assert(sizeof(sandbox_block) % 16 == 0,
+              "a block's header keeps the C allocator's alignment");
+
+/* All untrusted interpreters of the process together (atomic), and the
+ * host's budget for them (PySandbox_SetMemoryBudget()). */
+static Py_ssize_t total_used;
+static Py_ssize_t total_budget = PY_SSIZE_T_MAX;
+
+
+static struct _PySandboxState *
+state_of(struct _PySandboxHeap *heap)
+{
+    return (struct _PySandboxState *)
+        ((char *)heap - offsetof(struct _PySandboxState, heap));
+}
+
+void
+_PySandbox_InitHeap(struct _PySandboxHeap *heap)
+{
+    heap->cap = PY_SSIZE_T_MAX;
+    heap->blocks.prev = heap->blocks.next = &heap->blocks;
+}
+
+/* The refusal of *n* bytes, logged once for a run of refusals. */
+static void
+refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
+        int budget)
+{
+    _Py_atomic_add_uint64(&heap->refusals, 1);
+    if (_Py_atomic_exchange_int(&heap->refusing, 1)) {
+        return;
+    }
+    char detail[160];
+    if (budget) {
+        PyOS_snprintf(detail, sizeof(detail), "%zd bytes beyond the "
+                      "budget of all untrusted interpreters (%zd)", n,
+                      _Py_atomic_load_ssize_relaxed(&total_budget));
+    }
+    else {
+        PyOS_snprintf(detail, sizeof(detail), "%zd bytes beyond the cap "
+                      "(%zd of %zd used)", n, used, heap->cap);
+    }
+    _PySandbox_LogDenialRaw(state_of(heap), "memory", detail);
+}
+
+int
+_PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
+{
+    Py_ssize_t cap = _Py_atomic_load_ssize_relaxed(&heap->cap);
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->used);
+    do {
+        Py_ssize_t reserved = _Py_atomic_load_ssize_relaxed(&heap->children);
+        if (n > cap - reserved || used > cap - reserved - n) {
+            if (log) {
+                refused(heap, n, used, 0);
+            }
+            return -1;
+        }
+    } while (!_Py_atomic_compare_exchange_ssize(&heap->used, &used,
+                                                used + n));
+    /* The budget binds only a created interpreter: one that is being
+       created was let in by PySandbox_NewInterpreter(). */
+    Py_ssize_t total = _Py_atomic_add_ssize(&total_used, n) + n;
+    if (total > _Py_atomic_load_ssize_relaxed(&total_budget)
+        && cap != PY_SSIZE_T_MAX)
+    {
+        _Py_atomic_add_ssize(&total_used, -n);
+        _Py_atomic_add_ssize(&heap->used, -n);
+        if (log) {
+            refused(heap, n, used, 1);
+        }
+        return -1;
+    }
+    used += n;
+    Py_ssize_t peak = _Py_atomic_load_ssize_relaxed(&heap->peak);
+    while (used > peak
+           && !_Py_atomic_compare_exchange_ssize(&heap->peak, &peak, used))
+    {
+    }
+    if (_Py_atomic_load_int_relaxed(&heap->refusing)) {
+        _Py_atomic_store_int_relaxed(&heap->refusing, 0);
+    }
+    return 0;
+}
+
+void
+_PySandbox_HeapUncharge(struct _PySandboxHeap *heap, Py_ssize_t n)
+{
+    _Py_atomic_add_ssize(&heap->used, -n);
+    _Py_atomic_add_ssize(&total_used, -n);
+}
+
+
+/* Blocks from the C allocator, headed and listed */
+
+static void
+link_block(struct _PySandboxHeap *heap, sandbox_block *block)
+{
+    block->seal = (uintptr_t)heap ^ SANDBOX_SEAL;
+    block->prev = &heap->blocks;
+    block->next = heap->blocks.next;
+    block->next->prev = block;
+    heap->blocks.next = block;
+}
+
+static void
+unlink_block(sandbox_block *block)
+{
+    block->prev->next = block->next;
+    block->next->prev = block->prev;
+}
+
+/* The header of *ptr*, checked: a block of another heap, or no block at
+ * all, would corrupt the C allocator's, so the process stops first. */
+static sandbox_block *
+block_of(struct _PySandboxHeap *heap, void *ptr)
+{
+    sandbox_block *block = (sandbox_block *)ptr - 1;
+    if (block->seal != ((uintptr_t)heap ^ SANDBOX_SEAL)) {
+        Py_FatalError("a block freed into an untrusted interpreter's heap "
+                      "that did not allocate it");
+    }
+    return block;
+}
+
+/* What *n* bytes cost with their header, or -1 if too many. */
+static Py_ssize_t
+cost_of(size_t n)
+{
+    return n > (size_t)(PY_SSIZE_T_MAX - HEADER) ? -1
+                                                 : (Py_ssize_t)n + HEADER;
+}
+
+static void *
+heap_alloc(struct _PySandboxHeap *heap, size_t n, int zeroed)
+{
+    Py_ssize_t cost = cost_of(n);
+    if (cost < 0 || _PySandbox_HeapCharge(heap, cost, 1) < 0) {
+        return NULL;
+    }
+    sandbox_block *block = zeroed ? calloc(1, (size_t)cost)
+                                  : malloc((size_t)cost);
+    if (block == NULL) {
+        _PySandbox_HeapUncharge(heap, cost);
+        return NULL;
+    }
+    block->charged = cost;
+    _PySandbox_LOCK(&heap->mutex);
+    link_block(heap, block);
+    PyMutex_Unlock(&heap->mutex);
+    return block + 1;
+}
+
+void *
+_PySandbox_HeapMalloc(struct _PySandboxHeap *heap, size_t size)
+{
+    return heap_alloc(heap, size, 0);
+}
+
+void *
+_PySandbox_HeapCalloc(struct _PySandboxHeap *heap, size_t nelem,
+                      size_t elsize)
+{
+    if (elsize != 0 && nelem > SIZE_MAX / elsize) {
+        return NULL;
+    }
+    return heap_alloc(heap, nelem * elsize, 1);
+}
+
+void *
+_PySandbox_HeapRealloc(struct _PySandboxHeap *heap, void *ptr, size_t size)
+{
+    if (ptr == NULL) {
+        return heap_alloc(heap, size, 0);
+    }
+    sandbox_block *block = block_of(heap, ptr);
+    Py_ssize_t old = block->charged;
+    Py_ssize_t cost = cost_of(size);
+    if (cost < 0 || (cost > old
+                     && _PySandbox_HeapCharge(heap, cost - old, 1) < 0))
+    {
+        return NULL;
+    }
+    _PySandbox_LOCK(&heap->mutex);
+    unlink_block(block);
+    sandbox_block *moved = realloc(block, (size_t)cost);
+    if (moved == NULL) {
+        link_block(heap, block);
+        PyMutex_Unlock(&heap->mutex);
+        if (cost > old) {
+            _PySandbox_HeapUncharge(heap, cost - old);
+        }
+        return NULL;
+    }
+    moved->charged = cost;
+    link_block(heap, moved);
+    PyMutex_Unlock(&heap->mutex);
+    if (cost < old) {
+        _PySandbox_HeapUncharge(heap, old - cost);
+    }
+    return moved + 1;
+}
+
+void
+_PySandbox_HeapFree(struct _PySandboxHeap *heap, void *ptr)
+{
+    if (ptr == NULL) {
+        return;
+    }
+    sandbox_block *block = block_of(heap, ptr);
+    Py_ssize_t charged = block->charged;
+    _PySandbox_LOCK(&heap->mutex);
+    unlink_block(block);
+    PyMutex_Unlock(&heap->mutex);
+    block->seal = 0;
+    free(block);
+    _PySandbox_HeapUncharge(heap, charged);
+}
+
+
+/* The hooks: obmalloc, the evaluation stack, the compression libraries */
+
+void
+_PySandbox_BindHeap(PyInterpreterState *interp)
+{
+    /* Before the interpreter's first allocation: every block it frees
+       through its heap was allocated through it. */
+    if (interp->sandbox != NULL) {
+        interp->obmalloc->sandbox = &interp->sandbox->heap;
+    }
+}
+
+int
+_PySandbox_ChargeArena(struct _PySandboxHeap *heap, size_t size)
+{
+    /* A refused arena is not logged: obmalloc then asks for the block
+       itself (_PySandbox_HeapMalloc()), which may still fit. */
+    return _PySandbox_HeapCharge(heap, (Py_ssize_t)size, 0);
+}
+
+void
+_PySandbox_UnchargeArena(struct _PySandboxHeap *heap, size_t size)
+{
+    _PySandbox_HeapUncharge(heap, (Py_ssize_t)size);
+}
+
+void
+_PySandbox_FreeHeapBlocks(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL) {
+        return;
+    }
+    struct _PySandboxHeap *heap = &state->heap;
+    _PySandbox_LOCK(&heap->mutex);
+    sandbox_block *block = heap->blocks.next;
+    while (block != &heap->blocks) {
+        sandbox_block *next = block->next;
+        _PySandbox_HeapUncharge(heap, block->charged);
+        block->seal = 0;
+        free(block);
+        block = next;
+    }
+    heap->blocks.prev = heap->blocks.next = &heap->blocks;
+    PyMutex_Unlock(&heap->mutex);
+}
+
+int
+_PySandbox_ChargeChunkSlow(PyThreadState *tstate, size_t size)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    if (_PySandbox_HeapCharge(&state->heap, (Py_ssize_t)size, 1) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+void
+_PySandbox_UnchargeChunkSlow(PyThreadState *tstate, size_t size)
+{
+    _PySandbox_HeapUncharge(&tstate->interp->sandbox->heap,
+                            (Py_ssize_t)size);
+}
+
+void *
+_PySandbox_ForeignHeap(void)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    return interp->sandbox != NULL ? &interp->sandbox->heap : NULL;
+}
+
+void *
+_PySandbox_ForeignAlloc(void *heap, size_t nelem, size_t elsize)
+{
+    if (heap == NULL) {
+        return PyMem_RawMalloc(nelem * elsize);
+    }
+    return _PySandbox_HeapCalloc(heap, nelem, elsize);
+}
+
+void
+_PySandbox_ForeignFree(void *heap, void *ptr)
+{
+    if (heap == NULL) {
+        PyMem_RawFree(ptr);
+    }
+    else {
+        _PySandbox_HeapFree(heap, ptr);
+    }
+}
+
+
+/* The interpreter's life */
+
+int
+_PySandbox_HeapCreated(struct _PySandboxState *state)
+{
+    struct _PySandboxHeap *heap = &state->heap;
+    Py_ssize_t cap = _PySandboxPolicy_MemoryCap(&state->policy);
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->used);
+    if (used > cap) {
+        PyObject *value = PyLong_FromSsize_t(cap);
+        if (value != NULL) {
+            char reason[96];
+            PyOS_snprintf(reason, sizeof(reason), "below what the "
+                          "interpreter needs to start (%zd bytes)", used);
+            (void)_PySandboxPolicy_ErrorObject("memory", value, reason);
+            Py_DECREF(value);
+        }
+        return -1;
+    }
+    _Py_atomic_store_ssize_relaxed(&heap->peak, used);
+    _Py_atomic_store_ssize_relaxed(&heap->cap, cap);
+    return 0;
+}
+
+void
+_PySandbox_ClearHeap(struct _PySandboxHeap *heap)
+{
+    /* The blocks of an interpreter that ends normally are freed with its
+       arenas (_PySandbox_FreeHeapBlocks()); whatever it was charged is
+       given back to the process's budget. */
+    Py_ssize_t left = _Py_atomic_exchange_ssize(&heap->used, 0);
+    _Py_atomic_add_ssize(&total_used, -left);
+}
+
+int
+_PySandbox_ReserveChild(struct _PySandboxHeap *parent, Py_ssize_t cap)
+{
+    Py_ssize_t limit = _Py_atomic_load_ssize_relaxed(&parent->cap);
+    Py_ssize_t reserved = _Py_atomic_load_ssize_relaxed(&parent->children);
+    do {
+        Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&parent->used);
+        if (cap > limit - used || reserved > limit - used - cap) {
+            PyErr_Format(PyExc_MemoryError, "the new interpreter's memory "
+                         "cap (%zd bytes) is more than this one has left",
+                         cap);
+            return -1;
+        }
+    } while (!_Py_atomic_compare_exchange_ssize(&parent->children,
+                                                &reserved, reserved + cap));
+    return 0;
+}
+
+void
+_PySandbox_ReleaseChild(int64_t parent_id, Py_ssize_t cap)
+{
+    if (parent_id < 0) {
+        return;
+    }
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    for (PyInterpreterState *interp = runtime->interpreters.head;
+         interp != NULL; interp = interp->next)
+    {
+        if (interp->id == parent_id && interp->sandbox != NULL) {
+            _Py_atomic_add_ssize(&interp->sandbox->heap.children, -cap);
+            break;
+        }
+    }
+    HEAD_UNLOCK(runtime);
+}
+
+
+/* Queries */
+
+void
+_PySandbox_HeapUsage(struct _PySandboxHeap *heap, Py_ssize_t *used,
+                     Py_ssize_t *cap)
+{
+    *used = _Py_atomic_load_ssize_relaxed(&heap->used)
+            + _Py_atomic_load_ssize_relaxed(&heap->children);
+    *cap = _Py_atomic_load_ssize_relaxed(&heap->cap);
+}
+
+Py_ssize_t
+_PySandbox_HeapPeak(struct _PySandboxHeap *heap, int reset)
+{
+    Py_ssize_t peak = _Py_atomic_load_ssize_relaxed(&heap->peak);
+    if (reset) {
+        _Py_atomic_store_ssize_relaxed(
+            &heap->peak, _Py_atomic_load_ssize_relaxed(&heap->used));
+    }
+    return peak;
+}
+
+void
+_PySandbox_MemoryTotal(Py_ssize_t *used, Py_ssize_t *budget)
+{
+    *used = _Py_atomic_load_ssize_relaxed(&total_used);
+    *budget = _Py_atomic_load_ssize_relaxed(&total_budget);
+}
+
+Py_ssize_t
+_PySandbox_MemoryAvailable(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_size = sysconf(_SC_PAGESIZE);
+    Py_ssize_t available = SANDBOX_MAX_MEMORY;
+    if (pages > 0 && page_size > 0
+        && (unsigned long long)pages * (unsigned long long)page_size
+           < (unsigned long long)available)
+    {
+        available = (Py_ssize_t)pages * page_size;
+    }
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+        && limit.rlim_cur < (rlim_t)available)
+    {
+        available = (Py_ssize_t)limit.rlim_cur;
+    }
+    return available;
+}
+
+
+/* The public C API (Include/cpython/sandbox.h) */
+
+int
+PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy, Py_ssize_t bytes)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetMemoryCap: policy is NULL");
+        return -1;
+    }
+    const char *reason = NULL;
+    char buffer[96];
+    if (bytes < SANDBOX_MIN_MEMORY || bytes > SANDBOX_MAX_MEMORY) {
+        reason = "out of range (16MiB to 1TiB)";
+    }
+    else if (bytes > _PySandbox_MemoryAvailable()) {
+        PyOS_snprintf(buffer, sizeof(buffer), "more than this host can give "
+                      "(%zd bytes)", _PySandbox_MemoryAvailable());
+        reason = buffer;
+    }
+    if (reason != NULL) {
+        PyObject *value = PyLong_FromSsize_t(bytes);
+        if (value != NULL) {
+            (void)_PySandboxPolicy_ErrorObject("memory", value, reason);
+            Py_DECREF(value);
+        }
+        return -1;
+    }
+    policy->memory = bytes;
+    return 0;
+}
+
+int
+PySandbox_SetMemoryBudget(Py_ssize_t bytes)
+{
+    if (_PySandbox_CheckTrusted("PySandbox_SetMemoryBudget") < 0) {
+        return -1;
+    }
+    if (bytes < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandbox_SetMemoryBudget: a negative budget");
+        return -1;
+    }
+    _Py_atomic_store_ssize_relaxed(&total_budget,
+                                   bytes == 0 ? PY_SSIZE_T_MAX : bytes);
+    return 0;
+}
+
+int
+PySandbox_GetMemoryUsage(PyInterpreterState *interp, Py_ssize_t *used,
+                         Py_ssize_t *cap, Py_ssize_t *peak)
+{
+    struct _PySandboxState *state =
+        _PySandbox_ReadableState(interp, "PySandbox_GetMemoryUsage");
+    if (state == NULL) {
+        return -1;
+    }
+    Py_ssize_t u, c;
+    _PySandbox_HeapUsage(&state->heap, &u, &c);
+    if (used != NULL) {
+        *used = u;
+    }
+    if (cap != NULL) {
+        *cap = c;
+    }
+    if (peak != NULL) {
+        *peak = _PySandbox_HeapPeak(&state->heap, 0);
+    }
+    return 0;
+}
+
+int
+PySandbox_MemoryAlloc(Py_ssize_t bytes)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->sandbox == NULL || bytes <= 0) {
+        return 0;
+    }
+    if (_PySandbox_HeapCharge(&interp->sandbox->heap, bytes, 1) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+void
+PySandbox_MemoryFree(Py_ssize_t bytes)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->sandbox != NULL && bytes > 0) {
+        _PySandbox_HeapUncharge(&interp->sandbox->heap, bytes);
+    }
+}
+
+#endif  /* Py_UNTRUSTED */

@@ -1,0 +1,349 @@
+"""The memory cap: counted where CPython allocates, MemoryError inside.
+
+Each protection is proven from outside: a child host that watches its own
+peak RSS (VmHWM, reset before the job) survives each hostile program, and
+its peak stays within the cap plus a small margin; the host never sees a
+MemoryError of its own; the count returns to where it was once the tenant
+lets go, and to zero when the interpreter ends.
+"""
+
+import textwrap
+
+import pytest
+
+from support import job_outcome, requires_untrusted, run_host, run_python
+
+pytestmark = requires_untrusted
+
+MiB = 1024 * 1024
+
+
+# --- Policy ---------------------------------------------------------------
+
+@pytest.mark.parametrize("value, reason", [
+    (0, "out of range"), (-1, "out of range"), (1.5, "expected a size"),
+    ("12X", "expected a size"), (True, "expected a size"),
+    (MiB, "out of range"), (2**70, "out of range"),
+])
+def test_bad_caps_name_the_field(value, reason):
+    import sandbox
+    with pytest.raises(sandbox.PolicyError) as info:
+        sandbox.Policy(memory=value)
+    assert info.value.field == "memory"
+    assert reason in str(info.value)
+
+
+def test_a_cap_beyond_the_host_is_refused():
+    import sandbox
+    # Beyond this machine's memory, or its address-space limit, in a child
+    # host limited to 1 GiB of address space.
+    proc = run_host("""
+        import resource, sandbox
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+        try:
+            sandbox.Policy(memory="2G")
+        except sandbox.PolicyError as exc:
+            print(exc.field, "|", exc)
+        print(sandbox.Policy(memory="512M").memory)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first.startswith("memory | ")
+    assert "more than this host can give" in first
+    assert second == str(512 * MiB)
+    import _sandbox
+    with pytest.raises(sandbox.PolicyError, match="out of range"):
+        _sandbox.new_interpreter(memory=2**40 + 1)
+
+
+def test_the_command_line_refuses_a_bad_cap_in_one_line():
+    proc = run_python("-m", "sandbox", "run", "--isolate=interpreter",
+                      "--memory", "12X", "-c", "pass")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "memory: '12X': expected a size" in proc.stderr
+
+
+def test_memory_is_enforced():
+    import sandbox
+    assert "memory" not in sandbox.Policy.unenforced()
+    assert sandbox.Policy(memory="64M") <= sandbox.Policy()
+    assert not sandbox.Policy() <= sandbox.Policy(memory="64M")
+
+
+# --- At the cap -----------------------------------------------------------
+
+def test_the_cap_raises_memoryerror_inside_and_the_host_lives():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=64 * MiB)
+    try:
+        assert job_outcome(jail, "x = bytearray(10**9)") == "MemoryError"
+        assert job_outcome(jail, "x = [0] * 10**10") == "MemoryError"
+        # Usable after: it allocates again what fits.
+        assert _sandbox.eval(jail, "len(bytearray(32 * 2**20))") == 32 * MiB
+        used, cap, peak = _sandbox.memory(jail)
+        assert cap == 64 * MiB and 0 < used < cap
+        assert 32 * MiB < peak <= cap
+        assert _sandbox.query(jail)[("Python", "memory")] == (used, cap)
+    finally:
+        _sandbox.end_interpreter(jail)
+
+
+def test_a_thousand_hits_change_nothing_for_the_host():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=32 * MiB)
+    try:
+        before = _sandbox.memory(jail)[0]
+        _sandbox.exec(jail, textwrap.dedent("""
+            hits = 0
+            for i in range(1000):
+                try:
+                    bytearray(10**8 + i)
+                except MemoryError:
+                    hits += 1
+                x = [i]             # a charge that succeeds between hits
+                x = bytearray(1024 * (i % 4 + 1))
+        """))
+        assert _sandbox.eval(jail, "hits") == 1000
+        denials = [d for d in _sandbox.denials(jail) if d[1] == "memory"]
+        # One entry per hit (the log keeps the newest 256), none per retry.
+        assert len(denials) == 256
+        assert all("beyond the cap" in d[2] for d in denials)
+        assert denials[-1][3] == "<string>:5"
+        _sandbox.exec(jail, "del x, hits, i")
+        after = _sandbox.memory(jail)[0]
+        assert after - before < 256 * 1024, (before, after)
+    finally:
+        _sandbox.end_interpreter(jail)
+
+
+def test_frees_are_counted_exactly():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=256 * MiB)
+    try:
+        # Warm the code paths, then compare counts around a workload that
+        # keeps nothing.
+        work = textwrap.dedent("""
+            import zlib, json
+            a = [bytes(10**5) for _ in range(300)]
+            b = {i: str(i) * 100 for i in range(20000)}
+            c = zlib.decompressobj().decompress(zlib.compress(bytes(10**7)))
+            d = json.dumps(b)
+            del a, b, c, d
+        """)
+        _sandbox.exec(jail, work)
+        before = _sandbox.memory(jail)[0]
+        for _ in range(5):
+            _sandbox.exec(jail, work)
+        after = _sandbox.memory(jail)[0]
+        assert abs(after - before) < 2 * MiB, (before, after)
+    finally:
+        _sandbox.end_interpreter(jail)
+    # At its end, everything is given back.
+    assert _sandbox.memory_budget()[0] == 0
+
+
+def test_a_job_reports_its_peak():
+    import sandbox
+    with sandbox.Interpreter(sandbox.Policy(memory="64M")) as jail:
+        small = jail.run("pass")
+        big = jail.run("x = bytearray(40 * 2**20)\ndel x")
+        assert big.peak - small.peak > 39 * MiB
+        assert 0 < big.remaining["memory"] <= 64 * MiB
+
+
+def test_threads_stacks_are_charged():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=64 * MiB, threads=8)
+    try:
+        _sandbox.exec(jail, textwrap.dedent("""
+            import threading
+            go = threading.Event()
+            threads = []
+            outcome = "started"
+            try:
+                for _ in range(8):
+                    t = threading.Thread(target=go.wait)
+                    t.start()
+                    threads.append(t)
+            except MemoryError:
+                outcome = "MemoryError"
+            go.set()
+            for t in threads:
+                t.join()
+        """))
+        # 8 MiB each: with what the interpreter holds, not 8 of them.
+        assert _sandbox.eval(jail, "outcome") == "MemoryError"
+        assert 3 <= _sandbox.eval(jail, "len(threads)") < 8
+    finally:
+        _sandbox.end_interpreter(jail)
+
+
+# --- The process's peak, from outside ---------------------------------------
+
+PEAK_HOST = """
+import _sandbox, sys
+CAP = 64 * 2**20
+
+def hwm():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+jail = _sandbox.new_interpreter(memory=CAP)
+_sandbox.exec(jail, "import array, bz2, collections, io, json, lzma, "
+                    "pickle, re, zlib")
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")             # the high-water mark starts from here
+base = hwm()
+try:
+    _sandbox.exec(jail, sys.argv[1])
+    outcome = "ran"
+except _sandbox.RemoteError as exc:
+    outcome = exc.type_name
+_sandbox.take_output(jail, 1)
+peak = hwm() - base
+_sandbox.end_interpreter(jail)
+print(outcome, peak)
+"""
+
+# Each program, and whether it must end with MemoryError (some stop on
+# another limit first: the C stack, the output buffer).
+HOSTILE = {
+    "str repeat": ("'a' * 10**10", True),
+    "bytearray": ("bytearray(10**10)", True),
+    "list repeat": ("[0] * 10**10", True),
+    "list growth": ("l = []\nwhile True: l.append([1, 2, 3])", True),
+    "dict growth": ("d = {}\nn = 0\nwhile True: d[n] = n; n += 1", True),
+    "set growth": ("s = set()\nn = 0\nwhile True: s.add(n); n += 1", True),
+    "join a generator": ("b''.join(b'x' * 1000 for _ in iter(int, 1))", True),
+    "format width": ("'{:1000000000}'.format(1)", True),
+    "int from str": ("int('9' * 10**8)", True),
+    "big power": ("x = 10**10**7\ny = [x * i for i in range(100)]", True),
+    "zlib bomb": ("zlib.decompress(zlib.compress(bytes(10**9)))", True),
+    "zlib object": ("d = zlib.decompressobj()\n"
+                    "x = d.decompress(zlib.compress(bytes(10**9)))", True),
+    "bz2 bomb": ("bz2.decompress(bz2.compress(bytes(4 * 10**8)))", True),
+    "lzma bomb": ("lzma.decompress(lzma.compress(bytes(10**9)))", True),
+    "lzma dictionary": ("lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=["
+                        "{'id': lzma.FILTER_LZMA2, 'dict_size': 1536 * 2**20}]"
+                        ").decompress(b'\\x01\\x00\\x00' + b'x' * 100)", False),
+    "json large": ("json.loads('[' + '1,' * 30_000_000 + '1]')", True),
+    "json deep": ("json.loads('[' * 10**6 + ']' * 10**6)", False),
+    "re huge": ("re.compile('a' * 10_000_000)", True),
+    "BytesIO": ("b = io.BytesIO()\nwhile True: b.write(b'x' * 65536)", True),
+    "StringIO": ("s = io.StringIO()\nwhile True: s.write('x' * 65536)", True),
+    "array": ("a = array.array('d')\nwhile True: a.extend(range(10**5))",
+              True),
+    "deque": ("q = collections.deque()\nwhile True: q.append(' ' * 100)",
+              True),
+    "bytes.replace": ("(b'x' * 10**6).replace(b'x', b'y' * 1000)", True),
+    "recursion": ("def f(n): return f(n + 1)\nf(0)", False),
+    "expandtabs": ("('\\t' * 10**6).expandtabs(1000)", True),
+    "pickle": ("pickle.loads(b'\\x80\\x04\\x95\\x00\\x00\\x00\\x00\\x00"
+               "\\x00\\x00\\x00B\\xff\\xff\\xff\\x7f' + b'x' * 10)", False),
+    "print flood": ("while True: print('x' * 100000)", False),
+}
+
+# What a 64 MiB cap lets the process grow by: the cap itself, and the
+# allocator's slack (a freed block is not always returned at once).
+MARGIN = 16 * MiB
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_the_process_peak_stays_under_the_cap(name):
+    source, must_fail = HOSTILE[name]
+    proc = run_host(PEAK_HOST, args=[source], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    outcome, peak = proc.stdout.split()
+    print(f"{name}: {outcome}, peak {int(peak) / MiB:.1f} MiB")
+    if must_fail:
+        assert outcome == "MemoryError"
+    assert outcome != "ran" or name == "big power"
+    assert int(peak) <= 64 * MiB + MARGIN
+
+
+# --- The budget of all tenants together -------------------------------------
+
+def test_a_budget_binds_all_tenants_together():
+    proc = run_host("""
+        import _sandbox, sandbox
+        sandbox.memory_budget("96M")
+        a = _sandbox.new_interpreter(memory=64 * 2**20)
+        b = _sandbox.new_interpreter(memory=64 * 2**20)
+        _sandbox.exec(a, "x = bytearray(50 * 2**20)")
+        try:
+            _sandbox.exec(b, "x = bytearray(50 * 2**20)")
+            print("b ran")
+        except _sandbox.RemoteError as exc:
+            print("b", exc.type_name)
+        print("denial", [d[2] for d in _sandbox.denials(b)
+                         if d[1] == "memory"][-1])
+        # Room again once a lets go.
+        _sandbox.exec(a, "del x")
+        _sandbox.exec(b, "x = bytearray(50 * 2**20)")
+        print("b then ran")
+        # No new interpreter while the budget is used up.
+        _sandbox.exec(a, "y = []\\n"
+                         "try:\\n"
+                         "    while True: y.append(bytearray(2**20))\\n"
+                         "except MemoryError:\\n"
+                         "    pass")
+        try:
+            _sandbox.new_interpreter()
+        except RuntimeError as exc:
+            print("creation:", exc)
+        _sandbox.end_interpreter(a)
+        _sandbox.end_interpreter(b)
+        print(sandbox.memory_budget())
+    """)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "b MemoryError"
+    assert "beyond the budget of all untrusted interpreters" in lines[1]
+    assert lines[2] == "b then ran"
+    assert lines[3].startswith("creation: cannot create an untrusted "
+                               "interpreter: the memory budget")
+    assert lines[4] == f"(0, {96 * MiB})"
+
+
+def test_nested_interpreters_take_their_cap_from_their_creator():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=64 * MiB)
+    try:
+        assert job_outcome(jail, """
+            import _sandbox
+            _sandbox.new_interpreter(memory=128 * 2**20)
+        """) == "SandboxError"
+        _sandbox.exec(jail, textwrap.dedent("""
+            import _sandbox
+            kid = _sandbox.new_interpreter(memory=40 * 2**20)
+            try:
+                _sandbox.new_interpreter(memory=40 * 2**20)
+                second = "created"
+            except MemoryError:
+                second = "MemoryError"
+        """))
+        assert _sandbox.eval(jail, "second") == "MemoryError"
+        used, cap = _sandbox.query(jail)[("Python", "memory")]
+        assert used > 40 * MiB
+        _sandbox.exec(jail, "_sandbox.end_interpreter(kid)\n"
+                            "kid = _sandbox.new_interpreter(memory=40 * 2**20)")
+    finally:
+        _sandbox.end_interpreter(jail)
+
+
+# --- In a worker process ------------------------------------------------------
+
+def test_a_worker_raises_memoryerror_at_its_cap():
+    import sandbox
+    policy = sandbox.Policy(memory="64M", isolation="process")
+    with sandbox.Interpreter(policy) as jail:
+        with pytest.raises(sandbox.RemoteError) as info:
+            jail.run("x = bytearray(10**9)")
+        assert info.value.type_name == "MemoryError"
+        assert [d.resource for d in info.value.result.denials] == ["memory"]
+        big = jail.run("x = bytearray(40 * 2**20)\ndel x")
+        assert big.peak > 40 * MiB
+        assert 0 < big.remaining["memory"] < 64 * MiB
