@@ -208,6 +208,13 @@ _sandbox.end_interpreter(jail)
 print(outcome, peak)
 """
 
+# Half a compressed gigabyte of zeros, made a megabyte at a time (the input
+# must fit under the cap itself).
+BOMB = ("c = %s\n"
+        "chunk = bytes(2**20)\n"
+        "bomb = b''.join(c.compress(chunk) for _ in range(512)) + c.flush()\n"
+        "del chunk\n")
+
 # Each program, and whether it must end with MemoryError (some stop on
 # another limit first: the C stack, the output buffer).
 HOSTILE = {
@@ -221,11 +228,14 @@ HOSTILE = {
     "format width": ("'{:1000000000}'.format(1)", True),
     "int from str": ("int('9' * 10**8)", True),
     "big power": ("x = 10**10**7\ny = [x * i for i in range(100)]", True),
-    "zlib bomb": ("zlib.decompress(zlib.compress(bytes(10**9)))", True),
-    "zlib object": ("d = zlib.decompressobj()\n"
-                    "x = d.decompress(zlib.compress(bytes(10**9)))", True),
-    "bz2 bomb": ("bz2.decompress(bz2.compress(bytes(4 * 10**8)))", True),
-    "lzma bomb": ("lzma.decompress(lzma.compress(bytes(10**9)))", True),
+    "zlib bomb": (BOMB % "zlib.compressobj(1)" + "zlib.decompress(bomb)",
+                  True),
+    "zlib object": (BOMB % "zlib.compressobj(1)"
+                    + "zlib.decompressobj().decompress(bomb)", True),
+    "bz2 bomb": (BOMB % "bz2.BZ2Compressor(1)" + "bz2.decompress(bomb)",
+                 True),
+    "lzma bomb": (BOMB % "lzma.LZMACompressor(preset=0)" + "lzma.decompress(bomb)",
+                  True),
     "lzma dictionary": ("lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=["
                         "{'id': lzma.FILTER_LZMA2, 'dict_size': 1536 * 2**20}]"
                         ").decompress(b'\\x01\\x00\\x00' + b'x' * 100)", False),
