@@ -1297,6 +1297,16 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                               "(threads %zd > %zd)", policy->max_threads,
                               creator_state->policy.max_threads);
             }
+            else if (_PySandboxPolicy_MemoryCap(policy)
+                     > _PySandboxPolicy_MemoryCap(&creator_state->policy))
+            {
+                PyOS_snprintf(detail, sizeof(detail),
+                              "a nested policy wider than its creator's "
+                              "(memory %zd > %zd)",
+                              _PySandboxPolicy_MemoryCap(policy),
+                              _PySandboxPolicy_MemoryCap(
+                                  &creator_state->policy));
+            }
             else {
                 PyOS_snprintf(detail, sizeof(detail),
                               "a nested policy wider than its creator's "

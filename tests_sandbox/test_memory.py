@@ -239,6 +239,10 @@ HOSTILE = {
     "lzma dictionary": ("lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=["
                         "{'id': lzma.FILTER_LZMA2, 'dict_size': 1536 * 2**20}]"
                         ").decompress(b'\\x01\\x00\\x00' + b'x' * 100)", False),
+    "hash objects": ("import hashlib\nl = []\n"
+                     "while True: l.append(hashlib.sha3_256())", True),
+    "hmac objects": ("import _hashlib\nl = []\nwhile True: l.append("
+                     "_hashlib.hmac_new(b'k', digestmod='sha3_512'))", True),
     "json large": ("json.loads('[' + '1,' * 30_000_000 + '1]')", True),
     "json deep": ("json.loads('[' * 10**6 + ']' * 10**6)", False),
     "re huge": ("re.compile('a' * 10_000_000)", True),

@@ -291,6 +291,23 @@ _PySandbox_ForeignFree(void *Py_UNUSED(heap), void *ptr)
 }
 #endif
 
+/* An object whose library allocates its state with malloc() and gives no
+ * allocator hook (OpenSSL behind _hashlib, HACL* behind _md5, _sha1,
+ * _sha2 and _sha3): charge the current untrusted interpreter's memory cap
+ * an estimate of that state, at least what the library allocates, before
+ * the object is made (0, or -1 with MemoryError set), and give it back
+ * when the object is freed.  Nothing in a trusted interpreter. */
+#define _PySandbox_HASH_STATE ((Py_ssize_t)1024)    /* an EVP_MD_CTX */
+#define _PySandbox_HMAC_STATE ((Py_ssize_t)2048)    /* an HMAC_CTX */
+#define _PySandbox_HACL_STATE ((Py_ssize_t)512)     /* a HACL* state */
+#ifdef Py_UNTRUSTED
+#  define _PySandbox_ChargeForeignObject(size) PySandbox_MemoryAlloc(size)
+#  define _PySandbox_UnchargeForeignObject(size) PySandbox_MemoryFree(size)
+#else
+#  define _PySandbox_ChargeForeignObject(size) 0
+#  define _PySandbox_UnchargeForeignObject(size) ((void)0)
+#endif
+
 /* The threads of an ending untrusted interpreter other than *tstate*,
  * its last (Py_EndInterpreter()): stop their Python, give them a grace
  * period to end, and return 0 when *tstate* is the only one left.  If some
