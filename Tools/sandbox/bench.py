@@ -17,6 +17,11 @@ with a candidate B and prints the ratio B/A:
                  through Pool(isolation="process"), A = a subprocess per
                  job, and A = the in-process Pool; the cold start of a
                  worker and the RSS of an idle one (no ratio).
+  kernels        pure-Python kernels (allocation, floats, objects) timed
+                 inside the interpreter, in the flag-on build: A = an
+                 isolated subinterpreter (nothing counted), B = an
+                 untrusted one with a memory cap (its arenas and large
+                 blocks charged to its heap).
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
@@ -48,7 +53,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PARTS = ("lifecycle", "memory", "pool", "worker", "callgrind",
+PARTS = ("lifecycle", "kernels", "memory", "pool", "worker", "callgrind",
          "pyperformance")
 
 # The programs that the builds run for the parts, one file each.
@@ -62,7 +67,8 @@ TARGETS = {
     "lifecycle": 1.5,
     "pool": 0.1,            # at least 10x faster than a subprocess
     "worker": 0.2,          # at least 5x faster than a subprocess
-    "callgrind": 1.01,
+    "callgrind": 1.005,     # the trusted main interpreter: within 0.5 %
+    "kernels": 1.03,        # a memory cap costs a pure-Python kernel 3 %
 }
 
 
@@ -281,6 +287,26 @@ def bench_lifecycle(args, builds):
                    "ms", ms(data["times"]["isolated"]),
                    ms(data["times"]["untrusted"]), ratios=pairs,
                    target=TARGETS["lifecycle"])], []
+
+
+# ---------------------------------------------------------------- kernels
+
+def bench_kernels(args, builds):
+    log(f"kernels: {args.kernel_rounds} rounds of each kind "
+        f"(build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", program("kernels"), str(args.kernel_rounds)],
+        what="the kernels benchmark")
+    data = json.loads(out)
+    results = []
+    for kernel in data["isolated"][0]:
+        a = [r[kernel] / 1e6 for r in data["isolated"]]
+        b = [r[kernel] / 1e6 for r in data["untrusted"]]
+        results.append(Result(f"kernels: {kernel} (A isolated, B untrusted "
+                               f"with a cap)", "ms", a, b,
+                               ratios=[y / x for x, y in zip(a, b)],
+                               target=TARGETS["kernels"]))
+    return results, []
 
 
 # ---------------------------------------------------------------- pool
@@ -557,7 +583,8 @@ def run_part(part, args, builds, tmp):
     Another engineer may rebuild a build while we measure.  A part during
     which a build changed mixes two binaries (or failed because files were
     missing for a moment): run it again once the builds are stable."""
-    func = {"lifecycle": bench_lifecycle, "memory": bench_memory,
+    func = {"lifecycle": bench_lifecycle, "kernels": bench_kernels,
+            "memory": bench_memory,
             "pool": bench_pool, "worker": bench_worker,
             "callgrind": bench_callgrind,
             "pyperformance": bench_pyperformance}[part]
@@ -613,6 +640,10 @@ def main(argv=None):
                         "alternate (default: 10)")
     g.add_argument("--warmup", type=int, default=10,
                    help="untimed cycles of each kind first (default: 10)")
+    g = parser.add_argument_group("kernels")
+    g.add_argument("--kernel-rounds", type=int, default=20,
+                   help="rounds of the kernels in each kind of interpreter, "
+                        "alternating (default: 20)")
     g = parser.add_argument_group("memory")
     g.add_argument("--interpreters", type=int, default=20,
                    help="idle interpreters created per process (default: 20)")
