@@ -792,6 +792,39 @@ _sandbox_memory_budget_impl(PyObject *module, PyObject *budget)
 }
 
 
+#ifdef Py_DEBUG
+/* Tests only: allocation-failure injection (Python/sandbox_memory.c). */
+PyDoc_STRVAR(fail_allocations_doc,
+"_fail_allocations($module, interp_id, start, count=1, /)\n\
+--\n\
+\n\
+Make allocations start to start + count - 1 of an untrusted interpreter\n\
+fail (counted from 1 from now on; 0: none), and return how many it\n\
+made since the last call.  Debug builds only.");
+
+static PyObject *
+sandbox_fail_allocations(PyObject *module, PyObject *args)
+{
+    long long id;
+    Py_ssize_t start, count = 1;
+    if (!PyArg_ParseTuple(args, "Ln|n:_fail_allocations", &id, &start,
+                          &count))
+    {
+        return NULL;
+    }
+    PyInterpreterState *interp = _PySandbox_HoldByID(
+        id, "_sandbox._fail_allocations");
+    if (interp == NULL) {
+        return NULL;
+    }
+    Py_ssize_t seen = _PySandbox_InjectedSeen(interp);
+    int rc = _PySandbox_InjectFailures(interp, start, count);
+    _PySandbox_Leave(interp);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(seen);
+}
+#endif
+
+
 /* Worker processes (Lib/sandbox/_worker.py, Python/sandbox_worker.c,
    Python/sandbox_fence.c) */
 
@@ -926,6 +959,10 @@ static PyMethodDef sandbox_methods[] = {
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
+#ifdef Py_DEBUG
+    {"_fail_allocations", sandbox_fail_allocations, METH_VARARGS,
+     fail_allocations_doc},
+#endif
     {"pack_worker_start", _PyCFunction_CAST(sandbox_pack_worker_start),
      METH_VARARGS | METH_KEYWORDS, pack_worker_start_doc},
     _SANDBOX_FENCE_LAYERS_METHODDEF

@@ -55,6 +55,11 @@ check_isolated(const PyInterpreterConfig *config)
 static int
 uses_pymalloc(void)
 {
+#ifdef Py_DEBUG
+    if (_PySandbox_InjectionInstalled()) {
+        return 1;       /* the test wrappers, around pymalloc's */
+    }
+#endif
     const char *name = _PyMem_GetCurrentAllocatorName();
     return name != NULL && (strcmp(name, "pymalloc") == 0
                             || strcmp(name, "pymalloc_debug") == 0);

@@ -483,6 +483,122 @@ _PySandbox_MemoryAvailable(void)
 }
 
 
+/* Allocation-failure injection (debug builds only; Lua's ltests.c does
+ * the same): _sandbox._fail_allocations(interp_id, start, count) makes the
+ * allocations start to start + count - 1 (counted from 1) of the
+ * PyMem_Malloc and PyObject_Malloc families that the interpreter makes
+ * fail, whatever their size, so that a test can sweep the failure over a
+ * workload and prove that each one ends in MemoryError, never in a crash,
+ * an assertion or a leak.  Wrappers around the allocators of both domains
+ * are installed on first use and left in place; they only count for an
+ * interpreter whose countdown is set. */
+
+#ifdef Py_DEBUG
+typedef struct {
+    PyMemAllocatorEx inner;
+    PyMemAllocatorDomain domain;
+} inject_allocator;
+
+static inject_allocator inject_mem = {.domain = PYMEM_DOMAIN_MEM};
+static int installed;           /* only ever around pymalloc's */
+
+int
+_PySandbox_InjectionInstalled(void)
+{
+    return installed;
+}
+
+static inject_allocator inject_obj = {.domain = PYMEM_DOMAIN_OBJ};
+
+static int
+inject_failure(void)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL || tstate->interp->sandbox == NULL) {
+        return 0;
+    }
+    struct _PySandboxHeap *heap = &tstate->interp->sandbox->heap;
+    if (heap->inject_start <= 0) {
+        return 0;
+    }
+    heap->inject_seen++;
+    return (heap->inject_seen >= heap->inject_start
+            && heap->inject_seen < heap->inject_start + heap->inject_count);
+}
+
+static void *
+inject_malloc(void *ctx, size_t size)
+{
+    inject_allocator *a = ctx;
+    return inject_failure() ? NULL : a->inner.malloc(a->inner.ctx, size);
+}
+
+static void *
+inject_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    inject_allocator *a = ctx;
+    return (inject_failure() ? NULL
+            : a->inner.calloc(a->inner.ctx, nelem, elsize));
+}
+
+static void *
+inject_realloc(void *ctx, void *ptr, size_t size)
+{
+    inject_allocator *a = ctx;
+    return (inject_failure() ? NULL
+            : a->inner.realloc(a->inner.ctx, ptr, size));
+}
+
+static void
+inject_free(void *ctx, void *ptr)
+{
+    inject_allocator *a = ctx;
+    a->inner.free(a->inner.ctx, ptr);
+}
+
+static void
+install_injection(inject_allocator *a)
+{
+    PyMem_GetAllocator(a->domain, &a->inner);
+    PyMemAllocatorEx wrapper = {a, inject_malloc, inject_calloc,
+                                inject_realloc, inject_free};
+    PyMem_SetAllocator(a->domain, &wrapper);
+}
+
+int
+_PySandbox_InjectFailures(PyInterpreterState *interp, Py_ssize_t start,
+                          Py_ssize_t count)
+{
+    if (_PySandbox_CheckTrusted("_sandbox._fail_allocations") < 0) {
+        return -1;
+    }
+    if (interp->sandbox == NULL) {
+        PyErr_SetString(PyExc_ValueError, "not an untrusted interpreter");
+        return -1;
+    }
+    if (!installed) {
+        /* Every interpreter's allocations go through the wrappers from
+           now on: blocks allocated before are freed by the allocator
+           they wrap. */
+        install_injection(&inject_mem);
+        install_injection(&inject_obj);
+        installed = 1;
+    }
+    struct _PySandboxHeap *heap = &interp->sandbox->heap;
+    heap->inject_seen = 0;
+    heap->inject_count = count;
+    heap->inject_start = start;
+    return 0;
+}
+
+Py_ssize_t
+_PySandbox_InjectedSeen(PyInterpreterState *interp)
+{
+    return interp->sandbox != NULL ? interp->sandbox->heap.inject_seen : -1;
+}
+#endif  /* Py_DEBUG */
+
+
 /* The public C API (Include/cpython/sandbox.h) */
 
 int

@@ -149,6 +149,14 @@ struct _PySandboxHeap {
     uint64_t refusals;          /* charges refused, ever */
     PyMutex mutex;              /* the list of blocks */
     sandbox_block blocks;       /* the list's head */
+#ifdef Py_DEBUG
+    /* Allocation-failure injection (_PySandbox_InjectFailures()): the
+       allocations from the start-th to fail, how many, and how many were
+       made since it was set; under the interpreter's GIL. */
+    Py_ssize_t inject_start;
+    Py_ssize_t inject_count;
+    Py_ssize_t inject_seen;
+#endif
 };
 
 /* How long an ending untrusted interpreter waits for its threads to stop
@@ -511,6 +519,15 @@ extern void _PySandbox_MemoryTotal(Py_ssize_t *used, Py_ssize_t *budget);
 /* What a policy's cap may be at most on this machine: its memory, or less
  * if the process's address space is limited. */
 extern Py_ssize_t _PySandbox_MemoryAvailable(void);
+
+#ifdef Py_DEBUG
+/* Make the allocations *start* to *start* + *count* - 1 of untrusted
+ * *interp* fail (0: none); and how many it made since.  Debug builds. */
+extern int _PySandbox_InjectFailures(PyInterpreterState *interp,
+                                     Py_ssize_t start, Py_ssize_t count);
+extern Py_ssize_t _PySandbox_InjectedSeen(PyInterpreterState *interp);
+extern int _PySandbox_InjectionInstalled(void);
+#endif
 
 /* Python/sandbox_fd.c */
 extern void _PySandbox_NoLinger(int fd);
