@@ -51,6 +51,21 @@
 static_assert(sizeof(sandbox_block) % 16 == 0,
               "a block's header keeps the C allocator's alignment");
 
+/* Set while the engine itself allocates in an untrusted interpreter, on
+ * this thread, for the host's side of a job: the job's source compiled,
+ * its arguments decoded, its result encoded, a worker's request and
+ * answer.  No code of the interpreter's runs then, what is allocated is
+ * bounded by the host, and it is charged, but not refused: a tenant at
+ * its cap can still be given the job that lets go of what it holds, and
+ * its answer still reaches the host. */
+static _Py_thread_local int engine_allocating;
+
+void
+_PySandbox_EngineAllocates(int on)
+{
+    engine_allocating += on ? 1 : -1;
+}
+
 /* All untrusted interpreters of the process together (atomic), and the
  * host's budget for them (PySandbox_SetMemoryBudget()). */
 static Py_ssize_t total_used;
@@ -97,6 +112,9 @@ int
 _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
 {
     Py_ssize_t cap = _Py_atomic_load_ssize_relaxed(&heap->cap);
+    if (engine_allocating) {
+        cap = PY_SSIZE_T_MAX;
+    }
     Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->used);
     do {
         Py_ssize_t reserved = _Py_atomic_load_ssize_relaxed(&heap->children);

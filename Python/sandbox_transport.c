@@ -19,6 +19,7 @@
 
 #include "Python.h"
 #include "pycore_pyerrors.h"      // _PyErr_SetString()
+#include "pycore_pymem.h"         // _PyMem_RawStrdup()
 #include "pycore_pystate.h"       // _PyThreadState_NewBound()
 #include "pycore_sandbox.h"
 #include "pycore_sandbox_state.h" // _PySandbox_Enter()
@@ -655,6 +656,19 @@ capture_exception(job_outcome *out)
 {
     PyObject *exc = PyErr_GetRaisedException();
     out->kind = OUTCOME_RAISED;
+    if (exc == NULL) {
+        /* A C function of CPython failed without an exception (out of
+           memory, at the cap): never trust that one is set. */
+        PyErr_SetString(PyExc_SystemError,
+                        "error return without exception set");
+        exc = PyErr_GetRaisedException();
+        if (exc == NULL) {
+            out->type_name = _PyMem_RawStrdup("MemoryError");
+            out->message = _PyMem_RawStrdup("");
+            out->traceback = _PyMem_RawStrdup("");
+            return;
+        }
+    }
 
     PyObject *name = PyType_GetFullyQualifiedName(Py_TYPE(exc));
     out->type_name = raw_text(name, TYPE_NAME_LIMIT, Py_TYPE(exc)->tp_name);
@@ -732,7 +746,9 @@ run_job(PyInterpreterState *interp, job_kind kind, const char *text,
 {
     PyObject *call_args = NULL;
     if (kind == JOB_CALL) {
+        _PySandbox_EngineAllocates(1);
         call_args = xfer_decode(args);
+        _PySandbox_EngineAllocates(0);
         if (call_args == NULL) {
             capture_exception(out);
             return;
@@ -758,9 +774,11 @@ run_job(PyInterpreterState *interp, job_kind kind, const char *text,
            exec() of a str. */
         PyCompilerFlags flags = _PyCompilerFlags_INIT;
         flags.cf_flags = PyCF_SOURCE_IS_UTF8 | PyCF_IGNORE_COOKIE;
+        _PySandbox_EngineAllocates(1);
         PyObject *code = Py_CompileStringExFlags(
             text, filename, kind == JOB_EVAL ? Py_eval_input : Py_file_input,
             &flags, -1);
+        _PySandbox_EngineAllocates(0);
         if (code != NULL) {
             result = PyEval_EvalCode(code, ns, ns);
             Py_DECREF(code);
@@ -773,7 +791,10 @@ done:
     }
     else {
         out->kind = OUTCOME_OK;
-        if (kind != JOB_EXEC && encode_value(&out->result, result, 0) < 0) {
+        _PySandbox_EngineAllocates(1);
+        int rc = kind != JOB_EXEC ? encode_value(&out->result, result, 0) : 0;
+        _PySandbox_EngineAllocates(0);
+        if (rc < 0) {
             fail_with_current(out);
         }
     }
@@ -1196,7 +1217,10 @@ _PySandbox_RunHere(const char *op, const char *text, const char *filename,
     }
     xfer_clear(&encoded_args);
     assert(!PyErr_Occurred());
-    return outcome_answer(&out);
+    _PySandbox_EngineAllocates(1);
+    PyObject *answer = outcome_answer(&out);
+    _PySandbox_EngineAllocates(0);
+    return answer;
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -836,6 +836,7 @@ run_request(PyInterpreterState *interp, PyObject *request)
     if (answer == NULL) {
         return NULL;
     }
+    _PySandbox_EngineAllocates(1);
     PyObject *denials = (state != NULL ? PySandbox_GetDenials(interp)
                                        : PyList_New(0));
     PyObject *caps = state != NULL ? caps_of(interp) : PyDict_New();
@@ -850,6 +851,7 @@ run_request(PyInterpreterState *interp, PyObject *request)
     }
     Py_XDECREF(denials);
     Py_XDECREF(caps);
+    _PySandbox_EngineAllocates(0);
     return answer;
 }
 
@@ -989,7 +991,11 @@ _PySandbox_ServeWorker(void)
     (void)_PyInterpreterState_SetRunningMain(interp);
     struct _PySandboxState *state = interp->sandbox;
     for (;;) {
+        /* The request and the answer are the engine's, bounded by the
+           host: charged to the cap, never refused by it. */
+        _PySandbox_EngineAllocates(1);
         PyObject *request = receive();
+        _PySandbox_EngineAllocates(0);
         if (request == NULL) {
             break;
         }
@@ -1009,7 +1015,9 @@ _PySandbox_ServeWorker(void)
             stop_streamer(&s);
         }
         Py_DECREF(request);
+        _PySandbox_EngineAllocates(1);
         int rc = send_answer(answer, job_id);
+        _PySandbox_EngineAllocates(0);
         Py_XDECREF(answer);
         Py_DECREF(job_id);
         if (rc < 0) {

@@ -338,9 +338,9 @@ def tenant_open(*args, **kw):
     if isinstance(args[0], str):            # the source file, by its name
         if source:
             raise OSError("once")
-        fd = os.memfd_create("source")
-        os.write(fd, b"# -*- coding: latin-1 -*-\nx = 1\n")
-        os.lseek(fd, 0, 0)
+        fd, w = os.pipe()
+        os.write(w, b"# -*- coding: latin-1 -*-\nx = 1\n")
+        os.close(w)
         source.append(fd)
         return real_open(fd, "rb", closefd=False)
     # The tokenizer's, for the coding cookie, after the descriptor's check:

@@ -179,6 +179,69 @@ def test_threads_stacks_are_charged():
         _sandbox.end_interpreter(jail)
 
 
+# Fill the cap to the last few bytes.
+FILL = """
+keep = []
+for step in (1 << 20, 65536, 4096, 512, 64, 16):
+    while True:
+        try:
+            keep.append(bytearray(step))
+        except MemoryError:
+            break
+"""
+
+
+def test_a_full_interpreter_still_takes_the_job_that_frees_it():
+    # Found by a hostile review: compiling the host's next job at the cap
+    # failed without an exception, and the capture of the job's outcome
+    # crashed the host.  The job is the engine's: charged, not refused.
+    proc = run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(memory=16 * 2**20)
+        _sandbox.exec(jail, {FILL!r})
+        used, cap, peak = _sandbox.memory(jail)
+        print(cap - used < 64 * 1024)
+        _sandbox.exec(jail, "pass")
+        _sandbox.exec(jail, "keep.clear()")
+        print(_sandbox.eval(jail, "len(bytearray(8 * 2**20))"))
+        _sandbox.end_interpreter(jail)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", str(8 * MiB)]
+
+
+def test_a_full_worker_still_answers():
+    import sandbox
+    policy = sandbox.Policy(memory="32M", isolation="process")
+    with sandbox.Interpreter(policy) as jail:
+        jail.run(FILL)
+        jail.run("pass")
+        jail.run("keep.clear()")
+        assert jail.eval("len(bytearray(8 * 2**20))") == 8 * MiB
+
+
+def test_memory_outside_the_heap_is_denied_or_charged():
+    import _sandbox
+    jail = _sandbox.new_interpreter(memory=64 * MiB)
+    try:
+        # An anonymous file is the kernel's memory: denied.
+        assert job_outcome(jail, "import os\nos.memfd_create('x')") == \
+            "SandboxError"
+        # scrypt's working memory (OpenSSL's) is charged while it runs.
+        assert job_outcome(jail, """
+            import hashlib
+            hashlib.scrypt(b"pw", salt=b"salt", n=2**20, r=8, p=1,
+                           maxmem=2**31 - 1)
+        """) == "MemoryError"
+        assert job_outcome(jail, """
+            import hashlib
+            hashlib.scrypt(b"pw", salt=b"salt", n=2**10, r=8, p=1)
+        """) == "ran"
+        assert _sandbox.memory(jail)[0] < 16 * MiB
+    finally:
+        _sandbox.end_interpreter(jail)
+
+
 # --- The process's peak, from outside ---------------------------------------
 
 PEAK_HOST = """
@@ -361,3 +424,67 @@ def test_a_worker_raises_memoryerror_at_its_cap():
         big = jail.run("x = bytearray(40 * 2**20)\ndel x")
         assert big.peak > 40 * MiB
         assert 0 < big.remaining["memory"] < 64 * MiB
+
+
+# --- Allocation-failure injection (the debug build) ---------------------------
+
+INJECTION_HOST = r"""
+import _sandbox, sys
+WORKLOAD = '''
+import json, re, decimal
+d = {"a": [1, 2.5, "x" * 100, None], "b": {str(i): i for i in range(50)}}
+s = json.dumps(d)
+assert json.loads(s) == d
+m = re.compile(r"(\w+)@(\w+)\.com").findall("a@b.com c@d.com " * 10)
+x = decimal.Decimal("1.1") * decimal.Decimal("2.2") / 3
+l = [i * i for i in range(200) if i % 3]
+try:
+    raise ValueError("boom")
+except ValueError as e:
+    msg = f"{e!r} {x:.3f} {len(l)} {m[0]}"
+class C:
+    def __init__(self, v):
+        self.v = v
+    def __hash__(self):
+        return self.v
+objs = {C(i) for i in range(20)}
+t = sum(i for i in range(10)) + len(objs)
+'''
+count = int(sys.argv[1])            # 1: one failure; 0: all from there on
+jail = _sandbox.new_interpreter()
+_sandbox._fail_allocations(jail, 10**15)        # count, never fail
+_sandbox.exec(jail, WORKLOAD)
+total = _sandbox._fail_allocations(jail, 0, 0)
+_sandbox.end_interpreter(jail)
+points = sorted(set(list(range(1, 40)) + list(range(40, total, total // 60))))
+outcomes = {}
+for n in points:
+    jail = _sandbox.new_interpreter()
+    _sandbox._fail_allocations(jail, n, count or 10**15)
+    try:
+        _sandbox.exec(jail, WORKLOAD)
+        outcome = "ran"
+    except _sandbox.RemoteError as exc:
+        outcome = exc.type_name
+    _sandbox._fail_allocations(jail, 0, 0)
+    # Still usable once memory is there again.
+    assert _sandbox.eval(jail, "len([1, 2, 3] * 10)") == 30, n
+    _sandbox.end_interpreter(jail)
+    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if outcome not in ("ran", "MemoryError"):
+        print("point", n, outcome, flush=True)
+assert _sandbox.memory_budget()[0] == 0
+print(total, len(points), sorted(outcomes.items()))
+"""
+
+
+@pytest.mark.parametrize("count", [1], ids=["one failure"])
+def test_every_injected_failure_ends_in_memoryerror(count):
+    import sys
+    if not hasattr(sys, "gettotalrefcount"):
+        pytest.skip("allocation-failure injection is in the debug build")
+    proc = run_host(INJECTION_HOST, args=[str(count)], timeout=900)
+    # A crash, an assertion or a fatal error ends the child host.
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(proc.stdout)
+    assert "point" not in proc.stdout

@@ -487,6 +487,9 @@ extern void _PySandbox_LogDenialRaw(struct _PySandboxState *state,
 
 /* Python/sandbox_memory.c: the memory cap */
 extern void _PySandbox_InitHeap(struct _PySandboxHeap *heap);
+/* The engine allocates for the host's side of a job (1), or is done (0):
+ * charged, never refused, on this thread (nestable). */
+extern void _PySandbox_EngineAllocates(int on);
 /* The interpreter of *state* is created: its cap applies from now on.
  * Return 0, or -1 with PolicyError set if it already holds more. */
 extern int _PySandbox_HeapCreated(struct _PySandboxState *state);
