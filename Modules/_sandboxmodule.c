@@ -742,14 +742,14 @@ _sandbox.memory
 
 The memory of an untrusted interpreter (default: this one).
 
-A tuple (used, cap, peak) in bytes: what it holds now (with the caps of
-the interpreters it created), its cap, and the most it held since its
+A tuple (used, cap, peak) in bytes: what it holds now (with what the
+interpreters it created hold), its cap, and the most it held since its
 last job began.
 [clinic start generated code]*/
 
 static PyObject *
 _sandbox_memory_impl(PyObject *module, PyObject *interp_id)
-/*[clinic end generated code: output=a49b7cfe633f3894 input=00e222b20e5342b7]*/
+/*[clinic end generated code: output=a49b7cfe633f3894 input=b7c318113e000893]*/
 {
     return read_from(interp_id, "_sandbox.memory", memory_of);
 }

@@ -177,10 +177,6 @@ clear_state(struct _PySandboxState *state)
     _PySandbox_ClearLog(state);
     _PySandbox_ClearExtended(state);
     _PySandbox_ClearDeferred(&state->deferred);
-    if (state->reserved_by_parent) {
-        _PySandbox_ReleaseChild(state->parent_id,
-                                _PySandboxPolicy_MemoryCap(&state->policy));
-    }
     _PySandbox_ClearHeap(&state->heap);
     PyMem_RawFree(state);
 }
@@ -215,7 +211,10 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     if (state == NULL) {
         return _PyStatus_NO_MEMORY();
     }
-    _PySandbox_InitHeap(&state->heap);
+    if (_PySandbox_InitHeap(&state->heap) < 0) {
+        clear_state(state);
+        return _PyStatus_NO_MEMORY();
+    }
     /* The policy's own copy: the creator frees its policy afterwards. */
     if (_PySandboxPolicy_Copy(&state->policy, policy) < 0
         || (state->cwd = policy->cwd != NULL
@@ -1302,8 +1301,9 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                               "(threads %zd > %zd)", policy->max_threads,
                               creator_state->policy.max_threads);
             }
-            else if (_PySandboxPolicy_MemoryCap(policy)
-                     > _PySandboxPolicy_MemoryCap(&creator_state->policy))
+            else if (policy->memory != 0
+                     && policy->memory
+                        > _PySandboxPolicy_MemoryCap(&creator_state->policy))
             {
                 PyOS_snprintf(detail, sizeof(detail),
                               "a nested policy wider than its creator's "
@@ -1321,8 +1321,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             return NULL;
         }
     }
-    /* Memory: the process's budget must have room left for a start, and
-       an untrusted creator gives the new interpreter's cap from its own. */
+    /* Memory: the process's budget must have room left for a start. */
     Py_ssize_t total, budget;
     _PySandbox_MemoryTotal(&total, &budget);
     if (total > budget - SANDBOX_START_MEMORY) {
@@ -1332,17 +1331,14 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                         "budget of untrusted interpreters is used up");
         return NULL;
     }
-    Py_ssize_t cap = _PySandboxPolicy_MemoryCap(policy);
-    if (creator_state != NULL
-        && _PySandbox_ReserveChild(&creator_state->heap, cap) < 0)
-    {
-        return NULL;
+    PySandboxPolicy sized = *policy;
+    if (creator_state != NULL && policy->memory == 0) {
+        /* No cap of its own: its creator's.  What it holds counts against
+           its creator's cap too (_PySandbox_LinkToCreator()). */
+        sized.memory = _PySandboxPolicy_MemoryCap(&creator_state->policy);
+        policy = &sized;
     }
-    PyInterpreterState *interp = create_interpreter(policy, creator_state);
-    if (interp == NULL && creator_state != NULL) {
-        _PySandbox_ReleaseChild(PyInterpreterState_GetID(creator), cap);
-    }
-    return interp;
+    return create_interpreter(policy, creator_state);
 }
 
 /* PySandbox_NewInterpreter() once the policy is checked. */
@@ -1409,7 +1405,10 @@ create_interpreter(const PySandboxPolicy *policy,
     PyThreadState_Clear(tstate);
     PyThreadState_Swap(save_tstate);
     PyThreadState_Delete(tstate);
-    int too_big = _PySandbox_HeapCreated(interp->sandbox) < 0;
+    int too_big = (_PySandbox_HeapCreated(interp->sandbox) < 0
+                   || (creator_state != NULL
+                       && _PySandbox_LinkToCreator(&interp->sandbox->heap,
+                                                   &creator_state->heap) < 0));
     /* Its creator's end scans for children under the same lock: it either
        finds this one, or this one finds that it began.  And from now on
        jobs and ends may take it. */
@@ -1418,9 +1417,6 @@ create_interpreter(const PySandboxPolicy *policy,
     if (creator_state != NULL) {
         interp->sandbox->parent_id = PyInterpreterState_GetID(creator);
         too_late = creator_state->no_children;
-        /* Its end gives its cap back to the creator (else the caller
-           does). */
-        interp->sandbox->reserved_by_parent = !too_late && !too_big;
     }
     interp->sandbox->created = 1;
     /* Too late: no job or end may take it before this thread ends it. */

@@ -79,17 +79,38 @@ state_of(struct _PySandboxHeap *heap)
         ((char *)heap - offsetof(struct _PySandboxState, heap));
 }
 
-void
+int
 _PySandbox_InitHeap(struct _PySandboxHeap *heap)
 {
     heap->cap = PY_SSIZE_T_MAX;
     heap->blocks.prev = heap->blocks.next = &heap->blocks;
+    heap->account = PyMem_RawCalloc(1, sizeof(sandbox_account));
+    if (heap->account == NULL) {
+        return -1;
+    }
+    heap->account->refs = 1;
+    heap->account->cap = PY_SSIZE_T_MAX;
+    return 0;
 }
 
-/* The refusal of *n* bytes, logged once for a run of refusals. */
+/* Drop a reference to *account*, and to its creators' as it goes. */
+static void
+account_decref(sandbox_account *account)
+{
+    while (account != NULL
+           && _Py_atomic_add_ssize(&account->refs, -1) == 1)
+    {
+        sandbox_account *parent = account->parent;
+        PyMem_RawFree(account);
+        account = parent;
+    }
+}
+
+/* The refusal of *n* bytes, logged once for a run of refusals: by a cap
+ * (*used* of *cap*: its own, or a creator's), or by the budget. */
 static void
 refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
-        int budget)
+        Py_ssize_t cap, int budget)
 {
     _Py_atomic_add_uint64(&heap->refusals, 1);
     if (_Py_atomic_exchange_int(&heap->refusing, 1)) {
@@ -103,43 +124,65 @@ refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
     }
     else {
         PyOS_snprintf(detail, sizeof(detail), "%zd bytes beyond the cap "
-                      "(%zd of %zd used)", n, used, heap->cap);
+                      "(%zd of %zd used)", n, used, cap);
     }
     _PySandbox_LogDenialRaw(state_of(heap), "memory", detail);
+}
+
+/* Add *n* to *account* unless that takes it beyond its cap (or always,
+ * with *force*): 1 if added, else 0. */
+static int
+account_add(sandbox_account *account, Py_ssize_t n, int force)
+{
+    Py_ssize_t cap = _Py_atomic_load_ssize_relaxed(&account->cap);
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&account->used);
+    do {
+        if (!force && (n > cap || used > cap - n)) {
+            return 0;
+        }
+    } while (!_Py_atomic_compare_exchange_ssize(&account->used, &used,
+                                                used + n));
+    return 1;
+}
+
+/* Take *n* off the accounts from *account* up to *stop* (excluded). */
+static void
+accounts_sub(sandbox_account *account, sandbox_account *stop, Py_ssize_t n)
+{
+    for (; account != stop; account = account->parent) {
+        _Py_atomic_add_ssize(&account->used, -n);
+    }
 }
 
 int
 _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
 {
-    Py_ssize_t cap = _Py_atomic_load_ssize_relaxed(&heap->cap);
-    if (engine_allocating) {
-        cap = PY_SSIZE_T_MAX;
-    }
-    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->used);
-    do {
-        Py_ssize_t reserved = _Py_atomic_load_ssize_relaxed(&heap->children);
-        if (n > cap - reserved || used > cap - reserved - n) {
+    /* Its own account and each of its creators': what a nested
+       interpreter holds counts against every cap above it. */
+    int force = engine_allocating;
+    for (sandbox_account *a = heap->account; a != NULL; a = a->parent) {
+        if (!account_add(a, n, force)) {
+            accounts_sub(heap->account, a, n);
             if (log) {
-                refused(heap, n, used, 0);
+                refused(heap, n, _Py_atomic_load_ssize_relaxed(&a->used),
+                        _Py_atomic_load_ssize_relaxed(&a->cap), 0);
             }
             return -1;
         }
-    } while (!_Py_atomic_compare_exchange_ssize(&heap->used, &used,
-                                                used + n));
+    }
+    Py_ssize_t used = _Py_atomic_add_ssize(&heap->used, n) + n;
     /* The budget binds only a created interpreter: one that is being
        created was let in by PySandbox_NewInterpreter(). */
     Py_ssize_t total = _Py_atomic_add_ssize(&total_used, n) + n;
-    if (total > _Py_atomic_load_ssize_relaxed(&total_budget)
-        && cap != PY_SSIZE_T_MAX)
+    if (total > _Py_atomic_load_ssize_relaxed(&total_budget) && !force
+        && _Py_atomic_load_ssize_relaxed(&heap->cap) != PY_SSIZE_T_MAX)
     {
-        _Py_atomic_add_ssize(&total_used, -n);
-        _Py_atomic_add_ssize(&heap->used, -n);
+        _PySandbox_HeapUncharge(heap, n);
         if (log) {
-            refused(heap, n, used, 1);
+            refused(heap, n, 0, 0, 1);
         }
         return -1;
     }
-    used += n;
     Py_ssize_t peak = _Py_atomic_load_ssize_relaxed(&heap->peak);
     while (used > peak
            && !_Py_atomic_compare_exchange_ssize(&heap->peak, &peak, used))
@@ -155,6 +198,7 @@ void
 _PySandbox_HeapUncharge(struct _PySandboxHeap *heap, Py_ssize_t n)
 {
     _Py_atomic_add_ssize(&heap->used, -n);
+    accounts_sub(heap->account, NULL, n);
     _Py_atomic_add_ssize(&total_used, -n);
 }
 
@@ -385,7 +429,7 @@ _PySandbox_HeapCreated(struct _PySandboxState *state)
 {
     struct _PySandboxHeap *heap = &state->heap;
     Py_ssize_t cap = _PySandboxPolicy_MemoryCap(&state->policy);
-    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->used);
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->account->used);
     if (used > cap) {
         PyObject *value = PyLong_FromSsize_t(cap);
         if (value != NULL) {
@@ -399,6 +443,7 @@ _PySandbox_HeapCreated(struct _PySandboxState *state)
     }
     _Py_atomic_store_ssize_relaxed(&heap->peak, used);
     _Py_atomic_store_ssize_relaxed(&heap->cap, cap);
+    _Py_atomic_store_ssize_relaxed(&heap->account->cap, cap);
     return 0;
 }
 
@@ -408,45 +453,35 @@ _PySandbox_ClearHeap(struct _PySandboxHeap *heap)
     /* The blocks of an interpreter that ends normally are freed with its
        arenas (_PySandbox_FreeHeapBlocks()); whatever it was charged is
        given back to the process's budget. */
+    if (heap->account == NULL) {
+        return;                 /* its creation failed first */
+    }
     Py_ssize_t left = _Py_atomic_exchange_ssize(&heap->used, 0);
+    accounts_sub(heap->account, NULL, left);
     _Py_atomic_add_ssize(&total_used, -left);
+    account_decref(heap->account);
+    heap->account = NULL;
 }
 
 int
-_PySandbox_ReserveChild(struct _PySandboxHeap *parent, Py_ssize_t cap)
+_PySandbox_LinkToCreator(struct _PySandboxHeap *heap,
+                         struct _PySandboxHeap *creator)
 {
-    Py_ssize_t limit = _Py_atomic_load_ssize_relaxed(&parent->cap);
-    Py_ssize_t reserved = _Py_atomic_load_ssize_relaxed(&parent->children);
-    do {
-        Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&parent->used);
-        if (cap > limit - used || reserved > limit - used - cap) {
-            PyErr_Format(PyExc_MemoryError, "the new interpreter's memory "
-                         "cap (%zd bytes) is more than this one has left",
-                         cap);
+    /* What it holds from its start counts against its creators' caps,
+       and from now on all it will hold.  Nothing of it runs yet. */
+    sandbox_account *account = heap->account;
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&account->used);
+    for (sandbox_account *a = creator->account; a != NULL; a = a->parent) {
+        if (!account_add(a, used, 0)) {
+            accounts_sub(creator->account, a, used);
+            PyErr_SetString(PyExc_MemoryError, "no memory left under this "
+                            "interpreter's cap for another interpreter");
             return -1;
         }
-    } while (!_Py_atomic_compare_exchange_ssize(&parent->children,
-                                                &reserved, reserved + cap));
+    }
+    _Py_atomic_add_ssize(&creator->account->refs, 1);
+    account->parent = creator->account;
     return 0;
-}
-
-void
-_PySandbox_ReleaseChild(int64_t parent_id, Py_ssize_t cap)
-{
-    if (parent_id < 0) {
-        return;
-    }
-    _PyRuntimeState *runtime = &_PyRuntime;
-    HEAD_LOCK(runtime);
-    for (PyInterpreterState *interp = runtime->interpreters.head;
-         interp != NULL; interp = interp->next)
-    {
-        if (interp->id == parent_id && interp->sandbox != NULL) {
-            _Py_atomic_add_ssize(&interp->sandbox->heap.children, -cap);
-            break;
-        }
-    }
-    HEAD_UNLOCK(runtime);
 }
 
 
@@ -456,9 +491,8 @@ void
 _PySandbox_HeapUsage(struct _PySandboxHeap *heap, Py_ssize_t *used,
                      Py_ssize_t *cap)
 {
-    *used = _Py_atomic_load_ssize_relaxed(&heap->used)
-            + _Py_atomic_load_ssize_relaxed(&heap->children);
-    *cap = _Py_atomic_load_ssize_relaxed(&heap->cap);
+    *used = _Py_atomic_load_ssize_relaxed(&heap->account->used);
+    *cap = _Py_atomic_load_ssize_relaxed(&heap->account->cap);
 }
 
 Py_ssize_t

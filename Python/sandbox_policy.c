@@ -387,8 +387,10 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
                         const PySandboxPolicy *outer)
 {
     if (policy->max_threads > outer->max_threads
-        || (_PySandboxPolicy_MemoryCap(policy)
-            > _PySandboxPolicy_MemoryCap(outer))
+        /* A policy without a cap of its own gets one from what its
+           creator has left (PySandbox_NewInterpreter()). */
+        || (policy->memory != 0
+            && policy->memory > _PySandboxPolicy_MemoryCap(outer))
         || (_PySandboxPolicy_RecursionLimit(policy)
             > _PySandboxPolicy_RecursionLimit(outer)))
     {

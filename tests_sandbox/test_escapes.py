@@ -501,7 +501,7 @@ def test_a_tenant_abandoned_at_its_end_leaves_no_child_behind():
     # period; its children and theirs (120 descriptors) are ended too
     # (fourth review: they were left listed, stopped, for good).
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(threads=2)
+        jail = _sandbox.new_interpreter(memory=2**32, threads=2)
         _sandbox.exec(jail, {BUSY_CREATOR!r})
         time.sleep(0.5)
         print("abandoned", _sandbox.end_interpreter(jail) is False)
@@ -537,7 +537,7 @@ def test_the_end_of_a_tree_takes_one_grace_period_and_ends_all_of_it(
     tenant = (SLEEPING_TREE.replace("GRANDCHILDREN", str(grandchildren))
               .replace("CHILDREN", str(children)))
     out = host_ok(run_host(fds_and_interpreters() + f"""
-        jail = _sandbox.new_interpreter(threads=1)
+        jail = _sandbox.new_interpreter(memory=2**32, threads=1)
         _sandbox.exec(jail, {tenant!r})
         t0 = time.monotonic()
         _sandbox.end_interpreter(jail)
@@ -894,7 +894,7 @@ def test_no_engine_mutex_waits_for_a_gil_held_for_good(tmp_path):
     out = host_ok(run_host(fds_and_interpreters() + f"""
         import threading
         D, FIFO = {str(tmp_path)!r}, {fifo!r}
-        jail = _sandbox.new_interpreter(threads=4, write=(D,))
+        jail = _sandbox.new_interpreter(memory=2**32, threads=4, write=(D,))
         _sandbox.exec(jail, f"import os; os.mkfifo({{FIFO!r}})")
         T0 = time.time() + 1.5
         for w in range(3):

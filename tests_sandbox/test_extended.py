@@ -90,7 +90,9 @@ def test_the_four_kinds(probe, untrusted):  # noqa: F811
         probe.check_member("probe", "set", "a")
         probe.check_member("probe", "set", "b")
         probe.check_value("probe", "value", "v")
-        assert probe.ext_query() == {
+        query = probe.ext_query()
+        assert query.pop(("Python", "memory"))[1] == 256 * 2**20
+        assert query == {
             ("probe", "flag"): True,
             ("probe", "cap"): (7, 10),
             ("probe", "set"): frozenset({"a", "b"}),

@@ -105,6 +105,7 @@ def test_a_worker_runs_jobs_like_an_interpreter(host_files):
                        "import sys; print('err', file=sys.stderr)")
         assert result.stdout == "granted data\n"
         assert result.stderr == "err\n"
+        assert result.remaining.pop("memory") > 200 * 2**20
         assert result.remaining == {"threads": 1}
         assert i.eval("[1, 'two', (3.0, None), {'k': b'v'}]") == \
             [1, "two", (3.0, None), {"k": b"v"}]

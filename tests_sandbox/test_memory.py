@@ -385,7 +385,7 @@ def test_a_budget_binds_all_tenants_together():
     assert lines[4] == f"(0, {96 * MiB})"
 
 
-def test_nested_interpreters_take_their_cap_from_their_creator():
+def test_what_nested_interpreters_hold_counts_against_their_creator():
     import _sandbox
     jail = _sandbox.new_interpreter(memory=64 * MiB)
     try:
@@ -395,20 +395,35 @@ def test_nested_interpreters_take_their_cap_from_their_creator():
         """) == "SandboxError"
         _sandbox.exec(jail, textwrap.dedent("""
             import _sandbox
-            kid = _sandbox.new_interpreter(memory=40 * 2**20)
+            kids = [_sandbox.new_interpreter() for _ in range(3)]
+            caps = [_sandbox.memory(k)[1] for k in kids]
+            outcomes = []
+            for kid in kids:
+                try:
+                    _sandbox.exec(kid, "x = bytearray(25 * 2**20)")
+                    outcomes.append("ran")
+                except _sandbox.RemoteError as exc:
+                    outcomes.append(exc.type_name)
             try:
-                _sandbox.new_interpreter(memory=40 * 2**20)
-                second = "created"
+                mine = bytearray(20 * 2**20)
+                mine = "ran"
             except MemoryError:
-                second = "MemoryError"
+                mine = "MemoryError"
         """))
-        assert _sandbox.eval(jail, "second") == "MemoryError"
+        # Each gets its creator's cap, but all of them share it.
+        assert _sandbox.eval(jail, "caps") == [64 * MiB] * 3
+        assert _sandbox.eval(jail, "outcomes") == ["ran", "ran",
+                                                   "MemoryError"]
+        assert _sandbox.eval(jail, "mine") == "MemoryError"
         used, cap = _sandbox.query(jail)[("Python", "memory")]
-        assert used > 40 * MiB
-        _sandbox.exec(jail, "_sandbox.end_interpreter(kid)\n"
-                            "kid = _sandbox.new_interpreter(memory=40 * 2**20)")
+        assert 50 * MiB < used <= cap == 64 * MiB
+        # Ending one gives its memory back to its creator.
+        _sandbox.exec(jail, "_sandbox.end_interpreter(kids[0])\n"
+                            "mine = len(bytearray(20 * 2**20))")
+        assert _sandbox.eval(jail, "mine") == 20 * MiB
     finally:
         _sandbox.end_interpreter(jail)
+    assert _sandbox.memory_budget()[0] == 0
 
 
 # --- In a worker process ------------------------------------------------------

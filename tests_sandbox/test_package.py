@@ -45,6 +45,7 @@ def test_run_returns_output_denials_and_what_remains():
     [denial] = result.denials
     assert denial.resource == "trusted"
     assert denial.location == "<string>:6"
+    assert result.remaining.pop("memory") > 200 * 2**20
     assert result.remaining == {"threads": 2}
     assert result.value is None
 
@@ -170,7 +171,9 @@ def test_the_package_inside_offers_only_queries():
         assert "Interpreter" not in names and "Pool" not in names
         assert {"allowed", "denials", "restricted"} <= set(names)
         assert interp.eval("sandbox.restricted") is True
-        assert interp.eval("allowed") == {("Python", "threads"): (0, 3)}
+        allowed = interp.eval("allowed")
+        assert allowed.pop(("Python", "memory"))[1] == 256 * 2**20
+        assert allowed == {("Python", "threads"): (0, 3)}
     with pytest.raises(RuntimeError, match="query for code in an untrusted"):
         sandbox.allowed()
 

@@ -131,8 +131,8 @@ PyAPI_FUNC(int) PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandbox_SetMemoryBudget(Py_ssize_t bytes);
 
 /* Store what untrusted interpreter *interp* holds now, its cap, and the
- * most it held since its last job began (any pointer may be NULL).  The
- * caps of the interpreters it created count as held.  Return 0, or -1
+ * most it held since its last job began (any pointer may be NULL).  What
+ * the interpreters it created hold counts as held.  Return 0, or -1
  * with an exception set. */
 PyAPI_FUNC(int) PySandbox_GetMemoryUsage(PyInterpreterState *interp,
                                          Py_ssize_t *used, Py_ssize_t *cap,

@@ -135,15 +135,25 @@ typedef struct sandbox_block {
     uintptr_t seal;             /* its heap's address ^ SANDBOX_SEAL */
 } sandbox_block;
 
+/* The count that a cap binds: what an untrusted interpreter and the
+ * interpreters it created (its descendants) hold.  Reference counted: an
+ * interpreter's account lives as long as it or one of its descendants
+ * does, which may outlive it (abandoned), and each account holds its
+ * creator's.  Atomic counters. */
+typedef struct sandbox_account {
+    Py_ssize_t refs;
+    Py_ssize_t used;
+    Py_ssize_t cap;             /* PY_SSIZE_T_MAX until it is created */
+    struct sandbox_account *parent;     /* its untrusted creator's */
+} sandbox_account;
+
 /* What an untrusted interpreter holds, counted against its cap
  * (PyInterpreterState.obmalloc->sandbox points here). */
 struct _PySandboxHeap {
-    Py_ssize_t used;            /* bytes charged (atomic) */
+    Py_ssize_t used;            /* bytes charged to it (atomic) */
     Py_ssize_t cap;             /* PY_SSIZE_T_MAX until it is created */
     Py_ssize_t peak;            /* the most used since the last reset */
-    /* The caps of the untrusted interpreters it created, which their
-       memory counts against (atomic). */
-    Py_ssize_t children;
+    sandbox_account *account;   /* what its cap binds (raw-allocated) */
     int refusing;               /* a refusal was logged, and no charge
                                    succeeded since */
     uint64_t refusals;          /* charges refused, ever */
@@ -210,8 +220,6 @@ typedef struct {
 struct _PySandboxState {
     int ending;                 /* Py_EndInterpreter() began: no Python */
     int64_t parent_id;          /* the untrusted creator's ID, or -1 */
-    int reserved_by_parent;     /* its memory cap is reserved from the
-                                   untrusted creator's */
     int abandoned;              /* ended with threads it could not stop */
     int stopping;               /* its end is near: no more Python */
     /* Its end began: it creates no interpreter from now on (set, and read
@@ -486,7 +494,8 @@ extern void _PySandbox_LogDenialRaw(struct _PySandboxState *state,
                                     const char *detail);
 
 /* Python/sandbox_memory.c: the memory cap */
-extern void _PySandbox_InitHeap(struct _PySandboxHeap *heap);
+/* 0, or -1 (no memory). */
+extern int _PySandbox_InitHeap(struct _PySandboxHeap *heap);
 /* The engine allocates for the host's side of a job (1), or is done (0):
  * charged, never refused, on this thread (nestable). */
 extern void _PySandbox_EngineAllocates(int on);
@@ -503,12 +512,11 @@ extern int _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n,
                                  int log);
 extern void _PySandbox_HeapUncharge(struct _PySandboxHeap *heap,
                                     Py_ssize_t n);
-/* An untrusted creator reserves the cap of the interpreter it creates
- * from its own (0, or -1 with MemoryError set), and gets it back when
- * that one ends. */
-extern int _PySandbox_ReserveChild(struct _PySandboxHeap *parent,
-                                   Py_ssize_t cap);
-extern void _PySandbox_ReleaseChild(int64_t parent_id, Py_ssize_t cap);
+/* A new interpreter's heap counts against its untrusted creator's cap
+ * (and its creators'), from what it holds at its start on: 0, or -1 with
+ * MemoryError set if that does not fit. */
+extern int _PySandbox_LinkToCreator(struct _PySandboxHeap *heap,
+                                    struct _PySandboxHeap *creator);
 /* (used, cap) of *heap*, what sandbox.allowed() shows as ("Python",
  * "memory"); and its peak since the last reset, which a reset sets to
  * what it uses now. */

@@ -543,8 +543,13 @@ class Policy:
         policy was made."""
         fields = {name: getattr(self, name) for name in _ENGINE_FIELDS}
         names, files = self._bound
-        return dict(fields, memory=self.memory, modules=tuple(names),
-                    module_files=dict(files))
+        fields = dict(fields, modules=tuple(names),
+                      module_files=dict(files))
+        if self.memory != _DEFAULTS["memory"]:
+            # The default is the engine's: for a nested interpreter, half
+            # of what its creator has left, at most the default.
+            fields["memory"] = self.memory
+        return fields
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

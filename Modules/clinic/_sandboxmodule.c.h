@@ -392,8 +392,8 @@ PyDoc_STRVAR(_sandbox_memory__doc__,
 "\n"
 "The memory of an untrusted interpreter (default: this one).\n"
 "\n"
-"A tuple (used, cap, peak) in bytes: what it holds now (with the caps of\n"
-"the interpreters it created), its cap, and the most it held since its\n"
+"A tuple (used, cap, peak) in bytes: what it holds now (with what the\n"
+"interpreters it created hold), its cap, and the most it held since its\n"
 "last job began.");
 
 #define _SANDBOX_MEMORY_METHODDEF    \
@@ -611,4 +611,4 @@ _sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=c9de29e5dc0fb591 input=a9049054013a1b77]*/
+/*[clinic end generated code: output=d91f75f1872bcbef input=a9049054013a1b77]*/
