@@ -109,6 +109,20 @@ done:
     return -1;
 }
 
+/* The same for an integer *value*. */
+int
+_PySandboxPolicy_ErrorInt(const char *field, Py_ssize_t value,
+                          const char *reason)
+{
+    PyObject *value_obj = PyLong_FromSsize_t(value);
+    if (value_obj == NULL) {
+        return -1;
+    }
+    (void)_PySandboxPolicy_ErrorObject(field, value_obj, reason);
+    Py_DECREF(value_obj);
+    return -1;
+}
+
 /* The same for a string *value* (NULL: None), decoded as a path is. */
 int
 _PySandboxPolicy_Error(const char *field, const char *value,

@@ -82,7 +82,6 @@ state_of(struct _PySandboxHeap *heap)
 int
 _PySandbox_InitHeap(struct _PySandboxHeap *heap)
 {
-    heap->cap = PY_SSIZE_T_MAX;
     heap->blocks.prev = heap->blocks.next = &heap->blocks;
     heap->account = PyMem_RawCalloc(1, sizeof(sandbox_account));
     if (heap->account == NULL) {
@@ -112,7 +111,6 @@ static void
 refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
         Py_ssize_t cap, int budget)
 {
-    _Py_atomic_add_uint64(&heap->refusals, 1);
     if (_Py_atomic_exchange_int(&heap->refusing, 1)) {
         return;
     }
@@ -175,7 +173,8 @@ _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
        created was let in by PySandbox_NewInterpreter(). */
     Py_ssize_t total = _Py_atomic_add_ssize(&total_used, n) + n;
     if (total > _Py_atomic_load_ssize_relaxed(&total_budget) && !force
-        && _Py_atomic_load_ssize_relaxed(&heap->cap) != PY_SSIZE_T_MAX)
+        && _Py_atomic_load_ssize_relaxed(&heap->account->cap)
+           != PY_SSIZE_T_MAX)
     {
         _PySandbox_HeapUncharge(heap, n);
         if (log) {
@@ -431,18 +430,12 @@ _PySandbox_HeapCreated(struct _PySandboxState *state)
     Py_ssize_t cap = _PySandboxPolicy_MemoryCap(&state->policy);
     Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&heap->account->used);
     if (used > cap) {
-        PyObject *value = PyLong_FromSsize_t(cap);
-        if (value != NULL) {
-            char reason[96];
-            PyOS_snprintf(reason, sizeof(reason), "below what the "
-                          "interpreter needs to start (%zd bytes)", used);
-            (void)_PySandboxPolicy_ErrorObject("memory", value, reason);
-            Py_DECREF(value);
-        }
-        return -1;
+        char reason[96];
+        PyOS_snprintf(reason, sizeof(reason), "below what the interpreter "
+                      "needs to start (%zd bytes)", used);
+        return _PySandboxPolicy_ErrorInt("memory", cap, reason);
     }
     _Py_atomic_store_ssize_relaxed(&heap->peak, used);
-    _Py_atomic_store_ssize_relaxed(&heap->cap, cap);
     _Py_atomic_store_ssize_relaxed(&heap->account->cap, cap);
     return 0;
 }
@@ -661,23 +654,16 @@ PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy, Py_ssize_t bytes)
                         "PySandboxPolicy_SetMemoryCap: policy is NULL");
         return -1;
     }
-    const char *reason = NULL;
-    char buffer[96];
     if (bytes < SANDBOX_MIN_MEMORY || bytes > SANDBOX_MAX_MEMORY) {
-        reason = "out of range (16MiB to 1TiB)";
+        return _PySandboxPolicy_ErrorInt("memory", bytes,
+                                         "out of range (16MiB to 1TiB)");
     }
-    else if (bytes > _PySandbox_MemoryAvailable()) {
-        PyOS_snprintf(buffer, sizeof(buffer), "more than this host can give "
-                      "(%zd bytes)", _PySandbox_MemoryAvailable());
-        reason = buffer;
-    }
-    if (reason != NULL) {
-        PyObject *value = PyLong_FromSsize_t(bytes);
-        if (value != NULL) {
-            (void)_PySandboxPolicy_ErrorObject("memory", value, reason);
-            Py_DECREF(value);
-        }
-        return -1;
+    Py_ssize_t available = _PySandbox_MemoryAvailable();
+    if (bytes > available) {
+        char reason[96];
+        PyOS_snprintf(reason, sizeof(reason), "more than this host can give "
+                      "(%zd bytes)", available);
+        return _PySandboxPolicy_ErrorInt("memory", bytes, reason);
     }
     policy->memory = bytes;
     return 0;

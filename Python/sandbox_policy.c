@@ -313,14 +313,9 @@ PySandboxPolicy_SetMaxThreads(PySandboxPolicy *policy, Py_ssize_t n)
         return -1;
     }
     if (n < 0 || n > SANDBOX_MAX_THREADS) {
-        PyObject *value = PyLong_FromSsize_t(n);
-        if (value != NULL) {
-            (void)_PySandboxPolicy_ErrorObject(
-                "threads", value, "out of range (0 to "
-                Py_STRINGIFY(SANDBOX_MAX_THREADS) ")");
-            Py_DECREF(value);
-        }
-        return -1;
+        return _PySandboxPolicy_ErrorInt(
+            "threads", n,
+            "out of range (0 to " Py_STRINGIFY(SANDBOX_MAX_THREADS) ")");
     }
     policy->max_threads = n;
     return 0;
@@ -367,13 +362,8 @@ PySandboxPolicy_SetRecursionLimit(PySandboxPolicy *policy, int limit)
         return -1;
     }
     if (limit < 1 || limit > SANDBOX_MAX_RECURSION_LIMIT) {
-        PyObject *value = PyLong_FromLong(limit);
-        if (value != NULL) {
-            (void)_PySandboxPolicy_ErrorObject(
-                "recursion_limit", value, "out of range (1 to 1000000)");
-            Py_DECREF(value);
-        }
-        return -1;
+        return _PySandboxPolicy_ErrorInt("recursion_limit", limit,
+                                         "out of range (1 to 1000000)");
     }
     policy->recursion_limit = limit;
     return 0;

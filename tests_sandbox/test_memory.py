@@ -224,9 +224,15 @@ def test_memory_outside_the_heap_is_denied_or_charged():
     import _sandbox
     jail = _sandbox.new_interpreter(memory=64 * MiB)
     try:
-        # An anonymous file is the kernel's memory: denied.
+        # An anonymous file is the kernel's memory: denied, and none is
+        # among the process's descriptors.
         assert job_outcome(jail, "import os\nos.memfd_create('x')") == \
             "SandboxError"
+        import os
+        links = [os.readlink(f"/proc/self/fd/{fd}")
+                 for fd in os.listdir("/proc/self/fd")
+                 if os.path.exists(f"/proc/self/fd/{fd}")]
+        assert not [link for link in links if link.startswith("/memfd:")]
         # scrypt's working memory (OpenSSL's) is charged while it runs.
         assert job_outcome(jail, """
             import hashlib

@@ -151,12 +151,10 @@ typedef struct sandbox_account {
  * (PyInterpreterState.obmalloc->sandbox points here). */
 struct _PySandboxHeap {
     Py_ssize_t used;            /* bytes charged to it (atomic) */
-    Py_ssize_t cap;             /* PY_SSIZE_T_MAX until it is created */
     Py_ssize_t peak;            /* the most used since the last reset */
     sandbox_account *account;   /* what its cap binds (raw-allocated) */
     int refusing;               /* a refusal was logged, and no charge
                                    succeeded since */
-    uint64_t refusals;          /* charges refused, ever */
     PyMutex mutex;              /* the list of blocks */
     sandbox_block blocks;       /* the list's head */
 #ifdef Py_DEBUG
@@ -427,6 +425,8 @@ extern struct _PySandboxState *_PySandbox_ReadableState(
     PyInterpreterState *interp, const char *func);
 /* Raise sandbox.PolicyError for the policy field *field* and the entry
  * *value* (a path or a name; NULL or None: none).  Return -1. */
+extern int _PySandboxPolicy_ErrorInt(const char *field, Py_ssize_t value,
+                                     const char *reason);
 extern int _PySandboxPolicy_Error(const char *field, const char *value,
                                   const char *reason);
 extern int _PySandboxPolicy_ErrorObject(const char *field, PyObject *value,

@@ -287,14 +287,15 @@ def _hostports(field, value):
 
 def _memory(field, value):
     size = parse_size(value, field)
-    if not _MEMORY_MIN <= size <= _MEMORY_MAX:
-        raise _error(field, value, "out of range (16MiB to 1TiB)")
-    if _sandbox is not None:
-        # The engine's own check: at most what this host can give.
-        try:
-            _sandbox.check_policy(memory=size)
-        except _sandbox.PolicyError as exc:
-            raise _error(field, value, str(exc).rpartition(": ")[2]) from None
+    if _sandbox is None:
+        if not _MEMORY_MIN <= size <= _MEMORY_MAX:
+            raise _error(field, value, "out of range (16MiB to 1TiB)")
+        return size
+    # The engine's check: its range, and at most what this host can give.
+    try:
+        _sandbox.check_policy(memory=size)
+    except _sandbox.PolicyError as exc:
+        raise _error(field, value, str(exc).rpartition(": ")[2]) from None
     return size
 
 
