@@ -792,6 +792,29 @@ _sandbox_memory_budget_impl(PyObject *module, PyObject *budget)
 }
 
 
+/* Measurements only (Tools/sandbox/bench.py, Python/sandbox_memory.c). */
+PyDoc_STRVAR(count_objects_doc,
+"_count_objects($module, flag, /)\n\
+--\n\
+\n\
+Whether the untrusted interpreters created from now on count their\n\
+objects against their memory cap (default: True), and return the\n\
+previous setting.  For benchmarks that measure the cost of counting:\n\
+without it, an interpreter's cap does not bind its objects.  The host\n\
+only.");
+
+static PyObject *
+sandbox_count_objects(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0) {
+        return NULL;
+    }
+    int was = _PySandbox_CountObjects(on);
+    return was < 0 ? NULL : PyBool_FromLong(was);
+}
+
+
 #ifdef Py_DEBUG
 /* Tests only: allocation-failure injection (Python/sandbox_memory.c). */
 PyDoc_STRVAR(fail_allocations_doc,
@@ -959,6 +982,7 @@ static PyMethodDef sandbox_methods[] = {
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
+    {"_count_objects", sandbox_count_objects, METH_O, count_objects_doc},
 #ifdef Py_DEBUG
     {"_fail_allocations", sandbox_fail_allocations, METH_VARARGS,
      fail_allocations_doc},

@@ -331,12 +331,31 @@ _PySandbox_HeapFree(struct _PySandboxHeap *heap, void *ptr)
 
 /* The hooks: obmalloc, the evaluation stack, the compression libraries */
 
+/* Measurements only (Tools/sandbox/bench.py): cleared by the host, the
+ * interpreters it then creates do not count their objects (arenas and
+ * large blocks), so that a benchmark can set the cost of counting against
+ * the same kind of interpreter without it.  Read once, at creation. */
+static int count_objects = 1;
+
+int
+_PySandbox_CountObjects(int on)
+{
+    if (_PySandbox_CheckTrusted("_sandbox._count_objects") < 0) {
+        return -1;
+    }
+    int was = _Py_atomic_load_int_relaxed(&count_objects);
+    _Py_atomic_store_int_relaxed(&count_objects, on != 0);
+    return was;
+}
+
 void
 _PySandbox_BindHeap(PyInterpreterState *interp)
 {
     /* Before the interpreter's first allocation: every block it frees
        through its heap was allocated through it. */
-    if (interp->sandbox != NULL) {
+    if (interp->sandbox != NULL
+        && _Py_atomic_load_int_relaxed(&count_objects))
+    {
         interp->obmalloc->sandbox = &interp->sandbox->heap;
     }
 }

@@ -432,6 +432,40 @@ def test_what_nested_interpreters_hold_counts_against_their_creator():
     assert _sandbox.memory_budget()[0] == 0
 
 
+def test_only_the_host_switches_counting_off_for_a_benchmark():
+    # _sandbox._count_objects() exists for Tools/sandbox/bench.py: the
+    # interpreters the host creates after switching it off do not count
+    # their objects.  A tenant cannot switch it off for the next ones.
+    proc = run_host("""
+        import _sandbox
+        jail = _sandbox.new_interpreter(memory=16 * 2**20)
+        try:
+            _sandbox.exec(jail, "import _sandbox\\n"
+                                "_sandbox._count_objects(False)")
+            print("switched")
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name)
+        grow = "x = bytearray(48 * 2**20)"
+        after = _sandbox.new_interpreter(memory=16 * 2**20)
+        try:
+            _sandbox.exec(after, grow)
+            print("ran")
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name)
+        print(_sandbox._count_objects(False))
+        free = _sandbox.new_interpreter(memory=16 * 2**20)
+        print(_sandbox._count_objects(True))
+        _sandbox.exec(free, grow)
+        print("uncounted ran")
+        for j in (jail, after, free):
+            _sandbox.end_interpreter(j)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "sandbox.SandboxError", "MemoryError", "True", "False",
+        "uncounted ran"]
+
+
 # --- In a worker process ------------------------------------------------------
 
 def test_a_worker_raises_memoryerror_at_its_cap():

@@ -221,6 +221,10 @@ struct _PySandboxHeap;
 #else
 #  define _PySandbox_OBMALLOC_HEAP(state) ((struct _PySandboxHeap *)NULL)
 #endif
+/* Measurements only: whether interpreters created from now on count
+ * their objects (default 1).  Return the previous setting, or -1 with an
+ * exception in an untrusted interpreter. */
+extern int _PySandbox_CountObjects(int on);
 _PySandbox_VOID_HOOK(_PySandbox_BindHeap, (PyInterpreterState *interp))
 _PySandbox_HOOK(int, _PySandbox_ChargeArena,
     (struct _PySandboxHeap *heap, size_t size),

@@ -19,9 +19,10 @@ with a candidate B and prints the ratio B/A:
                  worker and the RSS of an idle one (no ratio).
   kernels        pure-Python kernels (allocation, floats, objects) timed
                  inside the interpreter, in the flag-on build: A = an
-                 isolated subinterpreter (nothing counted), B = an
-                 untrusted one with a memory cap (its arenas and large
-                 blocks charged to its heap).
+                 untrusted interpreter created with the counting of its
+                 objects switched off (_sandbox._count_objects(False)),
+                 B = one with its memory cap (its arenas and large blocks
+                 charged to its heap); the same policy otherwise.
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
@@ -299,11 +300,11 @@ def bench_kernels(args, builds):
         what="the kernels benchmark")
     data = json.loads(out)
     results = []
-    for kernel in data["isolated"][0]:
-        a = [r[kernel] / 1e6 for r in data["isolated"]]
-        b = [r[kernel] / 1e6 for r in data["untrusted"]]
-        results.append(Result(f"kernels: {kernel} (A isolated, B untrusted "
-                               f"with a cap)", "ms", a, b,
+    for kernel in data["uncounted"][0]:
+        a = [r[kernel] / 1e6 for r in data["uncounted"]]
+        b = [r[kernel] / 1e6 for r in data["capped"]]
+        results.append(Result(f"kernels: {kernel} (A untrusted uncounted, "
+                               f"B with a cap)", "ms", a, b,
                                ratios=[y / x for x, y in zip(a, b)],
                                target=TARGETS["kernels"]))
     return results, []
