@@ -439,7 +439,8 @@ fields_of(const PySandboxPolicy *policy)
 PyDoc_STRVAR(new_interpreter_doc,
 "new_interpreter($module, /, *, memory=268435456, threads=0,\n\
                 recursion_limit=0, env=(), modules=(),\n\
-                module_files={}, read=(), write=(), packages=())\n\
+                module_files={}, read=(), write=(), packages=(),\n\
+                memory_group=None)\n\
 --\n\
 \n\
 Create an untrusted interpreter and return its ID.\n\
@@ -447,7 +448,99 @@ Create an untrusted interpreter and return its ID.\n\
 Its policy grants nothing but what the keywords say (check_policy() has\n\
 them).  From an untrusted interpreter, the policy must be within the\n\
 creator's own.  A malformed policy, or a path granted that cannot be\n\
-opened, raises PolicyError.");
+opened, raises PolicyError.  With memory_group (a MemoryGroup; the host\n\
+only), what it holds counts against the group's budget too.");
+
+/* A memory group (PySandboxMemoryGroup): a budget for the interpreters
+ * created with it, together.  Made only by the host. */
+typedef struct {
+    PyObject_HEAD
+    PySandboxMemoryGroup *group;
+} MemoryGroupObject;
+
+static void
+memory_group_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PySandbox_FreeMemoryGroup(((MemoryGroupObject *)self)->group);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+memory_group_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Py_ssize_t budget;
+    static char *keywords[] = {"budget", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n:MemoryGroup",
+                                     keywords, &budget))
+    {
+        return NULL;
+    }
+    PySandboxMemoryGroup *group = PySandbox_NewMemoryGroup(budget);
+    if (group == NULL) {
+        return NULL;
+    }
+    MemoryGroupObject *self = (MemoryGroupObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PySandbox_FreeMemoryGroup(group);
+        return NULL;
+    }
+    self->group = group;
+    return (PyObject *)self;
+}
+
+static PyObject *
+memory_group_usage(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t used, budget;
+    PySandbox_GetMemoryGroupUsage(((MemoryGroupObject *)self)->group,
+                                  &used, &budget);
+    return Py_BuildValue("(nn)", used, budget);
+}
+
+static PyMethodDef memory_group_methods[] = {
+    {"usage", memory_group_usage, METH_NOARGS,
+     PyDoc_STR("usage($self, /)\n--\n\nReturn (used, budget) in bytes: "
+               "what the group's interpreters hold now, together.")},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(memory_group_doc,
+"MemoryGroup(budget)\n\
+--\n\
+\n\
+A budget in bytes (16 MiB to 1 TiB) for the untrusted interpreters created\n\
+with it (new_interpreter(memory_group=...)), together, beside each one's\n\
+own cap.  The host only.");
+
+static PyType_Slot memory_group_slots[] = {
+    {Py_tp_new, memory_group_new},
+    {Py_tp_dealloc, memory_group_dealloc},
+    {Py_tp_methods, memory_group_methods},
+    {Py_tp_doc, (void *)memory_group_doc},
+    {0, NULL},
+};
+
+static PyType_Spec memory_group_spec = {
+    .name = "_sandbox.MemoryGroup",
+    .basicsize = sizeof(MemoryGroupObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = memory_group_slots,
+};
+
+/* The group of *value*, a MemoryGroup (of any interpreter's _sandbox: the
+ * type is checked by its deallocator), or NULL with TypeError set. */
+static PySandboxMemoryGroup *
+memory_group_of(PyObject *value)
+{
+    if (Py_TYPE(value)->tp_dealloc != memory_group_dealloc) {
+        PyErr_Format(PyExc_TypeError, "memory_group must be a "
+                     "_sandbox.MemoryGroup, not %T", value);
+        return NULL;
+    }
+    return ((MemoryGroupObject *)value)->group;
+}
 
 static PyObject *
 sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -455,7 +548,35 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
     if (!_PyArg_NoPositional("new_interpreter", args)) {
         return NULL;
     }
-    PySandboxPolicy *policy = policy_from_fields(kwargs);
+    /* The group is not a field of the policy (check_policy() has none). */
+    PyObject *fields = kwargs, *group = NULL;
+    if (kwargs != NULL) {
+        if (PyDict_GetItemStringRef(kwargs, "memory_group", &group) < 0) {
+            return NULL;
+        }
+        if (group != NULL) {
+            fields = PyDict_Copy(kwargs);
+            if (fields == NULL
+                || PyDict_DelItemString(fields, "memory_group") < 0)
+            {
+                Py_XDECREF(fields);
+                Py_DECREF(group);
+                return NULL;
+            }
+        }
+    }
+    PySandboxPolicy *policy = policy_from_fields(fields);
+    if (fields != kwargs) {
+        Py_DECREF(fields);
+    }
+    if (policy != NULL && group != NULL && group != Py_None) {
+        PySandboxMemoryGroup *g = memory_group_of(group);
+        if (g == NULL || PySandboxPolicy_SetMemoryGroup(policy, g) < 0) {
+            PySandboxPolicy_Free(policy);
+            policy = NULL;
+        }
+    }
+    Py_XDECREF(group);
     if (policy == NULL) {
         return NULL;
     }
@@ -1021,7 +1142,16 @@ sandbox_exec(PyObject *module)
                               PyExc_SandboxRemoteError) < 0) {
         return -1;
     }
-    return 0;
+    PyObject *group_type = PyType_FromModuleAndSpec(module,
+                                                    &memory_group_spec, NULL);
+    if (group_type == NULL) {
+        return -1;
+    }
+    int rc = PyModule_AddObject(module, "MemoryGroup", group_type);
+    if (rc < 0) {
+        Py_DECREF(group_type);
+    }
+    return rc;
 }
 
 

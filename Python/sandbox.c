@@ -1320,6 +1320,16 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             (void)_PySandbox_Deny("interpreter", detail);
             return NULL;
         }
+        if (policy->group != NULL) {
+            (void)_PySandbox_Deny("interpreter", "a memory group in a "
+                                  "nested policy (what a nested "
+                                  "interpreter holds counts against its "
+                                  "creator's cap)");
+            return NULL;
+        }
+    }
+    if (policy->group != NULL && !_PySandbox_GroupHasRoom(policy->group)) {
+        return NULL;
     }
     /* Memory: the process's budget must have room left for a start. */
     Py_ssize_t total, budget;
@@ -1408,7 +1418,10 @@ create_interpreter(const PySandboxPolicy *policy,
     int too_big = (_PySandbox_HeapCreated(interp->sandbox) < 0
                    || (creator_state != NULL
                        && _PySandbox_LinkToCreator(&interp->sandbox->heap,
-                                                   &creator_state->heap) < 0));
+                                                   &creator_state->heap) < 0)
+                   || (policy->group != NULL
+                       && _PySandbox_LinkToGroup(&interp->sandbox->heap,
+                                                 policy->group) < 0));
     /* Its creator's end scans for children under the same lock: it either
        finds this one, or this one finds that it began.  And from now on
        jobs and ends may take it. */

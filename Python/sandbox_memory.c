@@ -106,7 +106,8 @@ account_decref(sandbox_account *account)
 }
 
 /* The refusal of *n* bytes, logged once for a run of refusals: by a cap
- * (*used* of *cap*: its own, or a creator's), or by the budget. */
+ * (*used* of *cap*: its own, or a creator's), by its memory group's
+ * budget (*budget* 2), or by the process's budget (*budget* 1). */
 static void
 refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
         Py_ssize_t cap, int budget)
@@ -115,7 +116,11 @@ refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
         return;
     }
     char detail[160];
-    if (budget) {
+    if (budget == 2) {
+        PyOS_snprintf(detail, sizeof(detail), "%zd bytes beyond the budget "
+                      "of its memory group (%zd of %zd used)", n, used, cap);
+    }
+    else if (budget) {
         PyOS_snprintf(detail, sizeof(detail), "%zd bytes beyond the "
                       "budget of all untrusted interpreters (%zd)", n,
                       _Py_atomic_load_ssize_relaxed(&total_budget));
@@ -163,7 +168,8 @@ _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
             accounts_sub(heap->account, a, n);
             if (log) {
                 refused(heap, n, _Py_atomic_load_ssize_relaxed(&a->used),
-                        _Py_atomic_load_ssize_relaxed(&a->cap), 0);
+                        _Py_atomic_load_ssize_relaxed(&a->cap),
+                        a->group ? 2 : 0);
             }
             return -1;
         }
@@ -475,25 +481,58 @@ _PySandbox_ClearHeap(struct _PySandboxHeap *heap)
     heap->account = NULL;
 }
 
+/* Make *parent* the parent of *heap*'s account: what it holds from its
+ * start counts against *parent* and the accounts above it, and from now
+ * on all it will hold.  Nothing of it runs yet. */
+static int
+link_account(struct _PySandboxHeap *heap, sandbox_account *parent,
+             PyObject *error, const char *refusal)
+{
+    sandbox_account *account = heap->account;
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&account->used);
+    for (sandbox_account *a = parent; a != NULL; a = a->parent) {
+        if (!account_add(a, used, 0)) {
+            accounts_sub(parent, a, used);
+            PyErr_SetString(error, refusal);
+            return -1;
+        }
+    }
+    _Py_atomic_add_ssize(&parent->refs, 1);
+    account->parent = parent;
+    return 0;
+}
+
 int
 _PySandbox_LinkToCreator(struct _PySandboxHeap *heap,
                          struct _PySandboxHeap *creator)
 {
-    /* What it holds from its start counts against its creators' caps,
-       and from now on all it will hold.  Nothing of it runs yet. */
-    sandbox_account *account = heap->account;
-    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&account->used);
-    for (sandbox_account *a = creator->account; a != NULL; a = a->parent) {
-        if (!account_add(a, used, 0)) {
-            accounts_sub(creator->account, a, used);
-            PyErr_SetString(PyExc_MemoryError, "no memory left under this "
-                            "interpreter's cap for another interpreter");
-            return -1;
-        }
+    return link_account(heap, creator->account, PyExc_MemoryError,
+                        "no memory left under this "
+                        "interpreter's cap for another interpreter");
+}
+
+int
+_PySandbox_LinkToGroup(struct _PySandboxHeap *heap,
+                       PySandboxMemoryGroup *group)
+{
+    /* The host's error, as for a group used up before the creation. */
+    return link_account(heap, &group->account, PyExc_RuntimeError,
+                        "cannot create an untrusted interpreter: the "
+                        "budget of its memory group is used up");
+}
+
+int
+_PySandbox_GroupHasRoom(PySandboxMemoryGroup *group)
+{
+    /* As for the process's budget: room for an interpreter's start. */
+    Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&group->account.used);
+    if (used > group->account.cap - SANDBOX_START_MEMORY) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create an untrusted "
+                        "interpreter: the budget of its memory group is "
+                        "used up");
+        return 0;
     }
-    _Py_atomic_add_ssize(&creator->account->refs, 1);
-    account->parent = creator->account;
-    return 0;
+    return 1;
 }
 
 
@@ -665,6 +704,25 @@ _PySandbox_InjectedSeen(PyInterpreterState *interp)
 
 /* The public C API (Include/cpython/sandbox.h) */
 
+/* What a cap or a group's budget may be: 16 MiB to 1 TiB, and at most
+ * what the host has (*field* is named in the PolicyError). */
+static int
+check_size(const char *field, Py_ssize_t bytes)
+{
+    if (bytes < SANDBOX_MIN_MEMORY || bytes > SANDBOX_MAX_MEMORY) {
+        return _PySandboxPolicy_ErrorInt(field, bytes,
+                                         "out of range (16MiB to 1TiB)");
+    }
+    Py_ssize_t available = _PySandbox_MemoryAvailable();
+    if (bytes > available) {
+        char reason[96];
+        PyOS_snprintf(reason, sizeof(reason), "more than this host can give "
+                      "(%zd bytes)", available);
+        return _PySandboxPolicy_ErrorInt(field, bytes, reason);
+    }
+    return 0;
+}
+
 int
 PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy, Py_ssize_t bytes)
 {
@@ -673,18 +731,67 @@ PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy, Py_ssize_t bytes)
                         "PySandboxPolicy_SetMemoryCap: policy is NULL");
         return -1;
     }
-    if (bytes < SANDBOX_MIN_MEMORY || bytes > SANDBOX_MAX_MEMORY) {
-        return _PySandboxPolicy_ErrorInt("memory", bytes,
-                                         "out of range (16MiB to 1TiB)");
-    }
-    Py_ssize_t available = _PySandbox_MemoryAvailable();
-    if (bytes > available) {
-        char reason[96];
-        PyOS_snprintf(reason, sizeof(reason), "more than this host can give "
-                      "(%zd bytes)", available);
-        return _PySandboxPolicy_ErrorInt("memory", bytes, reason);
+    if (check_size("memory", bytes) < 0) {
+        return -1;
     }
     policy->memory = bytes;
+    return 0;
+}
+
+PySandboxMemoryGroup *
+PySandbox_NewMemoryGroup(Py_ssize_t bytes)
+{
+    if (_PySandbox_CheckTrusted("PySandbox_NewMemoryGroup") < 0
+        || check_size("memory_budget", bytes) < 0)
+    {
+        return NULL;
+    }
+    PySandboxMemoryGroup *group = PyMem_RawCalloc(1, sizeof(*group));
+    if (group == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    group->account.refs = 1;
+    group->account.cap = bytes;
+    group->account.group = 1;
+    return group;
+}
+
+void
+PySandbox_FreeMemoryGroup(PySandboxMemoryGroup *group)
+{
+    if (group != NULL) {
+        account_decref(&group->account);
+    }
+}
+
+void
+PySandbox_GetMemoryGroupUsage(PySandboxMemoryGroup *group, Py_ssize_t *used,
+                              Py_ssize_t *budget)
+{
+    if (used != NULL) {
+        *used = _Py_atomic_load_ssize_relaxed(&group->account.used);
+    }
+    if (budget != NULL) {
+        *budget = group->account.cap;
+    }
+}
+
+int
+PySandboxPolicy_SetMemoryGroup(PySandboxPolicy *policy,
+                               PySandboxMemoryGroup *group)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetMemoryGroup: policy is NULL");
+        return -1;
+    }
+    if (group != NULL) {
+        _Py_atomic_add_ssize(&group->account.refs, 1);
+    }
+    PySandboxMemoryGroup *old = policy->group;
+    policy->group = group;
+    PySandbox_FreeMemoryGroup(old);
     return 0;
 }
 

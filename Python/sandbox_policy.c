@@ -299,6 +299,7 @@ PySandboxPolicy_Free(PySandboxPolicy *policy)
 {
     if (policy != NULL) {
         _PySandboxPolicy_Clear(policy);
+        PySandbox_FreeMemoryGroup(policy->group);
     }
     PyMem_RawFree(policy);
 }
@@ -488,6 +489,7 @@ int
 _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
 {
     *dest = *src;
+    dest->group = NULL;
     dest->env = dest->environ = NULL;
     dest->modules = dest->blocked = NULL;
     dest->module_files = NULL;

@@ -391,6 +391,126 @@ def test_a_budget_binds_all_tenants_together():
     assert lines[4] == f"(0, {96 * MiB})"
 
 
+def test_a_memory_group_binds_its_interpreters_together():
+    proc = run_host("""
+        import _sandbox, sandbox
+        group = _sandbox.MemoryGroup(64 * 2**20)
+        a = _sandbox.new_interpreter(memory=48 * 2**20, memory_group=group)
+        b = _sandbox.new_interpreter(memory=48 * 2**20, memory_group=group)
+        outside = _sandbox.new_interpreter(memory=48 * 2**20)
+        grow = "x = bytearray(30 * 2**20)"
+        def outcome(jail, source):
+            try:
+                _sandbox.exec(jail, source)
+                return "ran"
+            except _sandbox.RemoteError as exc:
+                return exc.type_name
+        print("a", outcome(a, grow))
+        print("b", outcome(b, grow))
+        print("denial", [d[2] for d in _sandbox.denials(b)
+                         if d[1] == "memory"][-1])
+        # An interpreter outside the group is not bound by it.
+        print("outside", outcome(outside, "x = bytearray(40 * 2**20)"))
+        # A nested interpreter of a member counts against the group.
+        _sandbox.exec(b, "import _sandbox\\n"
+                         "k = _sandbox.new_interpreter()\\n"
+                         "try:\\n"
+                         "    _sandbox.exec(k, 'x = bytearray(30 * 2**20)')\\n"
+                         "    r = 'ran'\\n"
+                         "except _sandbox.RemoteError as exc:\\n"
+                         "    r = exc.type_name")
+        print("nested", _sandbox.eval(b, "r"))
+        # Room again once a lets go.
+        _sandbox.exec(a, "del x")
+        print("b then", outcome(b, grow))
+        # No new member while the group is used up; a tenant cannot make
+        # a group.
+        _sandbox.exec(a, "y = []\\n"
+                         "try:\\n"
+                         "    while True: y.append(bytearray(2**20))\\n"
+                         "except MemoryError:\\n"
+                         "    pass")
+        try:
+            _sandbox.new_interpreter(memory_group=group)
+        except RuntimeError as exc:
+            print("creation:", exc)
+        print("tenant", outcome(a, "import _sandbox\\n"
+                                   "_sandbox.MemoryGroup(2**25)"))
+        print("process", sandbox.memory_budget()[1])
+        for jail in (a, b, outside):
+            _sandbox.end_interpreter(jail)
+        print("after", group.usage(), sandbox.memory_budget()[0])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["a ran", "b MemoryError",
+                         lines[2]], proc.stdout
+    assert "beyond the budget of its memory group" in lines[2]
+    assert lines[3:6] == ["outside ran", "nested MemoryError",
+                          "b then ran"], proc.stdout
+    assert lines[6] == ("creation: cannot create an untrusted interpreter: "
+                        "the budget of its memory group is used up")
+    assert lines[7] == "tenant sandbox.SandboxError"
+    assert lines[8] == "process 0"
+    assert lines[9] == f"after (0, {64 * MiB}) 0"
+
+
+@pytest.mark.parametrize("value, reason", [
+    (0, "out of range"), (MiB, "out of range"), (2**50, "out of range"),
+])
+def test_a_memory_group_refuses_a_bad_budget(value, reason):
+    import _sandbox, sandbox
+    with pytest.raises(sandbox.PolicyError) as info:
+        _sandbox.MemoryGroup(value)
+    assert info.value.field == "memory_budget"
+    assert reason in str(info.value)
+    with pytest.raises(sandbox.PolicyError):
+        sandbox.Pool(memory_budget=value)
+    with pytest.raises(ValueError, match="in-process"):
+        sandbox.Pool(memory_budget="64M", isolation="process")
+    with pytest.raises(TypeError, match="MemoryGroup"):
+        _sandbox.new_interpreter(memory_group=64 * MiB)
+
+
+def test_a_pool_budget_binds_its_jobs_and_never_stalls():
+    proc = run_host("""
+        import sandbox
+        policy = sandbox.Policy(memory="48M")
+        with sandbox.Pool(policy, size=2, memory_budget="64M") as pool:
+            futures = [pool.submit_source("import time\\n"
+                                          "x = bytearray(30 * 2**20)\\n"
+                                          "time.sleep(3)")
+                       for _ in range(2)]
+            outcomes = []
+            for f in futures:
+                try:
+                    f.result(timeout=60)
+                    outcomes.append("ran")
+                except sandbox.RemoteError as exc:
+                    outcomes.append(exc.type_name)
+            print(sorted(outcomes))
+            used, budget = pool.memory_usage()
+            print(used <= budget, budget)
+        # An idle domain holds memory; the pool ends it when it needs room
+        # to start another interpreter, so that fresh jobs go on.
+        policy = sandbox.Policy(memory="60M")
+        with sandbox.Pool(policy, size=1, memory_budget="64M") as pool:
+            pool.submit_source("keep = bytearray(54 * 2**20)",
+                               domain="a").result(timeout=60)
+            for _ in range(3):
+                pool.submit_source("pass").result(timeout=60)
+            print("fresh jobs ran")
+            r = pool.submit_source("print('keep' in globals())",
+                                   domain="a").result(timeout=60)
+            print("kept:", r.stdout.strip())
+        print(sandbox.memory_budget()[0])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "['MemoryError', 'ran']", f"True {64 * MiB}", "fresh jobs ran",
+        "kept: False", "0"], proc.stdout
+
+
 def test_what_nested_interpreters_hold_counts_against_their_creator():
     import _sandbox
     jail = _sandbox.new_interpreter(memory=64 * MiB)

@@ -125,10 +125,43 @@ PyAPI_FUNC(int) PySandboxPolicy_SetMemoryCap(PySandboxPolicy *policy,
 /* Set the most that all untrusted interpreters of the process may hold
  * together, beyond their own caps (0: no such budget, the default).  An
  * allocation beyond it fails inside the interpreter that asks, with
- * MemoryError; PySandbox_NewInterpreter() fails with MemoryError while
- * the budget is used up.  Only a trusted interpreter may call it.  Return
+ * MemoryError; PySandbox_NewInterpreter() fails (RuntimeError in a trusted
+ * interpreter, MemoryError in an untrusted one) while less than 8 MiB of
+ * the budget is left.  Only a trusted interpreter may call it.  Return
  * 0, or -1 with an exception set. */
 PyAPI_FUNC(int) PySandbox_SetMemoryBudget(Py_ssize_t bytes);
+
+/* A memory group: a budget for the untrusted interpreters created with a
+ * policy that names it (a pool's), together, beside each one's own cap.
+ * Opaque. */
+typedef struct _PySandboxMemoryGroup PySandboxMemoryGroup;
+
+/* Return a new memory group whose interpreters may hold *bytes* together
+ * (16 MiB to 1 TiB, and at most what this host has), or NULL with an
+ * exception set: ValueError (PolicyError) for a bad budget, MemoryError.
+ * An allocation beyond the budget fails inside the interpreter that asks,
+ * with MemoryError; PySandbox_NewInterpreter() fails with RuntimeError
+ * while less than 8 MiB of it is left.  Only a trusted interpreter may
+ * call it. */
+PyAPI_FUNC(PySandboxMemoryGroup *) PySandbox_NewMemoryGroup(Py_ssize_t bytes);
+
+/* Let go of the caller's reference to *group* (NULL is accepted).  The
+ * group lives on while a policy or an interpreter of it does. */
+PyAPI_FUNC(void) PySandbox_FreeMemoryGroup(PySandboxMemoryGroup *group);
+
+/* Store what the interpreters of *group* hold now, and its budget (either
+ * pointer may be NULL). */
+PyAPI_FUNC(void) PySandbox_GetMemoryGroupUsage(PySandboxMemoryGroup *group,
+                                               Py_ssize_t *used,
+                                               Py_ssize_t *budget);
+
+/* Make the interpreters that the host creates with *policy* count against
+ * *group*'s budget (NULL: none, the default); the policy holds a
+ * reference to it.  A policy with a group is refused to an untrusted
+ * creator: what its interpreters hold counts against its own cap.  Return
+ * 0, or -1 with ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetMemoryGroup(PySandboxPolicy *policy,
+                                               PySandboxMemoryGroup *group);
 
 /* Store what untrusted interpreter *interp* holds now, its cap, and the
  * most it held since its last job began (any pointer may be NULL).  What

@@ -52,6 +52,10 @@ typedef struct {
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
     Py_ssize_t memory;          /* the memory cap in bytes; 0: the default */
+    /* The memory group whose budget it counts against too, referenced
+       (PySandboxPolicy_SetMemoryGroup()); never in an interpreter's own
+       copy, where its account's parent holds the group. */
+    struct _PySandboxMemoryGroup *group;
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
     int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
                                    Python's default */
@@ -139,13 +143,22 @@ typedef struct sandbox_block {
  * interpreters it created (its descendants) hold.  Reference counted: an
  * interpreter's account lives as long as it or one of its descendants
  * does, which may outlive it (abandoned), and each account holds its
- * creator's.  Atomic counters. */
+ * creator's.  Atomic counters.  A memory group's budget is an account
+ * too (PySandbox_NewMemoryGroup()): the parent of its members' own. */
 typedef struct sandbox_account {
     Py_ssize_t refs;
     Py_ssize_t used;
     Py_ssize_t cap;             /* PY_SSIZE_T_MAX until it is created */
-    struct sandbox_account *parent;     /* its untrusted creator's */
+    struct sandbox_account *parent;     /* its untrusted creator's, or its
+                                           memory group's */
+    int group;                  /* a memory group's budget */
 } sandbox_account;
+
+/* PySandboxMemoryGroup: its account first, so that the last reference
+ * frees both (account_decref()). */
+struct _PySandboxMemoryGroup {
+    sandbox_account account;
+};
 
 /* What an untrusted interpreter holds, counted against its cap
  * (PyInterpreterState.obmalloc->sandbox points here). */
@@ -517,6 +530,13 @@ extern void _PySandbox_HeapUncharge(struct _PySandboxHeap *heap,
  * MemoryError set if that does not fit. */
 extern int _PySandbox_LinkToCreator(struct _PySandboxHeap *heap,
                                     struct _PySandboxHeap *creator);
+/* The same for a host's interpreter created with a memory group: against
+ * the group's budget. */
+extern int _PySandbox_LinkToGroup(struct _PySandboxHeap *heap,
+                                  PySandboxMemoryGroup *group);
+/* Whether *group* has room for an interpreter's start: 1, or 0 with
+ * RuntimeError set. */
+extern int _PySandbox_GroupHasRoom(PySandboxMemoryGroup *group);
 /* (used, cap) of *heap*, what sandbox.allowed() shows as ("Python",
  * "memory"); and its peak since the last reset, which a reset sets to
  * what it uses now. */

@@ -77,7 +77,8 @@ class Interpreter:
     attribute; eval() and call() leave their Result in last_result.
     """
 
-    def __init__(self, policy=None, *, _inner_wall_off=False):
+    def __init__(self, policy=None, *, _inner_wall_off=False,
+                 _memory_group=None):
         _require_engine()
         self.policy = policy = check_policy(policy)
         self.last_result = None
@@ -96,8 +97,13 @@ class Interpreter:
             self._id = self._worker.interp_id
             self._finalizer = weakref.finalize(self, self._worker.kill)
             return
-        # A path that cannot be opened raises PolicyError there.
-        self._id = _sandbox.new_interpreter(**policy._engine())
+        # A path that cannot be opened raises PolicyError there.  A pool's
+        # memory group (a _sandbox.MemoryGroup) is the engine's, not a
+        # field of the policy.
+        fields = policy._engine()
+        if _memory_group is not None:
+            fields["memory_group"] = _memory_group
+        self._id = _sandbox.new_interpreter(**fields)
         self._finalizer = weakref.finalize(self, _end, self._id)
 
     @property

@@ -1,12 +1,17 @@
 """sandbox.Pool: fresh untrusted interpreters, made ahead of demand."""
 
+import _sandbox
 import collections
 import concurrent.futures
 import queue
 import threading
 
 from ._interpreter import Interpreter, _require_engine
-from ._policy import check_policy
+from ._policy import check_policy, parse_size
+
+# What a memory group must have left for the start of an interpreter
+# (SANDBOX_START_MEMORY in the engine): below it, the pool waits.
+_START_MEMORY = 8 * 1024 * 1024
 
 __all__ = ["Pool"]
 
@@ -29,14 +34,30 @@ class Pool:
     state; jobs of different domains, and jobs without one, never share
     an interpreter.  The pool keeps the interpreters of the *size* domains
     used last.
+
+    *memory_budget* (bytes, or a size such as "1G") bounds what the pool's
+    interpreters hold together, beside each one's cap (policy.memory): an
+    allocation beyond it fails inside the interpreter that asks, with
+    MemoryError, and the pool makes no new interpreter until there is room
+    again.  The interpreters kept ready count against it too.  It binds
+    in-process interpreters only: with isolation "process", each worker is
+    bounded by its own cap.
     """
 
     def __init__(self, policy=None, size=4, *, workers=None,
-                 isolation=None):
+                 isolation=None, memory_budget=None):
         _require_engine()
         policy = check_policy(policy)
         if isolation is not None:
             policy = policy.replace(isolation=isolation)
+        self._memory_group = None
+        if memory_budget is not None:
+            if policy.isolation == "process":
+                raise ValueError("memory_budget binds in-process "
+                                 "interpreters; with isolation 'process' "
+                                 "each worker is bounded by its own cap")
+            self._memory_group = _sandbox.MemoryGroup(
+                parse_size(memory_budget, "memory_budget"))
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, not {size!r}")
         workers = size if workers is None else workers
@@ -58,12 +79,35 @@ class Pool:
                                         name="sandbox-pool-filler")
         self._filler.start()
 
+    def _has_room(self):
+        if self._memory_group is None:
+            return True
+        used, budget = self._memory_group.usage()
+        return used <= budget - _START_MEMORY
+
+    def _make_room(self):
+        # The budget is used up: an idle domain's interpreter goes first
+        # (the one used least recently), else wait until a job lets go.
+        with self._kept_lock:
+            old = (self._kept.popitem(last=False)[1] if self._kept
+                   else None)
+        if old is not None:
+            old.close()
+        else:
+            self._closed.wait(0.05)
+
     def _fill(self):
         while not self._closed.is_set():
+            if not self._has_room():
+                self._make_room()
+                continue
             try:
-                interp = Interpreter(self.policy)
-            except BaseException as exc:     # reported to the next job
-                self._error = exc
+                interp = Interpreter(self.policy,
+                                     _memory_group=self._memory_group)
+            except BaseException as exc:
+                if isinstance(exc, RuntimeError) and not self._has_room():
+                    continue                # taken since the check
+                self._error = exc           # reported to the next job
                 self._ready.put(None)
                 return
             while True:
@@ -118,6 +162,13 @@ class Pool:
                 evicted.append(self._kept.popitem(last=False)[1])
         for old in evicted:
             old.close()
+
+    def memory_usage(self):
+        """(used, budget) in bytes: what the pool's interpreters hold now,
+        together, and its memory_budget; None without one."""
+        if self._memory_group is None:
+            return None
+        return self._memory_group.usage()
 
     def _check_domain(self, domain):
         if domain is not None:
