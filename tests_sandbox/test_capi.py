@@ -95,3 +95,12 @@ def test_trusted_macro_denies_and_logs_in_an_untrusted_interpreter(probe):
             ("trusted", "trusted_only"), ("trusted", "(C code)")]
     finally:
         _interpreters.destroy(interp)
+
+
+@pytest.mark.skipif(not UNTRUSTED_BUILD,
+                    reason="needs a CPython configured --with-untrusted")
+def test_a_memory_group_from_c_outlives_its_handle(probe):
+    budget, during, after = probe.memory_group()
+    assert budget == 32 * 2**20
+    assert 0 < during < 24 * 2**20
+    assert after == 0

@@ -175,6 +175,42 @@ ext_query(PyObject *Py_UNUSED(module), PyObject *args)
     }
     return PySandbox_ExtendedQuery(interp);
 }
+
+/* A memory group as an embedder would use it: the policy and the caller's
+ * handle freed while the interpreter lives, which keeps the group.
+ * Return (budget, used while it lives, used after its end). */
+static PyObject *
+memory_group(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
+{
+    PySandboxMemoryGroup *group = PySandbox_NewMemoryGroup(32 << 20);
+    if (group == NULL) {
+        return NULL;
+    }
+    PySandboxPolicy *policy = PySandboxPolicy_New();
+    if (policy == NULL
+        || PySandboxPolicy_SetMemoryCap(policy, 24 << 20) < 0
+        || PySandboxPolicy_SetMemoryGroup(policy, group) < 0)
+    {
+        PySandboxPolicy_Free(policy);
+        PySandbox_FreeMemoryGroup(group);
+        return NULL;
+    }
+    PyInterpreterState *interp = PySandbox_NewInterpreter(policy);
+    PySandboxPolicy_Free(policy);
+    if (interp == NULL) {
+        PySandbox_FreeMemoryGroup(group);
+        return NULL;
+    }
+    Py_ssize_t budget, during, after;
+    PySandbox_GetMemoryGroupUsage(group, &during, &budget);
+    int rc = PySandbox_EndInterpreter(interp);
+    PySandbox_GetMemoryGroupUsage(group, &after, NULL);
+    PySandbox_FreeMemoryGroup(group);
+    if (rc < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(nnn)", budget, during, after);
+}
 #endif  /* Py_UNTRUSTED */
 
 static PyMethodDef probe_methods[] = {
@@ -187,6 +223,7 @@ static PyMethodDef probe_methods[] = {
     {"check_member", check_member, METH_VARARGS, NULL},
     {"check_value", check_value, METH_VARARGS, NULL},
     {"ext_query", ext_query, METH_VARARGS, NULL},
+    {"memory_group", memory_group, METH_NOARGS, NULL},
 #endif
     {"trusted_only", trusted_only, METH_NOARGS, NULL},
     {"check_trusted", check_trusted, METH_NOARGS, NULL},
