@@ -254,7 +254,7 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
-    "memory", "threads", "recursion_limit", "env", "modules",
+    "memory", "time", "threads", "recursion_limit", "env", "modules",
     "module_files", "read", "write", "packages",
 };
 
@@ -266,6 +266,22 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     if (strcmp(name, "memory") == 0) {
         return (bytes_of(name, value, &n) < 0 ? -1
                 : PySandboxPolicy_SetMemoryCap(policy, n));
+    }
+    if (strcmp(name, "time") == 0) {
+        double seconds;
+        if (PyBool_Check(value)
+            || !(PyLong_Check(value) || PyFloat_Check(value)))
+        {
+            return _PySandboxPolicy_ErrorObject(name, value,
+                                                "expected seconds");
+        }
+        seconds = PyFloat_AsDouble(value);
+        if (seconds == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return _PySandboxPolicy_ErrorObject(name, value,
+                                                "out of range");
+        }
+        return PySandboxPolicy_SetTimeLimit(policy, seconds);
     }
     if (strcmp(name, "threads") == 0) {
         return (count_of(name, value, &n) < 0 ? -1
@@ -423,8 +439,9 @@ fields_of(const PySandboxPolicy *policy)
         }
     }
     return Py_BuildValue(
-        "{s:n, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
+        "{s:n, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
+        "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
         "threads", policy->max_threads,
         "recursion_limit", _PySandboxPolicy_RecursionLimit(policy),
         "env", sorted_tuple(policy->env, policy->n_env, 0),
@@ -437,7 +454,7 @@ fields_of(const PySandboxPolicy *policy)
 
 
 PyDoc_STRVAR(new_interpreter_doc,
-"new_interpreter($module, /, *, memory=268435456, threads=0,\n\
+"new_interpreter($module, /, *, memory=268435456, time=30.0, threads=0,\n\
                 recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
                 memory_group=None)\n\
@@ -590,7 +607,7 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 
 
 PyDoc_STRVAR(check_policy_doc,
-"check_policy($module, /, *, memory=268435456, threads=0,\n\
+"check_policy($module, /, *, memory=268435456, time=30.0, threads=0,\n\
              recursion_limit=0, env=(), modules=(), module_files={},\n\
              read=(), write=(), packages=())\n\
 --\n\
@@ -599,6 +616,8 @@ Check a policy and return its fields as the engine keeps them.\n\
 \n\
 memory           the most memory it holds, in bytes (16 MiB to 1 TiB,\n\
                  and at most what the host has)\n\
+time             the wall-clock seconds of each job (more than 0, at\n\
+                 most a week)\n\
 threads          threads at once besides the job's (0 to 1024)\n\
 recursion_limit  the highest recursion limit its code may set (0:\n\
                  Python's default, 1000)\n\

@@ -328,6 +328,10 @@ _PySandbox_HandlePending(PyThreadState *tstate)
                         "code no longer runs");
         return -1;
     }
+    if (state != NULL && _PySandbox_TimeExpired(state)) {
+        /* Its job's deadline passed: the same, until its next job. */
+        return _PySandbox_RaiseTimeLimit(state);
+    }
     _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
     if (state != NULL) {
         _PySandbox_FreeDeferred(tstate);
@@ -582,7 +586,9 @@ _PySandbox_IsEnding(PyInterpreterState *interp)
 int
 _PySandbox_SkipHandlers(PyThreadState *tstate)
 {
-    return _PySandbox_IsStopped(tstate->interp);
+    return (_PySandbox_IsStopped(tstate->interp)
+            || (tstate->interp->sandbox != NULL
+                && _PySandbox_TimeExpired(tstate->interp->sandbox)));
 }
 
 int
@@ -1301,6 +1307,17 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                               "(threads %zd > %zd)", policy->max_threads,
                               creator_state->policy.max_threads);
             }
+            else if (policy->time_limit != 0
+                     && policy->time_limit
+                        > _PySandbox_TimeLimit(&creator_state->policy))
+            {
+                PyOS_snprintf(detail, sizeof(detail),
+                              "a nested policy wider than its creator's "
+                              "(time %g s > %g s)",
+                              (double)policy->time_limit / 1e9,
+                              (double)_PySandbox_TimeLimit(
+                                  &creator_state->policy) / 1e9);
+            }
             else if (policy->memory != 0
                      && policy->memory
                         > _PySandboxPolicy_MemoryCap(&creator_state->policy))
@@ -1346,6 +1363,11 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         /* No cap of its own: its creator's.  What it holds counts against
            its creator's cap too (_PySandbox_LinkToCreator()). */
         sized.memory = _PySandboxPolicy_MemoryCap(&creator_state->policy);
+        policy = &sized;
+    }
+    if (creator_state != NULL && policy->time_limit == 0) {
+        /* No time limit of its own: its creator's. */
+        sized.time_limit = _PySandbox_TimeLimit(&creator_state->policy);
         policy = &sized;
     }
     return create_interpreter(policy, creator_state);

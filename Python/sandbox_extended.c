@@ -420,6 +420,17 @@ PySandbox_ExtendedQuery(PyInterpreterState *interp)
     }
     Py_XDECREF(key);
     Py_XDECREF(memory);
+    /* The time limit: (seconds of the job that runs, limit). */
+    double elapsed, limit;
+    _PySandbox_TimeUsage(state, &elapsed, &limit);
+    key = (result != NULL ? Py_BuildValue("(ss)", "Python", "time") : NULL);
+    PyObject *time = key != NULL ? Py_BuildValue("(dd)", elapsed, limit)
+                                 : NULL;
+    if (time == NULL || PyDict_SetItem(result, key, time) < 0) {
+        Py_CLEAR(result);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(time);
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
         PyObject *key = Py_BuildValue("(ss)", copy[i].group, copy[i].type);
         PyObject *value = key ? ext_entry_value(&copy[i]) : NULL;

@@ -382,6 +382,9 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
            creator has left (PySandbox_NewInterpreter()). */
         || (policy->memory != 0
             && policy->memory > _PySandboxPolicy_MemoryCap(outer))
+        /* The same for the time limit (its creator's). */
+        || (policy->time_limit != 0
+            && policy->time_limit > _PySandbox_TimeLimit(outer))
         || (_PySandboxPolicy_RecursionLimit(policy)
             > _PySandboxPolicy_RecursionLimit(outer)))
     {

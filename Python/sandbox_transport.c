@@ -674,7 +674,11 @@ capture_exception(job_outcome *out)
     out->type_name = raw_text(name, TYPE_NAME_LIMIT, Py_TYPE(exc)->tp_name);
     Py_XDECREF(name);
 
+    /* A stopped job's message is read too (its own __str__ does not run:
+       _PySandbox_EngineCaptures()). */
+    _PySandbox_EngineCaptures(1);
     PyObject *message = PyObject_Str(exc);
+    _PySandbox_EngineCaptures(0);
     out->message = raw_text(message, MESSAGE_LIMIT, "<str() failed>");
     Py_XDECREF(message);
 
@@ -707,6 +711,37 @@ capture_exception(job_outcome *out)
     }
     PyErr_Clear();
     Py_DECREF(exc);
+}
+
+/* A job that failed once its deadline passed was stopped by its time
+ * limit, whatever exception its unwinding turned the stop into (a
+ * RemoteError of a nested job stopped at the same deadline, an error of
+ * a handler): the host is told so.  Its traceback stays. */
+static void
+stopped_by_limit(PyInterpreterState *interp, job_outcome *out)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL || !_PySandbox_TimeExpired(state)
+        || (out->type_name != NULL
+            && strcmp(out->type_name, "sandbox.SandboxLimitExceeded") == 0))
+    {
+        return;
+    }
+    char detail[96];
+    _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
+    char *type_name = _PyMem_RawStrdup("sandbox.SandboxLimitExceeded");
+    char *message = _PyMem_RawStrdup(detail);
+    if (type_name == NULL || message == NULL) {
+        PyMem_RawFree(type_name);
+        PyMem_RawFree(message);
+        return;
+    }
+    PyMem_RawFree(out->type_name);
+    PyMem_RawFree(out->message);
+    out->type_name = type_name;
+    out->message = message;
+    out->has_exit_code = 0;
+    xfer_clear(&out->exit_code);
 }
 
 /* "module:qualname" -> the object, imported and looked up inside. */
@@ -788,6 +823,7 @@ run_job(PyInterpreterState *interp, job_kind kind, const char *text,
 done:
     if (result == NULL) {
         capture_exception(out);
+        stopped_by_limit(interp, out);
     }
     else {
         out->kind = OUTCOME_OK;
@@ -911,17 +947,24 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
         xfer_clear(&encoded_args);
         return release(interp, held);
     }
-    /* The peak of its memory is the job's. */
+    /* The peak of its memory is the job's; and its time limit starts. */
     (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
+    _PySandboxJobTimer timer;
+    if (_PySandbox_JobTimerStart(&timer, interp) < 0) {
+        xfer_clear(&encoded_args);
+        return release(interp, 1);
+    }
     job_outcome out = {0};
     PyThreadState *host = PyThreadState_Get();
     PyThreadState *tstate = _PyThreadState_NewBound(
         interp, _PyThreadState_WHENCE_EXEC);
     if (tstate == NULL) {
+        _PySandbox_JobTimerStop(&timer);
         _PySandbox_Leave(interp);
         xfer_clear(&encoded_args);
         return PyErr_NoMemory();
     }
+    _PySandbox_PushJobTimer(&timer);
     (void)PyThreadState_Swap(tstate);
     if (_PyInterpreterState_SetRunningMain(interp) < 0) {
         fail_with_current(&out);
@@ -940,6 +983,8 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
        good, its end refused. */
     PyThreadState_Clear(tstate);
     PyThreadState_DeleteCurrent();
+    _PySandbox_PopJobTimer(&timer);
+    _PySandbox_JobTimerStop(&timer);
     _PySandbox_Leave(interp);
     xfer_clear(&encoded_args);
     (void)PyThreadState_Swap(host);
@@ -1204,15 +1249,23 @@ _PySandbox_RunHere(const char *op, const char *text, const char *filename,
     /* The test switch (Python/sandbox_worker.c) leaves the interpreter
        trusted: none of the engine's state. */
     int untrusted = tstate->interp->sandbox != NULL;
-    if (untrusted && _PySandbox_CheckJobStack() < 0) {
+    _PySandboxJobTimer timer;
+    if (untrusted && (_PySandbox_CheckJobStack() < 0
+                      || _PySandbox_JobTimerStart(&timer, tstate->interp) < 0))
+    {
         fail_with_current(&out);
     }
     else {
+        if (untrusted) {
+            _PySandbox_PushJobTimer(&timer);
+        }
         run_job(tstate->interp, kind, text,
                 filename != NULL ? filename : "<string>", &encoded_args,
                 &out);
         if (untrusted) {
             _PySandbox_FreeDeferred(tstate);
+            _PySandbox_PopJobTimer(&timer);
+            _PySandbox_JobTimerStop(&timer);
         }
     }
     xfer_clear(&encoded_args);

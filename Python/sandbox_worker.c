@@ -896,7 +896,8 @@ send_answer(PyObject *answer, PyObject *job_id)
     return rc;
 }
 
-/* The start's second frame: {"memory", "threads", "ports", "require"};
+/* The start's second frame: {"memory", "threads", "ports", "require",
+ * "time"};
  * fence the process with it and answer the start. */
 static void
 fence_and_answer(PyInterpreterState *interp)
@@ -941,6 +942,16 @@ fence_and_answer(PyInterpreterState *interp)
     unsigned long long bytes = PyLong_AsUnsignedLongLongMask(memory);
     Py_ssize_t more = PyLong_AsSsize_t(threads);
     if (PyErr_Occurred()) {
+        start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
+    }
+    /* Each job's time limit (Python/sandbox_time.c), inside; the host
+       kills a worker whose answer does not come in time. */
+    PyObject *seconds = PyDict_GetItemString(hello, "time");
+    if (seconds != NULL
+        && (!PyFloat_CheckExact(seconds)
+            || PySandboxPolicy_SetTimeLimit(&state->policy,
+                                            PyFloat_AS_DOUBLE(seconds)) < 0))
+    {
         start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
     }
     PyObject *layers = _PySandbox_Fence(state, bytes, more, numbers,

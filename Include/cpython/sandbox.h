@@ -179,6 +179,16 @@ PyAPI_FUNC(int) PySandbox_GetMemoryUsage(PyInterpreterState *interp,
 PyAPI_FUNC(int) PySandbox_MemoryAlloc(Py_ssize_t bytes);
 PyAPI_FUNC(void) PySandbox_MemoryFree(Py_ssize_t bytes);
 
+/* Limit each job (PySandbox_Exec(), _Eval(), _Call()) in an interpreter
+ * of *policy* to *seconds* of wall-clock time (more than 0, at most a
+ * week; without it, 30 seconds, or a nested interpreter's creator's): at
+ * the deadline its code gets SandboxLimitExceeded at every check until
+ * the job has unwound, and its except, finally and with blocks no longer
+ * run.  A job run inside another job never outlives the outer one's
+ * deadline.  Return 0, or -1 with ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetTimeLimit(PySandboxPolicy *policy,
+                                             double seconds);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.

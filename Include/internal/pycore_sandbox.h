@@ -79,6 +79,25 @@ extern int _PySandbox_IsEnding(PyInterpreterState *interp);
 /* Is untrusted *interp* stopped: its end began, or its creator's? */
 extern int _PySandbox_IsStopped(PyInterpreterState *interp);
 
+/* PyErr_CheckSignals() (Modules/signalmodule.c): C code that polls for
+ * signals polls for an untrusted interpreter's stop and its job's time
+ * limit too (Python/sandbox_time.c).  -1 with SandboxLimitExceeded set,
+ * else 0.  The engine's eval-breaker bit is set before either happens, so
+ * the test is one load and a branch, never taken in a trusted
+ * interpreter. */
+extern int _PySandbox_CheckStopSlow(PyThreadState *tstate);
+static inline int
+_PySandbox_CheckStop(PyThreadState *tstate)
+{
+    if (tstate != NULL
+        && (_Py_atomic_load_uintptr_relaxed(&tstate->eval_breaker)
+            & _PY_SANDBOX_BIT))
+    {
+        return _PySandbox_CheckStopSlow(tstate);
+    }
+    return 0;
+}
+
 /* Deny the current (untrusted) interpreter *resource*: log it with its
  * full *detail* and the Python code's location, and set a generic
  * SandboxError (EACCES).  Return -1.  The one way every check denies. */
@@ -142,6 +161,14 @@ extern int _PySandbox_CheckCodeReplaceSlow(
  * recursion limit is a count of calls, not a measure of the stack, so a
  * small stack would let deep recursion overflow it. */
 #define _PySandbox_MIN_THREAD_STACK ((Py_ssize_t)8 * 1024 * 1024)
+
+#else   /* !Py_UNTRUSTED */
+
+static inline int
+_PySandbox_CheckStop(PyThreadState *Py_UNUSED(tstate))
+{
+    return 0;
+}
 
 #endif  /* Py_UNTRUSTED */
 

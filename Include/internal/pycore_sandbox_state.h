@@ -56,6 +56,8 @@ struct _PySandboxPolicy {
        (PySandboxPolicy_SetMemoryGroup()); never in an interpreter's own
        copy, where its account's parent holds the group. */
     struct _PySandboxMemoryGroup *group;
+    PyTime_t time_limit;        /* a job's wall-clock limit in ns; 0: the
+                                   default (or a nested one's creator's) */
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
     int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
                                    Python's default */
@@ -120,6 +122,11 @@ _PySandboxPolicy_RecursionLimit(const PySandboxPolicy *policy)
 /* What the process's budget must have left for an interpreter to be
  * created (one starts with 3 to 5 MiB). */
 #define SANDBOX_START_MEMORY ((Py_ssize_t)8 * 1024 * 1024)
+
+/* The wall-clock limit of a job (Python/sandbox_time.c), in nanoseconds:
+ * without one in the policy, and the most a policy may give (a week). */
+#define SANDBOX_DEFAULT_TIME ((PyTime_t)30 * 1000000000)
+#define SANDBOX_MAX_TIME ((PyTime_t)7 * 24 * 3600 * 1000000000)
 
 static inline Py_ssize_t
 _PySandboxPolicy_MemoryCap(const PySandboxPolicy *policy)
@@ -293,7 +300,23 @@ struct _PySandboxState {
     PyTime_t abandoned_at;
     int fds_closed;
     struct _PySandboxState *next_abandoned;
+    /* A job's deadline passed (Python/sandbox_time.c): its code stops
+       until the next job begins; and whether that was logged (atomic). */
+    int time_expired;
+    int time_reported;
 };
+
+/* A job's deadline, on the stack of the job's thread from its start to
+ * its end, and in the list of the watchdog (Python/sandbox_time.c). */
+typedef struct _PySandboxJobTimer {
+    PyInterpreterState *interp;
+    PyTime_t start;             /* monotonic, ns */
+    PyTime_t deadline;
+    int expired;                /* under the watchdog's mutex */
+    struct _PySandboxJobTimer *next;    /* the watchdog's list */
+    struct _PySandboxJobTimer *outer;   /* the job this one interrupted on
+                                           its thread (a creator's) */
+} _PySandboxJobTimer;
 
 
 /* Where importlib looks for bytecode (restrict_config()): never there. */
@@ -544,6 +567,33 @@ extern void _PySandbox_HeapUsage(struct _PySandboxHeap *heap,
                                  Py_ssize_t *used, Py_ssize_t *cap);
 extern Py_ssize_t _PySandbox_HeapPeak(struct _PySandboxHeap *heap,
                                       int reset);
+/* The time limit (Python/sandbox_time.c).  A job's timer starts once
+ * its interpreter is entered, and stops before it is left; Push and Pop
+ * make it the innermost job of the thread, whose deadline binds the jobs
+ * that it runs in nested interpreters.  Start: 0, or -1 with an exception
+ * set. */
+extern int _PySandbox_JobTimerStart(_PySandboxJobTimer *timer,
+                                    PyInterpreterState *interp);
+extern void _PySandbox_JobTimerStop(_PySandboxJobTimer *timer);
+extern void _PySandbox_PushJobTimer(_PySandboxJobTimer *timer);
+extern void _PySandbox_PopJobTimer(_PySandboxJobTimer *timer);
+extern _PySandboxJobTimer *_PySandbox_CurrentJobTimer(void);
+/* A policy's limit in ns, the default if it has none. */
+extern PyTime_t _PySandbox_TimeLimit(const PySandboxPolicy *policy);
+/* Whether the deadline of a job of *state*'s interpreter passed; and
+ * SandboxLimitExceeded for it (logged once per job): -1. */
+extern int _PySandbox_TimeExpired(struct _PySandboxState *state);
+/* Around the engine's capture of a job's exception: C code that polls for
+ * signals is not stopped there (Python code still is). */
+extern void _PySandbox_EngineCaptures(int on);
+extern int _PySandbox_RaiseTimeLimit(struct _PySandboxState *state);
+/* "time limit of 2 s exceeded", its message. */
+extern void _PySandbox_TimeLimitDetail(struct _PySandboxState *state,
+                                       char *buf, size_t size);
+/* Seconds of the job that runs on this thread in *state*'s interpreter
+ * (0 without one), and its limit: ("Python", "time") of a query. */
+extern void _PySandbox_TimeUsage(struct _PySandboxState *state,
+                                 double *elapsed, double *limit);
 /* Bytes that all untrusted interpreters of the process hold, and the
  * budget (PY_SSIZE_T_MAX: none). */
 extern void _PySandbox_MemoryTotal(Py_ssize_t *used, Py_ssize_t *budget);

@@ -301,12 +301,15 @@ def run_command(args, parser):
             return code & 0xFF
         print(code, file=sys.stderr)
         return EXIT_RAISED
+    if error.type_name == "sandbox.SandboxLimitExceeded":
+        # One line: its code could not run, not even to format where it
+        # was (the denial log has that).
+        print(f"{parser.prog}: {error.message}", file=sys.stderr)
+        return EXIT_LIMIT
     sys.stderr.write(error.traceback)
     sys.stderr.flush()
     if error.type_name == "sandbox.SandboxError":
         return EXIT_DENIED
-    if error.type_name == "sandbox.SandboxLimitExceeded":
-        return EXIT_LIMIT
     return EXIT_RAISED
 
 

@@ -550,6 +550,9 @@ class Policy:
             # The default is the engine's: for a nested interpreter, half
             # of what its creator has left, at most the default.
             fields["memory"] = self.memory
+        if self.time != _DEFAULTS["time"]:
+            # The same: for a nested interpreter, its creator's.
+            fields["time"] = self.time
         return fields
 
     def __ge__(self, other):

@@ -58,6 +58,11 @@ def send_frame(sock, value):
     sock.sendall(pack_frame(value))
 
 
+# How long after a job's time the host waits for the answer of the stop
+# inside before it kills the worker.
+_STOP_GRACE = 0.5
+
+
 def _recv_exactly(sock, size, deadline):
     chunks = []
     while size:
@@ -200,7 +205,8 @@ class Worker:
         ports = sorted({int(entry.rpartition(":")[2])
                         for entry in policy.net})
         hello = {"memory": policy.memory, "threads": policy.threads,
-                 "ports": ports, "require": list(policy.require_layers)}
+                 "ports": ports, "require": list(policy.require_layers),
+                 "time": float(policy.time)}
         try:
             self._sock.sendall(_HEADER.pack(len(start)) + start
                                + pack_frame(hello))
@@ -284,7 +290,10 @@ class Worker:
             self._sock.sendall(frame)
         except OSError as exc:
             self._lose(f"its socket failed ({exc.strerror})")
-        deadline = time.monotonic() + self.policy.time
+        # The job's code stops inside at the policy's time, and the worker
+        # answers (and serves the next job); the kill is for what does not
+        # stop (a blocking call, a C loop): a little later.
+        deadline = time.monotonic() + self.policy.time + _STOP_GRACE
         while True:
             left = deadline - time.monotonic()
             answer = self._receive(max(left, 0.001), "job",

@@ -1,0 +1,319 @@
+/* Untrusted interpreters: the time limit of a job.
+ *
+ * Each job (PySandbox_Exec(), _Eval(), _Call(): Python/sandbox_transport.c)
+ * runs under its interpreter's policy's wall-clock limit, and a job that a
+ * job of an untrusted creator runs in a nested interpreter never beyond
+ * its creator's deadline.  A watchdog thread of the process (one for all
+ * interpreters, started with the first job) sleeps until the earliest
+ * deadline of the jobs that run; at a deadline it marks the interpreter
+ * expired and sets the engine's eval-breaker bit in all its threads.  From
+ * then on, until its next job begins, each check of the bit raises
+ * SandboxLimitExceeded: the entry of every Python function and loops
+ * (_PySandbox_HandlePending()), and C code that polls for signals
+ * (PyErr_CheckSignals(), through _PySandbox_CheckStop()); and the
+ * evaluator skips its handlers (except, finally, with:
+ * _PySandbox_SkipHandlers()), so that its code cannot catch the stop.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst, Doc/sandbox/time.rst);
+ * compiled only with Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "pycore_ceval.h"         // _Py_set_eval_breaker_bit_all()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h"
+
+#ifdef Py_UNTRUSTED
+
+#include <math.h>                 // isfinite()
+#include <pthread.h>
+
+/* The jobs that run with a deadline, and the watchdog that waits for the
+ * earliest.  The list holds a job from its start to its end, while its
+ * interpreter is entered: an interpreter it points to cannot end. */
+static pthread_mutex_t watch_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond;
+static int watch_started;
+static _PySandboxJobTimer *watch_list;
+
+/* The monotonic clock, as the condition variable's. */
+static PyTime_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (PyTime_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* At a deadline: its interpreter's code stops until its next job. */
+static void
+expire(_PySandboxJobTimer *timer)
+{
+    struct _PySandboxState *state = timer->interp->sandbox;
+    timer->expired = 1;
+    _Py_atomic_store_int(&state->time_expired, 1);
+    _Py_set_eval_breaker_bit_all(timer->interp, _PY_SANDBOX_BIT);
+}
+
+static void *
+watchdog(void *Py_UNUSED(arg))
+{
+    pthread_mutex_lock(&watch_mutex);
+    for (;;) {
+        PyTime_t now = now_ns();
+        PyTime_t next = 0;
+        for (_PySandboxJobTimer *t = watch_list; t != NULL; t = t->next) {
+            if (t->expired) {
+                continue;
+            }
+            if (t->deadline <= now) {
+                expire(t);
+            }
+            else if (next == 0 || t->deadline < next) {
+                next = t->deadline;
+            }
+        }
+        if (next == 0) {
+            pthread_cond_wait(&watch_cond, &watch_mutex);
+        }
+        else {
+            struct timespec until = {
+                .tv_sec = (time_t)(next / 1000000000),
+                .tv_nsec = (long)(next % 1000000000),
+            };
+            pthread_cond_timedwait(&watch_cond, &watch_mutex, &until);
+        }
+    }
+    return NULL;
+}
+
+/* A child of fork() has no watchdog: the first job there starts one. */
+static void
+after_fork_child(void)
+{
+    pthread_mutex_init(&watch_mutex, NULL);
+    watch_started = 0;
+    watch_list = NULL;
+}
+
+/* Under watch_mutex: 0, or -1 if the thread cannot be started. */
+static int
+start_watchdog(void)
+{
+    if (watch_started) {
+        return 0;
+    }
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0
+        || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0
+        || pthread_cond_init(&watch_cond, &attr) != 0)
+    {
+        return -1;
+    }
+    pthread_condattr_destroy(&attr);
+    pthread_attr_t thread_attr;
+    pthread_t thread;
+    if (pthread_attr_init(&thread_attr) != 0) {
+        return -1;
+    }
+    /* It needs little: its own frames and a libc call. */
+    (void)pthread_attr_setstacksize(&thread_attr, 64 * 1024);
+    (void)pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&thread, &thread_attr, watchdog, NULL);
+    pthread_attr_destroy(&thread_attr);
+    if (rc != 0) {
+        return -1;
+    }
+    static int atfork_set;
+    if (!atfork_set) {
+        atfork_set = (pthread_atfork(NULL, NULL, after_fork_child) == 0);
+    }
+    watch_started = 1;
+    return 0;
+}
+
+PyTime_t
+_PySandbox_TimeLimit(const PySandboxPolicy *policy)
+{
+    return policy->time_limit != 0 ? policy->time_limit
+                                   : SANDBOX_DEFAULT_TIME;
+}
+
+int
+_PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    PyTime_t now = now_ns();
+    memset(timer, 0, sizeof(*timer));
+    timer->interp = interp;
+    timer->start = now;
+    timer->deadline = now + _PySandbox_TimeLimit(&state->policy);
+    /* A job that a job of an untrusted creator runs (on the same thread):
+       never beyond the creator's deadline. */
+    _PySandboxJobTimer *outer = _PySandbox_CurrentJobTimer();
+    if (outer != NULL && outer->deadline < timer->deadline) {
+        timer->deadline = outer->deadline;
+    }
+    /* A new job runs: the stop of the last one is over (when no other job
+       of the host runs in it, which would still be stopped). */
+    if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
+        _Py_atomic_store_int(&state->time_expired, 0);
+        _Py_atomic_store_int(&state->time_reported, 0);
+    }
+    pthread_mutex_lock(&watch_mutex);
+    if (start_watchdog() < 0) {
+        pthread_mutex_unlock(&watch_mutex);
+        PyErr_SetString(PyExc_RuntimeError, "cannot start the watchdog "
+                        "thread of the untrusted interpreters' time limits");
+        return -1;
+    }
+    timer->next = watch_list;
+    watch_list = timer;
+    pthread_cond_signal(&watch_cond);
+    pthread_mutex_unlock(&watch_mutex);
+    return 0;
+}
+
+void
+_PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
+{
+    pthread_mutex_lock(&watch_mutex);
+    for (_PySandboxJobTimer **p = &watch_list; *p != NULL; p = &(*p)->next) {
+        if (*p == timer) {
+            *p = timer->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&watch_mutex);
+}
+
+/* The job that runs on this thread, innermost first: a nested job's timer
+ * points to the one it interrupted. */
+static _Py_thread_local _PySandboxJobTimer *current_timer;
+
+_PySandboxJobTimer *
+_PySandbox_CurrentJobTimer(void)
+{
+    return current_timer;
+}
+
+void
+_PySandbox_PushJobTimer(_PySandboxJobTimer *timer)
+{
+    timer->outer = current_timer;
+    current_timer = timer;
+}
+
+void
+_PySandbox_PopJobTimer(_PySandboxJobTimer *timer)
+{
+    current_timer = timer->outer;
+}
+
+int
+_PySandbox_TimeExpired(struct _PySandboxState *state)
+{
+    return _Py_atomic_load_int_relaxed(&state->time_expired);
+}
+
+/* In a thread of the expired interpreter: SandboxLimitExceeded, and the
+ * denial, logged once per job with where its code was. */
+void
+_PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
+                           size_t size)
+{
+    PyOS_snprintf(buf, size, "time limit of %g s exceeded",
+                  (double)_PySandbox_TimeLimit(&state->policy) / 1e9);
+}
+
+int
+_PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
+{
+    char detail[96];
+    _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
+    if (!_Py_atomic_exchange_int(&state->time_reported, 1)) {
+        _PySandbox_LogDenialRaw(state, "time", detail);
+    }
+    PyErr_SetString(PyExc_SandboxLimitExceeded, detail);
+    return -1;
+}
+
+/* Set while the engine turns a job's exception into text for the host
+ * (capture_exception() in Python/sandbox_transport.c): PyObject_Str()
+ * polls for signals, and the stop's own message must still be read.  The
+ * interpreter's Python code (a __str__ of its own, the traceback module)
+ * is still stopped at its entry. */
+static _Py_thread_local int engine_capturing;
+
+void
+_PySandbox_EngineCaptures(int on)
+{
+    engine_capturing += on ? 1 : -1;
+}
+
+int
+_PySandbox_CheckStopSlow(PyThreadState *tstate)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    if (state == NULL || engine_capturing) {
+        return 0;
+    }
+    if (_PySandbox_IsStopped(tstate->interp)) {
+        PyErr_SetString(PyExc_SandboxLimitExceeded,
+                        "the untrusted interpreter is ending: its Python "
+                        "code no longer runs");
+        return -1;
+    }
+    if (_PySandbox_TimeExpired(state)) {
+        return _PySandbox_RaiseTimeLimit(state);
+    }
+    return 0;
+}
+
+void
+_PySandbox_TimeUsage(struct _PySandboxState *state, double *elapsed,
+                     double *limit)
+{
+    /* Of the job that runs on this thread in *state*'s interpreter, if
+       any: the query of a job's own. */
+    *elapsed = 0.0;
+    for (_PySandboxJobTimer *t = current_timer; t != NULL; t = t->outer) {
+        if (t->interp->sandbox == state) {
+            *elapsed = (double)(now_ns() - t->start) / 1e9;
+            break;
+        }
+    }
+    *limit = (double)_PySandbox_TimeLimit(&state->policy) / 1e9;
+}
+
+
+/* The policy (Include/cpython/sandbox.h) */
+
+int
+PySandboxPolicy_SetTimeLimit(PySandboxPolicy *policy, double seconds)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetTimeLimit: policy is NULL");
+        return -1;
+    }
+    if (!isfinite(seconds) || seconds <= 0
+        || seconds > (double)SANDBOX_MAX_TIME / 1e9)
+    {
+        PyObject *value = PyFloat_FromDouble(seconds);
+        if (value == NULL) {
+            return -1;
+        }
+        int rc = _PySandboxPolicy_ErrorObject(
+            "time", value, "out of range (more than 0, at most 604800 "
+            "seconds)");
+        Py_DECREF(value);
+        return rc;
+    }
+    PyTime_t ns = (PyTime_t)(seconds * 1e9);
+    policy->time_limit = ns > 0 ? ns : 1;
+    return 0;
+}
+
+#endif  /* Py_UNTRUSTED */
