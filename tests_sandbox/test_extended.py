@@ -92,6 +92,7 @@ def test_the_four_kinds(probe, untrusted):  # noqa: F811
         probe.check_value("probe", "value", "v")
         query = probe.ext_query()
         assert query.pop(("Python", "memory"))[1] == 256 * 2**20
+        assert query.pop(("Python", "time"))[1] == 30.0
         assert query == {
             ("probe", "flag"): True,
             ("probe", "cap"): (7, 10),
