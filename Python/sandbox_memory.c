@@ -59,11 +59,38 @@ static_assert(sizeof(sandbox_block) % 16 == 0,
  * its cap can still be given the job that lets go of what it holds, and
  * its answer still reaches the host. */
 static _Py_thread_local int engine_allocating;
+/* Where the engine was when it began: compiling a job's source can run
+ * the interpreter's own code (a warning's showwarning(), an import for
+ * "\N{...}", a __del__ that the collector calls), which pushes a frame
+ * and must be refused like any code of the interpreter's. */
+static _Py_thread_local PyThreadState *engine_tstate;
+static _Py_thread_local struct _PyInterpreterFrame *engine_frame;
 
 void
 _PySandbox_EngineAllocates(int on)
 {
-    engine_allocating += on ? 1 : -1;
+    if (!on) {
+        engine_allocating--;
+        return;
+    }
+    if (engine_allocating++ == 0) {
+        PyThreadState *tstate = _PyThreadState_GET();
+        engine_tstate = tstate;
+        engine_frame = tstate != NULL ? tstate->current_frame : NULL;
+    }
+}
+
+/* Is this allocation the engine's own (charged, never refused): made on
+ * its thread, in its thread state, with no frame pushed since it began? */
+static int
+engine_forces(void)
+{
+    if (!engine_allocating) {
+        return 0;
+    }
+    PyThreadState *tstate = _PyThreadState_GET();
+    return (tstate == engine_tstate
+            && (tstate == NULL || tstate->current_frame == engine_frame));
 }
 
 /* All untrusted interpreters of the process together (atomic), and the
@@ -162,7 +189,7 @@ _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
 {
     /* Its own account and each of its creators': what a nested
        interpreter holds counts against every cap above it. */
-    int force = engine_allocating;
+    int force = engine_forces();
     for (sandbox_account *a = heap->account; a != NULL; a = a->parent) {
         if (!account_add(a, n, force)) {
             accounts_sub(heap->account, a, n);
@@ -769,6 +796,15 @@ void
 PySandbox_GetMemoryGroupUsage(PySandboxMemoryGroup *group, Py_ssize_t *used,
                               Py_ssize_t *budget)
 {
+    if (group == NULL) {
+        if (used != NULL) {
+            *used = 0;
+        }
+        if (budget != NULL) {
+            *budget = 0;
+        }
+        return;
+    }
     if (used != NULL) {
         *used = _Py_atomic_load_ssize_relaxed(&group->account.used);
     }

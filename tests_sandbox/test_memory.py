@@ -503,12 +503,126 @@ def test_a_pool_budget_binds_its_jobs_and_never_stalls():
             r = pool.submit_source("print('keep' in globals())",
                                    domain="a").result(timeout=60)
             print("kept:", r.stdout.strip())
+        # The process's budget used up for a moment does not end the pool.
+        sandbox.memory_budget("128M")
+        policy = sandbox.Policy(memory="128M")
+        with sandbox.Pool(policy, size=1, memory_budget="1G") as pool:
+            pool.submit_source("import time\\n"
+                               "x = bytearray(118 * 2**20)\\n"
+                               "time.sleep(1)").result(timeout=60)
+            for _ in range(3):
+                pool.submit_source("pass").result(timeout=60)
+            print("after the process's budget: ran")
+        sandbox.memory_budget(0)
         print(sandbox.memory_budget()[0])
     """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "['MemoryError', 'ran']", f"True {64 * MiB}", "fresh jobs ran",
-        "kept: False", "0"], proc.stdout
+        "kept: False", "after the process's budget: ran", "0"], proc.stdout
+
+
+def test_a_pool_keeps_its_domains_while_an_interpreter_is_ready():
+    # One tenant that fills the budget does not end the kept interpreters
+    # of the others while the pool has an interpreter ready.
+    proc = run_host("""
+        import sandbox, time
+        policy = sandbox.Policy(memory="60M")
+        with sandbox.Pool(policy, size=4, memory_budget="80M") as pool:
+            for domain in "BCD":
+                pool.submit_source("state = 1", domain=domain).result(60)
+            time.sleep(0.5)
+            pool.submit_source("import time\\n"
+                               "x = bytearray(50 * 2**20)\\n"
+                               "time.sleep(1)", domain="A").result(60)
+            for domain in "BCD":
+                r = pool.submit_source("print('state' in globals())",
+                                       domain=domain).result(60)
+                print(domain, r.stdout.strip())
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["B True", "C True", "D True"], \
+        proc.stdout
+
+
+def test_a_pool_whose_budget_is_held_by_abandoned_interpreters_fails():
+    # Interpreters whose end left threads behind keep their memory; the
+    # pool then fails its jobs instead of waiting for ever, and its
+    # shutdown returns.
+    proc = run_host("""
+        import sandbox, time
+        policy = sandbox.Policy(memory="48M", threads=1)
+        # Each abandoned interpreter keeps about 44 MiB: two leave less
+        # than the 8 MiB that a start needs.
+        pool = sandbox.Pool(policy, size=1, memory_budget="90M")
+        source = ("import threading, time\\n"
+                  "x = bytearray(30 * 2**20)\\n"
+                  "threading.Thread(target=time.sleep, args=(20,)).start()")
+        # Until the budget is held: the interpreter made ahead runs one
+        # more.
+        for _ in range(3):
+            try:
+                pool.submit_source(source).result(timeout=60)
+            except Exception as exc:
+                print("job:", type(exc).__name__)
+        # The interpreter made ahead runs one; then no room is left.
+        start = time.monotonic()
+        for _ in range(3):
+            try:
+                pool.submit_source("pass").result(timeout=60)
+            except RuntimeError as exc:
+                print("failed:", exc.__cause__)
+                break
+        else:
+            print("ran")
+        pool.shutdown()
+        print(time.monotonic() - start < 30)
+    """, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "True", proc.stdout
+    assert lines[-2] == ("failed: the pool's memory budget is held by "
+                         "interpreters whose end left threads behind"), \
+        proc.stdout
+
+
+def test_code_run_while_the_engine_compiles_is_refused_at_the_cap():
+    # The engine's own allocations (compiling a job's source) are charged
+    # but never refused; a warning of that compilation runs the tenant's
+    # showwarning(), whose allocations must be refused like any other,
+    # directly and through a nested interpreter's job.
+    proc = run_host("""
+        import _sandbox, resource
+        group = _sandbox.MemoryGroup(64 * 2**20)
+        jail = _sandbox.new_interpreter(memory=32 * 2**20,
+                                        memory_group=group)
+        hook = "\\n".join([
+            "import warnings",
+            "hog = []",
+            "def showwarning(*a, **k):",
+            "    hog.append(bytearray(200 * 2**20))",
+            "warnings.showwarning = showwarning",
+            "warnings.simplefilter('always')"])
+        warn = "y = '" + chr(92) + "d'"     # an invalid escape: a warning
+        _sandbox.exec(jail, hook)
+        _sandbox.exec(jail, f"HOOK = {hook!r}\\nWARN = {warn!r}")
+        nested = "\\n".join([
+            "import _sandbox",
+            "k = _sandbox.new_interpreter()",
+            "_sandbox.exec(k, HOOK)",
+            "_sandbox.exec(k, WARN)"])
+        for source in (warn, nested):
+            try:
+                _sandbox.exec(jail, source)
+            except _sandbox.RemoteError as exc:
+                pass
+            used, cap = _sandbox.memory(jail)[:2]
+            print(used <= cap, group.usage()[0] <= 64 * 2**20)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 150 * 1024)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True True", "True True", "True"], \
+        proc.stdout
 
 
 def test_what_nested_interpreters_hold_counts_against_their_creator():

@@ -5,6 +5,7 @@ import collections
 import concurrent.futures
 import queue
 import threading
+import time
 
 from ._interpreter import Interpreter, _require_engine
 from ._policy import check_policy, parse_size
@@ -12,6 +13,9 @@ from ._policy import check_policy, parse_size
 # What a memory group must have left for the start of an interpreter
 # (SANDBOX_START_MEMORY in the engine): below it, the pool waits.
 _START_MEMORY = 8 * 1024 * 1024
+# How long the pool's budget may stay full with nothing of the pool's
+# holding it before the pool gives up (_Pool._stalled()).
+_STALL_TIMEOUT = 5.0
 
 __all__ = ["Pool"]
 
@@ -73,6 +77,7 @@ class Pool:
         self._kept_lock = threading.Lock()
         self._closed = threading.Event()
         self._error = None
+        self._running = 0           # jobs that hold an interpreter
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="sandbox-pool")
         self._filler = threading.Thread(target=self._fill, daemon=True,
@@ -80,33 +85,66 @@ class Pool:
         self._filler.start()
 
     def _has_room(self):
-        if self._memory_group is None:
-            return True
+        # Room for another interpreter's start: in the pool's memory group
+        # and in the process's budget (sandbox.memory_budget()).
+        if self._memory_group is not None:
+            used, budget = self._memory_group.usage()
+            if used > budget - _START_MEMORY:
+                return False
+        used, budget = _sandbox.memory_budget()
+        return budget == 0 or used <= budget - _START_MEMORY
+
+    def _stalled(self):
+        # The pool's group is full, and nothing the pool holds can give it
+        # back: no job runs, no domain is kept, none is ready.  What holds
+        # it are interpreters whose end left threads behind (abandoned:
+        # their memory stays for the life of the process).
+        if self._memory_group is None or self._running or self._kept \
+                or not self._ready.empty():
+            return False
         used, budget = self._memory_group.usage()
-        return used <= budget - _START_MEMORY
+        return used > budget - _START_MEMORY
 
     def _make_room(self):
-        # The budget is used up: an idle domain's interpreter goes first
-        # (the one used least recently), else wait until a job lets go.
-        with self._kept_lock:
-            old = (self._kept.popitem(last=False)[1] if self._kept
-                   else None)
+        # No room for another interpreter.  While a job may be waiting for
+        # one (none is ready), the idle interpreter of the domain used
+        # least recently goes; otherwise wait until a job lets go.
+        old = None
+        if self._ready.empty():
+            with self._kept_lock:
+                if self._kept:
+                    old = self._kept.popitem(last=False)[1]
         if old is not None:
             old.close()
         else:
             self._closed.wait(0.05)
 
     def _fill(self):
+        stalled_since = None
         while not self._closed.is_set():
-            if not self._has_room():
-                self._make_room()
-                continue
             try:
-                interp = Interpreter(self.policy,
-                                     _memory_group=self._memory_group)
+                if not self._has_room():
+                    if not self._stalled():
+                        stalled_since = None
+                    elif stalled_since is None:
+                        stalled_since = time.monotonic()
+                    elif time.monotonic() - stalled_since > _STALL_TIMEOUT:
+                        raise RuntimeError(
+                            "the pool's memory budget is held by "
+                            "interpreters whose end left threads behind")
+                    self._make_room()
+                    continue
+                stalled_since = None
+                try:
+                    interp = Interpreter(self.policy,
+                                         _memory_group=self._memory_group)
+                except RuntimeError as exc:
+                    if "is used up" not in str(exc):
+                        raise
+                    # A budget was used up since the check: wait for room.
+                    self._closed.wait(0.05)
+                    continue
             except BaseException as exc:
-                if isinstance(exc, RuntimeError) and not self._has_room():
-                    continue                # taken since the check
                 self._error = exc           # reported to the next job
                 self._ready.put(None)
                 return
@@ -141,15 +179,21 @@ class Pool:
                 interp = self._kept.pop(domain, None)
         if interp is None:
             interp = self._take()
+        with self._kept_lock:
+            self._running += 1
         try:
             return work(interp)
         finally:
             # An exception inside leaves the domain's state as it is; a
             # worker that was killed or lost is not kept.
-            if domain is not None and interp._usable():
-                self._keep(domain, interp)
-            else:
-                interp.close()
+            try:
+                if domain is not None and interp._usable():
+                    self._keep(domain, interp)
+                else:
+                    interp.close()
+            finally:
+                with self._kept_lock:
+                    self._running -= 1
 
     def _keep(self, domain, interp):
         evicted = []
