@@ -17,6 +17,9 @@ with a candidate B and prints the ratio B/A:
                  through Pool(isolation="process"), A = a subprocess per
                  job, and A = the in-process Pool; the cold start of a
                  worker and the RSS of an idle one (no ratio).
+  stops          how late control comes back to the host after a job's
+                 time limit, for each target that the limit stops (no
+                 ratio: min, median and max of --stop-runs runs).
   kernels        pure-Python kernels (allocation, floats, objects) timed
                  inside the interpreter, in the flag-on build: A = an
                  untrusted interpreter created with the counting of its
@@ -54,8 +57,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PARTS = ("lifecycle", "kernels", "memory", "pool", "worker", "callgrind",
-         "pyperformance")
+PARTS = ("lifecycle", "kernels", "memory", "pool", "worker", "stops",
+         "callgrind", "pyperformance")
 
 # The programs that the builds run for the parts, one file each.
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
@@ -357,6 +360,25 @@ def bench_worker(args, builds):
         f"{min(mib(data['rss'])):.1f}, max {max(mib(data['rss'])):.1f}"]
 
 
+# ---------------------------------------------------------------- stops
+
+def bench_stops(args, builds):
+    log(f"stops: each target {args.stop_runs} times, a limit of "
+        f"{args.stop_limit:g} s (build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", program("stops"), str(args.stop_runs), str(args.stop_limit)],
+        what="the stops benchmark")
+    data = json.loads(out)
+    lines = []
+    for name, late in data.items():
+        ms = sorted(t * 1e3 for t in late)
+        lines.append(f"stops: {name}: control back {min(ms):.1f} / "
+                     f"{statistics.median(ms):.1f} / {max(ms):.1f} ms "
+                     f"after the deadline (min / median / max of "
+                     f"{len(ms)})")
+    return [], lines
+
+
 # ---------------------------------------------------------------- memory
 
 def bench_memory(args, builds):
@@ -587,6 +609,7 @@ def run_part(part, args, builds, tmp):
     func = {"lifecycle": bench_lifecycle, "kernels": bench_kernels,
             "memory": bench_memory,
             "pool": bench_pool, "worker": bench_worker,
+            "stops": bench_stops,
             "callgrind": bench_callgrind,
             "pyperformance": bench_pyperformance}[part]
     extra = (tmp,) if part == "callgrind" else ()
@@ -645,6 +668,11 @@ def main(argv=None):
     g.add_argument("--kernel-rounds", type=int, default=20,
                    help="rounds of the kernels in each kind of interpreter, "
                         "alternating (default: 20)")
+    g = parser.add_argument_group("stops")
+    g.add_argument("--stop-runs", type=int, default=5,
+                   help="runs of each target (default 5)")
+    g.add_argument("--stop-limit", type=float, default=0.5,
+                   help="the jobs' time limit in seconds (default 0.5)")
     g = parser.add_argument_group("memory")
     g.add_argument("--interpreters", type=int, default=20,
                    help="idle interpreters created per process (default: 20)")
@@ -672,9 +700,11 @@ def main(argv=None):
                         "in ABBA order (default: 4)")
     args = parser.parse_args(argv)
     for name in ("cycles", "block", "interpreters", "memory_samples",
-                 "rounds", "jobs"):
+                 "rounds", "jobs", "stop_runs", "kernel_rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 < args.stop_limit <= 60:
+        parser.error("--stop-limit must be more than 0 and at most 60")
     args.build_dir = os.path.abspath(args.build_dir)
     if args.only:
         parts = [p for p in PARTS if p in args.only]

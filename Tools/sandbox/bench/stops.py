@@ -1,0 +1,48 @@
+# The stops part of Tools/sandbox/bench.py, run by the flag-on build with
+# the arguments RUNS LIMIT: each target of issue 16 that the time limit
+# stops today runs RUNS times, each in a fresh untrusted interpreter whose
+# jobs have LIMIT seconds; prints, as JSON, how late control came back to
+# the host after the deadline (seconds) for each target.
+
+import _sandbox, json, sys, time
+
+runs, limit = int(sys.argv[1]), float(sys.argv[2])
+
+TARGETS = {
+    "while True: pass": "while True: pass",
+    "except BaseException retry loop":
+        "while True:\n"
+        "    try:\n"
+        "        while True: pass\n"
+        "    except BaseException:\n"
+        "        pass\n",
+    "finally that loops":
+        "try:\n"
+        "    while True: pass\n"
+        "finally:\n"
+        "    while True: pass\n",
+    "for x in itertools.count(): pass":
+        "import itertools\nfor x in itertools.count(): pass",
+    "re.match('(a*)*b', 'a' * 40)":
+        "import re\nre.match('(a*)*b', 'a' * 40)",
+    "a nested interpreter's loop":
+        "import _sandbox\n"
+        "k = _sandbox.new_interpreter()\n"
+        "_sandbox.exec(k, 'while True: pass')\n",
+}
+
+late = {}
+for name, source in TARGETS.items():
+    late[name] = []
+    for _ in range(runs):
+        jail = _sandbox.new_interpreter(time=limit)
+        start = time.monotonic()
+        try:
+            _sandbox.exec(jail, source)
+            sys.exit(f"{name}: ran to its end")
+        except _sandbox.RemoteError as exc:
+            if exc.type_name != "sandbox.SandboxLimitExceeded":
+                sys.exit(f"{name}: {exc.type_name}: {exc.message}")
+        late[name].append(time.monotonic() - start - limit)
+        _sandbox.end_interpreter(jail)
+print(json.dumps(late))
