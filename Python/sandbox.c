@@ -328,11 +328,15 @@ _PySandbox_HandlePending(PyThreadState *tstate)
                         "code no longer runs");
         return -1;
     }
+    /* The bit is cleared before the deadline is read: the watchdog sets
+       the flag before the bit, so a deadline that passes meanwhile is
+       seen here or sets the bit again. */
+    _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
     if (state != NULL && _PySandbox_TimeExpired(state)) {
         /* Its job's deadline passed: the same, until its next job. */
+        _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
         return _PySandbox_RaiseTimeLimit(state);
     }
-    _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
     if (state != NULL) {
         _PySandbox_FreeDeferred(tstate);
     }
@@ -628,6 +632,10 @@ _PySandbox_ThreadStart(PyInterpreterState *interp)
         return _PySandbox_Deny("thread", "a thread started while the "
                                "interpreter ends");
     }
+    if (_PySandbox_TimeExpired(state)) {
+        /* Nor a thread after its job's deadline. */
+        return _PySandbox_RaiseTimeLimit(state);
+    }
     if (_PySandbox_ExtendedValueAlloc("Python", "threads", 1) < 0) {
         return -1;
     }
@@ -898,7 +906,9 @@ _PySandbox_BindThreadSlow(PyThreadState *tstate)
     /* A thread whose state was linked after its interpreter's stop set
        the bit on all of them (its start was allowed just before) stops
        too, before its first instruction. */
-    if (_PySandbox_IsStopped(tstate->interp)) {
+    if (_PySandbox_IsStopped(tstate->interp)
+        || _PySandbox_TimeExpired(tstate->interp->sandbox))
+    {
         _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
     }
     if (tstate->_whence != _PyThreadState_WHENCE_THREADING) {
@@ -1313,7 +1323,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             {
                 PyOS_snprintf(detail, sizeof(detail),
                               "a nested policy wider than its creator's "
-                              "(time %g s > %g s)",
+                              "(time %.9g s > %.9g s)",
                               (double)policy->time_limit / 1e9,
                               (double)_PySandbox_TimeLimit(
                                   &creator_state->policy) / 1e9);

@@ -54,10 +54,9 @@ static_assert(sizeof(sandbox_block) % 16 == 0,
 /* Set while the engine itself allocates in an untrusted interpreter, on
  * this thread, for the host's side of a job: the job's source compiled,
  * its arguments decoded, its result encoded, a worker's request and
- * answer.  No code of the interpreter's runs then, what is allocated is
- * bounded by the host, and it is charged, but not refused: a tenant at
- * its cap can still be given the job that lets go of what it holds, and
- * its answer still reaches the host. */
+ * answer.  It is charged, and may go beyond the cap by ENGINE_SLACK (no
+ * further): a tenant at its cap can still be given the job that lets go
+ * of what it holds, and its answer still reaches the host. */
 static _Py_thread_local int engine_allocating;
 /* Where the engine was when it began: compiling a job's source can run
  * the interpreter's own code (a warning's showwarning(), an import for
@@ -159,15 +158,35 @@ refused(struct _PySandboxHeap *heap, Py_ssize_t n, Py_ssize_t used,
     _PySandbox_LogDenialRaw(state_of(heap), "memory", detail);
 }
 
-/* Add *n* to *account* unless that takes it beyond its cap (or always,
- * with *force*): 1 if added, else 0. */
+/* How far beyond a cap (or a budget) the engine's own allocations may go
+ * (engine_forces()): what the host's side of a job needs when the tenant
+ * is at its cap (its source compiled, its arguments and its result
+ * encoded).  A bound, not a blank cheque: the tenant's code that runs
+ * meanwhile without a frame of its own (a C callable it installed as a
+ * warnings hook) stays bounded. */
+#define ENGINE_SLACK ((Py_ssize_t)16 * 1024 * 1024)
+
+/* *limit*, raised by the engine's slack with *force*. */
+static Py_ssize_t
+ceiling(Py_ssize_t limit, int force)
+{
+    if (!force) {
+        return limit;
+    }
+    return limit > PY_SSIZE_T_MAX - ENGINE_SLACK ? PY_SSIZE_T_MAX
+                                                 : limit + ENGINE_SLACK;
+}
+
+/* Add *n* to *account* unless that takes it beyond its cap (with *force*,
+ * beyond its cap and the engine's slack): 1 if added, else 0. */
 static int
 account_add(sandbox_account *account, Py_ssize_t n, int force)
 {
-    Py_ssize_t cap = _Py_atomic_load_ssize_relaxed(&account->cap);
+    Py_ssize_t cap = ceiling(_Py_atomic_load_ssize_relaxed(&account->cap),
+                             force);
     Py_ssize_t used = _Py_atomic_load_ssize_relaxed(&account->used);
     do {
-        if (!force && (n > cap || used > cap - n)) {
+        if (n > cap || used > cap - n) {
             return 0;
         }
     } while (!_Py_atomic_compare_exchange_ssize(&account->used, &used,
@@ -205,7 +224,7 @@ _PySandbox_HeapCharge(struct _PySandboxHeap *heap, Py_ssize_t n, int log)
     /* The budget binds only a created interpreter: one that is being
        created was let in by PySandbox_NewInterpreter(). */
     Py_ssize_t total = _Py_atomic_add_ssize(&total_used, n) + n;
-    if (total > _Py_atomic_load_ssize_relaxed(&total_budget) && !force
+    if (total > ceiling(_Py_atomic_load_ssize_relaxed(&total_budget), force)
         && _Py_atomic_load_ssize_relaxed(&heap->account->cap)
            != PY_SSIZE_T_MAX)
     {

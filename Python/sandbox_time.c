@@ -36,6 +36,16 @@ static pthread_mutex_t watch_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t watch_cond;
 static int watch_started;
 static _PySandboxJobTimer *watch_list;
+/* When the watchdog wakes next (0: only when signaled).  A job whose
+ * deadline is later needs no signal: short jobs one after the other wake
+ * it about once per limit, not once per job. */
+static PyTime_t watch_next;
+
+/* The key that unlists the timers of a thread that ends inside a job
+ * (below). */
+static pthread_once_t timers_key_once;
+static int timers_key_created;
+static void create_timers_key(void);
 
 /* The monotonic clock, as the condition variable's. */
 static PyTime_t
@@ -45,6 +55,10 @@ now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (PyTime_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* How often the watchdog sets the bit again in the threads of a job that
+ * runs past its deadline. */
+#define REARM_NS ((PyTime_t)50 * 1000 * 1000)
 
 /* At a deadline: its interpreter's code stops until its next job. */
 static void
@@ -64,16 +78,19 @@ watchdog(void *Py_UNUSED(arg))
         PyTime_t now = now_ns();
         PyTime_t next = 0;
         for (_PySandboxJobTimer *t = watch_list; t != NULL; t = t->next) {
-            if (t->expired) {
-                continue;
-            }
+            PyTime_t when = t->deadline;
             if (t->deadline <= now) {
+                /* At the deadline, and again every REARM_NS while the job
+                   runs on: a thread state made since (or a bit cleared by
+                   a race) gets the bit too. */
                 expire(t);
+                when = now + REARM_NS;
             }
-            else if (next == 0 || t->deadline < next) {
-                next = t->deadline;
+            if (next == 0 || when < next) {
+                next = when;
             }
         }
+        watch_next = next;
         if (next == 0) {
             pthread_cond_wait(&watch_cond, &watch_mutex);
         }
@@ -95,6 +112,7 @@ after_fork_child(void)
     pthread_mutex_init(&watch_mutex, NULL);
     watch_started = 0;
     watch_list = NULL;
+    watch_next = 0;
 }
 
 /* Under watch_mutex: 0, or -1 if the thread cannot be started. */
@@ -161,6 +179,20 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         _Py_atomic_store_int(&state->time_expired, 0);
         _Py_atomic_store_int(&state->time_reported, 0);
     }
+    /* Its deadline already passed (a creator's that passed in C code that
+       does not poll): it stops before it runs, its thread states made from
+       now on get the bit as they are bound (_PySandbox_BindThreadSlow()). */
+    if (timer->deadline <= now) {
+        _Py_atomic_store_int(&state->time_expired, 1);
+    }
+    /* Before the timer is listed: the key that unlists it if its thread
+       ends inside the job. */
+    (void)pthread_once(&timers_key_once, create_timers_key);
+    if (!timers_key_created) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create the key of the "
+                        "untrusted interpreters' job timers");
+        return -1;
+    }
     pthread_mutex_lock(&watch_mutex);
     if (start_watchdog() < 0) {
         pthread_mutex_unlock(&watch_mutex);
@@ -170,7 +202,10 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     }
     timer->next = watch_list;
     watch_list = timer;
-    pthread_cond_signal(&watch_cond);
+    if (watch_next == 0 || timer->deadline < watch_next) {
+        watch_next = timer->deadline;
+        pthread_cond_signal(&watch_cond);
+    }
     pthread_mutex_unlock(&watch_mutex);
     return 0;
 }
@@ -192,6 +227,37 @@ _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
  * points to the one it interrupted. */
 static _Py_thread_local _PySandboxJobTimer *current_timer;
 
+/* A thread may end inside a job, without returning through it: one that
+ * takes the GIL of an interpreter whose end abandoned it exits there
+ * (PyThread_exit_thread()).  Its timers live on its stack: this key's
+ * destructor takes them off the watchdog's list as it exits. */
+static pthread_key_t timers_key;
+static pthread_once_t timers_key_once = PTHREAD_ONCE_INIT;
+
+static void
+thread_exits(void *innermost)
+{
+    pthread_mutex_lock(&watch_mutex);
+    for (_PySandboxJobTimer *t = innermost; t != NULL; t = t->outer) {
+        for (_PySandboxJobTimer **p = &watch_list; *p != NULL;
+             p = &(*p)->next)
+        {
+            if (*p == t) {
+                *p = t->next;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&watch_mutex);
+}
+
+static void
+create_timers_key(void)
+{
+    timers_key_created = (pthread_key_create(&timers_key,
+                                             thread_exits) == 0);
+}
+
 _PySandboxJobTimer *
 _PySandbox_CurrentJobTimer(void)
 {
@@ -203,12 +269,18 @@ _PySandbox_PushJobTimer(_PySandboxJobTimer *timer)
 {
     timer->outer = current_timer;
     current_timer = timer;
+    if (timers_key_created) {
+        (void)pthread_setspecific(timers_key, timer);
+    }
 }
 
 void
 _PySandbox_PopJobTimer(_PySandboxJobTimer *timer)
 {
     current_timer = timer->outer;
+    if (timers_key_created) {
+        (void)pthread_setspecific(timers_key, current_timer);
+    }
 }
 
 int
@@ -223,7 +295,7 @@ void
 _PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
                            size_t size)
 {
-    PyOS_snprintf(buf, size, "time limit of %g s exceeded",
+    PyOS_snprintf(buf, size, "time limit of %.9g s exceeded",
                   (double)_PySandbox_TimeLimit(&state->policy) / 1e9);
 }
 
@@ -239,24 +311,11 @@ _PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
     return -1;
 }
 
-/* Set while the engine turns a job's exception into text for the host
- * (capture_exception() in Python/sandbox_transport.c): PyObject_Str()
- * polls for signals, and the stop's own message must still be read.  The
- * interpreter's Python code (a __str__ of its own, the traceback module)
- * is still stopped at its entry. */
-static _Py_thread_local int engine_capturing;
-
-void
-_PySandbox_EngineCaptures(int on)
-{
-    engine_capturing += on ? 1 : -1;
-}
-
 int
 _PySandbox_CheckStopSlow(PyThreadState *tstate)
 {
     struct _PySandboxState *state = tstate->interp->sandbox;
-    if (state == NULL || engine_capturing) {
+    if (state == NULL) {
         return 0;
     }
     if (_PySandbox_IsStopped(tstate->interp)) {

@@ -674,11 +674,14 @@ capture_exception(job_outcome *out)
     out->type_name = raw_text(name, TYPE_NAME_LIMIT, Py_TYPE(exc)->tp_name);
     Py_XDECREF(name);
 
-    /* A stopped job's message is read too (its own __str__ does not run:
-       _PySandbox_EngineCaptures()). */
-    _PySandbox_EngineCaptures(1);
-    PyObject *message = PyObject_Str(exc);
-    _PySandbox_EngineCaptures(0);
+    /* A stopped job's message is the engine's own, read as it is:
+       str() polls for signals, which fails once the job is stopped. */
+    PyObject *args = (Py_IS_TYPE(exc, (PyTypeObject *)PyExc_SandboxLimitExceeded)
+                      ? ((PyBaseExceptionObject *)exc)->args : NULL);
+    PyObject *message = (args != NULL && PyTuple_GET_SIZE(args) == 1
+                         && PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0))
+                         ? Py_NewRef(PyTuple_GET_ITEM(args, 0))
+                         : PyObject_Str(exc));
     out->message = raw_text(message, MESSAGE_LIMIT, "<str() failed>");
     Py_XDECREF(message);
 

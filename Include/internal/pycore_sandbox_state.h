@@ -583,9 +583,6 @@ extern PyTime_t _PySandbox_TimeLimit(const PySandboxPolicy *policy);
 /* Whether the deadline of a job of *state*'s interpreter passed; and
  * SandboxLimitExceeded for it (logged once per job): -1. */
 extern int _PySandbox_TimeExpired(struct _PySandboxState *state);
-/* Around the engine's capture of a job's exception: C code that polls for
- * signals is not stopped there (Python code still is). */
-extern void _PySandbox_EngineCaptures(int on);
 extern int _PySandbox_RaiseTimeLimit(struct _PySandboxState *state);
 /* "time limit of 2 s exceeded", its message. */
 extern void _PySandbox_TimeLimitDetail(struct _PySandboxState *state,
