@@ -76,6 +76,26 @@ TARGETS = {
         import re
         re.match('(a*)*b', 'a' * 40)
     """,
+    # Found by the review of the first part: a nested job whose deadline
+    # had passed before its thread state existed ran unstopped, and a
+    # message read with C polling exempt let a regular expression run on.
+    "nested-expired-retry": """
+        import _sandbox
+        k = _sandbox.new_interpreter(time=1e-9)
+        while True:
+            try:
+                _sandbox.exec(k, "while True: pass")
+            except _sandbox.RemoteError:
+                pass
+    """,
+    "str-backtracks": """
+        class E(Exception):
+            def __str__(self):
+                import re
+                re.match(r"(a|a)*b", "a" * 40)
+                return "e"
+        raise E()
+    """,
     "count-loop": """
         import itertools
         for x in itertools.count():
@@ -122,9 +142,11 @@ def test_the_target_stops_at_the_limit(name):
     assert LIMIT <= took < LIMIT + SLACK, took
     detail, location = denial
     assert detail == "time limit of 1 s exceeded"
-    # Where its code was: the job's source, or the module it called into.
-    assert location.startswith(("<string>:", "/")), location
-    assert location.rpartition(":")[2].isdigit(), location
+    # Where its code was: the job's source, or the module it called into;
+    # none when the stop came while a nested job had no frame yet.
+    if not (name.startswith("nested") and location == ""):
+        assert location.startswith(("<string>:", "/")), location
+        assert location.rpartition(":")[2].isdigit(), location
     # Nothing of it runs on afterwards.
     assert cpu < 0.25, cpu
 
