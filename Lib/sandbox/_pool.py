@@ -1,13 +1,12 @@
 """sandbox.Pool: fresh untrusted interpreters, made ahead of demand."""
 
-import _sandbox
 import collections
 import concurrent.futures
 import queue
 import threading
 import time
 
-from ._interpreter import Interpreter, _require_engine
+from ._interpreter import Interpreter, _require_engine, _sandbox
 from ._policy import check_policy, parse_size
 
 # What a memory group must have left for the start of an interpreter
