@@ -185,6 +185,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     if (timer->deadline <= now) {
         _Py_atomic_store_int(&state->time_expired, 1);
     }
+    _Py_atomic_store_int64(&state->job_deadline, timer->deadline);
     /* Before the timer is listed: the key that unlists it if its thread
        ends inside the job. */
     (void)pthread_once(&timers_key_once, create_timers_key);
@@ -213,6 +214,10 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
 void
 _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
 {
+    struct _PySandboxState *state = timer->interp->sandbox;
+    if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
+        _Py_atomic_store_int64(&state->job_deadline, 0);
+    }
     pthread_mutex_lock(&watch_mutex);
     for (_PySandboxJobTimer **p = &watch_list; *p != NULL; p = &(*p)->next) {
         if (*p == timer) {
@@ -344,6 +349,39 @@ _PySandbox_TimeUsage(struct _PySandboxState *state, double *elapsed,
         }
     }
     *limit = (double)_PySandbox_TimeLimit(&state->policy) / 1e9;
+}
+
+
+/* Blocking waits (time.sleep(): patch 0188) */
+
+PyTime_t
+_PySandbox_CapWaitSlow(PyInterpreterState *interp, PyTime_t timeout)
+{
+    PyTime_t deadline = _Py_atomic_load_int64(&interp->sandbox->job_deadline);
+    if (deadline == 0) {
+        return timeout;         /* no job: a thread between jobs */
+    }
+    PyTime_t left = deadline - now_ns();
+    if (left < 0) {
+        left = 0;
+    }
+    return timeout < left ? timeout : left;
+}
+
+int
+_PySandbox_WaitExpiredSlow(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    PyTime_t deadline = _Py_atomic_load_int64(&state->job_deadline);
+    if (_PySandbox_TimeExpired(state)
+        || (deadline != 0 && now_ns() >= deadline))
+    {
+        /* The watchdog may not have woken yet: the stop starts here. */
+        _Py_atomic_store_int(&state->time_expired, 1);
+        _Py_set_eval_breaker_bit_all(interp, _PY_SANDBOX_BIT);
+        return _PySandbox_RaiseTimeLimit(state);
+    }
+    return 0;
 }
 
 

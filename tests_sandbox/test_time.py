@@ -96,6 +96,18 @@ TARGETS = {
                 return "e"
         raise E()
     """,
+    "sleep": """
+        import time
+        time.sleep(10**6)
+    """,
+    "sleep-loop-catches": """
+        import time
+        while True:
+            try:
+                time.sleep(10**6)
+            except BaseException:
+                pass
+    """,
     "count-loop": """
         import itertools
         for x in itertools.count():

@@ -162,10 +162,44 @@ extern int _PySandbox_CheckCodeReplaceSlow(
  * small stack would let deep recursion overflow it. */
 #define _PySandbox_MIN_THREAD_STACK ((Py_ssize_t)8 * 1024 * 1024)
 
+/* A blocking wait (time.sleep()) of the current interpreter: its
+ * *timeout* (ns) cut to what is left of its job's time; and after the
+ * wait, -1 with SandboxLimitExceeded set if the job's deadline has passed
+ * (Python/sandbox_time.c).  One branch for a trusted interpreter. */
+extern PyTime_t _PySandbox_CapWaitSlow(PyInterpreterState *interp,
+                                       PyTime_t timeout);
+extern int _PySandbox_WaitExpiredSlow(PyInterpreterState *interp);
+static inline PyTime_t
+_PySandbox_CapWait(PyTime_t timeout)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    return (interp->sandbox == NULL ? timeout
+            : _PySandbox_CapWaitSlow(interp, timeout));
+}
+static inline int
+_PySandbox_WaitExpired(void)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    return (interp->sandbox == NULL ? 0
+            : _PySandbox_WaitExpiredSlow(interp));
+}
+
 #else   /* !Py_UNTRUSTED */
 
 static inline int
 _PySandbox_CheckStop(PyThreadState *Py_UNUSED(tstate))
+{
+    return 0;
+}
+
+static inline PyTime_t
+_PySandbox_CapWait(PyTime_t timeout)
+{
+    return timeout;
+}
+
+static inline int
+_PySandbox_WaitExpired(void)
 {
     return 0;
 }

@@ -304,6 +304,9 @@ struct _PySandboxState {
        until the next job begins; and whether that was logged (atomic). */
     int time_expired;
     int time_reported;
+    /* The deadline of the job that runs in it (monotonic ns; 0: none),
+       which caps the waits of all its threads (_PySandbox_CapWait()). */
+    PyTime_t job_deadline;
 };
 
 /* A job's deadline, on the stack of the job's thread from its start to
