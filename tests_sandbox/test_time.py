@@ -108,6 +108,24 @@ TARGETS = {
             except BaseException:
                 pass
     """,
+    "lock-twice": """
+        import threading
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()
+    """,
+    "event-wait-catches": """
+        import threading
+        while True:
+            try:
+                threading.Event().wait()
+            except BaseException:
+                pass
+    """,
+    "queue-get": """
+        import queue
+        queue.Queue().get()
+    """,
     "count-loop": """
         import itertools
         for x in itertools.count():

@@ -183,6 +183,18 @@ _PySandbox_WaitExpired(void)
     return (interp->sandbox == NULL ? 0
             : _PySandbox_WaitExpiredSlow(interp));
 }
+/* The same for a lock's wait, whose *timeout* is negative for ever. */
+static inline PyTime_t
+_PySandbox_CapLockWait(PyTime_t timeout)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->sandbox == NULL) {
+        return timeout;
+    }
+    PyTime_t capped = _PySandbox_CapWaitSlow(interp, PyTime_MAX);
+    return (capped == PyTime_MAX ? timeout
+            : timeout < 0 || timeout > capped ? capped : timeout);
+}
 
 #else   /* !Py_UNTRUSTED */
 
@@ -202,6 +214,12 @@ static inline int
 _PySandbox_WaitExpired(void)
 {
     return 0;
+}
+
+static inline PyTime_t
+_PySandbox_CapLockWait(PyTime_t timeout)
+{
+    return timeout;
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -26,6 +26,7 @@ TARGETS = {
     "re.match('(a*)*b', 'a' * 40)":
         "import re\nre.match('(a*)*b', 'a' * 40)",
     "time.sleep(10**6)": "import time\ntime.sleep(10**6)",
+    "queue.Queue().get()": "import queue\nqueue.Queue().get()",
     "a nested interpreter's loop":
         "import _sandbox\n"
         "k = _sandbox.new_interpreter()\n"
