@@ -320,24 +320,16 @@ _PySandbox_ClearInterpreter(PyInterpreterState *interp)
 int
 _PySandbox_HandlePending(PyThreadState *tstate)
 {
-    struct _PySandboxState *state = tstate->interp->sandbox;
-    if (state != NULL && (state->ending || state->stopping)) {
-        /* The bit stays set: every Python function fails at its entry. */
-        PyErr_SetString(PyExc_SandboxLimitExceeded,
-                        "the untrusted interpreter is ending: its Python "
-                        "code no longer runs");
+    /* The bit is cleared before the stop and the deadline are read: their
+       setters store the flag before the bit, so one that comes meanwhile
+       is seen here or sets the bit again.  A stop sets it back: every
+       Python function fails at its entry until the end, or the next job. */
+    _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
+    if (_PySandbox_CheckStopSlow(tstate) < 0) {
+        _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
         return -1;
     }
-    /* The bit is cleared before the deadline is read: the watchdog sets
-       the flag before the bit, so a deadline that passes meanwhile is
-       seen here or sets the bit again. */
-    _Py_unset_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
-    if (state != NULL && _PySandbox_TimeExpired(state)) {
-        /* Its job's deadline passed: the same, until its next job. */
-        _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
-        return _PySandbox_RaiseTimeLimit(state);
-    }
-    if (state != NULL) {
+    if (tstate->interp->sandbox != NULL) {
         _PySandbox_FreeDeferred(tstate);
     }
     return 0;

@@ -65,7 +65,6 @@ static void
 expire(_PySandboxJobTimer *timer)
 {
     struct _PySandboxState *state = timer->interp->sandbox;
-    timer->expired = 1;
     _Py_atomic_store_int(&state->time_expired, 1);
     _Py_set_eval_breaker_bit_all(timer->interp, _PY_SANDBOX_BIT);
 }

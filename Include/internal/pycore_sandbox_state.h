@@ -315,7 +315,6 @@ typedef struct _PySandboxJobTimer {
     PyInterpreterState *interp;
     PyTime_t start;             /* monotonic, ns */
     PyTime_t deadline;
-    int expired;                /* under the watchdog's mutex */
     struct _PySandboxJobTimer *next;    /* the watchdog's list */
     struct _PySandboxJobTimer *outer;   /* the job this one interrupted on
                                            its thread (a creator's) */
