@@ -13,6 +13,10 @@
  * (PyErr_CheckSignals(), through _PySandbox_CheckStop()); and the
  * evaluator skips its handlers (except, finally, with:
  * _PySandbox_SkipHandlers()), so that its code cannot catch the stop.
+ * A thread of the job blocked in the kernel (read(), select(), a socket's
+ * recv()) is woken by the wake signal, a real-time signal whose handler
+ * does nothing: the call fails with EINTR, and CPython's retry loop
+ * (PEP 475) asks PyErr_CheckSignals() before it calls again.
  *
  * Part of the engine (Doc/sandbox/internals.rst, Doc/sandbox/time.rst);
  * compiled only with Py_UNTRUSTED (configure --with-untrusted).
@@ -28,6 +32,9 @@
 
 #include <math.h>                 // isfinite()
 #include <pthread.h>
+#include <signal.h>               // sigaction()
+#include <sys/syscall.h>          // SYS_gettid, SYS_tgkill
+#include <unistd.h>               // syscall()
 
 /* The jobs that run with a deadline, and the watchdog that waits for the
  * earliest.  The list holds a job from its start to its end, while its
@@ -60,13 +67,79 @@ now_ns(void)
  * runs past its deadline. */
 #define REARM_NS ((PyTime_t)50 * 1000 * 1000)
 
-/* At a deadline: its interpreter's code stops until its next job. */
+/* The wake signal: the highest real-time signal but two, taken at the
+ * first job if the host left it alone (0: not taken, and blocked calls
+ * are not woken; Doc/sandbox/time.rst). */
+static int wake_signal;
+
+static void
+wake_handler(int Py_UNUSED(signum))
+{
+    /* Nothing: the signal only ends the system call it interrupts. */
+}
+
+/* Under watch_mutex, once per process (and child of fork(), which keeps
+ * the handler). */
+static void
+take_wake_signal(void)
+{
+    static int tried;
+    if (tried) {
+        return;
+    }
+    tried = 1;
+    int signum = SIGRTMAX - 2;
+    struct sigaction old;
+    if (signum <= SIGRTMIN || sigaction(signum, NULL, &old) != 0) {
+        return;
+    }
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == wake_handler) {
+        wake_signal = signum;   /* kept through fork() */
+        return;
+    }
+    if ((old.sa_flags & SA_SIGINFO)
+        || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
+    {
+        return;                 /* the host's */
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = wake_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;            /* no SA_RESTART: the call fails, EINTR */
+    if (sigaction(signum, &sa, NULL) == 0) {
+        wake_signal = signum;
+    }
+}
+
+static void
+wake_thread(long tid)
+{
+    if (wake_signal != 0 && tid > 0) {
+        (void)syscall(SYS_tgkill, (long)getpid(), tid, (long)wake_signal);
+    }
+}
+
+/* At a deadline: its interpreter's code stops until its next job.  Its
+ * threads that wait in the kernel are woken: the job's, and those its code
+ * started (a thread state of another thread of the host, which may run
+ * anything now, is not).  A thread state leaves the list, under the same
+ * lock, before its thread ends. */
 static void
 expire(_PySandboxJobTimer *timer)
 {
-    struct _PySandboxState *state = timer->interp->sandbox;
-    _Py_atomic_store_int(&state->time_expired, 1);
-    _Py_set_eval_breaker_bit_all(timer->interp, _PY_SANDBOX_BIT);
+    PyInterpreterState *interp = timer->interp;
+    _Py_atomic_store_int(&interp->sandbox->time_expired, 1);
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+        if (t->_whence == _PyThreadState_WHENCE_THREADING) {
+            wake_thread((long)t->native_thread_id);
+        }
+    }
+    HEAD_UNLOCK(runtime);
+    wake_thread(timer->tid);
 }
 
 static void *
@@ -165,6 +238,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     memset(timer, 0, sizeof(*timer));
     timer->interp = interp;
     timer->start = now;
+    timer->tid = (long)syscall(SYS_gettid);
     timer->deadline = now + _PySandbox_TimeLimit(&state->policy);
     /* A job that a job of an untrusted creator runs (on the same thread):
        never beyond the creator's deadline. */
@@ -194,6 +268,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         return -1;
     }
     pthread_mutex_lock(&watch_mutex);
+    take_wake_signal();
     if (start_watchdog() < 0) {
         pthread_mutex_unlock(&watch_mutex);
         PyErr_SetString(PyExc_RuntimeError, "cannot start the watchdog "
@@ -207,6 +282,16 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         pthread_cond_signal(&watch_cond);
     }
     pthread_mutex_unlock(&watch_mutex);
+    /* A host thread that blocks the wake signal lets it through while it
+       runs the job (and the threads that the job starts inherit that). */
+    if (wake_signal != 0) {
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, wake_signal);
+        if (pthread_sigmask(SIG_UNBLOCK, &set, &old) == 0) {
+            timer->unblocked = sigismember(&old, wake_signal) == 1;
+        }
+    }
     return 0;
 }
 
@@ -225,6 +310,12 @@ _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
         }
     }
     pthread_mutex_unlock(&watch_mutex);
+    if (timer->unblocked) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, wake_signal);
+        (void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
 }
 
 /* The job that runs on this thread, innermost first: a nested job's timer

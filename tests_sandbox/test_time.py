@@ -131,7 +131,100 @@ TARGETS = {
         for x in itertools.count():
             pass
     """,
+    # C loops that poll nothing: their sources poll (patch 0190).
+    "count-in": """
+        import itertools
+        -1 in itertools.count()
+    """,
+    "any-repeat": """
+        import itertools
+        any(itertools.repeat(0))
+    """,
+    "deque-count": """
+        import collections, itertools
+        collections.deque(itertools.count(), 0)
+    """,
+    "sum-repeat": """
+        import itertools
+        sum(itertools.repeat(1))
+    """,
+    "callable-iterator": """
+        import collections
+        collections.deque(iter(int, 1), 0)
+    """,
+    "product-of-ranges": """
+        import collections, itertools
+        collections.deque(itertools.product(range(10**6), repeat=2), 0)
+    """,
+    "max-of-range": """
+        max(range(10**18))
+    """,
+    "power": """
+        10**10**8
+    """,
+    "power-one-digit-modulus": """
+        pow(3, 1 << 10**8, 7)
+    """,
+    "factorial": """
+        import math
+        math.factorial(10**7)
+    """,
+    # Two million references to 256 long keys that share a prefix: each
+    # comparison reads 100 kB, the sort would take minutes.
+    "sort-long-keys": """
+        import random
+        keys = ['a' * 100000 + chr(i) for i in range(256)]
+        l = [keys[b] for b in random.randbytes(2 * 10**6)]
+        l.sort()
+    """,
+    # Blocking calls: the wake signal ends them (EINTR), the retry loop
+    # polls (PEP 475).
+    "select-own-pipe": """
+        import os, select
+        r, w = os.pipe()
+        select.select([r], [], [])
+    """,
+    "poll-own-pipe": """
+        import os, select
+        r, w = os.pipe()
+        p = select.poll()
+        p.register(r)
+        p.poll()
+    """,
+    "epoll-own-pipe": """
+        import os, select
+        r, w = os.pipe()
+        p = select.epoll()
+        p.register(r)
+        p.poll()
+    """,
+    "read-own-pipe": """
+        import os
+        r, w = os.pipe()
+        os.read(r, 1)
+    """,
+    "write-full-pipe": """
+        import os
+        r, w = os.pipe()
+        while True:
+            os.write(w, b'x' * 65536)
+    """,
+    "socket-recv": """
+        import socket
+        a, b = socket.socketpair()
+        a.recv(1)
+    """,
+    "read-in-thread-while-joined": """
+        import os, threading
+        r, w = os.pipe()
+        t = threading.Thread(target=os.read, args=(r, 1))
+        t.start()
+        t.join()
+    """,
 }
+
+# The policy each target needs beyond the time limit.
+POLICIES = {"read-in-thread-while-joined": {"threads": 2}}
 
 
 def stop_of(source, limit=LIMIT, **policy):
@@ -166,7 +259,8 @@ def stop_of(source, limit=LIMIT, **policy):
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_the_target_stops_at_the_limit(name):
-    took, outcome, denial, cpu = stop_of(TARGETS[name])
+    took, outcome, denial, cpu = stop_of(TARGETS[name],
+                                         **POLICIES.get(name, {}))
     assert outcome == ("sandbox.SandboxLimitExceeded: time limit of 1 s "
                        "exceeded"), outcome
     assert LIMIT <= took < LIMIT + SLACK, took
@@ -270,3 +364,23 @@ def test_the_command_line_stops_in_one_line():
     assert last == "python -m sandbox run: time limit of 1 s exceeded"
     assert all("time is not enforced yet" in line for line in warnings)
     assert proc.elapsed < 30
+
+
+def test_a_granted_thread_blocked_in_the_kernel_ends_with_the_job():
+    # The job's thread loops; the thread it started waits in read().  At
+    # the deadline both stop: the next job finds no other thread.
+    import _sandbox
+    jail = _sandbox.new_interpreter(time=1.0, threads=2)
+    try:
+        assert job_outcome(jail, """
+            import os, threading
+            r, w = os.pipe()
+            threading.Thread(target=os.read, args=(r, 1)).start()
+            while True:
+                pass
+        """) == "SandboxLimitExceeded"
+        assert _sandbox.eval(jail, "__import__('threading').active_count()"
+                                   " if __import__('time').sleep(0.5) is None"
+                                   " else 0") == 1
+    finally:
+        _sandbox.end_interpreter(jail)

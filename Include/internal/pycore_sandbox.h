@@ -224,6 +224,26 @@ _PySandbox_CapLockWait(PyTime_t timeout)
 
 #endif  /* Py_UNTRUSTED */
 
+/* A C loop that untrusted code can make unbounded and that polls nothing
+ * else (the next item of an infinite or huge iterator, a step of a big
+ * multiplication or power, a run of list.sort()): -1 with
+ * SandboxLimitExceeded set once the current interpreter stops (its job's
+ * time is up, or its end began), else 0.  A thread-local load, a load and
+ * a branch never taken in a trusted interpreter; nothing without the
+ * flag. */
+static inline int
+_PySandbox_PollStop(void)
+{
+    return _PySandbox_CheckStop(_PyThreadState_GET());
+}
+
+#define _PySandbox_CHECK_STOP(error_return) \
+    do { \
+        if (_PySandbox_PollStop() < 0) { \
+            return error_return; \
+        } \
+    } while (0)
+
 
 /* The hooks that upstream files call. */
 

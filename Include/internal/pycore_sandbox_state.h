@@ -318,6 +318,9 @@ typedef struct _PySandboxJobTimer {
     struct _PySandboxJobTimer *next;    /* the watchdog's list */
     struct _PySandboxJobTimer *outer;   /* the job this one interrupted on
                                            its thread (a creator's) */
+    long tid;                   /* its thread's, for the wake signal */
+    int unblocked;              /* the wake signal was blocked in the
+                                   thread: blocked again at the end */
 } _PySandboxJobTimer;
 
 
