@@ -254,9 +254,26 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
-    "memory", "time", "threads", "recursion_limit", "env", "modules",
-    "module_files", "read", "write", "packages",
+    "memory", "time", "cpu", "threads", "recursion_limit", "env",
+    "modules", "module_files", "read", "write", "packages",
 };
+
+/* Seconds, an int or a float (not a bool), into *seconds*.  0 or -1. */
+static int
+seconds_of(const char *name, PyObject *value, double *seconds)
+{
+    if (PyBool_Check(value)
+        || !(PyLong_Check(value) || PyFloat_Check(value)))
+    {
+        return _PySandboxPolicy_ErrorObject(name, value, "expected seconds");
+    }
+    *seconds = PyFloat_AsDouble(value);
+    if (*seconds == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return _PySandboxPolicy_ErrorObject(name, value, "out of range");
+    }
+    return 0;
+}
 
 /* Add the field *name* of value *value* to *policy*.  0 or -1. */
 static int
@@ -269,19 +286,14 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     }
     if (strcmp(name, "time") == 0) {
         double seconds;
-        if (PyBool_Check(value)
-            || !(PyLong_Check(value) || PyFloat_Check(value)))
-        {
-            return _PySandboxPolicy_ErrorObject(name, value,
-                                                "expected seconds");
-        }
-        seconds = PyFloat_AsDouble(value);
-        if (seconds == -1.0 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return _PySandboxPolicy_ErrorObject(name, value,
-                                                "out of range");
-        }
-        return PySandboxPolicy_SetTimeLimit(policy, seconds);
+        return (seconds_of(name, value, &seconds) < 0 ? -1
+                : PySandboxPolicy_SetTimeLimit(policy, seconds));
+    }
+    if (strcmp(name, "cpu") == 0) {
+        double seconds;
+        return (value == Py_None ? 0    /* the default: its time limit */
+                : seconds_of(name, value, &seconds) < 0 ? -1
+                : PySandboxPolicy_SetCpuLimit(policy, seconds));
     }
     if (strcmp(name, "threads") == 0) {
         return (count_of(name, value, &n) < 0 ? -1
@@ -362,7 +374,9 @@ policy_from_fields(PyObject *fields)
             }
         }
     }
-    if (_PySandboxPolicy_CheckWritable(policy) < 0) {
+    if (_PySandboxPolicy_CheckWritable(policy) < 0
+        || _PySandboxPolicy_CheckCpuLimit(policy) < 0)
+    {
         goto error;
     }
     Py_DECREF(copy);
@@ -439,9 +453,10 @@ fields_of(const PySandboxPolicy *policy)
         }
     }
     return Py_BuildValue(
-        "{s:n, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
+        "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
         "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
+        "cpu", (double)_PySandbox_CpuLimit(policy) / 1e9,
         "threads", policy->max_threads,
         "recursion_limit", _PySandboxPolicy_RecursionLimit(policy),
         "env", sorted_tuple(policy->env, policy->n_env, 0),
@@ -454,8 +469,8 @@ fields_of(const PySandboxPolicy *policy)
 
 
 PyDoc_STRVAR(new_interpreter_doc,
-"new_interpreter($module, /, *, memory=268435456, time=30.0, threads=0,\n\
-                recursion_limit=0, env=(), modules=(),\n\
+"new_interpreter($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
+                threads=0, recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
                 memory_group=None)\n\
 --\n\
@@ -607,9 +622,9 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 
 
 PyDoc_STRVAR(check_policy_doc,
-"check_policy($module, /, *, memory=268435456, time=30.0, threads=0,\n\
-             recursion_limit=0, env=(), modules=(), module_files={},\n\
-             read=(), write=(), packages=())\n\
+"check_policy($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
+             threads=0, recursion_limit=0, env=(), modules=(),\n\
+             module_files={}, read=(), write=(), packages=())\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
@@ -618,6 +633,8 @@ memory           the most memory it holds, in bytes (16 MiB to 1 TiB,\n\
                  and at most what the host has)\n\
 time             the wall-clock seconds of each job (more than 0, at\n\
                  most a week)\n\
+cpu              the CPU seconds of each job, over all its threads\n\
+                 (None: its time; at most time * (threads + 1))\n\
 threads          threads at once besides the job's (0 to 1024)\n\
 recursion_limit  the highest recursion limit its code may set (0:\n\
                  Python's default, 1000)\n\

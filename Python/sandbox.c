@@ -662,6 +662,7 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
        ThreadHandle_start()). */
     PyThreadState *tstate = _PyThreadState_GET();
     if (tstate != NULL && tstate->_status.cleared) {
+        _PySandbox_ThreadCpuEnds(state);
         end_watch(state);
     }
 }
@@ -1286,7 +1287,9 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     }
     sweep_abandoned();
     end_orphans();
-    if (_PySandboxPolicy_CheckWritable(policy) < 0) {
+    if (_PySandboxPolicy_CheckWritable(policy) < 0
+        || _PySandboxPolicy_CheckCpuLimit(policy) < 0)
+    {
         return NULL;
     }
     /* An untrusted interpreter may create one whose policy is within its
@@ -1318,6 +1321,17 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
                               "(time %.9g s > %.9g s)",
                               (double)policy->time_limit / 1e9,
                               (double)_PySandbox_TimeLimit(
+                                  &creator_state->policy) / 1e9);
+            }
+            else if (policy->cpu_limit != 0
+                     && policy->cpu_limit
+                        > _PySandbox_CpuLimit(&creator_state->policy))
+            {
+                PyOS_snprintf(detail, sizeof(detail),
+                              "a nested policy wider than its creator's "
+                              "(cpu %.9g s > %.9g s)",
+                              (double)policy->cpu_limit / 1e9,
+                              (double)_PySandbox_CpuLimit(
                                   &creator_state->policy) / 1e9);
             }
             else if (policy->memory != 0
@@ -1370,6 +1384,14 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     if (creator_state != NULL && policy->time_limit == 0) {
         /* No time limit of its own: its creator's. */
         sized.time_limit = _PySandbox_TimeLimit(&creator_state->policy);
+        policy = &sized;
+    }
+    if (creator_state != NULL && policy->cpu_limit == 0) {
+        /* Nor a CPU limit: its creator's, or its own time limit if that
+           is less. */
+        PyTime_t cpu = _PySandbox_CpuLimit(&creator_state->policy);
+        PyTime_t own = _PySandbox_TimeLimit(policy);
+        sized.cpu_limit = own < cpu ? own : cpu;
         policy = &sized;
     }
     return create_interpreter(policy, creator_state);

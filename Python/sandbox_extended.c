@@ -431,6 +431,17 @@ PySandbox_ExtendedQuery(PyInterpreterState *interp)
     }
     Py_XDECREF(key);
     Py_XDECREF(time);
+    /* The CPU limit: (CPU seconds of the job that runs, limit). */
+    double cpu_used;
+    _PySandbox_CpuUsage(state, &cpu_used, &limit);
+    key = (result != NULL ? Py_BuildValue("(ss)", "Python", "cpu") : NULL);
+    PyObject *cpu = key != NULL ? Py_BuildValue("(dd)", cpu_used, limit)
+                                : NULL;
+    if (cpu == NULL || PyDict_SetItem(result, key, cpu) < 0) {
+        Py_CLEAR(result);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(cpu);
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
         PyObject *key = Py_BuildValue("(ss)", copy[i].group, copy[i].type);
         PyObject *value = key ? ext_entry_value(&copy[i]) : NULL;

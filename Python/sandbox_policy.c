@@ -385,6 +385,8 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
         /* The same for the time limit (its creator's). */
         || (policy->time_limit != 0
             && policy->time_limit > _PySandbox_TimeLimit(outer))
+        || (policy->cpu_limit != 0
+            && policy->cpu_limit > _PySandbox_CpuLimit(outer))
         || (_PySandboxPolicy_RecursionLimit(policy)
             > _PySandboxPolicy_RecursionLimit(outer)))
     {

@@ -13,6 +13,12 @@
  * (PyErr_CheckSignals(), through _PySandbox_CheckStop()); and the
  * evaluator skips its handlers (except, finally, with:
  * _PySandbox_SkipHandlers()), so that its code cannot catch the stop.
+ * The CPU limit counts the CPU time of the job's thread and of the threads
+ * its code started, read from their clocks (so a job is not charged for
+ * the machine's other work, and N threads do not get N times the limit):
+ * the watchdog reads them when the job could have used it all at the
+ * earliest (what is left divided by the threads that may run at once),
+ * and stops the job as at a deadline when it has.
  * A thread of the job blocked in the kernel (read(), select(), a socket's
  * recv()) is woken by the wake signal, a real-time signal whose handler
  * does nothing: the call fails with EINTR, and CPython's retry loop
@@ -120,6 +126,62 @@ wake_thread(long tid)
     }
 }
 
+/* The CPU time a thread's clock counted (ns; 0 for a thread that ended). */
+static PyTime_t
+cpu_of(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) {
+        return 0;
+    }
+    return (PyTime_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The clock of the thread *tid* of this process (Linux: the clock id that
+ * pthread_getcpuclockid() makes, from a thread id that outlives nothing:
+ * the clock of a thread that ended reads as an error). */
+static clockid_t
+thread_clock(long tid)
+{
+    return (clockid_t)(((unsigned int)~tid << 3) | 6);
+}
+
+/* The CPU time of the threads that *interp*'s code started, the ended
+ * ones' included.  Under watch_mutex or with *interp* entered. */
+static PyTime_t
+started_threads_cpu(PyInterpreterState *interp)
+{
+    PyTime_t total = _Py_atomic_load_int64(&interp->sandbox->cpu_of_ended);
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        /* One whose state is cleared has counted itself as ended
+           (_PySandbox_ThreadCpuEnds()). */
+        if (t->_whence == _PyThreadState_WHENCE_THREADING
+            && t->native_thread_id != 0 && !t->_status.cleared)
+        {
+            total += cpu_of(thread_clock((long)t->native_thread_id));
+        }
+    }
+    HEAD_UNLOCK(runtime);
+    return total;
+}
+
+/* The CPU time *timer*'s job used so far. */
+static PyTime_t
+job_cpu(_PySandboxJobTimer *timer)
+{
+    return (cpu_of(timer->cpu_clock) - timer->cpu_start
+            + started_threads_cpu(timer->interp) - timer->cpu_base);
+}
+
+void
+_PySandbox_ThreadCpuEnds(struct _PySandboxState *state)
+{
+    PyTime_t used = cpu_of(CLOCK_THREAD_CPUTIME_ID);
+    (void)_Py_atomic_add_int64(&state->cpu_of_ended, used);
+}
+
 /* At a deadline: its interpreter's code stops until its next job.  Its
  * threads that wait in the kernel are woken: the job's, and those its code
  * started (a thread state of another thread of the host, which may run
@@ -129,6 +191,10 @@ static void
 expire(_PySandboxJobTimer *timer)
 {
     PyInterpreterState *interp = timer->interp;
+    if (!_Py_atomic_load_int(&interp->sandbox->time_expired)) {
+        _Py_atomic_store_int(&interp->sandbox->stop_reason,
+                             timer->stop_reason);
+    }
     _Py_atomic_store_int(&interp->sandbox->time_expired, 1);
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
@@ -150,13 +216,33 @@ watchdog(void *Py_UNUSED(arg))
         PyTime_t now = now_ns();
         PyTime_t next = 0;
         for (_PySandboxJobTimer *t = watch_list; t != NULL; t = t->next) {
+            if (t->stop_reason < 0 && t->deadline <= now) {
+                t->stop_reason = SANDBOX_STOP_TIME;
+            }
+            if (t->stop_reason < 0 && t->cpu_check != 0
+                && t->cpu_check <= now)
+            {
+                PyTime_t left = t->cpu_limit - job_cpu(t);
+                if (left <= 0) {
+                    t->stop_reason = SANDBOX_STOP_CPU;
+                }
+                else {
+                    /* The earliest it could have used the rest; at most
+                       once a millisecond near the end. */
+                    PyTime_t wait = left / t->cpu_threads;
+                    t->cpu_check = now + (wait > 1000000 ? wait : 1000000);
+                }
+            }
             PyTime_t when = t->deadline;
-            if (t->deadline <= now) {
+            if (t->stop_reason >= 0) {
                 /* At the deadline, and again every REARM_NS while the job
                    runs on: a thread state made since (or a bit cleared by
                    a race) gets the bit too. */
                 expire(t);
                 when = now + REARM_NS;
+            }
+            else if (t->cpu_check != 0 && t->cpu_check < when) {
+                when = t->cpu_check;
             }
             if (next == 0 || when < next) {
                 next = when;
@@ -230,6 +316,68 @@ _PySandbox_TimeLimit(const PySandboxPolicy *policy)
                                    : SANDBOX_DEFAULT_TIME;
 }
 
+PyTime_t
+_PySandbox_CpuLimit(const PySandboxPolicy *policy)
+{
+    return policy->cpu_limit != 0 ? policy->cpu_limit
+                                  : _PySandbox_TimeLimit(policy);
+}
+
+int
+_PySandboxPolicy_CheckCpuLimit(const PySandboxPolicy *policy)
+{
+    /* More than all its threads could burn before the deadline is a
+       mistake (a unit, a swapped pair): said, not ignored. */
+    double cpu = (double)policy->cpu_limit / 1e9;
+    double most = ((double)_PySandbox_TimeLimit(policy) / 1e9
+                   * (double)(1 + policy->max_threads));
+    if (policy->cpu_limit == 0 || cpu <= most) {
+        return 0;
+    }
+    PyObject *value = PyFloat_FromDouble(cpu);
+    if (value == NULL) {
+        return -1;
+    }
+    char reason[120];
+    PyOS_snprintf(reason, sizeof(reason), "above the time limit times the "
+                  "threads that may run at once (%.9g s)", most);
+    int rc = _PySandboxPolicy_ErrorObject("cpu", value, reason);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* The CPU limit of *timer*'s job, if the job could reach it before its
+ * deadline: its threads may burn more than the wall-clock time, or it is
+ * below the time limit. */
+static void
+start_cpu_limit(_PySandboxJobTimer *timer, _PySandboxJobTimer *outer,
+                PyTime_t now)
+{
+    const PySandboxPolicy *policy = &timer->interp->sandbox->policy;
+    PyTime_t limit = _PySandbox_CpuLimit(policy);
+    Py_ssize_t threads = 1 + policy->max_threads;
+    /* A nested job: no more than its creator's job has left. */
+    if (outer != NULL && outer->cpu_check != 0) {
+        PyTime_t left = outer->cpu_limit - job_cpu(outer);
+        if (left < limit) {
+            limit = left > 0 ? left : 0;
+        }
+    }
+    /* Where the clocks start (for a query too, _PySandbox_CpuUsage()). */
+    if (pthread_getcpuclockid(pthread_self(), &timer->cpu_clock) != 0) {
+        timer->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
+    }
+    timer->cpu_start = cpu_of(timer->cpu_clock);
+    timer->cpu_base = started_threads_cpu(timer->interp);
+    timer->cpu_limit = limit;
+    if (limit / threads >= timer->deadline - now) {
+        return;                 /* the deadline comes first */
+    }
+    timer->cpu_threads = threads;
+    PyTime_t wait = limit / threads;
+    timer->cpu_check = now + (wait > 1000000 ? wait : 1000000);
+}
+
 int
 _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
 {
@@ -239,6 +387,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     timer->interp = interp;
     timer->start = now;
     timer->tid = (long)syscall(SYS_gettid);
+    timer->stop_reason = -1;
     timer->deadline = now + _PySandbox_TimeLimit(&state->policy);
     /* A job that a job of an untrusted creator runs (on the same thread):
        never beyond the creator's deadline. */
@@ -251,6 +400,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
         _Py_atomic_store_int(&state->time_expired, 0);
         _Py_atomic_store_int(&state->time_reported, 0);
+        _Py_atomic_store_int(&state->stop_reason, SANDBOX_STOP_TIME);
     }
     /* Its deadline already passed (a creator's that passed in C code that
        does not poll): it stops before it runs, its thread states made from
@@ -259,6 +409,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         _Py_atomic_store_int(&state->time_expired, 1);
     }
     _Py_atomic_store_int64(&state->job_deadline, timer->deadline);
+    start_cpu_limit(timer, outer, now);
     /* Before the timer is listed: the key that unlists it if its thread
        ends inside the job. */
     (void)pthread_once(&timers_key_once, create_timers_key);
@@ -390,8 +541,14 @@ void
 _PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
                            size_t size)
 {
-    PyOS_snprintf(buf, size, "time limit of %.9g s exceeded",
-                  (double)_PySandbox_TimeLimit(&state->policy) / 1e9);
+    if (_Py_atomic_load_int(&state->stop_reason) == SANDBOX_STOP_CPU) {
+        PyOS_snprintf(buf, size, "CPU limit of %.9g s exceeded",
+                      (double)_PySandbox_CpuLimit(&state->policy) / 1e9);
+    }
+    else {
+        PyOS_snprintf(buf, size, "time limit of %.9g s exceeded",
+                      (double)_PySandbox_TimeLimit(&state->policy) / 1e9);
+    }
 }
 
 int
@@ -400,7 +557,9 @@ _PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
     char detail[96];
     _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
     if (!_Py_atomic_exchange_int(&state->time_reported, 1)) {
-        _PySandbox_LogDenialRaw(state, "time", detail);
+        _PySandbox_LogDenialRaw(
+            state, (_Py_atomic_load_int(&state->stop_reason)
+                    == SANDBOX_STOP_CPU ? "cpu" : "time"), detail);
     }
     PyErr_SetString(PyExc_SandboxLimitExceeded, detail);
     return -1;
@@ -423,6 +582,22 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
         return _PySandbox_RaiseTimeLimit(state);
     }
     return 0;
+}
+
+void
+_PySandbox_CpuUsage(struct _PySandboxState *state, double *used,
+                    double *limit)
+{
+    /* The job's own thread's time, and its interpreter's other threads':
+       whether or not the watchdog reads them. */
+    *used = 0.0;
+    for (_PySandboxJobTimer *t = current_timer; t != NULL; t = t->outer) {
+        if (t->interp->sandbox == state) {
+            *used = (double)job_cpu(t) / 1e9;
+            break;
+        }
+    }
+    *limit = (double)_PySandbox_CpuLimit(&state->policy) / 1e9;
 }
 
 void
@@ -500,6 +675,32 @@ PySandboxPolicy_SetTimeLimit(PySandboxPolicy *policy, double seconds)
     }
     PyTime_t ns = (PyTime_t)(seconds * 1e9);
     policy->time_limit = ns > 0 ? ns : 1;
+    return 0;
+}
+
+int
+PySandboxPolicy_SetCpuLimit(PySandboxPolicy *policy, double seconds)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetCpuLimit: policy is NULL");
+        return -1;
+    }
+    if (!isfinite(seconds) || seconds <= 0
+        || seconds > (double)SANDBOX_MAX_TIME / 1e9)
+    {
+        PyObject *value = PyFloat_FromDouble(seconds);
+        if (value == NULL) {
+            return -1;
+        }
+        int rc = _PySandboxPolicy_ErrorObject(
+            "cpu", value, "out of range (more than 0, at most 604800 "
+            "seconds)");
+        Py_DECREF(value);
+        return rc;
+    }
+    PyTime_t ns = (PyTime_t)(seconds * 1e9);
+    policy->cpu_limit = ns > 0 ? ns : 1;
     return 0;
 }
 

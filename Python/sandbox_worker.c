@@ -897,7 +897,7 @@ send_answer(PyObject *answer, PyObject *job_id)
 }
 
 /* The start's second frame: {"memory", "threads", "ports", "require",
- * "time"};
+ * "time", "cpu"};
  * fence the process with it and answer the start. */
 static void
 fence_and_answer(PyInterpreterState *interp)
@@ -951,6 +951,14 @@ fence_and_answer(PyInterpreterState *interp)
         && (!PyFloat_CheckExact(seconds)
             || PySandboxPolicy_SetTimeLimit(&state->policy,
                                             PyFloat_AS_DOUBLE(seconds)) < 0))
+    {
+        start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
+    }
+    PyObject *cpu = PyDict_GetItemString(hello, "cpu");
+    if (cpu != NULL
+        && (!PyFloat_CheckExact(cpu)
+            || PySandboxPolicy_SetCpuLimit(&state->policy,
+                                           PyFloat_AS_DOUBLE(cpu)) < 0))
     {
         start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
     }

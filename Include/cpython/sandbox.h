@@ -189,6 +189,16 @@ PyAPI_FUNC(void) PySandbox_MemoryFree(Py_ssize_t bytes);
 PyAPI_FUNC(int) PySandboxPolicy_SetTimeLimit(PySandboxPolicy *policy,
                                              double seconds);
 
+/* Limit each job in an interpreter of *policy* to *seconds* of CPU time,
+ * counted over the job's thread and the threads its code started, each
+ * on its own clock (more than 0, at most the time limit times the threads
+ * that may run at once: PySandbox_NewInterpreter() checks; without it,
+ * the time limit, or a nested interpreter's creator's if that is less).
+ * A job that has used it stops as at its deadline.  Return 0, or -1 with
+ * ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetCpuLimit(PySandboxPolicy *policy,
+                                            double seconds);
+
 /* Set the highest recursion limit (sys.setrecursionlimit()) that code in
  * an interpreter of *policy* may set, from 1 to 1000000; the interpreter
  * starts at Python's default (1000) or this limit if it is lower.

@@ -58,6 +58,8 @@ struct _PySandboxPolicy {
     struct _PySandboxMemoryGroup *group;
     PyTime_t time_limit;        /* a job's wall-clock limit in ns; 0: the
                                    default (or a nested one's creator's) */
+    PyTime_t cpu_limit;         /* a job's CPU time over all its threads in
+                                   ns; 0: its time limit */
     Py_ssize_t max_threads;     /* threads alive at once besides the job's */
     int recursion_limit;        /* the highest sys.setrecursionlimit(); 0:
                                    Python's default */
@@ -304,10 +306,18 @@ struct _PySandboxState {
        until the next job begins; and whether that was logged (atomic). */
     int time_expired;
     int time_reported;
+    /* Which limit stopped it: SANDBOX_STOP_TIME or SANDBOX_STOP_CPU. */
+    int stop_reason;
     /* The deadline of the job that runs in it (monotonic ns; 0: none),
        which caps the waits of all its threads (_PySandbox_CapWait()). */
     PyTime_t job_deadline;
+    /* The CPU time of the threads its code started that ended (ns,
+       atomic): the CPU limit counts them too. */
+    PyTime_t cpu_of_ended;
 };
+
+#define SANDBOX_STOP_TIME 0
+#define SANDBOX_STOP_CPU 1
 
 /* A job's deadline, on the stack of the job's thread from its start to
  * its end, and in the list of the watchdog (Python/sandbox_time.c). */
@@ -321,6 +331,17 @@ typedef struct _PySandboxJobTimer {
     long tid;                   /* its thread's, for the wake signal */
     int unblocked;              /* the wake signal was blocked in the
                                    thread: blocked again at the end */
+    /* The CPU limit (ns), when the job could reach it before its deadline
+       (cpu_check != 0): when the watchdog reads the clocks next, the
+       threads that may burn it at once, the job's thread's clock, what
+       that clock and the other threads' had used at the start. */
+    PyTime_t cpu_limit;
+    PyTime_t cpu_check;
+    Py_ssize_t cpu_threads;
+    clockid_t cpu_clock;
+    PyTime_t cpu_start;
+    PyTime_t cpu_base;
+    int stop_reason;            /* -1 while it runs within its limits */
 } _PySandboxJobTimer;
 
 
@@ -592,6 +613,18 @@ extern int _PySandbox_RaiseTimeLimit(struct _PySandboxState *state);
 /* "time limit of 2 s exceeded", its message. */
 extern void _PySandbox_TimeLimitDetail(struct _PySandboxState *state,
                                        char *buf, size_t size);
+/* A job's CPU limit in ns: its policy's, or its time limit. */
+extern PyTime_t _PySandbox_CpuLimit(const PySandboxPolicy *policy);
+/* 0, or -1 with PolicyError ("cpu") if the policy's CPU limit is more
+ * than its threads could use before the deadline. */
+extern int _PySandboxPolicy_CheckCpuLimit(const PySandboxPolicy *policy);
+/* CPU seconds of the job that runs on this thread in *state*'s
+ * interpreter (0 without one), and its limit: ("Python", "cpu"). */
+extern void _PySandbox_CpuUsage(struct _PySandboxState *state,
+                                double *used, double *limit);
+/* A thread that the interpreter's code started ends: its CPU time counts
+ * on (_PySandbox_ThreadEnd()). */
+extern void _PySandbox_ThreadCpuEnds(struct _PySandboxState *state);
 /* Seconds of the job that runs on this thread in *state*'s interpreter
  * (0 without one), and its limit: ("Python", "time") of a query. */
 extern void _PySandbox_TimeUsage(struct _PySandboxState *state,

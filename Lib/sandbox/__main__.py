@@ -107,7 +107,11 @@ def build_parser():
                              "(default 256MiB); beyond it, MemoryError "
                              "inside")
     grants.add_argument("--time", metavar="SECONDS", type=_seconds,
-                        help="its time limit (default 30)" + _not_yet("time"))
+                        help="its wall-clock time limit (default 30)"
+                             + _not_yet("time"))
+    grants.add_argument("--cpu", metavar="SECONDS", type=_seconds,
+                        help="its CPU time limit, over all its threads "
+                             "(default: its time limit)" + _not_yet("cpu"))
     grants.add_argument("--threads", metavar="N", type=_count,
                         help="let it run N threads at once (default 0)"
                              + _not_yet("threads"))
@@ -181,7 +185,7 @@ def policy_from(args):
     if args.require_layers:
         fields["require_layers"] = (list(fields["require_layers"])
                                     + args.require_layers)
-    for field in ("memory", "time", "threads", "inherit_stdio",
+    for field in ("memory", "time", "cpu", "threads", "inherit_stdio",
                   "isolation"):
         value = getattr(args, field)
         if value is not None:

@@ -74,6 +74,7 @@ _DEFAULTS = {
     "env": (),
     "memory": 256 * 1024 * 1024,
     "time": 30.0,
+    "cpu": None,
     "threads": 0,
     "network_info": False,
     "filesystem_info": False,
@@ -308,6 +309,10 @@ def _time(field, value):
     return float(value)
 
 
+def _cpu(field, value):
+    return None if value is None else _time(field, value)
+
+
 def _flag(field, value):
     if not isinstance(value, bool):
         raise _error(field, value, "expected true or false")
@@ -329,7 +334,7 @@ def _layers(field, value):
 
 
 _CHECKS = {
-    "net": _hostports, "memory": _memory, "time": _time,
+    "net": _hostports, "memory": _memory, "time": _time, "cpu": _cpu,
     "network_info": _flag, "filesystem_info": _flag, "inherit_stdio": _flag,
     "isolation": _isolation, "require_layers": _layers,
 }
@@ -383,7 +388,9 @@ class Policy:
                        "pkg.*" for all of a package's)
       env              host environment variables its os.environ gets
       memory           bytes, or a size: "256M", "1G", "512MiB" (256MiB)
-      time             seconds of CPU and wall time per job (30)
+      time             wall-clock seconds per job (30)
+      cpu              CPU seconds per job, over all its threads (None:
+                       its time; at most time * (threads + 1))
       threads          threads at once besides the job's (0)
       network_info     whether it may see network information (False)
       filesystem_info  whether it may see real paths (False)
@@ -432,6 +439,11 @@ class Policy:
                 raise _error("modules", name, "only in a worker process "
                              "(isolation 'process'): "
                              + _PROCESS_ONLY_MODULES[name])
+        if self.cpu is not None and \
+                self.cpu > self.time * (self.threads + 1):
+            raise _error("cpu", self.cpu, f"above the time limit times the "
+                         f"threads that may run at once "
+                         f"({self.time * (self.threads + 1):g} s)")
         if self.require_layers and self.isolation != "process":
             raise _error("require_layers", self.require_layers[0],
                          "layers wall a worker process: set isolation to "
@@ -504,6 +516,8 @@ class Policy:
         lines = ["# sandbox policy (fields not enforced yet: "
                  + ", ".join(self.unenforced()) + ")"]
         for name, value in self.fields().items():
+            if value is None:
+                continue            # the default, which TOML cannot say
             if isinstance(value, tuple):
                 text = "[" + ", ".join(string(v) for v in value) + "]"
             elif isinstance(value, bool):
@@ -528,6 +542,7 @@ class Policy:
                 and set(self.net) <= set(other.net)
                 and self.memory <= other.memory
                 and self.time <= other.time
+                and self._cpu_limit() <= other._cpu_limit()
                 and all(other_flag or not flag for flag, other_flag in (
                     (self.network_info, other.network_info),
                     (self.filesystem_info, other.filesystem_info),
@@ -553,7 +568,13 @@ class Policy:
         if self.time != _DEFAULTS["time"]:
             # The same: for a nested interpreter, its creator's.
             fields["time"] = self.time
+        if self.cpu is not None:
+            fields["cpu"] = self.cpu
         return fields
+
+    def _cpu_limit(self):
+        """The CPU seconds of a job: the cpu field, or the time limit."""
+        return self.time if self.cpu is None else self.cpu
 
     def __ge__(self, other):
         if not isinstance(other, Policy):

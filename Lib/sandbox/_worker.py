@@ -207,6 +207,8 @@ class Worker:
         hello = {"memory": policy.memory, "threads": policy.threads,
                  "ports": ports, "require": list(policy.require_layers),
                  "time": float(policy.time)}
+        if policy.cpu is not None:
+            hello["cpu"] = float(policy.cpu)
         try:
             self._sock.sendall(_HEADER.pack(len(start)) + start
                                + pack_frame(hello))
