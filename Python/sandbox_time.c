@@ -446,12 +446,46 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     return 0;
 }
 
+/* The last job of *interp* ended: the threads that its code started and
+ * that still run stop too (until the next job begins), as at a deadline.
+ * Between jobs nothing of the interpreter runs: no thread holds a core,
+ * or the interpreter's GIL that the host's next call needs, with no limit
+ * counting. */
+static void
+stop_started_threads(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    int any = 0;
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        any |= (t->_whence == _PyThreadState_WHENCE_THREADING
+                && !t->_status.cleared);
+    }
+    if (any) {
+        if (!_Py_atomic_load_int(&state->time_expired)) {
+            _Py_atomic_store_int(&state->stop_reason, SANDBOX_STOP_JOB_END);
+        }
+        _Py_atomic_store_int(&state->time_expired, 1);
+        for (PyThreadState *t = interp->threads.head; t != NULL;
+             t = t->next)
+        {
+            if (t->_whence == _PyThreadState_WHENCE_THREADING) {
+                _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+                wake_thread((long)t->native_thread_id);
+            }
+        }
+    }
+    HEAD_UNLOCK(runtime);
+}
+
 void
 _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
 {
     struct _PySandboxState *state = timer->interp->sandbox;
     if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
         _Py_atomic_store_int64(&state->job_deadline, 0);
+        stop_started_threads(timer->interp);
     }
     pthread_mutex_lock(&watch_mutex);
     for (_PySandboxJobTimer **p = &watch_list; *p != NULL; p = &(*p)->next) {
@@ -541,9 +575,13 @@ void
 _PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
                            size_t size)
 {
-    if (_Py_atomic_load_int(&state->stop_reason) == SANDBOX_STOP_CPU) {
+    int reason = _Py_atomic_load_int(&state->stop_reason);
+    if (reason == SANDBOX_STOP_CPU) {
         PyOS_snprintf(buf, size, "CPU limit of %.9g s exceeded",
                       (double)_PySandbox_CpuLimit(&state->policy) / 1e9);
+    }
+    else if (reason == SANDBOX_STOP_JOB_END) {
+        PyOS_snprintf(buf, size, "the job that started this thread ended");
     }
     else {
         PyOS_snprintf(buf, size, "time limit of %.9g s exceeded",
@@ -557,9 +595,11 @@ _PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
     char detail[96];
     _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
     if (!_Py_atomic_exchange_int(&state->time_reported, 1)) {
+        int reason = _Py_atomic_load_int(&state->stop_reason);
         _PySandbox_LogDenialRaw(
-            state, (_Py_atomic_load_int(&state->stop_reason)
-                    == SANDBOX_STOP_CPU ? "cpu" : "time"), detail);
+            state, (reason == SANDBOX_STOP_CPU ? "cpu"
+                    : reason == SANDBOX_STOP_JOB_END ? "thread" : "time"),
+            detail);
     }
     PyErr_SetString(PyExc_SandboxLimitExceeded, detail);
     return -1;
@@ -572,16 +612,28 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
     if (state == NULL) {
         return 0;
     }
-    if (_PySandbox_IsStopped(tstate->interp)) {
+    int stopped = _PySandbox_IsStopped(tstate->interp);
+    if (!stopped && !_PySandbox_TimeExpired(state)) {
+        return 0;
+    }
+    /* Making the error calls code that polls again (through
+       Py_EnterRecursiveCall()): the bit is off meanwhile, and set again
+       after, for every later check. */
+    uintptr_t was = (_Py_atomic_and_uintptr(&tstate->eval_breaker,
+                                            ~(uintptr_t)_PY_SANDBOX_BIT)
+                     & _PY_SANDBOX_BIT);
+    if (stopped) {
         PyErr_SetString(PyExc_SandboxLimitExceeded,
                         "the untrusted interpreter is ending: its Python "
                         "code no longer runs");
-        return -1;
     }
-    if (_PySandbox_TimeExpired(state)) {
-        return _PySandbox_RaiseTimeLimit(state);
+    else {
+        (void)_PySandbox_RaiseTimeLimit(state);
     }
-    return 0;
+    if (was) {
+        _Py_atomic_or_uintptr(&tstate->eval_breaker, _PY_SANDBOX_BIT);
+    }
+    return -1;
 }
 
 void
@@ -598,6 +650,15 @@ _PySandbox_CpuUsage(struct _PySandboxState *state, double *used,
         }
     }
     *limit = (double)_PySandbox_CpuLimit(&state->policy) / 1e9;
+}
+
+int
+_PySandbox_StopPendingSlow(PyThreadState *tstate)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    return (state != NULL
+            && (_PySandbox_IsStopped(tstate->interp)
+                || _PySandbox_TimeExpired(state)));
 }
 
 void

@@ -84,8 +84,9 @@ extern int _PySandbox_IsStopped(PyInterpreterState *interp);
  * limit too (Python/sandbox_time.c).  -1 with SandboxLimitExceeded set,
  * else 0.  The engine's eval-breaker bit is set before either happens, so
  * the test is one load and a branch, never taken in a trusted
- * interpreter. */
-extern int _PySandbox_CheckStopSlow(PyThreadState *tstate);
+ * interpreter.  Exported: shared modules reach it through
+ * _Py_EnterRecursiveCall() (pycore_sandbox_stack.h). */
+PyAPI_FUNC(int) _PySandbox_CheckStopSlow(PyThreadState *tstate);
 static inline int
 _PySandbox_CheckStop(PyThreadState *tstate)
 {
@@ -235,6 +236,24 @@ static inline int
 _PySandbox_PollStop(void)
 {
     return _PySandbox_CheckStop(_PyThreadState_GET());
+}
+
+/* The same test for C code that cannot raise where it polls (libmpdec's
+ * allocator, patch 0190): whether the current interpreter stops, with no
+ * exception set. */
+PyAPI_FUNC(int) _PySandbox_StopPendingSlow(PyThreadState *tstate);
+static inline int
+_PySandbox_StopPending(void)
+{
+#ifdef Py_UNTRUSTED
+    PyThreadState *tstate = _PyThreadState_GET();
+    return (tstate != NULL
+            && (_Py_atomic_load_uintptr_relaxed(&tstate->eval_breaker)
+                & _PY_SANDBOX_BIT)
+            && _PySandbox_StopPendingSlow(tstate));
+#else
+    return 0;
+#endif
 }
 
 #define _PySandbox_CHECK_STOP(error_return) \

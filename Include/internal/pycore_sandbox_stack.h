@@ -24,6 +24,7 @@ extern "C" {
 
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 #include "pycore_tstate.h"        // _PyThreadStateImpl
+#include "pycore_sandbox.h"       // _PY_SANDBOX_BIT, _PySandbox_CheckStop()
 
 #ifdef Py_UNTRUSTED
 /* The objects whose deallocation waits for stack (see
@@ -101,14 +102,37 @@ _PySandbox_StackLow(PyThreadState *tstate)
 #endif
 }
 
+/* _Py_MakeRecCheck(): is _Py_CheckRecursiveCall() due?  When the stack
+ * is low, and when the interpreter stops (its job's time is up): C
+ * recursion that polls nothing else (a comparison, hash or isinstance()
+ * of nested pairs, exponential in their depth) stops with its job.  In a
+ * trusted interpreter: a load of the stack pointer and of the eval
+ * breaker, never true. */
+static inline int
+_PySandbox_RecursionCheckDue(PyThreadState *tstate)
+{
+#ifdef Py_UNTRUSTED
+    return (_PySandbox_StackLow(tstate)
+            || (_Py_atomic_load_uintptr_relaxed(&tstate->eval_breaker)
+                & _PY_SANDBOX_BIT));
+#else
+    (void)tstate;
+    return 0;
+#endif
+}
+
 /* _Py_CheckRecursiveCall(): return 0, or -1 with RecursionError set when
- * the stack is low (down to the hard limit while that error is made). */
+ * the stack is low (down to the hard limit while that error is made), or
+ * SandboxLimitExceeded when the interpreter stops. */
 static inline int
 _PySandbox_CheckRecursion(PyThreadState *tstate, const char *where)
 {
 #ifdef Py_UNTRUSTED
     if (_PySandbox_StackLow(tstate)) {
         return _PySandbox_StackOverflow(tstate, where);
+    }
+    if (_PySandbox_CheckStop(tstate) < 0) {
+        return -1;
     }
 #else
     (void)tstate;
@@ -119,14 +143,16 @@ _PySandbox_CheckRecursion(PyThreadState *tstate, const char *where)
 
 /* For the recursive C paths that do not call Py_EnterRecursiveCall() (an
  * iterator's tp_iternext calling its source's, a tuple's hash): return 0,
- * or -1 with RecursionError set when the stack is low. */
+ * or -1 with RecursionError set when the stack is low (or
+ * SandboxLimitExceeded when the interpreter stops, as
+ * _Py_EnterRecursiveCall()). */
 static inline int
 _PySandbox_CheckStack(void)
 {
 #ifdef Py_UNTRUSTED
     PyThreadState *tstate = _PyThreadState_GET();
-    if (_PySandbox_StackLow(tstate)) {
-        return _PySandbox_StackOverflow(tstate, "");
+    if (_PySandbox_RecursionCheckDue(tstate)) {
+        return _PySandbox_CheckRecursion(tstate, "");
     }
 #endif
     return 0;

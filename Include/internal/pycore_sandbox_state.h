@@ -306,7 +306,8 @@ struct _PySandboxState {
        until the next job begins; and whether that was logged (atomic). */
     int time_expired;
     int time_reported;
-    /* Which limit stopped it: SANDBOX_STOP_TIME or SANDBOX_STOP_CPU. */
+    /* Which limit stopped it: SANDBOX_STOP_TIME, SANDBOX_STOP_CPU, or
+       SANDBOX_STOP_JOB_END. */
     int stop_reason;
     /* The deadline of the job that runs in it (monotonic ns; 0: none),
        which caps the waits of all its threads (_PySandbox_CapWait()). */
@@ -318,6 +319,7 @@ struct _PySandboxState {
 
 #define SANDBOX_STOP_TIME 0
 #define SANDBOX_STOP_CPU 1
+#define SANDBOX_STOP_JOB_END 2      /* threads that outlived their job */
 
 /* A job's deadline, on the stack of the job's thread from its start to
  * its end, and in the list of the watchdog (Python/sandbox_time.c). */
