@@ -584,7 +584,9 @@ _PySandbox_SkipHandlers(PyThreadState *tstate)
 {
     return (_PySandbox_IsStopped(tstate->interp)
             || (tstate->interp->sandbox != NULL
-                && _PySandbox_TimeExpired(tstate->interp->sandbox)));
+                && (_PySandbox_TimeExpired(tstate->interp->sandbox)
+                    /* a thread whose job is over (patch 0191) */
+                    || ((_PyThreadStateImpl *)tstate)->sandbox_stopped)));
 }
 
 int

@@ -33,6 +33,7 @@
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
 #include "pycore_sandbox.h"
 #include "pycore_sandbox_state.h"
+#include "pycore_tstate.h"        // _PyThreadStateImpl
 
 #ifdef Py_UNTRUSTED
 
@@ -182,6 +183,19 @@ _PySandbox_ThreadCpuEnds(struct _PySandboxState *state)
     (void)_Py_atomic_add_int64(&state->cpu_of_ended, used);
 }
 
+/* A thread that *interp*'s code started stops for good (patch 0191): the
+ * next job, which clears the interpreter's flag, does not revive it.
+ * Under HEAD_LOCK. */
+static void
+stop_started_thread(PyThreadState *t)
+{
+    if (t->_whence == _PyThreadState_WHENCE_THREADING) {
+        ((_PyThreadStateImpl *)t)->sandbox_stopped = 1;
+        _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+        wake_thread((long)t->native_thread_id);
+    }
+}
+
 /* At a deadline: its interpreter's code stops until its next job.  Its
  * threads that wait in the kernel are woken: the job's, and those its code
  * started (a thread state of another thread of the host, which may run
@@ -200,9 +214,7 @@ expire(_PySandboxJobTimer *timer)
     HEAD_LOCK(runtime);
     for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
         _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
-        if (t->_whence == _PyThreadState_WHENCE_THREADING) {
-            wake_thread((long)t->native_thread_id);
-        }
+        stop_started_thread(t);
     }
     HEAD_UNLOCK(runtime);
     wake_thread(timer->tid);
@@ -470,10 +482,7 @@ stop_started_threads(PyInterpreterState *interp)
         for (PyThreadState *t = interp->threads.head; t != NULL;
              t = t->next)
         {
-            if (t->_whence == _PyThreadState_WHENCE_THREADING) {
-                _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
-                wake_thread((long)t->native_thread_id);
-            }
+            stop_started_thread(t);
         }
     }
     HEAD_UNLOCK(runtime);
@@ -613,7 +622,9 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
         return 0;
     }
     int stopped = _PySandbox_IsStopped(tstate->interp);
-    if (!stopped && !_PySandbox_TimeExpired(state)) {
+    int expired = _PySandbox_TimeExpired(state);
+    int outlived = ((_PyThreadStateImpl *)tstate)->sandbox_stopped;
+    if (!stopped && !expired && !outlived) {
         return 0;
     }
     /* Making the error calls code that polls again (through
@@ -627,8 +638,13 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
                         "the untrusted interpreter is ending: its Python "
                         "code no longer runs");
     }
-    else {
+    else if (expired) {
         (void)_PySandbox_RaiseTimeLimit(state);
+    }
+    else {
+        /* Stopped in a job that is over: the flag is the next job's. */
+        PyErr_SetString(PyExc_SandboxLimitExceeded,
+                        "the job that started this thread ended");
     }
     if (was) {
         _Py_atomic_or_uintptr(&tstate->eval_breaker, _PY_SANDBOX_BIT);
@@ -658,7 +674,8 @@ _PySandbox_StopPendingSlow(PyThreadState *tstate)
     struct _PySandboxState *state = tstate->interp->sandbox;
     return (state != NULL
             && (_PySandbox_IsStopped(tstate->interp)
-                || _PySandbox_TimeExpired(state)));
+                || _PySandbox_TimeExpired(state)
+                || ((_PyThreadStateImpl *)tstate)->sandbox_stopped));
 }
 
 void

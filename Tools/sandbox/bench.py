@@ -26,6 +26,12 @@ with a candidate B and prints the ratio B/A:
                  objects switched off (_sandbox._count_objects(False)),
                  B = one with its memory cap (its arenas and large blocks
                  charged to its heap); the same policy otherwise.
+  timelimit      pure-Python and C-heavy kernels (floats, iterators, sort,
+                 big ints) timed inside the interpreter, in the flag-on
+                 build: A = an untrusted interpreter with the default
+                 limits (30 s, its CPU limit never read before the
+                 deadline), B = one with a CPU limit of 5 s and two threads
+                 granted (the watchdog reads the threads' clocks).
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
@@ -57,8 +63,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PARTS = ("lifecycle", "kernels", "memory", "pool", "worker", "stops",
-         "callgrind", "pyperformance")
+PARTS = ("lifecycle", "kernels", "timelimit", "memory", "pool", "worker",
+         "stops", "callgrind", "pyperformance")
 
 # The programs that the builds run for the parts, one file each.
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
@@ -73,6 +79,7 @@ TARGETS = {
     "worker": 0.2,          # at least 5x faster than a subprocess
     "callgrind": 1.005,     # the trusted main interpreter: within 0.5 %
     "kernels": 1.03,        # a memory cap costs a pure-Python kernel 3 %
+    "timelimit": 1.03,      # a CPU limit read during the job: 3 %
 }
 
 
@@ -310,6 +317,26 @@ def bench_kernels(args, builds):
                                f"B with a cap)", "ms", a, b,
                                ratios=[y / x for x, y in zip(a, b)],
                                target=TARGETS["kernels"]))
+    return results, []
+
+
+# ---------------------------------------------------------------- timelimit
+
+def bench_timelimit(args, builds):
+    log(f"timelimit: {args.kernel_rounds} rounds of each kind "
+        f"(build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", program("timelimit"), str(args.kernel_rounds)],
+        what="the timelimit benchmark")
+    data = json.loads(out)
+    results = []
+    for kernel in data["default"][0]:
+        a = [r[kernel] / 1e6 for r in data["default"]]
+        b = [r[kernel] / 1e6 for r in data["limited"]]
+        results.append(Result(f"timelimit: {kernel} (A default limits, "
+                               f"B a CPU limit read)", "ms", a, b,
+                               ratios=[y / x for x, y in zip(a, b)],
+                               target=TARGETS["timelimit"]))
     return results, []
 
 
@@ -607,6 +634,7 @@ def run_part(part, args, builds, tmp):
     which a build changed mixes two binaries (or failed because files were
     missing for a moment): run it again once the builds are stable."""
     func = {"lifecycle": bench_lifecycle, "kernels": bench_kernels,
+            "timelimit": bench_timelimit,
             "memory": bench_memory,
             "pool": bench_pool, "worker": bench_worker,
             "stops": bench_stops,
@@ -666,8 +694,9 @@ def main(argv=None):
                    help="untimed cycles of each kind first (default: 10)")
     g = parser.add_argument_group("kernels")
     g.add_argument("--kernel-rounds", type=int, default=20,
-                   help="rounds of the kernels in each kind of interpreter, "
-                        "alternating (default: 20)")
+                   help="rounds of the kernels (and of the timelimit "
+                        "part's) in each kind of interpreter, alternating "
+                        "(default: 20)")
     g = parser.add_argument_group("stops")
     g.add_argument("--stop-runs", type=int, default=5,
                    help="runs of each target (default 5)")

@@ -31,13 +31,34 @@ TARGETS = {
         "import _sandbox\n"
         "k = _sandbox.new_interpreter()\n"
         "_sandbox.exec(k, 'while True: pass')\n",
+    "-1 in itertools.count()": "import itertools\n-1 in itertools.count()",
+    "any(itertools.repeat(0))": "import itertools\nany(itertools.repeat(0))",
+    "collections.deque(itertools.count(), 0)":
+        "import collections, itertools\n"
+        "collections.deque(itertools.count(), 0)",
+    "sum(itertools.repeat(1))": "import itertools\nsum(itertools.repeat(1))",
+    "10**10**8": "10**10**8",
+    "math.factorial(10**7)": "import math\nmath.factorial(10**7)",
+    "select.select([r], [], [])":
+        "import os, select\nr, w = os.pipe()\nselect.select([r], [], [])",
+    "threading.Lock().acquire() twice":
+        "import threading\nl = threading.Lock()\nl.acquire()\nl.acquire()",
+    "os.read(r, 1) of an own pipe":
+        "import os\nr, w = os.pipe()\nos.read(r, 1)",
+    "os.read in a thread, join()":
+        "import os, threading\nr, w = os.pipe()\n"
+        "t = threading.Thread(target=os.read, args=(r, 1))\n"
+        "t.start()\nt.join()",
+    "Decimal(3).ln() at precision 200000":
+        "import decimal\ndecimal.getcontext().prec = 200000\n"
+        "decimal.Decimal(3).ln()",
 }
 
 late = {}
 for name, source in TARGETS.items():
     late[name] = []
     for _ in range(runs):
-        jail = _sandbox.new_interpreter(time=limit)
+        jail = _sandbox.new_interpreter(time=limit, threads=1)
         start = time.monotonic()
         try:
             _sandbox.exec(jail, source)
