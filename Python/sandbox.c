@@ -178,6 +178,8 @@ clear_state(struct _PySandboxState *state)
     _PySandbox_ClearExtended(state);
     _PySandbox_ClearDeferred(&state->deferred);
     _PySandbox_ClearHeap(&state->heap);
+    _PySandbox_TimeEnds(state);
+    PyMem_RawFree(state->linger);
     PyMem_RawFree(state);
 }
 
@@ -569,6 +571,7 @@ _PySandbox_StopPython(PyInterpreterState *interp, PyThreadState *tstate)
     /* From here, no thread of it runs Python: this one stops at once,
        the others in _PySandbox_EndThreads(). */
     state->ending = 1;
+    _PySandbox_TimeEnds(state);
     _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
 }
 

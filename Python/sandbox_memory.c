@@ -92,6 +92,12 @@ engine_forces(void)
             && (tstate == NULL || tstate->current_frame == engine_frame));
 }
 
+int
+_PySandbox_EngineWorks(void)
+{
+    return engine_forces();
+}
+
 /* All untrusted interpreters of the process together (atomic), and the
  * host's budget for them (PySandbox_SetMemoryBudget()). */
 static Py_ssize_t total_used;

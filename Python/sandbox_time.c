@@ -147,21 +147,58 @@ thread_clock(long tid)
     return (clockid_t)(((unsigned int)~tid << 3) | 6);
 }
 
-/* The CPU time of the threads that *interp*'s code started, the ended
- * ones' included.  Under watch_mutex or with *interp* entered. */
+/* Under HEAD_LOCK: the untrusted interpreter that created *interp*, or
+ * NULL. */
+static PyInterpreterState *
+creator_of(PyInterpreterState *interp)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    if (state == NULL || state->parent_id < 0) {
+        return NULL;
+    }
+    PyInterpreterState *p = _PyRuntime.interpreters.head;
+    while (p != NULL && p->id != state->parent_id) {
+        p = p->next;
+    }
+    return p;
+}
+
+/* Under HEAD_LOCK: is *interp* *root*, or one that *root*'s code created,
+ * at any depth?  What runs there is *root*'s job's: its time, its CPU. */
+static int
+descends_from(PyInterpreterState *interp, PyInterpreterState *root)
+{
+    for (; interp != NULL; interp = creator_of(interp)) {
+        if (interp == root) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The CPU time of the threads that *interp*'s code started, and the code
+ * of the interpreters it created, the ended ones' included.  Under
+ * watch_mutex or with *interp* entered. */
 static PyTime_t
 started_threads_cpu(PyInterpreterState *interp)
 {
     PyTime_t total = _Py_atomic_load_int64(&interp->sandbox->cpu_of_ended);
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
-    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
-        /* One whose state is cleared has counted itself as ended
-           (_PySandbox_ThreadCpuEnds()). */
-        if (t->_whence == _PyThreadState_WHENCE_THREADING
-            && t->native_thread_id != 0 && !t->_status.cleared)
-        {
-            total += cpu_of(thread_clock((long)t->native_thread_id));
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        if (i->sandbox == NULL || !descends_from(i, interp)) {
+            continue;
+        }
+        for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
+            /* One whose state is cleared has counted itself as ended
+               (_PySandbox_ThreadCpuEnds()). */
+            if (t->_whence == _PyThreadState_WHENCE_THREADING
+                && t->native_thread_id != 0 && !t->_status.cleared)
+            {
+                total += cpu_of(thread_clock((long)t->native_thread_id));
+            }
         }
     }
     HEAD_UNLOCK(runtime);
@@ -179,8 +216,22 @@ job_cpu(_PySandboxJobTimer *timer)
 void
 _PySandbox_ThreadCpuEnds(struct _PySandboxState *state)
 {
+    /* Counted in its interpreter and in each of its creators: their jobs'
+       CPU time includes it, after its interpreter ends too. */
     PyTime_t used = cpu_of(CLOCK_THREAD_CPUTIME_ID);
+    _PyRuntimeState *runtime = &_PyRuntime;
+    HEAD_LOCK(runtime);
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->sandbox != state) {
+        interp = NULL;
+    }
     (void)_Py_atomic_add_int64(&state->cpu_of_ended, used);
+    for (interp = interp != NULL ? creator_of(interp) : NULL;
+         interp != NULL; interp = creator_of(interp))
+    {
+        (void)_Py_atomic_add_int64(&interp->sandbox->cpu_of_ended, used);
+    }
+    HEAD_UNLOCK(runtime);
 }
 
 /* A thread that *interp*'s code started stops for good (patch 0191): the
@@ -193,6 +244,32 @@ stop_started_thread(PyThreadState *t)
         ((_PyThreadStateImpl *)t)->sandbox_stopped = 1;
         _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
         wake_thread((long)t->native_thread_id);
+    }
+}
+
+/* Under HEAD_LOCK: *root*'s job stops, and so does all that runs in the
+ * interpreters its code created, whatever thread runs it (a nested job
+ * run by a thread that *root*'s code started has no outer timer): their
+ * threads, those of their jobs included, stop for good. */
+static void
+stop_descendants(PyInterpreterState *root, int reason)
+{
+    for (PyInterpreterState *i = _PyRuntime.interpreters.head; i != NULL;
+         i = i->next)
+    {
+        struct _PySandboxState *state = i->sandbox;
+        if (i == root || state == NULL || !descends_from(i, root)) {
+            continue;
+        }
+        if (!_Py_atomic_load_int(&state->time_expired)) {
+            _Py_atomic_store_int(&state->stop_reason, reason);
+        }
+        _Py_atomic_store_int(&state->time_expired, 1);
+        for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
+            ((_PyThreadStateImpl *)t)->sandbox_stopped = 1;
+            _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+            wake_thread((long)t->native_thread_id);
+        }
     }
 }
 
@@ -216,9 +293,13 @@ expire(_PySandboxJobTimer *timer)
         _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
         stop_started_thread(t);
     }
+    stop_descendants(interp, timer->stop_reason);
     HEAD_UNLOCK(runtime);
     wake_thread(timer->tid);
 }
+
+static int has_started_threads(PyInterpreterState *interp);
+static void unlist_linger(struct _PySandboxState *state);
 
 static void *
 watchdog(void *Py_UNUSED(arg))
@@ -227,7 +308,18 @@ watchdog(void *Py_UNUSED(arg))
     for (;;) {
         PyTime_t now = now_ns();
         PyTime_t next = 0;
-        for (_PySandboxJobTimer *t = watch_list; t != NULL; t = t->next) {
+        for (_PySandboxJobTimer **p = &watch_list; *p != NULL; ) {
+            _PySandboxJobTimer *t = *p;
+            struct _PySandboxState *state = t->interp->sandbox;
+            if (t == state->linger && t->stop_reason >= 0
+                && !has_started_threads(t->interp))
+            {
+                /* The threads that a job left are stopped and gone. */
+                *p = t->next;
+                state->linger_listed = 0;
+                continue;
+            }
+            p = &t->next;
             if (t->stop_reason < 0 && t->deadline <= now) {
                 t->stop_reason = SANDBOX_STOP_TIME;
             }
@@ -407,6 +499,19 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     if (outer != NULL && outer->deadline < timer->deadline) {
         timer->deadline = outer->deadline;
     }
+    /* One that a thread of an untrusted creator's code runs (not its job's
+       thread): no later than the creator's job, which that thread's work
+       belongs to; at once when none runs. */
+    PyInterpreterState *caller = _PyInterpreterState_GET();
+    if (outer == NULL && caller != NULL && caller != interp
+        && caller->sandbox != NULL)
+    {
+        PyTime_t theirs = _Py_atomic_load_int64(
+            &caller->sandbox->job_deadline);
+        if (theirs == 0 || theirs < timer->deadline) {
+            timer->deadline = theirs != 0 ? theirs : now;
+        }
+    }
     /* A new job runs: the stop of the last one is over (when no other job
        of the host runs in it, which would still be stopped). */
     if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
@@ -431,6 +536,8 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         return -1;
     }
     pthread_mutex_lock(&watch_mutex);
+    /* The threads that the last job left run under this job's limits. */
+    unlist_linger(state);
     take_wake_signal();
     if (start_watchdog() < 0) {
         pthread_mutex_unlock(&watch_mutex);
@@ -458,49 +565,87 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     return 0;
 }
 
-/* The last job of *interp* ended: the threads that its code started and
- * that still run stop too (until the next job begins), as at a deadline.
- * Between jobs nothing of the interpreter runs: no thread holds a core,
- * or the interpreter's GIL that the host's next call needs, with no limit
- * counting. */
+/* Under watch_mutex: take *state*'s lingering deadline off the list. */
 static void
-stop_started_threads(PyInterpreterState *interp)
+unlist_linger(struct _PySandboxState *state)
 {
-    struct _PySandboxState *state = interp->sandbox;
+    if (!state->linger_listed) {
+        return;
+    }
+    for (_PySandboxJobTimer **p = &watch_list; *p != NULL; p = &(*p)->next) {
+        if (*p == state->linger) {
+            *p = state->linger->next;
+            break;
+        }
+    }
+    state->linger_listed = 0;
+}
+
+void
+_PySandbox_TimeEnds(struct _PySandboxState *state)
+{
+    pthread_mutex_lock(&watch_mutex);
+    unlist_linger(state);
+    pthread_mutex_unlock(&watch_mutex);
+}
+
+/* Does *interp* have a thread that its code started, still running? */
+static int
+has_started_threads(PyInterpreterState *interp)
+{
     _PyRuntimeState *runtime = &_PyRuntime;
-    HEAD_LOCK(runtime);
     int any = 0;
+    HEAD_LOCK(runtime);
     for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
         any |= (t->_whence == _PyThreadState_WHENCE_THREADING
                 && !t->_status.cleared);
     }
-    if (any) {
-        if (!_Py_atomic_load_int(&state->time_expired)) {
-            _Py_atomic_store_int(&state->stop_reason, SANDBOX_STOP_JOB_END);
-        }
-        _Py_atomic_store_int(&state->time_expired, 1);
-        for (PyThreadState *t = interp->threads.head; t != NULL;
-             t = t->next)
-        {
-            stop_started_thread(t);
-        }
-    }
     HEAD_UNLOCK(runtime);
+    return any;
 }
 
 void
 _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
 {
     struct _PySandboxState *state = timer->interp->sandbox;
+    /* A job that returned while threads its code started run on: they
+       keep its deadline (and their waits their cap), watched on its
+       behalf until the next job or the interpreter's end.  Nothing of the
+       interpreter runs past the deadline of the job that started it. */
+    int linger = 0;
     if (_Py_atomic_load_ssize_relaxed(&state->entered) <= 1) {
-        _Py_atomic_store_int64(&state->job_deadline, 0);
-        stop_started_threads(timer->interp);
+        linger = (!_PySandbox_TimeExpired(state)
+                  && has_started_threads(timer->interp));
+        if (linger && state->linger == NULL) {
+            state->linger = PyMem_RawMalloc(sizeof(_PySandboxJobTimer));
+        }
+        if (!linger || state->linger == NULL) {
+            linger = 0;
+            _Py_atomic_store_int64(&state->job_deadline, 0);
+        }
     }
     pthread_mutex_lock(&watch_mutex);
     for (_PySandboxJobTimer **p = &watch_list; *p != NULL; p = &(*p)->next) {
         if (*p == timer) {
             *p = timer->next;
             break;
+        }
+    }
+    if (linger) {
+        unlist_linger(state);
+        _PySandboxJobTimer *t = state->linger;
+        memset(t, 0, sizeof(*t));
+        t->interp = timer->interp;
+        t->start = timer->start;
+        t->deadline = timer->deadline;
+        t->stop_reason = -1;            /* no thread of its own, no CPU
+                                           read: its time only */
+        t->next = watch_list;
+        watch_list = t;
+        state->linger_listed = 1;
+        if (watch_next == 0 || t->deadline < watch_next) {
+            watch_next = t->deadline;
+            pthread_cond_signal(&watch_cond);
         }
     }
     pthread_mutex_unlock(&watch_mutex);
@@ -584,13 +729,9 @@ void
 _PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
                            size_t size)
 {
-    int reason = _Py_atomic_load_int(&state->stop_reason);
-    if (reason == SANDBOX_STOP_CPU) {
+    if (_Py_atomic_load_int(&state->stop_reason) == SANDBOX_STOP_CPU) {
         PyOS_snprintf(buf, size, "CPU limit of %.9g s exceeded",
                       (double)_PySandbox_CpuLimit(&state->policy) / 1e9);
-    }
-    else if (reason == SANDBOX_STOP_JOB_END) {
-        PyOS_snprintf(buf, size, "the job that started this thread ended");
     }
     else {
         PyOS_snprintf(buf, size, "time limit of %.9g s exceeded",
@@ -604,11 +745,9 @@ _PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
     char detail[96];
     _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
     if (!_Py_atomic_exchange_int(&state->time_reported, 1)) {
-        int reason = _Py_atomic_load_int(&state->stop_reason);
         _PySandbox_LogDenialRaw(
-            state, (reason == SANDBOX_STOP_CPU ? "cpu"
-                    : reason == SANDBOX_STOP_JOB_END ? "thread" : "time"),
-            detail);
+            state, (_Py_atomic_load_int(&state->stop_reason)
+                    == SANDBOX_STOP_CPU ? "cpu" : "time"), detail);
     }
     PyErr_SetString(PyExc_SandboxLimitExceeded, detail);
     return -1;
@@ -624,7 +763,10 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
     int stopped = _PySandbox_IsStopped(tstate->interp);
     int expired = _PySandbox_TimeExpired(state);
     int outlived = ((_PyThreadStateImpl *)tstate)->sandbox_stopped;
-    if (!stopped && !expired && !outlived) {
+    if ((!stopped && !expired && !outlived)
+        /* The engine making a stopped job's answer (a worker's) */
+        || _PySandbox_EngineWorks())
+    {
         return 0;
     }
     /* Making the error calls code that polls again (through
@@ -644,7 +786,8 @@ _PySandbox_CheckStopSlow(PyThreadState *tstate)
     else {
         /* Stopped in a job that is over: the flag is the next job's. */
         PyErr_SetString(PyExc_SandboxLimitExceeded,
-                        "the job that started this thread ended");
+                        "the limits of the job that started this thread "
+                        "were exceeded");
     }
     if (was) {
         _Py_atomic_or_uintptr(&tstate->eval_breaker, _PY_SANDBOX_BIT);

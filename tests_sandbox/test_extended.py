@@ -93,6 +93,7 @@ def test_the_four_kinds(probe, untrusted):  # noqa: F811
         query = probe.ext_query()
         assert query.pop(("Python", "memory"))[1] == 256 * 2**20
         assert query.pop(("Python", "time"))[1] == 30.0
+        assert query.pop(("Python", "cpu"))[1] == 30.0
         assert query == {
             ("probe", "flag"): True,
             ("probe", "cap"): (7, 10),

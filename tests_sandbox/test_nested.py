@@ -64,6 +64,7 @@ def test_the_creator_runs_code_in_its_child(parent):
     # Without a cap of its own, its creator's.
     assert allowed.pop(("Python", "memory"))[1] == _sandbox.memory(parent)[1]
     assert allowed.pop(("Python", "time"))[1] == 30.0
+    assert allowed.pop(("Python", "cpu"))[1] == 30.0
     assert allowed == {("Python", "threads"): (0, 1)}
     # The host sees and controls the child too.
     assert child in ids()

@@ -174,6 +174,7 @@ def test_the_package_inside_offers_only_queries():
         allowed = interp.eval("allowed")
         assert allowed.pop(("Python", "memory"))[1] == 256 * 2**20
         assert allowed.pop(("Python", "time"))[1] == 30.0
+        assert allowed.pop(("Python", "cpu"))[1] == 30.0
         assert allowed == {("Python", "threads"): (0, 3)}
     with pytest.raises(RuntimeError, match="query for code in an untrusted"):
         sandbox.allowed()

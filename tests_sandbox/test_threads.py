@@ -135,8 +135,9 @@ while True:
     "asleep": "time.sleep(10**6)",
     "locked": "lock.acquire(); lock.acquire()",
     "waking": "time.sleep(1.5); open('/nonexistent/x', 'w')",
-    # Holds the interpreter's GIL in a loop that no check interrupts.
-    "in C": "time.sleep(0.3); sum(range(10**12))",
+    # Holds the interpreter's GIL in a loop that no check interrupts (the
+    # quadratic conversion of an int to a decimal: Doc/sandbox/time.rst).
+    "in C": "time.sleep(0.3); import decimal; decimal.Decimal(1 << 3000000)",
 }
 for name, body in JOBS.items():
     interp = _sandbox.new_interpreter(threads=4)

@@ -260,6 +260,17 @@ TARGETS = {
         decimal.getcontext().prec = 200000
         decimal.Decimal(3).ln()
     """,
+    # Found by the second review: work per step that grows with the data.
+    "sort-equal-long-strings": """
+        a = 'a' * 10**7
+        b = 'a' * 10**7
+        l = [a, b] * 50000
+        l.sort()
+    """,
+    "normalize-combining-marks": """
+        import unicodedata
+        unicodedata.normalize('NFD', '\\u0301' * 40000 + '\\u0316' * 40000)
+    """,
 }
 
 # The policy each target needs beyond the time limit.
@@ -428,32 +439,39 @@ def test_a_granted_thread_blocked_in_the_kernel_ends_with_the_job():
         _sandbox.end_interpreter(jail)
 
 
-def test_a_thread_that_outlives_its_job_stops_with_it():
-    # Found by the review: a thread left running between jobs held a core,
-    # and the interpreter's GIL that the host's next call waits for.
+def test_a_thread_that_outlives_its_job_stops_at_its_deadline():
+    # Found by the review: a thread left running between jobs held a core
+    # for good.  It keeps the deadline of the job that started it.
     proc = run_host("""
         import _sandbox, time
-        jail = _sandbox.new_interpreter(time=30.0, threads=2)
+        jail = _sandbox.new_interpreter(time=2.0, threads=2)
+        start = time.monotonic()
         _sandbox.exec(jail, "import threading\\n"
                             "def spin():\\n"
                             "    while True: pass\\n"
                             "threading.Thread(target=spin).start()")
-        cpu = time.process_time()
         time.sleep(0.5)
-        cpu = time.process_time() - cpu
-        start = time.monotonic()
-        print(_sandbox.eval(jail, "6 * 7"), time.monotonic() - start, cpu)
+        busy = time.process_time()
+        time.sleep(0.5)
+        busy = time.process_time() - busy
+        time.sleep(max(0, start + 2.5 - time.monotonic()))
+        idle = time.process_time()
+        time.sleep(0.5)
+        idle = time.process_time() - idle
+        begin = time.monotonic()
+        print(_sandbox.eval(jail, "6 * 7"), time.monotonic() - begin,
+              busy, idle)
         print(_sandbox.denials(jail)[-1][1:3])
         _sandbox.end_interpreter(jail)
     """, timeout=60)
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.splitlines()
-    answer, took, cpu = first.split()
+    answer, took, busy, idle = first.split()
     assert answer == "42"
-    assert float(took) < 2.0, took
-    assert float(cpu) < 0.25, cpu
-    assert eval(second) == ("thread", "the job that started this thread "
-                                      "ended")
+    assert float(took) < 1.0, took
+    assert float(busy) > 0.25, busy        # it ran on after its job
+    assert float(idle) < 0.25, idle        # and stopped at the deadline
+    assert eval(second) == ("time", "time limit of 2 s exceeded")
 
 
 CPU_BURNERS = """
@@ -568,3 +586,69 @@ def test_the_command_line_stops_at_the_cpu_limit():
                       "-c", "pass")
     assert proc.returncode == 2
     assert "cpu: 2.0: above the time limit" in proc.stderr
+
+
+def test_a_nested_job_run_by_a_started_thread_ends_with_the_job():
+    # Found by the second review: a thread that the job started ran a
+    # nested job, which had no outer deadline and ran on after the job
+    # (and could start the same again, one level down, for ever).
+    tenant = textwrap.dedent("""
+        import _sandbox, threading
+        def run():
+            k = _sandbox.new_interpreter()
+            _sandbox.exec(k, 'while True: pass')
+        threading.Thread(target=run).start()
+        while True:
+            pass
+    """)
+    proc = run_host(f"""
+        import _sandbox, time
+        jail = _sandbox.new_interpreter(time=1.0, threads=1)
+        start = time.monotonic()
+        try:
+            _sandbox.exec(jail, {tenant!r})
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name)
+        took = time.monotonic() - start
+        cpu = time.process_time()
+        time.sleep(1.0)
+        print(took, time.process_time() - cpu)
+        _sandbox.end_interpreter(jail)
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == "sandbox.SandboxLimitExceeded"
+    took, cpu = map(float, second.split())
+    assert took < 1.0 + SLACK, took
+    assert cpu < 0.25, cpu
+
+
+NESTED_BURNERS = '''
+import _sandbox
+k = _sandbox.new_interpreter(threads=1)
+inner = """
+import hashlib, threading
+data = b"x" * (8 << 20)
+def burn():
+    while True:
+        hashlib.sha256(data)
+t = threading.Thread(target=burn)
+t.start()
+t.join()
+"""
+while True:
+    try:
+        _sandbox.exec(k, inner)
+    except _sandbox.RemoteError:
+        pass
+'''
+
+
+def test_the_cpu_of_a_nested_interpreters_threads_counts():
+    # Found by the second review: the threads of an interpreter that the
+    # job created burned CPU that the job's limit did not count.
+    took, outcome, denial, cpu = stop_of(NESTED_BURNERS, limit=5.0, cpu=0.5,
+                                         threads=1)
+    assert outcome == ("sandbox.SandboxLimitExceeded: CPU limit of 0.5 s "
+                       "exceeded"), outcome
+    assert took < 3.0, took

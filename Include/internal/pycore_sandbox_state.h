@@ -306,8 +306,7 @@ struct _PySandboxState {
        until the next job begins; and whether that was logged (atomic). */
     int time_expired;
     int time_reported;
-    /* Which limit stopped it: SANDBOX_STOP_TIME, SANDBOX_STOP_CPU, or
-       SANDBOX_STOP_JOB_END. */
+    /* Which limit stopped it: SANDBOX_STOP_TIME or SANDBOX_STOP_CPU. */
     int stop_reason;
     /* The deadline of the job that runs in it (monotonic ns; 0: none),
        which caps the waits of all its threads (_PySandbox_CapWait()). */
@@ -315,11 +314,16 @@ struct _PySandboxState {
     /* The CPU time of the threads its code started that ended (ns,
        atomic): the CPU limit counts them too. */
     PyTime_t cpu_of_ended;
+    /* The deadline of a job that returned while threads its code started
+       still ran, watched until they stop there (Python/sandbox_time.c);
+       listed under the watchdog's lock, unlisted at the next job or the
+       interpreter's end. */
+    struct _PySandboxJobTimer *linger;
+    int linger_listed;
 };
 
 #define SANDBOX_STOP_TIME 0
 #define SANDBOX_STOP_CPU 1
-#define SANDBOX_STOP_JOB_END 2      /* threads that outlived their job */
 
 /* A job's deadline, on the stack of the job's thread from its start to
  * its end, and in the list of the watchdog (Python/sandbox_time.c). */
@@ -615,6 +619,10 @@ extern int _PySandbox_RaiseTimeLimit(struct _PySandboxState *state);
 /* "time limit of 2 s exceeded", its message. */
 extern void _PySandbox_TimeLimitDetail(struct _PySandboxState *state,
                                        char *buf, size_t size);
+/* Is the engine's own code working on this thread (between
+ * _PySandbox_EngineAllocates(1) and (0), no tenant frame since: making a
+ * job's answer)?  The stop does not stop it (_PySandbox_CheckStopSlow()). */
+extern int _PySandbox_EngineWorks(void);
 /* A job's CPU limit in ns: its policy's, or its time limit. */
 extern PyTime_t _PySandbox_CpuLimit(const PySandboxPolicy *policy);
 /* 0, or -1 with PolicyError ("cpu") if the policy's CPU limit is more
@@ -624,6 +632,9 @@ extern int _PySandboxPolicy_CheckCpuLimit(const PySandboxPolicy *policy);
  * interpreter (0 without one), and its limit: ("Python", "cpu"). */
 extern void _PySandbox_CpuUsage(struct _PySandboxState *state,
                                 double *used, double *limit);
+/* The interpreter ends (_PySandbox_StopPython()) or its state is freed:
+ * its lingering deadline is no longer watched.  Idempotent. */
+extern void _PySandbox_TimeEnds(struct _PySandboxState *state);
 /* A thread that the interpreter's code started ends: its CPU time counts
  * on (_PySandbox_ThreadEnd()). */
 extern void _PySandbox_ThreadCpuEnds(struct _PySandboxState *state);
