@@ -733,6 +733,38 @@ _sandbox_end_interpreter_impl(PyObject *module, long long interp_id)
 
 
 /*[clinic input]
+_sandbox.lost
+
+    interp_id: long_long
+    /
+
+Whether the host gave up on a job of an untrusted interpreter.
+
+True once a job did not stop within 100 ms of its deadline: the
+interpreter runs no other job, and it is ended as that job comes out
+(True too once it is gone).  False otherwise.
+[clinic start generated code]*/
+
+static PyObject *
+_sandbox_lost_impl(PyObject *module, long long interp_id)
+/*[clinic end generated code: output=a5c41c3ec7b695ba input=262fc3d84129f531]*/
+{
+    PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
+                                                     "_sandbox.lost");
+    if (interp == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_InterpreterNotFoundError)) {
+            PyErr_Clear();
+            Py_RETURN_TRUE;
+        }
+        return NULL;
+    }
+    int lost = _Py_atomic_load_int(&interp->sandbox->lost) != 0;
+    _PySandbox_Leave(interp);
+    return PyBool_FromLong(lost);
+}
+
+
+/*[clinic input]
 _sandbox.exec
 
     interp_id: long_long
@@ -1139,6 +1171,7 @@ static PyMethodDef sandbox_methods[] = {
     _SANDBOX_END_INTERPRETER_METHODDEF
     _SANDBOX_EVAL_METHODDEF
     _SANDBOX_EXEC_METHODDEF
+    _SANDBOX_LOST_METHODDEF
     {"_count_objects", sandbox_count_objects, METH_O, count_objects_doc},
 #ifdef Py_DEBUG
     {"_fail_allocations", sandbox_fail_allocations, METH_VARARGS,

@@ -1159,6 +1159,16 @@ end_orphans(void)
              i != NULL && orphan == NULL; i = i->next)
         {
             struct _PySandboxState *state = i->sandbox;
+            if (state != NULL && state->created && !state->end_claimed
+                && (_Py_atomic_load_int(&state->lost)
+                    == SANDBOX_LOST_STOPPED)
+                && state->entered == 0 && !_PyInterpreterState_IsRunningMain(i))
+            {
+                /* Its job came out late, and could not end it then. */
+                state->end_claimed = 1;
+                orphan = i;
+                continue;
+            }
             if (state == NULL || !state->stopping || state->parent_id < 0
                 || !state->created || state->end_claimed)
             {
@@ -1200,10 +1210,20 @@ end_orphans(void)
 
 /* End *interp*, of which the caller holds *holds* (0 or 1), if the
  * current interpreter may control it: a hold is given up when the end is
- * claimed, or released on refusal. */
+ * claimed, or released on refusal.  One whose job the host gave up on,
+ * still inside, is ended by that job's thread as it comes out: 0 now. */
 static int
 end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
 {
+    if (interp->sandbox != NULL
+        && _Py_atomic_load_int(&interp->sandbox->lost) == SANDBOX_LOST_RUNNING
+        && _PySandbox_CheckController(interp, "PySandbox_EndInterpreter") == 0)
+    {
+        if (holds) {
+            _PySandbox_Leave(interp);
+        }
+        return 0;
+    }
     if (_PySandbox_CheckController(interp, "PySandbox_EndInterpreter") < 0
         || _PySandbox_ClaimEnd(interp, "PySandbox_EndInterpreter",
                                holds) < 0)
@@ -1247,6 +1267,97 @@ end_claimed_interpreter(PyInterpreterState *interp)
     }
     (void)PyThreadState_Swap(host);
     return abandoned;
+}
+
+void
+_PySandbox_EndLost(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    PyThreadState *tstate = _PyThreadState_NewBound(
+        _PyInterpreterState_Main(), _PyThreadState_WHENCE_GILSTATE);
+    if (tstate == NULL) {
+        HEAD_LOCK(runtime);
+        if (is_listed(runtime, interp) && interp->sandbox != NULL) {
+            _Py_atomic_store_int(&interp->sandbox->lost,
+                                 SANDBOX_LOST_STOPPED);
+        }
+        HEAD_UNLOCK(runtime);
+        return;
+    }
+    /* A finalizing host makes this thread exit here: its end ends the
+       interpreter (or abandons it, if the job is still inside). */
+    PyEval_RestoreThread(tstate);
+    /* The host may hold it for a moment (a query, its output): the claim
+       waits for that, a second at most.  The lookup is under the
+       runtime's lock: the host's end at its exit may have ended it. */
+    PyTime_t now, until;
+    (void)PyTime_MonotonicRaw(&now);
+    until = now + (PyTime_t)1000 * 1000 * 1000;
+    for (;;) {
+        int claimed = 0, gone = 0;
+        (void)PyTime_MonotonicRaw(&now);
+        HEAD_LOCK(runtime);
+        if (!is_listed(runtime, interp) || interp->sandbox == NULL
+            || interp->sandbox->end_claimed)
+        {
+            gone = 1;
+        }
+        else if (interp->sandbox->entered == 0
+                 && !_PyInterpreterState_IsRunningMain(interp))
+        {
+            interp->sandbox->end_claimed = 1;
+            claimed = 1;
+        }
+        else if (now >= until) {
+            _Py_atomic_store_int(&interp->sandbox->lost,
+                                 SANDBOX_LOST_STOPPED);
+            gone = 1;
+        }
+        HEAD_UNLOCK(runtime);
+        if (claimed) {
+            (void)end_claimed_interpreter(interp);
+            end_orphans();
+            break;
+        }
+        if (gone) {
+            break;
+        }
+        end_pause();
+    }
+    PyErr_Clear();
+    PyThreadState_Clear(tstate);
+    PyThreadState_DeleteCurrent();
+}
+
+void
+_PySandbox_AbandonLost(void)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    for (;;) {
+        PyInterpreterState *found = NULL;
+        HEAD_LOCK(runtime);
+        for (PyInterpreterState *i = runtime->interpreters.head;
+             i != NULL && found == NULL; i = i->next)
+        {
+            struct _PySandboxState *state = i->sandbox;
+            if (state != NULL && state->created && !state->end_claimed
+                && (_Py_atomic_load_int(&state->lost)
+                    == SANDBOX_LOST_RUNNING))
+            {
+                state->end_claimed = 1;
+                found = i;
+            }
+        }
+        HEAD_UNLOCK(runtime);
+        if (found == NULL) {
+            return;
+        }
+        found->sandbox->stopping = 1;
+        _Py_set_eval_breaker_bit_all(found, _PY_SANDBOX_BIT);
+        PyObject *exc = PyErr_GetRaisedException();
+        abandon_tree(found);
+        PyErr_SetRaisedException(exc);
+    }
 }
 
 int

@@ -224,23 +224,29 @@ clear_denial(sandbox_denial *entry)
     memset(entry, 0, sizeof(*entry));
 }
 
-/* "file:line" of the innermost Python frame of the current thread, read
- * without allocating anything: the memory cap logs its refusals from
- * inside the allocator (Python/sandbox_memory.c), with or without a
- * thread state. */
-static void
-current_location(char *buf, size_t size)
+/* Append *text* to *buf* at *pos*, within *size* (the last byte stays
+ * for the terminator); the new position. */
+static size_t
+put_text(char *buf, size_t size, size_t pos, const char *text)
+{
+    while (*text != '\0' && pos + 1 < size) {
+        buf[pos++] = *text++;
+    }
+    return pos;
+}
+
+void
+_PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
 {
     buf[0] = '\0';
-    PyThreadState *tstate = _PyThreadState_GET();
-    if (tstate == NULL) {
+    if (tstate == NULL || size < 2) {
         return;
     }
     _PyInterpreterFrame *frame = tstate->current_frame;
     while (frame != NULL && _PyFrame_IsIncomplete(frame)) {
         frame = frame->previous;
     }
-    if (frame == NULL) {
+    if (frame == NULL || !PyCode_Check(frame->f_executable)) {
         return;
     }
     PyCodeObject *code = _PyFrame_GetCode(frame);
@@ -254,16 +260,26 @@ current_location(char *buf, size_t size)
     {
         filename = ((PyCompactUnicodeObject *)name)->utf8;
     }
-    PyOS_snprintf(buf, size, "%s:%d", filename,
-                  PyUnstable_InterpreterFrame_GetLine(frame));
+    /* No snprintf(): this runs in a signal handler too. */
+    char digits[24];
+    int line = PyUnstable_InterpreterFrame_GetLine(frame);
+    unsigned int n = line < 0 ? 0 : (unsigned int)line;
+    size_t k = sizeof(digits) - 1;
+    digits[k] = '\0';
+    do {
+        digits[--k] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0 && k > 0);
+    size_t pos = put_text(buf, size, 0, filename);
+    pos = put_text(buf, size, pos, ":");
+    pos = put_text(buf, size, pos, digits + k);
+    buf[pos] = '\0';
 }
 
 static void
-log_denial(struct _PySandboxState *state, const char *resource,
-           const char *detail)
+log_denial_at(struct _PySandboxState *state, const char *resource,
+              const char *detail, const char *location)
 {
-    char location[512];
-    current_location(location, sizeof(location));
     PyTime_t now;
     if (PyTime_TimeRaw(&now) < 0) {
         now = 0;
@@ -284,11 +300,32 @@ log_denial(struct _PySandboxState *state, const char *resource,
     PyMutex_Unlock(&state->log_mutex);
 }
 
+/* Logged with the "file:line" of the innermost Python frame of the
+ * current thread, read without allocating anything: the memory cap logs
+ * its refusals from inside the allocator (Python/sandbox_memory.c), with
+ * or without a thread state. */
+static void
+log_denial(struct _PySandboxState *state, const char *resource,
+           const char *detail)
+{
+    char location[512];
+    _PySandbox_FrameLocation(_PyThreadState_GET(), location,
+                             sizeof(location));
+    log_denial_at(state, resource, detail, location);
+}
+
 void
 _PySandbox_LogDenialRaw(struct _PySandboxState *state, const char *resource,
                         const char *detail)
 {
     log_denial(state, resource, detail);
+}
+
+void
+_PySandbox_LogDenialAt(struct _PySandboxState *state, const char *resource,
+                       const char *detail, const char *location)
+{
+    log_denial_at(state, resource, detail, location);
 }
 
 int

@@ -37,6 +37,7 @@
 
 #ifdef Py_UNTRUSTED
 
+#include <errno.h>
 #include <math.h>                 // isfinite()
 #include <pthread.h>
 #include <signal.h>               // sigaction()
@@ -79,10 +80,55 @@ now_ns(void)
  * are not woken; Doc/sandbox/time.rst). */
 static int wake_signal;
 
+/* A question of the host's to the thread of a job it gave up on: where is
+ * its code?  One at a time (where_lock).  state: 0 none, 1 asked, 2 the
+ * handler writes the answer, 3 answered. */
+static pthread_mutex_t where_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int state;
+    long tid;
+    PyInterpreterState *interp;
+    char location[512];
+} where_asked;
+
+/* The thread state of the job that runs on this thread (a runner's),
+ * while it runs. */
+static _Py_thread_local PyThreadState *job_tstate;
+
+void
+_PySandbox_SetJobThreadState(PyThreadState *tstate)
+{
+    _Py_atomic_store_ptr(&job_tstate, tstate);
+}
+
 static void
 wake_handler(int Py_UNUSED(signum))
 {
-    /* Nothing: the signal only ends the system call it interrupts. */
+    /* The signal ends the system call it interrupts.  And if the host
+       asks this thread where its job's code is, the handler says it: the
+       thread cannot, stuck in a call that does not poll.  Reading its own
+       frames is safe here: a frame is current only once it is made, and
+       nothing frees one while the thread is in its handler. */
+    int asked = 1;
+    if (_Py_atomic_load_int(&where_asked.state) != 1
+        || where_asked.tid != (long)syscall(SYS_gettid)
+        || !_Py_atomic_compare_exchange_int(&where_asked.state, &asked, 2))
+    {
+        return;
+    }
+    int saved = errno;
+    /* A thread in a call that let the GIL go has no current thread
+       state, but its frames stay as they were. */
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL) {
+        tstate = _Py_atomic_load_ptr(&job_tstate);
+    }
+    if (tstate != NULL && tstate->interp == where_asked.interp) {
+        _PySandbox_FrameLocation(tstate, where_asked.location,
+                                 sizeof(where_asked.location));
+    }
+    _Py_atomic_store_int(&where_asked.state, 3);
+    errno = saved;
 }
 
 /* Under watch_mutex, once per process (and child of fork(), which keeps
@@ -125,6 +171,54 @@ wake_thread(long tid)
     if (wake_signal != 0 && tid > 0) {
         (void)syscall(SYS_tgkill, (long)getpid(), tid, (long)wake_signal);
     }
+}
+
+int
+_PySandbox_WakeSignal(void)
+{
+    return wake_signal;
+}
+
+PyTime_t
+_PySandbox_MonotonicNs(void)
+{
+    return now_ns();
+}
+
+void
+_PySandbox_AskWhere(long tid, PyInterpreterState *interp, char *buf,
+                    size_t size)
+{
+    buf[0] = '\0';
+    if (wake_signal == 0 || tid <= 0) {
+        return;
+    }
+    pthread_mutex_lock(&where_lock);
+    where_asked.tid = tid;
+    where_asked.interp = interp;
+    where_asked.location[0] = '\0';
+    _Py_atomic_store_int(&where_asked.state, 1);
+    wake_thread(tid);
+    /* 20 ms: a thread that has the signal blocked (or that left) never
+       answers. */
+    PyTime_t until = now_ns() + 20 * 1000 * 1000;
+    for (;;) {
+        int asked = 1;
+        if (now_ns() >= until
+            && _Py_atomic_compare_exchange_int(&where_asked.state, &asked,
+                                               0))
+        {
+            break;          /* taken back: the handler will not write */
+        }
+        if (_Py_atomic_load_int(&where_asked.state) == 3) {
+            PyOS_snprintf(buf, size, "%s", where_asked.location);
+            break;
+        }
+        struct timespec pause = {0, 100 * 1000};
+        (void)nanosleep(&pause, NULL);
+    }
+    _Py_atomic_store_int(&where_asked.state, 0);
+    pthread_mutex_unlock(&where_lock);
 }
 
 /* The CPU time a thread's clock counted (ns; 0 for a thread that ended). */
@@ -372,6 +466,7 @@ static void
 after_fork_child(void)
 {
     pthread_mutex_init(&watch_mutex, NULL);
+    pthread_mutex_init(&where_lock, NULL);
     watch_started = 0;
     watch_list = NULL;
     watch_next = 0;

@@ -27,6 +27,11 @@
 
 #ifdef Py_UNTRUSTED
 
+#include <errno.h>                // ETIMEDOUT
+#include <pthread.h>
+#include <signal.h>               // pthread_sigmask()
+#include <sys/resource.h>         // getrlimit()
+
 
 /* RemoteError */
 
@@ -915,6 +920,387 @@ finish_job(job_outcome *out)
     return result;
 }
 
+/* Jobs on a thread of their own.
+ *
+ * A job that the host's main interpreter runs goes to a runner thread,
+ * while the host's thread waits for it (the GIL released) until the job's
+ * deadline and SANDBOX_LATE_NS more.  A job stops at its deadline
+ * (Python/sandbox_time.c) and comes back at once; one that is still inside
+ * then is in a call that does not poll, or blocked in the kernel: the host
+ * gives up on it (SandboxLimitExceeded, logged with where its code is) and
+ * gets its thread back, and the runner ends the interpreter as the job
+ * comes out.  Runners wait idle for the next job, RUNNER_IDLE_NS at most,
+ * RUNNERS_IDLE_MAX of them.  A nested job (a tenant's call) runs on its
+ * caller's thread: its creator's job bounds it. */
+
+#define SANDBOX_LATE_NS ((PyTime_t)100 * 1000 * 1000)
+#define RUNNER_IDLE_NS ((PyTime_t)30 * 1000 * 1000 * 1000)
+#define RUNNERS_IDLE_MAX 8
+
+typedef struct {
+    PyInterpreterState *interp;
+    job_kind kind;
+    char *text;
+    char *filename;
+    xfer_buf args;
+    job_outcome out;
+    /* Under runners_mutex: the host waits on *changed* for the start (with
+       the job's deadline and thread) and the end; or the host gave up on
+       it (lost), and the runner owns it. */
+    pthread_cond_t changed;
+    int started, done, lost;
+    PyTime_t deadline;
+    long tid;
+} job_run;
+
+typedef struct runner {
+    pthread_cond_t work;        /* the runner waits for a job */
+    job_run *run;               /* the job to run, NULL while idle */
+    struct runner *next_idle;
+} runner;
+
+static pthread_mutex_t runners_mutex = PTHREAD_MUTEX_INITIALIZER;
+static runner *idle_runners;
+static int n_idle_runners;
+
+static void
+free_run(job_run *run)
+{
+    PyMem_RawFree(run->text);
+    PyMem_RawFree(run->filename);
+    xfer_clear(&run->args);
+    outcome_clear(&run->out);
+    (void)pthread_cond_destroy(&run->changed);
+    PyMem_RawFree(run);
+}
+
+/* On a runner, with no thread state: run *run*'s job in its interpreter,
+ * which the host holds for it. */
+static void
+runner_job(job_run *run)
+{
+    PyInterpreterState *interp = run->interp;
+    _PySandboxJobTimer timer;
+    int timed = 0;
+    PyThreadState *tstate = _PyThreadState_NewBound(
+        interp, _PyThreadState_WHENCE_EXEC);
+    if (tstate == NULL) {
+        run->out.kind = OUTCOME_FAILED;     /* no message: MemoryError */
+        run->out.fail_type = PyExc_MemoryError;
+    }
+    else {
+        (void)PyThreadState_Swap(tstate);
+        /* The peak of its memory is the job's; and its time limit starts
+           (the timer is this thread's: the wake signal and the CPU clock
+           are its). */
+        (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
+        if (_PySandbox_JobTimerStart(&timer, interp) < 0) {
+            fail_with_current(&run->out);
+        }
+        else {
+            timed = 1;
+            _PySandbox_PushJobTimer(&timer);
+            pthread_mutex_lock(&runners_mutex);
+            run->started = 1;
+            run->deadline = timer.deadline;
+            run->tid = timer.tid;
+            pthread_cond_signal(&run->changed);
+            pthread_mutex_unlock(&runners_mutex);
+            if (_PyInterpreterState_SetRunningMain(interp) < 0) {
+                fail_with_current(&run->out);
+            }
+            else {
+                _PySandbox_SetJobThreadState(tstate);
+                run_job(interp, run->kind, run->text, run->filename,
+                        &run->args, &run->out);
+                _PySandbox_FreeDeferred(tstate);
+                _PySandbox_SetJobThreadState(NULL);
+                _PyInterpreterState_SetNotRunningMain(interp);
+            }
+        }
+        assert(!PyErr_Occurred());
+        PyThreadState_Clear(tstate);
+        PyThreadState_DeleteCurrent();
+        if (timed) {
+            _PySandbox_PopJobTimer(&timer);
+            _PySandbox_JobTimerStop(&timer);
+        }
+    }
+    pthread_mutex_lock(&runners_mutex);
+    int lost = run->lost;
+    if (!lost) {
+        run->started = run->done = 1;
+        pthread_cond_signal(&run->changed);
+    }
+    pthread_mutex_unlock(&runners_mutex);
+    if (lost) {
+        /* The host no longer waits: the interpreter ends now, once the
+           host lets it go. */
+        _PySandbox_EndLost(interp);
+        free_run(run);
+    }
+}
+
+static void *
+runner_main(void *arg)
+{
+    runner *self = arg;
+    /* The host's signals are for its own threads; the wake signal ends
+       the job's blocking calls. */
+    sigset_t set;
+    sigfillset(&set);
+    int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
+                         SIGABRT};
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(synchronous); i++) {
+        sigdelset(&set, synchronous[i]);
+    }
+    sigdelset(&set, SIGRTMAX - 2);
+    (void)pthread_sigmask(SIG_SETMASK, &set, NULL);
+
+    pthread_mutex_lock(&runners_mutex);
+    for (;;) {
+        while (self->run == NULL) {
+            PyTime_t until = _PySandbox_MonotonicNs() + RUNNER_IDLE_NS;
+            struct timespec ts = {
+                .tv_sec = (time_t)(until / 1000000000),
+                .tv_nsec = (long)(until % 1000000000),
+            };
+            if (pthread_cond_timedwait(&self->work, &runners_mutex, &ts)
+                    == ETIMEDOUT && self->run == NULL)
+            {
+                goto leave;
+            }
+        }
+        job_run *run = self->run;
+        pthread_mutex_unlock(&runners_mutex);
+        runner_job(run);
+        pthread_mutex_lock(&runners_mutex);
+        self->run = NULL;
+        if (n_idle_runners >= RUNNERS_IDLE_MAX) {
+            pthread_mutex_unlock(&runners_mutex);
+            goto done;
+        }
+        self->next_idle = idle_runners;
+        idle_runners = self;
+        n_idle_runners++;
+    }
+
+leave:
+    /* Idle too long: out of the list. */
+    for (runner **p = &idle_runners; *p != NULL; p = &(*p)->next_idle) {
+        if (*p == self) {
+            *p = self->next_idle;
+            n_idle_runners--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&runners_mutex);
+done:
+    (void)pthread_cond_destroy(&self->work);
+    PyMem_RawFree(self);
+    return NULL;
+}
+
+/* A child of fork() has none of the parent's runners. */
+static void
+runners_after_fork(void)
+{
+    pthread_mutex_init(&runners_mutex, NULL);
+    idle_runners = NULL;
+    n_idle_runners = 0;
+}
+
+/* An idle runner, or a new one; NULL if no thread could be started.
+ * Under runners_mutex. */
+static runner *
+take_runner(void)
+{
+    if (idle_runners != NULL) {
+        runner *r = idle_runners;
+        idle_runners = r->next_idle;
+        n_idle_runners--;
+        r->next_idle = NULL;
+        return r;
+    }
+    static int atfork_set;
+    if (!atfork_set) {
+        if (pthread_atfork(NULL, NULL, runners_after_fork) != 0) {
+            return NULL;
+        }
+        atfork_set = 1;
+    }
+    runner *r = PyMem_RawCalloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    pthread_condattr_t cattr;
+    if (pthread_condattr_init(&cattr) != 0) {
+        PyMem_RawFree(r);
+        return NULL;
+    }
+    (void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&r->work, &cattr);
+    pthread_condattr_destroy(&cattr);
+    if (rc != 0) {
+        PyMem_RawFree(r);
+        return NULL;
+    }
+    /* A stack like the main thread's, where the host ran jobs before. */
+    size_t stack = 8 * 1024 * 1024;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur >= 1024 * 1024 && rl.rlim_cur <= 256 * 1024 * 1024)
+    {
+        stack = (size_t)rl.rlim_cur;
+    }
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init(&attr) != 0) {
+        (void)pthread_cond_destroy(&r->work);
+        PyMem_RawFree(r);
+        return NULL;
+    }
+    (void)pthread_attr_setstacksize(&attr, stack);
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&thread, &attr, runner_main, r);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        (void)pthread_cond_destroy(&r->work);
+        PyMem_RawFree(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The host gave up on the job of *run* (its thread *tid*) in *interp*,
+ * which it still holds: log it, with where the code is, and make the
+ * error. */
+static void
+give_up(PyInterpreterState *interp, long tid)
+{
+    struct _PySandboxState *state = interp->sandbox;
+    char where[512], limit[96], detail[800];
+    _PySandbox_AskWhere(tid, interp, where, sizeof(where));
+    _PySandbox_TimeLimitDetail(state, limit, sizeof(limit));
+    PyOS_snprintf(detail, sizeof(detail),
+                  "%s; the job did not stop within %d ms of it (a call "
+                  "that does not poll, or a blocked thread): its "
+                  "interpreter ends once it stops", limit,
+                  (int)(SANDBOX_LATE_NS / 1000000));
+    _PySandbox_LogDenialAt(
+        state, (_Py_atomic_load_int(&state->stop_reason) == SANDBOX_STOP_CPU
+                ? "cpu" : "time"), detail, where);
+    if (where[0] != '\0') {
+        size_t len = strlen(detail);
+        PyOS_snprintf(detail + len, sizeof(detail) - len, " (it was at %s)",
+                      where);
+    }
+    PyObject *type_name = PyUnicode_FromString(
+        "sandbox.SandboxLimitExceeded");
+    PyObject *message = type_name == NULL ? NULL
+                        : PyUnicode_DecodeUTF8(detail, strlen(detail),
+                                               "replace");
+    PyObject *traceback = message == NULL ? NULL : PyUnicode_FromString("");
+    PyObject *exc = traceback == NULL ? NULL
+                    : _PySandbox_NewRemoteError(type_name, message,
+                                                traceback, Py_None);
+    Py_XDECREF(type_name);
+    Py_XDECREF(message);
+    Py_XDECREF(traceback);
+    if (exc != NULL) {
+        PyErr_SetRaisedException(exc);
+    }
+}
+
+/* Run the job on a runner and wait for it, with the caller's hold of
+ * *interp*, which is released.  NULL and *ran* 0 if no runner could take
+ * it (the caller runs it itself); *args* is taken in any case. */
+static PyObject *
+job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
+              const char *filename, xfer_buf *args, int *ran)
+{
+    *ran = 0;
+    job_run *run = PyMem_RawCalloc(1, sizeof(*run));
+    if (run == NULL) {
+        return NULL;
+    }
+    pthread_condattr_t cattr;
+    int cond_ok = 0;
+    if (pthread_condattr_init(&cattr) == 0) {
+        (void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        cond_ok = pthread_cond_init(&run->changed, &cattr) == 0;
+        pthread_condattr_destroy(&cattr);
+    }
+    run->text = _PyMem_RawStrdup(text);
+    run->filename = filename != NULL ? _PyMem_RawStrdup(filename) : NULL;
+    if (!cond_ok || run->text == NULL
+        || (filename != NULL && run->filename == NULL))
+    {
+        PyMem_RawFree(run->text);
+        PyMem_RawFree(run->filename);
+        if (cond_ok) {
+            (void)pthread_cond_destroy(&run->changed);
+        }
+        PyMem_RawFree(run);
+        return NULL;
+    }
+    run->interp = interp;
+    run->kind = kind;
+    run->args = *args;
+    memset(args, 0, sizeof(*args));
+
+    int lost = 0;
+    long tid = 0;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&runners_mutex);
+    runner *r = take_runner();
+    if (r != NULL) {
+        *ran = 1;
+        r->run = run;
+        pthread_cond_signal(&r->work);
+        while (!run->started) {
+            pthread_cond_wait(&run->changed, &runners_mutex);
+        }
+        while (!run->done) {
+            PyTime_t until = run->deadline + SANDBOX_LATE_NS;
+            struct timespec ts = {
+                .tv_sec = (time_t)(until / 1000000000),
+                .tv_nsec = (long)(until % 1000000000),
+            };
+            if (pthread_cond_timedwait(&run->changed, &runners_mutex, &ts)
+                    == ETIMEDOUT && !run->done)
+            {
+                /* From now on the runner owns *run*. */
+                run->lost = lost = 1;
+                tid = run->tid;
+                _Py_atomic_store_int(&interp->sandbox->lost,
+                                     SANDBOX_LOST_RUNNING);
+            }
+            if (lost) {
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&runners_mutex);
+    Py_END_ALLOW_THREADS
+    if (!*ran) {
+        /* The caller runs it: the arguments back. */
+        *args = run->args;
+        memset(&run->args, 0, sizeof(run->args));
+        free_run(run);
+        return NULL;
+    }
+    if (lost) {
+        give_up(interp, tid);
+        _PySandbox_Leave(interp);
+        return NULL;
+    }
+    _PySandbox_Leave(interp);
+    PyObject *result = finish_job(&run->out);
+    free_run(run);
+    return result;
+}
+
 /* Give up the caller's hold of *interp*, if *held*, and fail. */
 static PyObject *
 release(PyInterpreterState *interp, int held)
@@ -949,6 +1335,23 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
     {
         xfer_clear(&encoded_args);
         return release(interp, held);
+    }
+    /* A job that the host's main interpreter runs goes to a runner, so
+       that the host gets its thread back at the deadline. */
+    if (_Py_atomic_load_int(&interp->sandbox->lost)) {
+        PyErr_SetString(PyExc_RuntimeError, "the untrusted interpreter's "
+                        "last job did not stop in time: it is ended");
+        xfer_clear(&encoded_args);
+        return release(interp, 1);
+    }
+    if (_PyInterpreterState_GET() == _PyInterpreterState_Main()) {
+        int ran;
+        PyObject *result = job_on_runner(interp, kind, text, filename,
+                                         &encoded_args, &ran);
+        if (ran) {
+            return result;
+        }
+        PyErr_Clear();
     }
     /* The peak of its memory is the job's; and its time limit starts. */
     (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);

@@ -236,8 +236,9 @@ def test_what_is_not_enforced_is_reported():
     assert "read" not in Policy.unenforced()
     assert "write" not in Policy.unenforced()
     assert "memory" not in Policy.unenforced()
-    for field in ("net",
-                  "time", "network_info", "filesystem_info",
+    assert "time" not in Policy.unenforced()
+    assert "cpu" not in Policy.unenforced()
+    for field in ("net", "network_info", "filesystem_info",
                   "inherit_stdio"):
         assert field in Policy.unenforced()
     with warnings.catch_warnings(record=True) as caught:

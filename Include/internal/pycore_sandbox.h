@@ -304,6 +304,11 @@ _PySandbox_HOOK(int, _PySandbox_HandlePending, (PyThreadState *tstate), 0)
 _PySandbox_VOID_HOOK(_PySandbox_StopPython,
     (PyInterpreterState *interp, PyThreadState *tstate))
 
+/* The host finalizes (finalize_subinterpreters()): an untrusted
+ * interpreter whose job the host gave up on, still inside on a runner
+ * thread, is abandoned with it instead of ended under it. */
+_PySandbox_VOID_HOOK(_PySandbox_AbandonLost, (void))
+
 /* May the shared-library extension module *name*, from *filename* (or
  * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
  * and the file its own: <a standard-library directory>/<name><suffix>.

@@ -320,7 +320,17 @@ struct _PySandboxState {
        interpreter's end. */
     struct _PySandboxJobTimer *linger;
     int linger_listed;
+    /* The host stopped waiting for its job, which did not stop in time
+       (Python/sandbox_transport.c): SANDBOX_LOST_RUNNING while the job's
+       thread is still inside, which ends the interpreter as it comes out;
+       SANDBOX_LOST_STOPPED if that end could not be claimed then (the
+       host's next engine call or end ends it).  No job runs in it again.
+       Atomic. */
+    int lost;
 };
+
+#define SANDBOX_LOST_RUNNING 1
+#define SANDBOX_LOST_STOPPED 2
 
 #define SANDBOX_STOP_TIME 0
 #define SANDBOX_STOP_CPU 1
@@ -463,6 +473,13 @@ extern PyInterpreterState *_PySandbox_HoldByID(int64_t id, const char *func);
 /* PySandbox_EndInterpreter() of an interpreter the caller holds
  * (_PySandbox_HoldByID()): the hold is released, whatever the outcome. */
 extern int _PySandbox_EndHeld(PyInterpreterState *interp);
+/* On the thread of a job that the host gave up on, once the job is out
+ * and its hold released, with no thread state: end *interp* from a thread
+ * state of the main interpreter made for it (or leave it
+ * SANDBOX_LOST_STOPPED for the host's next engine call if the end cannot
+ * be claimed within a second).  The thread may exit inside, if the host
+ * is finalizing. */
+extern void _PySandbox_EndLost(PyInterpreterState *interp);
 
 /* May a job run in *interp*, which the caller holds?  Not once it stops
  * (its creator ends).  0, or -1 with RuntimeError set. */
@@ -560,6 +577,16 @@ extern int _PySandbox_FenceLayerBit(PyObject *name);
 extern void _PySandbox_LogDenialRaw(struct _PySandboxState *state,
                                     const char *resource,
                                     const char *detail);
+/* The same with *location* ("file:line") instead of the current
+ * thread's. */
+extern void _PySandbox_LogDenialAt(struct _PySandboxState *state,
+                                   const char *resource, const char *detail,
+                                   const char *location);
+/* "file:line" of the innermost Python frame of *tstate* into *buf* ("" if
+ * none); reads only, allocates nothing, calls nothing that is not
+ * async-signal-safe: the wake signal's handler uses it. */
+extern void _PySandbox_FrameLocation(PyThreadState *tstate, char *buf,
+                                     size_t size);
 
 /* Python/sandbox_memory.c: the memory cap */
 /* 0, or -1 (no memory). */
@@ -635,6 +662,21 @@ extern void _PySandbox_CpuUsage(struct _PySandboxState *state,
 /* The interpreter ends (_PySandbox_StopPython()) or its state is freed:
  * its lingering deadline is no longer watched.  Idempotent. */
 extern void _PySandbox_TimeEnds(struct _PySandboxState *state);
+/* The host gave up on the job that thread *tid* runs in *interp*: where
+ * its code is ("file:line" into *buf*, "" if it could not be asked),
+ * which the thread says from the wake signal's handler within a few
+ * milliseconds, whatever it does. */
+extern void _PySandbox_AskWhere(long tid, PyInterpreterState *interp,
+                                char *buf, size_t size);
+/* The thread state of the job that the current thread runs, NULL after
+ * it: where the wake signal's handler looks when the thread has let the
+ * GIL go. */
+extern void _PySandbox_SetJobThreadState(PyThreadState *tstate);
+/* The wake signal's number (0 if the host has its own handler), which a
+ * job's thread must not block. */
+extern int _PySandbox_WakeSignal(void);
+/* The monotonic clock of the deadlines, in ns. */
+extern PyTime_t _PySandbox_MonotonicNs(void);
 /* A thread that the interpreter's code started ends: its CPU time counts
  * on (_PySandbox_ThreadEnd()). */
 extern void _PySandbox_ThreadCpuEnds(struct _PySandboxState *state);

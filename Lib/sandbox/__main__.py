@@ -260,12 +260,16 @@ def run_command(args, parser):
     try:
         # Stream what it writes while it runs (in this process; a worker
         # process's output comes with its answer).
+        interp_id = interp.id
         while worker.is_alive():
             worker.join(0.02)
             for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
-                if interp.pid is not None:
+                if interp.pid is not None or interp.id is None:
                     break
-                data = _sandbox.take_output(interp.id, fd)
+                try:
+                    data = _sandbox.take_output(interp_id, fd)
+                except Exception:
+                    break       # a late job's end ended it meanwhile
                 if data:
                     _write(stream, data)
     finally:
@@ -288,10 +292,6 @@ def run_command(args, parser):
     if isinstance(error, OSError) and not isinstance(error,
                                                      sandbox.SandboxError):
         parser.error(str(error))
-    if isinstance(error, sandbox.SandboxLimitExceeded):
-        # The host killed its worker process.
-        print(f"{parser.prog}: {error}", file=sys.stderr)
-        return EXIT_LIMIT
     if not isinstance(error, sandbox.RemoteError):
         raise error
     if error.type_name == "sandbox.WorkerLost":

@@ -82,6 +82,7 @@ class Interpreter:
         _require_engine()
         self.policy = policy = check_policy(policy)
         self.last_result = None
+        self._ended = None          # why the engine ended it, if it did
         self._lock = threading.Lock()
         self._log_seen = []
         self._worker = None
@@ -209,14 +210,22 @@ class Interpreter:
     def _job(self, work, request):
         with self._lock:
             if self._id is None:
-                raise ValueError("the interpreter is closed")
+                raise ValueError(self._ended or "the interpreter is closed")
             if self._worker is not None:
                 return self._worker_job(request)
             try:
                 value = work(self._id)
             except _sandbox.RemoteError as exc:
-                exc.result = self._collect(None)
+                lost = (exc.type_name == "sandbox.SandboxLimitExceeded"
+                        and _sandbox.lost(self._id))
+                exc.result = self._collect(None, lost)
                 self.last_result = exc.result
+                if lost:
+                    # The engine ends it as the job comes out.
+                    self._id = None
+                    self._finalizer.detach()
+                    self._ended = ("the interpreter was ended: its last job "
+                                   "did not stop in time")
                 raise
             except BaseException:
                 self.last_result = self._collect(None)
@@ -239,16 +248,22 @@ class Interpreter:
             raise
         return result
 
-    def _collect(self, value):
+    def _collect(self, value, lost=False):
         interp_id = self._id
-        stdout = _sandbox.take_output(interp_id, 1).decode("utf-8",
-                                                           "replace")
-        stderr = _sandbox.take_output(interp_id, 2).decode("utf-8",
-                                                           "replace")
-        return Result(stdout, stderr,
-                      self._new_denials(_sandbox.denials(interp_id)),
-                      self._remaining(), value,
-                      _sandbox.memory(interp_id)[2])
+        try:
+            stdout = _sandbox.take_output(interp_id, 1).decode("utf-8",
+                                                               "replace")
+            stderr = _sandbox.take_output(interp_id, 2).decode("utf-8",
+                                                               "replace")
+            return Result(stdout, stderr,
+                          self._new_denials(_sandbox.denials(interp_id)),
+                          self._remaining(), value,
+                          _sandbox.memory(interp_id)[2])
+        except Exception:
+            if not lost:
+                raise
+            # Its job came out and ended it in between: nothing left.
+            return Result(value=value)
 
     def _new_denials(self, entries):
         log = [Denial(*entry) for entry in entries]

@@ -86,7 +86,8 @@ _DEFAULTS = {
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
-                       "packages", "isolation", "require_layers", "memory"})
+                       "packages", "isolation", "require_layers", "memory",
+                       "time", "cpu"})
 
 # The extension modules that only a worker's main interpreter may load,
 # and why (Python/sandbox_import.c, main_only_modules).
@@ -402,8 +403,8 @@ class Policy:
                        ("namespaces", "rlimits", "no_new_privs",
                        "landlock", "seccomp"), or it is not created
 
-    The engine checks read, write, packages, modules, env and threads,
-    keeps them in one form (sorted, each entry once, paths normalized) and
+    The engine checks read, write, packages, modules, env, threads,
+    memory, time and cpu, keeps them in one form (sorted, each entry once, paths normalized) and
     enforces them; in a CPython without it, only their types are checked.
     The other fields are kept and compared but not enforced yet:
     Policy.unenforced() lists them, and setting one warns

@@ -15,9 +15,9 @@ big-endian length, then a value encoded by _sandbox.encode(), which the
 host decodes in C without running any code of the worker's; the host
 then checks the shape of every answer.  No pickle, no marshal.  The first
 frame is the policy, packed by _sandbox.pack_worker_start().  A worker
-that dies, sends garbage, or does not answer within the job's time is
-killed and reaped, and the job ends with RemoteError or
-SandboxLimitExceeded.
+that dies, sends garbage, or does not answer within the job's time and
+100 ms is killed and reaped, and the job ends with RemoteError (of type
+name "sandbox.SandboxLimitExceeded" for the time).
 """
 
 import os
@@ -59,8 +59,8 @@ def send_frame(sock, value):
 
 
 # How long after a job's time the host waits for the answer of the stop
-# inside before it kills the worker.
-_STOP_GRACE = 0.5
+# inside before it kills the worker (as in-process: SANDBOX_LATE_NS).
+_STOP_GRACE = 0.1
 
 
 def _recv_exactly(sock, size, deadline):
@@ -250,9 +250,16 @@ class Worker:
         except (socket.timeout, TimeoutError):
             self.kill()
             self.lost = f"its {what} took more than {limit:g} s"
-            raise _sandbox.SandboxLimitExceeded(
-                f"the worker process was killed: its {what} took more "
-                f"than {limit:g} s (the policy's time)") from None
+            if what != "job":
+                raise RuntimeError(f"the worker process was killed: its "
+                                   f"{what} took more than {limit:g} s"
+                                   ) from None
+            # As in-process: the job's limit, which it did not stop at.
+            raise _sandbox.remote_error(
+                "sandbox.SandboxLimitExceeded",
+                f"time limit of {limit:g} s exceeded; the worker process "
+                f"did not answer within {_STOP_GRACE * 1000:g} ms of it, "
+                f"and was killed", "", None) from None
         except FrameError as exc:
             self._lose(f"it sent {exc}")
         except OSError as exc:

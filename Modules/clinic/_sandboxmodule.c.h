@@ -82,6 +82,38 @@ exit:
     return return_value;
 }
 
+PyDoc_STRVAR(_sandbox_lost__doc__,
+"lost($module, interp_id, /)\n"
+"--\n"
+"\n"
+"Whether the host gave up on a job of an untrusted interpreter.\n"
+"\n"
+"True once a job did not stop within 100 ms of its deadline: the\n"
+"interpreter runs no other job, and it is ended as that job comes out\n"
+"(True too once it is gone).  False otherwise.");
+
+#define _SANDBOX_LOST_METHODDEF    \
+    {"lost", (PyCFunction)_sandbox_lost, METH_O, _sandbox_lost__doc__},
+
+static PyObject *
+_sandbox_lost_impl(PyObject *module, long long interp_id);
+
+static PyObject *
+_sandbox_lost(PyObject *module, PyObject *arg)
+{
+    PyObject *return_value = NULL;
+    long long interp_id;
+
+    interp_id = PyLong_AsLongLong(arg);
+    if (interp_id == -1 && PyErr_Occurred()) {
+        goto exit;
+    }
+    return_value = _sandbox_lost_impl(module, interp_id);
+
+exit:
+    return return_value;
+}
+
 PyDoc_STRVAR(_sandbox_exec__doc__,
 "exec($module, interp_id, source, /, filename=\'<string>\')\n"
 "--\n"
@@ -611,4 +643,4 @@ _sandbox_remote_error(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 exit:
     return return_value;
 }
-/*[clinic end generated code: output=d91f75f1872bcbef input=a9049054013a1b77]*/
+/*[clinic end generated code: output=2ac1a8dab4414770 input=a9049054013a1b77]*/
