@@ -29,6 +29,7 @@
 
 #include <errno.h>                // ETIMEDOUT
 #include <pthread.h>
+#include <sched.h>                // sched_yield()
 #include <signal.h>               // pthread_sigmask()
 #include <sys/resource.h>         // getrlimit()
 
@@ -944,20 +945,58 @@ typedef struct {
     char *filename;
     xfer_buf args;
     job_outcome out;
-    /* Under runners_mutex: the host waits on *changed* for the start (with
-       the job's deadline and thread) and the end; or the host gave up on
-       it (lost), and the runner owns it. */
+    /* Under runners_mutex (done also read atomically by the host while it
+       spins): the job's thread, the end, whether the host sleeps on
+       *changed* for it; or the host gave up on it (lost), and the runner
+       owns it. */
     pthread_cond_t changed;
-    int started, done, lost;
-    PyTime_t deadline;
+    int done, lost, host_sleeps;
     long tid;
 } job_run;
 
 typedef struct runner {
     pthread_cond_t work;        /* the runner waits for a job */
-    job_run *run;               /* the job to run, NULL while idle */
+    job_run *run;               /* the job to run, NULL while idle (read
+                                   atomically while it spins) */
+    int sleeps;                 /* it waits on *work* */
     struct runner *next_idle;
 } runner;
+
+/* Before either side sleeps on a condition, it spins this long for the
+ * other: a short job comes back, and a host's next job comes, without the
+ * two wake-ups of the scheduler. */
+#define RUNNER_SPIN_NS ((PyTime_t)100 * 1000)
+
+/* Spin until *flag* (read atomically, a pointer or an int) is set, or
+ * RUNNER_SPIN_NS: whether it is. */
+static int
+spin_for(void **ptr, int *flag)
+{
+    PyTime_t until = 0;
+    for (unsigned int i = 0; ; i++) {
+        if (ptr != NULL ? _Py_atomic_load_ptr(ptr) != NULL
+                        : _Py_atomic_load_int(flag) != 0)
+        {
+            return 1;
+        }
+        if ((i & 63) == 0) {
+            PyTime_t now = _PySandbox_MonotonicNs();
+            if (until == 0) {
+                until = now + RUNNER_SPIN_NS;
+            }
+            else if (now >= until) {
+                return 0;
+            }
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#else
+        (void)sched_yield();
+#endif
+    }
+}
 
 static pthread_mutex_t runners_mutex = PTHREAD_MUTEX_INITIALIZER;
 static runner *idle_runners;
@@ -1001,10 +1040,7 @@ runner_job(job_run *run)
             timed = 1;
             _PySandbox_PushJobTimer(&timer);
             pthread_mutex_lock(&runners_mutex);
-            run->started = 1;
-            run->deadline = timer.deadline;
             run->tid = timer.tid;
-            pthread_cond_signal(&run->changed);
             pthread_mutex_unlock(&runners_mutex);
             if (_PyInterpreterState_SetRunningMain(interp) < 0) {
                 fail_with_current(&run->out);
@@ -1029,8 +1065,10 @@ runner_job(job_run *run)
     pthread_mutex_lock(&runners_mutex);
     int lost = run->lost;
     if (!lost) {
-        run->started = run->done = 1;
-        pthread_cond_signal(&run->changed);
+        _Py_atomic_store_int(&run->done, 1);
+        if (run->host_sleeps) {
+            pthread_cond_signal(&run->changed);
+        }
     }
     pthread_mutex_unlock(&runners_mutex);
     if (lost) {
@@ -1059,15 +1097,22 @@ runner_main(void *arg)
 
     pthread_mutex_lock(&runners_mutex);
     for (;;) {
+        if (self->run == NULL) {
+            pthread_mutex_unlock(&runners_mutex);
+            (void)spin_for((void **)&self->run, NULL);
+            pthread_mutex_lock(&runners_mutex);
+        }
         while (self->run == NULL) {
             PyTime_t until = _PySandbox_MonotonicNs() + RUNNER_IDLE_NS;
             struct timespec ts = {
                 .tv_sec = (time_t)(until / 1000000000),
                 .tv_nsec = (long)(until % 1000000000),
             };
-            if (pthread_cond_timedwait(&self->work, &runners_mutex, &ts)
-                    == ETIMEDOUT && self->run == NULL)
-            {
+            self->sleeps = 1;
+            int rc = pthread_cond_timedwait(&self->work, &runners_mutex,
+                                            &ts);
+            self->sleeps = 0;
+            if (rc == ETIMEDOUT && self->run == NULL) {
                 goto leave;
             }
         }
@@ -1075,7 +1120,7 @@ runner_main(void *arg)
         pthread_mutex_unlock(&runners_mutex);
         runner_job(run);
         pthread_mutex_lock(&runners_mutex);
-        self->run = NULL;
+        _Py_atomic_store_ptr(&self->run, NULL);
         if (n_idle_runners >= RUNNERS_IDLE_MAX) {
             pthread_mutex_unlock(&runners_mutex);
             goto done;
@@ -1251,22 +1296,29 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
 
     int lost = 0;
     long tid = 0;
+    /* The job's deadline is a little later: its timer starts on the
+       runner. */
+    PyTime_t until = (_PySandbox_MonotonicNs()
+                      + _PySandbox_TimeLimit(&interp->sandbox->policy)
+                      + SANDBOX_LATE_NS);
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&runners_mutex);
     runner *r = take_runner();
     if (r != NULL) {
         *ran = 1;
-        r->run = run;
-        pthread_cond_signal(&r->work);
-        while (!run->started) {
-            pthread_cond_wait(&run->changed, &runners_mutex);
+        _Py_atomic_store_ptr(&r->run, run);
+        if (r->sleeps) {
+            pthread_cond_signal(&r->work);
         }
+        pthread_mutex_unlock(&runners_mutex);
+        (void)spin_for(NULL, &run->done);
+        pthread_mutex_lock(&runners_mutex);
+        struct timespec ts = {
+            .tv_sec = (time_t)(until / 1000000000),
+            .tv_nsec = (long)(until % 1000000000),
+        };
         while (!run->done) {
-            PyTime_t until = run->deadline + SANDBOX_LATE_NS;
-            struct timespec ts = {
-                .tv_sec = (time_t)(until / 1000000000),
-                .tv_nsec = (long)(until % 1000000000),
-            };
+            run->host_sleeps = 1;
             if (pthread_cond_timedwait(&run->changed, &runners_mutex, &ts)
                     == ETIMEDOUT && !run->done)
             {
@@ -1275,8 +1327,6 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
                 tid = run->tid;
                 _Py_atomic_store_int(&interp->sandbox->lost,
                                      SANDBOX_LOST_RUNNING);
-            }
-            if (lost) {
                 break;
             }
         }
