@@ -752,7 +752,10 @@ _sandbox_lost_impl(PyObject *module, long long interp_id)
     PyInterpreterState *interp = _PySandbox_HoldByID(interp_id,
                                                      "_sandbox.lost");
     if (interp == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_InterpreterNotFoundError)) {
+        /* Gone, or being ended: by the job's thread, as it came out. */
+        if (PyErr_ExceptionMatches(PyExc_InterpreterNotFoundError)
+            || PyErr_ExceptionMatches(PyExc_RuntimeError))
+        {
             PyErr_Clear();
             Py_RETURN_TRUE;
         }

@@ -1021,9 +1021,17 @@ runner_job(job_run *run)
     PyInterpreterState *interp = run->interp;
     _PySandboxJobTimer timer;
     int timed = 0;
-    PyThreadState *tstate = _PyThreadState_NewBound(
-        interp, _PyThreadState_WHENCE_EXEC);
-    if (tstate == NULL) {
+    pthread_mutex_lock(&runners_mutex);
+    int given_up = run->lost;
+    pthread_mutex_unlock(&runners_mutex);
+    PyThreadState *tstate = NULL;
+    if (given_up) {
+        /* The host gave up before this thread began (it was that slow to
+           start): nothing of the job runs. */
+    }
+    else if ((tstate = _PyThreadState_NewBound(
+                  interp, _PyThreadState_WHENCE_EXEC)) == NULL)
+    {
         run->out.kind = OUTCOME_FAILED;     /* no message: MemoryError */
         run->out.fail_type = PyExc_MemoryError;
     }
