@@ -394,6 +394,110 @@ descends_from(_PyRuntimeState *runtime, PyInterpreterState *i,
     return 0;
 }
 
+static int
+by_id(const void *a, const void *b)
+{
+    int64_t x = (*(PyInterpreterState *const *)a)->id;
+    int64_t y = (*(PyInterpreterState *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Is an interpreter of ID *id* among the *n* of *sorted*, in ascending
+ * order of ID? */
+static int
+has_id(PyInterpreterState **sorted, size_t n, int64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid]->id == id) {
+            return 1;
+        }
+        if (sorted[mid]->id < id) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return 0;
+}
+
+void
+_PySandbox_ForEachDescendant(PyInterpreterState *root,
+                             void (*visit)(PyInterpreterState *, void *),
+                             void *arg)
+{
+    /* An interpreter's ID is larger than its creator's: in ascending order
+       of ID, a creator comes before those it created, and one pass finds
+       them all, each creator looked up among those found.  O(n log n): the
+       watchdog does this under the lock at each stop, and a tenant chooses
+       how many interpreters there are, and how deep. */
+    _PyRuntimeState *runtime = &_PyRuntime;
+    size_t n = 0;
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        n++;
+    }
+    PyInterpreterState **all = PyMem_RawMalloc(n * sizeof(*all) + 1);
+    if (all == NULL) {
+        /* The slow way, with no memory: each one's creators, by ID. */
+        for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+             i = i->next)
+        {
+            if (i != root && i->sandbox != NULL
+                && descends_from(runtime, i, root))
+            {
+                visit(i, arg);
+            }
+        }
+        return;
+    }
+    /* The list is newest first: from its tail, already in order. */
+    size_t k = n;
+    int sorted = 1;
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        all[--k] = i;
+        sorted &= (k + 1 == n || all[k + 1]->id > i->id);
+    }
+    if (!sorted) {
+        qsort(all, n, sizeof(*all), by_id);
+    }
+    /* Those found are kept at the front, in the same order. */
+    size_t found = 0;
+    for (k = 0; k < n; k++) {
+        PyInterpreterState *i = all[k];
+        if (i == root || i->sandbox == NULL || i->sandbox->parent_id < 0) {
+            continue;
+        }
+        int64_t parent = i->sandbox->parent_id;
+        if (parent == root->id || has_id(all, found, parent)) {
+            all[found++] = i;
+        }
+    }
+    for (k = 0; k < found; k++) {
+        visit(all[k], arg);
+    }
+    PyMem_RawFree(all);
+}
+
+static void
+stop_one_descendant(PyInterpreterState *i, void *arg)
+{
+    PyTime_t deadline = *(PyTime_t *)arg;
+    i->sandbox->stopping = 1;
+    i->sandbox->no_children = 1;
+    if (i->sandbox->end_deadline == 0 || i->sandbox->end_deadline > deadline) {
+        i->sandbox->end_deadline = deadline;
+    }
+    for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
+        _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+    }
+}
+
 /* Stop the Python code of every interpreter that *interp* created, and
  * of theirs, as its own: a thread of *interp* that runs a job in one of
  * them sees its own stop bit only when the job returns.  They create no
@@ -405,24 +509,7 @@ stop_descendants(PyInterpreterState *interp)
                         + SANDBOX_THREADS_GRACE_NS;
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
-    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
-         i = i->next)
-    {
-        if (i != interp && i->sandbox != NULL
-            && descends_from(runtime, i, interp))
-        {
-            i->sandbox->stopping = 1;
-            i->sandbox->no_children = 1;
-            if (i->sandbox->end_deadline == 0
-                || i->sandbox->end_deadline > deadline)
-            {
-                i->sandbox->end_deadline = deadline;
-            }
-            for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
-                _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
-            }
-        }
-    }
+    _PySandbox_ForEachDescendant(interp, stop_one_descendant, &deadline);
     HEAD_UNLOCK(runtime);
 }
 
@@ -1269,27 +1356,13 @@ end_claimed_interpreter(PyInterpreterState *interp)
     return abandoned;
 }
 
-void
-_PySandbox_EndLost(PyInterpreterState *interp)
+/* On a runner, with a thread state of the host's: end *interp*, lost,
+ * once the host holds it no more (a query, its output: a second at most);
+ * else leave it to the host's next engine call.  The lookup is under the
+ * runtime's lock. */
+static void
+end_lost(_PyRuntimeState *runtime, PyInterpreterState *interp)
 {
-    _PyRuntimeState *runtime = &_PyRuntime;
-    PyThreadState *tstate = _PyThreadState_NewBound(
-        _PyInterpreterState_Main(), _PyThreadState_WHENCE_GILSTATE);
-    if (tstate == NULL) {
-        HEAD_LOCK(runtime);
-        if (is_listed(runtime, interp) && interp->sandbox != NULL) {
-            _Py_atomic_store_int(&interp->sandbox->lost,
-                                 SANDBOX_LOST_STOPPED);
-        }
-        HEAD_UNLOCK(runtime);
-        return;
-    }
-    /* A finalizing host makes this thread exit here: its end ends the
-       interpreter (or abandons it, if the job is still inside). */
-    PyEval_RestoreThread(tstate);
-    /* The host may hold it for a moment (a query, its output): the claim
-       waits for that, a second at most.  The lookup is under the
-       runtime's lock: the host's end at its exit may have ended it. */
     PyTime_t now, until;
     (void)PyTime_MonotonicRaw(&now);
     until = now + (PyTime_t)1000 * 1000 * 1000;
@@ -1317,24 +1390,97 @@ _PySandbox_EndLost(PyInterpreterState *interp)
         if (claimed) {
             (void)end_claimed_interpreter(interp);
             end_orphans();
-            break;
+            return;
         }
         if (gone) {
-            break;
+            return;
         }
         end_pause();
     }
-    PyErr_Clear();
-    PyThreadState_Clear(tstate);
-    PyThreadState_DeleteCurrent();
+}
+
+/* The runners that end a lost interpreter now (under the runtime's
+ * lock), and whether the host's exit has begun: from then on, a runner
+ * leaves the end to it. */
+static int lost_ends;
+static int lost_ends_closed;
+
+/* A child of fork() has no runner: none ends anything there. */
+void
+_PySandbox_LostAfterFork(void)
+{
+    lost_ends = 0;
+    lost_ends_closed = 0;
+}
+
+void
+_PySandbox_EndLost(PyInterpreterState *interp)
+{
+    _PyRuntimeState *runtime = &_PyRuntime;
+    /* Counted before it touches the host's interpreter, under the same
+       lock as the host's exit closes the count: that exit waits for it
+       (_PySandbox_AbandonLost()), so this thread never meets a finalizing
+       host, which would end it in its next wait for a GIL, in the middle
+       of an end. */
+    HEAD_LOCK(runtime);
+    int closed = lost_ends_closed;
+    if (closed) {
+        if (is_listed(runtime, interp) && interp->sandbox != NULL
+            && !interp->sandbox->end_claimed)
+        {
+            /* The job is out: the exit ends it with the others. */
+            _Py_atomic_store_int(&interp->sandbox->lost,
+                                 SANDBOX_LOST_STOPPED);
+        }
+    }
+    else {
+        lost_ends++;
+    }
+    HEAD_UNLOCK(runtime);
+    if (closed) {
+        return;
+    }
+    PyThreadState *tstate = _PyThreadState_NewBound(
+        _PyInterpreterState_Main(), _PyThreadState_WHENCE_GILSTATE);
+    if (tstate != NULL) {
+        PyEval_RestoreThread(tstate);
+        end_lost(runtime, interp);
+        PyErr_Clear();
+        PyThreadState_Clear(tstate);
+        PyThreadState_DeleteCurrent();
+    }
+    HEAD_LOCK(runtime);
+    if (tstate == NULL && is_listed(runtime, interp)
+        && interp->sandbox != NULL && !interp->sandbox->end_claimed)
+    {
+        /* The host's next engine call ends it (end_orphans()). */
+        _Py_atomic_store_int(&interp->sandbox->lost, SANDBOX_LOST_STOPPED);
+    }
+    lost_ends--;
+    HEAD_UNLOCK(runtime);
 }
 
 void
 _PySandbox_AbandonLost(void)
 {
     _PyRuntimeState *runtime = &_PyRuntime;
+    /* The ends that runners began are finished first (each within the
+       grace period for its threads), the GIL let go meanwhile; no runner
+       begins one from now on. */
+    for (;;) {
+        HEAD_LOCK(runtime);
+        lost_ends_closed = 1;
+        int busy = lost_ends;
+        HEAD_UNLOCK(runtime);
+        if (busy == 0) {
+            break;
+        }
+        end_pause();
+    }
     for (;;) {
         PyInterpreterState *found = NULL;
+        PyTime_t now;
+        (void)PyTime_MonotonicRaw(&now);
         HEAD_LOCK(runtime);
         for (PyInterpreterState *i = runtime->interpreters.head;
              i != NULL && found == NULL; i = i->next)
@@ -1348,11 +1494,17 @@ _PySandbox_AbandonLost(void)
                 found = i;
             }
         }
+        if (found != NULL) {
+            /* The job is stuck in C, and the interpreters it runs jobs in
+               with it: none of them is waited for. */
+            found->sandbox->stopping = 1;
+            found->sandbox->end_deadline = now;
+            _PySandbox_ForEachDescendant(found, stop_one_descendant, &now);
+        }
         HEAD_UNLOCK(runtime);
         if (found == NULL) {
             return;
         }
-        found->sandbox->stopping = 1;
         _Py_set_eval_breaker_bit_all(found, _PY_SANDBOX_BIT);
         PyObject *exc = PyErr_GetRaisedException();
         abandon_tree(found);

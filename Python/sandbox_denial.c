@@ -235,6 +235,32 @@ put_text(char *buf, size_t size, size_t pos, const char *text)
     return pos;
 }
 
+/* Append file name *text* to *buf* like put_text(), its control
+ * characters (C0, DEL, and C1 as UTF-8) written as \xNN: a tenant's
+ * co_filename reaches the host's terminal and logs. */
+static size_t
+put_name(char *buf, size_t size, size_t pos, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p != '\0' && pos + 1 < size) {
+        unsigned int c = *p++;
+        if (c == 0xc2 && *p >= 0x80 && *p <= 0x9f) {
+            c = *p++;
+        }
+        else if (c >= 0x20 && c != 0x7f) {
+            buf[pos++] = (char)c;
+            continue;
+        }
+        char escaped[5] = {'\\', 'x', hex[c >> 4], hex[c & 15], '\0'};
+        if (pos + 4 >= size) {
+            break;
+        }
+        pos = put_text(buf, size, pos, escaped);
+    }
+    return pos;
+}
+
 void
 _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
 {
@@ -270,7 +296,7 @@ _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
         digits[--k] = (char)('0' + n % 10);
         n /= 10;
     } while (n != 0 && k > 0);
-    size_t pos = put_text(buf, size, 0, filename);
+    size_t pos = put_name(buf, size, 0, filename);
     pos = put_text(buf, size, pos, ":");
     pos = put_text(buf, size, pos, digits + k);
     buf[pos] = '\0';

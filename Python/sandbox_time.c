@@ -257,17 +257,22 @@ creator_of(PyInterpreterState *interp)
     return p;
 }
 
-/* Under HEAD_LOCK: is *interp* *root*, or one that *root*'s code created,
- * at any depth?  What runs there is *root*'s job's: its time, its CPU. */
-static int
-descends_from(PyInterpreterState *interp, PyInterpreterState *root)
+
+/* Add the CPU time of the threads that *interp*'s code started, still
+ * running, to *total*.  Under HEAD_LOCK. */
+static void
+add_started_threads_cpu(PyInterpreterState *interp, void *total)
 {
-    for (; interp != NULL; interp = creator_of(interp)) {
-        if (interp == root) {
-            return 1;
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        /* One whose state is cleared has counted itself as ended
+           (_PySandbox_ThreadCpuEnds()). */
+        if (t->_whence == _PyThreadState_WHENCE_THREADING
+            && t->native_thread_id != 0 && !t->_status.cleared)
+        {
+            *(PyTime_t *)total += cpu_of(
+                thread_clock((long)t->native_thread_id));
         }
     }
-    return 0;
 }
 
 /* The CPU time of the threads that *interp*'s code started, and the code
@@ -279,22 +284,8 @@ started_threads_cpu(PyInterpreterState *interp)
     PyTime_t total = _Py_atomic_load_int64(&interp->sandbox->cpu_of_ended);
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
-    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
-         i = i->next)
-    {
-        if (i->sandbox == NULL || !descends_from(i, interp)) {
-            continue;
-        }
-        for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
-            /* One whose state is cleared has counted itself as ended
-               (_PySandbox_ThreadCpuEnds()). */
-            if (t->_whence == _PyThreadState_WHENCE_THREADING
-                && t->native_thread_id != 0 && !t->_status.cleared)
-            {
-                total += cpu_of(thread_clock((long)t->native_thread_id));
-            }
-        }
-    }
+    add_started_threads_cpu(interp, &total);
+    _PySandbox_ForEachDescendant(interp, add_started_threads_cpu, &total);
     HEAD_UNLOCK(runtime);
     return total;
 }
@@ -346,25 +337,24 @@ stop_started_thread(PyThreadState *t)
  * run by a thread that *root*'s code started has no outer timer): their
  * threads, those of their jobs included, stop for good. */
 static void
+stop_descendant(PyInterpreterState *i, void *reason)
+{
+    struct _PySandboxState *state = i->sandbox;
+    if (!_Py_atomic_load_int(&state->time_expired)) {
+        _Py_atomic_store_int(&state->stop_reason, *(int *)reason);
+    }
+    _Py_atomic_store_int(&state->time_expired, 1);
+    for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
+        ((_PyThreadStateImpl *)t)->sandbox_stopped = 1;
+        _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
+        wake_thread((long)t->native_thread_id);
+    }
+}
+
+static void
 stop_descendants(PyInterpreterState *root, int reason)
 {
-    for (PyInterpreterState *i = _PyRuntime.interpreters.head; i != NULL;
-         i = i->next)
-    {
-        struct _PySandboxState *state = i->sandbox;
-        if (i == root || state == NULL || !descends_from(i, root)) {
-            continue;
-        }
-        if (!_Py_atomic_load_int(&state->time_expired)) {
-            _Py_atomic_store_int(&state->stop_reason, reason);
-        }
-        _Py_atomic_store_int(&state->time_expired, 1);
-        for (PyThreadState *t = i->threads.head; t != NULL; t = t->next) {
-            ((_PyThreadStateImpl *)t)->sandbox_stopped = 1;
-            _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
-            wake_thread((long)t->native_thread_id);
-        }
-    }
+    _PySandbox_ForEachDescendant(root, stop_descendant, &reason);
 }
 
 /* At a deadline: its interpreter's code stops until its next job.  Its
@@ -435,8 +425,12 @@ watchdog(void *Py_UNUSED(arg))
             if (t->stop_reason >= 0) {
                 /* At the deadline, and again every REARM_NS while the job
                    runs on: a thread state made since (or a bit cleared by
-                   a race) gets the bit too. */
-                expire(t);
+                   a race) gets the bit too.  A nested job whose outer job
+                   is stopped too is stopped with it (its interpreter is
+                   one of the outer's): once per tree, however deep. */
+                if (t->outer == NULL || t->outer->stop_reason < 0) {
+                    expire(t);
+                }
                 when = now + REARM_NS;
             }
             else if (t->cpu_check != 0 && t->cpu_check < when) {
@@ -577,12 +571,19 @@ start_cpu_limit(_PySandboxJobTimer *timer, _PySandboxJobTimer *outer,
     timer->cpu_check = now + (wait > 1000000 ? wait : 1000000);
 }
 
-int
-_PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
+_PySandboxJobTimer *
+_PySandbox_JobTimerStart(PyInterpreterState *interp)
 {
     struct _PySandboxState *state = interp->sandbox;
+    /* On the heap, not the job's stack: a thread that exits inside the job
+       (PyThread_exit_thread()) has its stack unwound and reused by the
+       time thread_exits() unlists the timer. */
+    _PySandboxJobTimer *timer = PyMem_RawCalloc(1, sizeof(*timer));
+    if (timer == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     PyTime_t now = now_ns();
-    memset(timer, 0, sizeof(*timer));
     timer->interp = interp;
     timer->start = now;
     timer->tid = (long)syscall(SYS_gettid);
@@ -628,7 +629,8 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
     if (!timers_key_created) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the key of the "
                         "untrusted interpreters' job timers");
-        return -1;
+        PyMem_RawFree(timer);
+        return NULL;
     }
     pthread_mutex_lock(&watch_mutex);
     /* The threads that the last job left run under this job's limits. */
@@ -638,7 +640,8 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
         pthread_mutex_unlock(&watch_mutex);
         PyErr_SetString(PyExc_RuntimeError, "cannot start the watchdog "
                         "thread of the untrusted interpreters' time limits");
-        return -1;
+        PyMem_RawFree(timer);
+        return NULL;
     }
     timer->next = watch_list;
     watch_list = timer;
@@ -657,7 +660,7 @@ _PySandbox_JobTimerStart(_PySandboxJobTimer *timer, PyInterpreterState *interp)
             timer->unblocked = sigismember(&old, wake_signal) == 1;
         }
     }
-    return 0;
+    return timer;
 }
 
 /* Under watch_mutex: take *state*'s lingering deadline off the list. */
@@ -750,6 +753,7 @@ _PySandbox_JobTimerStop(_PySandboxJobTimer *timer)
         sigaddset(&set, wake_signal);
         (void)pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
+    PyMem_RawFree(timer);
 }
 
 /* The job that runs on this thread, innermost first: a nested job's timer
@@ -758,8 +762,8 @@ static _Py_thread_local _PySandboxJobTimer *current_timer;
 
 /* A thread may end inside a job, without returning through it: one that
  * takes the GIL of an interpreter whose end abandoned it exits there
- * (PyThread_exit_thread()).  Its timers live on its stack: this key's
- * destructor takes them off the watchdog's list as it exits. */
+ * (PyThread_exit_thread()).  This key's destructor takes its timers
+ * off the watchdog's list as it exits, and frees them. */
 static pthread_key_t timers_key;
 static pthread_once_t timers_key_once = PTHREAD_ONCE_INIT;
 
@@ -767,7 +771,7 @@ static void
 thread_exits(void *innermost)
 {
     pthread_mutex_lock(&watch_mutex);
-    for (_PySandboxJobTimer *t = innermost; t != NULL; t = t->outer) {
+    for (_PySandboxJobTimer *t = innermost, *outer; t != NULL; t = outer) {
         for (_PySandboxJobTimer **p = &watch_list; *p != NULL;
              p = &(*p)->next)
         {
@@ -776,6 +780,8 @@ thread_exits(void *innermost)
                 break;
             }
         }
+        outer = t->outer;
+        PyMem_RawFree(t);
     }
     pthread_mutex_unlock(&watch_mutex);
 }

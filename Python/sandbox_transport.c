@@ -1019,8 +1019,7 @@ static void
 runner_job(job_run *run)
 {
     PyInterpreterState *interp = run->interp;
-    _PySandboxJobTimer timer;
-    int timed = 0;
+    _PySandboxJobTimer *timer = NULL;
     pthread_mutex_lock(&runners_mutex);
     int given_up = run->lost;
     pthread_mutex_unlock(&runners_mutex);
@@ -1041,14 +1040,13 @@ runner_job(job_run *run)
            (the timer is this thread's: the wake signal and the CPU clock
            are its). */
         (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
-        if (_PySandbox_JobTimerStart(&timer, interp) < 0) {
+        if ((timer = _PySandbox_JobTimerStart(interp)) == NULL) {
             fail_with_current(&run->out);
         }
         else {
-            timed = 1;
-            _PySandbox_PushJobTimer(&timer);
+            _PySandbox_PushJobTimer(timer);
             pthread_mutex_lock(&runners_mutex);
-            run->tid = timer.tid;
+            run->tid = timer->tid;
             pthread_mutex_unlock(&runners_mutex);
             if (_PyInterpreterState_SetRunningMain(interp) < 0) {
                 fail_with_current(&run->out);
@@ -1065,9 +1063,9 @@ runner_job(job_run *run)
         assert(!PyErr_Occurred());
         PyThreadState_Clear(tstate);
         PyThreadState_DeleteCurrent();
-        if (timed) {
-            _PySandbox_PopJobTimer(&timer);
-            _PySandbox_JobTimerStop(&timer);
+        if (timer != NULL) {
+            _PySandbox_PopJobTimer(timer);
+            _PySandbox_JobTimerStop(timer);
         }
     }
     pthread_mutex_lock(&runners_mutex);
@@ -1161,6 +1159,7 @@ runners_after_fork(void)
     pthread_mutex_init(&runners_mutex, NULL);
     idle_runners = NULL;
     n_idle_runners = 0;
+    _PySandbox_LostAfterFork();
 }
 
 /* An idle runner, or a new one; NULL if no thread could be started.
@@ -1413,8 +1412,8 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
     }
     /* The peak of its memory is the job's; and its time limit starts. */
     (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
-    _PySandboxJobTimer timer;
-    if (_PySandbox_JobTimerStart(&timer, interp) < 0) {
+    _PySandboxJobTimer *timer = _PySandbox_JobTimerStart(interp);
+    if (timer == NULL) {
         xfer_clear(&encoded_args);
         return release(interp, 1);
     }
@@ -1423,12 +1422,12 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
     PyThreadState *tstate = _PyThreadState_NewBound(
         interp, _PyThreadState_WHENCE_EXEC);
     if (tstate == NULL) {
-        _PySandbox_JobTimerStop(&timer);
+        _PySandbox_JobTimerStop(timer);
         _PySandbox_Leave(interp);
         xfer_clear(&encoded_args);
         return PyErr_NoMemory();
     }
-    _PySandbox_PushJobTimer(&timer);
+    _PySandbox_PushJobTimer(timer);
     (void)PyThreadState_Swap(tstate);
     if (_PyInterpreterState_SetRunningMain(interp) < 0) {
         fail_with_current(&out);
@@ -1447,8 +1446,8 @@ do_job(PyInterpreterState *interp, job_kind kind, const char *text,
        good, its end refused. */
     PyThreadState_Clear(tstate);
     PyThreadState_DeleteCurrent();
-    _PySandbox_PopJobTimer(&timer);
-    _PySandbox_JobTimerStop(&timer);
+    _PySandbox_PopJobTimer(timer);
+    _PySandbox_JobTimerStop(timer);
     _PySandbox_Leave(interp);
     xfer_clear(&encoded_args);
     (void)PyThreadState_Swap(host);
@@ -1713,23 +1712,24 @@ _PySandbox_RunHere(const char *op, const char *text, const char *filename,
     /* The test switch (Python/sandbox_worker.c) leaves the interpreter
        trusted: none of the engine's state. */
     int untrusted = tstate->interp->sandbox != NULL;
-    _PySandboxJobTimer timer;
+    _PySandboxJobTimer *timer = NULL;
     if (untrusted && (_PySandbox_CheckJobStack() < 0
-                      || _PySandbox_JobTimerStart(&timer, tstate->interp) < 0))
+                      || (timer = _PySandbox_JobTimerStart(
+                              tstate->interp)) == NULL))
     {
         fail_with_current(&out);
     }
     else {
         if (untrusted) {
-            _PySandbox_PushJobTimer(&timer);
+            _PySandbox_PushJobTimer(timer);
         }
         run_job(tstate->interp, kind, text,
                 filename != NULL ? filename : "<string>", &encoded_args,
                 &out);
         if (untrusted) {
             _PySandbox_FreeDeferred(tstate);
-            _PySandbox_PopJobTimer(&timer);
-            _PySandbox_JobTimerStop(&timer);
+            _PySandbox_PopJobTimer(timer);
+            _PySandbox_JobTimerStop(timer);
         }
     }
     xfer_clear(&encoded_args);

@@ -304,7 +304,9 @@ _PySandbox_HOOK(int, _PySandbox_HandlePending, (PyThreadState *tstate), 0)
 _PySandbox_VOID_HOOK(_PySandbox_StopPython,
     (PyInterpreterState *interp, PyThreadState *tstate))
 
-/* The host finalizes (finalize_subinterpreters()): an untrusted
+/* The host finalizes, after its atexit functions and again in
+ * finalize_subinterpreters(): the ends of lost interpreters that runners
+ * began finish first, and no runner begins one any more; an untrusted
  * interpreter whose job the host gave up on, still inside on a runner
  * thread, is abandoned with it instead of ended under it. */
 _PySandbox_VOID_HOOK(_PySandbox_AbandonLost, (void))

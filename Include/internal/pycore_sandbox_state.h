@@ -335,8 +335,8 @@ struct _PySandboxState {
 #define SANDBOX_STOP_TIME 0
 #define SANDBOX_STOP_CPU 1
 
-/* A job's deadline, on the stack of the job's thread from its start to
- * its end, and in the list of the watchdog (Python/sandbox_time.c). */
+/* A job's deadline, from its start to its end, in the list of the
+ * watchdog (Python/sandbox_time.c); on the heap. */
 typedef struct _PySandboxJobTimer {
     PyInterpreterState *interp;
     PyTime_t start;             /* monotonic, ns */
@@ -477,9 +477,10 @@ extern int _PySandbox_EndHeld(PyInterpreterState *interp);
  * and its hold released, with no thread state: end *interp* from a thread
  * state of the main interpreter made for it (or leave it
  * SANDBOX_LOST_STOPPED for the host's next engine call if the end cannot
- * be claimed within a second).  The thread may exit inside, if the host
- * is finalizing. */
+ * be claimed within a second, or to the host's exit once it began). */
 extern void _PySandbox_EndLost(PyInterpreterState *interp);
+/* In a child of fork(), which has no runner. */
+extern void _PySandbox_LostAfterFork(void);
 
 /* May a job run in *interp*, which the caller holds?  Not once it stops
  * (its creator ends).  0, or -1 with RuntimeError set. */
@@ -626,13 +627,20 @@ extern void _PySandbox_HeapUsage(struct _PySandboxHeap *heap,
                                  Py_ssize_t *used, Py_ssize_t *cap);
 extern Py_ssize_t _PySandbox_HeapPeak(struct _PySandboxHeap *heap,
                                       int reset);
+/* Under HEAD_LOCK: call *visit* for each interpreter that *root*'s code
+ * created, at any depth (not *root*), creators before those they
+ * created. */
+extern void _PySandbox_ForEachDescendant(
+    PyInterpreterState *root, void (*visit)(PyInterpreterState *, void *),
+    void *arg);
 /* The time limit (Python/sandbox_time.c).  A job's timer starts once
  * its interpreter is entered, and stops before it is left; Push and Pop
  * make it the innermost job of the thread, whose deadline binds the jobs
- * that it runs in nested interpreters.  Start: 0, or -1 with an exception
- * set. */
-extern int _PySandbox_JobTimerStart(_PySandboxJobTimer *timer,
-                                    PyInterpreterState *interp);
+ * that it runs in nested interpreters.  Start: the timer, on the heap and
+ * listed for the watchdog, or NULL with an exception set; the stop
+ * unlists and frees it. */
+extern _PySandboxJobTimer *_PySandbox_JobTimerStart(
+    PyInterpreterState *interp);
 extern void _PySandbox_JobTimerStop(_PySandboxJobTimer *timer);
 extern void _PySandbox_PushJobTimer(_PySandboxJobTimer *timer);
 extern void _PySandbox_PopJobTimer(_PySandboxJobTimer *timer);
