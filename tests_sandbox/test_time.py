@@ -779,3 +779,144 @@ def test_the_command_line_gets_control_back():
                                       "1 s exceeded;"), proc.stderr
         assert len(proc.stderr.splitlines()) == 1, proc.stderr
         assert proc.elapsed < LIMIT + SLACK, proc.elapsed
+
+
+def test_the_host_exits_while_a_runner_ends_a_lost_interpreter():
+    # Found by the fourth review: the host's exit ended the interpreter a
+    # second time, under the runner that was ending it (a segfault, 6 in
+    # 6).  The exit waits for that end now.
+    for _ in range(3):
+        proc = run_host("""
+            import _sandbox, time
+            jail = _sandbox.new_interpreter(time=1.0)
+            try:
+                _sandbox.exec(jail, '''
+            import hashlib
+            keep = [[i] for i in range(1_000_000)]     # a slow end
+            hashlib.pbkdf2_hmac('sha256', b'k', b's', 4_000_000)
+            ''')
+            except _sandbox.RemoteError as exc:
+                print(exc.type_name)
+            start = time.monotonic()
+            while time.monotonic() - start < 20:
+                try:
+                    _sandbox.denials(jail)
+                except RuntimeError as exc:
+                    print(exc)          # the runner is ending it: exit now
+                    break
+                time.sleep(0.001)
+        """, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == [
+            "sandbox.SandboxLimitExceeded",
+            "_sandbox.denials: the interpreter is ending",
+        ], proc.stdout
+
+
+# A job stuck in C, DEPTH interpreters deep (each level runs the next one's
+# job on the same thread).
+DEEP = '''
+import _sandbox, hashlib
+if DEPTH == 0:
+    hashlib.pbkdf2_hmac('sha256', b'k', b's', 3 * 10**7)
+else:
+    child = _sandbox.new_interpreter(time=3.0)
+    _sandbox.exec(child, "SRC = %r\\nDEPTH = %d\\nexec(SRC)" % (SRC, DEPTH - 1))
+'''
+
+
+def test_a_lost_job_many_interpreters_deep():
+    # Found by the fourth review: the watchdog stopped each level again
+    # every 50 ms, each time scanning every level's creators (a core
+    # burned, other tenants' jobs delayed past their limits and given
+    # up); the host's exit then waited a second per level.
+    proc = run_host(f"""
+        import _sandbox, os, time
+        def busy_threads():
+            ticks = {{}}
+            for tid in os.listdir('/proc/self/task'):
+                with open(f'/proc/self/task/{{tid}}/stat') as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+                ticks[tid] = int(fields[11]) + int(fields[12])
+            return ticks
+        jail = _sandbox.new_interpreter(time=3.0)
+        start = time.monotonic()
+        try:
+            _sandbox.exec(jail, "SRC = %r\\nDEPTH = 40\\nexec(SRC)" % {DEEP!r})
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name, exc.message.rsplit(" (", 1)[1])
+        print(repr(time.monotonic() - start))
+        before = busy_threads()
+        time.sleep(1.0)
+        after = busy_threads()
+        # Ticks are 1/100 s: the runner, stuck in C, is the one busy thread.
+        print(sum(after[t] - before.get(t, 0) > 50 for t in after))
+        other = _sandbox.new_interpreter(time=0.5)
+        slowest = 0
+        for _ in range(20):
+            t = time.monotonic()
+            _sandbox.exec(other, "x = 1")
+            slowest = max(slowest, time.monotonic() - t)
+        print(repr(slowest))
+        print("exit", flush=True)
+    """, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    # Where the outermost job was: its thread waits outside Python.
+    assert lines[0] == "sandbox.SandboxLimitExceeded it was at <string>:7)"
+    assert 3.1 <= eval(lines[1]) < 3.1 + SLACK, lines[1]
+    assert lines[2] == "1", lines
+    assert eval(lines[3]) < 0.25, lines
+    assert lines[4] == "exit"
+    # The exit abandons the 41 interpreters at once (it took 41 s).
+    assert proc.elapsed < 3.1 + 1 + SLACK + 5, proc.elapsed
+
+
+def test_a_thread_that_exits_inside_a_nested_job():
+    # Found by the fourth review: a thread that ends inside a job (it takes
+    # the GIL of an abandoned interpreter) left that job's timer, on its
+    # unwound stack, in the watchdog's list.  Timers are on the heap now.
+    proc = run_host("""
+        import _sandbox, time
+        jail = _sandbox.new_interpreter(time=30.0, threads=4)
+        _sandbox.exec(jail, '''
+        import _sandbox, threading
+        child = _sandbox.new_interpreter(time=30.0)
+        def stuck():
+            _sandbox.exec(child, "import hashlib\\\\n"
+                          "hashlib.pbkdf2_hmac('sha256', b'k', b's', 6_000_000)")
+        threading.Thread(target=stuck).start()
+        ''')
+        time.sleep(0.3)
+        _sandbox.end_interpreter(jail)     # the child is abandoned with it
+        other = _sandbox.new_interpreter(time=0.2)
+        start, stops = time.monotonic(), 0
+        while time.monotonic() - start < 4:     # the thread exits meanwhile
+            try:
+                _sandbox.exec(other, "while True: pass")
+            except _sandbox.RemoteError as exc:
+                stops += exc.type_name == "sandbox.SandboxLimitExceeded"
+        print(stops > 5)
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "True\n"
+
+
+def test_the_location_of_a_lost_job_escapes_control_characters():
+    # A tenant's file name reaches the host's terminal and log.
+    proc = run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(time=0.3)
+        try:
+            _sandbox.exec(jail, {NO_POLL!r}, "x\\x1b[2J\\ny\\x7f.py")
+        except _sandbox.RemoteError as exc:
+            print(exc.message.rsplit("(it was at ", 1)[1])
+        for denial in _sandbox.denials(jail):
+            if denial[1] == "time":
+                print(denial[3])
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "x\\x1b[2J\\x0ay\\x7f.py:3)",
+        "x\\x1b[2J\\x0ay\\x7f.py:3",
+    ], proc.stdout
