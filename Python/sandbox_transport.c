@@ -27,11 +27,6 @@
 
 #ifdef Py_UNTRUSTED
 
-#include <errno.h>                // ETIMEDOUT
-#include <pthread.h>
-#include <sched.h>                // sched_yield()
-#include <signal.h>               // pthread_sigmask()
-#include <sys/resource.h>         // getrlimit()
 
 
 /* RemoteError */
@@ -930,13 +925,11 @@ finish_job(job_outcome *out)
  * then is in a call that does not poll, or blocked in the kernel: the host
  * gives up on it (SandboxLimitExceeded, logged with where its code is) and
  * gets its thread back, and the runner ends the interpreter as the job
- * comes out.  Runners wait idle for the next job, RUNNER_IDLE_NS at most,
- * RUNNERS_IDLE_MAX of them.  A nested job (a tenant's call) runs on its
- * caller's thread: its creator's job bounds it. */
+ * comes out (the threads: Python/sandbox_runner.c).  A nested job (a
+ * tenant's call) runs on its caller's thread: its creator's job bounds
+ * it. */
 
 #define SANDBOX_LATE_NS ((PyTime_t)100 * 1000 * 1000)
-#define RUNNER_IDLE_NS ((PyTime_t)30 * 1000 * 1000 * 1000)
-#define RUNNERS_IDLE_MAX 8
 
 typedef struct {
     PyInterpreterState *interp;
@@ -945,62 +938,7 @@ typedef struct {
     char *filename;
     xfer_buf args;
     job_outcome out;
-    /* Under runners_mutex (done also read atomically by the host while it
-       spins): the job's thread, the end, whether the host sleeps on
-       *changed* for it; or the host gave up on it (lost), and the runner
-       owns it. */
-    pthread_cond_t changed;
-    int done, lost, host_sleeps;
-    long tid;
 } job_run;
-
-typedef struct runner {
-    pthread_cond_t work;        /* the runner waits for a job */
-    job_run *run;               /* the job to run, NULL while idle (read
-                                   atomically while it spins) */
-    int sleeps;                 /* it waits on *work* */
-    struct runner *next_idle;
-} runner;
-
-/* Before either side sleeps on a condition, it spins this long for the
- * other: a short job comes back, and a host's next job comes, without the
- * two wake-ups of the scheduler. */
-#define RUNNER_SPIN_NS ((PyTime_t)100 * 1000)
-
-/* Spin until *flag* (read atomically, a pointer or an int) is set, or
- * RUNNER_SPIN_NS: whether it is. */
-static int
-spin_for(void **ptr, int *flag)
-{
-    PyTime_t until = 0;
-    for (unsigned int i = 0; ; i++) {
-        if (ptr != NULL ? _Py_atomic_load_ptr(ptr) != NULL
-                        : _Py_atomic_load_int(flag) != 0)
-        {
-            return 1;
-        }
-        if ((i & 63) == 0) {
-            PyTime_t now = _PySandbox_MonotonicNs();
-            if (until == 0) {
-                until = now + RUNNER_SPIN_NS;
-            }
-            else if (now >= until) {
-                return 0;
-            }
-        }
-#if defined(__x86_64__) || defined(__i386__)
-        __asm__ __volatile__("pause");
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#else
-        (void)sched_yield();
-#endif
-    }
-}
-
-static pthread_mutex_t runners_mutex = PTHREAD_MUTEX_INITIALIZER;
-static runner *idle_runners;
-static int n_idle_runners;
 
 static void
 free_run(job_run *run)
@@ -1009,219 +947,69 @@ free_run(job_run *run)
     PyMem_RawFree(run->filename);
     xfer_clear(&run->args);
     outcome_clear(&run->out);
-    (void)pthread_cond_destroy(&run->changed);
     PyMem_RawFree(run);
 }
 
-/* On a runner, with no thread state: run *run*'s job in its interpreter,
+/* On a runner, with no thread state: run *arg*'s job in its interpreter,
  * which the host holds for it. */
 static void
-runner_job(job_run *run)
+runner_job(_PySandboxRunnerTicket *ticket, void *arg)
 {
+    job_run *run = arg;
     PyInterpreterState *interp = run->interp;
     _PySandboxJobTimer *timer = NULL;
-    pthread_mutex_lock(&runners_mutex);
-    int given_up = run->lost;
-    pthread_mutex_unlock(&runners_mutex);
     PyThreadState *tstate = NULL;
-    if (given_up) {
+    if (_PySandbox_RunnerGaveUp(ticket)) {
         /* The host gave up before this thread began (it was that slow to
            start): nothing of the job runs. */
+        return;
     }
-    else if ((tstate = _PyThreadState_NewBound(
-                  interp, _PyThreadState_WHENCE_EXEC)) == NULL)
+    if ((tstate = _PyThreadState_NewBound(
+             interp, _PyThreadState_WHENCE_EXEC)) == NULL)
     {
         run->out.kind = OUTCOME_FAILED;     /* no message: MemoryError */
         run->out.fail_type = PyExc_MemoryError;
+        return;
+    }
+    (void)PyThreadState_Swap(tstate);
+    /* The peak of its memory is the job's; and its time limit starts (the
+       timer is this thread's: the wake signal and the CPU clock are its). */
+    (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
+    if ((timer = _PySandbox_JobTimerStart(interp)) == NULL) {
+        fail_with_current(&run->out);
     }
     else {
-        (void)PyThreadState_Swap(tstate);
-        /* The peak of its memory is the job's; and its time limit starts
-           (the timer is this thread's: the wake signal and the CPU clock
-           are its). */
-        (void)_PySandbox_HeapPeak(&interp->sandbox->heap, 1);
-        if ((timer = _PySandbox_JobTimerStart(interp)) == NULL) {
+        _PySandbox_PushJobTimer(timer);
+        _PySandbox_RunnerSetThread(ticket, timer->tid);
+        if (_PyInterpreterState_SetRunningMain(interp) < 0) {
             fail_with_current(&run->out);
         }
         else {
-            _PySandbox_PushJobTimer(timer);
-            pthread_mutex_lock(&runners_mutex);
-            run->tid = timer->tid;
-            pthread_mutex_unlock(&runners_mutex);
-            if (_PyInterpreterState_SetRunningMain(interp) < 0) {
-                fail_with_current(&run->out);
-            }
-            else {
-                _PySandbox_SetJobThreadState(tstate);
-                run_job(interp, run->kind, run->text, run->filename,
-                        &run->args, &run->out);
-                _PySandbox_FreeDeferred(tstate);
-                _PySandbox_SetJobThreadState(NULL);
-                _PyInterpreterState_SetNotRunningMain(interp);
-            }
-        }
-        assert(!PyErr_Occurred());
-        PyThreadState_Clear(tstate);
-        PyThreadState_DeleteCurrent();
-        if (timer != NULL) {
-            _PySandbox_PopJobTimer(timer);
-            _PySandbox_JobTimerStop(timer);
+            _PySandbox_SetJobThreadState(tstate);
+            run_job(interp, run->kind, run->text, run->filename, &run->args,
+                    &run->out);
+            _PySandbox_FreeDeferred(tstate);
+            _PySandbox_SetJobThreadState(NULL);
+            _PyInterpreterState_SetNotRunningMain(interp);
         }
     }
-    pthread_mutex_lock(&runners_mutex);
-    int lost = run->lost;
-    if (!lost) {
-        _Py_atomic_store_int(&run->done, 1);
-        if (run->host_sleeps) {
-            pthread_cond_signal(&run->changed);
-        }
-    }
-    pthread_mutex_unlock(&runners_mutex);
-    if (lost) {
-        /* The host no longer waits: the interpreter ends now, once the
-           host lets it go. */
-        _PySandbox_EndLost(interp);
-        free_run(run);
+    assert(!PyErr_Occurred());
+    PyThreadState_Clear(tstate);
+    PyThreadState_DeleteCurrent();
+    if (timer != NULL) {
+        _PySandbox_PopJobTimer(timer);
+        _PySandbox_JobTimerStop(timer);
     }
 }
 
-static void *
-runner_main(void *arg)
-{
-    runner *self = arg;
-    /* The host's signals are for its own threads; the wake signal ends
-       the job's blocking calls. */
-    sigset_t set;
-    sigfillset(&set);
-    int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
-                         SIGABRT};
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(synchronous); i++) {
-        sigdelset(&set, synchronous[i]);
-    }
-    sigdelset(&set, SIGRTMAX - 2);
-    (void)pthread_sigmask(SIG_SETMASK, &set, NULL);
-
-    pthread_mutex_lock(&runners_mutex);
-    for (;;) {
-        if (self->run == NULL) {
-            pthread_mutex_unlock(&runners_mutex);
-            (void)spin_for((void **)&self->run, NULL);
-            pthread_mutex_lock(&runners_mutex);
-        }
-        while (self->run == NULL) {
-            PyTime_t until = _PySandbox_MonotonicNs() + RUNNER_IDLE_NS;
-            struct timespec ts = {
-                .tv_sec = (time_t)(until / 1000000000),
-                .tv_nsec = (long)(until % 1000000000),
-            };
-            self->sleeps = 1;
-            int rc = pthread_cond_timedwait(&self->work, &runners_mutex,
-                                            &ts);
-            self->sleeps = 0;
-            if (rc == ETIMEDOUT && self->run == NULL) {
-                goto leave;
-            }
-        }
-        job_run *run = self->run;
-        pthread_mutex_unlock(&runners_mutex);
-        runner_job(run);
-        pthread_mutex_lock(&runners_mutex);
-        _Py_atomic_store_ptr(&self->run, NULL);
-        if (n_idle_runners >= RUNNERS_IDLE_MAX) {
-            pthread_mutex_unlock(&runners_mutex);
-            goto done;
-        }
-        self->next_idle = idle_runners;
-        idle_runners = self;
-        n_idle_runners++;
-    }
-
-leave:
-    /* Idle too long: out of the list. */
-    for (runner **p = &idle_runners; *p != NULL; p = &(*p)->next_idle) {
-        if (*p == self) {
-            *p = self->next_idle;
-            n_idle_runners--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&runners_mutex);
-done:
-    (void)pthread_cond_destroy(&self->work);
-    PyMem_RawFree(self);
-    return NULL;
-}
-
-/* A child of fork() has none of the parent's runners. */
+/* On the runner, once a job that the host gave up on is out: its
+ * interpreter ends now, once the host lets it go. */
 static void
-runners_after_fork(void)
+runner_job_lost(void *arg)
 {
-    pthread_mutex_init(&runners_mutex, NULL);
-    idle_runners = NULL;
-    n_idle_runners = 0;
-    _PySandbox_LostAfterFork();
-}
-
-/* An idle runner, or a new one; NULL if no thread could be started.
- * Under runners_mutex. */
-static runner *
-take_runner(void)
-{
-    if (idle_runners != NULL) {
-        runner *r = idle_runners;
-        idle_runners = r->next_idle;
-        n_idle_runners--;
-        r->next_idle = NULL;
-        return r;
-    }
-    static int atfork_set;
-    if (!atfork_set) {
-        if (pthread_atfork(NULL, NULL, runners_after_fork) != 0) {
-            return NULL;
-        }
-        atfork_set = 1;
-    }
-    runner *r = PyMem_RawCalloc(1, sizeof(*r));
-    if (r == NULL) {
-        return NULL;
-    }
-    pthread_condattr_t cattr;
-    if (pthread_condattr_init(&cattr) != 0) {
-        PyMem_RawFree(r);
-        return NULL;
-    }
-    (void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&r->work, &cattr);
-    pthread_condattr_destroy(&cattr);
-    if (rc != 0) {
-        PyMem_RawFree(r);
-        return NULL;
-    }
-    /* A stack like the main thread's, where the host ran jobs before. */
-    size_t stack = 8 * 1024 * 1024;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && rl.rlim_cur >= 1024 * 1024 && rl.rlim_cur <= 256 * 1024 * 1024)
-    {
-        stack = (size_t)rl.rlim_cur;
-    }
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) != 0) {
-        (void)pthread_cond_destroy(&r->work);
-        PyMem_RawFree(r);
-        return NULL;
-    }
-    (void)pthread_attr_setstacksize(&attr, stack);
-    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    rc = pthread_create(&thread, &attr, runner_main, r);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        (void)pthread_cond_destroy(&r->work);
-        PyMem_RawFree(r);
-        return NULL;
-    }
-    return r;
+    job_run *run = arg;
+    _PySandbox_EndLost(run->interp);
+    free_run(run);
 }
 
 /* The host gave up on the job of *run* (its thread *tid*) in *interp*,
@@ -1276,24 +1064,10 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
     if (run == NULL) {
         return NULL;
     }
-    pthread_condattr_t cattr;
-    int cond_ok = 0;
-    if (pthread_condattr_init(&cattr) == 0) {
-        (void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-        cond_ok = pthread_cond_init(&run->changed, &cattr) == 0;
-        pthread_condattr_destroy(&cattr);
-    }
     run->text = _PyMem_RawStrdup(text);
     run->filename = filename != NULL ? _PyMem_RawStrdup(filename) : NULL;
-    if (!cond_ok || run->text == NULL
-        || (filename != NULL && run->filename == NULL))
-    {
-        PyMem_RawFree(run->text);
-        PyMem_RawFree(run->filename);
-        if (cond_ok) {
-            (void)pthread_cond_destroy(&run->changed);
-        }
-        PyMem_RawFree(run);
+    if (run->text == NULL || (filename != NULL && run->filename == NULL)) {
+        free_run(run);
         return NULL;
     }
     run->interp = interp;
@@ -1301,53 +1075,30 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
     run->args = *args;
     memset(args, 0, sizeof(*args));
 
-    int lost = 0;
-    long tid = 0;
     /* The job's deadline is a little later: its timer starts on the
        runner. */
     PyTime_t until = (_PySandbox_MonotonicNs()
                       + _PySandbox_TimeLimit(&interp->sandbox->policy)
                       + SANDBOX_LATE_NS);
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&runners_mutex);
-    runner *r = take_runner();
-    if (r != NULL) {
-        *ran = 1;
-        _Py_atomic_store_ptr(&r->run, run);
-        if (r->sleeps) {
-            pthread_cond_signal(&r->work);
-        }
-        pthread_mutex_unlock(&runners_mutex);
-        (void)spin_for(NULL, &run->done);
-        pthread_mutex_lock(&runners_mutex);
-        struct timespec ts = {
-            .tv_sec = (time_t)(until / 1000000000),
-            .tv_nsec = (long)(until % 1000000000),
-        };
-        while (!run->done) {
-            run->host_sleeps = 1;
-            if (pthread_cond_timedwait(&run->changed, &runners_mutex, &ts)
-                    == ETIMEDOUT && !run->done)
-            {
-                /* From now on the runner owns *run*. */
-                run->lost = lost = 1;
-                tid = run->tid;
-                _Py_atomic_store_int(&interp->sandbox->lost,
-                                     SANDBOX_LOST_RUNNING);
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&runners_mutex);
-    Py_END_ALLOW_THREADS
-    if (!*ran) {
+    long tid = 0;
+    int outcome = _PySandbox_RunOnRunner(runner_job, runner_job_lost, run,
+                                         until, &tid);
+    if (outcome < 0) {
         /* The caller runs it: the arguments back. */
         *args = run->args;
         memset(&run->args, 0, sizeof(run->args));
         free_run(run);
         return NULL;
     }
-    if (lost) {
+    *ran = 1;
+    if (outcome == 0) {
+        /* The runner owns *run* now.  The interpreter is lost before the
+           hold is released: no job runs in it again, and its end is the
+           runner's (unless the runner, already out, left it to the host:
+           SANDBOX_LOST_STOPPED stays). */
+        int none = 0;
+        (void)_Py_atomic_compare_exchange_int(&interp->sandbox->lost, &none,
+                                              SANDBOX_LOST_RUNNING);
         give_up(interp, tid);
         _PySandbox_Leave(interp);
         return NULL;

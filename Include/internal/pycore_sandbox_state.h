@@ -482,6 +482,22 @@ extern void _PySandbox_EndLost(PyInterpreterState *interp);
 /* In a child of fork(), which has no runner. */
 extern void _PySandbox_LostAfterFork(void);
 
+/* Runner threads (Python/sandbox_runner.c).  Run run(ticket, arg) on one,
+ * the caller waiting with its GIL released until it returns or until
+ * *until* (monotonic, ns): 1 if it returned; 0 if the caller gave up on
+ * it, *tid* the thread that run() reported: the runner then owns *arg*,
+ * and calls lost(arg) once run() returns; -1 if no runner could take it
+ * (nothing ran).  run() has no thread state; it asks whether the caller
+ * gave up already (a runner slow to start), and reports its thread for the
+ * wake signal. */
+typedef struct _PySandboxRunnerTicket _PySandboxRunnerTicket;
+extern int _PySandbox_RunOnRunner(
+    void (*run)(_PySandboxRunnerTicket *ticket, void *arg),
+    void (*lost)(void *arg), void *arg, PyTime_t until, long *tid);
+extern int _PySandbox_RunnerGaveUp(_PySandboxRunnerTicket *ticket);
+extern void _PySandbox_RunnerSetThread(_PySandboxRunnerTicket *ticket,
+                                       long tid);
+
 /* May a job run in *interp*, which the caller holds?  Not once it stops
  * (its creator ends).  0, or -1 with RuntimeError set. */
 extern int _PySandbox_CheckJobHeld(PyInterpreterState *interp);
