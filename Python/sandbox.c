@@ -1419,7 +1419,7 @@ _PySandbox_EndLost(PyInterpreterState *interp)
     _PyRuntimeState *runtime = &_PyRuntime;
     /* Counted before it touches the host's interpreter, under the same
        lock as the host's exit closes the count: that exit waits for it
-       (_PySandbox_AbandonLost()), so this thread never meets a finalizing
+       (_PySandbox_HostExits()), so this thread never meets a finalizing
        host, which would end it in its next wait for a GIL, in the middle
        of an end. */
     HEAD_LOCK(runtime);
@@ -1460,10 +1460,38 @@ _PySandbox_EndLost(PyInterpreterState *interp)
     HEAD_UNLOCK(runtime);
 }
 
+/* Under the runtime's lock: the end of *i*, untrusted, waits for its
+ * threads until *arg* at the latest. */
+static void
+cap_end_deadline(PyInterpreterState *i, void *arg)
+{
+    PyTime_t deadline = *(PyTime_t *)arg;
+    if (i->sandbox->end_deadline == 0 || i->sandbox->end_deadline > deadline) {
+        i->sandbox->end_deadline = deadline;
+    }
+}
+
 void
-_PySandbox_AbandonLost(void)
+_PySandbox_HostExits(void)
 {
     _PyRuntimeState *runtime = &_PyRuntime;
+    /* finalize_subinterpreters() ends the interpreters one by one, the
+       newest first: a tenant's children before it, each with a grace
+       period for its threads of its own.  One grace period, from the
+       start of the exit, for all of them instead: a tenant chooses how
+       many interpreters there are. */
+    PyTime_t deadline;
+    (void)PyTime_MonotonicRaw(&deadline);
+    deadline += SANDBOX_THREADS_GRACE_NS;
+    HEAD_LOCK(runtime);
+    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
+         i = i->next)
+    {
+        if (i->sandbox != NULL) {
+            cap_end_deadline(i, &deadline);
+        }
+    }
+    HEAD_UNLOCK(runtime);
     /* The ends that runners began are finished first (each within the
        grace period for its threads), the GIL let go meanwhile; no runner
        begins one from now on. */

@@ -235,9 +235,9 @@ put_text(char *buf, size_t size, size_t pos, const char *text)
     return pos;
 }
 
-/* Append file name *text* to *buf* like put_text(), its control
- * characters (C0, DEL, and C1 as UTF-8) written as \xNN: a tenant's
- * co_filename reaches the host's terminal and logs. */
+/* Append *text* to *buf* like put_text(), its control characters (C0,
+ * DEL, and C1 as UTF-8) written as \xNN: a tenant's file name reaches the
+ * host's terminal and logs. */
 static size_t
 put_name(char *buf, size_t size, size_t pos, const char *text)
 {
@@ -302,6 +302,21 @@ _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
     buf[pos] = '\0';
 }
 
+/* A raw copy of *text* with its control characters written as \xNN
+ * (put_name()): a detail names a path that the tenant chose, and the log
+ * reaches the host's terminal (--show-denials) and its files.  NULL if no
+ * memory. */
+static char *
+escaped_copy(const char *text)
+{
+    size_t size = 4 * strlen(text) + 1;
+    char *copy = PyMem_RawMalloc(size);
+    if (copy != NULL) {
+        copy[put_name(copy, size, 0, text)] = '\0';
+    }
+    return copy;
+}
+
 static void
 log_denial_at(struct _PySandboxState *state, const char *resource,
               const char *detail, const char *location)
@@ -312,8 +327,8 @@ log_denial_at(struct _PySandboxState *state, const char *resource,
     }
     /* If a copy fails, the entry keeps what could be copied: a denial is
        never lost for want of memory. */
-    char *copies[3] = {_PyMem_RawStrdup(resource), _PyMem_RawStrdup(detail),
-                       _PyMem_RawStrdup(location)};
+    char *copies[3] = {escaped_copy(resource), escaped_copy(detail),
+                       escaped_copy(location)};
     _PySandbox_LOCK(&state->log_mutex);
     sandbox_denial *entry =
         &state->log[state->denials % SANDBOX_DENIAL_LOG_SIZE];

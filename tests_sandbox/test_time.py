@@ -920,3 +920,45 @@ def test_the_location_of_a_lost_job_escapes_control_characters():
         "x\\x1b[2J\\x0ay\\x7f.py:3)",
         "x\\x1b[2J\\x0ay\\x7f.py:3",
     ], proc.stdout
+
+
+def test_the_host_exit_waits_one_grace_period_for_stuck_threads():
+    # Found by the fifth review: the exit ended the tenant's interpreters
+    # one by one, newest first, each waiting a second for its threads
+    # stuck in C: ten children, ten seconds.  They share one second now.
+    proc = run_host("""
+        import _sandbox, time
+        jail = _sandbox.new_interpreter(time=10.0, cpu=40.0, threads=4)
+        _sandbox.exec(jail, '''
+        import _sandbox
+        for _ in range(10):
+            child = _sandbox.new_interpreter(threads=1)
+            _sandbox.exec(child, "import hashlib, threading\\\\n"
+                          "threading.Thread(target=hashlib.pbkdf2_hmac, args=("
+                          "'sha256', b'k', b's', 6 * 10**7)).start()")
+        ''')
+        print("exit", flush=True)
+    """, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "exit\n"
+    assert proc.elapsed < 1 + SLACK + 3, proc.elapsed
+
+
+def test_a_denial_escapes_control_characters():
+    # Found by the fifth review: a path that the tenant chose reached the
+    # denial log, and --show-denials, with its control characters.
+    proc = run_host("""
+        import _sandbox
+        jail = _sandbox.new_interpreter()
+        try:
+            _sandbox.exec(jail, "open('/tmp/a\\\\x1b[2J\\\\nFAKE: line\\\\x07')")
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name)
+        for denial in _sandbox.denials(jail):
+            print(denial[2])
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "sandbox.SandboxError",
+        "open: read /tmp/a\\x1b[2J\\x0aFAKE: line\\x07",
+    ], proc.stdout

@@ -308,8 +308,10 @@ _PySandbox_VOID_HOOK(_PySandbox_StopPython,
  * finalize_subinterpreters(): the ends of lost interpreters that runners
  * began finish first, and no runner begins one any more; an untrusted
  * interpreter whose job the host gave up on, still inside on a runner
- * thread, is abandoned with it instead of ended under it. */
-_PySandbox_VOID_HOOK(_PySandbox_AbandonLost, (void))
+ * thread, is abandoned with it instead of ended under it; the ends of all
+ * untrusted interpreters wait for their threads one grace period from the
+ * first call, not one each. */
+_PySandbox_VOID_HOOK(_PySandbox_HostExits, (void))
 
 /* May the shared-library extension module *name*, from *filename* (or
  * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
