@@ -16,6 +16,7 @@
  */
 
 #include "Python.h"
+#include "pycore_runtime.h"       // _PyRuntime.signals.is_tripped
 #include "pycore_sandbox_state.h" // _PySandbox_RunOnRunner()
 
 #ifdef Py_UNTRUSTED
@@ -29,6 +30,8 @@
 #define RUNNER_IDLE_NS ((PyTime_t)30 * 1000 * 1000 * 1000)
 #define RUNNERS_IDLE_MAX 8
 #define RUNNER_SPIN_NS ((PyTime_t)100 * 1000)
+/* How often the host's main thread looks for a signal while it waits. */
+#define RUNNER_SIGNAL_NS ((PyTime_t)20 * 1000 * 1000)
 
 /* One job handed to a runner. */
 struct _PySandboxRunnerTicket {
@@ -277,58 +280,95 @@ take_runner(void)
     return r;
 }
 
-int
-_PySandbox_RunOnRunner(void (*run)(_PySandboxRunnerTicket *, void *),
-                       void (*lost)(void *), void *arg, PyTime_t until,
-                       long *tid)
+/* Has a signal come for the host's Python handlers? */
+static int
+signal_pending(void)
+{
+    return _Py_atomic_load_int(&_PyRuntime.signals.is_tripped);
+}
+
+_PySandboxRunnerTicket *
+_PySandbox_RunnerStart(void (*run)(_PySandboxRunnerTicket *, void *),
+                       void (*lost)(void *), void *arg)
 {
     _PySandboxRunnerTicket *ticket = PyMem_RawCalloc(1, sizeof(*ticket));
     if (ticket == NULL) {
-        return -1;
+        return NULL;
     }
     if (init_cond(&ticket->changed) < 0) {
         PyMem_RawFree(ticket);
-        return -1;
+        return NULL;
     }
     ticket->run = run;
     ticket->lost = lost;
     ticket->arg = arg;
-    int outcome = -1;
-    Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&runners_mutex);
     runner *r = take_runner();
     if (r != NULL) {
-        outcome = 1;
         _Py_atomic_store_ptr(&r->ticket, ticket);
         if (r->sleeps) {
             pthread_cond_signal(&r->work);
         }
-        pthread_mutex_unlock(&runners_mutex);
-        (void)spin_for(NULL, &ticket->done);
-        pthread_mutex_lock(&runners_mutex);
-        struct timespec ts = {
-            .tv_sec = (time_t)(until / 1000000000),
-            .tv_nsec = (long)(until % 1000000000),
-        };
-        while (!ticket->done) {
-            ticket->host_sleeps = 1;
-            if (pthread_cond_timedwait(&ticket->changed, &runners_mutex, &ts)
-                    == ETIMEDOUT && !ticket->done)
-            {
-                /* From now on the runner owns the ticket. */
-                ticket->given_up = 1;
-                *tid = ticket->tid;
-                outcome = 0;
-                break;
-            }
+    }
+    pthread_mutex_unlock(&runners_mutex);
+    if (r == NULL) {
+        free_ticket(ticket);
+        return NULL;
+    }
+    return ticket;
+}
+
+int
+_PySandbox_RunnerWait(_PySandboxRunnerTicket *ticket, PyTime_t until,
+                      int signals, long *tid)
+{
+    int outcome = 1;
+    Py_BEGIN_ALLOW_THREADS
+    (void)spin_for(NULL, &ticket->done);
+    pthread_mutex_lock(&runners_mutex);
+    while (!ticket->done) {
+        if (signals && signal_pending()) {
+            outcome = 2;
+            break;
         }
+        PyTime_t now = _PySandbox_MonotonicNs();
+        if (now >= until) {
+            /* From now on the runner owns the ticket. */
+            ticket->given_up = 1;
+            *tid = ticket->tid;
+            outcome = 0;
+            break;
+        }
+        PyTime_t wake = until;
+        if (signals && now + RUNNER_SIGNAL_NS < wake) {
+            wake = now + RUNNER_SIGNAL_NS;
+        }
+        struct timespec ts = {
+            .tv_sec = (time_t)(wake / 1000000000),
+            .tv_nsec = (long)(wake % 1000000000),
+        };
+        ticket->host_sleeps = 1;
+        (void)pthread_cond_timedwait(&ticket->changed, &runners_mutex, &ts);
     }
     pthread_mutex_unlock(&runners_mutex);
     Py_END_ALLOW_THREADS
-    if (outcome != 0) {
-        free_ticket(ticket);
-    }
     return outcome;
+}
+
+long
+_PySandbox_RunnerThread(_PySandboxRunnerTicket *ticket)
+{
+    pthread_mutex_lock(&runners_mutex);
+    long tid = ticket->tid;
+    pthread_mutex_unlock(&runners_mutex);
+    return tid;
+}
+
+void
+_PySandbox_RunnerFree(_PySandboxRunnerTicket *ticket)
+{
+    assert(ticket->done && !ticket->given_up);
+    free_ticket(ticket);
 }
 
 #endif  /* Py_UNTRUSTED */

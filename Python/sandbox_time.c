@@ -358,17 +358,15 @@ stop_descendants(PyInterpreterState *root, int reason)
 }
 
 /* At a deadline: its interpreter's code stops until its next job.  Its
- * threads that wait in the kernel are woken: the job's, and those its code
- * started (a thread state of another thread of the host, which may run
- * anything now, is not).  A thread state leaves the list, under the same
- * lock, before its thread ends. */
+ * threads that wait in the kernel are woken: the job's (*tid*), and those
+ * its code started (a thread state of another thread of the host, which
+ * may run anything now, is not).  A thread state leaves the list, under
+ * the same lock, before its thread ends. */
 static void
-expire(_PySandboxJobTimer *timer)
+stop_job(PyInterpreterState *interp, int reason, long tid)
 {
-    PyInterpreterState *interp = timer->interp;
     if (!_Py_atomic_load_int(&interp->sandbox->time_expired)) {
-        _Py_atomic_store_int(&interp->sandbox->stop_reason,
-                             timer->stop_reason);
+        _Py_atomic_store_int(&interp->sandbox->stop_reason, reason);
     }
     _Py_atomic_store_int(&interp->sandbox->time_expired, 1);
     _PyRuntimeState *runtime = &_PyRuntime;
@@ -377,9 +375,23 @@ expire(_PySandboxJobTimer *timer)
         _Py_set_eval_breaker_bit(t, _PY_SANDBOX_BIT);
         stop_started_thread(t);
     }
-    stop_descendants(interp, timer->stop_reason);
+    stop_descendants(interp, reason);
     HEAD_UNLOCK(runtime);
-    wake_thread(timer->tid);
+    if (tid != 0) {
+        wake_thread(tid);
+    }
+}
+
+static void
+expire(_PySandboxJobTimer *timer)
+{
+    stop_job(timer->interp, timer->stop_reason, timer->tid);
+}
+
+void
+_PySandbox_InterruptJob(PyInterpreterState *interp, long tid)
+{
+    stop_job(interp, SANDBOX_STOP_INTERRUPT, tid);
 }
 
 static int has_started_threads(PyInterpreterState *interp);
@@ -830,7 +842,11 @@ void
 _PySandbox_TimeLimitDetail(struct _PySandboxState *state, char *buf,
                            size_t size)
 {
-    if (_Py_atomic_load_int(&state->stop_reason) == SANDBOX_STOP_CPU) {
+    int reason = _Py_atomic_load_int(&state->stop_reason);
+    if (reason == SANDBOX_STOP_INTERRUPT) {
+        PyOS_snprintf(buf, size, "the host interrupted the job");
+    }
+    else if (reason == SANDBOX_STOP_CPU) {
         PyOS_snprintf(buf, size, "CPU limit of %.9g s exceeded",
                       (double)_PySandbox_CpuLimit(&state->policy) / 1e9);
     }
@@ -845,7 +861,11 @@ _PySandbox_RaiseTimeLimit(struct _PySandboxState *state)
 {
     char detail[96];
     _PySandbox_TimeLimitDetail(state, detail, sizeof(detail));
-    if (!_Py_atomic_exchange_int(&state->time_reported, 1)) {
+    /* An interrupt is the host's, not a limit the tenant reached. */
+    int reason = _Py_atomic_load_int(&state->stop_reason);
+    if (reason != SANDBOX_STOP_INTERRUPT
+        && !_Py_atomic_exchange_int(&state->time_reported, 1))
+    {
         _PySandbox_LogDenialRaw(
             state, (_Py_atomic_load_int(&state->stop_reason)
                     == SANDBOX_STOP_CPU ? "cpu" : "time"), detail);

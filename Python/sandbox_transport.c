@@ -929,8 +929,6 @@ finish_job(job_outcome *out)
  * tenant's call) runs on its caller's thread: its creator's job bounds
  * it. */
 
-#define SANDBOX_LATE_NS ((PyTime_t)100 * 1000 * 1000)
-
 typedef struct {
     PyInterpreterState *interp;
     job_kind kind;
@@ -1080,10 +1078,9 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
     PyTime_t until = (_PySandbox_MonotonicNs()
                       + _PySandbox_TimeLimit(&interp->sandbox->policy)
                       + SANDBOX_LATE_NS);
-    long tid = 0;
-    int outcome = _PySandbox_RunOnRunner(runner_job, runner_job_lost, run,
-                                         until, &tid);
-    if (outcome < 0) {
+    _PySandboxRunnerTicket *ticket = _PySandbox_RunnerStart(
+        runner_job, runner_job_lost, run);
+    if (ticket == NULL) {
         /* The caller runs it: the arguments back. */
         *args = run->args;
         memset(&run->args, 0, sizeof(run->args));
@@ -1091,6 +1088,27 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
         return NULL;
     }
     *ran = 1;
+    /* The host's handlers run while it waits (a job in a loop does not
+       hold off Ctrl-C): one that raises stops the job, which comes back at
+       once (or is given up SANDBOX_LATE_NS later), and its exception is
+       the call's. */
+    int signals = PyThread_get_thread_ident() == _PyRuntime.main_thread;
+    PyObject *interrupt = NULL;
+    long tid = 0;
+    int outcome;
+    while ((outcome = _PySandbox_RunnerWait(ticket, until, signals, &tid))
+           == 2)
+    {
+        if (PyErr_CheckSignals() < 0) {
+            interrupt = PyErr_GetRaisedException();
+            signals = 0;
+            _PySandbox_InterruptJob(interp, _PySandbox_RunnerThread(ticket));
+            PyTime_t late = _PySandbox_MonotonicNs() + SANDBOX_LATE_NS;
+            if (late < until) {
+                until = late;
+            }
+        }
+    }
     if (outcome == 0) {
         /* The runner owns *run* now.  The interpreter is lost before the
            hold is released: no job runs in it again, and its end is the
@@ -1101,9 +1119,20 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
                                               SANDBOX_LOST_RUNNING);
         give_up(interp, tid);
         _PySandbox_Leave(interp);
+        if (interrupt != NULL) {
+            /* Logged as given up; the host's exception is the call's. */
+            PyErr_Clear();
+            PyErr_SetRaisedException(interrupt);
+        }
         return NULL;
     }
+    _PySandbox_RunnerFree(ticket);
     _PySandbox_Leave(interp);
+    if (interrupt != NULL) {
+        free_run(run);
+        PyErr_SetRaisedException(interrupt);
+        return NULL;
+    }
     PyObject *result = finish_job(&run->out);
     free_run(run);
     return result;

@@ -8,7 +8,12 @@ loose (the machine is shared); Tools/sandbox/bench.py reports how late
 each target stopped.
 """
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 
@@ -962,3 +967,69 @@ def test_a_denial_escapes_control_characters():
         "sandbox.SandboxError",
         "open: read /tmp/a\\x1b[2J\\x0aFAKE: line\\x07",
     ], proc.stdout
+
+
+# Ctrl-C while the host waits for a job (a SIGALRM handler that raises
+# KeyboardInterrupt stands for it in a child host).
+INTERRUPTED = """
+    import _sandbox, signal, time
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGALRM, ctrl_c)
+    jail = _sandbox.new_interpreter(time=10.0)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    start = time.monotonic()
+    try:
+        _sandbox.exec(jail, {source!r})
+    except KeyboardInterrupt:
+        print(repr(time.monotonic() - start))
+    print(_sandbox.lost(jail))
+    if not _sandbox.lost(jail):
+        print(_sandbox.eval(jail, "6 * 7"), _sandbox.denials(jail))
+"""
+
+
+def test_ctrl_c_stops_the_job_the_host_waits_for():
+    # The host's handlers run while it waits: one that raises stops the
+    # job at once, which is not a denial, and the interpreter serves the
+    # next job.
+    for source in ("while True: pass", "import time\ntime.sleep(100)"):
+        proc = run_host(INTERRUPTED.format(source=source), timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        took, lost, after = proc.stdout.splitlines()
+        assert 0.5 <= eval(took) < 0.5 + SLACK / 2, took
+        assert lost == "False"
+        assert after == "42 []"
+
+
+def test_ctrl_c_gives_up_a_job_that_does_not_stop():
+    proc = run_host(INTERRUPTED.format(source=NO_POLL), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    took, lost = proc.stdout.splitlines()
+    # 100 ms after the interrupt, as after a deadline.
+    assert 0.6 <= eval(took) < 0.6 + SLACK / 2, took
+    assert lost == "True"
+
+
+def test_ctrl_c_ends_the_command_line_at_once():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    for isolate in ("interpreter", "process"):
+        for code in ("while True: pass", NO_POLL):
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "sandbox", "run",
+                 f"--isolate={isolate}", "--time", "20",
+                 "-c", "print('before', flush=True)\n" + code],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=env)
+            try:
+                assert proc.stdout.readline() == "before\n"
+                time.sleep(0.3)
+                proc.send_signal(signal.SIGINT)
+                start = time.monotonic()
+                out, err = proc.communicate(timeout=30)
+                took = time.monotonic() - start
+            finally:
+                proc.kill()
+                proc.wait()
+            assert proc.returncode == 130, (isolate, code, err)
+            assert took < 0.1 + SLACK / 2, (isolate, code, took)

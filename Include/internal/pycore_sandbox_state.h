@@ -306,7 +306,8 @@ struct _PySandboxState {
        until the next job begins; and whether that was logged (atomic). */
     int time_expired;
     int time_reported;
-    /* Which limit stopped it: SANDBOX_STOP_TIME or SANDBOX_STOP_CPU. */
+    /* What stopped it: SANDBOX_STOP_TIME, SANDBOX_STOP_CPU, or the host
+       (SANDBOX_STOP_INTERRUPT: a signal while it waited for the job). */
     int stop_reason;
     /* The deadline of the job that runs in it (monotonic ns; 0: none),
        which caps the waits of all its threads (_PySandbox_CapWait()). */
@@ -334,6 +335,7 @@ struct _PySandboxState {
 
 #define SANDBOX_STOP_TIME 0
 #define SANDBOX_STOP_CPU 1
+#define SANDBOX_STOP_INTERRUPT 2
 
 /* A job's deadline, from its start to its end, in the list of the
  * watchdog (Python/sandbox_time.c); on the heap. */
@@ -479,21 +481,33 @@ extern int _PySandbox_EndHeld(PyInterpreterState *interp);
  * SANDBOX_LOST_STOPPED for the host's next engine call if the end cannot
  * be claimed within a second, or to the host's exit once it began). */
 extern void _PySandbox_EndLost(PyInterpreterState *interp);
+/* How long after its deadline the host waits for a job on a runner. */
+#define SANDBOX_LATE_NS ((PyTime_t)100 * 1000 * 1000)
+/* Stop the job that runs in *interp* now, as its deadline would
+ * (SANDBOX_STOP_INTERRUPT), with what runs in the interpreters it
+ * created; *tid*, its thread, is woken. */
+extern void _PySandbox_InterruptJob(PyInterpreterState *interp, long tid);
+
 /* In a child of fork(), which has no runner. */
 extern void _PySandbox_LostAfterFork(void);
 
-/* Runner threads (Python/sandbox_runner.c).  Run run(ticket, arg) on one,
- * the caller waiting with its GIL released until it returns or until
- * *until* (monotonic, ns): 1 if it returned; 0 if the caller gave up on
- * it, *tid* the thread that run() reported: the runner then owns *arg*,
- * and calls lost(arg) once run() returns; -1 if no runner could take it
- * (nothing ran).  run() has no thread state; it asks whether the caller
- * gave up already (a runner slow to start), and reports its thread for the
- * wake signal. */
+/* Runner threads (Python/sandbox_runner.c).  Start: run(ticket, arg) on
+ * one, without a thread state; NULL if no runner could take it (nothing
+ * runs).  Wait for it, the GIL released, until *until* (monotonic, ns):
+ * 1 if run() returned (then free the ticket); 0 if the caller gave up on
+ * it, *tid* the runner's thread: the runner then owns the ticket and
+ * *arg*, and calls lost(arg) once run() returns; 2, if *signals*, when a signal came for the host's
+ * handlers (the caller runs them, and waits again).  run() asks whether
+ * the caller gave up already (a runner slow to start), and reports its
+ * thread, for the wake signal (_PySandbox_RunnerThread()). */
 typedef struct _PySandboxRunnerTicket _PySandboxRunnerTicket;
-extern int _PySandbox_RunOnRunner(
+extern _PySandboxRunnerTicket *_PySandbox_RunnerStart(
     void (*run)(_PySandboxRunnerTicket *ticket, void *arg),
-    void (*lost)(void *arg), void *arg, PyTime_t until, long *tid);
+    void (*lost)(void *arg), void *arg);
+extern int _PySandbox_RunnerWait(_PySandboxRunnerTicket *ticket,
+                                 PyTime_t until, int signals, long *tid);
+extern long _PySandbox_RunnerThread(_PySandboxRunnerTicket *ticket);
+extern void _PySandbox_RunnerFree(_PySandboxRunnerTicket *ticket);
 extern int _PySandbox_RunnerGaveUp(_PySandboxRunnerTicket *ticket);
 extern void _PySandbox_RunnerSetThread(_PySandboxRunnerTicket *ticket,
                                        long tid);

@@ -255,25 +255,36 @@ def run_command(args, parser):
         except BaseException as exc:
             outcome["error"] = exc
 
-    worker = threading.Thread(target=job, name="sandbox-run")
-    worker.start()
-    try:
-        # Stream what it writes while it runs (in this process; a worker
-        # process's output comes with its answer).
-        interp_id = interp.id
-        while worker.is_alive():
-            worker.join(0.02)
-            for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
-                if interp.pid is not None or interp.id is None:
-                    break
+    # The job runs on this (the main) thread, so that Ctrl-C stops it at
+    # once; what it writes is streamed meanwhile (in this process; a worker
+    # process's output comes with its answer).
+    done = threading.Event()
+    interp_id = interp.id
+
+    def stream():
+        while True:
+            finished = done.wait(0.02)
+            for fd, out in ((1, sys.stdout), (2, sys.stderr)):
                 try:
                     data = _sandbox.take_output(interp_id, fd)
                 except Exception:
-                    break       # a late job's end ended it meanwhile
+                    return      # a late job's end ended it meanwhile
                 if data:
-                    _write(stream, data)
+                    _write(out, data)
+            if finished:
+                return
+
+    streamer = None
+    if interp.pid is None:
+        streamer = threading.Thread(target=stream, name="sandbox-output",
+                                    daemon=True)
+        streamer.start()
+    try:
+        job()
     finally:
-        worker.join()
+        done.set()
+        if streamer is not None:
+            streamer.join()
     result = outcome.get("result")
     error = outcome.get("error")
     if error is not None:

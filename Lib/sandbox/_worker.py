@@ -264,6 +264,12 @@ class Worker:
             self._lose(f"it sent {exc}")
         except OSError as exc:
             self._lose(f"its socket failed ({exc.strerror})")
+        except BaseException:
+            # A handler of the host's raised (Ctrl-C) in the middle of the
+            # wait: the answer would come out of step.  The worker goes.
+            self.kill()
+            self.lost = f"the host was interrupted during its {what}"
+            raise
         if value is None:
             self._lose("it closed its socket")
         return value
