@@ -261,6 +261,56 @@ put_name(char *buf, size_t size, size_t pos, const char *text)
     return pos;
 }
 
+/* The compact str *text* encoded in UTF-8 into *buf* (truncated at a
+ * character to fit *size*, lone surrogates as '?'): *buf*.  No allocation,
+ * no lock: the wake signal's handler calls it. */
+static const char *
+encode_utf8(PyObject *text, char *buf, size_t size)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    size_t pos = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char out[4];
+        size_t n;
+        if (c < 0x80) {
+            out[0] = (unsigned char)c;
+            n = 1;
+        }
+        else if (c < 0x800) {
+            out[0] = (unsigned char)(0xc0 | (c >> 6));
+            out[1] = (unsigned char)(0x80 | (c & 0x3f));
+            n = 2;
+        }
+        else if (c >= 0xd800 && c <= 0xdfff) {
+            out[0] = '?';
+            n = 1;
+        }
+        else if (c < 0x10000) {
+            out[0] = (unsigned char)(0xe0 | (c >> 12));
+            out[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            out[2] = (unsigned char)(0x80 | (c & 0x3f));
+            n = 3;
+        }
+        else {
+            out[0] = (unsigned char)(0xf0 | (c >> 18));
+            out[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+            out[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            out[3] = (unsigned char)(0x80 | (c & 0x3f));
+            n = 4;
+        }
+        if (pos + n >= size) {
+            break;
+        }
+        memcpy(buf + pos, out, n);
+        pos += n;
+    }
+    buf[pos] = '\0';
+    return buf;
+}
+
 void
 _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
 {
@@ -277,6 +327,7 @@ _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
     }
     PyCodeObject *code = _PyFrame_GetCode(frame);
     const char *filename = "?";
+    char encoded[256];
     PyObject *name = code->co_filename;
     if (PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)) {
         filename = (const char *)PyUnicode_DATA(name);
@@ -285,6 +336,11 @@ _PySandbox_FrameLocation(PyThreadState *tstate, char *buf, size_t size)
              && ((PyCompactUnicodeObject *)name)->utf8 != NULL)
     {
         filename = ((PyCompactUnicodeObject *)name)->utf8;
+    }
+    else if (PyUnicode_Check(name) && PyUnicode_IS_COMPACT(name)) {
+        /* Not encoded yet (only ASCII is, at creation): here, on the
+           stack. */
+        filename = encode_utf8(name, encoded, sizeof(encoded));
     }
     /* No snprintf(): this runs in a signal handler too. */
     char digits[24];

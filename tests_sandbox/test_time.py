@@ -1033,3 +1033,17 @@ def test_ctrl_c_ends_the_command_line_at_once():
                 proc.wait()
             assert proc.returncode == 130, (isolate, code, err)
             assert took < 0.1 + SLACK / 2, (isolate, code, took)
+
+
+def test_the_location_of_a_lost_job_keeps_non_ascii_names():
+    # The wake signal's handler encodes the name itself (it showed "?").
+    proc = run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(time=0.3)
+        try:
+            _sandbox.exec(jail, {NO_POLL!r}, "caf\\u00e9\\u0085\\U0001f600.py")
+        except _sandbox.RemoteError as exc:
+            print(ascii(exc.message.rsplit("(it was at ", 1)[1]))
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ascii("caf\u00e9\\x85\U0001f600.py:3)") + "\n"
