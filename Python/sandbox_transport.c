@@ -936,6 +936,7 @@ typedef struct {
     char *filename;
     xfer_buf args;
     job_outcome out;
+    int interrupted;            /* atomic: the host stopped it (Ctrl-C) */
 } job_run;
 
 static void
@@ -979,6 +980,12 @@ runner_job(_PySandboxRunnerTicket *ticket, void *arg)
     else {
         _PySandbox_PushJobTimer(timer);
         _PySandbox_RunnerSetThread(ticket, timer->tid);
+        /* The start of the timer clears the interpreter's last stop: an
+           interrupt that came before it is made again (one that comes
+           after this reaches the job itself). */
+        if (_Py_atomic_load_int(&run->interrupted)) {
+            _PySandbox_InterruptJob(interp, timer->tid);
+        }
         if (_PyInterpreterState_SetRunningMain(interp) < 0) {
             fail_with_current(&run->out);
         }
@@ -1102,6 +1109,7 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
         if (PyErr_CheckSignals() < 0) {
             interrupt = PyErr_GetRaisedException();
             signals = 0;
+            _Py_atomic_store_int(&run->interrupted, 1);
             _PySandbox_InterruptJob(interp, _PySandbox_RunnerThread(ticket));
             PyTime_t late = _PySandbox_MonotonicNs() + SANDBOX_LATE_NS;
             if (late < until) {

@@ -1047,3 +1047,75 @@ def test_the_location_of_a_lost_job_keeps_non_ascii_names():
     """, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ascii("caf\u00e9\\x85\U0001f600.py:3)") + "\n"
+
+
+def test_ctrl_c_as_a_job_starts():
+    # Found by the seventh review: an interrupt that came before the runner
+    # started the job's timer was cleared by that start; the job ran on,
+    # and was given up 100 ms later (8 of 300).
+    proc = run_host("""
+        import _sandbox, os, signal, threading, time
+        class Interrupt(Exception):
+            pass
+        def handler(*args):
+            raise Interrupt
+        signal.signal(signal.SIGUSR1, handler)
+        jail = _sandbox.new_interpreter(time=5)
+        late = 0
+        for i in range(150):
+            go = threading.Event()
+            def interrupt(spins=i % 50):
+                go.wait()
+                for _ in range(spins * 20):
+                    pass
+                os.kill(os.getpid(), signal.SIGUSR1)
+            thread = threading.Thread(target=interrupt)
+            thread.start()
+            time.sleep(0.002)       # the runner sleeps: it is slow to start
+            start = time.monotonic()
+            try:
+                go.set()
+                _sandbox.exec(jail, "while True: pass")
+            except Interrupt:
+                late += time.monotonic() - start > 0.09
+            thread.join()
+        print(late, _sandbox.lost(jail), _sandbox.eval(jail, "6 * 7"))
+    """, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0 False 42\n"
+
+
+def test_ctrl_c_during_a_worker_exchange_ends_the_worker():
+    # Found by the seventh review: a worker whose output the host could not
+    # take (a handler raised in the middle) ran on out of step, and the
+    # next job failed, blaming the worker.
+    proc = run_host("""
+        import sandbox, time, warnings
+        warnings.simplefilter("ignore")
+        interp = sandbox.Interpreter(sandbox.Policy(isolation="process",
+                                                    time=5))
+        taken = []
+        def on_output(fd, data):
+            taken.append(data)
+            if len(taken) == 3:
+                raise KeyboardInterrupt
+        interp._on_output = on_output
+        try:
+            interp.run("import time\\nfor i in range(20):\\n"
+                       "    print(i, flush=True)\\n    time.sleep(0.01)\\n")
+        except KeyboardInterrupt:
+            print("interrupted")
+        start = time.monotonic()
+        try:
+            interp.eval("6 * 7")
+        except sandbox.RemoteError as exc:
+            print(exc.type_name, exc.message)
+        print(time.monotonic() - start < 1)
+    """, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "interrupted",
+        "sandbox.WorkerLost the worker process is gone: the host was "
+        "interrupted during its job",
+        "True",
+    ], proc.stdout

@@ -302,6 +302,26 @@ class Worker:
                                         f"the worker process is gone: "
                                         f"{self.lost}", "", None)
         try:
+            answer = self._exchange(frame, job_id, on_output)
+        except _sandbox.RemoteError:
+            raise       # the worker is already killed, and lost says why
+        except BaseException:
+            # A handler of the host's raised (Ctrl-C), or the output could
+            # not be delivered, in the middle of the exchange: a frame half
+            # sent, or an answer half read, would put the next job out of
+            # step.  The worker goes.
+            self.kill()
+            self.lost = "the host was interrupted during its job"
+            raise
+        try:
+            return _check_answer(answer, job_id)
+        except FrameError as exc:
+            self._lose(f"it sent {exc}")
+
+    def _exchange(self, frame, job_id, on_output):
+        """Send a job's *frame*, pass its output on, and return its
+        answer (unchecked)."""
+        try:
             self._sock.sendall(frame)
         except OSError as exc:
             self._lose(f"its socket failed ({exc.strerror})")
@@ -314,17 +334,13 @@ class Worker:
             answer = self._receive(max(left, 0.001), "job",
                                    self.policy.time)
             if not (isinstance(answer, dict) and "output" in answer):
-                break
+                return answer
             fd, data = answer.get("output"), answer.get("data")
             if (on_output is None or type(fd) is not int or fd not in (1, 2)
                     or type(data) is not bytes or len(answer) != 3
                     or answer.get("id") != job_id):
                 self._lose("it sent output of the wrong shape")
             on_output(fd, data)
-        try:
-            return _check_answer(answer, job_id)
-        except FrameError as exc:
-            self._lose(f"it sent {exc}")
 
     @staticmethod
     def result_of(answer):
