@@ -484,8 +484,8 @@ _PySandbox_ForEachDescendant(PyInterpreterState *root,
     PyMem_RawFree(all);
 }
 
-static void
-stop_one_descendant(PyInterpreterState *i, void *arg)
+void
+_PySandbox_StopUntil(PyInterpreterState *i, void *arg)
 {
     PyTime_t deadline = *(PyTime_t *)arg;
     i->sandbox->stopping = 1;
@@ -509,22 +509,20 @@ stop_descendants(PyInterpreterState *interp)
                         + SANDBOX_THREADS_GRACE_NS;
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
-    _PySandbox_ForEachDescendant(interp, stop_one_descendant, &deadline);
+    _PySandbox_ForEachDescendant(interp, _PySandbox_StopUntil, &deadline);
     HEAD_UNLOCK(runtime);
 }
 
-static int end_claimed_interpreter(PyInterpreterState *interp);
 static void abandon_interpreter(PyInterpreterState *interp,
                                 PyThreadState *ender);
-static void abandon_tree(PyInterpreterState *interp);
 
 /* Wait a millisecond in one of the end's loops.  The caller's GIL is let
  * go only if the caller is the host: a tenant's thread that ends its
  * child keeps its own, so that it never waits to take it back in the
  * middle of that end (its interpreter may be abandoned meanwhile, and the
  * thread would exit there, leaving the child claimed for good). */
-static void
-end_pause(void)
+void
+_PySandbox_EndPause(void)
 {
     struct timespec pause = {0, 1000 * 1000};
     PyThreadState *tstate = _PyThreadState_GET();
@@ -575,7 +573,7 @@ no_host_job(_PyRuntimeState *runtime, PyInterpreterState *child)
  * Python: the child is abandoned with it (its descriptors parked until
  * the sweep, since that job's thread is not one it watches).  A
  * host's job is left to finish: the child is then an orphan, which the
- * host's next engine call ends (end_orphans()). */
+ * host's next engine call ends (_PySandbox_EndOrphans()). */
 static void
 end_children(PyInterpreterState *interp)
 {
@@ -615,18 +613,18 @@ end_children(PyInterpreterState *interp)
         }
         HEAD_UNLOCK(runtime);
         for (size_t k = 0; k < n; k++) {
-            (void)end_claimed_interpreter(children[k]);
+            (void)_PySandbox_EndClaimed(children[k]);
             PyErr_Clear();
         }
         for (size_t k = 0; k < n_blocked; k++) {
-            abandon_tree(blocked[k]);
+            _PySandbox_AbandonTree(blocked[k]);
         }
         if (n == 0 && n_blocked == 0) {
             if (running == 0 || late) {
                 return;     /* none left, or only the host's jobs */
             }
             /* Only running ones: let them stop, until the deadline. */
-            end_pause();
+            _PySandbox_EndPause();
         }
     }
 }
@@ -634,8 +632,8 @@ end_children(PyInterpreterState *interp)
 
 /* Abandon *interp*, whose end the caller claimed, with a job of a
  * tenant's blocked in it, after ending its own children. */
-static void
-abandon_tree(PyInterpreterState *interp)
+void
+_PySandbox_AbandonTree(PyInterpreterState *interp)
 {
     end_children(interp);
     abandon_interpreter(interp, NULL);
@@ -762,8 +760,8 @@ _PySandbox_ThreadEnd(PyInterpreterState *interp)
 
 /* Is *interp* in the runtime's list?  Under its lock: a pointer that the
  * caller looked up may have been ended and freed since. */
-static int
-is_listed(_PyRuntimeState *runtime, PyInterpreterState *interp)
+int
+_PySandbox_IsListed(_PyRuntimeState *runtime, PyInterpreterState *interp)
 {
     for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
          i = i->next)
@@ -780,7 +778,7 @@ _PySandbox_Enter(PyInterpreterState *interp)
 {
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
-    int ok = (is_listed(runtime, interp) && interp->sandbox != NULL
+    int ok = (_PySandbox_IsListed(runtime, interp) && interp->sandbox != NULL
               && interp->sandbox->created
               && !interp->sandbox->end_claimed
               && !interp->sandbox->stopping);
@@ -876,7 +874,7 @@ _PySandbox_ClaimEnd(PyInterpreterState *interp, const char *func,
     _PyRuntimeState *runtime = &_PyRuntime;
     const char *refusal = NULL;
     HEAD_LOCK(runtime);
-    if (!is_listed(runtime, interp) || interp->sandbox == NULL
+    if (!_PySandbox_IsListed(runtime, interp) || interp->sandbox == NULL
         || interp->sandbox->end_claimed)
     {
         refusal = "is ending";
@@ -1179,7 +1177,7 @@ _PySandbox_PrepareEnd(PyInterpreterState *interp)
             abandon_interpreter(interp, NULL);
             return 1;
         }
-        end_pause();
+        _PySandbox_EndPause();
     }
 }
 
@@ -1228,8 +1226,8 @@ _PySandbox_EndThreads(PyThreadState *tstate)
  * only tenants' jobs, blocked past its deadline, are.  A host's job is
  * never cut.  Only from the host: a tenant's call bears no other's
  * cost. */
-static void
-end_orphans(void)
+void
+_PySandbox_EndOrphans(void)
 {
     PyThreadState *tstate = _PyThreadState_GET();
     if (tstate == NULL || _PySandbox_IsUntrusted(tstate->interp)) {
@@ -1286,10 +1284,10 @@ end_orphans(void)
         if (blocked) {
             /* A job of a tenant's, blocked outside Python past the grace
                period: abandoned, as its creator's end would have. */
-            abandon_tree(orphan);
+            _PySandbox_AbandonTree(orphan);
         }
         else {
-            (void)end_claimed_interpreter(orphan);
+            (void)_PySandbox_EndClaimed(orphan);
         }
         PyErr_SetRaisedException(exc);
     }
@@ -1320,17 +1318,17 @@ end_interpreter(PyInterpreterState *interp, Py_ssize_t holds)
         }
         return -1;
     }
-    int res = end_claimed_interpreter(interp);
+    int res = _PySandbox_EndClaimed(interp);
     /* After it: *interp* may be an orphan, which the caller points to. */
-    end_orphans();
+    _PySandbox_EndOrphans();
     return res;
 }
 
 /* End *interp*, whose end the caller claimed: 0 if it is ended, 1 if it
  * is abandoned (its threads did not stop), -1 with an exception if no
  * thread state could be made for the end. */
-static int
-end_claimed_interpreter(PyInterpreterState *interp)
+int
+_PySandbox_EndClaimed(PyInterpreterState *interp)
 {
     if (_PySandbox_PrepareEnd(interp)) {
         return 1;
@@ -1354,190 +1352,6 @@ end_claimed_interpreter(PyInterpreterState *interp)
     }
     (void)PyThreadState_Swap(host);
     return abandoned;
-}
-
-/* On a runner, with a thread state of the host's: end *interp*, lost,
- * once the host holds it no more (a query, its output: a second at most);
- * else leave it to the host's next engine call.  The lookup is under the
- * runtime's lock. */
-static void
-end_lost(_PyRuntimeState *runtime, PyInterpreterState *interp)
-{
-    PyTime_t now, until;
-    (void)PyTime_MonotonicRaw(&now);
-    until = now + (PyTime_t)1000 * 1000 * 1000;
-    for (;;) {
-        int claimed = 0, gone = 0;
-        (void)PyTime_MonotonicRaw(&now);
-        HEAD_LOCK(runtime);
-        if (!is_listed(runtime, interp) || interp->sandbox == NULL
-            || interp->sandbox->end_claimed)
-        {
-            gone = 1;
-        }
-        else if (interp->sandbox->entered == 0
-                 && !_PyInterpreterState_IsRunningMain(interp))
-        {
-            interp->sandbox->end_claimed = 1;
-            claimed = 1;
-        }
-        else if (now >= until) {
-            _Py_atomic_store_int(&interp->sandbox->lost,
-                                 SANDBOX_LOST_STOPPED);
-            gone = 1;
-        }
-        HEAD_UNLOCK(runtime);
-        if (claimed) {
-            (void)end_claimed_interpreter(interp);
-            end_orphans();
-            return;
-        }
-        if (gone) {
-            return;
-        }
-        end_pause();
-    }
-}
-
-/* The runners that end a lost interpreter now (under the runtime's
- * lock), and whether the host's exit has begun: from then on, a runner
- * leaves the end to it. */
-static int lost_ends;
-static int lost_ends_closed;
-
-/* A child of fork() has no runner: none ends anything there. */
-void
-_PySandbox_LostAfterFork(void)
-{
-    lost_ends = 0;
-    lost_ends_closed = 0;
-}
-
-void
-_PySandbox_EndLost(PyInterpreterState *interp)
-{
-    _PyRuntimeState *runtime = &_PyRuntime;
-    /* Counted before it touches the host's interpreter, under the same
-       lock as the host's exit closes the count: that exit waits for it
-       (_PySandbox_HostExits()), so this thread never meets a finalizing
-       host, which would end it in its next wait for a GIL, in the middle
-       of an end. */
-    HEAD_LOCK(runtime);
-    int closed = lost_ends_closed;
-    if (closed) {
-        if (is_listed(runtime, interp) && interp->sandbox != NULL
-            && !interp->sandbox->end_claimed)
-        {
-            /* The job is out: the exit ends it with the others. */
-            _Py_atomic_store_int(&interp->sandbox->lost,
-                                 SANDBOX_LOST_STOPPED);
-        }
-    }
-    else {
-        lost_ends++;
-    }
-    HEAD_UNLOCK(runtime);
-    if (closed) {
-        return;
-    }
-    PyThreadState *tstate = _PyThreadState_NewBound(
-        _PyInterpreterState_Main(), _PyThreadState_WHENCE_GILSTATE);
-    if (tstate != NULL) {
-        PyEval_RestoreThread(tstate);
-        end_lost(runtime, interp);
-        PyErr_Clear();
-        PyThreadState_Clear(tstate);
-        PyThreadState_DeleteCurrent();
-    }
-    HEAD_LOCK(runtime);
-    if (tstate == NULL && is_listed(runtime, interp)
-        && interp->sandbox != NULL && !interp->sandbox->end_claimed)
-    {
-        /* The host's next engine call ends it (end_orphans()). */
-        _Py_atomic_store_int(&interp->sandbox->lost, SANDBOX_LOST_STOPPED);
-    }
-    lost_ends--;
-    HEAD_UNLOCK(runtime);
-}
-
-/* Under the runtime's lock: the end of *i*, untrusted, waits for its
- * threads until *arg* at the latest. */
-static void
-cap_end_deadline(PyInterpreterState *i, void *arg)
-{
-    PyTime_t deadline = *(PyTime_t *)arg;
-    if (i->sandbox->end_deadline == 0 || i->sandbox->end_deadline > deadline) {
-        i->sandbox->end_deadline = deadline;
-    }
-}
-
-void
-_PySandbox_HostExits(void)
-{
-    _PyRuntimeState *runtime = &_PyRuntime;
-    /* finalize_subinterpreters() ends the interpreters one by one, the
-       newest first: a tenant's children before it, each with a grace
-       period for its threads of its own.  One grace period, from the
-       start of the exit, for all of them instead: a tenant chooses how
-       many interpreters there are. */
-    PyTime_t deadline;
-    (void)PyTime_MonotonicRaw(&deadline);
-    deadline += SANDBOX_THREADS_GRACE_NS;
-    HEAD_LOCK(runtime);
-    for (PyInterpreterState *i = runtime->interpreters.head; i != NULL;
-         i = i->next)
-    {
-        if (i->sandbox != NULL) {
-            cap_end_deadline(i, &deadline);
-        }
-    }
-    HEAD_UNLOCK(runtime);
-    /* The ends that runners began are finished first (each within the
-       grace period for its threads), the GIL let go meanwhile; no runner
-       begins one from now on. */
-    for (;;) {
-        HEAD_LOCK(runtime);
-        lost_ends_closed = 1;
-        int busy = lost_ends;
-        HEAD_UNLOCK(runtime);
-        if (busy == 0) {
-            break;
-        }
-        end_pause();
-    }
-    for (;;) {
-        PyInterpreterState *found = NULL;
-        PyTime_t now;
-        (void)PyTime_MonotonicRaw(&now);
-        HEAD_LOCK(runtime);
-        for (PyInterpreterState *i = runtime->interpreters.head;
-             i != NULL && found == NULL; i = i->next)
-        {
-            struct _PySandboxState *state = i->sandbox;
-            if (state != NULL && state->created && !state->end_claimed
-                && (_Py_atomic_load_int(&state->lost)
-                    == SANDBOX_LOST_RUNNING))
-            {
-                state->end_claimed = 1;
-                found = i;
-            }
-        }
-        if (found != NULL) {
-            /* The job is stuck in C, and the interpreters it runs jobs in
-               with it: none of them is waited for. */
-            found->sandbox->stopping = 1;
-            found->sandbox->end_deadline = now;
-            _PySandbox_ForEachDescendant(found, stop_one_descendant, &now);
-        }
-        HEAD_UNLOCK(runtime);
-        if (found == NULL) {
-            return;
-        }
-        _Py_set_eval_breaker_bit_all(found, _PY_SANDBOX_BIT);
-        PyObject *exc = PyErr_GetRaisedException();
-        abandon_tree(found);
-        PyErr_SetRaisedException(exc);
-    }
 }
 
 int
@@ -1582,7 +1396,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         return NULL;
     }
     sweep_abandoned();
-    end_orphans();
+    _PySandbox_EndOrphans();
     if (_PySandboxPolicy_CheckWritable(policy) < 0
         || _PySandboxPolicy_CheckCpuLimit(policy) < 0)
     {
@@ -1779,12 +1593,12 @@ create_interpreter(const PySandboxPolicy *policy,
     HEAD_UNLOCK(runtime);
     if (too_big) {
         PyObject *exc = PyErr_GetRaisedException();
-        (void)end_claimed_interpreter(interp);
+        (void)_PySandbox_EndClaimed(interp);
         PyErr_SetRaisedException(exc);
         return NULL;
     }
     if (too_late) {
-        (void)end_claimed_interpreter(interp);
+        (void)_PySandbox_EndClaimed(interp);
         PyErr_Clear();
         (void)_PySandbox_Deny("interpreter", "creating an untrusted "
                               "interpreter while ending");

@@ -328,6 +328,7 @@ _PySandbox_RunnerWait(_PySandboxRunnerTicket *ticket, PyTime_t until,
     pthread_mutex_lock(&runners_mutex);
     while (!ticket->done) {
         if (signals && signal_pending()) {
+            *tid = ticket->tid;
             outcome = 2;
             break;
         }
@@ -353,15 +354,6 @@ _PySandbox_RunnerWait(_PySandboxRunnerTicket *ticket, PyTime_t until,
     pthread_mutex_unlock(&runners_mutex);
     Py_END_ALLOW_THREADS
     return outcome;
-}
-
-long
-_PySandbox_RunnerThread(_PySandboxRunnerTicket *ticket)
-{
-    pthread_mutex_lock(&runners_mutex);
-    long tid = ticket->tid;
-    pthread_mutex_unlock(&runners_mutex);
-    return tid;
 }
 
 void

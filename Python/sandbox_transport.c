@@ -1110,7 +1110,7 @@ job_on_runner(PyInterpreterState *interp, job_kind kind, const char *text,
             interrupt = PyErr_GetRaisedException();
             signals = 0;
             _Py_atomic_store_int(&run->interrupted, 1);
-            _PySandbox_InterruptJob(interp, _PySandbox_RunnerThread(ticket));
+            _PySandbox_InterruptJob(interp, tid);
             PyTime_t late = _PySandbox_MonotonicNs() + SANDBOX_LATE_NS;
             if (late < until) {
                 until = late;

@@ -491,22 +491,40 @@ extern void _PySandbox_InterruptJob(PyInterpreterState *interp, long tid);
 /* In a child of fork(), which has no runner. */
 extern void _PySandbox_LostAfterFork(void);
 
+/* The end of interpreters (Python/sandbox.c), for the end of lost ones
+ * (Python/sandbox_lost.c).  IsListed: is *interp* in the runtime's list
+ * (under its lock)?  EndClaimed: end *interp*, whose end the caller
+ * claimed: 0 ended, 1 abandoned, -1 with an exception.  EndOrphans: end
+ * the children that their creator's end left (from the host).  EndPause:
+ * a millisecond's wait in an end's loop (the host's GIL let go).
+ * AbandonTree: abandon *interp*, claimed, with its children.  StopUntil:
+ * a visitor of _PySandbox_ForEachDescendant() (under the lock): the
+ * interpreter stops, creates none, and its end waits for its threads
+ * until the PyTime_t that *arg* points to at most. */
+extern int _PySandbox_IsListed(_PyRuntimeState *runtime,
+                               PyInterpreterState *interp);
+extern int _PySandbox_EndClaimed(PyInterpreterState *interp);
+extern void _PySandbox_EndOrphans(void);
+extern void _PySandbox_EndPause(void);
+extern void _PySandbox_AbandonTree(PyInterpreterState *interp);
+extern void _PySandbox_StopUntil(PyInterpreterState *i, void *arg);
+
 /* Runner threads (Python/sandbox_runner.c).  Start: run(ticket, arg) on
  * one, without a thread state; NULL if no runner could take it (nothing
  * runs).  Wait for it, the GIL released, until *until* (monotonic, ns):
  * 1 if run() returned (then free the ticket); 0 if the caller gave up on
- * it, *tid* the runner's thread: the runner then owns the ticket and
- * *arg*, and calls lost(arg) once run() returns; 2, if *signals*, when a signal came for the host's
- * handlers (the caller runs them, and waits again).  run() asks whether
- * the caller gave up already (a runner slow to start), and reports its
- * thread, for the wake signal (_PySandbox_RunnerThread()). */
+ * it: the runner then owns the ticket and *arg*, and calls lost(arg) once
+ * run() returns; 2, if *signals*, when a signal came for the host's
+ * handlers (the caller runs them, and waits again).  With 0 and 2, *tid*
+ * is the thread that run() reported (0 before it did), for the wake
+ * signal.  run() asks whether the caller gave up already (a runner slow
+ * to start). */
 typedef struct _PySandboxRunnerTicket _PySandboxRunnerTicket;
 extern _PySandboxRunnerTicket *_PySandbox_RunnerStart(
     void (*run)(_PySandboxRunnerTicket *ticket, void *arg),
     void (*lost)(void *arg), void *arg);
 extern int _PySandbox_RunnerWait(_PySandboxRunnerTicket *ticket,
                                  PyTime_t until, int signals, long *tid);
-extern long _PySandbox_RunnerThread(_PySandboxRunnerTicket *ticket);
 extern void _PySandbox_RunnerFree(_PySandboxRunnerTicket *ticket);
 extern int _PySandbox_RunnerGaveUp(_PySandboxRunnerTicket *ticket);
 extern void _PySandbox_RunnerSetThread(_PySandboxRunnerTicket *ticket,
