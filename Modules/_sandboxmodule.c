@@ -175,6 +175,17 @@ add_packages(PySandboxPolicy *policy, const char *root, int unused)
     return PySandboxPolicy_AllowPackages(policy, root);
 }
 
+/* net, listen, deny_net: *list* says which. */
+static int
+add_net(PySandboxPolicy *policy, const char *entry, int list)
+{
+    return (list == SANDBOX_NET_CONNECT
+            ? PySandboxPolicy_AllowNet(policy, entry)
+            : list == SANDBOX_NET_LISTEN
+            ? PySandboxPolicy_AllowListen(policy, entry)
+            : PySandboxPolicy_DenyNet(policy, entry));
+}
+
 /* module_files: a mapping of module names to their files (absolute). */
 static int
 add_module_files(PySandboxPolicy *policy, PyObject *value)
@@ -255,7 +266,8 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
     "memory", "time", "cpu", "threads", "recursion_limit", "env",
-    "modules", "module_files", "read", "write", "packages",
+    "modules", "module_files", "read", "write", "packages", "net",
+    "listen", "deny_net", "network_info",
 };
 
 /* Seconds, an int or a float (not a bool), into *seconds*.  0 or -1. */
@@ -317,6 +329,24 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     }
     if (strcmp(name, "packages") == 0) {
         return add_each(policy, name, value, 1, add_packages, 0);
+    }
+    if (strcmp(name, "net") == 0) {
+        return add_each(policy, name, value, 0, add_net,
+                        SANDBOX_NET_CONNECT);
+    }
+    if (strcmp(name, "listen") == 0) {
+        return add_each(policy, name, value, 0, add_net,
+                        SANDBOX_NET_LISTEN);
+    }
+    if (strcmp(name, "deny_net") == 0) {
+        return add_each(policy, name, value, 0, add_net, SANDBOX_NET_DENY);
+    }
+    if (strcmp(name, "network_info") == 0) {
+        if (!PyBool_Check(value)) {
+            return _PySandboxPolicy_ErrorObject(name, value,
+                                                "expected true or false");
+        }
+        return PySandboxPolicy_AllowNetworkInfo(policy, value == Py_True);
     }
     return add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
                     strcmp(name, "write") == 0 ? PySandbox_WRITE
@@ -411,6 +441,23 @@ sorted_tuple(char *const *items, Py_ssize_t n, int decode_path)
     return result;
 }
 
+/* The entries of the network list *list* of *policy*, as a sorted tuple. */
+static PyObject *
+net_entries(const PySandboxPolicy *policy, int list)
+{
+    char **texts = PyMem_Calloc((size_t)policy->n_net[list] + 1,
+                                sizeof(char *));
+    if (texts == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+        texts[i] = policy->net[list][i].text;
+    }
+    PyObject *result = sorted_tuple(texts, policy->n_net[list], 0);
+    PyMem_Free(texts);
+    return result;
+}
+
 /* The paths of *policy* granted for exactly *access*, as a sorted tuple. */
 static PyObject *
 paths_for(const PySandboxPolicy *policy, int access)
@@ -453,7 +500,8 @@ fields_of(const PySandboxPolicy *policy)
         }
     }
     return Py_BuildValue(
-        "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N}",
+        "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N, s:N, s:N,"
+        " s:N, s:O}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
         "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
         "cpu", (double)_PySandbox_CpuLimit(policy) / 1e9,
@@ -464,7 +512,11 @@ fields_of(const PySandboxPolicy *policy)
         "module_files", module_files,
         "read", paths_for(policy, PySandbox_READ),
         "write", paths_for(policy, PySandbox_READ | PySandbox_WRITE),
-        "packages", sorted_tuple(policy->packages, policy->n_packages, 1));
+        "packages", sorted_tuple(policy->packages, policy->n_packages, 1),
+        "net", net_entries(policy, SANDBOX_NET_CONNECT),
+        "listen", net_entries(policy, SANDBOX_NET_LISTEN),
+        "deny_net", net_entries(policy, SANDBOX_NET_DENY),
+        "network_info", policy->network_info ? Py_True : Py_False);
 }
 
 
@@ -472,6 +524,7 @@ PyDoc_STRVAR(new_interpreter_doc,
 "new_interpreter($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
                 threads=0, recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
+                net=(), listen=(), deny_net=(), network_info=False,\n\
                 memory_group=None)\n\
 --\n\
 \n\
@@ -624,7 +677,8 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 PyDoc_STRVAR(check_policy_doc,
 "check_policy($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
              threads=0, recursion_limit=0, env=(), modules=(),\n\
-             module_files={}, read=(), write=(), packages=())\n\
+             module_files={}, read=(), write=(), packages=(), net=(),\n\
+             listen=(), deny_net=(), network_info=False)\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
@@ -648,6 +702,14 @@ read, write      absolute paths (without \"..\") it may read, and read and\n\
                  change; a directory grants what is beneath it\n\
 packages         directories it reads, on its sys.path after the\n\
                  standard library (pure-Python modules and packages)\n\
+net              where it may connect and send: \"HOST:PORT\", \"HOST\" (any\n\
+                 port), \"HOST:LOW-HIGH\"; HOST a name, an address ([IPv6]),\n\
+                 localhost or *\n\
+listen           where it may bind and listen: the same with an address\n\
+                 (\"PORT\" alone: localhost)\n\
+deny_net         what it may never reach, whatever net grants (a name\n\
+                 without a port: never resolved)\n\
+network_info     whether it may see the host's name and interfaces\n\
 \n\
 The result is a dict with every keyword: the lists as sorted tuples, each\n\
 entry once, the paths normalized.  A bad entry raises PolicyError, whose\n\

@@ -179,6 +179,7 @@ clear_state(struct _PySandboxState *state)
     _PySandbox_ClearDeferred(&state->deferred);
     _PySandbox_ClearHeap(&state->heap);
     _PySandbox_TimeEnds(state);
+    _PySandbox_ClearPins(state);
     PyMem_RawFree(state->linger);
     PyMem_RawFree(state);
 }
@@ -1458,7 +1459,8 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
             else {
                 PyOS_snprintf(detail, sizeof(detail),
                               "a nested policy wider than its creator's "
-                              "(recursion, env, modules or files)");
+                              "(recursion, env, modules, files or "
+                              "network)");
             }
             (void)_PySandbox_Deny("interpreter", detail);
             return NULL;
@@ -1527,6 +1529,12 @@ create_interpreter(const PySandboxPolicy *policy,
                                                    : 0;
     local.creator_roots = creator_state != NULL ? creator_state->write_roots
                                                 : NULL;
+    local.creator_denied = (creator_state != NULL
+                            ? creator_state->policy.net[SANDBOX_NET_DENY]
+                            : NULL);
+    local.n_creator_denied = (creator_state != NULL
+                              ? creator_state->policy.n_net[SANDBOX_NET_DENY]
+                              : 0);
     local.n_creator_roots = creator_state != NULL
                             ? creator_state->n_write_roots : 0;
     local.cwd = _PySandbox_CreatorCwd(creator_state);

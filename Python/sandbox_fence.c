@@ -277,11 +277,54 @@ landlock_add_readable(int ruleset, const char *const *paths, size_t n,
     return 0;
 }
 
+/* The most TCP ports of one network list that Landlock is given as rules;
+ * a list that covers more (a host with every port, a wide range) is left
+ * to the inner wall, which checks every address. */
+#define SANDBOX_FENCE_MAX_PORTS 4096
+
+/* How many ports the entries of the network list *list* cover (an upper
+ * bound: an entry's are counted whatever its host). */
+static unsigned long
+net_port_count(const PySandboxPolicy *policy, int list)
+{
+    unsigned long n = 0;
+    for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+        n += policy->net[list][i].hi - policy->net[list][i].lo + 1;
+    }
+    return n;
+}
+
+/* Allow *access* to every TCP port of the network list *list* in
+ * *ruleset*.  0, or -1. */
+static int
+landlock_add_ports(int ruleset, const PySandboxPolicy *policy, int list,
+                   uint64_t access)
+{
+    for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+        for (unsigned int port = policy->net[list][i].lo;
+             port <= policy->net[list][i].hi; port++)
+        {
+            struct sandbox_landlock_net_port rule = {
+                .allowed_access = access,
+                .port = (uint64_t)port,
+            };
+            if (syscall(SYS_landlock_add_rule, ruleset,
+                        SANDBOX_LANDLOCK_RULE_NET_PORT, &rule, 0) < 0)
+            {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Restrict this process (all its threads: there is one) to the grants of
- * *state* and the TCP *ports*.  Return NULL, or why not. */
+ * *state*: its files, and its TCP ports to connect to and to bind (when
+ * each list covers at most SANDBOX_FENCE_MAX_PORTS).  Return NULL, or why
+ * not. */
 static const char *
-fence_landlock(const struct _PySandboxState *state, const long *ports,
-               Py_ssize_t n_ports, int *failed, const char **missing)
+fence_landlock(const struct _PySandboxState *state, int *failed,
+               const char **missing)
 {
     int abi = landlock_abi();
     if (abi < 1) {
@@ -291,9 +334,13 @@ fence_landlock(const struct _PySandboxState *state, const long *ports,
     *failed = 1;
     struct sandbox_landlock_ruleset attr = {
         .handled_access_fs = landlock_handled_fs(abi),
-        .handled_access_net = (abi >= 4
-                               ? (SANDBOX_LANDLOCK_NET_BIND_TCP
-                                  | SANDBOX_LANDLOCK_NET_CONNECT_TCP) : 0),
+        .handled_access_net = (abi < 4 ? 0
+            : ((net_port_count(&state->policy, SANDBOX_NET_LISTEN)
+                <= SANDBOX_FENCE_MAX_PORTS
+                ? SANDBOX_LANDLOCK_NET_BIND_TCP : 0)
+               | (net_port_count(&state->policy, SANDBOX_NET_CONNECT)
+                  <= SANDBOX_FENCE_MAX_PORTS
+                  ? SANDBOX_LANDLOCK_NET_CONNECT_TCP : 0))),
         .scoped = (abi >= 6 ? (SANDBOX_LANDLOCK_SCOPE_ABSTRACT_UNIX
                                | SANDBOX_LANDLOCK_SCOPE_SIGNAL) : 0),
     };
@@ -326,16 +373,17 @@ fence_landlock(const struct _PySandboxState *state, const long *ports,
     {
         error = "a grant could not be added to the Landlock ruleset";
     }
-    for (Py_ssize_t i = 0; error == NULL && abi >= 4 && i < n_ports; i++) {
-        struct sandbox_landlock_net_port rule = {
-            .allowed_access = SANDBOX_LANDLOCK_NET_CONNECT_TCP,
-            .port = (uint64_t)ports[i],
-        };
-        if (syscall(SYS_landlock_add_rule, ruleset,
-                    SANDBOX_LANDLOCK_RULE_NET_PORT, &rule, 0) < 0)
-        {
-            error = "a port could not be added to the Landlock ruleset";
-        }
+    if (error == NULL
+        && (((attr.handled_access_net & SANDBOX_LANDLOCK_NET_CONNECT_TCP)
+             && landlock_add_ports(ruleset, &state->policy,
+                                   SANDBOX_NET_CONNECT,
+                                   SANDBOX_LANDLOCK_NET_CONNECT_TCP) < 0)
+            || ((attr.handled_access_net & SANDBOX_LANDLOCK_NET_BIND_TCP)
+                && landlock_add_ports(ruleset, &state->policy,
+                                      SANDBOX_NET_LISTEN,
+                                      SANDBOX_LANDLOCK_NET_BIND_TCP) < 0)))
+    {
+        error = "a port could not be added to the Landlock ruleset";
     }
     if (error == NULL && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
     {
@@ -559,7 +607,7 @@ static const unsigned long allowed_ioctls[] = {
 };
 
 static const char *
-fence_seccomp(int network, int *failed)
+fence_seccomp(int network, int listen, int *failed)
 {
     if (!seccomp_available()) {
         return "this kernel has no seccomp";
@@ -673,16 +721,20 @@ fence_seccomp(int network, int *failed)
         error = "a rule for sending could not be added";
     }
     if (network) {
-        /* Outgoing TCP streams, to the ports that Landlock allows: no UDP
-           or raw socket, which Landlock does not cover. */
+        /* TCP and UDP sockets (no raw or packet one, which neither
+           Landlock nor the inner wall would see), to the addresses the
+           inner wall checks and the TCP ports Landlock allows. */
         for (int family = 0; family < 2; family++) {
-            if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-                                 SCMP_A0(SCMP_CMP_EQ,
-                                         family ? AF_INET6 : AF_INET),
-                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf,
-                                         SOCK_STREAM)) < 0)
-            {
-                error = "a socket rule could not be added";
+            for (int type = 0; type < 2; type++) {
+                if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+                                     2, SCMP_A0(SCMP_CMP_EQ,
+                                                family ? AF_INET6 : AF_INET),
+                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf,
+                                             type ? SOCK_DGRAM
+                                                  : SOCK_STREAM)) < 0)
+                {
+                    error = "a socket rule could not be added";
+                }
             }
         }
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
@@ -690,6 +742,15 @@ fence_seccomp(int network, int *failed)
         {
             error = "a socket rule could not be added";
         }
+    }
+    if (listen
+        && (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bind), 0) < 0
+            || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(listen), 0) < 0
+            || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept), 0) < 0
+            || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4),
+                                0) < 0))
+    {
+        error = "a socket rule could not be added";
     }
     if (error == NULL && seccomp_load(ctx) < 0) {
         error = "seccomp_load() failed";
@@ -795,17 +856,18 @@ _PySandbox_FenceLayers(void)
 /* Fence this worker process around its untrusted interpreter, whose
  * state is *state*, before any of its code runs (Python/sandbox_worker.c
  * is the only caller).  *memory* bytes beyond what the process has now,
- * *threads* more threads, TCP connect to *ports* (none: no network at
- * all).  Every layer the kernel gives is applied; a layer named in
+ * *threads* more threads, the network its policy grants (none: no
+ * network at all).  Every layer the kernel gives is applied; a layer named in
  * *required* (a bitmask of layer_names) that cannot be is an error, and
  * the worker must exit.  Return a dict mapping each layer to None
  * (applied) or why not, or NULL with an exception set. */
 PyObject *
 _PySandbox_Fence(const struct _PySandboxState *state,
                  unsigned long long memory, Py_ssize_t threads,
-                 const long *ports, Py_ssize_t n_ports,
                  unsigned int required)
 {
+    int listen = state->policy.n_net[SANDBOX_NET_LISTEN] > 0;
+    int network = listen || state->policy.n_net[SANDBOX_NET_CONNECT] > 0;
     const char *why[Py_ARRAY_LENGTH(layer_names)] = {NULL};
     /* A layer that the system gives but that could not be applied fails
        the fence whatever the policy requires; one that the system does
@@ -817,16 +879,15 @@ _PySandbox_Fence(const struct _PySandboxState *state,
        starts workers from one thread that lives as long as it does), and
        seccomp keeps it from undoing this. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    why[0] = fence_namespaces(n_ports > 0, &failed[0]);
+    why[0] = fence_namespaces(network, &failed[0]);
     why[1] = fence_rlimits(memory, threads, why[0] == NULL);
     failed[1] = why[1] != NULL;
     why[2] = (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
               ? "prctl(PR_SET_NO_NEW_PRIVS) failed" : NULL);
     failed[2] = why[2] != NULL;
-    why[3] = fence_landlock(state, ports, n_ports, &failed[3],
-                            &missing);
+    why[3] = fence_landlock(state, &failed[3], &missing);
 #  ifdef HAVE_LIBSECCOMP
-    why[4] = fence_seccomp(n_ports > 0, &failed[4]);
+    why[4] = fence_seccomp(network, listen, &failed[4]);
 #  else
     why[4] = "built without libseccomp";
 #  endif

@@ -399,7 +399,8 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
         }
     }
     return (_PySandboxPolicy_ModulesWithin(policy, outer)
-            && _PySandboxPolicy_PathsWithin(policy, outer));
+            && _PySandboxPolicy_PathsWithin(policy, outer)
+            && _PySandboxPolicy_NetWithin(policy, outer));
 }
 
 
@@ -500,6 +501,10 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
     dest->module_files = NULL;
     dest->paths = NULL;
     dest->packages = NULL;
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        dest->net[list] = NULL;
+        dest->n_net[list] = 0;
+    }
     dest->opened = NULL;
     dest->n_opened = 0;
     dest->cwd = NULL;
@@ -518,7 +523,8 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
                              &dest->module_files) < 0
         || copy_path_rules(src->paths, src->n_paths, &dest->paths) < 0
         || _PySandbox_CopyStrings(src->packages, src->n_packages,
-                                  &dest->packages) < 0)
+                                  &dest->packages) < 0
+        || _PySandboxPolicy_CopyNet(dest, src) < 0)
     {
         return -1;
     }
@@ -537,6 +543,7 @@ _PySandboxPolicy_Clear(PySandboxPolicy *policy)
     free_module_files(policy->module_files, policy->n_module_files);
     free_path_rules(policy->paths, policy->n_paths);
     _PySandbox_FreeStrings(policy->packages, policy->n_packages);
+    _PySandboxPolicy_ClearNet(policy);
 }
 
 /* Free what PySandbox_NewInterpreter() filled in a copy of the caller's

@@ -367,6 +367,19 @@ unpack_start(const char *data, size_t len)
     get_strings(&u, &policy->modules, &policy->n_modules);
     get_strings(&u, &policy->blocked, &policy->n_blocked);
     get_strings(&u, &policy->packages, &policy->n_packages);
+    policy->network_info = get_u32(&u) != 0;
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        char **entries = NULL;
+        Py_ssize_t n_entries = 0;
+        get_strings(&u, &entries, &n_entries);
+        for (Py_ssize_t i = 0; i < n_entries && !u.bad; i++) {
+            const char *why;
+            u.bad = (entries[i] == NULL
+                     || _PySandboxPolicy_AddNetRaw(policy, list, entries[i],
+                                                   &why) < 0);
+        }
+        _PySandbox_FreeStrings(entries, n_entries);
+    }
     Py_ssize_t n = get_count(&u);
     if (n > 0 && !u.bad) {
         policy->module_files = PyMem_RawCalloc((size_t)n,
@@ -441,6 +454,13 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
     put_strings(&v, policy->modules, policy->n_modules);
     put_strings(&v, policy->blocked, policy->n_blocked);
     put_strings(&v, policy->packages, policy->n_packages);
+    put_u32(&v, (uint32_t)policy->network_info);
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        put_u32(&v, (uint32_t)policy->n_net[list]);
+        for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+            put_string(&v, policy->net[list][i].text);
+        }
+    }
     put_u32(&v, (uint32_t)policy->n_module_files);
     for (Py_ssize_t i = 0; i < policy->n_module_files; i++) {
         put_string(&v, policy->module_files[i].name);
@@ -896,7 +916,7 @@ send_answer(PyObject *answer, PyObject *job_id)
     return rc;
 }
 
-/* The start's second frame: {"memory", "threads", "ports", "require",
+/* The start's second frame: {"memory", "threads", "require",
  * "time", "cpu"};
  * fence the process with it and answer the start. */
 static void
@@ -909,12 +929,10 @@ fence_and_answer(PyInterpreterState *interp)
     }
     PyObject *memory = PyDict_GetItemString(hello, "memory");
     PyObject *threads = PyDict_GetItemString(hello, "threads");
-    PyObject *ports = PyDict_GetItemString(hello, "ports");
     PyObject *require = PyDict_GetItemString(hello, "require");
     if (memory == NULL || !PyLong_CheckExact(memory) || threads == NULL
-        || !PyLong_CheckExact(threads) || ports == NULL
-        || !PyList_CheckExact(ports) || require == NULL
-        || !PyList_CheckExact(require) || PyList_GET_SIZE(ports) > 65535)
+        || !PyLong_CheckExact(threads) || require == NULL
+        || !PyList_CheckExact(require))
     {
         start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
     }
@@ -926,18 +944,6 @@ fence_and_answer(PyInterpreterState *interp)
                          NULL);
         }
         required |= (unsigned int)bit;
-    }
-    Py_ssize_t n_ports = PyList_GET_SIZE(ports);
-    long *numbers = PyMem_RawCalloc((size_t)n_ports + 1, sizeof(long));
-    if (numbers == NULL) {
-        start_failed("MemoryError", "out of memory", NULL, NULL);
-    }
-    for (Py_ssize_t i = 0; i < n_ports; i++) {
-        numbers[i] = PyLong_AsLong(PyList_GET_ITEM(ports, i));
-        if (numbers[i] < 1 || numbers[i] > 65535) {
-            start_failed("RuntimeError", "a malformed start frame", NULL,
-                         NULL);
-        }
     }
     unsigned long long bytes = PyLong_AsUnsignedLongLongMask(memory);
     Py_ssize_t more = PyLong_AsSsize_t(threads);
@@ -962,9 +968,7 @@ fence_and_answer(PyInterpreterState *interp)
     {
         start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
     }
-    PyObject *layers = _PySandbox_Fence(state, bytes, more, numbers,
-                                        n_ports, required);
-    PyMem_RawFree(numbers);
+    PyObject *layers = _PySandbox_Fence(state, bytes, more, required);
     if (layers == NULL) {
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *text = PyObject_Str(exc);

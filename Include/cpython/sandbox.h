@@ -112,6 +112,34 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowPath(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowPackages(PySandboxPolicy *policy,
                                               const char *root);
 
+/* The network (Doc/sandbox/network.rst).  PySandboxPolicy_AllowNet() lets
+ * the interpreter connect and send to *entry*: "HOST:PORT", "HOST" (every
+ * port), "HOST:LOW-HIGH", with HOST a name, an IPv4 address, an IPv6
+ * address in brackets ("[::1]:8080"), "localhost" (the loopback
+ * addresses) or "*" (every address and name).  A granted name is resolved
+ * by the engine, once, and reaches only the addresses it resolved to; no
+ * other name is resolved at all.  PySandboxPolicy_AllowListen() lets it
+ * bind and listen on *entry*: the same, with an address rather than a
+ * name ("PORT" alone: localhost; port 0: one the kernel picks).
+ * PySandboxPolicy_DenyNet() denies *entry* whatever the others grant (a
+ * name with no port: it is never resolved).  Each returns 0, or -1 with
+ * ValueError (PolicyError) set for a malformed entry. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowNet(PySandboxPolicy *policy,
+                                         const char *entry);
+PyAPI_FUNC(int) PySandboxPolicy_AllowListen(PySandboxPolicy *policy,
+                                            const char *entry);
+PyAPI_FUNC(int) PySandboxPolicy_DenyNet(PySandboxPolicy *policy,
+                                        const char *entry);
+
+/* Let the interpreter (*allow* nonzero) learn the host's network
+ * information: its name (socket.gethostname(), os.uname().nodename, which
+ * say "localhost" without it), its interfaces (socket.if_nameindex() and
+ * the others, denied without it), reverse lookups (gethostbyaddr(),
+ * getnameinfo() without NI_NUMERICHOST) and the host's own addresses
+ * (getsockname()).  Return 0, or -1 with ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowNetworkInfo(PySandboxPolicy *policy,
+                                                 int allow);
+
 /* Cap the memory that an interpreter of *policy* holds at *bytes*, from
  * 16 MiB to 1 TiB and at most what this host has (256 MiB without it):
  * its objects, the buffers of its modules (zlib, bz2 and lzma included),

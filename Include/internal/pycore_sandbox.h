@@ -1064,6 +1064,145 @@ _PySandbox_InitWorkerPaths(PyInterpreterState *interp)
 #endif  /* Py_UNTRUSTED */
 _PySandbox_HOOK(int, _PySandbox_IsWorker, (void), 0)
 
+/* Sockets, names and network information (Python/sandbox_net.c), from
+ * Modules/socketmodule.c and os.uname().  Each returns 0, or -1 with the
+ * denial logged and SandboxError set; in a trusted interpreter each is a
+ * test of the interpreter's mark. */
+#ifdef Py_UNTRUSTED
+PyAPI_FUNC(int) _PySandbox_CheckSocketSlow(int family, int type, int proto);
+PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller,
+                                             PyObject *spelled,
+                                             const void *addr, int len);
+PyAPI_FUNC(int) _PySandbox_ResolveNameSlow(const char *name, int family,
+                                           void *addr, size_t size);
+PyAPI_FUNC(int) _PySandbox_CheckNameSlow(const char *name);
+PyAPI_FUNC(int) _PySandbox_HideAddrInfoSlow(const char *name,
+                                            const void *addr);
+PyAPI_FUNC(int) _PySandbox_CheckSockOptSlow(int level, int option);
+PyAPI_FUNC(int) _PySandbox_CheckListenSlow(int fd);
+PyAPI_FUNC(int) _PySandbox_CheckNetworkInfoSlow(const char *what);
+PyAPI_FUNC(int) _PySandbox_NameInfoFlagsSlow(const char *host, int *flags);
+PyAPI_FUNC(void) _PySandbox_HideNodeNameSlow(char *name, size_t size);
+PyAPI_FUNC(void) _PySandbox_HideSockNameSlow(void *addr, int len);
+#  define _PySandbox_NET_HOOK(CALL, OFF) \
+       (_PyInterpreterState_GET()->sandbox == NULL ? (OFF) : (CALL))
+#else
+#  define _PySandbox_NET_HOOK(CALL, OFF) (OFF)
+#endif
+
+/* socket(): only TCP and UDP over IPv4 and IPv6 (and Unix sockets, whose
+ * every address is refused). */
+static inline int
+_PySandbox_CheckSocket(int family, int type, int proto)
+{
+    return _PySandbox_NET_HOOK(
+        _PySandbox_CheckSocketSlow(family, type, proto), 0);
+}
+
+/* The address *addr* (*len* bytes), which getsockaddrarg() made from
+ * *spelled* for *caller* ("bind", "connect", "connect_ex", "sendto",
+ * "sendmsg"): granted by the policy's listen entries for "bind", by its
+ * net entries for the others, and by no deny_net entry. */
+static inline int
+_PySandbox_CheckSockAddr(const char *caller, PyObject *spelled,
+                         const void *addr, int len)
+{
+    return _PySandbox_NET_HOOK(
+        _PySandbox_CheckSockAddrSlow(caller, spelled, addr, len), 0);
+}
+
+/* setipaddr(): the address of the host name *name* for *family*.  Return
+ * 0 to resolve it as usual (a trusted interpreter, an address however
+ * spelled), or the length of the address the engine wrote to *addr* (a
+ * name the policy grants, resolved once), or -1 (any other name: no
+ * query leaves the process). */
+static inline int
+_PySandbox_ResolveName(const char *name, int family, void *addr,
+                       size_t size)
+{
+    return _PySandbox_NET_HOOK(
+        _PySandbox_ResolveNameSlow(name, family, addr, size), 0);
+}
+
+/* getaddrinfo(): may *name* (NULL: none) be resolved?  And is *addr*,
+ * one of the answers, hidden (1: not one the engine resolved for it)? */
+static inline int
+_PySandbox_CheckName(const char *name)
+{
+    return (name == NULL ? 0
+            : _PySandbox_NET_HOOK(_PySandbox_CheckNameSlow(name), 0));
+}
+static inline int
+_PySandbox_HideAddrInfo(const char *name, const void *addr)
+{
+    return (name == NULL ? 0
+            : _PySandbox_NET_HOOK(_PySandbox_HideAddrInfoSlow(name, addr),
+                                  0));
+}
+
+/* setsockopt(*level*, *option*): only the options of ordinary clients and
+ * servers. */
+static inline int
+_PySandbox_CheckSockOpt(int level, int option)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_CheckSockOptSlow(level, option),
+                               0);
+}
+
+/* listen() on *fd*: only once bound (to an address bind() checked). */
+static inline int
+_PySandbox_CheckListen(int fd)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_CheckListenSlow(fd), 0);
+}
+
+/* What needs the network_info grant: *what* names the call. */
+static inline int
+_PySandbox_CheckNetworkInfo(const char *what)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_CheckNetworkInfoSlow(what), 0);
+}
+
+/* getnameinfo() of *host*: without network_info, *flags* get
+ * NI_NUMERICHOST (no reverse query), and NI_NAMEREQD is denied. */
+static inline int
+_PySandbox_NameInfoFlags(const char *host, int *flags)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_NameInfoFlagsSlow(host, flags),
+                               0);
+}
+
+/* gethostname(), os.uname(): without network_info, the node name
+ * *name* (a buffer of *size* bytes) becomes "localhost". */
+static inline void
+_PySandbox_HideNodeName(char *name, size_t size)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_HideNodeNameSlow(name, size);
+    }
+#else
+    (void)name;
+    (void)size;
+#endif
+}
+
+/* getsockname(): without network_info, a local address other than a
+ * loopback one or one it was granted to listen on becomes the
+ * unspecified address (the port stays). */
+static inline void
+_PySandbox_HideSockName(void *addr, int len)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_HideSockNameSlow(addr, len);
+    }
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
 #ifdef HAVE_FORK
 /* In the child of fork(), after the other interpreters were forgotten
  * (PyOS_AfterFork_Child()): the engine's locks are reset. */

@@ -48,6 +48,29 @@ typedef struct {
     char *file;                 /* absolute */
 } sandbox_module_file;
 
+/* A network entry of a policy (Python/sandbox_net.c): a host and the
+ * ports it covers.  Its text is the entry in its one form, which the
+ * policy's fields show and a worker process receives. */
+typedef struct {
+    char *text;
+    int host;                   /* SANDBOX_NET_ANY ... SANDBOX_NET_NAME */
+    unsigned char addr[16];     /* _V4: the first 4 bytes, network order */
+    char *name;                 /* _NAME: lower case, no final dot */
+    unsigned int lo, hi;        /* the ports, both included */
+} sandbox_net_rule;
+
+#define SANDBOX_NET_ANY 0       /* "*": every address (and name) */
+#define SANDBOX_NET_LOOPBACK 1  /* "localhost": 127.0.0.0/8 and ::1 */
+#define SANDBOX_NET_V4 2
+#define SANDBOX_NET_V6 3
+#define SANDBOX_NET_NAME 4      /* the addresses the engine resolves */
+
+/* A policy's three lists of network entries. */
+#define SANDBOX_NET_CONNECT 0   /* net: where it may connect and send */
+#define SANDBOX_NET_LISTEN 1    /* listen: where it may bind and listen */
+#define SANDBOX_NET_DENY 2      /* deny_net: never, whatever the others */
+#define SANDBOX_NET_LISTS 3
+
 /* A policy: what an untrusted interpreter may do.  The protections add
  * their fields here as they are enforced; a zeroed policy grants nothing. */
 struct _PySandboxPolicy {
@@ -81,6 +104,13 @@ struct _PySandboxPolicy {
     Py_ssize_t n_paths;
     char **packages;            /* directories it reads, on its sys.path */
     Py_ssize_t n_packages;
+    sandbox_net_rule *net[SANDBOX_NET_LISTS];   /* Python/sandbox_net.c */
+    Py_ssize_t n_net[SANDBOX_NET_LISTS];
+    int network_info;           /* it may see the host's name, interfaces */
+    /* Filled by PySandbox_NewInterpreter() for an untrusted creator: its
+       denials, which the new interpreter's own copy adds to its own. */
+    const sandbox_net_rule *creator_denied;
+    Py_ssize_t n_creator_denied;
     /* Filled by PySandbox_NewInterpreter() for an untrusted creator: the
        grants of *paths*, opened beneath the creator's own, which the new
        interpreter copies rather than opening the paths again. */
@@ -328,6 +358,10 @@ struct _PySandboxState {
        host's next engine call or end ends it).  No job runs in it again.
        Atomic. */
     int lost;
+    /* The addresses the engine resolved for the names its policy grants,
+       each name once (Python/sandbox_net.c), under net_mutex. */
+    PyMutex net_mutex;
+    struct sandbox_pin *pins;
 };
 
 #define SANDBOX_LOST_RUNNING 1
@@ -616,8 +650,7 @@ extern const PySandboxPolicy *_PySandbox_WorkerPolicy(void);
 extern PyObject *_PySandbox_FenceLayers(void);
 extern PyObject *_PySandbox_Fence(const struct _PySandboxState *state,
                                   unsigned long long memory,
-                                  Py_ssize_t threads, const long *ports,
-                                  Py_ssize_t n_ports, unsigned int required);
+                                  Py_ssize_t threads, unsigned int required);
 extern int _PySandbox_FenceLayerBit(PyObject *name);
 
 /* Python/sandbox_denial.c: log a denial without raising, allocating
@@ -834,6 +867,23 @@ extern int _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
                                         const PySandboxPolicy *outer);
 extern PyStatus _PySandbox_InitPackagePaths(PyThreadState *tstate);
 extern int _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy);
+
+/* Network entries (Python/sandbox_net.c).  Add the entry *text* to the
+ * list *list* of *policy*: 0, or -1 with *why* set to the reason it is
+ * malformed (NULL: no memory).  No Python: a worker process adds the
+ * entries it received before its interpreter exists. */
+extern int _PySandboxPolicy_AddNetRaw(PySandboxPolicy *policy, int list,
+                                      const char *text, const char **why);
+/* Copy the lists of *src* into *dest* (and the creator's denials), free
+ * them, compare them (is every entry of *inner* within one of *outer*'s?
+ * Denials are not compared: a nested interpreter gets its creator's). */
+extern int _PySandboxPolicy_CopyNet(PySandboxPolicy *dest,
+                                    const PySandboxPolicy *src);
+extern void _PySandboxPolicy_ClearNet(PySandboxPolicy *policy);
+extern int _PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
+                                      const PySandboxPolicy *outer);
+/* Free the names an interpreter resolved (its end). */
+extern void _PySandbox_ClearPins(struct _PySandboxState *state);
 
 /* Python/sandbox_import.c */
 extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,

@@ -54,7 +54,16 @@ LIST_GRANTS = (
     ("--allow-packages", "packages", "DIR",
      "put the directory DIR (a site-packages, say) on its sys.path, "
      "read-only: its pure-Python modules and packages import"),
-    ("--allow-net", "net", "HOST:PORT", "let it connect to HOST:PORT"),
+    ("--allow-net", "net", "HOST[:PORT]",
+     "let it connect and send to HOST:PORT; HOST alone: every port; "
+     "PORT may be a range LOW-HIGH; HOST is a name (resolved once, by the "
+     "engine), an address ([::1] for IPv6), localhost or * (everywhere)"),
+    ("--allow-listen", "listen", "[HOST:]PORT",
+     "let it bind and listen on HOST:PORT (HOST an address, localhost or "
+     "*; PORT alone: localhost; port 0: one the kernel picks)"),
+    ("--deny-net", "deny_net", "HOST[:PORT]",
+     "never let it reach HOST:PORT, whatever --allow-net grants (a name "
+     "without a port is never resolved)"),
     ("--allow-module", "modules", "NAME",
      "let it import the extension module NAME of the standard library "
      "beyond the default set, or of a package root: 'pkg.mod', or "
@@ -115,6 +124,11 @@ def build_parser():
     grants.add_argument("--threads", metavar="N", type=_count,
                         help="let it run N threads at once (default 0)"
                              + _not_yet("threads"))
+    grants.add_argument("--allow-network-info", action="store_true",
+                        default=None, dest="network_info",
+                        help="let it learn this host's name, interfaces "
+                             "and addresses (without it: 'localhost', and "
+                             "denials)" + _not_yet("network_info"))
     grants.add_argument("--inherit-stdio", action="store_true", default=None,
                         help="let it use this process's fds 0-2"
                              + _not_yet("inherit_stdio"))
@@ -149,7 +163,8 @@ def build_parser():
                     "reads it.  Exit 0 if it is valid, 1 if not.  Without "
                     "untrusted interpreters in this CPython, the values of "
                     "the fields that the engine checks (read, write, "
-                    "modules, env, threads) are not checked, only their "
+                    "modules, env, threads, net, listen, deny_net) are "
+                    "not checked, only their "
                     "types.")
     check.add_argument("file", metavar="FILE.toml")
 
@@ -185,8 +200,8 @@ def policy_from(args):
     if args.require_layers:
         fields["require_layers"] = (list(fields["require_layers"])
                                     + args.require_layers)
-    for field in ("memory", "time", "cpu", "threads", "inherit_stdio",
-                  "isolation"):
+    for field in ("memory", "time", "cpu", "threads", "network_info",
+                  "inherit_stdio", "isolation"):
         value = getattr(args, field)
         if value is not None:
             fields[field] = value

@@ -2,7 +2,6 @@
 
 import difflib
 import importlib.machinery
-import ipaddress
 import math
 import os
 import re
@@ -70,6 +69,8 @@ _DEFAULTS = {
     "write": (),
     "packages": (),
     "net": (),
+    "listen": (),
+    "deny_net": (),
     "modules": (),
     "env": (),
     "memory": 256 * 1024 * 1024,
@@ -87,7 +88,8 @@ _DEFAULTS = {
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers", "memory",
-                       "time", "cpu"})
+                       "time", "cpu", "net", "listen", "deny_net",
+                       "network_info"})
 
 # The extension modules that only a worker's main interpreter may load,
 # and why (Python/sandbox_import.c, main_only_modules).
@@ -107,7 +109,8 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # The fields that the engine itself checks, keeps and compares
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
 # the others, until the engine enforces them too.
-_ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads")
+_ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads",
+                  "net", "listen", "deny_net", "network_info")
 
 _MEMORY_MIN = 16 * 1024 * 1024             # 16 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
@@ -116,8 +119,6 @@ _TIME_MAX = 7 * 24 * 3600.0                # a week
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3,
                "t": 1024 ** 4}
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-_HOST_RE = re.compile(r"(?=.{1,253}\Z)(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-                      r"(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 def parse_size(value, field="memory"):
@@ -249,6 +250,8 @@ def _engine_fields(fields):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _error(name, value, "expected a count")
             result[name] = value
+        elif name == "network_info":
+            result[name] = _flag(name, value)
         else:
             result[name] = tuple(sorted(set(_strings(name, value))))
     return result, (result.get("modules", ()), {})
@@ -263,28 +266,6 @@ def _resolved(fields):
     return {name: tuple(os.path.realpath(path) for path in value)
             if name in ("read", "write", "packages") else value
             for name, value in fields.items()}
-
-
-def _hostports(field, value):
-    result = []
-    for entry in _strings(field, value):
-        host, sep, port = entry.rpartition(":")
-        if not sep or not host:
-            raise _error(field, entry, "expected HOST:PORT")
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise _error(field, entry, "invalid port (1 to 65535)")
-        if host.startswith("[") and host.endswith("]"):
-            try:
-                ipaddress.IPv6Address(host[1:-1])
-            except ValueError:
-                raise _error(field, entry, "invalid IPv6 address") from None
-        elif ":" in host:
-            raise _error(field, entry, "write an IPv6 address in brackets, "
-                         "as [::1]:8080")
-        elif not _HOST_RE.fullmatch(host):
-            raise _error(field, entry, "invalid host")
-        result.append(f"{host.lower()}:{int(port)}")
-    return tuple(sorted(set(result)))
 
 
 def _memory(field, value):
@@ -335,8 +316,8 @@ def _layers(field, value):
 
 
 _CHECKS = {
-    "net": _hostports, "memory": _memory, "time": _time, "cpu": _cpu,
-    "network_info": _flag, "filesystem_info": _flag, "inherit_stdio": _flag,
+    "memory": _memory, "time": _time, "cpu": _cpu,
+    "filesystem_info": _flag, "inherit_stdio": _flag,
     "isolation": _isolation, "require_layers": _layers,
 }
 
@@ -382,7 +363,16 @@ class Policy:
       packages         absolute directories put on its sys.path after the
                        standard library, read-only: their pure-Python
                        modules and packages import
-      net              "HOST:PORT" it may connect to
+      net              where it may connect and send: "HOST:PORT",
+                       "HOST" (every port) or "HOST:LOW-HIGH"; HOST is a
+                       name (resolved by the engine), an IPv4 address,
+                       an IPv6 address in brackets ("[::1]:8080"),
+                       "localhost" or "*" (everywhere)
+      listen           where it may bind and listen: the same with an
+                       address, localhost or *; "PORT" alone is
+                       localhost's, port 0 one the kernel picks
+      deny_net         what it may never reach, whatever net grants (a
+                       name without a port: never resolved)
       modules          extension modules it may import beyond the
                        default set: of the standard library by name,
                        and beneath the package roots ("pkg.mod", or
@@ -393,7 +383,8 @@ class Policy:
       cpu              CPU seconds per job, over all its threads (None:
                        its time; at most time * (threads + 1))
       threads          threads at once besides the job's (0)
-      network_info     whether it may see network information (False)
+      network_info     whether it may see the host's name, interfaces
+                       and addresses (False)
       filesystem_info  whether it may see real paths (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
       isolation        "interpreter" (in the host's process, the default)
@@ -404,7 +395,7 @@ class Policy:
                        "landlock", "seccomp"), or it is not created
 
     The engine checks read, write, packages, modules, env, threads,
-    memory, time and cpu, keeps them in one form (sorted, each entry once, paths normalized) and
+    net, listen, deny_net, network_info, memory, time and cpu, keeps them in one form (sorted, each entry once, paths normalized) and
     enforces them; in a CPython without it, only their types are checked.
     The other fields are kept and compared but not enforced yet:
     Policy.unenforced() lists them, and setting one warns
@@ -540,12 +531,12 @@ class Policy:
         _require_engine("comparing policies")
         return (_sandbox.policy_within(_resolved(self._engine()),
                                        _resolved(other._engine()))
-                and set(self.net) <= set(other.net)
+                # What the other denies, this one denies too.
+                and set(other.deny_net) <= set(self.deny_net)
                 and self.memory <= other.memory
                 and self.time <= other.time
                 and self._cpu_limit() <= other._cpu_limit()
                 and all(other_flag or not flag for flag, other_flag in (
-                    (self.network_info, other.network_info),
                     (self.filesystem_info, other.filesystem_info),
                     (self.inherit_stdio, other.inherit_stdio)))
                 # A worker process is narrower than the host's process,

@@ -202,10 +202,8 @@ class Worker:
             child.close()
         self._jobs = 0
         self._sock = parent
-        ports = sorted({int(entry.rpartition(":")[2])
-                        for entry in policy.net})
         hello = {"memory": policy.memory, "threads": policy.threads,
-                 "ports": ports, "require": list(policy.require_layers),
+                 "require": list(policy.require_layers),
                  "time": float(policy.time)}
         if policy.cpu is not None:
             hello["cpu"] = float(policy.cpu)

@@ -1,0 +1,1225 @@
+/* Untrusted interpreters: the network.
+ *
+ * The 2006 design's "Socket Usage" and "Network Information": a policy's
+ * net entries say where an untrusted interpreter may connect and send,
+ * its listen entries where it may bind and listen, its deny_net entries
+ * where it may never go, and network_info whether it may learn the
+ * host's name and interfaces.  The checks are on what the kernel gets
+ * (the address getsockaddrarg() made, however the tenant spelled it);
+ * names are resolved by the engine, each granted name once, and no query
+ * for any other name leaves the process.  Doc/sandbox/network.rst.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst); compiled only with
+ * Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "pycore_pymem.h"         // _PyMem_RawStrdup()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // struct _PySandboxState
+
+#ifdef Py_UNTRUSTED
+
+#include <arpa/inet.h>            // inet_aton(), inet_ntop(), inet_pton()
+#include <netdb.h>                // getaddrinfo()
+#include <netinet/in.h>           // IPPROTO_TCP
+#include <netinet/tcp.h>          // TCP_NODELAY
+#include <sys/socket.h>           // AF_INET
+
+/* The most addresses the engine keeps for one name. */
+#define SANDBOX_PIN_MAX 16
+
+/* The addresses the engine resolved for a granted name: the only ones a
+ * connection through the name may reach, whatever later answers say (no
+ * DNS rebinding into an address the policy does not grant). */
+typedef struct sandbox_pin {
+    struct sandbox_pin *next;
+    char *name;
+    int n;
+    int family[SANDBOX_PIN_MAX];
+    unsigned char addr[SANDBOX_PIN_MAX][16];
+} sandbox_pin;
+
+static const char *const list_names[SANDBOX_NET_LISTS] = {
+    "net", "listen", "deny_net",
+};
+
+
+/* Entries */
+
+/* Parse the ports *text* (PORT or LO-HI, decimal) into *lo* and *hi*,
+ * each at least *least*.  1 if they are, else 0. */
+static int
+parse_ports(const char *text, unsigned int least, unsigned int *lo,
+            unsigned int *hi)
+{
+    unsigned int value[2] = {0, 0};
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        int digits = 0;
+        unsigned long v = 0;
+        while (*p >= '0' && *p <= '9' && digits < 6) {
+            v = v * 10 + (unsigned long)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits == 0 || digits > 5 || v > 65535 || v < least) {
+            return 0;
+        }
+        value[n++] = (unsigned int)v;
+        if (*p == '\0') {
+            break;
+        }
+        if (*p != '-' || n == 2) {
+            return 0;
+        }
+        p++;
+    }
+    *lo = value[0];
+    *hi = n == 2 ? value[1] : value[0];
+    return *lo <= *hi;
+}
+
+/* Is *name* (lower case, without a final dot) a host name: labels of
+ * letters, digits, '-' and '_', 1 to 63 each, 253 at most in all, the
+ * last not all digits (that would be an address badly spelled)? */
+static int
+is_host_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+    const char *label = name;
+    int all_digits = 1;
+    for (const char *p = name; ; p++) {
+        if (*p == '.' || *p == '\0') {
+            size_t size = (size_t)(p - label);
+            if (size == 0 || size > 63 || label[0] == '-' || p[-1] == '-') {
+                return 0;
+            }
+            if (*p == '\0') {
+                return !all_digits;
+            }
+            label = p + 1;
+            all_digits = 1;
+            continue;
+        }
+        if (!(Py_ISALNUM(*p) || *p == '-' || *p == '_')) {
+            return 0;
+        }
+        if (!Py_ISDIGIT(*p)) {
+            all_digits = 0;
+        }
+    }
+}
+
+/* *name* in the form rules keep: lower case, without its final dot, in
+ * *buf* (of *size* bytes).  1, or 0 if it is not a host name. */
+static int
+normalize_name(const char *name, char *buf, size_t size)
+{
+    size_t len = strlen(name);
+    if (len > 0 && name[len - 1] == '.') {
+        len--;
+    }
+    if (len == 0 || len >= size) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = Py_TOLOWER(name[i]);
+    }
+    buf[len] = '\0';
+    return is_host_name(buf);
+}
+
+/* Parse the host *host* of an entry into *rule*.  0, or -1 with *why*. */
+static int
+parse_host(const char *host, int bracketed, sandbox_net_rule *rule,
+           const char **why)
+{
+    if (bracketed) {
+        struct in6_addr a6;
+        if (strchr(host, '%') != NULL || inet_pton(AF_INET6, host, &a6) != 1) {
+            *why = "invalid IPv6 address";
+            return -1;
+        }
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            rule->host = SANDBOX_NET_V4;
+            memcpy(rule->addr, &a6.s6_addr[12], 4);
+        }
+        else {
+            rule->host = SANDBOX_NET_V6;
+            memcpy(rule->addr, &a6, 16);
+        }
+        return 0;
+    }
+    if (strcmp(host, "*") == 0) {
+        rule->host = SANDBOX_NET_ANY;
+        return 0;
+    }
+    struct in_addr a4;
+    /* Every spelling the C library takes for an IPv4 address (127.1,
+       0x7f.0.0.1, 2130706433, 0177.0.0.1), as the tenant's are. */
+    if (inet_aton(host, &a4) == 1 && strspn(host, "0123456789abcdefxABCDEFX.")
+                                    == strlen(host))
+    {
+        rule->host = SANDBOX_NET_V4;
+        memcpy(rule->addr, &a4, 4);
+        return 0;
+    }
+    char name[256];
+    if (!normalize_name(host, name, sizeof(name))) {
+        *why = "invalid host (a name, an IPv4 address, an IPv6 address in "
+               "brackets, or *)";
+        return -1;
+    }
+    if (strcmp(name, "localhost") == 0) {
+        rule->host = SANDBOX_NET_LOOPBACK;
+        return 0;
+    }
+    rule->host = SANDBOX_NET_NAME;
+    rule->name = _PyMem_RawStrdup(name);
+    if (rule->name == NULL) {
+        *why = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The text of *rule* in its one form, raw-allocated, or NULL. */
+static char *
+rule_text(const sandbox_net_rule *rule, int list)
+{
+    char host[300];
+    switch (rule->host) {
+    case SANDBOX_NET_ANY:
+        strcpy(host, "*");
+        break;
+    case SANDBOX_NET_LOOPBACK:
+        strcpy(host, "localhost");
+        break;
+    case SANDBOX_NET_V4:
+        inet_ntop(AF_INET, rule->addr, host, sizeof(host));
+        break;
+    case SANDBOX_NET_V6:
+        host[0] = '[';
+        inet_ntop(AF_INET6, rule->addr, host + 1, sizeof(host) - 2);
+        strcat(host, "]");
+        break;
+    default:
+        PyOS_snprintf(host, sizeof(host), "%s", rule->name);
+        break;
+    }
+    unsigned int least = list == SANDBOX_NET_LISTEN ? 0 : 1;
+    char text[320];
+    if (rule->lo == least && rule->hi == 65535) {
+        PyOS_snprintf(text, sizeof(text), "%s", host);
+    }
+    else if (rule->lo == rule->hi) {
+        PyOS_snprintf(text, sizeof(text), "%s:%u", host, rule->lo);
+    }
+    else {
+        PyOS_snprintf(text, sizeof(text), "%s:%u-%u", host, rule->lo,
+                      rule->hi);
+    }
+    return _PyMem_RawStrdup(text);
+}
+
+static void
+clear_rule(sandbox_net_rule *rule)
+{
+    PyMem_RawFree(rule->text);
+    PyMem_RawFree(rule->name);
+}
+
+/* Parse the entry *text* of the list *list* into *rule*.  0, or -1 with
+ * *why* set (NULL: no memory). */
+static int
+parse_rule(const char *text, int list, sandbox_net_rule *rule,
+           const char **why)
+{
+    memset(rule, 0, sizeof(*rule));
+    unsigned int least = list == SANDBOX_NET_LISTEN ? 0 : 1;
+    char buf[320];
+    if (text[0] == '\0') {
+        *why = "an empty entry";
+        return -1;
+    }
+    if (strlen(text) >= sizeof(buf)) {
+        *why = "too long";
+        return -1;
+    }
+    strcpy(buf, text);
+    char *host = buf, *ports = NULL;
+    int bracketed = 0;
+    if (buf[0] == '[') {
+        char *end = strchr(buf, ']');
+        if (end == NULL || (end[1] != '\0' && end[1] != ':')) {
+            *why = "expected [IPV6] or [IPV6]:PORT";
+            return -1;
+        }
+        *end = '\0';
+        host = buf + 1;
+        bracketed = 1;
+        if (end[1] == ':') {
+            ports = end + 2;
+        }
+    }
+    else {
+        char *colon = strchr(buf, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+            *why = "write an IPv6 address in brackets, as [::1]:8080";
+            return -1;
+        }
+        if (colon != NULL) {
+            *colon = '\0';
+            ports = colon + 1;
+        }
+        else if (list == SANDBOX_NET_LISTEN && Py_ISDIGIT(buf[0])
+                 && strspn(buf, "0123456789-") == strlen(buf))
+        {
+            /* A port alone: on the loopback addresses. */
+            host = "localhost";
+            ports = buf;
+        }
+    }
+    if (host[0] == '\0') {
+        *why = "expected a host before the port";
+        return -1;
+    }
+    if (ports != NULL) {
+        if (ports[0] == '\0') {
+            *why = "expected a port after ':'";
+            return -1;
+        }
+        if (!parse_ports(ports, least, &rule->lo, &rule->hi)) {
+            *why = (least == 0 ? "invalid port (0 to 65535, or a range "
+                                 "LOW-HIGH)"
+                               : "invalid port (1 to 65535, or a range "
+                                 "LOW-HIGH)");
+            return -1;
+        }
+    }
+    else {
+        rule->lo = least;
+        rule->hi = 65535;
+    }
+    if (parse_host(host, bracketed, rule, why) < 0) {
+        return -1;
+    }
+    if (list == SANDBOX_NET_LISTEN && rule->host == SANDBOX_NET_NAME) {
+        *why = "listen takes an address, localhost or * (the port alone: "
+               "localhost)";
+        clear_rule(rule);
+        return -1;
+    }
+    if (list == SANDBOX_NET_DENY && rule->host == SANDBOX_NET_NAME
+        && ports != NULL)
+    {
+        *why = "a denied name takes no port: it is never resolved";
+        clear_rule(rule);
+        return -1;
+    }
+    rule->text = rule_text(rule, list);
+    if (rule->text == NULL) {
+        *why = NULL;
+        clear_rule(rule);
+        return -1;
+    }
+    return 0;
+}
+
+/* Is *a* within *b* (every address and port of *a* is *b*'s)? */
+static int
+rule_within(const sandbox_net_rule *a, const sandbox_net_rule *b)
+{
+    if (a->lo < b->lo || a->hi > b->hi) {
+        return 0;
+    }
+    if (b->host == SANDBOX_NET_ANY) {
+        return 1;
+    }
+    if (a->host != b->host) {
+        return 0;
+    }
+    switch (a->host) {
+    case SANDBOX_NET_V4:
+        return memcmp(a->addr, b->addr, 4) == 0;
+    case SANDBOX_NET_V6:
+        return memcmp(a->addr, b->addr, 16) == 0;
+    case SANDBOX_NET_NAME:
+        return strcmp(a->name, b->name) == 0;
+    default:
+        return 1;
+    }
+}
+
+static int
+add_rule(PySandboxPolicy *policy, int list, sandbox_net_rule *rule,
+         const char **why)
+{
+    for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+        if (strcmp(policy->net[list][i].text, rule->text) == 0) {
+            clear_rule(rule);
+            return 0;
+        }
+    }
+    if (policy->n_net[list] >= SANDBOX_MAX_POLICY_ENTRIES) {
+        *why = "too many entries (at most 1024)";
+        clear_rule(rule);
+        return -1;
+    }
+    sandbox_net_rule *grown = PyMem_RawRealloc(
+        policy->net[list],
+        (size_t)(policy->n_net[list] + 1) * sizeof(sandbox_net_rule));
+    if (grown == NULL) {
+        *why = NULL;
+        clear_rule(rule);
+        return -1;
+    }
+    grown[policy->n_net[list]++] = *rule;
+    policy->net[list] = grown;
+    return 0;
+}
+
+int
+_PySandboxPolicy_AddNetRaw(PySandboxPolicy *policy, int list,
+                           const char *text, const char **why)
+{
+    sandbox_net_rule rule;
+    if (parse_rule(text, list, &rule, why) < 0) {
+        return -1;
+    }
+    return add_rule(policy, list, &rule, why);
+}
+
+/* The public setters: *entry* UTF-8; a name that is not ASCII is encoded
+ * with IDNA, as the socket module encodes the tenant's. */
+static int
+add_entry(PySandboxPolicy *policy, int list, const char *entry,
+          const char *func)
+{
+    if (policy == NULL || entry == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: policy or entry is NULL", func);
+        return -1;
+    }
+    PyObject *ascii = NULL;
+    const char *text = entry;
+    for (const char *p = entry; *p != '\0'; p++) {
+        if ((unsigned char)*p >= 0x80) {
+            PyObject *str = PyUnicode_FromString(entry);
+            if (str != NULL) {
+                ascii = PyUnicode_AsEncodedString(str, "idna", NULL);
+                Py_DECREF(str);
+            }
+            if (ascii == NULL) {
+                PyErr_Clear();
+                return _PySandboxPolicy_Error(list_names[list], entry,
+                                              "invalid host (not a name "
+                                              "IDNA can encode)");
+            }
+            text = PyBytes_AS_STRING(ascii);
+            break;
+        }
+    }
+    const char *why = NULL;
+    int rc = _PySandboxPolicy_AddNetRaw(policy, list, text, &why);
+    Py_XDECREF(ascii);
+    if (rc < 0) {
+        if (why == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        return _PySandboxPolicy_Error(list_names[list], entry, why);
+    }
+    return 0;
+}
+
+int
+PySandboxPolicy_AllowNet(PySandboxPolicy *policy, const char *entry)
+{
+    return add_entry(policy, SANDBOX_NET_CONNECT, entry, __func__);
+}
+
+int
+PySandboxPolicy_AllowListen(PySandboxPolicy *policy, const char *entry)
+{
+    return add_entry(policy, SANDBOX_NET_LISTEN, entry, __func__);
+}
+
+int
+PySandboxPolicy_DenyNet(PySandboxPolicy *policy, const char *entry)
+{
+    return add_entry(policy, SANDBOX_NET_DENY, entry, __func__);
+}
+
+int
+PySandboxPolicy_AllowNetworkInfo(PySandboxPolicy *policy, int allow)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_AllowNetworkInfo: policy is NULL");
+        return -1;
+    }
+    policy->network_info = allow != 0;
+    return 0;
+}
+
+static int
+copy_rules(const sandbox_net_rule *src, Py_ssize_t n, sandbox_net_rule **dest,
+           Py_ssize_t *n_dest)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sandbox_net_rule rule = src[i];
+        rule.text = _PyMem_RawStrdup(src[i].text);
+        rule.name = src[i].name != NULL ? _PyMem_RawStrdup(src[i].name)
+                                        : NULL;
+        sandbox_net_rule *grown = (rule.text == NULL
+                                   || (src[i].name != NULL
+                                       && rule.name == NULL))
+            ? NULL
+            : PyMem_RawRealloc(*dest, (size_t)(*n_dest + 1)
+                                      * sizeof(sandbox_net_rule));
+        if (grown == NULL) {
+            clear_rule(&rule);
+            return -1;
+        }
+        grown[(*n_dest)++] = rule;
+        *dest = grown;
+    }
+    return 0;
+}
+
+int
+_PySandboxPolicy_CopyNet(PySandboxPolicy *dest, const PySandboxPolicy *src)
+{
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        dest->net[list] = NULL;
+        dest->n_net[list] = 0;
+    }
+    dest->creator_denied = NULL;
+    dest->n_creator_denied = 0;
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        if (copy_rules(src->net[list], src->n_net[list], &dest->net[list],
+                       &dest->n_net[list]) < 0)
+        {
+            return -1;
+        }
+    }
+    /* A nested interpreter is denied what its creator is. */
+    return copy_rules(src->creator_denied, src->n_creator_denied,
+                      &dest->net[SANDBOX_NET_DENY],
+                      &dest->n_net[SANDBOX_NET_DENY]);
+}
+
+void
+_PySandboxPolicy_ClearNet(PySandboxPolicy *policy)
+{
+    for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
+        for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+            clear_rule(&policy->net[list][i]);
+        }
+        PyMem_RawFree(policy->net[list]);
+        policy->net[list] = NULL;
+        policy->n_net[list] = 0;
+    }
+}
+
+int
+_PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
+                           const PySandboxPolicy *outer)
+{
+    if (inner->network_info && !outer->network_info) {
+        return 0;
+    }
+    for (int list = SANDBOX_NET_CONNECT; list <= SANDBOX_NET_LISTEN; list++) {
+        for (Py_ssize_t i = 0; i < inner->n_net[list]; i++) {
+            int found = 0;
+            for (Py_ssize_t j = 0; !found && j < outer->n_net[list]; j++) {
+                found = rule_within(&inner->net[list][i],
+                                    &outer->net[list][j]);
+            }
+            if (!found) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+
+/* Names */
+
+static const sandbox_pin no_pin = {NULL, NULL, 0, {0}, {{0}}};
+
+void
+_PySandbox_ClearPins(struct _PySandboxState *state)
+{
+    sandbox_pin *pin = state->pins;
+    while (pin != NULL) {
+        sandbox_pin *next = pin->next;
+        PyMem_RawFree(pin->name);
+        PyMem_RawFree(pin);
+        pin = next;
+    }
+    state->pins = NULL;
+}
+
+static sandbox_pin *
+find_pin(struct _PySandboxState *state, const char *name)
+{
+    for (sandbox_pin *pin = state->pins; pin != NULL; pin = pin->next) {
+        if (strcmp(pin->name, name) == 0) {
+            return pin;
+        }
+    }
+    return NULL;
+}
+
+/* The addresses of the granted *name*: resolved by the engine the first
+ * time, the same ever after.  A name that does not resolve now is not
+ * remembered (the next use asks again), and has no address. */
+static const sandbox_pin *
+pin_of(struct _PySandboxState *state, const char *name)
+{
+    _PySandbox_LOCK(&state->net_mutex);
+    sandbox_pin *pin = find_pin(state, name);
+    PyMutex_Unlock(&state->net_mutex);
+    if (pin != NULL) {
+        return pin;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int error;
+    Py_BEGIN_ALLOW_THREADS
+    error = getaddrinfo(name, NULL, &hints, &res);
+    Py_END_ALLOW_THREADS
+    if (error != 0) {
+        return &no_pin;
+    }
+    sandbox_pin *made = PyMem_RawCalloc(1, sizeof(*made));
+    if (made == NULL || (made->name = _PyMem_RawStrdup(name)) == NULL) {
+        PyMem_RawFree(made);
+        freeaddrinfo(res);
+        return &no_pin;
+    }
+    for (struct addrinfo *ai = res; ai != NULL && made->n < SANDBOX_PIN_MAX;
+         ai = ai->ai_next)
+    {
+        unsigned char addr[16] = {0};
+        int family = ai->ai_family;
+        if (family == AF_INET
+            && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in))
+        {
+            memcpy(addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+        }
+        else if (family == AF_INET6
+                 && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
+        {
+            memcpy(addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+                   16);
+        }
+        else {
+            continue;
+        }
+        int seen = 0;
+        for (int i = 0; i < made->n && !seen; i++) {
+            seen = (made->family[i] == family
+                    && memcmp(made->addr[i], addr, 16) == 0);
+        }
+        if (!seen) {
+            made->family[made->n] = family;
+            memcpy(made->addr[made->n], addr, 16);
+            made->n++;
+        }
+    }
+    freeaddrinfo(res);
+    _PySandbox_LOCK(&state->net_mutex);
+    pin = find_pin(state, name);
+    if (pin == NULL) {
+        made->next = state->pins;
+        state->pins = pin = made;
+        made = NULL;
+    }
+    PyMutex_Unlock(&state->net_mutex);
+    if (made != NULL) {
+        /* Another thread resolved it first: its answer stands. */
+        PyMem_RawFree(made->name);
+        PyMem_RawFree(made);
+    }
+    return pin;
+}
+
+/* An address: its family and its 16 bytes (IPv4 in the first 4; an IPv4
+ * address mapped into IPv6 is IPv4), and its port. */
+typedef struct {
+    int family;
+    unsigned char addr[16];
+    unsigned int port;
+} net_address;
+
+static int
+is_loopback(const net_address *a)
+{
+    static const unsigned char one6[16] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return (a->family == AF_INET ? a->addr[0] == 127
+            : memcmp(a->addr, one6, 16) == 0);
+}
+
+/* Does *rule* cover *a*?  A name's addresses are resolved if need be. */
+static int
+rule_covers(struct _PySandboxState *state, const sandbox_net_rule *rule,
+            const net_address *a)
+{
+    if (a->port < rule->lo || a->port > rule->hi) {
+        return 0;
+    }
+    switch (rule->host) {
+    case SANDBOX_NET_ANY:
+        return 1;
+    case SANDBOX_NET_LOOPBACK:
+        return is_loopback(a);
+    case SANDBOX_NET_V4:
+        return a->family == AF_INET && memcmp(a->addr, rule->addr, 4) == 0;
+    case SANDBOX_NET_V6:
+        return a->family == AF_INET6 && memcmp(a->addr, rule->addr, 16) == 0;
+    default: {
+        const sandbox_pin *pin = pin_of(state, rule->name);
+        for (int i = 0; i < pin->n; i++) {
+            if (pin->family[i] == a->family
+                && memcmp(pin->addr[i], a->addr,
+                          a->family == AF_INET ? 4 : 16) == 0)
+            {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    }
+}
+
+static int
+any_covers(struct _PySandboxState *state, int list, const net_address *a)
+{
+    const PySandboxPolicy *policy = &state->policy;
+    for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+        /* A denied name is never resolved: it denies no address. */
+        if (list == SANDBOX_NET_DENY
+            && policy->net[list][i].host == SANDBOX_NET_NAME)
+        {
+            continue;
+        }
+        if (rule_covers(state, &policy->net[list][i], a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The address of *sa* (*len* bytes) into *a*.  0, or -1 if it is not an
+ * IPv4 or IPv6 one. */
+static int
+read_address(const void *sa, int len, net_address *a)
+{
+    memset(a, 0, sizeof(*a));
+    int family = ((const struct sockaddr *)sa)->sa_family;
+    if (family == AF_INET && len >= (int)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = sa;
+        a->family = AF_INET;
+        memcpy(a->addr, &in->sin_addr, 4);
+        a->port = ntohs(in->sin_port);
+        return 0;
+    }
+    if (family == AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = sa;
+        a->port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            a->family = AF_INET;
+            memcpy(a->addr, &in6->sin6_addr.s6_addr[12], 4);
+        }
+        else {
+            a->family = AF_INET6;
+            memcpy(a->addr, &in6->sin6_addr, 16);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static void
+format_address(const net_address *a, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+    inet_ntop(a->family, a->addr, host, sizeof(host));
+    PyOS_snprintf(buf, size, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+                  host, a->port);
+}
+
+/* The host as the tenant spelled it: the first item of the address tuple
+ * *spelled*, if a str or bytes (never its repr(): no code of the tenant's
+ * runs), at most 100 bytes. */
+static void
+format_spelled(PyObject *spelled, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!PyTuple_Check(spelled) || PyTuple_GET_SIZE(spelled) < 2) {
+        return;
+    }
+    PyObject *host = PyTuple_GET_ITEM(spelled, 0);
+    PyObject *port = PyTuple_GET_ITEM(spelled, 1);
+    const char *text = NULL;
+    if (PyUnicode_Check(host)) {
+        text = PyUnicode_AsUTF8(host);
+        if (text == NULL) {
+            PyErr_Clear();
+        }
+    }
+    else if (PyBytes_Check(host)) {
+        text = PyBytes_AS_STRING(host);
+    }
+    long number = PyLong_CheckExact(port) ? PyLong_AsLong(port) : -1;
+    if (number == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    PyOS_snprintf(buf, size, "'%.100s':%ld", text != NULL ? text : "?",
+                  number);
+}
+
+
+/* The checks */
+
+int
+_PySandbox_CheckSocketSlow(int family, int type, int proto)
+{
+    int base = type;
+#ifdef SOCK_NONBLOCK
+    base &= ~SOCK_NONBLOCK;
+#endif
+#ifdef SOCK_CLOEXEC
+    base &= ~SOCK_CLOEXEC;
+#endif
+    if (((family == AF_INET || family == AF_INET6)
+         && ((base == SOCK_STREAM && (proto == 0 || proto == IPPROTO_TCP))
+             || (base == SOCK_DGRAM && (proto == 0 || proto == IPPROTO_UDP))))
+        /* Every address of a Unix socket is refused (getsockaddrarg()),
+           and an unbound one may not listen. */
+        || (family == AF_UNIX && proto == 0
+            && (base == SOCK_STREAM || base == SOCK_DGRAM)))
+    {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "socket(family=%d, type=%d, "
+                  "proto=%d): only TCP and UDP over IPv4 and IPv6", family,
+                  type, proto);
+    return _PySandbox_Deny("network", detail);
+}
+
+int
+_PySandbox_CheckSockAddrSlow(const char *caller, PyObject *spelled,
+                             const void *sa, int len)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    net_address a;
+    if (read_address(sa, len, &a) < 0) {
+        char detail[80];
+        PyOS_snprintf(detail, sizeof(detail), "%s(): an address of family "
+                      "%d", caller, ((const struct sockaddr *)sa)->sa_family);
+        return _PySandbox_Deny("network", detail);
+    }
+    int bind = strcmp(caller, "bind") == 0;
+    net_address to = a;
+    if (!bind) {
+        /* Linux connects to the unspecified address as to the loopback
+           one. */
+        static const unsigned char zero[16] = {0};
+        if (memcmp(to.addr, zero, to.family == AF_INET ? 4 : 16) == 0) {
+            if (to.family == AF_INET) {
+                to.addr[0] = 127;
+                to.addr[3] = 1;
+            }
+            else {
+                to.addr[15] = 1;
+            }
+        }
+    }
+    const char *why = NULL;
+    if (any_covers(state, SANDBOX_NET_DENY, &to)) {
+        why = "denied (deny_net)";
+    }
+    else if (!any_covers(state, bind ? SANDBOX_NET_LISTEN
+                                     : SANDBOX_NET_CONNECT, &to))
+    {
+        why = bind ? "not granted (listen)" : "not granted (net)";
+    }
+    if (why == NULL) {
+        return 0;
+    }
+    char told[160], normal[64], detail[320];
+    format_spelled(spelled, told, sizeof(told));
+    format_address(&to, normal, sizeof(normal));
+    PyOS_snprintf(detail, sizeof(detail), "%s(%s) = %s: %s", caller, told,
+                  normal, why);
+    return _PySandbox_Deny("network", detail);
+}
+
+/* Is *name* an address, however spelled (no query leaves the process for
+ * it)?  Its scope, after '%', is an interface's name only with
+ * network_info: else -1, denied (names the tenant could probe). */
+static int
+is_numeric(struct _PySandboxState *state, const char *name)
+{
+    const char *scope = strchr(name, '%');
+    if (scope != NULL && !state->policy.network_info
+        && (scope[1] == '\0' || strspn(scope + 1, "0123456789")
+                                != strlen(scope + 1)))
+    {
+        char detail[160];
+        PyOS_snprintf(detail, sizeof(detail), "the interface name of "
+                      "'%.100s' (network_info)", name);
+        return _PySandbox_Deny("network", detail);
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0) {
+        return 0;
+    }
+    freeaddrinfo(res);
+    return 1;
+}
+
+/* How the policy grants the name *name* (normalized into *norm*):
+ * SANDBOX_NET_ANY (any name: resolved as usual),
+ * SANDBOX_NET_LOOPBACK (localhost: the loopback addresses, never
+ * resolved), SANDBOX_NET_NAME (resolved by the engine, once); or -1
+ * denied, with the denial logged. */
+static int
+name_grant(struct _PySandboxState *state, const char *name, char *norm,
+           size_t size)
+{
+    const PySandboxPolicy *policy = &state->policy;
+    const char *why = "not granted (net)";
+    int any_name = 0;
+    if (!normalize_name(name, norm, size)) {
+        why = "not a host name";
+    }
+    else {
+        for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_DENY]; i++) {
+            const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_DENY][i];
+            if ((rule->host == SANDBOX_NET_NAME
+                 && strcmp(rule->name, norm) == 0)
+                || (rule->host == SANDBOX_NET_LOOPBACK
+                    && strcmp(norm, "localhost") == 0))
+            {
+                why = "denied (deny_net)";
+                goto deny;
+            }
+        }
+        int local = strcmp(norm, "localhost") == 0;
+        for (int list = SANDBOX_NET_CONNECT; list <= SANDBOX_NET_LISTEN;
+             list++)
+        {
+            for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
+                const sandbox_net_rule *rule = &policy->net[list][i];
+                if (local && (rule->host == SANDBOX_NET_LOOPBACK
+                              || rule->host == SANDBOX_NET_ANY))
+                {
+                    return SANDBOX_NET_LOOPBACK;
+                }
+                if (rule->host == SANDBOX_NET_NAME
+                    && strcmp(rule->name, norm) == 0)
+                {
+                    return SANDBOX_NET_NAME;
+                }
+                if (rule->host == SANDBOX_NET_ANY
+                    && list == SANDBOX_NET_CONNECT)
+                {
+                    any_name = 1;
+                }
+            }
+        }
+        if (any_name) {
+            return SANDBOX_NET_ANY;
+        }
+    }
+deny:
+    {
+        char detail[400];
+        PyOS_snprintf(detail, sizeof(detail), "resolving '%.300s': %s",
+                      name, why);
+        return _PySandbox_Deny("network", detail);
+    }
+}
+
+int
+_PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
+                           size_t size)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    int numeric = is_numeric(state, name);
+    if (numeric != 0) {
+        return numeric < 0 ? -1 : 0;
+    }
+    char norm[256];
+    int grant = name_grant(state, name, norm, sizeof(norm));
+    if (grant < 0 || grant == SANDBOX_NET_ANY) {
+        return grant;       /* -1, or 0: resolved as usual */
+    }
+    if (grant == SANDBOX_NET_LOOPBACK) {
+        if (family != AF_INET6 && size >= sizeof(struct sockaddr_in)) {
+            struct sockaddr_in *in = addr;
+            memset(in, 0, sizeof(*in));
+            in->sin_family = AF_INET;
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            return 4;
+        }
+        if (family != AF_INET && size >= sizeof(struct sockaddr_in6)) {
+            struct sockaddr_in6 *in6 = addr;
+            memset(in6, 0, sizeof(*in6));
+            in6->sin6_family = AF_INET6;
+            in6->sin6_addr = in6addr_loopback;
+            return 16;
+        }
+    }
+    else {
+        const sandbox_pin *pin = pin_of(state, norm);
+        for (int i = 0; i < pin->n; i++) {
+            if (pin->family[i] == AF_INET && family != AF_INET6
+                && size >= sizeof(struct sockaddr_in))
+            {
+                struct sockaddr_in *in = addr;
+                memset(in, 0, sizeof(*in));
+                in->sin_family = AF_INET;
+                memcpy(&in->sin_addr, pin->addr[i], 4);
+                return 4;
+            }
+            if (pin->family[i] == AF_INET6 && family != AF_INET
+                && size >= sizeof(struct sockaddr_in6))
+            {
+                struct sockaddr_in6 *in6 = addr;
+                memset(in6, 0, sizeof(*in6));
+                in6->sin6_family = AF_INET6;
+                memcpy(&in6->sin6_addr, pin->addr[i], 16);
+                return 16;
+            }
+        }
+    }
+    PyErr_Format(PyExc_OSError, "no address of family %d for %.300s",
+                 family, name);
+    return -1;
+}
+
+int
+_PySandbox_CheckNameSlow(const char *name)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    int numeric = is_numeric(state, name);
+    if (numeric != 0) {
+        return numeric < 0 ? -1 : 0;
+    }
+    char norm[256];
+    int grant = name_grant(state, name, norm, sizeof(norm));
+    if (grant == SANDBOX_NET_NAME) {
+        (void)pin_of(state, norm);
+    }
+    return grant < 0 ? -1 : 0;
+}
+
+int
+_PySandbox_HideAddrInfoSlow(const char *name, const void *sa)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    char norm[256];
+    net_address a;
+    if (strchr(name, '%') != NULL || !normalize_name(name, norm, sizeof(norm))
+        || read_address(sa, (int)sizeof(struct sockaddr_in6), &a) < 0)
+    {
+        return 0;
+    }
+    if (strcmp(norm, "localhost") == 0) {
+        return !is_loopback(&a);
+    }
+    _PySandbox_LOCK(&state->net_mutex);
+    const sandbox_pin *pin = find_pin(state, norm);
+    PyMutex_Unlock(&state->net_mutex);
+    if (pin == NULL) {
+        return 0;           /* granted by "*", or an address */
+    }
+    for (int i = 0; i < pin->n; i++) {
+        if (pin->family[i] == a.family
+            && memcmp(pin->addr[i], a.addr, a.family == AF_INET ? 4 : 16)
+               == 0)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The options of ordinary clients and servers; any other (binding to a
+ * device, transparent proxying, sharing a port with another process,
+ * multicast, filters, marks, packet headers) is denied. */
+typedef struct {
+    int level, option;
+} sock_option;
+
+static const sock_option allowed_options[] = {
+    {SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_KEEPALIVE},
+    {SOL_SOCKET, SO_LINGER}, {SOL_SOCKET, SO_RCVBUF},
+    {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_RCVTIMEO},
+    {SOL_SOCKET, SO_SNDTIMEO}, {SOL_SOCKET, SO_OOBINLINE},
+    {SOL_SOCKET, SO_RCVLOWAT}, {SOL_SOCKET, SO_SNDLOWAT},
+    {SOL_SOCKET, SO_BROADCAST},
+    {IPPROTO_TCP, TCP_NODELAY},
+#ifdef TCP_MAXSEG
+    {IPPROTO_TCP, TCP_MAXSEG},
+#endif
+#ifdef TCP_CORK
+    {IPPROTO_TCP, TCP_CORK},
+#endif
+#ifdef TCP_KEEPIDLE
+    {IPPROTO_TCP, TCP_KEEPIDLE},
+#endif
+#ifdef TCP_KEEPINTVL
+    {IPPROTO_TCP, TCP_KEEPINTVL},
+#endif
+#ifdef TCP_KEEPCNT
+    {IPPROTO_TCP, TCP_KEEPCNT},
+#endif
+#ifdef TCP_QUICKACK
+    {IPPROTO_TCP, TCP_QUICKACK},
+#endif
+#ifdef TCP_USER_TIMEOUT
+    {IPPROTO_TCP, TCP_USER_TIMEOUT},
+#endif
+#ifdef TCP_NOTSENT_LOWAT
+    {IPPROTO_TCP, TCP_NOTSENT_LOWAT},
+#endif
+#ifdef TCP_DEFER_ACCEPT
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT},
+#endif
+    {IPPROTO_IP, IP_TOS}, {IPPROTO_IP, IP_TTL},
+#ifdef IP_RECVERR
+    {IPPROTO_IP, IP_RECVERR},
+#endif
+    {IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_IPV6, IPV6_UNICAST_HOPS},
+#ifdef IPV6_TCLASS
+    {IPPROTO_IPV6, IPV6_TCLASS},
+#endif
+#ifdef IPV6_RECVERR
+    {IPPROTO_IPV6, IPV6_RECVERR},
+#endif
+};
+
+int
+_PySandbox_CheckSockOptSlow(int level, int option)
+{
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(allowed_options); i++) {
+        if (allowed_options[i].level == level
+            && allowed_options[i].option == option)
+        {
+            return 0;
+        }
+    }
+    char detail[80];
+    PyOS_snprintf(detail, sizeof(detail), "setsockopt(%d, %d)", level,
+                  option);
+    return _PySandbox_Deny("network", detail);
+}
+
+int
+_PySandbox_CheckListenSlow(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    net_address a;
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0
+        && read_address(&ss, (int)len, &a) == 0 && a.port != 0)
+    {
+        return 0;       /* bound, where bind() was granted */
+    }
+    /* The kernel would bind it to a free port of every interface. */
+    return _PySandbox_Deny("network", "listen() on a socket not bound "
+                           "where listen grants");
+}
+
+int
+_PySandbox_CheckNetworkInfoSlow(const char *what)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state->policy.network_info) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s (network_info)", what);
+    return _PySandbox_Deny("network", detail);
+}
+
+int
+_PySandbox_NameInfoFlagsSlow(const char *host, int *flags)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state->policy.network_info) {
+        return 0;
+    }
+    if (*flags & NI_NAMEREQD) {
+        return _PySandbox_CheckNetworkInfoSlow("getnameinfo(NI_NAMEREQD)");
+    }
+    if (host != NULL && is_numeric(state, host) < 0) {
+        return -1;
+    }
+    *flags |= NI_NUMERICHOST;
+    return 0;
+}
+
+void
+_PySandbox_HideNodeNameSlow(char *name, size_t size)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (!state->policy.network_info && size > 0) {
+        PyOS_snprintf(name, size, "%s", "localhost");
+    }
+}
+
+void
+_PySandbox_HideSockNameSlow(void *sa, int len)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    net_address a;
+    static const unsigned char zero[16] = {0};
+    if (state->policy.network_info || read_address(sa, len, &a) < 0
+        || is_loopback(&a)
+        || memcmp(a.addr, zero, a.family == AF_INET ? 4 : 16) == 0)
+    {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < state->policy.n_net[SANDBOX_NET_LISTEN]; i++) {
+        const sandbox_net_rule *rule =
+            &state->policy.net[SANDBOX_NET_LISTEN][i];
+        if ((rule->host == SANDBOX_NET_V4 && a.family == AF_INET
+             && memcmp(rule->addr, a.addr, 4) == 0)
+            || (rule->host == SANDBOX_NET_V6 && a.family == AF_INET6
+                && memcmp(rule->addr, a.addr, 16) == 0))
+        {
+            return;
+        }
+    }
+    int family = ((struct sockaddr *)sa)->sa_family;
+    if (family == AF_INET) {
+        memset(&((struct sockaddr_in *)sa)->sin_addr, 0, 4);
+    }
+    else {
+        memset(&((struct sockaddr_in6 *)sa)->sin6_addr, 0, 16);
+    }
+}
+
+#endif  /* Py_UNTRUSTED */
