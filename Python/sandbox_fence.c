@@ -721,20 +721,17 @@ fence_seccomp(int network, int listen, int *failed)
         error = "a rule for sending could not be added";
     }
     if (network) {
-        /* TCP and UDP sockets (no raw or packet one, which neither
-           Landlock nor the inner wall would see), to the addresses the
-           inner wall checks and the TCP ports Landlock allows. */
+        /* TCP streams, to the ports that Landlock allows: no UDP (its
+           destinations have no rule in either kernel layer; a worker's
+           tenant has TCP only) and no raw or packet socket. */
         for (int family = 0; family < 2; family++) {
-            for (int type = 0; type < 2; type++) {
-                if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
-                                     2, SCMP_A0(SCMP_CMP_EQ,
-                                                family ? AF_INET6 : AF_INET),
-                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf,
-                                             type ? SOCK_DGRAM
-                                                  : SOCK_STREAM)) < 0)
-                {
-                    error = "a socket rule could not be added";
-                }
+            if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                                 SCMP_A0(SCMP_CMP_EQ,
+                                         family ? AF_INET6 : AF_INET),
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf,
+                                         SOCK_STREAM)) < 0)
+            {
+                error = "a socket rule could not be added";
             }
         }
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),

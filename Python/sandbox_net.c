@@ -342,6 +342,16 @@ rule_within(const sandbox_net_rule *a, const sandbox_net_rule *b)
     if (b->host == SANDBOX_NET_ANY) {
         return 1;
     }
+    if (b->host == SANDBOX_NET_LOOPBACK) {
+        static const unsigned char one6[16] = {
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        if ((a->host == SANDBOX_NET_V4 && a->addr[0] == 127)
+            || (a->host == SANDBOX_NET_V6
+                && memcmp(a->addr, one6, 16) == 0))
+        {
+            return 1;
+        }
+    }
     if (a->host != b->host) {
         return 0;
     }
@@ -1017,51 +1027,112 @@ _PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
     return -1;
 }
 
-int
-_PySandbox_CheckNameSlow(const char *name)
+/* The addresses the engine answers for *name* (normalized into *norm*):
+ * 0 with *pin* set (localhost's, or the name's own), 1 if the name is for
+ * the C library to resolve (an address however spelled, or a name granted
+ * by "*"), or -1 denied. */
+static int
+granted_addresses(struct _PySandboxState *state, const char *name,
+                  char *norm, size_t size, const sandbox_pin **pin)
 {
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    static const sandbox_pin loopback = {
+        NULL, (char *)"localhost", 2, {AF_INET, AF_INET6},
+        {{127, 0, 0, 1}, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+    };
     int numeric = is_numeric(state, name);
     if (numeric != 0) {
-        return numeric < 0 ? -1 : 0;
+        return numeric < 0 ? -1 : 1;
     }
-    char norm[256];
-    int grant = name_grant(state, name, norm, sizeof(norm));
-    if (grant == SANDBOX_NET_NAME) {
-        (void)pin_of(state, norm);
+    int grant = name_grant(state, name, norm, size);
+    if (grant < 0 || grant == SANDBOX_NET_ANY) {
+        return grant < 0 ? -1 : 1;
     }
-    return grant < 0 ? -1 : 0;
+    *pin = grant == SANDBOX_NET_LOOPBACK ? &loopback : pin_of(state, norm);
+    return 0;
 }
 
 int
-_PySandbox_HideAddrInfoSlow(const char *name, const void *sa)
+_PySandbox_GetAddrInfoSlow(const char *name, const char *port,
+                           const void *hints_p, void *res_p, int *error)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    const struct addrinfo *hints = hints_p;
+    struct addrinfo **res = res_p;
+    char norm[256];
+    const sandbox_pin *pin = NULL;
+    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
+    }
+    /* Each address as the C library answers for it spelled as a number
+       (no query), with the caller's port and hints; the lists joined. */
+    struct addrinfo numeric = *hints;
+    numeric.ai_flags = (hints->ai_flags & ~AI_CANONNAME) | AI_NUMERICHOST;
+    struct addrinfo *head = NULL, *tail = NULL;
+    *error = EAI_NONAME;
+    for (int i = 0; i < pin->n; i++) {
+        if (hints->ai_family != AF_UNSPEC
+            && hints->ai_family != pin->family[i])
+        {
+            continue;
+        }
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(pin->family[i], pin->addr[i], text, sizeof(text));
+        struct addrinfo *one = NULL;
+        int e = getaddrinfo(text, port, &numeric, &one);
+        if (e != 0) {
+            *error = e;
+            continue;
+        }
+#ifndef __GLIBC__
+        /* Only glibc's freeaddrinfo() frees joined lists node by node. */
+        *res = one;
+        *error = 0;
+        return 1;
+#else
+        if (head == NULL) {
+            head = one;
+        }
+        else {
+            tail->ai_next = one;
+        }
+        for (tail = one; tail->ai_next != NULL; tail = tail->ai_next) {
+        }
+#endif
+    }
+    if (head != NULL) {
+        *res = head;
+        *error = 0;
+    }
+    return 1;
+}
+
+PyObject *
+_PySandbox_HostByNameExSlow(const char *name)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     char norm[256];
-    net_address a;
-    if (strchr(name, '%') != NULL || !normalize_name(name, norm, sizeof(norm))
-        || read_address(sa, (int)sizeof(struct sockaddr_in6), &a) < 0)
-    {
-        return 0;
+    const sandbox_pin *pin = NULL;
+    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin);
+    if (rc != 0) {
+        return NULL;        /* denied (error set), or the C library's */
     }
-    if (strcmp(norm, "localhost") == 0) {
-        return !is_loopback(&a);
-    }
-    _PySandbox_LOCK(&state->net_mutex);
-    const sandbox_pin *pin = find_pin(state, norm);
-    PyMutex_Unlock(&state->net_mutex);
-    if (pin == NULL) {
-        return 0;           /* granted by "*", or an address */
-    }
-    for (int i = 0; i < pin->n; i++) {
-        if (pin->family[i] == a.family
-            && memcmp(pin->addr[i], a.addr, a.family == AF_INET ? 4 : 16)
-               == 0)
-        {
-            return 0;
+    PyObject *addrs = PyList_New(0);
+    for (int i = 0; addrs != NULL && i < pin->n; i++) {
+        if (pin->family[i] != AF_INET) {
+            continue;
         }
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, pin->addr[i], text, sizeof(text));
+        PyObject *item = PyUnicode_FromString(text);
+        if (item == NULL || PyList_Append(addrs, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(addrs);
+            break;
+        }
+        Py_DECREF(item);
     }
-    return 1;
+    return addrs == NULL ? NULL : Py_BuildValue("(s[]N)", norm, addrs);
 }
 
 /* The options of ordinary clients and servers; any other (binding to a

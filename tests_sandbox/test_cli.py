@@ -32,18 +32,21 @@ def test_help_and_version():
     proc = cli("run", "--help")
     assert proc.returncode == 0
     for option in ("--allow-read", "--allow-write", "--allow-net",
+                   "--allow-listen", "--deny-net", "--allow-network-info",
                    "--allow-module", "--allow-env", "--memory", "--time",
                    "--threads", "--policy", "--inherit-stdio",
                    "--show-denials"):
         assert option in proc.stdout
     # What is not enforced yet says so; threads and files are.
     words = " ".join(proc.stdout.split())
-    assert "--allow-net HOST:PORT let it connect to HOST:PORT " \
-           "(not enforced yet)" in words
+    assert "--allow-net HOST[:PORT] let it connect and send to HOST:PORT;" \
+           in words
+    assert "--inherit-stdio let it use this process's fds 0-2 (not " \
+           "enforced yet)" in words
     assert "what is below it (relative to the current directory) " \
            "--allow-write" in words
     assert "--threads N let it run N threads at once (default 0) " \
-           "--inherit-stdio" in words
+           "--allow-network-info" in words
     assert "--allow-env NAME copy the host's environment variable NAME " \
            "into its os.environ --memory" in words
     assert "exit status" in proc.stdout
@@ -55,7 +58,10 @@ def test_help_and_version():
     (["run", "--memory", "12x", "-c", "pass"], "memory: '12x': expected a size"),
     (["run", "--allow-read", "/no/such/dir/f", "-c", "pass"],
      "read: '/no/such/dir/f': No such file or directory"),
-    (["run", "--allow-net", "nohost", "-c", "pass"], "expected HOST:PORT"),
+    (["run", "--allow-net", "host:", "-c", "pass"],
+     "net: 'host:': expected a port after ':'"),
+    (["run", "--allow-listen", "a.example:80", "-c", "pass"],
+     "listen: 'a.example:80': listen takes an address"),
     (["run", "--allow-module", "numpy", "-c", "pass"],
      "modules: 'numpy': not a module of the standard library"),
     (["run", "--threads", "x", "-c", "pass"], "expected a count"),
@@ -121,9 +127,10 @@ def test_denials_are_shown_on_request():
 
 @requires_untrusted
 def test_unenforced_grants_warn(tmp_path):
-    proc = cli("run", "--allow-net", "127.0.0.1:9", "-c", "pass")
+    proc = cli("run", "--inherit-stdio", "-c", "pass")
     assert proc.returncode == 0
-    assert "warning: sandbox.Policy: net is not enforced yet" in proc.stderr
+    assert "warning: sandbox.Policy: inherit_stdio is not enforced yet" \
+        in proc.stderr
     proc = cli("run", "--threads", "2", "-c",
                "import sandbox; print(sandbox.allowed()[('Python', 'threads')])")
     assert proc.stderr == ""

@@ -169,38 +169,45 @@ def test_a_number_closed_inside_and_reused_by_the_host(untrusted_tmp, tmp_path):
             o.close()
 
 
-def test_its_own_descriptors_work(untrusted_tmp, tmp_path):
-    assert outcome(untrusted_tmp, f"""
-        import os, socket, tempfile, select
-        r, w = os.pipe()
-        os.write(w, b'x')
-        assert os.read(r, 1) == b'x'
-        w2 = os.dup(w)
-        os.dup2(r, w2)
-        os.close(w2)
-        os.close(r); os.close(w)
-        a, b = socket.socketpair()
-        a.sendall(b'hi')
-        assert select.select([b], [], [], 1)[0] == [b]
-        assert b.recv(2) == b'hi'
-        a.close(); b.close()
-        with tempfile.TemporaryFile(dir={str(tmp_path)!r}) as t:
-            t.write(b'data'); t.seek(0)
-            assert t.read() == b'data'
-        path = {str(tmp_path / 'f')!r}
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY)
-        os.write(fd, b'abc')
-        os.close(fd)
-        with open(path) as f:
-            assert f.read() == 'abc'
-        ep = select.epoll()
-        srv = socket.create_server(('127.0.0.1', 0))
-        ep.register(srv)
-        c = socket.create_connection(srv.getsockname())
-        assert ep.poll(1)
-        conn, _ = srv.accept()
-        conn.close(); c.close(); srv.close(); ep.close()
-    """) == "ran"
+def test_its_own_descriptors_work(tmp_path):
+    import _sandbox
+    # A server of its own on a port the kernel picks, and a client of it.
+    jail = _sandbox.new_interpreter(write=(str(tmp_path),),
+                                    net=("localhost",), listen=("0",))
+    try:
+        assert outcome(jail, f"""
+            import os, socket, tempfile, select
+            r, w = os.pipe()
+            os.write(w, b'x')
+            assert os.read(r, 1) == b'x'
+            w2 = os.dup(w)
+            os.dup2(r, w2)
+            os.close(w2)
+            os.close(r); os.close(w)
+            a, b = socket.socketpair()
+            a.sendall(b'hi')
+            assert select.select([b], [], [], 1)[0] == [b]
+            assert b.recv(2) == b'hi'
+            a.close(); b.close()
+            with tempfile.TemporaryFile(dir={str(tmp_path)!r}) as t:
+                t.write(b'data'); t.seek(0)
+                assert t.read() == b'data'
+            path = {str(tmp_path / 'f')!r}
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY)
+            os.write(fd, b'abc')
+            os.close(fd)
+            with open(path) as f:
+                assert f.read() == 'abc'
+            ep = select.epoll()
+            srv = socket.create_server(('127.0.0.1', 0))
+            ep.register(srv)
+            c = socket.create_connection(srv.getsockname())
+            assert ep.poll(1)
+            conn, _ = srv.accept()
+            conn.close(); c.close(); srv.close(); ep.close()
+        """) == "ran"
+    finally:
+        _sandbox.end_interpreter(jail)
 
 
 def test_what_it_leaves_open_is_closed_when_it_ends(tmp_path):

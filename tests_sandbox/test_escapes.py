@@ -1017,7 +1017,7 @@ def test_the_end_takes_bounded_time_whatever_the_sockets_linger():
         server = socket.create_server(("127.0.0.1", 0))
         server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         port = server.getsockname()[1]
-        jail = _sandbox.new_interpreter()
+        jail = _sandbox.new_interpreter(net=(f"127.0.0.1:{{port}}",))
         _sandbox.exec(jail, {LINGER!r}.replace("PORT", str(port)))
         peer, _ = server.accept()     # never read: the data stays unsent
         print("sent", _sandbox.eval(jail, "sent") > 0)
@@ -1066,7 +1066,8 @@ def test_no_socket_in_flight_outlives_the_tables_sight():
     out = host_ok(run_host(f"""
         import _sandbox, time
         # Its close() lingers for a minute: more than the default limit.
-        jail = _sandbox.new_interpreter(time=120.0)
+        jail = _sandbox.new_interpreter(time=120.0, net=("localhost",),
+                                        listen=("0",))
         _sandbox.exec(jail, {INFLIGHT!r})
         print(_sandbox.eval(jail, "outcomes"))
         start = time.monotonic()

@@ -31,10 +31,24 @@ def test_the_default_grants_nothing_with_modest_caps():
 
 
 def test_values_are_kept_in_one_form():
-    p = Policy(net=["Example.COM:0443"], memory="1G", time=2, threads=3,
-               env=["HOME", "HOME"])
-    assert p.net == ("example.com:443",) and p.env == ("HOME",)
+    p = Policy(memory="1G", time=2, threads=3, env=["HOME", "HOME"])
+    assert p.env == ("HOME",)
     assert p.memory == 1024 ** 3 and p.time == 2.0
+
+
+@requires_untrusted
+def test_network_entries_are_kept_in_one_form():
+    p = Policy(net=["Example.COM.:0443", "127.1:80", "[::FFFF:127.0.0.1]",
+                    "0x7f.0.0.1:1-65535", "LOCALHOST:8000-8010", "*:443",
+                    "bücher.example:80"],
+               listen=["8080", "0", "[::1]:9000-9001", "*:80"],
+               deny_net=["169.254.169.254", "Metadata.Example"])
+    assert p.net == ("*:443", "127.0.0.1", "127.0.0.1:80",
+                     "example.com:443", "localhost:8000-8010",
+                     "xn--bcher-kva.example:80")
+    assert p.listen == ("*:80", "[::1]:9000-9001", "localhost:0",
+                        "localhost:8080")
+    assert p.deny_net == ("169.254.169.254", "metadata.example")
 
 
 @requires_untrusted
@@ -46,7 +60,8 @@ def test_the_engine_keeps_its_fields_in_one_form():
     import _sandbox
     assert _sandbox.check_policy(read=["/a//b"], threads=2) == {
         "memory": 256 * 2**20, "time": 30.0, "cpu": 30.0, "threads": 2, "recursion_limit": 1000, "env": (), "modules": (),
-        "module_files": {}, "read": ("/a/b",), "write": (), "packages": ()}
+        "module_files": {}, "read": ("/a/b",), "write": (), "packages": (),
+        "net": (), "listen": (), "deny_net": (), "network_info": False}
 
 
 @pytest.mark.parametrize("text, size", [
@@ -81,14 +96,9 @@ def check_error(fields, field, value, reason):
     ({"env": [""]}, "env", "", "an empty entry"),
     ({"threads": 1.5}, "threads", 1.5, "expected a count"),
     ({"threads": True}, "threads", True, "expected a count"),
-    ({"net": ["example.com"]}, "net", "example.com", "expected HOST:PORT"),
-    ({"net": ["example.com:0"]}, "net", "example.com:0", "invalid port"),
-    ({"net": ["example.com:99999"]}, "net", "example.com:99999",
-     "invalid port"),
-    ({"net": ["exa mple.com:80"]}, "net", "exa mple.com:80", "invalid host"),
-    ({"net": ["::1:80"]}, "net", "::1:80", "write an IPv6 address in "
-                                           "brackets"),
-    ({"net": ["[::zz]:80"]}, "net", "[::zz]:80", "invalid IPv6 address"),
+    ({"net": "a.example:80"}, "net", "a.example:80",
+     "expected a list of strings"),
+    ({"net": [80]}, "net", 80, "expected a string"),
     ({"memory": -1}, "memory", -1, "out of range"),
     ({"memory": "12x"}, "memory", "12x", "expected a size"),
     ({"memory": 10}, "memory", 10, "out of range"),
@@ -102,6 +112,41 @@ def check_error(fields, field, value, reason):
 ])
 def test_bad_fields_name_the_field_and_the_value(fields, field, value,
                                                  reason):
+    check_error(fields, field, value, reason)
+
+
+# The engine's checks of the network entries.
+@requires_untrusted
+@pytest.mark.parametrize("fields, field, value, reason", [
+    ({"net": ["host:"]}, "net", "host:", "expected a port after ':'"),
+    ({"net": [":80"]}, "net", ":80", "expected a host before the port"),
+    ({"net": [""]}, "net", "", "an empty entry"),
+    ({"net": ["example.com:0"]}, "net", "example.com:0", "invalid port"),
+    ({"net": ["example.com:99999"]}, "net", "example.com:99999",
+     "invalid port"),
+    ({"net": ["example.com:90-80"]}, "net", "example.com:90-80",
+     "invalid port"),
+    ({"net": ["example.com:8o"]}, "net", "example.com:8o", "invalid port"),
+    ({"net": ["exa mple.com:80"]}, "net", "exa mple.com:80", "invalid host"),
+    ({"net": ["-a.example"]}, "net", "-a.example", "invalid host"),
+    ({"net": ["1.2.3.999"]}, "net", "1.2.3.999", "invalid host"),
+    ({"net": ["a:b:c"]}, "net", "a:b:c", "write an IPv6 address in "
+                                         "brackets"),
+    ({"net": ["::1:80"]}, "net", "::1:80", "write an IPv6 address in "
+                                           "brackets"),
+    ({"net": ["[::zz]:80"]}, "net", "[::zz]:80", "invalid IPv6 address"),
+    ({"net": ["[fe80::1%eth0]"]}, "net", "[fe80::1%eth0]",
+     "invalid IPv6 address"),
+    ({"net": ["[::1]80"]}, "net", "[::1]80", "expected [IPV6]"),
+    ({"listen": ["example.com:80"]}, "listen", "example.com:80",
+     "listen takes an address"),
+    ({"listen": ["70000"]}, "listen", "70000", "invalid port"),
+    ({"deny_net": ["example.com:80"]}, "deny_net", "example.com:80",
+     "a denied name takes no port"),
+    ({"network_info": 1}, "network_info", 1, "expected true or false"),
+])
+def test_bad_network_entries_name_the_field_and_the_value(fields, field,
+                                                          value, reason):
     check_error(fields, field, value, reason)
 
 
@@ -217,6 +262,17 @@ def test_comparison_means_grants_nothing_more():
     assert not Policy(read=["/data2"]) <= Policy(read=["/data"])
     assert not Policy(network_info=True) <= Policy()
     assert not Policy(time=60) <= Policy()
+    # Network entries: within the other's hosts and ports; what the other
+    # denies, this one denies too.
+    assert Policy(net=["a.example:443"]) <= Policy(net=["a.example"])
+    assert Policy(net=["a.example:80-90"]) <= Policy(net=["*:1-100"])
+    assert not Policy(net=["a.example"]) <= Policy(net=["a.example:443"])
+    assert not Policy(net=["b.example:443"]) <= Policy(net=["a.example"])
+    assert Policy(listen=["8080"]) <= Policy(listen=["localhost"])
+    assert not Policy(listen=["*:8080"]) <= Policy(listen=["8080"])
+    assert not Policy(net=["127.0.0.1:80"]) <= Policy(listen=["*"])
+    assert not Policy() <= Policy(deny_net=["10.0.0.1"])
+    assert Policy(deny_net=["10.0.0.1"]) <= Policy()
     assert Policy() <= Policy() and not Policy() < Policy()
     assert (Policy() == 1) is False
     # Writing includes reading; the engine's own test (nested policies).
@@ -238,17 +294,19 @@ def test_what_is_not_enforced_is_reported():
     assert "memory" not in Policy.unenforced()
     assert "time" not in Policy.unenforced()
     assert "cpu" not in Policy.unenforced()
-    for field in ("net", "network_info", "filesystem_info",
-                  "inherit_stdio"):
+    for field in ("net", "listen", "deny_net", "network_info"):
+        assert field not in Policy.unenforced()
+    for field in ("filesystem_info", "inherit_stdio"):
         assert field in Policy.unenforced()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NotEnforcedWarning)
         Policy(threads=2)                       # enforced: no warning
         Policy(read=["/data"], memory="256M")   # the default memory: none
-        Policy.from_toml("net = ['a.example:1']")
+        Policy(net=["a.example:1"], network_info=True)   # enforced
+        Policy.from_toml("inherit_stdio = true")
     assert [str(w.message) for w in caught] == [
-        "sandbox.Policy: net is not enforced yet: the interpreter is not "
-        "limited by it"]
+        "sandbox.Policy: inherit_stdio is not enforced yet: the interpreter "
+        "is not limited by it"]
     assert caught[0].filename == __file__   # points at the caller
 
 

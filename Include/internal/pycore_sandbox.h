@@ -1075,9 +1075,11 @@ PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller,
                                              const void *addr, int len);
 PyAPI_FUNC(int) _PySandbox_ResolveNameSlow(const char *name, int family,
                                            void *addr, size_t size);
-PyAPI_FUNC(int) _PySandbox_CheckNameSlow(const char *name);
-PyAPI_FUNC(int) _PySandbox_HideAddrInfoSlow(const char *name,
-                                            const void *addr);
+PyAPI_FUNC(int) _PySandbox_GetAddrInfoSlow(const char *name,
+                                           const char *port,
+                                           const void *hints, void *res,
+                                           int *error);
+PyAPI_FUNC(PyObject *) _PySandbox_HostByNameExSlow(const char *name);
 PyAPI_FUNC(int) _PySandbox_CheckSockOptSlow(int level, int option);
 PyAPI_FUNC(int) _PySandbox_CheckListenSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_CheckNetworkInfoSlow(const char *what);
@@ -1124,20 +1126,29 @@ _PySandbox_ResolveName(const char *name, int family, void *addr,
         _PySandbox_ResolveNameSlow(name, family, addr, size), 0);
 }
 
-/* getaddrinfo(): may *name* (NULL: none) be resolved?  And is *addr*,
- * one of the answers, hidden (1: not one the engine resolved for it)? */
+/* getaddrinfo() of *name* (NULL: none), *port* and *hints* (a struct
+ * addrinfo): 0 to call the C library as usual (a trusted interpreter, an
+ * address however spelled, a name granted by "*"), 1 with *res* (a struct
+ * addrinfo **) and *error* set as getaddrinfo() sets them (a granted
+ * name: the addresses the engine resolved for it, no new query), or -1
+ * denied. */
 static inline int
-_PySandbox_CheckName(const char *name)
+_PySandbox_GetAddrInfo(const char *name, const char *port,
+                       const void *hints, void *res, int *error)
 {
     return (name == NULL ? 0
-            : _PySandbox_NET_HOOK(_PySandbox_CheckNameSlow(name), 0));
+            : _PySandbox_NET_HOOK(
+                _PySandbox_GetAddrInfoSlow(name, port, hints, res, error),
+                0));
 }
-static inline int
-_PySandbox_HideAddrInfo(const char *name, const void *addr)
+
+/* gethostbyname_ex() of *name*, which setipaddr() let through: for a
+ * granted name, (name, [], the IPv4 addresses the engine resolved); NULL
+ * with no error set for the C library to answer; NULL with an error. */
+static inline PyObject *
+_PySandbox_HostByNameEx(const char *name)
 {
-    return (name == NULL ? 0
-            : _PySandbox_NET_HOOK(_PySandbox_HideAddrInfoSlow(name, addr),
-                                  0));
+    return _PySandbox_NET_HOOK(_PySandbox_HostByNameExSlow(name), NULL);
 }
 
 /* setsockopt(*level*, *option*): only the options of ordinary clients and
