@@ -235,22 +235,59 @@ put_text(char *buf, size_t size, size_t pos, const char *text)
     return pos;
 }
 
-/* Append *text* to *buf* like put_text(), its control characters (C0,
- * DEL, and C1 as UTF-8) written as \xNN: a tenant's file name reaches the
- * host's terminal and logs. */
+/* The length of the valid UTF-8 sequence at *p* (2 to 4), or 0. */
+static int
+utf8_length(const unsigned char *p)
+{
+    int n = (p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+             : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+             : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0);
+    for (int i = 1; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+    /* No overlong form, surrogate, or code point above U+10FFFF. */
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)
+        || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+    {
+        return 0;
+    }
+    return n;
+}
+
+/* Append *text* to *buf* like put_text(), as valid UTF-8: its control
+ * characters (C0, DEL, and C1) and the bytes that are not UTF-8 written
+ * as \xNN.  A tenant's file or host name reaches the host's terminal and
+ * logs, and the host decodes the log as UTF-8. */
 static size_t
 put_name(char *buf, size_t size, size_t pos, const char *text)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)text;
     while (*p != '\0' && pos + 1 < size) {
-        unsigned int c = *p++;
-        if (c == 0xc2 && *p >= 0x80 && *p <= 0x9f) {
-            c = *p++;
+        unsigned int c = *p;
+        int n = c >= 0x80 ? utf8_length(p) : 1;
+        if (c == 0xc2 && n == 2 && p[1] <= 0x9f) {
+            c = p[1];           /* a C1 control character */
+            p += 2;
         }
-        else if (c >= 0x20 && c != 0x7f) {
-            buf[pos++] = (char)c;
+        else if (n > 1) {
+            if (pos + (size_t)n >= size) {
+                break;
+            }
+            memcpy(buf + pos, p, (size_t)n);
+            pos += (size_t)n;
+            p += n;
             continue;
+        }
+        else if (n == 1 && c >= 0x20 && c != 0x7f) {
+            buf[pos++] = (char)c;
+            p++;
+            continue;
+        }
+        else {
+            p++;
         }
         char escaped[5] = {'\\', 'x', hex[c >> 4], hex[c & 15], '\0'};
         if (pos + 4 >= size) {

@@ -589,36 +589,29 @@ find_pin(struct _PySandboxState *state, const char *name)
     return NULL;
 }
 
-/* The addresses of the granted *name*: resolved by the engine the first
- * time, the same ever after.  A name that does not resolve now is not
- * remembered (the next use asks again), and has no address. */
-static const sandbox_pin *
-pin_of(struct _PySandboxState *state, const char *name)
+/* Resolve *name* (lower case, no final dot) into *pin*: as an absolute
+ * name (the resolver's search domains would turn a name into another,
+ * which the policy may deny), at most SANDBOX_PIN_MAX addresses, each
+ * once.  Without the GIL while the resolver runs.  0, or -1 if it does
+ * not resolve (*pin* then has none). */
+static int
+resolve_into(const char *name, sandbox_pin *pin)
 {
-    _PySandbox_LOCK(&state->net_mutex);
-    sandbox_pin *pin = find_pin(state, name);
-    PyMutex_Unlock(&state->net_mutex);
-    if (pin != NULL) {
-        return pin;
-    }
+    char absolute[260];
+    PyOS_snprintf(absolute, sizeof(absolute), "%s.", name);
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     int error;
     Py_BEGIN_ALLOW_THREADS
-    error = getaddrinfo(name, NULL, &hints, &res);
+    error = getaddrinfo(absolute, NULL, &hints, &res);
     Py_END_ALLOW_THREADS
+    pin->n = 0;
     if (error != 0) {
-        return &no_pin;
+        return -1;
     }
-    sandbox_pin *made = PyMem_RawCalloc(1, sizeof(*made));
-    if (made == NULL || (made->name = _PyMem_RawStrdup(name)) == NULL) {
-        PyMem_RawFree(made);
-        freeaddrinfo(res);
-        return &no_pin;
-    }
-    for (struct addrinfo *ai = res; ai != NULL && made->n < SANDBOX_PIN_MAX;
+    for (struct addrinfo *ai = res; ai != NULL && pin->n < SANDBOX_PIN_MAX;
          ai = ai->ai_next)
     {
         unsigned char addr[16] = {0};
@@ -638,17 +631,42 @@ pin_of(struct _PySandboxState *state, const char *name)
             continue;
         }
         int seen = 0;
-        for (int i = 0; i < made->n && !seen; i++) {
-            seen = (made->family[i] == family
-                    && memcmp(made->addr[i], addr, 16) == 0);
+        for (int i = 0; i < pin->n && !seen; i++) {
+            seen = (pin->family[i] == family
+                    && memcmp(pin->addr[i], addr, 16) == 0);
         }
         if (!seen) {
-            made->family[made->n] = family;
-            memcpy(made->addr[made->n], addr, 16);
-            made->n++;
+            pin->family[pin->n] = family;
+            memcpy(pin->addr[pin->n], addr, 16);
+            pin->n++;
         }
     }
     freeaddrinfo(res);
+    return 0;
+}
+
+/* The addresses of the granted *name*: resolved by the engine the first
+ * time, the same ever after.  A name that does not resolve now is not
+ * remembered (the next use asks again), and has no address. */
+static const sandbox_pin *
+pin_of(struct _PySandboxState *state, const char *name)
+{
+    _PySandbox_LOCK(&state->net_mutex);
+    sandbox_pin *pin = find_pin(state, name);
+    PyMutex_Unlock(&state->net_mutex);
+    if (pin != NULL) {
+        return pin;
+    }
+    sandbox_pin *made = PyMem_RawCalloc(1, sizeof(*made));
+    if (made == NULL || (made->name = _PyMem_RawStrdup(name)) == NULL) {
+        PyMem_RawFree(made);
+        return &no_pin;
+    }
+    if (resolve_into(name, made) < 0) {
+        PyMem_RawFree(made->name);
+        PyMem_RawFree(made);
+        return &no_pin;
+    }
     _PySandbox_LOCK(&state->net_mutex);
     pin = find_pin(state, name);
     if (pin == NULL) {
@@ -663,6 +681,18 @@ pin_of(struct _PySandboxState *state, const char *name)
         PyMem_RawFree(made);
     }
     return pin;
+}
+
+void
+_PySandbox_PinNames(struct _PySandboxState *state)
+{
+    const PySandboxPolicy *policy = &state->policy;
+    for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_CONNECT]; i++) {
+        const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_CONNECT][i];
+        if (rule->host == SANDBOX_NET_NAME) {
+            (void)pin_of(state, rule->name);
+        }
+    }
 }
 
 /* An address: its family and its 16 bytes (IPv4 in the first 4; an IPv4
@@ -969,71 +999,16 @@ deny:
     }
 }
 
-int
-_PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
-                           size_t size)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    int numeric = is_numeric(state, name);
-    if (numeric != 0) {
-        return numeric < 0 ? -1 : 0;
-    }
-    char norm[256];
-    int grant = name_grant(state, name, norm, sizeof(norm));
-    if (grant < 0 || grant == SANDBOX_NET_ANY) {
-        return grant;       /* -1, or 0: resolved as usual */
-    }
-    if (grant == SANDBOX_NET_LOOPBACK) {
-        if (family != AF_INET6 && size >= sizeof(struct sockaddr_in)) {
-            struct sockaddr_in *in = addr;
-            memset(in, 0, sizeof(*in));
-            in->sin_family = AF_INET;
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            return 4;
-        }
-        if (family != AF_INET && size >= sizeof(struct sockaddr_in6)) {
-            struct sockaddr_in6 *in6 = addr;
-            memset(in6, 0, sizeof(*in6));
-            in6->sin6_family = AF_INET6;
-            in6->sin6_addr = in6addr_loopback;
-            return 16;
-        }
-    }
-    else {
-        const sandbox_pin *pin = pin_of(state, norm);
-        for (int i = 0; i < pin->n; i++) {
-            if (pin->family[i] == AF_INET && family != AF_INET6
-                && size >= sizeof(struct sockaddr_in))
-            {
-                struct sockaddr_in *in = addr;
-                memset(in, 0, sizeof(*in));
-                in->sin_family = AF_INET;
-                memcpy(&in->sin_addr, pin->addr[i], 4);
-                return 4;
-            }
-            if (pin->family[i] == AF_INET6 && family != AF_INET
-                && size >= sizeof(struct sockaddr_in6))
-            {
-                struct sockaddr_in6 *in6 = addr;
-                memset(in6, 0, sizeof(*in6));
-                in6->sin6_family = AF_INET6;
-                memcpy(&in6->sin6_addr, pin->addr[i], 16);
-                return 16;
-            }
-        }
-    }
-    PyErr_Format(PyExc_OSError, "no address of family %d for %.300s",
-                 family, name);
-    return -1;
-}
-
-/* The addresses the engine answers for *name* (normalized into *norm*):
- * 0 with *pin* set (localhost's, or the name's own), 1 if the name is for
- * the C library to resolve (an address however spelled, or a name granted
- * by "*"), or -1 denied. */
+/* The addresses the engine answers for *name*: -1 denied; 1 for the C
+ * library to answer (an address, however spelled); 0 with *pin* set: the
+ * loopback addresses for localhost, the pinned ones of a granted name,
+ * or, for a name "*" grants, those it resolves now into *scratch*.  Every
+ * name is resolved as an absolute one: the resolver's search domains do
+ * not apply. */
 static int
 granted_addresses(struct _PySandboxState *state, const char *name,
-                  char *norm, size_t size, const sandbox_pin **pin)
+                  char *norm, size_t size, const sandbox_pin **pin,
+                  sandbox_pin *scratch)
 {
     static const sandbox_pin loopback = {
         NULL, (char *)"localhost", 2, {AF_INET, AF_INET6},
@@ -1044,11 +1019,60 @@ granted_addresses(struct _PySandboxState *state, const char *name,
         return numeric < 0 ? -1 : 1;
     }
     int grant = name_grant(state, name, norm, size);
-    if (grant < 0 || grant == SANDBOX_NET_ANY) {
-        return grant < 0 ? -1 : 1;
+    if (grant < 0) {
+        return -1;
     }
-    *pin = grant == SANDBOX_NET_LOOPBACK ? &loopback : pin_of(state, norm);
+    if (grant == SANDBOX_NET_ANY) {
+        (void)resolve_into(norm, scratch);
+        *pin = scratch;
+    }
+    else {
+        *pin = grant == SANDBOX_NET_LOOPBACK ? &loopback
+                                              : pin_of(state, norm);
+    }
     return 0;
+}
+
+int
+_PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
+                           size_t size)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    char norm[256];
+    const sandbox_pin *pin = NULL;
+    sandbox_pin scratch;
+    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
+                               &scratch);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;     /* 0: the C library's */
+    }
+    for (int i = 0; i < pin->n; i++) {
+        if (pin->family[i] == AF_INET && family != AF_INET6
+            && size >= sizeof(struct sockaddr_in))
+        {
+            struct sockaddr_in *in = addr;
+            memset(in, 0, sizeof(*in));
+            in->sin_family = AF_INET;
+            memcpy(&in->sin_addr, pin->addr[i], 4);
+            return 4;
+        }
+        if (pin->family[i] == AF_INET6 && family != AF_INET
+            && size >= sizeof(struct sockaddr_in6))
+        {
+            struct sockaddr_in6 *in6 = addr;
+            memset(in6, 0, sizeof(*in6));
+            in6->sin6_family = AF_INET6;
+            memcpy(&in6->sin6_addr, pin->addr[i], 16);
+            return 16;
+        }
+    }
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", EAI_NONAME,
+                                          "Name or service not known");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_OSError, exc);
+        Py_DECREF(exc);
+    }
+    return -1;
 }
 
 int
@@ -1060,7 +1084,9 @@ _PySandbox_GetAddrInfoSlow(const char *name, const char *port,
     struct addrinfo **res = res_p;
     char norm[256];
     const sandbox_pin *pin = NULL;
-    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin);
+    sandbox_pin scratch;
+    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
+                               &scratch);
     if (rc != 0) {
         return rc < 0 ? -1 : 0;
     }
@@ -1113,7 +1139,9 @@ _PySandbox_HostByNameExSlow(const char *name)
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     char norm[256];
     const sandbox_pin *pin = NULL;
-    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin);
+    sandbox_pin scratch;
+    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
+                               &scratch);
     if (rc != 0) {
         return NULL;        /* denied (error set), or the C library's */
     }
@@ -1131,6 +1159,17 @@ _PySandbox_HostByNameExSlow(const char *name)
             break;
         }
         Py_DECREF(item);
+    }
+    if (addrs != NULL && PyList_GET_SIZE(addrs) == 0) {
+        Py_DECREF(addrs);
+        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is",
+                                              HOST_NOT_FOUND,
+                                              "Unknown host");
+        if (exc != NULL) {
+            PyErr_SetObject(PyExc_OSError, exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
     }
     return addrs == NULL ? NULL : Py_BuildValue("(s[]N)", norm, addrs);
 }
@@ -1207,6 +1246,27 @@ _PySandbox_CheckSockOptSlow(int level, int option)
 }
 
 int
+_PySandbox_CheckCmsgSlow(int level, int type)
+{
+    if ((level == SOL_SOCKET && type == SCM_RIGHTS)
+        || (level == IPPROTO_IP && (type == IP_TOS || type == IP_TTL))
+#ifdef IPV6_TCLASS
+        || (level == IPPROTO_IPV6 && type == IPV6_TCLASS)
+#endif
+#ifdef IPV6_HOPLIMIT
+        || (level == IPPROTO_IPV6 && type == IPV6_HOPLIMIT)
+#endif
+        )
+    {
+        return 0;
+    }
+    char detail[80];
+    PyOS_snprintf(detail, sizeof(detail), "sendmsg() ancillary data (%d, "
+                  "%d)", level, type);
+    return _PySandbox_Deny("network", detail);
+}
+
+int
 _PySandbox_CheckListenSlow(int fd)
 {
     struct sockaddr_storage ss;
@@ -1236,7 +1296,8 @@ _PySandbox_CheckNetworkInfoSlow(const char *what)
 }
 
 int
-_PySandbox_NameInfoFlagsSlow(const char *host, int *flags)
+_PySandbox_NameInfoFlagsSlow(const char *host, int *flags,
+                             unsigned int *scope_id)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     if (state->policy.network_info) {
@@ -1248,7 +1309,9 @@ _PySandbox_NameInfoFlagsSlow(const char *host, int *flags)
     if (host != NULL && is_numeric(state, host) < 0) {
         return -1;
     }
+    /* No scope: the C library would write its interface's name. */
     *flags |= NI_NUMERICHOST;
+    *scope_id = 0;
     return 0;
 }
 

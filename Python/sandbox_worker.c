@@ -968,6 +968,9 @@ fence_and_answer(PyInterpreterState *interp)
     {
         start_failed("RuntimeError", "a malformed start frame", NULL, NULL);
     }
+    /* The names it is granted, resolved while the resolver's files and
+       sockets are still there. */
+    _PySandbox_PinNames(state);
     PyObject *layers = _PySandbox_Fence(state, bytes, more, required);
     if (layers == NULL) {
         PyObject *exc = PyErr_GetRaisedException();

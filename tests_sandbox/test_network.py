@@ -356,6 +356,10 @@ def test_the_host_name_and_interfaces_stay_hidden(jail):
             except PermissionError:
                 denied.append('denied')
     """)
+    scopes = _sandbox.eval(interp, "[socket.getnameinfo(('fe80::1', 0, 0, i),"
+                                   " socket.NI_NUMERICHOST)[0] "
+                                   "for i in range(1, 6)]")
+    assert scopes == ["fe80::1"] * 5, scopes
     seen = _sandbox.eval(interp, "seen")
     assert seen[:5] == ["localhost"] * 5, seen
     assert seen[5:] == ["127.0.0.1", "::1"], seen
@@ -422,8 +426,9 @@ def test_ordinary_clients_work_unmodified(jail, tmp_path):
     threading.Thread(target=serve_smtp, daemon=True).start()
     port = httpd.server_address[1]
     try:
-        interp = jail(net=(f"127.0.0.1:{port}", f"localhost:{smtp_port}"),
-                      threads=0)
+        # No thread: asyncio resolves localhost without its executor.
+        interp = jail(net=(f"127.0.0.1:{port}", f"localhost:{smtp_port}",
+                           f"localhost:{port}"), threads=0)
         _sandbox.exec(interp, f"""if 1:
             import asyncio, http.client, smtplib, socket, urllib.request
             got = []
@@ -436,16 +441,17 @@ def test_ordinary_clients_work_unmodified(jail, tmp_path):
             c.close()
             with smtplib.SMTP('localhost', {smtp_port}, timeout=10) as s:
                 got.append(s.noop()[0])
-            async def fetch():
-                r, w = await asyncio.open_connection('127.0.0.1', {port})
+            async def fetch(host):
+                r, w = await asyncio.open_connection(host, {port})
                 w.write(b'GET /index.txt HTTP/1.0\\r\\n\\r\\n')
                 data = await r.read()
                 w.close()
                 return data.split(b'\\r\\n\\r\\n', 1)[1].decode()
-            got.append(asyncio.run(fetch()))
+            got.append(asyncio.run(fetch('127.0.0.1')))
+            got.append(asyncio.run(fetch('localhost')))
         """)
         assert _sandbox.eval(interp, "got") == ["served", "served", 250,
-                                                "served"]
+                                                "served", "served"]
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -533,14 +539,15 @@ s = socket.socket()
 fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", 1 | 8 | 0x40))
 s.close()
 # A resolv.conf that names the stub, where the C library reads it.
-open(RESOLV, "w").write("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+open(RESOLV, "w").write("nameserver 127.0.0.1\nsearch corp.test\n"
+                        "options attempts:1 timeout:1\n")
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.mount(RESOLV.encode(), b"/etc/resolv.conf", None, 4096, None) != 0:
     print("no bind mount", ctypes.get_errno()); sys.exit(0)
 
 queries = []
 answers = {"granted.test": ["127.0.0.1", "127.0.0.3"],
-           "also.test": ["127.0.0.1"]}
+           "worker.test": ["127.0.0.1"], "good.corp.test": ["127.0.0.1"]}
 stub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 stub.bind(("127.0.0.1", 53))
 def serve():
@@ -625,6 +632,45 @@ for addr, l in lst.items():
             accepted[addr] += 1
     except OSError:
         pass
+# A name "*" grants is resolved as an absolute one: the search domain
+# does not turn "good" into the denied good.corp.test.
+jail2 = _sandbox.new_interpreter(net=("*",), deny_net=("good.corp.test",),
+                                 threads=1)
+_sandbox.exec(jail2, """if 1:
+    import socket, threading, time
+    out = {}
+    for host in ('good', 'good.corp.test'):
+        try:
+            out[host] = socket.getaddrinfo(host, 80)
+        except OSError as exc:
+            out[host] = type(exc).__name__
+    # A bytearray host that another thread rewrites while it resolves.
+    host = bytearray(b'127.1')
+    stop = []
+    def flip():
+        while not stop:
+            host[:] = b'ev.l1'
+            host[:] = b'127.1'
+    t = threading.Thread(target=flip)
+    t.start()
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        try:
+            socket.socket().connect_ex((host, 9))
+        except OSError:
+            pass
+    stop.append(1)
+    t.join()
+""")
+out2 = _sandbox.eval(jail2, "{k: str(v) for k, v in out.items()}")
+print("OUT2", out2)
+# A worker process: its granted names resolved before its fence.
+import sandbox
+with sandbox.Interpreter(sandbox.Policy(net=[f"worker.test:{port}"],
+                                        isolation="process")) as w:
+    w.run(f"import socket\nsocket.create_connection(('worker.test', {port}), "
+          f"timeout=5).close()")
+print("WORKER ok")
 print("OUT", out)
 print("QUERIES", sorted(set(queries)))
 print("ACCEPTED", accepted)
@@ -648,10 +694,15 @@ def test_names_are_resolved_by_the_engine_and_only_if_granted(tmp_path):
     assert "host alive" in proc.stdout, proc.stdout + proc.stderr
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines()
                  if line.startswith(("OUT", "QUERIES", "ACCEPTED")))
-    out, queries, accepted = (eval(lines[k]) for k in
-                              ("OUT", "QUERIES", "ACCEPTED"))
-    # No query ever left for a name not granted, however it was spelled.
-    assert queries == ["granted.test"], (queries, out)
+    out, out2, queries, accepted = (eval(lines[k]) for k in
+                                    ("OUT", "OUT2", "QUERIES", "ACCEPTED"))
+    # No query ever left for a name not granted, however it was spelled,
+    # nor for the search domain's expansion of a name "*" grants.
+    assert queries == ["good", "granted.test", "worker.test"], \
+        (queries, out, out2)
+    assert out2["good.corp.test"] == "SandboxError", out2
+    assert out2["good"] == "gaierror", out2
+    assert "WORKER ok" in proc.stdout
     ungranted = {k: v for k, v in out.items() if k.startswith("(")}
     assert set(ungranted.values()) == {"denied"}, ungranted
     # The granted name: resolved once, its answer pinned (the stub
@@ -667,6 +718,7 @@ def test_names_are_resolved_by_the_engine_and_only_if_granted(tmp_path):
     assert out["'connect second'"] in ("ConnectionRefusedError",
                                        "connected"), out
     assert accepted["127.0.0.2"] == 0 and accepted["127.0.0.3"] == 0
+    assert accepted["127.0.0.1"] >= 1, accepted
 
 
 # --- The command line -------------------------------------------------------
@@ -705,3 +757,83 @@ def test_the_command_line_grants_the_network(tmp_path):
     assert lines[1].startswith("status 0"), proc.stdout
     assert lines[2].startswith("bad 2 python -m sandbox run: error: net: 'a:b:c': "
                                "write an IPv6 address in brackets"), lines[2]
+
+
+def test_sendmsg_carries_no_interface_route_or_source(jail, listeners):
+    interp = jail(net=(f"127.0.0.1:{listeners.udp4}",
+                       f"[::1]:{listeners.udp6}"))
+    results = {}
+    for name, (family, host, port, cmsg) in {
+        "IP_PKTINFO": ("AF_INET", "127.0.0.1", listeners.udp4,
+                       "(socket.IPPROTO_IP, socket.IP_PKTINFO, "
+                       "struct.pack('i4s4s', 1, bytes(4), bytes(4)))"),
+        "IPV6_PKTINFO": ("AF_INET6", "::1", listeners.udp6,
+                         "(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, "
+                         "bytes(16) + struct.pack('i', 1))"),
+        "IP_OPTIONS": ("AF_INET", "127.0.0.1", listeners.udp4,
+                       "(socket.IPPROTO_IP, 4, bytes([131, 7, 4]) + "
+                       "socket.inet_aton('127.0.0.2') + bytes(1))"),
+        "SCM_CREDENTIALS": ("AF_INET", "127.0.0.1", listeners.udp4,
+                            "(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, "
+                            "struct.pack('iII', 1, 0, 0))"),
+    }.items():
+        results[name] = outcome(interp, f"""
+            import socket, struct
+            s = socket.socket(socket.{family}, socket.SOCK_DGRAM)
+            s.sendmsg([b'x'], [{cmsg}], 0, ({host!r}, {port}))
+        """)
+    assert listeners.settle() == 0, results
+    assert set(results.values()) == {"SandboxError"}, results
+    assert outcome(interp, f"""
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendmsg([b'tos'], [(socket.IPPROTO_IP, socket.IP_TOS,
+                              (16).to_bytes(4, 'little'))], 0,
+                  ('127.0.0.1', {listeners.udp4}))
+    """) == "ran"
+    listeners.settle()
+    assert listeners.received == [b"tos"]
+
+
+GROWING_HOST = r'''
+import socket
+host = bytearray(b"1" * 300000)
+class Port:
+    def __index__(self):
+        host.extend(b"1" * 3000000)
+        return 80
+for i in range(20):
+    try:
+        socket.socket().connect_ex((host, Port()))
+    except OSError:
+        pass
+'''
+
+
+def test_a_host_name_that_changes_under_the_call_is_a_copy():
+    # A bytearray host name that the port's __index__() grows: the socket
+    # module read it after its buffer moved (a segfault from pure Python).
+    proc = run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter(net=("127.0.0.1:1-2",))
+        try:
+            _sandbox.exec(jail, {GROWING_HOST!r})
+        except _sandbox.RemoteError as exc:
+            print(exc.type_name)
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "host alive" in proc.stdout
+
+
+def test_a_host_name_that_is_not_utf8_leaves_the_log_readable(jail):
+    import _sandbox
+    interp = jail()
+    assert outcome(interp, "import socket\n"
+                           "socket.getaddrinfo(b'ev\\xff\\xfe\\x1b[31m', 80)"
+                   ) == "SandboxError"
+    details = [d[2] for d in _sandbox.denials(interp)]
+    assert details == ["resolving 'ev\\xff\\xfe\\x1b[31m': not a host name"], \
+        details
+    assert outcome(interp, "x = 1") == "ran"

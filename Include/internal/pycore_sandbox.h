@@ -1081,9 +1081,11 @@ PyAPI_FUNC(int) _PySandbox_GetAddrInfoSlow(const char *name,
                                            int *error);
 PyAPI_FUNC(PyObject *) _PySandbox_HostByNameExSlow(const char *name);
 PyAPI_FUNC(int) _PySandbox_CheckSockOptSlow(int level, int option);
+PyAPI_FUNC(int) _PySandbox_CheckCmsgSlow(int level, int type);
 PyAPI_FUNC(int) _PySandbox_CheckListenSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_CheckNetworkInfoSlow(const char *what);
-PyAPI_FUNC(int) _PySandbox_NameInfoFlagsSlow(const char *host, int *flags);
+PyAPI_FUNC(int) _PySandbox_NameInfoFlagsSlow(const char *host, int *flags,
+                                            unsigned int *scope_id);
 PyAPI_FUNC(void) _PySandbox_HideNodeNameSlow(char *name, size_t size);
 PyAPI_FUNC(void) _PySandbox_HideSockNameSlow(void *addr, int len);
 #  define _PySandbox_NET_HOOK(CALL, OFF) \
@@ -1160,6 +1162,15 @@ _PySandbox_CheckSockOpt(int level, int option)
                                0);
 }
 
+/* sendmsg()'s ancillary data item (*level*, *type*): only descriptors
+ * (SCM_RIGHTS, whose every one is checked) and the per-packet TOS, TTL,
+ * traffic class and hop limit. */
+static inline int
+_PySandbox_CheckCmsg(int level, int type)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_CheckCmsgSlow(level, type), 0);
+}
+
 /* listen() on *fd*: only once bound (to an address bind() checked). */
 static inline int
 _PySandbox_CheckListen(int fd)
@@ -1175,12 +1186,14 @@ _PySandbox_CheckNetworkInfo(const char *what)
 }
 
 /* getnameinfo() of *host*: without network_info, *flags* get
- * NI_NUMERICHOST (no reverse query), and NI_NAMEREQD is denied. */
+ * NI_NUMERICHOST (no reverse query), NI_NAMEREQD is denied, and the
+ * *scope_id* is dropped (the C library would name its interface). */
 static inline int
-_PySandbox_NameInfoFlags(const char *host, int *flags)
+_PySandbox_NameInfoFlags(const char *host, int *flags,
+                         unsigned int *scope_id)
 {
-    return _PySandbox_NET_HOOK(_PySandbox_NameInfoFlagsSlow(host, flags),
-                               0);
+    return _PySandbox_NET_HOOK(
+        _PySandbox_NameInfoFlagsSlow(host, flags, scope_id), 0);
 }
 
 /* gethostname(), os.uname(): without network_info, the node name

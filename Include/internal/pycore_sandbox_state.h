@@ -882,6 +882,9 @@ extern int _PySandboxPolicy_CopyNet(PySandboxPolicy *dest,
 extern void _PySandboxPolicy_ClearNet(PySandboxPolicy *policy);
 extern int _PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
                                       const PySandboxPolicy *outer);
+/* Resolve every name the policy of *state* grants, now: a worker does it
+ * before its fence, which leaves it no resolver. */
+extern void _PySandbox_PinNames(struct _PySandboxState *state);
 /* Free the names an interpreter resolved (its end). */
 extern void _PySandbox_ClearPins(struct _PySandboxState *state);
 
