@@ -35,11 +35,16 @@ with a candidate B and prints the ratio B/A:
   memory         RSS growth per idle interpreter (N interpreters that have
                  each run "pass"), in a fresh process per sample: A =
                  isolated, B = untrusted.
+  network        connect + send + receive + close to a loopback echo
+                 server of the benchmark's own, in the flag-on build: A =
+                 the trusted main interpreter, B = an untrusted
+                 interpreter whose policy grants the port.
   callgrind      instructions executed (callgrind's Ir total) by a fixed,
                  deterministic pure-Python workload run by the trusted main
-                 interpreter, by 100,000 calls that take a descriptor and
-                 by 80,000 that take a path: A = build/trusted (flag off),
-                 B = build/untrusted (flag on).  Needs valgrind.
+                 interpreter, by 100,000 calls that take a descriptor, by
+                 80,000 that take a path and by 100,000 socket calls: A =
+                 build/trusted (flag off), B = build/untrusted (flag on).
+                 Needs valgrind.
   pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
                  flag on.  Slow, and installs pyperformance from PyPI into
                  build/bench-venv on first use, so only with --pyperformance.
@@ -64,7 +69,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PARTS = ("lifecycle", "kernels", "timelimit", "memory", "pool", "worker",
-         "stops", "callgrind", "pyperformance")
+         "stops", "network", "callgrind", "pyperformance")
 
 # The programs that the builds run for the parts, one file each.
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
@@ -80,6 +85,7 @@ TARGETS = {
     "callgrind": 1.005,     # the trusted main interpreter: within 0.5 %
     "kernels": 1.03,        # a memory cap costs a pure-Python kernel 3 %
     "timelimit": 1.03,      # a CPU limit read during the job: 3 %
+    "network": 1.2,         # a loopback round trip inside: within 1.2x
 }
 
 
@@ -340,6 +346,24 @@ def bench_timelimit(args, builds):
     return results, []
 
 
+# ---------------------------------------------------------------- network
+
+def bench_network(args, builds):
+    log(f"network: {args.net_rounds} loopback round trips of each kind "
+        f"(build/untrusted/python)")
+    out = builds["untrusted"].run(
+        ["-I", program("network"), str(args.net_rounds), "50"],
+        what="the network benchmark")
+    data = json.loads(out)
+    us = lambda ns: [t / 1e3 for t in ns]
+    pairs = [b / a for a, b in zip(data["blocks"]["trusted"],
+                                   data["blocks"]["untrusted"])]
+    return [Result("network: connect+send+recv+close on loopback (A trusted "
+                   "main, B untrusted)", "us", us(data["times"]["trusted"]),
+                   us(data["times"]["untrusted"]), ratios=pairs,
+                   target=TARGETS["network"])], []
+
+
 # ---------------------------------------------------------------- pool
 
 def bench_pool(args, builds):
@@ -436,6 +460,7 @@ def bench_memory(args, builds):
 CALLGRIND_REPEAT = 16
 CALLGRIND_DESCRIPTOR_CALLS = 20_000
 CALLGRIND_PATH_CALLS = 20_000
+CALLGRIND_SOCKET_CALLS = 20_000
 
 
 def callgrind_env():
@@ -469,6 +494,8 @@ def bench_callgrind(args, builds, workdir):
                         str(CALLGRIND_DESCRIPTOR_CALLS)],
         "paths": ["-s", program("callgrind_paths"),
                   str(CALLGRIND_PATH_CALLS)],
+        "sockets": ["-s", program("callgrind_sockets"),
+                    str(CALLGRIND_SOCKET_CALLS)],
     }
     log(f"callgrind: {', '.join(jobs)} under both builds "
         f"(deterministic, so one run each; the builds run concurrently)")
@@ -502,13 +529,15 @@ def bench_callgrind(args, builds, workdir):
                       ("descriptors", f"{CALLGRIND_DESCRIPTOR_CALLS:,} x 5 "
                                       "descriptor calls (incl. startup)"),
                       ("paths", f"{CALLGRIND_PATH_CALLS:,} x 4 path calls "
-                                "(incl. startup)")):
+                                "(incl. startup)"),
+                      ("sockets", f"{CALLGRIND_SOCKET_CALLS:,} x 5 socket "
+                                  "calls (incl. startup)")):
         a = counts[job, "trusted"]
         b = counts[job, "untrusted"]
         results.append(Result(f"callgrind: {what} (A flag off, B flag on)",
                               "Ir", [a], [b], spread="none",
                               target=TARGETS["callgrind"]
-                              if job == "workload" else None))
+                              if job in ("workload", "sockets") else None))
     return results, []
 
 
@@ -637,7 +666,7 @@ def run_part(part, args, builds, tmp):
             "timelimit": bench_timelimit,
             "memory": bench_memory,
             "pool": bench_pool, "worker": bench_worker,
-            "stops": bench_stops,
+            "stops": bench_stops, "network": bench_network,
             "callgrind": bench_callgrind,
             "pyperformance": bench_pyperformance}[part]
     extra = (tmp,) if part == "callgrind" else ()
@@ -702,6 +731,10 @@ def main(argv=None):
                    help="runs of each target (default 5)")
     g.add_argument("--stop-limit", type=float, default=0.5,
                    help="the jobs' time limit in seconds (default 0.5)")
+    g = parser.add_argument_group("network")
+    g.add_argument("--net-rounds", type=int, default=1000,
+                   help="loopback round trips of each kind, alternating in "
+                        "blocks of 50 (default: 1000)")
     g = parser.add_argument_group("memory")
     g.add_argument("--interpreters", type=int, default=20,
                    help="idle interpreters created per process (default: 20)")
@@ -729,7 +762,8 @@ def main(argv=None):
                         "in ABBA order (default: 4)")
     args = parser.parse_args(argv)
     for name in ("cycles", "block", "interpreters", "memory_samples",
-                 "rounds", "jobs", "stop_runs", "kernel_rounds"):
+                 "rounds", "jobs", "stop_runs", "kernel_rounds",
+                 "net_rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 < args.stop_limit <= 60:
