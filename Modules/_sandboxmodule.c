@@ -267,7 +267,7 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 static const char *const engine_fields[] = {
     "memory", "time", "cpu", "threads", "recursion_limit", "env",
     "modules", "module_files", "read", "write", "packages", "net",
-    "listen", "deny_net", "network_info",
+    "listen", "deny_net", "network_info", "net_bytes", "net_connections",
 };
 
 /* Seconds, an int or a float (not a bool), into *seconds*.  0 or -1. */
@@ -340,6 +340,28 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     }
     if (strcmp(name, "deny_net") == 0) {
         return add_each(policy, name, value, 0, add_net, SANDBOX_NET_DENY);
+    }
+    if (strcmp(name, "net_bytes") == 0 || strcmp(name, "net_connections") == 0)
+    {
+        /* None: no budget (the default). */
+        int bytes = name[4] == 'b';
+        if (value == Py_None) {
+            return 0;
+        }
+        if ((bytes ? bytes_of(name, value, &n) : count_of(name, value, &n))
+            < 0)
+        {
+            return -1;
+        }
+        if (n < 1) {
+            return _PySandboxPolicy_ErrorObject(name, value, "out of range "
+                                                "(at least 1, or None)");
+        }
+        return PySandboxPolicy_SetNetBudget(
+            policy, bytes ? n : policy->net_bytes_cap == 0
+                                ? -1 : policy->net_bytes_cap,
+            bytes ? (policy->net_connections_cap == 0
+                     ? -1 : policy->net_connections_cap) : n);
     }
     if (strcmp(name, "network_info") == 0) {
         if (!PyBool_Check(value)) {
@@ -441,6 +463,13 @@ sorted_tuple(char *const *items, Py_ssize_t n, int decode_path)
     return result;
 }
 
+/* A budget's cap, or None for none (0). */
+static PyObject *
+cap_or_none(Py_ssize_t cap)
+{
+    return cap == 0 ? Py_NewRef(Py_None) : PyLong_FromSsize_t(cap);
+}
+
 /* The entries of the network list *list* of *policy*, as a sorted tuple. */
 static PyObject *
 net_entries(const PySandboxPolicy *policy, int list)
@@ -501,7 +530,7 @@ fields_of(const PySandboxPolicy *policy)
     }
     return Py_BuildValue(
         "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N, s:N, s:N,"
-        " s:N, s:O}",
+        " s:N, s:O, s:N, s:N}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
         "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
         "cpu", (double)_PySandbox_CpuLimit(policy) / 1e9,
@@ -516,7 +545,9 @@ fields_of(const PySandboxPolicy *policy)
         "net", net_entries(policy, SANDBOX_NET_CONNECT),
         "listen", net_entries(policy, SANDBOX_NET_LISTEN),
         "deny_net", net_entries(policy, SANDBOX_NET_DENY),
-        "network_info", policy->network_info ? Py_True : Py_False);
+        "network_info", policy->network_info ? Py_True : Py_False,
+        "net_bytes", cap_or_none(policy->net_bytes_cap),
+        "net_connections", cap_or_none(policy->net_connections_cap));
 }
 
 
@@ -525,7 +556,7 @@ PyDoc_STRVAR(new_interpreter_doc,
                 threads=0, recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
                 net=(), listen=(), deny_net=(), network_info=False,\n\
-                memory_group=None)\n\
+                net_bytes=None, net_connections=None, memory_group=None)\n\
 --\n\
 \n\
 Create an untrusted interpreter and return its ID.\n\
@@ -678,7 +709,8 @@ PyDoc_STRVAR(check_policy_doc,
 "check_policy($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
              threads=0, recursion_limit=0, env=(), modules=(),\n\
              module_files={}, read=(), write=(), packages=(), net=(),\n\
-             listen=(), deny_net=(), network_info=False)\n\
+             listen=(), deny_net=(), network_info=False, net_bytes=None,\n\
+             net_connections=None)\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
@@ -710,6 +742,9 @@ listen           where it may bind and listen: the same with an address\n\
 deny_net         what it may never reach, whatever net grants (a name\n\
                  without a port: never resolved)\n\
 network_info     whether it may see the host's name and interfaces\n\
+net_bytes        bytes it may send and receive over its life (None: no\n\
+                 budget)\n\
+net_connections  connections it may make and accept over its life\n\
 \n\
 The result is a dict with every keyword: the lists as sorted tuples, each\n\
 entry once, the paths normalized.  A bad entry raises PolicyError, whose\n\

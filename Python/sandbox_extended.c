@@ -442,6 +442,24 @@ PySandbox_ExtendedQuery(PyInterpreterState *interp)
     }
     Py_XDECREF(key);
     Py_XDECREF(cpu);
+    /* The network budget, if it has one: (used, cap). */
+    Py_ssize_t net[2][2];
+    _PySandbox_NetUsage(state, net[0], net[1]);
+    for (int i = 0; i < 2 && result != NULL; i++) {
+        if (net[i][1] == 0) {
+            continue;
+        }
+        key = Py_BuildValue("(ss)", "Python",
+                            i ? "net_connections" : "net_bytes");
+        PyObject *value = (key != NULL
+                           ? Py_BuildValue("(nn)", net[i][0], net[i][1])
+                           : NULL);
+        if (value == NULL || PyDict_SetItem(result, key, value) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    }
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
         PyObject *key = Py_BuildValue("(ss)", copy[i].group, copy[i].type);
         PyObject *value = key ? ext_entry_value(&copy[i]) : NULL;

@@ -14,6 +14,7 @@
 #ifdef Py_UNTRUSTED
 
 #include <errno.h>                // EBADF
+#include <sys/stat.h>             // fstat()
 #ifdef HAVE_UNISTD_H
 #  include <unistd.h>             // close()
 #endif
@@ -142,14 +143,42 @@ set_fd_owned(struct _PySandboxState *state, int fd, int owned)
     _PySandbox_SetFdBit(state->ro_fds, fd, 0);
 }
 
+/* With a byte budget, the calls that read or write a descriptor by its
+ * number (the os module's, FileIO) would move a socket's bytes past it:
+ * a socket is then read and written through its methods only. */
+static int
+socket_io_outside_budget(int fd, const char *func)
+{
+    static const char *const io_calls[] = {
+        "FileIO", "os.read", "os.readv", "os.pread", "os.preadv",
+        "os.write", "os.writev", "os.pwrite", "os.pwritev", "os.sendfile",
+        "os.splice", "os.copy_file_range",
+    };
+    struct stat st;
+    if (func == NULL
+        || !_PySandbox_InList(io_calls, Py_ARRAY_LENGTH(io_calls), func)
+        || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+    {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s on socket %d: with a byte "
+                  "budget (net_bytes), through its methods only", func, fd);
+    return _PySandbox_Deny("network", detail);
+}
+
 int
 _PySandbox_CheckFdSlow(int fd, const char *func)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
     /* A negative number is no descriptor: the system call fails (EBADF)
        as it does for a closed socket or file. */
-    if (state == NULL || fd < 0 || _PySandbox_FdIsOwned(state, fd)) {
+    if (state == NULL || fd < 0) {
         return 0;
+    }
+    if (_PySandbox_FdIsOwned(state, fd)) {
+        return state->policy.net_bytes_cap == 0 ? 0
+               : socket_io_outside_budget(fd, func);
     }
     char detail[120];
     PyOS_snprintf(detail, sizeof(detail), "%s on descriptor %d",

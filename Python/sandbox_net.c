@@ -26,6 +26,7 @@
 #include <netinet/in.h>           // IPPROTO_TCP
 #include <netinet/tcp.h>          // TCP_NODELAY
 #include <sys/socket.h>           // AF_INET
+#include <sys/uio.h>              // struct iovec
 
 /* The most addresses the engine keeps for one name. */
 #define SANDBOX_PIN_MAX 16
@@ -40,6 +41,8 @@ typedef struct sandbox_pin {
     int family[SANDBOX_PIN_MAX];
     unsigned char addr[SANDBOX_PIN_MAX][16];
 } sandbox_pin;
+
+static int take_connection(struct _PySandboxState *state);
 
 static const char *const list_names[SANDBOX_NET_LISTS] = {
     "net", "listen", "deny_net",
@@ -862,7 +865,7 @@ _PySandbox_CheckSocketSlow(int family, int type, int proto)
 }
 
 int
-_PySandbox_CheckSockAddrSlow(const char *caller, PyObject *spelled,
+_PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
                              const void *sa, int len)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
@@ -899,6 +902,12 @@ _PySandbox_CheckSockAddrSlow(const char *caller, PyObject *spelled,
         why = bind ? "not granted (listen)" : "not granted (net)";
     }
     if (why == NULL) {
+        /* A connection: connect() (TCP or UDP), or TCP Fast Open. */
+        if (strncmp(caller, "connect", 7) == 0
+            || (type == SOCK_STREAM && strncmp(caller, "send", 4) == 0))
+        {
+            return take_connection(state);
+        }
         return 0;
     }
     char told[160], normal[64], detail[320];
@@ -1354,6 +1363,176 @@ _PySandbox_HideSockNameSlow(void *sa, int len)
     else {
         memset(&((struct sockaddr_in6 *)sa)->sin6_addr, 0, 16);
     }
+}
+
+/* The budget */
+
+int
+PySandboxPolicy_SetNetBudget(PySandboxPolicy *policy, Py_ssize_t bytes,
+                             Py_ssize_t connections)
+{
+    if (policy == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PySandboxPolicy_SetNetBudget: policy is NULL");
+        return -1;
+    }
+    if (bytes < -1 || bytes == 0) {
+        return _PySandboxPolicy_ErrorInt("net_bytes", bytes, "out of range "
+                                         "(at least 1, or none)");
+    }
+    if (connections < -1 || connections == 0) {
+        return _PySandboxPolicy_ErrorInt("net_connections", connections,
+                                         "out of range (at least 1, or "
+                                         "none)");
+    }
+    policy->net_bytes_cap = bytes < 0 ? 0 : bytes;
+    policy->net_connections_cap = connections < 0 ? 0 : connections;
+    return 0;
+}
+
+/* A nested policy's budget: within what its creator has left, which is
+ * charged for it when the interpreter is created (never given back). */
+int
+_PySandboxPolicy_NetBudgetWithin(const PySandboxPolicy *inner,
+                                 const struct _PySandboxState *outer)
+{
+    const PySandboxPolicy *policy = &outer->policy;
+    return ((policy->net_bytes_cap == 0
+             || (inner->net_bytes_cap != 0
+                 && inner->net_bytes_cap
+                    <= policy->net_bytes_cap
+                       - _Py_atomic_load_ssize(&outer->net_bytes_used)))
+            && (policy->net_connections_cap == 0
+                || (inner->net_connections_cap != 0
+                    && inner->net_connections_cap
+                       <= policy->net_connections_cap
+                          - _Py_atomic_load_ssize(
+                              &outer->net_connections_used))));
+}
+
+/* Take *n* of the budget *cap* whose use is *used*: all of them (*exact*),
+ * or as many as are left, at least 1.  Return what was taken, or 0 if
+ * none could be. */
+static Py_ssize_t
+take(Py_ssize_t *used, Py_ssize_t cap, Py_ssize_t n, int exact)
+{
+    Py_ssize_t old = _Py_atomic_load_ssize(used);
+    for (;;) {
+        Py_ssize_t left = cap - old;
+        Py_ssize_t got = n <= left ? n : exact ? 0 : left;
+        if (got <= 0) {
+            return 0;
+        }
+        if (_Py_atomic_compare_exchange_ssize(used, &old, old + got)) {
+            return got;
+        }
+    }
+}
+
+static int
+spent(const char *field, Py_ssize_t cap, const char *what)
+{
+    char detail[160];
+    PyOS_snprintf(detail, sizeof(detail), "%s: the budget of %zd %s is "
+                  "spent", field, cap, what);
+    _PySandbox_LogDenialRaw(_PyInterpreterState_GET()->sandbox, "network",
+                            detail);
+    PyErr_Format(PyExc_SandboxLimitExceeded, "the network budget is spent "
+                 "(%s: %zd %s)", field, cap, what);
+    return -1;
+}
+
+int
+_PySandbox_NetReserveSlow(Py_ssize_t *len, int exact)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    Py_ssize_t cap = state->policy.net_bytes_cap;
+    if (cap == 0 || *len <= 0) {
+        return 0;
+    }
+    Py_ssize_t got = take(&state->net_bytes_used, cap, *len, exact);
+    if (got == 0) {
+        return spent("net_bytes", cap, "bytes");
+    }
+    *len = got;
+    return 0;
+}
+
+void
+_PySandbox_NetReleaseSlow(Py_ssize_t reserved, Py_ssize_t used)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state->policy.net_bytes_cap == 0 || reserved <= 0) {
+        return;
+    }
+    if (used < 0) {
+        used = 0;
+    }
+    if (used < reserved) {
+        _Py_atomic_add_ssize(&state->net_bytes_used, used - reserved);
+    }
+}
+
+int
+_PySandbox_NetReserveIovSlow(void *iov_p, int *iovlen, Py_ssize_t *reserved)
+{
+    struct iovec *iov = iov_p;
+    Py_ssize_t total = 0;
+    for (int i = 0; i < *iovlen; i++) {
+        total += (Py_ssize_t)iov[i].iov_len;
+    }
+    Py_ssize_t room = total;
+    if (_PySandbox_NetReserveSlow(&room, 0) < 0) {
+        return -1;
+    }
+    /* Fewer bytes than asked for: the buffers cut to them. */
+    Py_ssize_t left = room;
+    for (int i = 0; i < *iovlen; i++) {
+        if ((Py_ssize_t)iov[i].iov_len >= left) {
+            iov[i].iov_len = (size_t)left;
+            *iovlen = i + 1;
+            break;
+        }
+        left -= (Py_ssize_t)iov[i].iov_len;
+    }
+    *reserved = room;
+    return 0;
+}
+
+/* A connection made or accepted: one of the budget, if it has one. */
+static int
+take_connection(struct _PySandboxState *state)
+{
+    Py_ssize_t cap = state->policy.net_connections_cap;
+    if (cap == 0 || take(&state->net_connections_used, cap, 1, 1) == 1) {
+        return 0;
+    }
+    return spent("net_connections", cap, "connections");
+}
+
+int
+_PySandbox_NetAcceptSlow(void)
+{
+    return take_connection(_PyInterpreterState_GET()->sandbox);
+}
+
+void
+_PySandbox_NetAcceptFailedSlow(void)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state->policy.net_connections_cap != 0) {
+        _Py_atomic_add_ssize(&state->net_connections_used, -1);
+    }
+}
+
+void
+_PySandbox_NetUsage(const struct _PySandboxState *state, Py_ssize_t *bytes,
+                    Py_ssize_t *connections)
+{
+    bytes[0] = _Py_atomic_load_ssize(&state->net_bytes_used);
+    bytes[1] = state->policy.net_bytes_cap;
+    connections[0] = _Py_atomic_load_ssize(&state->net_connections_used);
+    connections[1] = state->policy.net_connections_cap;
 }
 
 #endif  /* Py_UNTRUSTED */

@@ -368,6 +368,15 @@ unpack_start(const char *data, size_t len)
     get_strings(&u, &policy->blocked, &policy->n_blocked);
     get_strings(&u, &policy->packages, &policy->n_packages);
     policy->network_info = get_u32(&u) != 0;
+    for (int i = 0; i < 2; i++) {
+        uint64_t cap = (uint64_t)get_u32(&u) << 32;
+        cap |= get_u32(&u);
+        if (cap > (uint64_t)PY_SSIZE_T_MAX) {
+            u.bad = 1;
+        }
+        *(i ? &policy->net_connections_cap : &policy->net_bytes_cap) =
+            (Py_ssize_t)Py_MIN(cap, (uint64_t)PY_SSIZE_T_MAX);
+    }
     for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
         char **entries = NULL;
         Py_ssize_t n_entries = 0;
@@ -455,6 +464,10 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
     put_strings(&v, policy->blocked, policy->n_blocked);
     put_strings(&v, policy->packages, policy->n_packages);
     put_u32(&v, (uint32_t)policy->network_info);
+    put_u32(&v, (uint32_t)((uint64_t)policy->net_bytes_cap >> 32));
+    put_u32(&v, (uint32_t)policy->net_bytes_cap);
+    put_u32(&v, (uint32_t)((uint64_t)policy->net_connections_cap >> 32));
+    put_u32(&v, (uint32_t)policy->net_connections_cap);
     for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
         put_u32(&v, (uint32_t)policy->n_net[list]);
         for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {

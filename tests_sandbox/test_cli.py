@@ -46,7 +46,7 @@ def test_help_and_version():
     assert "what is below it (relative to the current directory) " \
            "--allow-write" in words
     assert "--threads N let it run N threads at once (default 0) " \
-           "--allow-network-info" in words
+           "--net-bytes SIZE" in words
     assert "--allow-env NAME copy the host's environment variable NAME " \
            "into its os.environ --memory" in words
     assert "exit status" in proc.stdout

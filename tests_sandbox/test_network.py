@@ -837,3 +837,129 @@ def test_a_host_name_that_is_not_utf8_leaves_the_log_readable(jail):
     assert details == ["resolving 'ev\\xff\\xfe\\x1b[31m': not a host name"], \
         details
     assert outcome(interp, "x = 1") == "ran"
+
+
+# --- The budget of bytes and connections ------------------------------------
+
+def test_the_byte_budget_is_exact_and_ends_with_a_limit(jail):
+    import _sandbox
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    port = server.getsockname()[1]
+    interp = jail(net=(f"127.0.0.1:{port}",), net_bytes=1000)
+    try:
+        _sandbox.exec(interp, f"""if 1:
+            import socket
+            s = socket.create_connection(('127.0.0.1', {port}), timeout=10)
+            s.sendall(b'a' * 600)
+        """)
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        got = b""
+        while len(got) < 600:
+            got += conn.recv(4096)
+        # A send past the budget sends nothing.
+        assert outcome(interp, "s.sendall(b'b' * 600)") == \
+            "SandboxLimitExceeded"
+        # A receive gets what is left, then the limit.
+        conn.sendall(b"c" * 2000)
+        assert _sandbox.eval(interp, "len(s.recv(4096))") == 400
+        assert outcome(interp, "s.recv(4096)") == "SandboxLimitExceeded"
+        assert _sandbox.eval(interp, "__import__('sandbox').allowed()"
+                                     "[('Python', 'net_bytes')]") == \
+            (1000, 1000)
+        conn.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            conn.recv(10)           # the 600 b's never came
+        assert got == b"a" * 600
+        conn.close()
+        details = [d[2] for d in _sandbox.denials(interp)]
+        assert "net_bytes: the budget of 1000 bytes is spent" in details
+    finally:
+        server.close()
+
+
+def test_with_a_byte_budget_sockets_move_bytes_by_their_methods_only(jail):
+    interp = jail(net=("localhost",), listen=("0",), net_bytes=10**6)
+    assert outcome(interp, """
+        import os, socket
+        srv = socket.create_server(('127.0.0.1', 0))
+        c = socket.create_connection(srv.getsockname())
+        a, _ = srv.accept()
+        denied = []
+        for call in (lambda: os.write(c.fileno(), b'x'),
+                     lambda: os.read(a.fileno(), 1),
+                     lambda: os.writev(c.fileno(), [b'x']),
+                     lambda: os.sendfile(c.fileno(), a.fileno(), 0, 1)):
+            try:
+                call()
+            except PermissionError:
+                denied.append(1)
+        assert len(denied) == 4, denied
+        c.sendall(b'hi'); assert a.recv(2) == b'hi'
+    """, message=True) == "ran"
+
+
+def test_the_connection_budget_counts_connects_and_accepts(jail, listeners):
+    import _sandbox
+    interp = jail(net=("localhost",), net_connections=2)
+    results = [outcome(interp, f"""
+        import socket
+        socket.create_connection(('127.0.0.1', {listeners.tcp4}),
+                                 timeout=5).close()
+    """) for _ in range(3)]
+    assert results == ["ran", "ran", "SandboxLimitExceeded"], results
+    assert listeners.settle() == 2
+    # Accepting is a connection too: the third is left waiting.
+    interp = jail(net=("localhost",), listen=("0",), net_connections=2)
+    _sandbox.exec(interp, """if 1:
+        import socket
+        srv = socket.create_server(('127.0.0.1', 0))
+        srv.settimeout(5)
+    """)
+    port = _sandbox.eval(interp, "srv.getsockname()[1]")
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5)
+               for _ in range(3)]
+    assert outcome(interp, "srv.accept()") == "ran"
+    assert outcome(interp, "srv.accept()") == "ran"
+    assert outcome(interp, "srv.accept()") == "SandboxLimitExceeded"
+    for c in clients:
+        c.close()
+
+
+def test_a_nested_budget_comes_out_of_its_creators(jail, listeners):
+    interp = jail(net=("localhost",), net_bytes=10000, net_connections=4)
+    assert outcome(interp, f"""
+        import _sandbox, sandbox
+        inner = _sandbox.new_interpreter(net=('localhost',))
+        got = _sandbox.eval(inner, "__import__('sandbox').allowed()"
+                                   "[('Python', 'net_bytes')]")
+        assert got == (0, 5000), got
+        mine = sandbox.allowed()[('Python', 'net_bytes')]
+        assert mine == (5000, 10000), mine
+        try:
+            _sandbox.new_interpreter(net=('localhost',), net_bytes=6000)
+        except PermissionError:
+            pass
+        else:
+            raise AssertionError('beyond what is left')
+        _sandbox.end_interpreter(inner)
+    """, message=True) == "ran"
+
+
+@pytest.mark.parametrize("fields, field, value, reason", [
+    ({"net_bytes": 0}, "net_bytes", 0, "out of range"),
+    ({"net_bytes": "12x"}, "net_bytes", "12x", "expected a size"),
+    ({"net_connections": -1}, "net_connections", -1, "out of range"),
+    ({"net_connections": 1.5}, "net_connections", 1.5, "expected a count"),
+])
+def test_bad_budgets_name_the_field(fields, field, value, reason):
+    import sandbox
+    with pytest.raises(sandbox.PolicyError) as info:
+        sandbox.Policy(**fields)
+    assert (info.value.field, info.value.value) == (field, value)
+    assert reason in str(info.value)
+    p = sandbox.Policy(net_bytes="10M", net_connections=5)
+    assert (p.net_bytes, p.net_connections) == (10 * 2**20, 5)
+    assert sandbox.Policy.from_toml(p.to_toml()) == p
+    assert p <= sandbox.Policy() and not sandbox.Policy() <= p

@@ -131,6 +131,17 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowListen(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_DenyNet(PySandboxPolicy *policy,
                                         const char *entry);
 
+/* Give the interpreter a budget for its whole life: at most *bytes* sent
+ * and received through its sockets, and *connections* made (connect(),
+ * TCP or UDP) and accepted; -1 for no budget (the default), else at least
+ * 1.  A call that would go beyond raises SandboxLimitExceeded (a receive
+ * gets as many bytes as are left first).  A nested interpreter's budget
+ * must be within what its creator has left, which is charged for it.
+ * Return 0, or -1 with ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_SetNetBudget(PySandboxPolicy *policy,
+                                             Py_ssize_t bytes,
+                                             Py_ssize_t connections);
+
 /* Let the interpreter (*allow* nonzero) learn the host's network
  * information: its name (socket.gethostname(), os.uname().nodename, which
  * say "localhost" without it), its interfaces (socket.if_nameindex() and

@@ -1070,9 +1070,16 @@ _PySandbox_HOOK(int, _PySandbox_IsWorker, (void), 0)
  * test of the interpreter's mark. */
 #ifdef Py_UNTRUSTED
 PyAPI_FUNC(int) _PySandbox_CheckSocketSlow(int family, int type, int proto);
-PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller,
+PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller, int type,
                                              PyObject *spelled,
                                              const void *addr, int len);
+PyAPI_FUNC(int) _PySandbox_NetReserveSlow(Py_ssize_t *len, int exact);
+PyAPI_FUNC(void) _PySandbox_NetReleaseSlow(Py_ssize_t reserved,
+                                           Py_ssize_t used);
+PyAPI_FUNC(int) _PySandbox_NetReserveIovSlow(void *iov, int *iovlen,
+                                             Py_ssize_t *reserved);
+PyAPI_FUNC(int) _PySandbox_NetAcceptSlow(void);
+PyAPI_FUNC(void) _PySandbox_NetAcceptFailedSlow(void);
 PyAPI_FUNC(int) _PySandbox_ResolveNameSlow(const char *name, int family,
                                            void *addr, size_t size);
 PyAPI_FUNC(int) _PySandbox_GetAddrInfoSlow(const char *name,
@@ -1105,14 +1112,67 @@ _PySandbox_CheckSocket(int family, int type, int proto)
 
 /* The address *addr* (*len* bytes), which getsockaddrarg() made from
  * *spelled* for *caller* ("bind", "connect", "connect_ex", "sendto",
- * "sendmsg"): granted by the policy's listen entries for "bind", by its
- * net entries for the others, and by no deny_net entry. */
+ * "sendmsg") on a socket of *type*: granted by the policy's listen
+ * entries for "bind", by its net entries for the others, and by no
+ * deny_net entry.  A connection (connect(), TCP Fast Open) takes one of
+ * the connection budget, or raises SandboxLimitExceeded. */
 static inline int
-_PySandbox_CheckSockAddr(const char *caller, PyObject *spelled,
+_PySandbox_CheckSockAddr(const char *caller, int type, PyObject *spelled,
                          const void *addr, int len)
 {
     return _PySandbox_NET_HOOK(
-        _PySandbox_CheckSockAddrSlow(caller, spelled, addr, len), 0);
+        _PySandbox_CheckSockAddrSlow(caller, type, spelled, addr, len), 0);
+}
+
+/* The byte budget, around a call that sends or receives: reserve *len*
+ * bytes before it (a send: all of them, *exact*; a receive: as many as
+ * are left, *len* lowered to them), or raise SandboxLimitExceeded when
+ * the budget is spent; after it, give back what it did not use of the
+ * *reserved* bytes (*used* of them; negative: none).  Without a budget,
+ * nothing happens. */
+static inline int
+_PySandbox_NetReserve(Py_ssize_t *len, int exact)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_NetReserveSlow(len, exact), 0);
+}
+static inline void
+_PySandbox_NetRelease(Py_ssize_t reserved, Py_ssize_t used)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_NetReleaseSlow(reserved, used);
+    }
+#else
+    (void)reserved;
+    (void)used;
+#endif
+}
+/* The same for a receive into the *iovlen* buffers *iov* (a struct
+ * iovec array), cut to the bytes reserved (*reserved*). */
+static inline int
+_PySandbox_NetReserveIov(void *iov, int *iovlen, Py_ssize_t *reserved)
+{
+    *reserved = 0;
+    return _PySandbox_NET_HOOK(
+        _PySandbox_NetReserveIovSlow(iov, iovlen, reserved), 0);
+}
+
+/* accept(): one of the connection budget, taken before (or
+ * SandboxLimitExceeded, the connection left waiting), and given back if
+ * the accept fails. */
+static inline int
+_PySandbox_NetAccept(void)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_NetAcceptSlow(), 0);
+}
+static inline void
+_PySandbox_NetAcceptFailed(void)
+{
+#ifdef Py_UNTRUSTED
+    if (_PyInterpreterState_GET()->sandbox != NULL) {
+        _PySandbox_NetAcceptFailedSlow();
+    }
+#endif
 }
 
 /* setipaddr(): the address of the host name *name* for *family*.  Return

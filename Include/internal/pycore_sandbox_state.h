@@ -107,6 +107,11 @@ struct _PySandboxPolicy {
     sandbox_net_rule *net[SANDBOX_NET_LISTS];   /* Python/sandbox_net.c */
     Py_ssize_t n_net[SANDBOX_NET_LISTS];
     int network_info;           /* it may see the host's name, interfaces */
+    /* Its budget over its life (PySandboxPolicy_SetNetBudget()): the
+       bytes it may send and receive, the connections it may make and
+       accept; each at least 1, or 0: no budget. */
+    Py_ssize_t net_bytes_cap;
+    Py_ssize_t net_connections_cap;
     /* Filled by PySandbox_NewInterpreter() for an untrusted creator: its
        denials, which the new interpreter's own copy adds to its own. */
     const sandbox_net_rule *creator_denied;
@@ -362,6 +367,10 @@ struct _PySandboxState {
        each name once (Python/sandbox_net.c), under net_mutex. */
     PyMutex net_mutex;
     struct sandbox_pin *pins;
+    /* What its network budget has used, and reserved for calls that run
+       (atomic). */
+    Py_ssize_t net_bytes_used;
+    Py_ssize_t net_connections_used;
 };
 
 #define SANDBOX_LOST_RUNNING 1
@@ -882,6 +891,13 @@ extern int _PySandboxPolicy_CopyNet(PySandboxPolicy *dest,
 extern void _PySandboxPolicy_ClearNet(PySandboxPolicy *policy);
 extern int _PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
                                       const PySandboxPolicy *outer);
+/* Is the network budget of *inner* within what *outer* (an untrusted
+ * creator) has left?  And what a budget has used, with its cap (0:
+ * none): [used, cap] each. */
+extern int _PySandboxPolicy_NetBudgetWithin(
+    const PySandboxPolicy *inner, const struct _PySandboxState *outer);
+extern void _PySandbox_NetUsage(const struct _PySandboxState *state,
+                                Py_ssize_t *bytes, Py_ssize_t *connections);
 /* Resolve every name the policy of *state* grants, now: a worker does it
  * before its fence, which leaves it no resolver. */
 extern void _PySandbox_PinNames(struct _PySandboxState *state);

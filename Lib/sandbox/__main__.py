@@ -124,6 +124,13 @@ def build_parser():
     grants.add_argument("--threads", metavar="N", type=_count,
                         help="let it run N threads at once (default 0)"
                              + _not_yet("threads"))
+    grants.add_argument("--net-bytes", metavar="SIZE",
+                        help="the bytes it may send and receive over the "
+                             "network in all: bytes, or 64K, 10M; beyond, "
+                             "SandboxLimitExceeded (default: no budget)")
+    grants.add_argument("--net-connections", metavar="N", type=_count,
+                        help="the connections it may make and accept in all "
+                             "(default: no budget)")
     grants.add_argument("--allow-network-info", action="store_true",
                         default=None, dest="network_info",
                         help="let it learn this host's name, interfaces "
@@ -200,8 +207,9 @@ def policy_from(args):
     if args.require_layers:
         fields["require_layers"] = (list(fields["require_layers"])
                                     + args.require_layers)
-    for field in ("memory", "time", "cpu", "threads", "network_info",
-                  "inherit_stdio", "isolation"):
+    for field in ("memory", "time", "cpu", "threads", "net_bytes",
+                  "net_connections", "network_info", "inherit_stdio",
+                  "isolation"):
         value = getattr(args, field)
         if value is not None:
             fields[field] = value

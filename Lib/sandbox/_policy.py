@@ -78,6 +78,8 @@ _DEFAULTS = {
     "cpu": None,
     "threads": 0,
     "network_info": False,
+    "net_bytes": None,
+    "net_connections": None,
     "filesystem_info": False,
     "inherit_stdio": False,
     "isolation": "interpreter",
@@ -89,7 +91,7 @@ _DEFAULTS = {
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers", "memory",
                        "time", "cpu", "net", "listen", "deny_net",
-                       "network_info"})
+                       "network_info", "net_bytes", "net_connections"})
 
 # The extension modules that only a worker's main interpreter may load,
 # and why (Python/sandbox_import.c, main_only_modules).
@@ -295,6 +297,20 @@ def _cpu(field, value):
     return None if value is None else _time(field, value)
 
 
+def _budget(field, value):
+    """net_bytes (a size: 1048576, "10M") or net_connections (a count):
+    at least 1, or None for no budget."""
+    if value is None:
+        return None
+    if field == "net_bytes":
+        value = parse_size(value, field)
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise _error(field, value, "expected a count")
+    if value < 1:
+        raise _error(field, value, "out of range (at least 1, or none)")
+    return value
+
+
 def _flag(field, value):
     if not isinstance(value, bool):
         raise _error(field, value, "expected true or false")
@@ -317,6 +333,7 @@ def _layers(field, value):
 
 _CHECKS = {
     "memory": _memory, "time": _time, "cpu": _cpu,
+    "net_bytes": _budget, "net_connections": _budget,
     "filesystem_info": _flag, "inherit_stdio": _flag,
     "isolation": _isolation, "require_layers": _layers,
 }
@@ -385,6 +402,10 @@ class Policy:
       threads          threads at once besides the job's (0)
       network_info     whether it may see the host's name, interfaces
                        and addresses (False)
+      net_bytes        the bytes it may send and receive over its life:
+                       a size ("10M"), or None for no budget (None)
+      net_connections  the connections it may make and accept over its
+                       life, or None (None)
       filesystem_info  whether it may see real paths (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
       isolation        "interpreter" (in the host's process, the default)
@@ -514,7 +535,7 @@ class Policy:
                 text = "[" + ", ".join(string(v) for v in value) + "]"
             elif isinstance(value, bool):
                 text = "true" if value else "false"
-            elif name == "memory":
+            elif name in ("memory", "net_bytes"):
                 text = string(format_size(value))
             else:
                 text = repr(value)
@@ -533,6 +554,11 @@ class Policy:
                                        _resolved(other._engine()))
                 # What the other denies, this one denies too.
                 and set(other.deny_net) <= set(self.deny_net)
+                and all(theirs is None or (mine is not None
+                                           and mine <= theirs)
+                        for mine, theirs in (
+                            (self.net_bytes, other.net_bytes),
+                            (self.net_connections, other.net_connections)))
                 and self.memory <= other.memory
                 and self.time <= other.time
                 and self._cpu_limit() <= other._cpu_limit()
@@ -562,6 +588,9 @@ class Policy:
             fields["time"] = self.time
         if self.cpu is not None:
             fields["cpu"] = self.cpu
+        for name in ("net_bytes", "net_connections"):
+            if getattr(self, name) is not None:
+                fields[name] = getattr(self, name)
         return fields
 
     def _cpu_limit(self):
