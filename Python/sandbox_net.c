@@ -1225,16 +1225,12 @@ static const sock_option allowed_options[] = {
 #ifdef TCP_DEFER_ACCEPT
     {IPPROTO_TCP, TCP_DEFER_ACCEPT},
 #endif
+    /* Not IP_RECVERR: its error queue names the routers that report an
+       error (network information). */
     {IPPROTO_IP, IP_TOS}, {IPPROTO_IP, IP_TTL},
-#ifdef IP_RECVERR
-    {IPPROTO_IP, IP_RECVERR},
-#endif
     {IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_IPV6, IPV6_UNICAST_HOPS},
 #ifdef IPV6_TCLASS
     {IPPROTO_IPV6, IPV6_TCLASS},
-#endif
-#ifdef IPV6_RECVERR
-    {IPPROTO_IPV6, IPV6_RECVERR},
 #endif
 };
 

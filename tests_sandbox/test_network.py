@@ -276,6 +276,8 @@ def test_setsockopt_takes_only_what_clients_and_servers_need(jail):
         "IP_PKTINFO": "socket.IPPROTO_IP, socket.IP_PKTINFO, 1",
         "SO_ATTACH_FILTER": "socket.SOL_SOCKET, 26, bytes(16)",
         "TCP_CONGESTION": "socket.IPPROTO_TCP, socket.TCP_CONGESTION, b'bbr'",
+        "IP_RECVERR": "socket.IPPROTO_IP, socket.IP_RECVERR, 1",
+        "IPV6_RECVERR": "socket.IPPROTO_IPV6, socket.IPV6_RECVERR, 1",
         "None form": "socket.SOL_SOCKET, socket.SO_BINDTODEVICE, None, 0",
     }
     results = {name: outcome(interp, f"import socket\n"

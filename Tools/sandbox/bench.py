@@ -42,7 +42,7 @@ with a candidate B and prints the ratio B/A:
   callgrind      instructions executed (callgrind's Ir total) by a fixed,
                  deterministic pure-Python workload run by the trusted main
                  interpreter, by 100,000 calls that take a descriptor, by
-                 80,000 that take a path and by 100,000 socket calls: A =
+                 80,000 that take a path and by 120,000 socket calls: A =
                  build/trusted (flag off), B = build/untrusted (flag on).
                  Needs valgrind.
   pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
@@ -530,7 +530,7 @@ def bench_callgrind(args, builds, workdir):
                                       "descriptor calls (incl. startup)"),
                       ("paths", f"{CALLGRIND_PATH_CALLS:,} x 4 path calls "
                                 "(incl. startup)"),
-                      ("sockets", f"{CALLGRIND_SOCKET_CALLS:,} x 5 socket "
+                      ("sockets", f"{CALLGRIND_SOCKET_CALLS:,} x 6 socket "
                                   "calls (incl. startup)")):
         a = counts[job, "trusted"]
         b = counts[job, "untrusted"]
