@@ -1618,6 +1618,10 @@ create_interpreter(const PySandboxPolicy *policy,
     /* Its creator's end scans for children under the same lock: it either
        finds this one, or this one finds that it began.  And from now on
        jobs and ends may take it. */
+    if (creator_state != NULL && !too_big) {
+        /* Its names: its creator's addresses for them. */
+        _PySandbox_InheritPins(interp->sandbox, creator_state);
+    }
     _PyRuntimeState *runtime = &_PyRuntime;
     HEAD_LOCK(runtime);
     if (creator_state != NULL) {

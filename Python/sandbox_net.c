@@ -592,14 +592,90 @@ find_pin(struct _PySandboxState *state, const char *name)
     return NULL;
 }
 
-/* Resolve *name* (lower case, no final dot) into *pin*: as an absolute
- * name (the resolver's search domains would turn a name into another,
- * which the policy may deny), at most SANDBOX_PIN_MAX addresses, each
- * once.  Without the GIL while the resolver runs.  0, or -1 if it does
- * not resolve (*pin* then has none). */
+/* Add the address *addr* of *family* to *pin*, unless it is there or
+ * full. */
+static void
+pin_add(sandbox_pin *pin, int family, const unsigned char *addr)
+{
+    for (int i = 0; i < pin->n; i++) {
+        if (pin->family[i] == family
+            && memcmp(pin->addr[i], addr, family == AF_INET ? 4 : 16) == 0)
+        {
+            return;
+        }
+    }
+    if (pin->n < SANDBOX_PIN_MAX) {
+        pin->family[pin->n] = family;
+        memset(pin->addr[pin->n], 0, 16);
+        memcpy(pin->addr[pin->n], addr, family == AF_INET ? 4 : 16);
+        pin->n++;
+    }
+}
+
+/* The addresses of *name* in the host's /etc/hosts, into *pin*: the C
+ * library does not look there for an absolute name ("name."), which the
+ * engine asks DNS for.  The C library reads the file, not Python: the
+ * tenant's files protection is not involved. */
+static void
+hosts_file_lookup(const char *name, sandbox_pin *pin)
+{
+    FILE *f = fopen("/etc/hosts", "re");
+    if (f == NULL) {
+        return;
+    }
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *hash = strchr(line, '#');
+        if (hash != NULL) {
+            *hash = '\0';
+        }
+        char *save = NULL;
+        char *addr = strtok_r(line, " \t\r\n", &save);
+        if (addr == NULL) {
+            continue;
+        }
+        int match = 0;
+        for (char *entry = strtok_r(NULL, " \t\r\n", &save);
+             entry != NULL && !match;
+             entry = strtok_r(NULL, " \t\r\n", &save))
+        {
+            char norm[256];
+            match = (normalize_name(entry, norm, sizeof(norm))
+                     && strcmp(norm, name) == 0);
+        }
+        unsigned char bytes[16];
+        if (!match) {
+            continue;
+        }
+        if (inet_pton(AF_INET, addr, bytes) == 1) {
+            pin_add(pin, AF_INET, bytes);
+        }
+        else if (inet_pton(AF_INET6, addr, bytes) == 1) {
+            if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)bytes)) {
+                pin_add(pin, AF_INET, bytes + 12);
+            }
+            else {
+                pin_add(pin, AF_INET6, bytes);
+            }
+        }
+    }
+    fclose(f);
+}
+
+/* Resolve *name* (lower case, no final dot) into *pin*: from the host's
+ * /etc/hosts if it is there, else from DNS as an absolute name (the
+ * resolver's search domains would turn a name into another, which the
+ * policy may deny); at most SANDBOX_PIN_MAX addresses, each once.
+ * Without the GIL while the resolver runs.  0, or -1 if it does not
+ * resolve (*pin* then has none). */
 static int
 resolve_into(const char *name, sandbox_pin *pin)
 {
+    pin->n = 0;
+    hosts_file_lookup(name, pin);
+    if (pin->n > 0) {
+        return 0;
+    }
     char absolute[260];
     PyOS_snprintf(absolute, sizeof(absolute), "%s.", name);
     struct addrinfo hints, *res = NULL;
@@ -610,38 +686,21 @@ resolve_into(const char *name, sandbox_pin *pin)
     Py_BEGIN_ALLOW_THREADS
     error = getaddrinfo(absolute, NULL, &hints, &res);
     Py_END_ALLOW_THREADS
-    pin->n = 0;
     if (error != 0) {
         return -1;
     }
-    for (struct addrinfo *ai = res; ai != NULL && pin->n < SANDBOX_PIN_MAX;
-         ai = ai->ai_next)
-    {
-        unsigned char addr[16] = {0};
-        int family = ai->ai_family;
-        if (family == AF_INET
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET
             && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in))
         {
-            memcpy(addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+            pin_add(pin, AF_INET, (const unsigned char *)
+                    &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
         }
-        else if (family == AF_INET6
+        else if (ai->ai_family == AF_INET6
                  && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
         {
-            memcpy(addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
-                   16);
-        }
-        else {
-            continue;
-        }
-        int seen = 0;
-        for (int i = 0; i < pin->n && !seen; i++) {
-            seen = (pin->family[i] == family
-                    && memcmp(pin->addr[i], addr, 16) == 0);
-        }
-        if (!seen) {
-            pin->family[pin->n] = family;
-            memcpy(pin->addr[pin->n], addr, 16);
-            pin->n++;
+            pin_add(pin, AF_INET6, (const unsigned char *)
+                    &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
         }
     }
     freeaddrinfo(res);
@@ -684,6 +743,37 @@ pin_of(struct _PySandboxState *state, const char *name)
         PyMem_RawFree(made);
     }
     return pin;
+}
+
+void
+_PySandbox_InheritPins(struct _PySandboxState *child,
+                       struct _PySandboxState *creator)
+{
+    const PySandboxPolicy *policy = &child->policy;
+    for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_CONNECT]; i++) {
+        const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_CONNECT][i];
+        if (rule->host != SANDBOX_NET_NAME
+            || find_pin(child, rule->name) != NULL)
+        {
+            continue;
+        }
+        const sandbox_pin *pin = pin_of(creator, rule->name);
+        if (pin->n == 0) {
+            continue;       /* it resolves nothing now: asked again later */
+        }
+        sandbox_pin *copy = PyMem_RawMalloc(sizeof(*copy));
+        if (copy == NULL || (copy->name = _PyMem_RawStrdup(rule->name))
+                            == NULL)
+        {
+            PyMem_RawFree(copy);
+            continue;
+        }
+        copy->n = pin->n;
+        memcpy(copy->family, pin->family, sizeof(copy->family));
+        memcpy(copy->addr, pin->addr, sizeof(copy->addr));
+        copy->next = child->pins;
+        child->pins = copy;
+    }
 }
 
 void
@@ -1269,6 +1359,17 @@ _PySandbox_CheckCmsgSlow(int level, int type)
     PyOS_snprintf(detail, sizeof(detail), "sendmsg() ancillary data (%d, "
                   "%d)", level, type);
     return _PySandbox_Deny("network", detail);
+}
+
+int
+_PySandbox_CheckRecvFlagsSlow(int flags)
+{
+    if (!(flags & MSG_TRUNC)) {
+        return 0;
+    }
+    /* The socket module would return its buffer unwritten, or grown past
+       what the kernel wrote: the host's memory. */
+    return _PySandbox_Deny("network", "a receive with MSG_TRUNC");
 }
 
 int

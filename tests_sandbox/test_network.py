@@ -276,8 +276,8 @@ def test_setsockopt_takes_only_what_clients_and_servers_need(jail):
         "IP_PKTINFO": "socket.IPPROTO_IP, socket.IP_PKTINFO, 1",
         "SO_ATTACH_FILTER": "socket.SOL_SOCKET, 26, bytes(16)",
         "TCP_CONGESTION": "socket.IPPROTO_TCP, socket.TCP_CONGESTION, b'bbr'",
-        "IP_RECVERR": "socket.IPPROTO_IP, socket.IP_RECVERR, 1",
-        "IPV6_RECVERR": "socket.IPPROTO_IPV6, socket.IPV6_RECVERR, 1",
+        "IP_RECVERR": "socket.IPPROTO_IP, 11, 1",
+        "IPV6_RECVERR": "socket.IPPROTO_IPV6, 25, 1",
         "None form": "socket.SOL_SOCKET, socket.SO_BINDTODEVICE, None, 0",
     }
     results = {name: outcome(interp, f"import socket\n"
@@ -546,6 +546,12 @@ open(RESOLV, "w").write("nameserver 127.0.0.1\nsearch corp.test\n"
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.mount(RESOLV.encode(), b"/etc/resolv.conf", None, 4096, None) != 0:
     print("no bind mount", ctypes.get_errno()); sys.exit(0)
+# And a hosts file with a name of its own.
+HOSTS = RESOLV + ".hosts"
+open(HOSTS, "w").write("127.0.0.1 localhost\n::1 localhost\n"
+                       "127.0.0.9 hosts.test  # from the file\n")
+if libc.mount(HOSTS.encode(), b"/etc/hosts", None, 4096, None) != 0:
+    print("no bind mount", ctypes.get_errno()); sys.exit(0)
 
 queries = []
 answers = {"granted.test": ["127.0.0.1", "127.0.0.3"],
@@ -590,7 +596,7 @@ port = lst["127.0.0.1"].getsockname()[1]
 
 import _sandbox
 jail = _sandbox.new_interpreter(net=(f"granted.test:{port}",
-                                     f"127.0.0.2:{port + 1}"))
+                                     f"127.0.0.2:{port + 1}", "hosts.test"))
 code = f"""
 import socket
 out = {{}}
@@ -616,6 +622,16 @@ attempt('granted again', lambda: sorted({{a[4][0] for a in
                                    socket.getaddrinfo('granted.test', {port})}}))
 attempt('byname', lambda: socket.gethostbyname('Granted.Test.'))
 attempt('byname_ex', lambda: list(socket.gethostbyname_ex('granted.test')))
+attempt('hosts file', lambda: socket.gethostbyname('hosts.test'))
+# A nested interpreter gets its creator's addresses: it cannot resolve the
+# name again to move it.
+import _sandbox
+inner = _sandbox.new_interpreter(net=('granted.test:{port}',))
+_sandbox.exec(inner, "import socket\\n"
+                     "got = sorted({{a[4][0] for a in socket.getaddrinfo("
+                     "'granted.test', {port})}})")
+attempt('nested', lambda: _sandbox.eval(inner, 'got'))
+_sandbox.end_interpreter(inner)
 def conn(addr):
     socket.create_connection((addr, {port}), timeout=2).close()
     return 'connected'
@@ -675,6 +691,7 @@ with sandbox.Interpreter(sandbox.Policy(net=[f"worker.test:{port}"],
 print("WORKER ok")
 print("OUT", out)
 print("QUERIES", sorted(set(queries)))
+print("GRANTED_QUERIES", queries.count("granted.test"))
 print("ACCEPTED", accepted)
 print("host alive")
 '''
@@ -695,7 +712,8 @@ def test_names_are_resolved_by_the_engine_and_only_if_granted(tmp_path):
         pytest.skip(f"no namespace here: {proc.stdout}{proc.stderr}")
     assert "host alive" in proc.stdout, proc.stdout + proc.stderr
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines()
-                 if line.startswith(("OUT", "QUERIES", "ACCEPTED")))
+                 if line.startswith(("OUT", "QUERIES", "ACCEPTED",
+                                     "GRANTED_QUERIES")))
     out, out2, queries, accepted = (eval(lines[k]) for k in
                                     ("OUT", "OUT2", "QUERIES", "ACCEPTED"))
     # No query ever left for a name not granted, however it was spelled,
@@ -714,6 +732,11 @@ def test_names_are_resolved_by_the_engine_and_only_if_granted(tmp_path):
     assert out["'byname'"] == "127.0.0.1", out
     assert out["'byname_ex'"] == ["granted.test", [],
                                   ["127.0.0.1", "127.0.0.3"]], out
+    # /etc/hosts first, as the host's resolver: no query for it.
+    assert out["'hosts file'"] == "127.0.0.9", out
+    assert out["'nested'"] == ["127.0.0.1", "127.0.0.3"], out
+    # One resolution of the granted name (an A and an AAAA query).
+    assert int(lines["GRANTED_QUERIES"]) <= 2, lines
     assert out["'connect granted'"] in ("connected", "ConnectionRefusedError")
     assert out["'connect rebound'"] == "denied", out
     # 127.0.0.3 is the name's too (its port there is not listening).
@@ -827,6 +850,26 @@ def test_a_host_name_that_changes_under_the_call_is_a_copy():
     """)
     assert proc.returncode == 0, proc.stderr
     assert "host alive" in proc.stdout
+
+
+def test_a_receive_returns_no_memory_the_kernel_did_not_write(jail):
+    # MSG_TRUNC: the socket module returned its buffer unwritten (TCP), or
+    # grown to the datagram's length (UDP): the host's heap.
+    interp = jail(net=("localhost",), listen=("0",))
+    for source in ("s.recv(4096, socket.MSG_TRUNC)",
+                   "u.recvfrom(8, socket.MSG_TRUNC)",
+                   "u.recv_into(bytearray(8), 8, socket.MSG_TRUNC)",
+                   "u.recvmsg(8, 0, socket.MSG_TRUNC)"):
+        assert outcome(interp, """
+            import socket
+            srv = socket.create_server(('127.0.0.1', 0))
+            s = socket.create_connection(srv.getsockname())
+            a, _ = srv.accept(); a.sendall(b'x' * 100)
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind(('127.0.0.1', 0))
+            u.sendto(b'y' * 1000, u.getsockname())
+        """ + "\n" + textwrap.indent(source, "            ")) == \
+            "SandboxError", source
 
 
 def test_a_host_name_that_is_not_utf8_leaves_the_log_readable(jail):

@@ -1089,6 +1089,7 @@ PyAPI_FUNC(int) _PySandbox_GetAddrInfoSlow(const char *name,
 PyAPI_FUNC(PyObject *) _PySandbox_HostByNameExSlow(const char *name);
 PyAPI_FUNC(int) _PySandbox_CheckSockOptSlow(int level, int option);
 PyAPI_FUNC(int) _PySandbox_CheckCmsgSlow(int level, int type);
+PyAPI_FUNC(int) _PySandbox_CheckRecvFlagsSlow(int flags);
 PyAPI_FUNC(int) _PySandbox_CheckListenSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_CheckNetworkInfoSlow(const char *what);
 PyAPI_FUNC(int) _PySandbox_NameInfoFlagsSlow(const char *host, int *flags,
@@ -1229,6 +1230,14 @@ static inline int
 _PySandbox_CheckCmsg(int level, int type)
 {
     return _PySandbox_NET_HOOK(_PySandbox_CheckCmsgSlow(level, type), 0);
+}
+
+/* A receive's *flags*: not MSG_TRUNC, with which the socket module
+ * returns memory the kernel did not write. */
+static inline int
+_PySandbox_CheckRecvFlags(int flags)
+{
+    return _PySandbox_NET_HOOK(_PySandbox_CheckRecvFlagsSlow(flags), 0);
 }
 
 /* listen() on *fd*: only once bound (to an address bind() checked). */

@@ -898,6 +898,12 @@ extern int _PySandboxPolicy_NetBudgetWithin(
     const PySandboxPolicy *inner, const struct _PySandboxState *outer);
 extern void _PySandbox_NetUsage(const struct _PySandboxState *state,
                                 Py_ssize_t *bytes, Py_ssize_t *connections);
+/* Give a new nested interpreter *child* its untrusted creator's
+ * addresses for the names it grants (resolved for the creator now if they
+ * were not): a nested interpreter cannot resolve a name again to move
+ * it.  Before anything runs in *child*. */
+extern void _PySandbox_InheritPins(struct _PySandboxState *child,
+                                   struct _PySandboxState *creator);
 /* Resolve every name the policy of *state* grants, now: a worker does it
  * before its fence, which leaves it no resolver. */
 extern void _PySandbox_PinNames(struct _PySandboxState *state);
