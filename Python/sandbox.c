@@ -1506,34 +1506,10 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
         sized.cpu_limit = own < cpu ? own : cpu;
         policy = &sized;
     }
-    if (creator_state != NULL) {
-        /* The network budget: without one of its own, half of what its
-           creator has left; within that, which is charged for it. */
-        Py_ssize_t bytes[2], connections[2];
-        _PySandbox_NetUsage(creator_state, bytes, connections);
-        if (bytes[1] != 0 && policy->net_bytes_cap == 0) {
-            sized.net_bytes_cap = Py_MAX((bytes[1] - bytes[0]) / 2, 1);
-            policy = &sized;
-        }
-        if (connections[1] != 0 && policy->net_connections_cap == 0) {
-            sized.net_connections_cap = Py_MAX(
-                (connections[1] - connections[0]) / 2, 1);
-            policy = &sized;
-        }
-        if (!_PySandboxPolicy_NetBudgetWithin(policy, creator_state)) {
-            (void)_PySandbox_Deny("interpreter", "a nested policy's network "
-                                  "budget beyond what its creator has "
-                                  "left (net_bytes, net_connections)");
-            return NULL;
-        }
-        if (bytes[1] != 0) {
-            _Py_atomic_add_ssize(&creator_state->net_bytes_used,
-                                 policy->net_bytes_cap);
-        }
-        if (connections[1] != 0) {
-            _Py_atomic_add_ssize(&creator_state->net_connections_used,
-                                 policy->net_connections_cap);
-        }
+    if (creator_state != NULL
+        && _PySandbox_NestedNetBudget(&sized, &policy, creator_state) < 0)
+    {
+        return NULL;
     }
     return create_interpreter(policy, creator_state);
 }

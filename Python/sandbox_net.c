@@ -6,8 +6,9 @@
  * where it may never go, and network_info whether it may learn the
  * host's name and interfaces.  The checks are on what the kernel gets
  * (the address getsockaddrarg() made, however the tenant spelled it);
- * names are resolved by the engine, each granted name once, and no query
- * for any other name leaves the process.  Doc/sandbox/network.rst.
+ * names are resolved by the engine (Python/sandbox_names.c), and the
+ * budget of bytes and connections is Python/sandbox_netbudget.c's.
+ * Doc/sandbox/network.rst.
  *
  * Part of the engine (Doc/sandbox/internals.rst); compiled only with
  * Py_UNTRUSTED (configure --with-untrusted).
@@ -22,27 +23,10 @@
 #ifdef Py_UNTRUSTED
 
 #include <arpa/inet.h>            // inet_aton(), inet_ntop(), inet_pton()
-#include <netdb.h>                // getaddrinfo()
+#include <netdb.h>                // NI_NUMERICHOST
 #include <netinet/in.h>           // IPPROTO_TCP
 #include <netinet/tcp.h>          // TCP_NODELAY
 #include <sys/socket.h>           // AF_INET
-#include <sys/uio.h>              // struct iovec
-
-/* The most addresses the engine keeps for one name. */
-#define SANDBOX_PIN_MAX 16
-
-/* The addresses the engine resolved for a granted name: the only ones a
- * connection through the name may reach, whatever later answers say (no
- * DNS rebinding into an address the policy does not grant). */
-typedef struct sandbox_pin {
-    struct sandbox_pin *next;
-    char *name;
-    int n;
-    int family[SANDBOX_PIN_MAX];
-    unsigned char addr[SANDBOX_PIN_MAX][16];
-} sandbox_pin;
-
-static int take_connection(struct _PySandboxState *state);
 
 static const char *const list_names[SANDBOX_NET_LISTS] = {
     "net", "listen", "deny_net",
@@ -121,8 +105,8 @@ is_host_name(const char *name)
 
 /* *name* in the form rules keep: lower case, without its final dot, in
  * *buf* (of *size* bytes).  1, or 0 if it is not a host name. */
-static int
-normalize_name(const char *name, char *buf, size_t size)
+int
+_PySandbox_NormalizeHostName(const char *name, char *buf, size_t size)
 {
     size_t len = strlen(name);
     if (len > 0 && name[len - 1] == '.') {
@@ -174,7 +158,7 @@ parse_host(const char *host, int bracketed, sandbox_net_rule *rule,
         return 0;
     }
     char name[256];
-    if (!normalize_name(host, name, sizeof(name))) {
+    if (!_PySandbox_NormalizeHostName(host, name, sizeof(name))) {
         *why = "invalid host (a name, an IPv4 address, an IPv6 address in "
                "brackets, or *)";
         return -1;
@@ -563,231 +547,6 @@ _PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
     return 1;
 }
 
-
-/* Names */
-
-static const sandbox_pin no_pin = {NULL, NULL, 0, {0}, {{0}}};
-
-void
-_PySandbox_ClearPins(struct _PySandboxState *state)
-{
-    sandbox_pin *pin = state->pins;
-    while (pin != NULL) {
-        sandbox_pin *next = pin->next;
-        PyMem_RawFree(pin->name);
-        PyMem_RawFree(pin);
-        pin = next;
-    }
-    state->pins = NULL;
-}
-
-static sandbox_pin *
-find_pin(struct _PySandboxState *state, const char *name)
-{
-    for (sandbox_pin *pin = state->pins; pin != NULL; pin = pin->next) {
-        if (strcmp(pin->name, name) == 0) {
-            return pin;
-        }
-    }
-    return NULL;
-}
-
-/* Add the address *addr* of *family* to *pin*, unless it is there or
- * full. */
-static void
-pin_add(sandbox_pin *pin, int family, const unsigned char *addr)
-{
-    for (int i = 0; i < pin->n; i++) {
-        if (pin->family[i] == family
-            && memcmp(pin->addr[i], addr, family == AF_INET ? 4 : 16) == 0)
-        {
-            return;
-        }
-    }
-    if (pin->n < SANDBOX_PIN_MAX) {
-        pin->family[pin->n] = family;
-        memset(pin->addr[pin->n], 0, 16);
-        memcpy(pin->addr[pin->n], addr, family == AF_INET ? 4 : 16);
-        pin->n++;
-    }
-}
-
-/* The addresses of *name* in the host's /etc/hosts, into *pin*: the C
- * library does not look there for an absolute name ("name."), which the
- * engine asks DNS for.  The C library reads the file, not Python: the
- * tenant's files protection is not involved. */
-static void
-hosts_file_lookup(const char *name, sandbox_pin *pin)
-{
-    FILE *f = fopen("/etc/hosts", "re");
-    if (f == NULL) {
-        return;
-    }
-    char line[1024];
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *hash = strchr(line, '#');
-        if (hash != NULL) {
-            *hash = '\0';
-        }
-        char *save = NULL;
-        char *addr = strtok_r(line, " \t\r\n", &save);
-        if (addr == NULL) {
-            continue;
-        }
-        int match = 0;
-        for (char *entry = strtok_r(NULL, " \t\r\n", &save);
-             entry != NULL && !match;
-             entry = strtok_r(NULL, " \t\r\n", &save))
-        {
-            char norm[256];
-            match = (normalize_name(entry, norm, sizeof(norm))
-                     && strcmp(norm, name) == 0);
-        }
-        unsigned char bytes[16];
-        if (!match) {
-            continue;
-        }
-        if (inet_pton(AF_INET, addr, bytes) == 1) {
-            pin_add(pin, AF_INET, bytes);
-        }
-        else if (inet_pton(AF_INET6, addr, bytes) == 1) {
-            if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)bytes)) {
-                pin_add(pin, AF_INET, bytes + 12);
-            }
-            else {
-                pin_add(pin, AF_INET6, bytes);
-            }
-        }
-    }
-    fclose(f);
-}
-
-/* Resolve *name* (lower case, no final dot) into *pin*: from the host's
- * /etc/hosts if it is there, else from DNS as an absolute name (the
- * resolver's search domains would turn a name into another, which the
- * policy may deny); at most SANDBOX_PIN_MAX addresses, each once.
- * Without the GIL while the resolver runs.  0, or -1 if it does not
- * resolve (*pin* then has none). */
-static int
-resolve_into(const char *name, sandbox_pin *pin)
-{
-    pin->n = 0;
-    hosts_file_lookup(name, pin);
-    if (pin->n > 0) {
-        return 0;
-    }
-    char absolute[260];
-    PyOS_snprintf(absolute, sizeof(absolute), "%s.", name);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int error;
-    Py_BEGIN_ALLOW_THREADS
-    error = getaddrinfo(absolute, NULL, &hints, &res);
-    Py_END_ALLOW_THREADS
-    if (error != 0) {
-        return -1;
-    }
-    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET
-            && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in))
-        {
-            pin_add(pin, AF_INET, (const unsigned char *)
-                    &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
-        }
-        else if (ai->ai_family == AF_INET6
-                 && ai->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
-        {
-            pin_add(pin, AF_INET6, (const unsigned char *)
-                    &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
-        }
-    }
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* The addresses of the granted *name*: resolved by the engine the first
- * time, the same ever after.  A name that does not resolve now is not
- * remembered (the next use asks again), and has no address. */
-static const sandbox_pin *
-pin_of(struct _PySandboxState *state, const char *name)
-{
-    _PySandbox_LOCK(&state->net_mutex);
-    sandbox_pin *pin = find_pin(state, name);
-    PyMutex_Unlock(&state->net_mutex);
-    if (pin != NULL) {
-        return pin;
-    }
-    sandbox_pin *made = PyMem_RawCalloc(1, sizeof(*made));
-    if (made == NULL || (made->name = _PyMem_RawStrdup(name)) == NULL) {
-        PyMem_RawFree(made);
-        return &no_pin;
-    }
-    if (resolve_into(name, made) < 0) {
-        PyMem_RawFree(made->name);
-        PyMem_RawFree(made);
-        return &no_pin;
-    }
-    _PySandbox_LOCK(&state->net_mutex);
-    pin = find_pin(state, name);
-    if (pin == NULL) {
-        made->next = state->pins;
-        state->pins = pin = made;
-        made = NULL;
-    }
-    PyMutex_Unlock(&state->net_mutex);
-    if (made != NULL) {
-        /* Another thread resolved it first: its answer stands. */
-        PyMem_RawFree(made->name);
-        PyMem_RawFree(made);
-    }
-    return pin;
-}
-
-void
-_PySandbox_InheritPins(struct _PySandboxState *child,
-                       struct _PySandboxState *creator)
-{
-    const PySandboxPolicy *policy = &child->policy;
-    for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_CONNECT]; i++) {
-        const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_CONNECT][i];
-        if (rule->host != SANDBOX_NET_NAME
-            || find_pin(child, rule->name) != NULL)
-        {
-            continue;
-        }
-        const sandbox_pin *pin = pin_of(creator, rule->name);
-        if (pin->n == 0) {
-            continue;       /* it resolves nothing now: asked again later */
-        }
-        sandbox_pin *copy = PyMem_RawMalloc(sizeof(*copy));
-        if (copy == NULL || (copy->name = _PyMem_RawStrdup(rule->name))
-                            == NULL)
-        {
-            PyMem_RawFree(copy);
-            continue;
-        }
-        copy->n = pin->n;
-        memcpy(copy->family, pin->family, sizeof(copy->family));
-        memcpy(copy->addr, pin->addr, sizeof(copy->addr));
-        copy->next = child->pins;
-        child->pins = copy;
-    }
-}
-
-void
-_PySandbox_PinNames(struct _PySandboxState *state)
-{
-    const PySandboxPolicy *policy = &state->policy;
-    for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_CONNECT]; i++) {
-        const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_CONNECT][i];
-        if (rule->host == SANDBOX_NET_NAME) {
-            (void)pin_of(state, rule->name);
-        }
-    }
-}
-
 /* An address: its family and its 16 bytes (IPv4 in the first 4; an IPv4
  * address mapped into IPv6 is IPv4), and its port. */
 typedef struct {
@@ -822,18 +581,9 @@ rule_covers(struct _PySandboxState *state, const sandbox_net_rule *rule,
         return a->family == AF_INET && memcmp(a->addr, rule->addr, 4) == 0;
     case SANDBOX_NET_V6:
         return a->family == AF_INET6 && memcmp(a->addr, rule->addr, 16) == 0;
-    default: {
-        const sandbox_pin *pin = pin_of(state, rule->name);
-        for (int i = 0; i < pin->n; i++) {
-            if (pin->family[i] == a->family
-                && memcmp(pin->addr[i], a->addr,
-                          a->family == AF_INET ? 4 : 16) == 0)
-            {
-                return 1;
-            }
-        }
-        return 0;
-    }
+    default:
+        return _PySandbox_NameHasAddress(state, rule->name, a->family,
+                                         a->addr);
     }
 }
 
@@ -996,7 +746,7 @@ _PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
         if (strncmp(caller, "connect", 7) == 0
             || (type == SOCK_STREAM && strncmp(caller, "send", 4) == 0))
         {
-            return take_connection(state);
+            return _PySandbox_TakeConnection(state);
         }
         return 0;
     }
@@ -1006,271 +756,6 @@ _PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
     PyOS_snprintf(detail, sizeof(detail), "%s(%s) = %s: %s", caller, told,
                   normal, why);
     return _PySandbox_Deny("network", detail);
-}
-
-/* Is *name* an address, however spelled (no query leaves the process for
- * it)?  Its scope, after '%', is an interface's name only with
- * network_info: else -1, denied (names the tenant could probe). */
-static int
-is_numeric(struct _PySandboxState *state, const char *name)
-{
-    const char *scope = strchr(name, '%');
-    if (scope != NULL && !state->policy.network_info
-        && (scope[1] == '\0' || strspn(scope + 1, "0123456789")
-                                != strlen(scope + 1)))
-    {
-        char detail[160];
-        PyOS_snprintf(detail, sizeof(detail), "the interface name of "
-                      "'%.100s' (network_info)", name);
-        return _PySandbox_Deny("network", detail);
-    }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_flags = AI_NUMERICHOST;
-    if (getaddrinfo(name, NULL, &hints, &res) != 0) {
-        return 0;
-    }
-    freeaddrinfo(res);
-    return 1;
-}
-
-/* How the policy grants the name *name* (normalized into *norm*):
- * SANDBOX_NET_ANY (any name: resolved as usual),
- * SANDBOX_NET_LOOPBACK (localhost: the loopback addresses, never
- * resolved), SANDBOX_NET_NAME (resolved by the engine, once); or -1
- * denied, with the denial logged. */
-static int
-name_grant(struct _PySandboxState *state, const char *name, char *norm,
-           size_t size)
-{
-    const PySandboxPolicy *policy = &state->policy;
-    const char *why = "not granted (net)";
-    int any_name = 0;
-    if (!normalize_name(name, norm, size)) {
-        why = "not a host name";
-    }
-    else {
-        for (Py_ssize_t i = 0; i < policy->n_net[SANDBOX_NET_DENY]; i++) {
-            const sandbox_net_rule *rule = &policy->net[SANDBOX_NET_DENY][i];
-            if ((rule->host == SANDBOX_NET_NAME
-                 && strcmp(rule->name, norm) == 0)
-                || (rule->host == SANDBOX_NET_LOOPBACK
-                    && strcmp(norm, "localhost") == 0))
-            {
-                why = "denied (deny_net)";
-                goto deny;
-            }
-        }
-        int local = strcmp(norm, "localhost") == 0;
-        for (int list = SANDBOX_NET_CONNECT; list <= SANDBOX_NET_LISTEN;
-             list++)
-        {
-            for (Py_ssize_t i = 0; i < policy->n_net[list]; i++) {
-                const sandbox_net_rule *rule = &policy->net[list][i];
-                if (local && (rule->host == SANDBOX_NET_LOOPBACK
-                              || rule->host == SANDBOX_NET_ANY))
-                {
-                    return SANDBOX_NET_LOOPBACK;
-                }
-                if (rule->host == SANDBOX_NET_NAME
-                    && strcmp(rule->name, norm) == 0)
-                {
-                    return SANDBOX_NET_NAME;
-                }
-                if (rule->host == SANDBOX_NET_ANY
-                    && list == SANDBOX_NET_CONNECT)
-                {
-                    any_name = 1;
-                }
-            }
-        }
-        if (any_name) {
-            return SANDBOX_NET_ANY;
-        }
-    }
-deny:
-    {
-        char detail[400];
-        PyOS_snprintf(detail, sizeof(detail), "resolving '%.300s': %s",
-                      name, why);
-        return _PySandbox_Deny("network", detail);
-    }
-}
-
-/* The addresses the engine answers for *name*: -1 denied; 1 for the C
- * library to answer (an address, however spelled); 0 with *pin* set: the
- * loopback addresses for localhost, the pinned ones of a granted name,
- * or, for a name "*" grants, those it resolves now into *scratch*.  Every
- * name is resolved as an absolute one: the resolver's search domains do
- * not apply. */
-static int
-granted_addresses(struct _PySandboxState *state, const char *name,
-                  char *norm, size_t size, const sandbox_pin **pin,
-                  sandbox_pin *scratch)
-{
-    static const sandbox_pin loopback = {
-        NULL, (char *)"localhost", 2, {AF_INET, AF_INET6},
-        {{127, 0, 0, 1}, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
-    };
-    int numeric = is_numeric(state, name);
-    if (numeric != 0) {
-        return numeric < 0 ? -1 : 1;
-    }
-    int grant = name_grant(state, name, norm, size);
-    if (grant < 0) {
-        return -1;
-    }
-    if (grant == SANDBOX_NET_ANY) {
-        (void)resolve_into(norm, scratch);
-        *pin = scratch;
-    }
-    else {
-        *pin = grant == SANDBOX_NET_LOOPBACK ? &loopback
-                                              : pin_of(state, norm);
-    }
-    return 0;
-}
-
-int
-_PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
-                           size_t size)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    char norm[256];
-    const sandbox_pin *pin = NULL;
-    sandbox_pin scratch;
-    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
-                               &scratch);
-    if (rc != 0) {
-        return rc < 0 ? -1 : 0;     /* 0: the C library's */
-    }
-    for (int i = 0; i < pin->n; i++) {
-        if (pin->family[i] == AF_INET && family != AF_INET6
-            && size >= sizeof(struct sockaddr_in))
-        {
-            struct sockaddr_in *in = addr;
-            memset(in, 0, sizeof(*in));
-            in->sin_family = AF_INET;
-            memcpy(&in->sin_addr, pin->addr[i], 4);
-            return 4;
-        }
-        if (pin->family[i] == AF_INET6 && family != AF_INET
-            && size >= sizeof(struct sockaddr_in6))
-        {
-            struct sockaddr_in6 *in6 = addr;
-            memset(in6, 0, sizeof(*in6));
-            in6->sin6_family = AF_INET6;
-            memcpy(&in6->sin6_addr, pin->addr[i], 16);
-            return 16;
-        }
-    }
-    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", EAI_NONAME,
-                                          "Name or service not known");
-    if (exc != NULL) {
-        PyErr_SetObject(PyExc_OSError, exc);
-        Py_DECREF(exc);
-    }
-    return -1;
-}
-
-int
-_PySandbox_GetAddrInfoSlow(const char *name, const char *port,
-                           const void *hints_p, void *res_p, int *error)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    const struct addrinfo *hints = hints_p;
-    struct addrinfo **res = res_p;
-    char norm[256];
-    const sandbox_pin *pin = NULL;
-    sandbox_pin scratch;
-    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
-                               &scratch);
-    if (rc != 0) {
-        return rc < 0 ? -1 : 0;
-    }
-    /* Each address as the C library answers for it spelled as a number
-       (no query), with the caller's port and hints; the lists joined. */
-    struct addrinfo numeric = *hints;
-    numeric.ai_flags = (hints->ai_flags & ~AI_CANONNAME) | AI_NUMERICHOST;
-    struct addrinfo *head = NULL, *tail = NULL;
-    *error = EAI_NONAME;
-    for (int i = 0; i < pin->n; i++) {
-        if (hints->ai_family != AF_UNSPEC
-            && hints->ai_family != pin->family[i])
-        {
-            continue;
-        }
-        char text[INET6_ADDRSTRLEN];
-        inet_ntop(pin->family[i], pin->addr[i], text, sizeof(text));
-        struct addrinfo *one = NULL;
-        int e = getaddrinfo(text, port, &numeric, &one);
-        if (e != 0) {
-            *error = e;
-            continue;
-        }
-#ifndef __GLIBC__
-        /* Only glibc's freeaddrinfo() frees joined lists node by node. */
-        *res = one;
-        *error = 0;
-        return 1;
-#else
-        if (head == NULL) {
-            head = one;
-        }
-        else {
-            tail->ai_next = one;
-        }
-        for (tail = one; tail->ai_next != NULL; tail = tail->ai_next) {
-        }
-#endif
-    }
-    if (head != NULL) {
-        *res = head;
-        *error = 0;
-    }
-    return 1;
-}
-
-PyObject *
-_PySandbox_HostByNameExSlow(const char *name)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    char norm[256];
-    const sandbox_pin *pin = NULL;
-    sandbox_pin scratch;
-    int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
-                               &scratch);
-    if (rc != 0) {
-        return NULL;        /* denied (error set), or the C library's */
-    }
-    PyObject *addrs = PyList_New(0);
-    for (int i = 0; addrs != NULL && i < pin->n; i++) {
-        if (pin->family[i] != AF_INET) {
-            continue;
-        }
-        char text[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, pin->addr[i], text, sizeof(text));
-        PyObject *item = PyUnicode_FromString(text);
-        if (item == NULL || PyList_Append(addrs, item) < 0) {
-            Py_XDECREF(item);
-            Py_CLEAR(addrs);
-            break;
-        }
-        Py_DECREF(item);
-    }
-    if (addrs != NULL && PyList_GET_SIZE(addrs) == 0) {
-        Py_DECREF(addrs);
-        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is",
-                                              HOST_NOT_FOUND,
-                                              "Unknown host");
-        if (exc != NULL) {
-            PyErr_SetObject(PyExc_OSError, exc);
-            Py_DECREF(exc);
-        }
-        return NULL;
-    }
-    return addrs == NULL ? NULL : Py_BuildValue("(s[]N)", norm, addrs);
 }
 
 /* The options of ordinary clients and servers; any other (binding to a
@@ -1412,7 +897,7 @@ _PySandbox_NameInfoFlagsSlow(const char *host, int *flags,
     if (*flags & NI_NAMEREQD) {
         return _PySandbox_CheckNetworkInfoSlow("getnameinfo(NI_NAMEREQD)");
     }
-    if (host != NULL && is_numeric(state, host) < 0) {
+    if (host != NULL && _PySandbox_IsNumericHost(state, host) < 0) {
         return -1;
     }
     /* No scope: the C library would write its interface's name. */
@@ -1460,176 +945,6 @@ _PySandbox_HideSockNameSlow(void *sa, int len)
     else {
         memset(&((struct sockaddr_in6 *)sa)->sin6_addr, 0, 16);
     }
-}
-
-/* The budget */
-
-int
-PySandboxPolicy_SetNetBudget(PySandboxPolicy *policy, Py_ssize_t bytes,
-                             Py_ssize_t connections)
-{
-    if (policy == NULL) {
-        PyErr_SetString(PyExc_ValueError,
-                        "PySandboxPolicy_SetNetBudget: policy is NULL");
-        return -1;
-    }
-    if (bytes < -1 || bytes == 0) {
-        return _PySandboxPolicy_ErrorInt("net_bytes", bytes, "out of range "
-                                         "(at least 1, or none)");
-    }
-    if (connections < -1 || connections == 0) {
-        return _PySandboxPolicy_ErrorInt("net_connections", connections,
-                                         "out of range (at least 1, or "
-                                         "none)");
-    }
-    policy->net_bytes_cap = bytes < 0 ? 0 : bytes;
-    policy->net_connections_cap = connections < 0 ? 0 : connections;
-    return 0;
-}
-
-/* A nested policy's budget: within what its creator has left, which is
- * charged for it when the interpreter is created (never given back). */
-int
-_PySandboxPolicy_NetBudgetWithin(const PySandboxPolicy *inner,
-                                 const struct _PySandboxState *outer)
-{
-    const PySandboxPolicy *policy = &outer->policy;
-    return ((policy->net_bytes_cap == 0
-             || (inner->net_bytes_cap != 0
-                 && inner->net_bytes_cap
-                    <= policy->net_bytes_cap
-                       - _Py_atomic_load_ssize(&outer->net_bytes_used)))
-            && (policy->net_connections_cap == 0
-                || (inner->net_connections_cap != 0
-                    && inner->net_connections_cap
-                       <= policy->net_connections_cap
-                          - _Py_atomic_load_ssize(
-                              &outer->net_connections_used))));
-}
-
-/* Take *n* of the budget *cap* whose use is *used*: all of them (*exact*),
- * or as many as are left, at least 1.  Return what was taken, or 0 if
- * none could be. */
-static Py_ssize_t
-take(Py_ssize_t *used, Py_ssize_t cap, Py_ssize_t n, int exact)
-{
-    Py_ssize_t old = _Py_atomic_load_ssize(used);
-    for (;;) {
-        Py_ssize_t left = cap - old;
-        Py_ssize_t got = n <= left ? n : exact ? 0 : left;
-        if (got <= 0) {
-            return 0;
-        }
-        if (_Py_atomic_compare_exchange_ssize(used, &old, old + got)) {
-            return got;
-        }
-    }
-}
-
-static int
-spent(const char *field, Py_ssize_t cap, const char *what)
-{
-    char detail[160];
-    PyOS_snprintf(detail, sizeof(detail), "%s: the budget of %zd %s is "
-                  "spent", field, cap, what);
-    _PySandbox_LogDenialRaw(_PyInterpreterState_GET()->sandbox, "network",
-                            detail);
-    PyErr_Format(PyExc_SandboxLimitExceeded, "the network budget is spent "
-                 "(%s: %zd %s)", field, cap, what);
-    return -1;
-}
-
-int
-_PySandbox_NetReserveSlow(Py_ssize_t *len, int exact)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    Py_ssize_t cap = state->policy.net_bytes_cap;
-    if (cap == 0 || *len <= 0) {
-        return 0;
-    }
-    Py_ssize_t got = take(&state->net_bytes_used, cap, *len, exact);
-    if (got == 0) {
-        return spent("net_bytes", cap, "bytes");
-    }
-    *len = got;
-    return 0;
-}
-
-void
-_PySandbox_NetReleaseSlow(Py_ssize_t reserved, Py_ssize_t used)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (state->policy.net_bytes_cap == 0 || reserved <= 0) {
-        return;
-    }
-    if (used < 0) {
-        used = 0;
-    }
-    if (used < reserved) {
-        _Py_atomic_add_ssize(&state->net_bytes_used, used - reserved);
-    }
-}
-
-int
-_PySandbox_NetReserveIovSlow(void *iov_p, int *iovlen, Py_ssize_t *reserved)
-{
-    struct iovec *iov = iov_p;
-    Py_ssize_t total = 0;
-    for (int i = 0; i < *iovlen; i++) {
-        total += (Py_ssize_t)iov[i].iov_len;
-    }
-    Py_ssize_t room = total;
-    if (_PySandbox_NetReserveSlow(&room, 0) < 0) {
-        return -1;
-    }
-    /* Fewer bytes than asked for: the buffers cut to them. */
-    Py_ssize_t left = room;
-    for (int i = 0; i < *iovlen; i++) {
-        if ((Py_ssize_t)iov[i].iov_len >= left) {
-            iov[i].iov_len = (size_t)left;
-            *iovlen = i + 1;
-            break;
-        }
-        left -= (Py_ssize_t)iov[i].iov_len;
-    }
-    *reserved = room;
-    return 0;
-}
-
-/* A connection made or accepted: one of the budget, if it has one. */
-static int
-take_connection(struct _PySandboxState *state)
-{
-    Py_ssize_t cap = state->policy.net_connections_cap;
-    if (cap == 0 || take(&state->net_connections_used, cap, 1, 1) == 1) {
-        return 0;
-    }
-    return spent("net_connections", cap, "connections");
-}
-
-int
-_PySandbox_NetAcceptSlow(void)
-{
-    return take_connection(_PyInterpreterState_GET()->sandbox);
-}
-
-void
-_PySandbox_NetAcceptFailedSlow(void)
-{
-    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (state->policy.net_connections_cap != 0) {
-        _Py_atomic_add_ssize(&state->net_connections_used, -1);
-    }
-}
-
-void
-_PySandbox_NetUsage(const struct _PySandboxState *state, Py_ssize_t *bytes,
-                    Py_ssize_t *connections)
-{
-    bytes[0] = _Py_atomic_load_ssize(&state->net_bytes_used);
-    bytes[1] = state->policy.net_bytes_cap;
-    connections[0] = _Py_atomic_load_ssize(&state->net_connections_used);
-    connections[1] = state->policy.net_connections_cap;
 }
 
 #endif  /* Py_UNTRUSTED */

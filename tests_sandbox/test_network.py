@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from support import UNTRUSTED_BUILD, requires_untrusted, run_host
+from support import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = requires_untrusted
 
@@ -81,16 +81,6 @@ def listeners():
     lst = Listeners()
     yield lst
     lst.close()
-
-
-def outcome(interp, source, message=False):
-    import _sandbox
-    try:
-        _sandbox.exec(interp, textwrap.dedent(source))
-    except _sandbox.RemoteError as exc:
-        name = exc.type_name.rpartition(".")[2]
-        return f"{name}: {exc.message}" if message else name
-    return "ran"
 
 
 @pytest.fixture

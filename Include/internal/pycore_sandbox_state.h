@@ -891,13 +891,33 @@ extern int _PySandboxPolicy_CopyNet(PySandboxPolicy *dest,
 extern void _PySandboxPolicy_ClearNet(PySandboxPolicy *policy);
 extern int _PySandboxPolicy_NetWithin(const PySandboxPolicy *inner,
                                       const PySandboxPolicy *outer);
-/* Is the network budget of *inner* within what *outer* (an untrusted
- * creator) has left?  And what a budget has used, with its cap (0:
- * none): [used, cap] each. */
-extern int _PySandboxPolicy_NetBudgetWithin(
-    const PySandboxPolicy *inner, const struct _PySandboxState *outer);
+/* The network budget (Python/sandbox_netbudget.c).  A nested policy's,
+ * for an untrusted *creator*: without one of its own, half of what its
+ * creator has left (written to *sized*, which *policy* then points to);
+ * within what the creator has left, which is charged for it.  0, or -1
+ * with the denial logged. */
+extern int _PySandbox_NestedNetBudget(PySandboxPolicy *sized,
+                                      const PySandboxPolicy **policy,
+                                      struct _PySandboxState *creator);
+/* A connection made or accepted: one of the budget, if it has one; 0, or
+ * -1 with SandboxLimitExceeded set. */
+extern int _PySandbox_TakeConnection(struct _PySandboxState *state);
+/* What a budget has used, with its cap (0: none): [used, cap] each. */
 extern void _PySandbox_NetUsage(const struct _PySandboxState *state,
                                 Py_ssize_t *bytes, Py_ssize_t *connections);
+/* Python/sandbox_net.c: *name* in the one form entries keep (lower case,
+ * no final dot) into *buf*; 1, or 0 if it is not a host name. */
+extern int _PySandbox_NormalizeHostName(const char *name, char *buf,
+                                        size_t size);
+/* Python/sandbox_names.c: is *name* an address however spelled (1), a
+ * name (0), or an interface scope without network_info (-1, denied)?
+ * And is *addr* (of *family*) one of the addresses the engine resolved for
+ * the granted *name* (resolving it if need be)? */
+extern int _PySandbox_IsNumericHost(struct _PySandboxState *state,
+                                    const char *name);
+extern int _PySandbox_NameHasAddress(struct _PySandboxState *state,
+                                     const char *name, int family,
+                                     const unsigned char *addr);
 /* Give a new nested interpreter *child* its untrusted creator's
  * addresses for the names it grants (resolved for the creator now if they
  * were not): a nested interpreter cannot resolve a name again to move
