@@ -185,6 +185,10 @@ clear_state(struct _PySandboxState *state)
 }
 
 
+/* Set before the first untrusted interpreter has its state
+   (pycore_sandbox.h); a plain int, written once. */
+int _PySandbox_Created = 0;
+
 PyStatus
 _PySandbox_InitInterpreter(PyInterpreterState *interp,
                            const PyInterpreterConfig *config,
@@ -276,6 +280,8 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
     /* Its threads' stacks are charged to its memory cap at this size
        (_PySandbox_ThreadStackSize()). */
     interp->threads.stacksize = _PySandbox_MIN_THREAD_STACK;
+    /* Before the mark: the hooks read the flag first. */
+    _Py_atomic_store_int(&_PySandbox_Created, 1);
     interp->sandbox = state;
     interp->feature_flags |= Py_RTFLAGS_UNTRUSTED;
     return _PyStatus_OK();

@@ -146,6 +146,13 @@ _PySandbox_StackOverflow(PyThreadState *tstate, const char *where)
     return -1;
 }
 
+/* _PySandbox_CheckStack(), once an untrusted interpreter exists. */
+int
+_PySandbox_CheckStackSlow(void)
+{
+    return _PySandbox_CheckRecursion(_PyThreadState_GET(), "");
+}
+
 /* _PySandbox_DeallocLater(): keep *op*, whose reference count is 0, for
  * _PySandbox_FreeDeferred().  The collector must not see it meanwhile (it
  * is untracked, and tracked again before it is freed); a weak reference

@@ -20,6 +20,7 @@ extern "C" {
 #include "pycore_initconfig.h"    // PyStatus
 #include "pycore_interp.h"        // PyInterpreterState.sandbox
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_pyatomic_ft_wrappers.h"  // FT_ATOMIC_LOAD_INT_RELAXED()
 
 /* The eval-breaker bit of the engine (DESIGN: "Decisions fixed now"); the
  * bits 0-6 are upstream's.  Set on a thread state of an untrusted
@@ -60,6 +61,37 @@ struct _PySandboxPolicy;
  * trusted one.  Defined in pycore_sandbox_state.h. */
 struct _PySandboxState;
 
+/* Has the process created an untrusted interpreter?  Set once, before
+ * its first one has a thread state, and never cleared.  Until then, a
+ * hook in the way of trusted code (the checks of the C stack, of file
+ * descriptors, of sockets) is one load of it and a branch: the thread
+ * state is not read.  Exported: shared modules (_socket) read it too. */
+PyAPI_DATA(int) _PySandbox_Created;
+
+/* Is the current interpreter untrusted?  (Trusted code pays the load of
+ * _PySandbox_Created, and once untrusted interpreters exist, that of its
+ * interpreter's state.) */
+static inline int
+_PySandbox_AnyUntrusted(void)
+{
+    /* A plain load with the GIL (as CPython reads its runtime flags), which
+       the compiler folds into the compare; it happens after the store in
+       any thread of an untrusted interpreter (created after it). */
+    return FT_ATOMIC_LOAD_INT_RELAXED(_PySandbox_Created);
+}
+/* The engine's side of a hook in trusted code's way: called only once
+ * an untrusted interpreter exists, so the compiler may lay it out of the
+ * hot path (and keep inlining the function around the hook). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define _PySandbox_COLD __attribute__((cold))
+#  define _PySandbox_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define _PySandbox_COLD
+#  define _PySandbox_UNLIKELY(x) (x)
+#endif
+#define _PySandbox_CURRENT_UNTRUSTED() \
+    (_PySandbox_AnyUntrusted() && _PyInterpreterState_GET()->sandbox != NULL)
+
 /* Py_NewInterpreterFromConfig() of an untrusted interpreter limited by
  * *policy* (Python/pylifecycle.c; PySandbox_NewInterpreter() calls it).
  * The policy does not travel in PyInterpreterConfig, which stays stock
@@ -90,7 +122,7 @@ PyAPI_FUNC(int) _PySandbox_CheckStopSlow(PyThreadState *tstate);
 static inline int
 _PySandbox_CheckStop(PyThreadState *tstate)
 {
-    if (tstate != NULL
+    if (_PySandbox_AnyUntrusted() && tstate != NULL
         && (_Py_atomic_load_uintptr_relaxed(&tstate->eval_breaker)
             & _PY_SANDBOX_BIT))
     {
@@ -513,7 +545,7 @@ static inline int
 _PySandbox_CheckOpenByName(const char *path)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         return _PySandbox_CheckOpenByNameSlow(path);
     }
 #endif
@@ -545,7 +577,7 @@ static inline int
 _PySandbox_CheckFd(int fd, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckFdSlow(fd, func);
@@ -561,7 +593,7 @@ static inline int
 _PySandbox_OwnFd(int fd)
 {
 #ifdef Py_UNTRUSTED
-    if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+    if (fd < 0 || !_PySandbox_CURRENT_UNTRUSTED()) {
         return fd;
     }
     return _PySandbox_OwnFdSlow(fd);
@@ -576,7 +608,7 @@ static inline int
 _PySandbox_OwnFdPair(int fds[2])
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_OwnFdPairSlow(fds);
@@ -591,7 +623,7 @@ static inline int
 _PySandbox_CheckFdArray(const void *data, Py_ssize_t count, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckFdArraySlow(data, count, func);
@@ -604,7 +636,7 @@ static inline void
 _PySandbox_OwnReceivedFds(const struct msghdr *msg)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_OwnReceivedFdsSlow(msg);
     }
 #endif
@@ -618,7 +650,7 @@ static inline int
 _PySandbox_ForgetFd(int fd)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         return _PySandbox_ForgetFdSlow(fd);
     }
 #endif
@@ -653,7 +685,7 @@ static inline void
 _PySandbox_FdLanded(int fd)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_FdLandedSlow(fd);
     }
 #else
@@ -683,7 +715,7 @@ static inline int
 _PySandbox_HoldFd(int fd)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         return _PySandbox_HoldFdSlow(fd);
     }
 #endif
@@ -698,7 +730,7 @@ static inline int
 _PySandbox_ReleaseHeldFd(int fd)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         return _PySandbox_ReleaseHeldFdSlow(fd);
     }
 #endif
@@ -714,7 +746,7 @@ static inline int
 _PySandbox_ReleaseFd(int fd, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_ReleaseFdSlow(fd, func);
@@ -728,7 +760,7 @@ _PySandbox_ResolvePath(const char **path, int fd, int dir_fd, int how,
                        PyObject *display, const char *func, PyObject **keep)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_ResolvePathSlow(path, fd, dir_fd, how, display, func,
@@ -743,7 +775,7 @@ _PySandbox_ResolveOpen(const char **path, int dir_fd, int *flags,
                        PyObject *display, PyObject **keep)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_ResolveOpenSlow(path, dir_fd, flags, display, keep);
@@ -761,7 +793,7 @@ static inline int
 _PySandbox_OwnOpenedFd(int fd, PyObject *keep)
 {
 #ifdef Py_UNTRUSTED
-    if (fd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+    if (fd < 0 || !_PySandbox_CURRENT_UNTRUSTED()) {
         return fd;
     }
     return _PySandbox_OwnOpenedFdSlow(fd, keep);
@@ -774,7 +806,7 @@ static inline int
 _PySandbox_OwnDupFd(int newfd, int oldfd)
 {
 #ifdef Py_UNTRUSTED
-    if (newfd < 0 || _PyInterpreterState_GET()->sandbox == NULL) {
+    if (newfd < 0 || !_PySandbox_CURRENT_UNTRUSTED()) {
         return newfd;
     }
     return _PySandbox_OwnDupFdSlow(newfd, oldfd);
@@ -787,7 +819,7 @@ static inline int
 _PySandbox_CheckXattr(const char *name, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckXattrSlow(name, func);
@@ -800,7 +832,7 @@ static inline int
 _PySandbox_CheckMode(int mode, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckModeSlow(mode, func);
@@ -813,7 +845,7 @@ static inline int
 _PySandbox_CheckFdWrite(int fd, const char *func)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckFdWriteSlow(fd, func);
@@ -826,7 +858,7 @@ static inline int
 _PySandbox_CheckRecursionLimit(int new_limit)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckRecursionLimitSlow(new_limit);
@@ -839,7 +871,7 @@ static inline int
 _PySandbox_CheckIntMaxStrDigits(int maxdigits)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckIntMaxStrDigitsSlow(maxdigits);
@@ -852,7 +884,7 @@ static inline int
 _PySandbox_CheckModule(PyObject *name)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_CheckModuleSlow(name);
@@ -871,7 +903,7 @@ static inline int
 _PySandbox_CheckBytecode(const char *what)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox == NULL) {
+    if (!_PySandbox_CURRENT_UNTRUSTED()) {
         return 0;
     }
     return _PySandbox_Deny("bytecode", what);
@@ -891,7 +923,7 @@ _PySandbox_HOOK(int, _PySandbox_SkipHandlers, (PyThreadState *tstate), 0)
 /* code.replace(): see _PySandbox_CheckCodeReplaceSlow(). */
 #ifdef Py_UNTRUSTED
 #  define _PySandbox_CheckCodeReplace(...) \
-    (_PyInterpreterState_GET()->sandbox == NULL \
+    (!_PySandbox_CURRENT_UNTRUSTED() \
      ? 0 : _PySandbox_CheckCodeReplaceSlow(__VA_ARGS__))
 #else
 #  define _PySandbox_CheckCodeReplace(...) 0
@@ -905,7 +937,7 @@ static inline int
 _PySandbox_MarshalAllowCode(int allow_code)
 {
 #ifdef Py_UNTRUSTED
-    if (allow_code && _PyInterpreterState_GET()->sandbox != NULL) {
+    if (allow_code && _PySandbox_CURRENT_UNTRUSTED()) {
         return -1;
     }
     return allow_code;
@@ -1024,7 +1056,7 @@ _PySandbox_ProcessWideObject(PyObject *op)
 {
 #ifdef Py_UNTRUSTED
     if (op != NULL && !_Py_IsImmortal(op)
-        && _PyInterpreterState_GET()->sandbox != NULL)
+        && _PySandbox_CURRENT_UNTRUSTED())
     {
         return NULL;
     }
@@ -1097,7 +1129,7 @@ PyAPI_FUNC(int) _PySandbox_NameInfoFlagsSlow(const char *host, int *flags,
 PyAPI_FUNC(void) _PySandbox_HideNodeNameSlow(char *name, size_t size);
 PyAPI_FUNC(void) _PySandbox_HideSockNameSlow(void *addr, int len);
 #  define _PySandbox_NET_HOOK(CALL, OFF) \
-       (_PyInterpreterState_GET()->sandbox == NULL ? (OFF) : (CALL))
+       (!_PySandbox_CURRENT_UNTRUSTED() ? (OFF) : (CALL))
 #else
 #  define _PySandbox_NET_HOOK(CALL, OFF) (OFF)
 #endif
@@ -1140,7 +1172,7 @@ static inline void
 _PySandbox_NetRelease(Py_ssize_t reserved, Py_ssize_t used)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_NetReleaseSlow(reserved, used);
     }
 #else
@@ -1170,7 +1202,7 @@ static inline void
 _PySandbox_NetAcceptFailed(void)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_NetAcceptFailedSlow();
     }
 #endif
@@ -1271,7 +1303,7 @@ static inline void
 _PySandbox_HideNodeName(char *name, size_t size)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_HideNodeNameSlow(name, size);
     }
 #else
@@ -1287,7 +1319,7 @@ static inline void
 _PySandbox_HideSockName(void *addr, int len)
 {
 #ifdef Py_UNTRUSTED
-    if (_PyInterpreterState_GET()->sandbox != NULL) {
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
         _PySandbox_HideSockNameSlow(addr, len);
     }
 #else

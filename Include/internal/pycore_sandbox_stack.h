@@ -8,7 +8,9 @@
  * with limits taken from the thread's own stack bounds when the thread
  * state is bound to its thread (3.14 does the same for every
  * interpreter).  A trusted thread state's limits are 0: every check is
- * false, at the cost of one load and one compare.  The engine's side is
+ * false, at the cost of one load and one compare; in a process that has
+ * never created an untrusted interpreter, of one load of a global
+ * (_PySandbox_AnyUntrusted()) and a branch.  The engine's side is
  * Python/sandbox_stack.c.  Each hook is written once, with the flag test
  * inside; without Py_UNTRUSTED it is a constant.
  */
@@ -102,21 +104,21 @@ _PySandbox_StackLow(PyThreadState *tstate)
 #endif
 }
 
-/* _Py_MakeRecCheck(): is _Py_CheckRecursiveCall() due?  When the stack
- * is low, and when the interpreter stops (its job's time is up): C
- * recursion that polls nothing else (a comparison, hash or isinstance()
- * of nested pairs, exponential in their depth) stops with its job.  In a
- * trusted interpreter: a load of the stack pointer and of the eval
- * breaker, never true. */
+/* _Py_MakeRecCheck(): is _Py_CheckRecursiveCall() due?  Once the
+ * process has an untrusted interpreter, always: that call checks the
+ * stack and whether the interpreter stops (its job's time is up), so that
+ * C recursion that polls nothing else (a comparison, hash or isinstance()
+ * of nested pairs, exponential in their depth) stops with its job.
+ * Until then, a load of a global, never true: the functions that enter a
+ * recursive call stay as small as stock's (the compiler inlines them
+ * where it did). */
 static inline int
 _PySandbox_RecursionCheckDue(PyThreadState *tstate)
 {
-#ifdef Py_UNTRUSTED
-    return (_PySandbox_StackLow(tstate)
-            || (_Py_atomic_load_uintptr_relaxed(&tstate->eval_breaker)
-                & _PY_SANDBOX_BIT));
-#else
     (void)tstate;
+#ifdef Py_UNTRUSTED
+    return _PySandbox_UNLIKELY(_PySandbox_AnyUntrusted());
+#else
     return 0;
 #endif
 }
@@ -146,13 +148,17 @@ _PySandbox_CheckRecursion(PyThreadState *tstate, const char *where)
  * or -1 with RecursionError set when the stack is low (or
  * SandboxLimitExceeded when the interpreter stops, as
  * _Py_EnterRecursiveCall()). */
+#ifdef Py_UNTRUSTED
+PyAPI_FUNC(int) _PySandbox_CheckStackSlow(void) _PySandbox_COLD;
+#endif
 static inline int
 _PySandbox_CheckStack(void)
 {
 #ifdef Py_UNTRUSTED
-    PyThreadState *tstate = _PyThreadState_GET();
-    if (_PySandbox_RecursionCheckDue(tstate)) {
-        return _PySandbox_CheckRecursion(tstate, "");
+    /* Out of line: the functions in trusted code's way (PyObject_GetAttr())
+       stay small enough for the compiler to inline them where it did. */
+    if (_PySandbox_UNLIKELY(_PySandbox_AnyUntrusted())) {
+        return _PySandbox_CheckStackSlow();
     }
 #endif
     return 0;
@@ -169,6 +175,9 @@ static inline int
 _PySandbox_CheckStackRoom(const char *what)
 {
 #ifdef Py_UNTRUSTED
+    if (!_PySandbox_AnyUntrusted()) {
+        return 0;
+    }
     PyThreadState *tstate = _PyThreadState_GET();
     if (_PySandbox_StackPointer()
         < ((_PyThreadStateImpl *)tstate)->c_stack_soft_limit
@@ -202,7 +211,9 @@ static inline int
 _PySandbox_DeallocLater(PyObject *op)
 {
 #ifdef Py_UNTRUSTED
-    if (Py_TYPE(op)->tp_flags & Py_TPFLAGS_HAVE_GC) {
+    if (_PySandbox_AnyUntrusted()
+        && (Py_TYPE(op)->tp_flags & Py_TPFLAGS_HAVE_GC))
+    {
         PyThreadState *tstate = _PyThreadState_GET();
         if (tstate != NULL && _PySandbox_StackLow(tstate)) {
             return _PySandbox_DeferDealloc(tstate, op);
