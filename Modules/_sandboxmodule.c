@@ -268,6 +268,7 @@ static const char *const engine_fields[] = {
     "memory", "time", "cpu", "threads", "recursion_limit", "env",
     "modules", "module_files", "read", "write", "packages", "net",
     "listen", "deny_net", "network_info", "net_bytes", "net_connections",
+    "filesystem_info",
 };
 
 /* Seconds, an int or a float (not a bool), into *seconds*.  0 or -1. */
@@ -369,6 +370,14 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
                                                 "expected true or false");
         }
         return PySandboxPolicy_AllowNetworkInfo(policy, value == Py_True);
+    }
+    if (strcmp(name, "filesystem_info") == 0) {
+        if (!PyBool_Check(value)) {
+            return _PySandboxPolicy_ErrorObject(name, value,
+                                                "expected true or false");
+        }
+        return PySandboxPolicy_AllowFilesystemInfo(policy,
+                                                   value == Py_True);
     }
     return add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
                     strcmp(name, "write") == 0 ? PySandbox_WRITE
@@ -530,7 +539,7 @@ fields_of(const PySandboxPolicy *policy)
     }
     return Py_BuildValue(
         "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N, s:N, s:N,"
-        " s:N, s:O, s:N, s:N}",
+        " s:N, s:O, s:N, s:N, s:O}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
         "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
         "cpu", (double)_PySandbox_CpuLimit(policy) / 1e9,
@@ -547,7 +556,8 @@ fields_of(const PySandboxPolicy *policy)
         "deny_net", net_entries(policy, SANDBOX_NET_DENY),
         "network_info", policy->network_info ? Py_True : Py_False,
         "net_bytes", cap_or_none(policy->net_bytes_cap),
-        "net_connections", cap_or_none(policy->net_connections_cap));
+        "net_connections", cap_or_none(policy->net_connections_cap),
+        "filesystem_info", policy->filesystem_info ? Py_True : Py_False);
 }
 
 
@@ -556,7 +566,8 @@ PyDoc_STRVAR(new_interpreter_doc,
                 threads=0, recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
                 net=(), listen=(), deny_net=(), network_info=False,\n\
-                net_bytes=None, net_connections=None, memory_group=None)\n\
+                net_bytes=None, net_connections=None,\n\
+                filesystem_info=False, memory_group=None)\n\
 --\n\
 \n\
 Create an untrusted interpreter and return its ID.\n\
@@ -710,7 +721,7 @@ PyDoc_STRVAR(check_policy_doc,
              threads=0, recursion_limit=0, env=(), modules=(),\n\
              module_files={}, read=(), write=(), packages=(), net=(),\n\
              listen=(), deny_net=(), network_info=False, net_bytes=None,\n\
-             net_connections=None)\n\
+             net_connections=None, filesystem_info=False)\n\
 --\n\
 \n\
 Check a policy and return its fields as the engine keeps them.\n\
@@ -745,6 +756,8 @@ network_info     whether it may see the host's name and interfaces\n\
 net_bytes        bytes it may send and receive over its life (None: no\n\
                  budget)\n\
 net_connections  connections it may make and accept over its life\n\
+filesystem_info  whether it may see the host's identity (process and\n\
+                 user IDs, processors, load, kernel release)\n\
 \n\
 The result is a dict with every keyword: the lists as sorted tuples, each\n\
 entry once, the paths normalized.  A bad entry raises PolicyError, whose\n\

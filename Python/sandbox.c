@@ -242,6 +242,7 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
        granted, then (_PySandbox_InitWorkerPaths()). */
     if (!main) {
         status = restrict_config(&interp->config);
+        _PySandbox_HostConfig(policy, &interp->config);
         if (!_PyStatus_EXCEPTION(status)) {
             status = _PySandbox_InitFiles(state, policy, &interp->config);
         }
@@ -300,6 +301,7 @@ _PySandbox_InitWorkerPaths(PyInterpreterState *interp)
     PyStatus status = _PyStatus_OK();
     if (interp->sandbox != NULL) {
         status = restrict_config(&interp->config);
+        _PySandbox_HostConfig(&state->policy, &interp->config);
     }
     if (!_PyStatus_EXCEPTION(status)) {
         status = _PySandbox_InitFiles(state, _PySandbox_WorkerPolicy(),

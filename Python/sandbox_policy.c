@@ -388,7 +388,8 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
         || (policy->cpu_limit != 0
             && policy->cpu_limit > _PySandbox_CpuLimit(outer))
         || (_PySandboxPolicy_RecursionLimit(policy)
-            > _PySandboxPolicy_RecursionLimit(outer)))
+            > _PySandboxPolicy_RecursionLimit(outer))
+        || (policy->filesystem_info && !outer->filesystem_info))
     {
         return 0;
     }

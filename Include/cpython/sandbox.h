@@ -151,6 +151,13 @@ PyAPI_FUNC(int) PySandboxPolicy_SetNetBudget(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowNetworkInfo(PySandboxPolicy *policy,
                                                  int allow);
 
+/* Let the interpreter (*allow* nonzero) learn the host's identity: its
+ * process and user IDs, processors, load and kernel release, which are
+ * neutral values without it (Doc/sandbox/information.rst).  Return 0, or
+ * -1 with ValueError set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowFilesystemInfo(PySandboxPolicy *policy,
+                                                    int allow);
+
 /* Cap the memory that an interpreter of *policy* holds at *bytes*, from
  * 16 MiB to 1 TiB and at most what this host has (256 MiB without it):
  * its objects, the buffers of its modules (zlib, bz2 and lzma included),

@@ -1312,6 +1312,113 @@ _PySandbox_HideNodeName(char *name, size_t size)
 #endif
 }
 
+/* The host's identity (Python/sandbox_hostinfo.c, patch 0197): without
+ * filesystem_info, an untrusted interpreter gets neutral values.  Each
+ * hook returns 1 with *value* set to the neutral value, 0 when the call
+ * goes on as stock (a trusted interpreter, or the grant), or -1 with an
+ * exception set. */
+#define _PySandbox_ID_PID 1     /* os.getpid() */
+#define _PySandbox_ID_PPID 2    /* os.getppid() */
+#define _PySandbox_ID_PGRP 3    /* os.getpgrp(), os.getpgid() */
+#define _PySandbox_ID_SID 4     /* os.getsid() */
+#define _PySandbox_ID_USER 5    /* the user and group IDs */
+#define _PySandbox_ID_CPUS 6    /* the processors */
+#ifdef Py_UNTRUSTED
+PyAPI_FUNC(int) _PySandbox_HostIdSlow(int which, long *value);
+PyAPI_FUNC(int) _PySandbox_HostProcessIdSlow(int which, long pid,
+                                             long *value);
+PyAPI_FUNC(int) _PySandbox_HostSysconfSlow(int name, long *value);
+PyAPI_FUNC(int) _PySandbox_HostCpuSetSlow(PyObject **cpus);
+PyAPI_FUNC(void) _PySandbox_HideReleaseSlow(char *release,
+                                            size_t release_size,
+                                            char *version,
+                                            size_t version_size);
+PyAPI_FUNC(int) _PySandbox_CheckHostInfoSlow(const char *what);
+#  define _PySandbox_HOST_HOOK(CALL, OFF) \
+       (!_PySandbox_CURRENT_UNTRUSTED() ? (OFF) : (CALL))
+#else
+#  define _PySandbox_HOST_HOOK(CALL, OFF) (OFF)
+#endif
+
+/* os.getpid(), getppid(), getpgrp(), the user and group IDs (*which*,
+ * _PySandbox_ID_USER for each), the processors (_PySandbox_ID_CPUS). */
+static inline int
+_PySandbox_HostId(int which, long *value)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_HostIdSlow(which, value), 0);
+}
+
+/* os.getpgid(*pid*) and os.getsid(*pid*) (*which*): the neutral value,
+ * or -1 with ProcessLookupError set for a process it does not see. */
+static inline int
+_PySandbox_HostProcessId(int which, long pid, long *value)
+{
+    return _PySandbox_HOST_HOOK(
+        _PySandbox_HostProcessIdSlow(which, pid, value), 0);
+}
+
+/* os.sysconf(*name*): the processors and the physical memory (its memory
+ * cap) are neutral. */
+static inline int
+_PySandbox_HostSysconf(int name, long *value)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_HostSysconfSlow(name, value), 0);
+}
+
+/* os.sched_getaffinity(): 1 with *cpus* the neutral set (or NULL with an
+ * exception set), or 0 for the host's. */
+static inline int
+_PySandbox_HostCpuSet(PyObject **cpus)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_HostCpuSetSlow(cpus), 0);
+}
+
+/* Statements for posixmodule.c: return the neutral ID *which* (an int),
+ * or the neutral ID of process *pid* (or NULL with an exception set),
+ * from the calling function. */
+#define _PySandbox_RETURN_HOST_ID(which) \
+    do { \
+        long _value; \
+        if (_PySandbox_HostId((which), &_value)) { \
+            return PyLong_FromLong(_value); \
+        } \
+    } while (0)
+#define _PySandbox_RETURN_HOST_PROCESS_ID(which, pid) \
+    do { \
+        long _value; \
+        int _hidden = _PySandbox_HostProcessId((which), (long)(pid), \
+                                               &_value); \
+        if (_hidden) { \
+            return _hidden < 0 ? NULL : PyLong_FromLong(_value); \
+        } \
+    } while (0)
+
+/* os.uname(): the kernel's release and version become neutral. */
+static inline void
+_PySandbox_HideRelease(char *release, size_t release_size, char *version,
+                       size_t version_size)
+{
+#ifdef Py_UNTRUSTED
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
+        _PySandbox_HideReleaseSlow(release, release_size, version,
+                                   version_size);
+    }
+#else
+    (void)release;
+    (void)release_size;
+    (void)version;
+    (void)version_size;
+#endif
+}
+
+/* What has no neutral value (os.getloadavg(), os.getlogin()): 0, or -1
+ * with the denial logged and SandboxError (an OSError) set. */
+static inline int
+_PySandbox_CheckHostInfo(const char *what)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_CheckHostInfoSlow(what), 0);
+}
+
 /* getsockname(): without network_info, a local address other than a
  * loopback one or one it was granted to listen on becomes the
  * unspecified address (the port stays). */

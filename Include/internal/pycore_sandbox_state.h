@@ -107,6 +107,8 @@ struct _PySandboxPolicy {
     sandbox_net_rule *net[SANDBOX_NET_LISTS];   /* Python/sandbox_net.c */
     Py_ssize_t n_net[SANDBOX_NET_LISTS];
     int network_info;           /* it may see the host's name, interfaces */
+    int filesystem_info;        /* it may see the host's identity
+                                   (Python/sandbox_hostinfo.c) */
     /* Its budget over its life (PySandboxPolicy_SetNetBudget()): the
        bytes it may send and receive, the connections it may make and
        accept; each at least 1, or 0: no budget. */
@@ -929,6 +931,12 @@ extern void _PySandbox_InheritPins(struct _PySandboxState *child,
 extern void _PySandbox_PinNames(struct _PySandboxState *state);
 /* Free the names an interpreter resolved (its end). */
 extern void _PySandbox_ClearPins(struct _PySandboxState *state);
+
+/* Python/sandbox_hostinfo.c */
+/* The config of a new interpreter of *policy*: without filesystem_info,
+ * its processor count (os.cpu_count()) is the neutral one. */
+extern void _PySandbox_HostConfig(const PySandboxPolicy *policy,
+                                  PyConfig *config);
 
 /* Python/sandbox_import.c */
 extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,

@@ -136,6 +136,13 @@ def build_parser():
                         help="let it learn this host's name, interfaces "
                              "and addresses (without it: 'localhost', and "
                              "denials)" + _not_yet("network_info"))
+    grants.add_argument("--allow-fs-info", action="store_true",
+                        default=None, dest="filesystem_info",
+                        help="let it learn this host's identity (process "
+                             "and user IDs, processors, load, kernel "
+                             "release; without it: neutral values, and "
+                             "denials) and, once enforced, its real paths"
+                             + _not_yet("filesystem_info"))
     grants.add_argument("--inherit-stdio", action="store_true", default=None,
                         help="let it use this process's fds 0-2"
                              + _not_yet("inherit_stdio"))
@@ -208,7 +215,8 @@ def policy_from(args):
         fields["require_layers"] = (list(fields["require_layers"])
                                     + args.require_layers)
     for field in ("memory", "time", "cpu", "threads", "net_bytes",
-                  "net_connections", "network_info", "inherit_stdio",
+                  "net_connections", "network_info", "filesystem_info",
+                  "inherit_stdio",
                   "isolation"):
         value = getattr(args, field)
         if value is not None:

@@ -112,7 +112,8 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
 # the others, until the engine enforces them too.
 _ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads",
-                  "net", "listen", "deny_net", "network_info")
+                  "net", "listen", "deny_net", "network_info",
+                  "filesystem_info")
 
 _MEMORY_MIN = 16 * 1024 * 1024             # 16 MiB
 _MEMORY_MAX = 1024 ** 4                    # 1 TiB
@@ -252,7 +253,7 @@ def _engine_fields(fields):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _error(name, value, "expected a count")
             result[name] = value
-        elif name == "network_info":
+        elif name in ("network_info", "filesystem_info"):
             result[name] = _flag(name, value)
         else:
             result[name] = tuple(sorted(set(_strings(name, value))))
@@ -406,7 +407,8 @@ class Policy:
                        a size ("10M"), or None for no budget (None)
       net_connections  the connections it may make and accept over its
                        life, or None (None)
-      filesystem_info  whether it may see real paths (False)
+      filesystem_info  whether it may see real paths and the host's
+                       identity (False)
       inherit_stdio    whether it writes to the host's fds 0-2 (False)
       isolation        "interpreter" (in the host's process, the default)
                        or "process" (in a worker process fenced by the

@@ -1,0 +1,179 @@
+"""The host's identity (issue 18, Doc/sandbox/information.rst): without
+filesystem_info an untrusted interpreter gets neutral process and user
+IDs, processors, memory and kernel release, and is denied the load and
+the login name; with it, the real ones.  Checked by what the interpreter
+can print: the host's own values never appear."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support import job_outcome as outcome, requires_untrusted
+
+pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
+    "ignore:sandbox.Policy. filesystem_info is not enforced yet")]
+
+# What the probe reads, as one dict.
+PROBE = """if 1:
+    import os, platform
+    def call(f, *a):
+        try:
+            return f(*a)
+        except OSError as exc:
+            return type(exc).__name__
+    seen = {
+        'pid': os.getpid(), 'ppid': os.getppid(), 'pgrp': os.getpgrp(),
+        'pgid': call(os.getpgid, 0), 'sid': call(os.getsid, 0),
+        'pgid_other': call(os.getpgid, OTHER),
+        'sid_other': call(os.getsid, OTHER),
+        'ids': [os.getuid(), os.geteuid(), os.getgid(), os.getegid(),
+                *os.getresuid(), *os.getresgid()],
+        'groups': os.getgroups(),
+        'cpus': [os.cpu_count(), os.process_cpu_count(),
+                 len(os.sched_getaffinity(0)),
+                 len(call(os.sched_getaffinity, OTHER)),
+                 os.sysconf('SC_NPROCESSORS_ONLN'),
+                 os.sysconf('SC_NPROCESSORS_CONF')],
+        'pages': os.sysconf('SC_PHYS_PAGES'),
+        'uname': list(os.uname()),
+        'platform': [platform.release(), platform.version(),
+                     platform.uname().release],
+        'load': call(os.getloadavg),
+        'login': call(os.getlogin),
+    }
+"""
+
+
+@pytest.fixture
+def jail():
+    import _sandbox
+    made = []
+
+    def make(**fields):
+        interp = _sandbox.new_interpreter(**fields)
+        made.append(interp)
+        return interp
+    yield make
+    for interp in made:
+        _sandbox.end_interpreter(interp)
+
+
+def probe(interp, other):
+    import _sandbox
+    _sandbox.exec(interp, PROBE.replace("OTHER", str(other)))
+    return _sandbox.eval(interp, "seen")
+
+
+def host_pids():
+    """This process's IDs and another process's (a child, alive)."""
+    return os.getpid(), os.getppid(), os.getpgrp(), os.getsid(0)
+
+
+def test_the_host_identity_stays_hidden(jail):
+    import _sandbox
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; time.sleep(60)"])
+    try:
+        seen = probe(jail(memory=64 << 20, threads=2), child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert seen["pid"] == 2 and seen["ppid"] == 1 and seen["pgrp"] == 2
+    assert seen["pgid"] == 2 and seen["sid"] == 1
+    # Another process of the host: as if it did not exist.
+    assert seen["pgid_other"] == "ProcessLookupError"
+    assert seen["sid_other"] == "ProcessLookupError"
+    assert seen["ids"] == [65534] * 10 and seen["groups"] == [65534]
+    # The policy's threads, not the host's processors.
+    assert seen["cpus"] == [2] * 6, seen["cpus"]
+    assert seen["pages"] * os.sysconf("SC_PAGESIZE") == 64 << 20
+    sysname, node, release, version, machine = seen["uname"]
+    assert (node, release, version) == ("localhost", "0.0.0", "#1")
+    assert (sysname, machine) == (os.uname().sysname, os.uname().machine)
+    assert seen["platform"] == ["0.0.0", "#1", "0.0.0"]
+    assert seen["load"] == seen["login"] == "SandboxError"
+    # None of the host's values, anywhere.
+    text = repr(seen)
+    for real in (*host_pids(), child.pid):
+        assert f" {real}," not in text and f" {real}]" not in text, real
+    for real in (os.uname().release, os.uname().version):
+        assert real not in text
+    if os.getuid() != 65534:
+        assert os.getuid() not in seen["ids"]
+
+
+def test_the_denials_are_logged_with_the_grant_they_miss(jail):
+    import _sandbox
+    interp = jail()
+    assert outcome(interp, "import os; os.getloadavg()") == "SandboxError"
+    assert outcome(interp, "import os; os.getlogin()") == "SandboxError"
+    entries = [d[1:3] for d in _sandbox.denials(interp)]
+    assert entries == [("information", "os.getloadavg (filesystem_info)"),
+                       ("information", "os.getlogin (filesystem_info)")], \
+        entries
+
+
+def test_filesystem_info_shows_the_real_identity(jail):
+    import _sandbox
+    seen = probe(jail(filesystem_info=True), os.getpid())
+    assert seen["pid"] == os.getpid() and seen["ppid"] == os.getppid()
+    assert seen["ids"][:4] == [os.getuid(), os.geteuid(), os.getgid(),
+                               os.getegid()]
+    assert seen["cpus"][0] == os.cpu_count()
+    assert seen["uname"][2:4] == [os.uname().release, os.uname().version]
+    assert seen["load"] != "SandboxError"
+    assert _sandbox.check_policy(filesystem_info=True)["filesystem_info"]
+
+
+def test_a_worker_process_hides_it_too():
+    import sandbox
+    for grant in (False, True):
+        policy = sandbox.Policy(isolation="process", filesystem_info=grant,
+                                require_layers=())
+        with sandbox.Interpreter(policy) as interp:
+            uname = interp.eval("tuple(__import__('os').uname())")
+            ids = interp.eval("[__import__('os').getuid(), "
+                              "__import__('os').cpu_count()]")
+        if grant:
+            assert uname[2:4] == (os.uname().release, os.uname().version)
+            assert ids == [os.getuid(), os.cpu_count()]
+        else:
+            assert uname[2:4] == ("0.0.0", "#1"), uname
+            assert ids == [65534, 1]
+
+
+def test_a_nested_interpreter_cannot_widen_it(jail):
+    import sandbox
+    assert not sandbox.Policy(filesystem_info=True) <= sandbox.Policy()
+    interp = jail()
+    assert outcome(interp, """
+        import _sandbox
+        _sandbox.new_interpreter(filesystem_info=True)
+    """) == "SandboxError"
+    assert outcome(jail(filesystem_info=True), """
+        import _sandbox, os
+        inner = _sandbox.new_interpreter(filesystem_info=True)
+        assert _sandbox.eval(inner, '__import__("os").getpid()') \\
+            == os.getpid()
+        _sandbox.end_interpreter(inner)
+    """, message=True) == "ran"
+
+
+def test_the_command_line_grants_it():
+    code = "import os; print(os.uname().release, os.getuid())"
+    outs = []
+    for grant in ([], ["--allow-fs-info"]):
+        proc = subprocess.run([sys.executable, "-m", "sandbox", "run",
+                               "--isolate", "interpreter", *grant, "-c",
+                               code], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout.split())
+    assert outs[0] == ["0.0.0", "65534"]
+    assert outs[1] == [os.uname().release, str(os.getuid())]
+    help_text = subprocess.run([sys.executable, "-m", "sandbox", "run",
+                                "--help"], capture_output=True, text=True,
+                               timeout=120).stdout
+    assert "--allow-fs-info" in help_text
