@@ -462,6 +462,30 @@ _PySandbox_LogDenialAt(struct _PySandboxState *state, const char *resource,
     log_denial_at(state, resource, detail, location);
 }
 
+/* The length of the operation that *detail* names first ("open: read
+ * /etc/passwd", "connect('x':1) = ...", "os.getloadavg (filesystem_info)",
+ * "os.read on descriptor 5"), or 0.  The exception's message names it, and
+ * nothing the engine found: the same for a path that exists as for one
+ * that does not, for an address that answers as for one that does not. */
+static size_t
+operation(const char *detail)
+{
+    size_t n = 0;
+    while (n < 64 && (Py_ISALNUM(detail[n]) || detail[n] == '_'
+                      || (detail[n] == '.' && n > 0)))
+    {
+        n++;
+    }
+    const char *rest = detail + n;
+    if (n > 0 && (*rest == '\0' || *rest == ':' || *rest == '('
+                  || strncmp(rest, " (", 2) == 0
+                  || strncmp(rest, " on ", 4) == 0))
+    {
+        return n;
+    }
+    return 0;
+}
+
 int
 _PySandbox_Deny(const char *resource, const char *detail)
 {
@@ -474,9 +498,14 @@ _PySandbox_Deny(const char *resource, const char *detail)
     if (PySys_Audit("sandbox.denied", "ss", resource, detail) < 0) {
         PyErr_Clear();
     }
-    PyObject *exc = PyObject_CallFunction(
-        PyExc_SandboxError, "is", EACCES,
-        "not allowed in an untrusted interpreter");
+    size_t op = operation(detail);
+    PyObject *exc = op > 0
+        ? PyObject_CallFunction(PyExc_SandboxError, "iN", EACCES,
+                                PyUnicode_FromFormat(
+                                    "%.*s: not allowed in an untrusted "
+                                    "interpreter", (int)op, detail))
+        : PyObject_CallFunction(PyExc_SandboxError, "is", EACCES,
+                                "not allowed in an untrusted interpreter");
     if (exc != NULL) {
         PyErr_SetObject(PyExc_SandboxError, exc);
         Py_DECREF(exc);

@@ -21,6 +21,7 @@
 #ifdef Py_UNTRUSTED
 
 #include <errno.h>                // ESRCH
+#include <sys/socket.h>           // SO_PEERCRED
 #include <unistd.h>               // _SC_NPROCESSORS_ONLN
 
 /* The neutral values.  The IDs are those a process sees in a PID and a
@@ -91,6 +92,11 @@ _PySandbox_HostIdSlow(int which, long *value)
         return 1;
     case _PySandbox_ID_CPUS:
         *value = virtual_cpus(&state->policy);
+        return 1;
+    case _PySandbox_ID_THREAD:
+        /* The kernel's thread IDs are numbered with the processes: the
+           interpreter's own count of thread states instead, from 2. */
+        *value = 1 + (long)_PyThreadState_GET()->id;
         return 1;
     }
     return 0;
@@ -182,6 +188,37 @@ _PySandbox_HideReleaseSlow(char *release, size_t release_size,
     if (version_size > 0) {
         PyOS_snprintf(version, version_size, "%s", VIRTUAL_VERSION);
     }
+}
+
+int
+_PySandbox_CheckGetSockOptSlow(int level, int option)
+{
+    /* The peer's credentials: over a socket pair, the process's own
+       process, user and group IDs. */
+    if (level != SOL_SOCKET) {
+        return 0;
+    }
+    switch (option) {
+#ifdef SO_PEERCRED
+    case SO_PEERCRED:
+        return _PySandbox_CheckHostInfoSlow("socket.getsockopt(SO_PEERCRED)");
+#endif
+#ifdef SO_PEERGROUPS
+    case SO_PEERGROUPS:
+        return _PySandbox_CheckHostInfoSlow(
+            "socket.getsockopt(SO_PEERGROUPS)");
+#endif
+#ifdef SO_PEERPIDFD
+    case SO_PEERPIDFD:
+        return _PySandbox_CheckHostInfoSlow(
+            "socket.getsockopt(SO_PEERPIDFD)");
+#endif
+#ifdef SO_PEERSEC
+    case SO_PEERSEC:
+        return _PySandbox_CheckHostInfoSlow("socket.getsockopt(SO_PEERSEC)");
+#endif
+    }
+    return 0;
 }
 
 int

@@ -126,6 +126,48 @@ def test_denials_are_shown_on_request():
 
 
 @requires_untrusted
+def test_a_denial_that_ends_it_says_which_option_grants_it(tmp_path):
+    canary = tmp_path / "canary data"
+    canary.write_text("secret-canary")
+    cases = [
+        (f"print(open({str(canary)!r}).read())",
+         f"to allow it: '--allow-read={canary}'", 3),
+        (f"open({str(tmp_path / 'new')!r}, 'w')",
+         f"to allow it: --allow-write={tmp_path / 'new'}", 3),
+        ("import socket; socket.create_connection(('127.0.0.1', 9), 1)",
+         "to allow it: --allow-net=127.0.0.1:9", 3),
+        ("import os; os.getloadavg()", "to allow it: --allow-fs-info", 3),
+        ("import pwd", "to allow it: --allow-module=pwd", 1),
+        ("import _ctypes", "no option allows it", 1),
+        ("import os; os.kill(os.getpid(), 0)", "no option allows it", 3),
+    ]
+    for code, hint, status in cases:
+        proc = cli("run", "--isolate", "interpreter", "-c", code)
+        assert proc.returncode == status, (code, proc.stderr)
+        lines = proc.stderr.splitlines()
+        # After the traceback: what was denied, then the option.
+        assert lines[-1] == f"python -m sandbox run: {hint}", (code, lines)
+        assert lines[-2].startswith("python -m sandbox run: it was denied "), \
+            lines
+        assert "secret-canary" not in proc.stdout + proc.stderr
+    # The message inside names the operation, nothing it found.
+    proc = cli("run", "--isolate", "interpreter", "-c",
+               f"open({str(canary)!r})")
+    assert (f"SandboxError: [Errno 13] open: not allowed in an untrusted "
+            f"interpreter") in proc.stderr, proc.stderr
+    # --show-denials lists them all instead; a job that ends otherwise
+    # gets no hint.
+    proc = cli("run", "--show-denials", "--isolate", "interpreter", "-c",
+               "import os; os.getloadavg()")
+    assert "to allow it" not in proc.stderr
+    assert "sandbox: denied information at <string>:1: os.getloadavg " \
+        "(filesystem_info)" in proc.stderr
+    proc = cli("run", "-c", "import os\ntry: os.getloadavg()\n"
+                            "except OSError: pass\n1/0")
+    assert proc.returncode == 1 and "to allow it" not in proc.stderr
+
+
+@requires_untrusted
 def test_unenforced_grants_warn(tmp_path):
     proc = cli("run", "--inherit-stdio", "-c", "pass")
     assert proc.returncode == 0

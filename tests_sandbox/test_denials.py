@@ -32,9 +32,9 @@ def test_a_denial_is_logged_with_its_detail_and_location(sandbox, untrusted):
     """)
     after = time.time()
     assert failure.type.__name__ == "SandboxError"
-    # The denied code learns nothing but "no".
-    assert failure.msg == (f"[Errno {errno.EACCES}] not allowed in an "
-                           "untrusted interpreter")
+    # The denied code learns nothing but "no", for what it asked.
+    assert failure.msg == (f"[Errno {errno.EACCES}] _sandbox.take_output: "
+                           "not allowed in an untrusted interpreter")
     [(when, resource, detail, location)] = sandbox.denials(untrusted)
     assert before - 1 <= when <= after + 1
     assert resource == "trusted"

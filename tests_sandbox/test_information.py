@@ -17,7 +17,7 @@ pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
 
 # What the probe reads, as one dict.
 PROBE = """if 1:
-    import os, platform
+    import os, platform, socket, threading
     def call(f, *a):
         try:
             return f(*a)
@@ -42,6 +42,9 @@ PROBE = """if 1:
                      platform.uname().release],
         'load': call(os.getloadavg),
         'login': call(os.getlogin),
+        'native': threading.get_native_id(),
+        'peercred': call(lambda: socket.socketpair()[0].getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, 12)),
     }
 """
 
@@ -93,7 +96,9 @@ def test_the_host_identity_stays_hidden(jail):
     assert (node, release, version) == ("localhost", "0.0.0", "#1")
     assert (sysname, machine) == (os.uname().sysname, os.uname().machine)
     assert seen["platform"] == ["0.0.0", "#1", "0.0.0"]
-    assert seen["load"] == seen["login"] == "SandboxError"
+    assert seen["load"] == seen["login"] == seen["peercred"] \
+        == "SandboxError"
+    assert 2 <= seen["native"] < 100, seen["native"]
     # None of the host's values, anywhere.
     text = repr(seen)
     for real in (*host_pids(), child.pid):
@@ -109,10 +114,15 @@ def test_the_denials_are_logged_with_the_grant_they_miss(jail):
     interp = jail()
     assert outcome(interp, "import os; os.getloadavg()") == "SandboxError"
     assert outcome(interp, "import os; os.getlogin()") == "SandboxError"
+    assert outcome(interp, "import socket; socket.socketpair()[0]"
+                           ".getsockopt(socket.SOL_SOCKET, "
+                           "socket.SO_PEERCRED, 12)") == "SandboxError"
     entries = [d[1:3] for d in _sandbox.denials(interp)]
-    assert entries == [("information", "os.getloadavg (filesystem_info)"),
-                       ("information", "os.getlogin (filesystem_info)")], \
-        entries
+    assert entries == [
+        ("information", "os.getloadavg (filesystem_info)"),
+        ("information", "os.getlogin (filesystem_info)"),
+        ("information", "socket.getsockopt(SO_PEERCRED) (filesystem_info)")
+    ], entries
 
 
 def test_filesystem_info_shows_the_real_identity(jail):
@@ -124,6 +134,9 @@ def test_filesystem_info_shows_the_real_identity(jail):
     assert seen["cpus"][0] == os.cpu_count()
     assert seen["uname"][2:4] == [os.uname().release, os.uname().version]
     assert seen["load"] != "SandboxError"
+    import struct
+    assert struct.unpack("3i", seen["peercred"]) == (
+        os.getpid(), os.getuid(), os.getgid())
     assert _sandbox.check_policy(filesystem_info=True)["filesystem_info"]
 
 

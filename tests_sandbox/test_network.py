@@ -194,8 +194,8 @@ def test_a_denial_is_logged_once_as_spelled_and_as_normalized(jail,
     assert outcome(interp, f"""
         import socket
         socket.socket().connect(('0x7f.1', {listeners.tcp4}))
-    """, message=True) == ("SandboxError: [Errno 13] not allowed in an "
-                           "untrusted interpreter")
+    """, message=True) == ("SandboxError: [Errno 13] connect: not allowed in "
+                           "an untrusted interpreter")
     entries = [d for d in _sandbox.denials(interp) if d[1] == "network"]
     assert len(entries) == 1, entries
     assert (f"connect('0x7f.1':{listeners.tcp4}) = "

@@ -99,7 +99,9 @@ _sandbox.exec(jail, f'''
 import os, signal
 outcomes = []
 for attempt in (lambda: os.kill({{decoy}}, signal.SIGKILL),
-                lambda: os.killpg(os.getpgid({{decoy}}), signal.SIGKILL),
+                # (its own session: its group's ID is its process ID;
+                # os.getpgid() of another process is ProcessLookupError)
+                lambda: os.killpg({{decoy}}, signal.SIGKILL),
                 lambda: os.kill(os.getpid(), signal.SIGTERM),
                 lambda: signal.raise_signal(signal.SIGTERM),
                 lambda: signal.pthread_kill(__import__("threading").get_ident(),

@@ -1323,6 +1323,7 @@ _PySandbox_HideNodeName(char *name, size_t size)
 #define _PySandbox_ID_SID 4     /* os.getsid() */
 #define _PySandbox_ID_USER 5    /* the user and group IDs */
 #define _PySandbox_ID_CPUS 6    /* the processors */
+#define _PySandbox_ID_THREAD 7  /* _thread.get_native_id() */
 #ifdef Py_UNTRUSTED
 PyAPI_FUNC(int) _PySandbox_HostIdSlow(int which, long *value);
 PyAPI_FUNC(int) _PySandbox_HostProcessIdSlow(int which, long pid,
@@ -1334,6 +1335,7 @@ PyAPI_FUNC(void) _PySandbox_HideReleaseSlow(char *release,
                                             char *version,
                                             size_t version_size);
 PyAPI_FUNC(int) _PySandbox_CheckHostInfoSlow(const char *what);
+PyAPI_FUNC(int) _PySandbox_CheckGetSockOptSlow(int level, int option);
 #  define _PySandbox_HOST_HOOK(CALL, OFF) \
        (!_PySandbox_CURRENT_UNTRUSTED() ? (OFF) : (CALL))
 #else
@@ -1409,6 +1411,16 @@ _PySandbox_HideRelease(char *release, size_t release_size, char *version,
     (void)version;
     (void)version_size;
 #endif
+}
+
+/* socket.getsockopt() of *level* and *option*: the peer's credentials
+ * (SO_PEERCRED and the like) are denied: over a socket pair, they are the
+ * process's own IDs.  0, or -1 with the denial logged. */
+static inline int
+_PySandbox_CheckGetSockOpt(int level, int option)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_CheckGetSockOptSlow(level, option),
+                                0);
 }
 
 /* What has no neutral value (os.getloadavg(), os.getlogin()): 0, or -1

@@ -8,6 +8,8 @@
 
 import argparse
 import os
+import re
+import shlex
 import sys
 import sysconfig
 import threading
@@ -354,9 +356,80 @@ def run_command(args, parser):
         return EXIT_LIMIT
     sys.stderr.write(error.traceback)
     sys.stderr.flush()
+    ended_by = _ending_denial(error, result)
+    if ended_by is not None and not args.show_denials:
+        denial, option = ended_by
+        where = f", at {denial.location}" if denial.location else ""
+        print(f"{parser.prog}: it was denied {denial.detail} "
+              f"({denial.resource}{where})", file=sys.stderr)
+        print(f"{parser.prog}: " + (f"to allow it: {option}" if option
+                                    else "no option allows it"),
+              file=sys.stderr)
     if error.type_name == "sandbox.SandboxError":
         return EXIT_DENIED
     return EXIT_RAISED
+
+
+# A denial's detail (Python/sandbox*.c) -> the option that grants it.
+_FILE_DENIAL = re.compile(r"[\w.]+: (read|write) (/.*)", re.DOTALL)
+_NET_DENIAL = re.compile(r"\w+\(.*\) = (\S+): not granted \((net|listen)\)",
+                         re.DOTALL)
+_NAME_DENIAL = re.compile(r"resolving '(.*)': not granted \(net\)",
+                          re.DOTALL)
+
+
+def _grant_for(denial):
+    """The command-line option that grants what *denial* denied, or
+    None."""
+    detail = denial.detail
+    if denial.resource == "file":
+        match = _FILE_DENIAL.fullmatch(detail)
+        if match:
+            return shlex.quote(f"--allow-{match[1]}={match[2]}")
+    elif denial.resource == "network":
+        match = _NET_DENIAL.fullmatch(detail)
+        if match:
+            return shlex.quote(f"--allow-{match[2]}={match[1]}")
+        match = _NAME_DENIAL.fullmatch(detail)
+        if match:
+            return shlex.quote(f"--allow-net={match[1]}")
+        if detail.endswith("(network_info)"):
+            return "--allow-network-info"
+    elif denial.resource == "information":
+        if detail.endswith("(filesystem_info)"):
+            return "--allow-fs-info"
+    elif denial.resource == "module":
+        import _sandbox
+        try:
+            _sandbox.check_policy(modules=[detail])
+        except (ValueError, TypeError):
+            return None         # never loaded, or not one of the stdlib's
+        return shlex.quote(f"--allow-module={detail}")
+    return None
+
+
+def _ending_denial(error, result):
+    """The denial that ended the job with *error*, and the option that
+    grants it (or None), or None if no denial ended it: the last one
+    logged, when the job ended on SandboxError, or on the
+    ModuleNotFoundError of a module denied."""
+    denials = list(result.denials) if result is not None else []
+    last = denials[-1] if denials else None
+    if error.type_name == "sandbox.SandboxError" and last is not None:
+        return last, _grant_for(last)
+    if error.type_name != "ModuleNotFoundError":
+        return None
+    if (last is not None and last.resource == "module"
+            and error.message == f"No module named {last.detail!r}"):
+        return last, _grant_for(last)
+    # A built-in module beyond the default set is not found, and not
+    # logged: one of the standard library that this host has.
+    match = re.fullmatch(r"No module named '(\w+)'", error.message)
+    if (match and match[1] in sys.stdlib_module_names
+            and match[1] in sys.builtin_module_names):
+        denial = sandbox.Denial(0.0, "module", match[1], "")
+        return denial, _grant_for(denial)
+    return None
 
 
 def info_command():
