@@ -21,7 +21,11 @@
 #ifdef Py_UNTRUSTED
 
 #include <errno.h>                // ESRCH
+#include <sys/resource.h>         // PRIO_USER
 #include <sys/socket.h>           // SO_PEERCRED
+#if defined(__linux__) && !defined(SO_PEERPIDFD)
+#  define SO_PEERPIDFD 77         // Linux 6.5; newer than the C library
+#endif
 #include <unistd.h>               // _SC_NPROCESSORS_ONLN
 
 /* The neutral values.  The IDs are those a process sees in a PID and a
@@ -32,6 +36,8 @@
 #define VIRTUAL_ID 65534
 #define VIRTUAL_RELEASE "0.0.0"
 #define VIRTUAL_VERSION "#1"
+/* sysconf()'s limits that the kernel derives from the memory. */
+#define VIRTUAL_PROCESS_LIMIT 4096
 
 int
 PySandboxPolicy_AllowFilesystemInfo(PySandboxPolicy *policy, int allow)
@@ -123,6 +129,58 @@ _PySandbox_HostProcessIdSlow(int which, long pid, long *value)
 }
 
 int
+_PySandbox_HostPidSlow(int *pid)
+{
+    if (hiding() == NULL) {
+        return 0;
+    }
+    /* Itself (0, or 2 as it knows itself): its own; no other exists. */
+    if (*pid == 0 || *pid == VIRTUAL_PID) {
+        *pid = 0;
+        return 0;
+    }
+    errno = ESRCH;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
+int
+_PySandbox_HostPriorityWhoSlow(int which, int *who)
+{
+    if (hiding() == NULL) {
+        return 0;
+    }
+#ifdef PRIO_USER
+    if (which == PRIO_USER) {
+        /* Itself as its user sees it (0, or the neutral ID). */
+        if (*who == 0 || *who == VIRTUAL_ID) {
+            *who = 0;
+            return 0;
+        }
+        errno = ESRCH;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+#else
+    (void)which;
+#endif
+    return _PySandbox_HostPidSlow(who);
+}
+
+int
+_PySandbox_CheckClockSlow(long clock)
+{
+    /* A negative clock is another process's or thread's CPU clock (its
+       ID encoded: a probe of which exist, and their CPU time), or a
+       descriptor's: refused whatever the grant. */
+    if (clock >= 0) {
+        return 0;
+    }
+    return _PySandbox_Deny("trusted", "time: the clock of a process, a "
+                           "thread or a descriptor");
+}
+
+int
 _PySandbox_HostSysconfSlow(int name, long *value)
 {
     struct _PySandboxState *state = hiding();
@@ -130,6 +188,30 @@ _PySandbox_HostSysconfSlow(int name, long *value)
         return 0;
     }
     switch (name) {
+#ifdef _SC_CHILD_MAX
+    /* The kernel derives these default limits from the machine's
+       memory. */
+    case _SC_CHILD_MAX:
+#endif
+#ifdef _SC_SIGQUEUE_MAX
+    case _SC_SIGQUEUE_MAX:
+#endif
+        *value = VIRTUAL_PROCESS_LIMIT;
+        return 1;
+#ifdef _SC_LEVEL1_ICACHE_SIZE
+    /* The processor's caches name its model: unknown, as the C library
+       says when it cannot tell. */
+    case _SC_LEVEL1_ICACHE_SIZE: case _SC_LEVEL1_ICACHE_ASSOC:
+    case _SC_LEVEL1_ICACHE_LINESIZE: case _SC_LEVEL1_DCACHE_SIZE:
+    case _SC_LEVEL1_DCACHE_ASSOC: case _SC_LEVEL1_DCACHE_LINESIZE:
+    case _SC_LEVEL2_CACHE_SIZE: case _SC_LEVEL2_CACHE_ASSOC:
+    case _SC_LEVEL2_CACHE_LINESIZE: case _SC_LEVEL3_CACHE_SIZE:
+    case _SC_LEVEL3_CACHE_ASSOC: case _SC_LEVEL3_CACHE_LINESIZE:
+    case _SC_LEVEL4_CACHE_SIZE: case _SC_LEVEL4_CACHE_ASSOC:
+    case _SC_LEVEL4_CACHE_LINESIZE:
+        *value = 0;
+        return 1;
+#endif
 #ifdef _SC_NPROCESSORS_ONLN
     case _SC_NPROCESSORS_ONLN:
 #endif
@@ -198,6 +280,14 @@ _PySandbox_CheckGetSockOptSlow(int level, int option)
     if (level != SOL_SOCKET) {
         return 0;
     }
+#ifdef SO_PEERPIDFD
+    /* A new descriptor of the process, which the interpreter would not
+       own: never, whatever the grant. */
+    if (option == SO_PEERPIDFD) {
+        return _PySandbox_Deny("descriptor", "socket.getsockopt"
+                               "(SO_PEERPIDFD): a new descriptor");
+    }
+#endif
     switch (option) {
 #ifdef SO_PEERCRED
     case SO_PEERCRED:
@@ -207,11 +297,6 @@ _PySandbox_CheckGetSockOptSlow(int level, int option)
     case SO_PEERGROUPS:
         return _PySandbox_CheckHostInfoSlow(
             "socket.getsockopt(SO_PEERGROUPS)");
-#endif
-#ifdef SO_PEERPIDFD
-    case SO_PEERPIDFD:
-        return _PySandbox_CheckHostInfoSlow(
-            "socket.getsockopt(SO_PEERPIDFD)");
 #endif
 #ifdef SO_PEERSEC
     case SO_PEERSEC:

@@ -92,6 +92,26 @@ static const char *const never_modules[] = {
     "_tracemalloc", "faulthandler", "readline",
 };
 
+int
+_PySandbox_ExecOnCreateSlow(PyObject *mod)
+{
+    /* _imp.create_builtin() and create_dynamic() return a module of
+       multi-phase init that is not executed: its state is NULL until
+       _imp.exec_builtin() runs, and its functions read the state's types
+       (os.uname() of a posix module made so crashed the process).  The
+       untrusted interpreter's importlib is its own code, which need not
+       call exec: a module with state is executed here, at once, and
+       exec_builtin() then skips it (its state is set). */
+    if (!PyModule_Check(mod)) {
+        return 0;
+    }
+    PyModuleDef *def = PyModule_GetDef(mod);
+    if (def == NULL || def->m_size <= 0 || PyModule_GetState(mod) != NULL) {
+        return 0;
+    }
+    return PyModule_ExecDef(mod, def);
+}
+
 static int
 never_module(const char *name)
 {

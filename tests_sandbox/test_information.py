@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from support import job_outcome as outcome, requires_untrusted
+from support import job_outcome as outcome, requires_untrusted, run_host
 
 pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
     "ignore:sandbox.Policy. filesystem_info is not enforced yet")]
@@ -190,3 +190,106 @@ def test_the_command_line_grants_it():
                                 "--help"], capture_output=True, text=True,
                                timeout=120).stdout
     assert "--allow-fs-info" in help_text
+
+
+def test_no_probe_of_other_processes(jail):
+    """The calls that take another process's ID, or encode one, learn
+    nothing of it: not whether it exists, not its CPU time."""
+    import _sandbox
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; time.sleep(60)"])
+    try:
+        interp = jail()
+        _sandbox.exec(interp, PROCESS_PROBE.format(other=child.pid,
+                                                   host=os.getpid()))
+        seen = _sandbox.eval(interp, "seen")
+    finally:
+        child.kill()
+        child.wait()
+    assert seen == ["ProcessLookupError"] * 7 + ["SandboxError"] * 6, seen
+    mine = _sandbox.eval(interp, "mine")
+    assert mine[:3] == [os.getpriority(os.PRIO_PROCESS, 0)] * 2 + [
+        os.sched_getscheduler(0)] and mine[4:] == [True, True], mine
+    # Derived from the machine's memory by the kernel: neutral.
+    assert _sandbox.eval(interp, "limits") == [4096, 4096, 0]
+
+
+PROCESS_PROBE = """if 1:
+    import os, socket, threading, time
+    def call(f, *a):
+        try:
+            return f(*a)
+        except OSError as exc:
+            return type(exc).__name__
+    other, host = {other}, {host}
+    seen = [call(os.getpriority, os.PRIO_PROCESS, other),
+            call(os.getpriority, os.PRIO_PROCESS, host),
+            call(os.getpriority, os.PRIO_PGRP, other),
+            call(os.getpriority, os.PRIO_USER, 1),
+            call(os.sched_getscheduler, other),
+            call(os.sched_getparam, other),
+            call(os.sched_rr_get_interval, other),
+            # CPU clocks: a process's is ((~pid) << 3) | 2, a thread's
+            # ((~tid) << 3) | 6, a descriptor's ((~fd) << 3) | 3
+            call(time.clock_gettime, ((~other) << 3) | 2),
+            call(time.clock_gettime_ns, ((~host) << 3) | 2),
+            call(time.clock_getres, ((~other) << 3) | 2),
+            call(time.clock_gettime, ((~3) << 3) | 3),
+            call(time.pthread_getcpuclockid, threading.get_ident()),
+            call(os.getgrouplist, 'root', 0)]
+    mine = [os.getpriority(os.PRIO_PROCESS, 0),
+            os.getpriority(os.PRIO_PROCESS, 2),
+            os.sched_getscheduler(2), os.sched_getparam(0).sched_priority,
+            time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID) > 0,
+            time.thread_time() >= 0]
+    limits = [os.sysconf('SC_CHILD_MAX'), os.sysconf('SC_SIGQUEUE_MAX'),
+              os.sysconf(188)]   # _SC_LEVEL1_DCACHE_SIZE (glibc)
+"""
+
+
+def test_no_descriptor_from_the_peer_s_pidfd():
+    import _sandbox
+    before = len(os.listdir("/proc/self/fd"))
+    interp = _sandbox.new_interpreter()
+    try:
+        assert outcome(interp, """
+            import socket
+            a, b = socket.socketpair()
+            for i in range(20):
+                try:
+                    a.getsockopt(socket.SOL_SOCKET, 77, 4)   # SO_PEERPIDFD
+                except PermissionError:
+                    pass
+            a.getsockopt(socket.SOL_SOCKET, 77, 4)
+        """) == "SandboxError"
+        entries = [d[1:3] for d in _sandbox.denials(interp)]
+        assert entries[-1] == ("descriptor", "socket.getsockopt"
+                               "(SO_PEERPIDFD): a new descriptor")
+    finally:
+        _sandbox.end_interpreter(interp)
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+NOT_EXECUTED = """
+import _sandbox
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''if 1:
+    import _imp
+    class Spec:
+        name = "posix"
+        origin = "built-in"
+    seen = tuple(_imp.create_builtin(Spec()).uname())
+    mod = _imp.create_builtin(Spec())
+    _imp.exec_builtin(mod)           # a no-op: executed already
+    same = tuple(mod.uname()) == seen
+''')
+print(_sandbox.eval(jail, "seen[2], same"))
+_sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_a_module_created_but_not_executed_cannot_crash_the_host():
+    proc = run_host(NOT_EXECUTED)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "('0.0.0', True)\nhost alive\n", proc.stdout

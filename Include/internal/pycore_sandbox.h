@@ -1336,6 +1336,10 @@ PyAPI_FUNC(void) _PySandbox_HideReleaseSlow(char *release,
                                             size_t version_size);
 PyAPI_FUNC(int) _PySandbox_CheckHostInfoSlow(const char *what);
 PyAPI_FUNC(int) _PySandbox_CheckGetSockOptSlow(int level, int option);
+PyAPI_FUNC(int) _PySandbox_HostPidSlow(int *pid);
+PyAPI_FUNC(int) _PySandbox_HostPriorityWhoSlow(int which, int *who);
+PyAPI_FUNC(int) _PySandbox_CheckClockSlow(long clock);
+PyAPI_FUNC(int) _PySandbox_ExecOnCreateSlow(PyObject *mod);
 #  define _PySandbox_HOST_HOOK(CALL, OFF) \
        (!_PySandbox_CURRENT_UNTRUSTED() ? (OFF) : (CALL))
 #else
@@ -1421,6 +1425,41 @@ _PySandbox_CheckGetSockOpt(int level, int option)
 {
     return _PySandbox_HOST_HOOK(_PySandbox_CheckGetSockOptSlow(level, option),
                                 0);
+}
+
+/* A process ID that os.sched_getscheduler() and the like take: 0 (with
+ * *pid* 0 for the neutral ID of itself), or -1 with ProcessLookupError set
+ * for another process. */
+static inline int
+_PySandbox_HostPid(int *pid)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_HostPidSlow(pid), 0);
+}
+
+/* os.getpriority(*which*, *who*): the same for a process, a process
+ * group or a user (itself: 0 or the neutral ID). */
+static inline int
+_PySandbox_HostPriorityWho(int which, int *who)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_HostPriorityWhoSlow(which, who),
+                                0);
+}
+
+/* time.clock_gettime() and clock_getres() of *clock*: a negative one (a
+ * process's, a thread's or a descriptor's clock) is denied. */
+static inline int
+_PySandbox_CheckClock(long clock)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_CheckClockSlow(clock), 0);
+}
+
+/* _imp.create_builtin(), _imp.create_dynamic(): execute the module *mod*
+ * now if it has state (Python/sandbox_import.c).  0, or -1 with an
+ * exception set. */
+static inline int
+_PySandbox_ExecOnCreate(PyObject *mod)
+{
+    return _PySandbox_HOST_HOOK(_PySandbox_ExecOnCreateSlow(mod), 0);
 }
 
 /* What has no neutral value (os.getloadavg(), os.getlogin()): 0, or -1
