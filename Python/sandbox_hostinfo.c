@@ -145,26 +145,30 @@ _PySandbox_HostPidSlow(int *pid)
 }
 
 int
-_PySandbox_HostPriorityWhoSlow(int which, int *who)
+_PySandbox_HostPriorityWhoSlow(int *which, int *who)
 {
     if (hiding() == NULL) {
         return 0;
     }
+    /* Its group and its user (0, or the neutral IDs) are itself alone:
+       the kernel's answer for them is the highest priority of every
+       process in the group, or of the user, the host's others too. */
+    int self = *who == 0 || *who == VIRTUAL_PID;
 #ifdef PRIO_USER
-    if (which == PRIO_USER) {
-        /* Itself as its user sees it (0, or the neutral ID). */
-        if (*who == 0 || *who == VIRTUAL_ID) {
-            *who = 0;
-            return 0;
-        }
+    if (*which == PRIO_USER) {
+        self = *who == 0 || *who == VIRTUAL_ID;
+    }
+#endif
+    if (!self) {
         errno = ESRCH;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-#else
-    (void)which;
+#ifdef PRIO_PROCESS
+    *which = PRIO_PROCESS;
 #endif
-    return _PySandbox_HostPidSlow(who);
+    *who = 0;
+    return 0;
 }
 
 int
@@ -198,6 +202,18 @@ _PySandbox_HostSysconfSlow(int name, long *value)
 #endif
         *value = VIRTUAL_PROCESS_LIMIT;
         return 1;
+#ifdef _SC_MINSIGSTKSZ
+    /* The signal stack's sizes follow the processor's features (its
+       vector registers' state): the classic constants. */
+    case _SC_MINSIGSTKSZ:
+        *value = 2048;
+        return 1;
+#endif
+#ifdef _SC_SIGSTKSZ
+    case _SC_SIGSTKSZ:
+        *value = 8192;
+        return 1;
+#endif
 #ifdef _SC_LEVEL1_ICACHE_SIZE
     /* The processor's caches name its model: unknown, as the C library
        says when it cannot tell. */

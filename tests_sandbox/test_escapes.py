@@ -1426,3 +1426,32 @@ def test_a_job_needs_enough_stack_left():
         print("host alive")
     """))
     assert "needs" in out and "KiB of its thread's C stack" in out, out
+
+
+STR_SUBCLASS_NAME = """
+import _sandbox
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''if 1:
+    import _imp, importlib.util
+    from importlib.machinery import BuiltinImporter, ModuleSpec
+    class Str(str):
+        pass
+    class Spec:
+        name = Str("posix")
+    first = _imp.create_builtin(Spec())
+    second = importlib.util.module_from_spec(
+        ModuleSpec(Str("errno"), BuiltinImporter))
+    names = [str(first.__name__), str(second.__name__)]
+''')
+print(_sandbox.eval(jail, "names"))
+_sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_a_module_named_by_a_str_subclass_does_not_abort_the_host():
+    # PyModule_NewObject() tracked the module's dict twice: a fatal
+    # error in any interpreter (patch 0069).
+    proc = run_host(STR_SUBCLASS_NAME)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "['posix', 'errno']\nhost alive\n", proc.stdout

@@ -208,10 +208,10 @@ def test_no_probe_of_other_processes(jail):
         child.wait()
     assert seen == ["ProcessLookupError"] * 7 + ["SandboxError"] * 6, seen
     mine = _sandbox.eval(interp, "mine")
-    assert mine[:3] == [os.getpriority(os.PRIO_PROCESS, 0)] * 2 + [
-        os.sched_getscheduler(0)] and mine[4:] == [True, True], mine
+    assert mine[:6] == [os.getpriority(os.PRIO_PROCESS, 0)] * 5 + [
+        os.sched_getscheduler(0)] and mine[7:] == [True, True], mine
     # Derived from the machine's memory by the kernel: neutral.
-    assert _sandbox.eval(interp, "limits") == [4096, 4096, 0]
+    assert _sandbox.eval(interp, "limits") == [4096, 4096, 2048, 0]
 
 
 PROCESS_PROBE = """if 1:
@@ -239,10 +239,14 @@ PROCESS_PROBE = """if 1:
             call(os.getgrouplist, 'root', 0)]
     mine = [os.getpriority(os.PRIO_PROCESS, 0),
             os.getpriority(os.PRIO_PROCESS, 2),
+            # its group and its user: itself alone
+            os.getpriority(os.PRIO_PGRP, 0), os.getpriority(os.PRIO_USER, 0),
+            os.getpriority(os.PRIO_USER, 65534),
             os.sched_getscheduler(2), os.sched_getparam(0).sched_priority,
             time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID) > 0,
             time.thread_time() >= 0]
     limits = [os.sysconf('SC_CHILD_MAX'), os.sysconf('SC_SIGQUEUE_MAX'),
+              os.sysconf('SC_MINSIGSTKSZ'),
               os.sysconf(188)]   # _SC_LEVEL1_DCACHE_SIZE (glibc)
 """
 

@@ -1337,7 +1337,7 @@ PyAPI_FUNC(void) _PySandbox_HideReleaseSlow(char *release,
 PyAPI_FUNC(int) _PySandbox_CheckHostInfoSlow(const char *what);
 PyAPI_FUNC(int) _PySandbox_CheckGetSockOptSlow(int level, int option);
 PyAPI_FUNC(int) _PySandbox_HostPidSlow(int *pid);
-PyAPI_FUNC(int) _PySandbox_HostPriorityWhoSlow(int which, int *who);
+PyAPI_FUNC(int) _PySandbox_HostPriorityWhoSlow(int *which, int *who);
 PyAPI_FUNC(int) _PySandbox_CheckClockSlow(long clock);
 PyAPI_FUNC(int) _PySandbox_ExecOnCreateSlow(PyObject *mod);
 #  define _PySandbox_HOST_HOOK(CALL, OFF) \
@@ -1437,9 +1437,10 @@ _PySandbox_HostPid(int *pid)
 }
 
 /* os.getpriority(*which*, *who*): the same for a process, a process
- * group or a user (itself: 0 or the neutral ID). */
+ * group or a user (itself: 0 or the neutral ID), each asked as itself
+ * (*which* PRIO_PROCESS, *who* 0). */
 static inline int
-_PySandbox_HostPriorityWho(int which, int *who)
+_PySandbox_HostPriorityWho(int *which, int *who)
 {
     return _PySandbox_HOST_HOOK(_PySandbox_HostPriorityWhoSlow(which, who),
                                 0);
