@@ -108,6 +108,16 @@ _PySandbox_HostIdSlow(int which, long *value)
     return 0;
 }
 
+/* Another process than itself: as if it did not exist.  -1 with
+   ProcessLookupError set. */
+static int
+no_such_process(void)
+{
+    errno = ESRCH;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
 int
 _PySandbox_HostProcessIdSlow(int which, long pid, long *value)
 {
@@ -120,9 +130,7 @@ _PySandbox_HostProcessIdSlow(int which, long pid, long *value)
         pid = VIRTUAL_PID;
     }
     if (pid != VIRTUAL_PID && pid != VIRTUAL_PPID) {
-        errno = ESRCH;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
+        return no_such_process();
     }
     *value = which == _PySandbox_ID_SID ? VIRTUAL_PPID : pid;
     return 1;
@@ -139,9 +147,7 @@ _PySandbox_HostPidSlow(int *pid)
         *pid = 0;
         return 0;
     }
-    errno = ESRCH;
-    PyErr_SetFromErrno(PyExc_OSError);
-    return -1;
+    return no_such_process();
 }
 
 int
@@ -160,9 +166,7 @@ _PySandbox_HostPriorityWhoSlow(int *which, int *who)
     }
 #endif
     if (!self) {
-        errno = ESRCH;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
+        return no_such_process();
     }
 #ifdef PRIO_PROCESS
     *which = PRIO_PROCESS;

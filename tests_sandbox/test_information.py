@@ -16,13 +16,17 @@ pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
     "ignore:sandbox.Policy. filesystem_info is not enforced yet")]
 
 # What the probe reads, as one dict.
-PROBE = """if 1:
-    import os, platform, socket, threading
+# Inside: a call's value, or the name of the OSError it raised.
+CALL = """if 1:
     def call(f, *a):
         try:
             return f(*a)
         except OSError as exc:
             return type(exc).__name__
+"""
+
+PROBE = CALL + """if 1:
+    import os, platform, socket, threading
     seen = {
         'pid': os.getpid(), 'ppid': os.getppid(), 'pgrp': os.getpgrp(),
         'pgid': call(os.getpgid, 0), 'sid': call(os.getsid, 0),
@@ -50,17 +54,8 @@ PROBE = """if 1:
 
 
 @pytest.fixture
-def jail():
-    import _sandbox
-    made = []
-
-    def make(**fields):
-        interp = _sandbox.new_interpreter(**fields)
-        made.append(interp)
-        return interp
-    yield make
-    for interp in made:
-        _sandbox.end_interpreter(interp)
+def jail(make_untrusted):
+    return make_untrusted
 
 
 def probe(interp, other):
@@ -214,13 +209,8 @@ def test_no_probe_of_other_processes(jail):
     assert _sandbox.eval(interp, "limits") == [4096, 4096, 2048, 0]
 
 
-PROCESS_PROBE = """if 1:
+PROCESS_PROBE = CALL + """if 1:
     import os, socket, threading, time
-    def call(f, *a):
-        try:
-            return f(*a)
-        except OSError as exc:
-            return type(exc).__name__
     other, host = {other}, {host}
     seen = [call(os.getpriority, os.PRIO_PROCESS, other),
             call(os.getpriority, os.PRIO_PROCESS, host),
