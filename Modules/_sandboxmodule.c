@@ -89,6 +89,37 @@ entry_error(const char *field, PyObject *item)
     return _PySandboxPolicy_ErrorObject(field, item, "not a valid entry");
 }
 
+/* An entry of read or write: "HOST", or "HOST:GUEST", the interpreter
+ * seeing HOST at GUEST (split at the first colon: a path with a colon has
+ * only PySandboxPolicy_AllowPathAt()). */
+static int
+add_path(PySandboxPolicy *policy, const char *entry, int access)
+{
+    const char *colon = strchr(entry, ':');
+    if (colon == NULL) {
+        return PySandboxPolicy_AllowPath(policy, entry, access);
+    }
+    char *host = PyMem_RawMalloc((size_t)(colon - entry) + 1);
+    if (host == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(host, entry, (size_t)(colon - entry));
+    host[colon - entry] = '\0';
+    int rc;
+    if (host[0] == '\0' || colon[1] == '\0') {
+        rc = _PySandboxPolicy_Error(
+            access == PySandbox_WRITE ? "write" : "read", entry,
+            host[0] == '\0' ? "no host path before ':'"
+                            : "no guest path after ':'");
+    }
+    else {
+        rc = PySandboxPolicy_AllowPathAt(policy, host, colon + 1, access);
+    }
+    PyMem_RawFree(host);
+    return rc;
+}
+
 /* The list field *field*: an iterable of str (env, modules) or of paths
  * (str, bytes or os.PathLike: read, write), not a str itself.  Call
  * *add*(policy, entry) for each entry, the path encoded as the file system
@@ -379,7 +410,7 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
         return PySandboxPolicy_AllowFilesystemInfo(policy,
                                                    value == Py_True);
     }
-    return add_each(policy, name, value, 1, PySandboxPolicy_AllowPath,
+    return add_each(policy, name, value, 1, add_path,
                     strcmp(name, "write") == 0 ? PySandbox_WRITE
                                                : PySandbox_READ);
 }
@@ -505,12 +536,36 @@ paths_for(const PySandboxPolicy *policy, int access)
         return PyErr_NoMemory();
     }
     Py_ssize_t n = 0;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const sandbox_path_rule *rule = &policy->paths[i];
+        if (rule->access != access) {
+            continue;
+        }
+        if (rule->guest == NULL) {
+            paths[n++] = rule->path;
+            continue;
+        }
+        /* "HOST:GUEST", as it was given. */
+        size_t size = strlen(rule->path) + strlen(rule->guest) + 2;
+        char *entry = PyMem_Malloc(size);
+        if (entry == NULL) {
+            failed = 1;
+            break;
+        }
+        PyOS_snprintf(entry, size, "%s:%s", rule->path, rule->guest);
+        paths[n++] = entry;
+    }
+    PyObject *result = failed ? PyErr_NoMemory() : sorted_tuple(paths, n, 1);
+    Py_ssize_t k = 0;
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
         if (policy->paths[i].access == access) {
-            paths[n++] = policy->paths[i].path;
+            if (k < n && policy->paths[i].guest != NULL) {
+                PyMem_Free(paths[k]);
+            }
+            k++;
         }
     }
-    PyObject *result = sorted_tuple(paths, n, 1);
     PyMem_Free(paths);
     return result;
 }

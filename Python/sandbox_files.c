@@ -80,6 +80,7 @@ clear_grant(sandbox_grant *grant)
         (void)close(grant->fd);
     }
     PyMem_RawFree(grant->root);
+    PyMem_RawFree(grant->host);
     PyMem_RawFree(grant->name);
 }
 
@@ -200,23 +201,32 @@ static const sandbox_grant *find_grant(struct _PySandboxState *state,
                                        const char *path, int access,
                                        const char **rest);
 
-/* Open the grant of *path* for *access*: *resolver*, if not NULL, is the
- * untrusted creator's state, beneath whose grants the path must resolve;
+/* Open the grant of *path* for *access*, seen at *guest* (NULL: at
+ * *path*): *resolver*, if not NULL, is the untrusted creator's state,
+ * beneath whose grants (and in whose layout) the path must resolve;
  * otherwise the creator is trusted and the path is opened as it is.
  * Return 0, or -1 with errno set (nothing allocated). */
 static int
-open_grant(sandbox_grant *grant, const char *path, int access,
-           struct _PySandboxState *resolver)
+open_grant(sandbox_grant *grant, const char *path, const char *guest,
+           int access, struct _PySandboxState *resolver)
 {
     memset(grant, 0, sizeof(*grant));
     grant->fd = -1;
     grant->access = access;
-    grant->root = _PySandbox_NormalizedPath(path, 0);
-    if (grant->root == NULL) {
+    char *where = _PySandbox_NormalizedPath(path, 0);
+    grant->root = (guest != NULL ? _PySandbox_NormalizedPath(guest, 0)
+                   : where != NULL ? _PyMem_RawStrdup(where) : NULL);
+    if (where == NULL || grant->root == NULL) {
+        PyMem_RawFree(where);
+        PyMem_RawFree(grant->root);
+        grant->root = NULL;
         errno = ENOMEM;
         return -1;
     }
-    const char *root = grant->root;
+    /* On the host; an untrusted creator's in its own layout. */
+    grant->host = (resolver == NULL ? _PyMem_RawStrdup(where)
+                   : _PySandbox_HostPath(resolver, where));
+    const char *root = where;
     const char *slash = strrchr(root, '/');
     const char *leaf = root[1] == '\0' ? "." : slash + 1;
     int parent = -1;
@@ -283,6 +293,7 @@ open_grant(sandbox_grant *grant, const char *path, int access,
         (void)close(parent);
     }
     PyMem_RawFree(owned_leaf);
+    PyMem_RawFree(where);
     return 0;
 
 error:;
@@ -291,7 +302,9 @@ error:;
         (void)close(parent);
     }
     PyMem_RawFree(owned_leaf);
+    PyMem_RawFree(where);
     PyMem_RawFree(grant->root);
+    PyMem_RawFree(grant->host);
     PyMem_RawFree(grant->name);
     memset(grant, 0, sizeof(*grant));
     grant->fd = -1;
@@ -325,6 +338,52 @@ find_grant(struct _PySandboxState *state, const char *path, int access,
         }
     }
     return best;
+}
+
+/* *root* followed by the part *rest* of a path beneath it, raw-allocated
+ * (NULL: no memory). */
+static char *
+join_rest(const char *root, const char *rest)
+{
+    size_t size = strlen(root) + strlen(rest) + 2;
+    char *joined = PyMem_RawMalloc(size);
+    if (joined != NULL) {
+        PyOS_snprintf(joined, size, "%s%s%s", root,
+                      (*rest == '\0' || strcmp(root, "/") == 0) ? "" : "/",
+                      rest);
+    }
+    return joined;
+}
+
+char *
+_PySandbox_HostPath(struct _PySandboxState *state, const char *path)
+{
+    const char *rest;
+    const sandbox_grant *grant = find_grant(state, path, 0, &rest);
+    if (grant == NULL || grant->host == NULL) {
+        return NULL;
+    }
+    return join_rest(grant->host, rest);
+}
+
+char *
+_PySandbox_GuestPath(struct _PySandboxState *state, const char *path)
+{
+    const sandbox_grant *best = NULL;
+    const char *best_rest = NULL;
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        const sandbox_grant *grant = &state->grants[i];
+        const char *r = (grant->host != NULL
+                         ? _PySandbox_PathBeneath(path, grant->host) : NULL);
+        if (r == NULL || (grant->name != NULL && *r != '\0')) {
+            continue;
+        }
+        if (best == NULL || strlen(grant->host) > strlen(best->host)) {
+            best = grant;
+            best_rest = r;
+        }
+    }
+    return best != NULL ? join_rest(best->root, best_rest) : NULL;
 }
 
 /* Where *path* (relative to *dir_fd*, AT_FDCWD for the virtual working
@@ -1011,24 +1070,45 @@ _PySandbox_Chdir(const char *path, int fd, PyObject *display)
  * creator is trusted), and the standard library's, read-only.  Called
  * without a thread state: raw memory only. */
 static int
-add_grant(struct _PySandboxState *state, const char *path, int access)
+add_grant(struct _PySandboxState *state, const char *path, const char *guest,
+          int access)
 {
     sandbox_grant grant;
-    if (open_grant(&grant, path, access, NULL) < 0) {
+    if (open_grant(&grant, path, guest, access, NULL) < 0) {
         return -1;
     }
     sandbox_grant *grown = PyMem_RawRealloc(
         state->grants, (size_t)(state->n_grants + 1) * sizeof(grant));
     if (grown == NULL) {
-        (void)close(grant.fd);
-        PyMem_RawFree(grant.root);
-        PyMem_RawFree(grant.name);
+        clear_grant(&grant);
         errno = ENOMEM;
         return -1;
     }
     grown[state->n_grants++] = grant;
     state->grants = grown;
     return 0;
+}
+
+/* Where the interpreter sees the directory *path* of the standard
+ * library's search path, without filesystem_info: beneath the virtual
+ * standard library what is beneath the host's (*stdlib_dir*), its
+ * lib-dynload for the first other directory (a build tree's extension
+ * modules), then lib/path-N.  Raw-allocated, or NULL. */
+static char *
+stdlib_guest(const char *path, const char *stdlib_dir, int *others)
+{
+    const char *rest = (stdlib_dir != NULL
+                        ? _PySandbox_PathBeneath(path, stdlib_dir) : NULL);
+    if (rest != NULL) {
+        return join_rest(SANDBOX_GUEST_STDLIB, rest);
+    }
+    char buf[100];
+    if ((*others)++ == 0) {
+        return _PyMem_RawStrdup(SANDBOX_GUEST_STDLIB "/lib-dynload");
+    }
+    PyOS_snprintf(buf, sizeof(buf), SANDBOX_GUEST_ROOT "/lib/path-%d",
+                  *others);
+    return _PyMem_RawStrdup(buf);
 }
 
 /* The time zone database, which zoneinfo reads: public data. */
@@ -1060,7 +1140,9 @@ host_links_allowed(struct _PySandboxState *state, Py_ssize_t n_explicit,
     if (policy->creator_grants != NULL) {
         for (Py_ssize_t i = 0; i < policy->n_creator_grants; i++) {
             const sandbox_grant *c = &policy->creator_grants[i];
-            if (c->host_links && strcmp(c->root, grant->root) == 0) {
+            if (c->host_links && c->host != NULL && grant->host != NULL
+                && strcmp(c->host, grant->host) == 0)
+            {
                 return 1;
             }
         }
@@ -1084,12 +1166,15 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
         sandbox_grant *to = &state->grants[state->n_grants];
         to->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
         to->root = _PyMem_RawStrdup(from->root);
+        to->host = (from->host != NULL ? _PyMem_RawStrdup(from->host)
+                                       : NULL);
         to->name = (from->name != NULL ? _PyMem_RawStrdup(from->name)
                                        : NULL);
         to->access = from->access;
         to->host_links = from->host_links;
         state->n_grants++;
         if (to->fd < 0 || to->root == NULL
+            || (from->host != NULL && to->host == NULL)
             || (from->name != NULL && to->name == NULL))
         {
             return _PyStatus_ERR("cannot copy the file grants of an "
@@ -1098,27 +1183,53 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
     }
     /* Its imports read the standard library; nothing else of the host. */
     Py_ssize_t n_explicit = state->n_grants;
+    char *stdlib_dir = (config->stdlib_dir != NULL
+                        ? _Py_EncodeLocaleRaw(config->stdlib_dir, NULL)
+                        : NULL);
+    int others = 0;
     for (Py_ssize_t i = 0; i < config->module_search_paths.length; i++) {
         char *path = _Py_EncodeLocaleRaw(
             config->module_search_paths.items[i], NULL);
-        if (path == NULL) {
-            return _PyStatus_NO_MEMORY();
-        }
+        char *guest = NULL;
         struct stat st;
-        if (path[0] == '/' && stat(path, &st) == 0
-            && add_grant(state, path, PySandbox_READ) < 0)
-        {
-            PyMem_RawFree(path);
+        int rc = path == NULL ? -1 : 0;
+        if (rc == 0 && path[0] == '/' && stat(path, &st) == 0) {
+            if (!policy->filesystem_info) {
+                guest = stdlib_guest(path, stdlib_dir, &others);
+                rc = guest == NULL ? -1 : 0;
+            }
+            if (rc == 0) {
+                rc = add_grant(state, path, guest, PySandbox_READ);
+            }
+        }
+        PyMem_RawFree(guest);
+        PyMem_RawFree(path);
+        if (rc < 0) {
+            PyMem_RawFree(stdlib_dir);
             return _PyStatus_ERR("cannot open the standard library for an "
                                  "untrusted interpreter");
         }
-        PyMem_RawFree(path);
     }
+    PyMem_RawFree(stdlib_dir);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(public_directories); i++) {
         struct stat st;
         if (stat(public_directories[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            (void)add_grant(state, public_directories[i], PySandbox_READ);
+            (void)add_grant(state, public_directories[i], NULL,
+                            PySandbox_READ);
         }
+    }
+    /* Its working directory, the host's, where a grant shows it, else
+       the layout's root: no path of the host's that it was not given. */
+    if (!policy->filesystem_info && policy->creator_grants == NULL) {
+        char *cwd = _PySandbox_GuestPath(state, state->cwd);
+        if (cwd == NULL) {
+            cwd = _PyMem_RawStrdup(SANDBOX_GUEST_ROOT);
+        }
+        if (cwd == NULL) {
+            return _PyStatus_NO_MEMORY();
+        }
+        PyMem_RawFree(state->cwd);
+        state->cwd = cwd;
     }
     for (Py_ssize_t i = n_explicit; i < state->n_grants; i++) {
         state->grants[i].host_links = host_links_allowed(
@@ -1199,7 +1310,8 @@ _PySandbox_OpenGrantsRaw(PySandboxPolicy *policy,
         const char *path = package ? policy->packages[i - policy->n_paths]
                                    : policy->paths[i].path;
         int access = package ? PySandbox_READ : policy->paths[i].access;
-        int rc = open_grant(&grants[i], path, access, creator_state);
+        const char *guest = package ? NULL : policy->paths[i].guest;
+        int rc = open_grant(&grants[i], path, guest, access, creator_state);
         if (rc == 0 && package && grants[i].name != NULL) {
             /* A package root is a directory that exists. */
             struct stat st;
@@ -1378,7 +1490,9 @@ path_within(const char *path, int access, const PySandboxPolicy *outer)
     for (Py_ssize_t j = 0; j < outer->n_paths; j++) {
         const sandbox_path_rule *o = &outer->paths[j];
         if ((access & ~o->access) == 0
-            && _PySandbox_PathBeneath(path, o->path) != NULL)
+            && _PySandbox_PathBeneath(path, o->guest != NULL ? o->guest
+                                                             : o->path)
+               != NULL)
         {
             return 1;
         }
@@ -1394,7 +1508,8 @@ path_within(const char *path, int access, const PySandboxPolicy *outer)
 }
 
 /* Is every path that *policy* grants beneath one that *outer* grants with
- * the same access or more?  (By the name; PySandbox_NewInterpreter() then
+ * the same access or more, where *outer* sees it (its layout, in which a
+ * nested interpreter's policy names its paths)?  (By the name; PySandbox_NewInterpreter() then
  * opens them beneath the creator's, which symbolic links cannot leave.) */
 int
 _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
@@ -1418,17 +1533,20 @@ _PySandboxPolicy_PathsWithin(const PySandboxPolicy *policy,
  * (raw-allocated), or NULL with PolicyError or MemoryError set: absolute,
  * without "..". */
 static char *
-policy_path(const char *field, const char *path)
+policy_path(const char *field, const char *path, const char *entry)
 {
+    if (entry == NULL) {
+        entry = path;
+    }
     if (path[0] != '/') {
-        (void)_PySandboxPolicy_Error(field, path,
+        (void)_PySandboxPolicy_Error(field, entry,
                                      "the path must be absolute");
         return NULL;
     }
     for (const char *p = path; *p != '\0'; p += strcspn(p, "/")) {
         p = _PySandbox_SkipSeparators(p);
         if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
-            (void)_PySandboxPolicy_Error(field, path,
+            (void)_PySandboxPolicy_Error(field, entry,
                                          "the path cannot contain '..'");
             return NULL;
         }
@@ -1444,24 +1562,96 @@ int
 PySandboxPolicy_AllowPath(PySandboxPolicy *policy, const char *path,
                           int access)
 {
+    return PySandboxPolicy_AllowPathAt(policy, path, NULL, access);
+}
+
+/* Is *a* beneath *b* or *b* beneath *a* (or both the same)? */
+static int
+paths_nest(const char *a, const char *b)
+{
+    return (_PySandbox_PathBeneath(a, b) != NULL
+            || _PySandbox_PathBeneath(b, a) != NULL);
+}
+
+/* May the guest path *guest* of the host path *path* join the rules of
+ * *policy*?  Not where the standard library is, nor nesting with another
+ * rule's guest path unless their host paths nest the same way (one
+ * layout, whatever the grant that resolves a path).  0, or -1 with
+ * PolicyError naming *entry*. */
+static int
+check_guest(const PySandboxPolicy *policy, const char *field,
+            const char *entry, const char *path, const char *guest)
+{
+    if (strcmp(guest, path) != 0
+        && paths_nest(guest, SANDBOX_GUEST_ROOT "/lib"))
+    {
+        return _PySandboxPolicy_Error(
+            field, entry, "the guest path overlaps " SANDBOX_GUEST_ROOT
+            "/lib, where the interpreter sees the standard library");
+    }
+    for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
+        const sandbox_path_rule *rule = &policy->paths[i];
+        const char *other = rule->guest != NULL ? rule->guest : rule->path;
+        const char *below = _PySandbox_PathBeneath(guest, other);
+        const char *host_below = _PySandbox_PathBeneath(path, rule->path);
+        const char *above = _PySandbox_PathBeneath(other, guest);
+        const char *host_above = _PySandbox_PathBeneath(rule->path, path);
+        if ((below != NULL
+             && (host_below == NULL || strcmp(below, host_below) != 0))
+            || (above != NULL
+                && (host_above == NULL || strcmp(above, host_above) != 0)))
+        {
+            char reason[300];
+            PyOS_snprintf(reason, sizeof(reason),
+                          "the guest path overlaps that of %.200s, which "
+                          "is another path of the host", rule->path);
+            return _PySandboxPolicy_Error(field, entry, reason);
+        }
+    }
+    return 0;
+}
+
+int
+PySandboxPolicy_AllowPathAt(PySandboxPolicy *policy, const char *path,
+                            const char *guest, int access)
+{
     if (policy == NULL || path == NULL
         || (access != PySandbox_READ && access != PySandbox_WRITE
             && access != (PySandbox_READ | PySandbox_WRITE)))
     {
-        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_AllowPath: "
+        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_AllowPathAt: "
                         "policy or path is NULL, or access is not "
                         "PySandbox_READ or PySandbox_WRITE");
         return -1;
     }
     /* Writing includes reading. */
     access |= PySandbox_READ;
-    char *normal = policy_path((access & PySandbox_WRITE) ? "write" : "read",
-                               path);
-    if (normal == NULL) {
-        return -1;
+    const char *field = (access & PySandbox_WRITE) ? "write" : "read";
+    char *entry = NULL;
+    if (guest != NULL) {
+        /* The entry as the command line and TOML spell it. */
+        size_t size = strlen(path) + strlen(guest) + 2;
+        entry = PyMem_RawMalloc(size);
+        if (entry == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyOS_snprintf(entry, size, "%s:%s", path, guest);
     }
-    int rc = _PySandboxPolicy_AddPathRule(policy, normal, access);
+    char *normal = policy_path(field, path, entry);
+    char *normal_guest = (normal != NULL && guest != NULL
+                          ? policy_path(field, guest, entry) : NULL);
+    int rc = -1;
+    if (normal != NULL && (guest == NULL || normal_guest != NULL)
+        && check_guest(policy, field, entry != NULL ? entry : normal, normal,
+                       guest != NULL ? normal_guest : normal) == 0)
+    {
+        rc = _PySandboxPolicy_AddPathRule(policy, normal, access,
+                                          normal_guest);
+    }
     PyMem_RawFree(normal);
+    PyMem_RawFree(normal_guest);
+    PyMem_RawFree(entry);
     return rc;
 }
 
@@ -1473,7 +1663,7 @@ PySandboxPolicy_AllowPackages(PySandboxPolicy *policy, const char *root)
                         "policy or root is NULL");
         return -1;
     }
-    char *normal = policy_path("packages", root);
+    char *normal = policy_path("packages", root, NULL);
     if (normal == NULL) {
         return -1;
     }
@@ -1506,6 +1696,88 @@ _PySandbox_InitPackagePaths(PyThreadState *tstate)
         }
     }
     return _PyStatus_OK();
+}
+
+/* *path* (a str) where *state* sees it: a new reference, or NULL with no
+ * exception when no grant holds it (or with MemoryError). */
+static PyObject *
+guest_object(struct _PySandboxState *state, PyObject *path)
+{
+    PyObject *bytes = NULL;
+    if (!PyUnicode_Check(path) || !PyUnicode_FSConverter(path, &bytes)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    char *guest = _PySandbox_GuestPath(state, PyBytes_AS_STRING(bytes));
+    Py_DECREF(bytes);
+    if (guest == NULL) {
+        return NULL;
+    }
+    PyObject *result = PyUnicode_DecodeFSDefault(guest);
+    PyMem_RawFree(guest);
+    return result;
+}
+
+PyStatus
+_PySandbox_InitLayout(PyThreadState *tstate)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    if (state == NULL || state->policy.filesystem_info) {
+        return _PyStatus_OK();
+    }
+    /* Each entry of sys.path where it sees it (one it cannot read goes). */
+    PyObject *path = PySys_GetObject("path");     /* borrowed */
+    PyObject *guest_path = PyList_New(0);
+    if (path == NULL || !PyList_Check(path) || guest_path == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(path); i++) {
+        PyObject *entry = guest_object(state, PyList_GET_ITEM(path, i));
+        if (entry == NULL && PyErr_Occurred()) {
+            goto error;
+        }
+        int rc = entry != NULL ? PyList_Append(guest_path, entry) : 0;
+        Py_XDECREF(entry);
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    if (PySys_SetObject("path", guest_path) < 0) {
+        goto error;
+    }
+    Py_CLEAR(guest_path);
+    /* The prefixes, where sysconfig finds its standard library then. */
+    static const char *const prefixes[] = {
+        "prefix", "base_prefix", "exec_prefix", "base_exec_prefix",
+    };
+    PyObject *root = PyUnicode_FromString(SANDBOX_GUEST_ROOT);
+    if (root == NULL) {
+        goto error;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(prefixes); i++) {
+        if (PySys_SetObject(prefixes[i], root) < 0) {
+            Py_DECREF(root);
+            goto error;
+        }
+    }
+    Py_DECREF(root);
+    /* Where the frozen modules say they come from. */
+    PyObject *stdlib_dir = PySys_GetObject("_stdlib_dir");
+    if (stdlib_dir != NULL && stdlib_dir != Py_None) {
+        PyObject *guest = PyUnicode_FromString(SANDBOX_GUEST_STDLIB);
+        int rc = guest == NULL ? -1 : PySys_SetObject("_stdlib_dir", guest);
+        Py_XDECREF(guest);
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    return _PyStatus_OK();
+
+error:
+    Py_XDECREF(guest_path);
+    PyErr_Clear();
+    return _PyStatus_ERR("cannot give an untrusted interpreter its "
+                         "virtual layout");
 }
 
 /* Close and free the files part of an interpreter's state: its grants, its

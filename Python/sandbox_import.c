@@ -583,7 +583,8 @@ is_module_file(PyInterpreterState *interp, const char *name,
 }
 
 int
-_PySandbox_CheckExtension(PyObject *name, PyObject *filename)
+_PySandbox_CheckExtension(PyObject *name, PyObject *filename,
+                          PyObject **encoded)
 {
     PyInterpreterState *interp = _PyInterpreterState_GET();
     if (!_PySandbox_IsUntrusted(interp)) {
@@ -593,18 +594,33 @@ _PySandbox_CheckExtension(PyObject *name, PyObject *filename)
         return -1;
     }
     /* _imp.create_dynamic() takes the file apart from the name: only the
-       module's own file. */
+       module's own file, by the host's path of it (the interpreter's is
+       in its layout: Doc/sandbox/information.rst). */
     const char *path = filename != NULL && PyUnicode_Check(filename)
                        ? PyUnicode_AsUTF8(filename) : NULL;
-    if (path == NULL || !is_module_file(interp, PyUnicode_AsUTF8(name),
-                                        path))
+    char *host = (path != NULL && path[0] == '/'
+                  ? _PySandbox_HostPath(interp->sandbox, path) : NULL);
+    const char *file = host != NULL ? host : path;
+    if (file == NULL || !is_module_file(interp, PyUnicode_AsUTF8(name),
+                                        file))
     {
+        PyMem_RawFree(host);
         PyErr_Clear();
         char detail[300];
         PyOS_snprintf(detail, sizeof(detail), "%s from another file: %.200s",
                       PyUnicode_AsUTF8(name), path != NULL ? path : "?");
         return deny_module(name, detail);
     }
+    if (host != NULL && encoded != NULL) {
+        PyObject *bytes = PyBytes_FromString(host);
+        PyMem_RawFree(host);
+        if (bytes == NULL) {
+            return -1;
+        }
+        Py_XSETREF(*encoded, bytes);
+        return 0;
+    }
+    PyMem_RawFree(host);
     return 0;
 }
 

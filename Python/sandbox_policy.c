@@ -160,6 +160,7 @@ free_path_rules(sandbox_path_rule *rules, Py_ssize_t n)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyMem_RawFree(rules[i].path);
+        PyMem_RawFree(rules[i].guest);
     }
     PyMem_RawFree(rules);
 }
@@ -193,8 +194,13 @@ copy_path_rules(const sandbox_path_rule *src, Py_ssize_t n,
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         rules[i].access = src[i].access;
-        if ((rules[i].path = _PyMem_RawStrdup(src[i].path)) == NULL) {
-            free_path_rules(rules, i);
+        rules[i].path = _PyMem_RawStrdup(src[i].path);
+        rules[i].guest = (src[i].guest != NULL
+                          ? _PyMem_RawStrdup(src[i].guest) : NULL);
+        if (rules[i].path == NULL
+            || (src[i].guest != NULL && rules[i].guest == NULL))
+        {
+            free_path_rules(rules, i + 1);
             return -1;
         }
     }
@@ -226,15 +232,21 @@ copy_module_files(const sandbox_module_file *src, Py_ssize_t n,
     return 0;
 }
 
-/* Add the rule (path, access) unless the policy has it.  The path is
- * copied.  Return 0, or -1 with MemoryError set. */
+/* Add the rule (path, access, guest) unless the policy has it; *guest*
+ * NULL or *path* itself: seen at *path*.  The paths are copied.  Return
+ * 0, or -1 with MemoryError set. */
 int
 _PySandboxPolicy_AddPathRule(PySandboxPolicy *policy, const char *path,
-                             int access)
+                             int access, const char *guest)
 {
+    if (guest != NULL && strcmp(guest, path) == 0) {
+        guest = NULL;
+    }
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
-        if (policy->paths[i].access == access
-            && strcmp(policy->paths[i].path, path) == 0)
+        const sandbox_path_rule *rule = &policy->paths[i];
+        if (rule->access == access && strcmp(rule->path, path) == 0
+            && (rule->guest == NULL ? guest == NULL
+                : guest != NULL && strcmp(rule->guest, guest) == 0))
         {
             return 0;
         }
@@ -243,14 +255,18 @@ _PySandboxPolicy_AddPathRule(PySandboxPolicy *policy, const char *path,
         return too_many();
     }
     char *copy = _PyMem_RawStrdup(path);
-    sandbox_path_rule *grown = copy == NULL ? NULL : PyMem_RawRealloc(
-        policy->paths, (size_t)(policy->n_paths + 1) * sizeof(*grown));
+    char *guest_copy = guest != NULL ? _PyMem_RawStrdup(guest) : NULL;
+    sandbox_path_rule *grown = (copy == NULL
+                                || (guest != NULL && guest_copy == NULL))
+        ? NULL : PyMem_RawRealloc(
+            policy->paths, (size_t)(policy->n_paths + 1) * sizeof(*grown));
     if (grown == NULL) {
         PyMem_RawFree(copy);
+        PyMem_RawFree(guest_copy);
         PyErr_NoMemory();
         return -1;
     }
-    grown[policy->n_paths++] = (sandbox_path_rule){copy, access};
+    grown[policy->n_paths++] = (sandbox_path_rule){copy, access, guest_copy};
     policy->paths = grown;
     return 0;
 }

@@ -409,7 +409,19 @@ unpack_start(const char *data, size_t len)
     for (Py_ssize_t i = 0; i < n && !u.bad; i++) {
         policy->paths[i].path = get_string(&u);
         policy->paths[i].access = (int)get_u32(&u);
+        policy->paths[i].guest = get_string(&u);   /* "": at the path */
         policy->n_paths = i + 1;
+        if (policy->paths[i].guest != NULL
+            && policy->paths[i].guest[0] == '\0')
+        {
+            PyMem_RawFree(policy->paths[i].guest);
+            policy->paths[i].guest = NULL;
+        }
+        else if (policy->paths[i].guest == NULL
+                 || policy->paths[i].guest[0] != '/')
+        {
+            u.bad = 1;
+        }
         if (policy->paths[i].path == NULL
             || policy->paths[i].path[0] != '/'
             || (policy->paths[i].access != PySandbox_READ
@@ -485,6 +497,8 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
     for (Py_ssize_t i = 0; i < policy->n_paths; i++) {
         put_string(&v, policy->paths[i].path);
         put_u32(&v, (uint32_t)policy->paths[i].access);
+        put_string(&v, policy->paths[i].guest != NULL
+                       ? policy->paths[i].guest : "");
     }
     PyObject *result = (v.failed ? PyErr_NoMemory()
                         : PyBytes_FromStringAndSize(v.data,

@@ -101,6 +101,16 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowModuleFile(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowPath(PySandboxPolicy *policy,
                                           const char *path, int access);
 
+/* The same, the interpreter seeing the file or directory *path* at the
+ * virtual path *guest* (absolute, without "..", not beneath or above
+ * SANDBOX_GUEST_STDLIB, the standard library's; NULL: *path* itself),
+ * as wasmtime's --dir HOST::GUEST does.  Two grants whose guest paths
+ * nest must nest the same way on the host.  Return 0, or -1 with
+ * ValueError (PolicyError) set. */
+PyAPI_FUNC(int) PySandboxPolicy_AllowPathAt(PySandboxPolicy *policy,
+                                            const char *path,
+                                            const char *guest, int access);
+
 /* Put the directory *root* (absolute, without "..") on the interpreter's
  * sys.path, after the standard library, and let it read everything beneath
  * it, as PySandboxPolicy_AllowPath() with PySandbox_READ: the pure-Python

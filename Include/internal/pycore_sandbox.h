@@ -345,13 +345,21 @@ _PySandbox_VOID_HOOK(_PySandbox_StopPython,
  * first call, not one each. */
 _PySandbox_VOID_HOOK(_PySandbox_HostExits, (void))
 
+/* Without filesystem_info, make sys.path, the prefixes and _stdlib_dir
+ * of *tstate*'s untrusted interpreter name its virtual layout
+ * (Doc/sandbox/information.rst) before its first import from a file. */
+_PySandbox_HOOK(PyStatus, _PySandbox_InitLayout, (PyThreadState *tstate),
+                _PyStatus_OK())
+
 /* May the shared-library extension module *name*, from *filename* (or
  * NULL), be loaded (_imp.create_dynamic())?  Its name must be allowed,
  * and the file its own: <a standard-library directory>/<name><suffix>.
- * Return 0, or -1 with the denial logged and the ModuleNotFoundError of a
- * module that does not exist set. */
+ * *filename* is where the interpreter sees the file; *encoded* (a new
+ * reference, replaced) becomes the host's path of it, which the loader
+ * opens.  Return 0, or -1 with the denial logged and the
+ * ModuleNotFoundError of a module that does not exist set. */
 _PySandbox_HOOK(int, _PySandbox_CheckExtension,
-    (PyObject *name, PyObject *filename),
+    (PyObject *name, PyObject *filename, PyObject **encoded),
     0)
 
 /* May untrusted (or trusted: 1) *interp* load the extension module *name*?

@@ -40,6 +40,8 @@ extern "C" {
 typedef struct {
     char *path;
     int access;
+    char *guest;                /* where the interpreter sees it (NULL: at
+                                   *path*), absolute and normalized */
 } sandbox_path_rule;
 
 /* An extension module outside the standard library, bound to its file. */
@@ -411,9 +413,19 @@ typedef struct _PySandboxJobTimer {
 /* Where importlib looks for bytecode (restrict_config()): never there. */
 #define SANDBOX_NO_BYTECODE_CACHE "/sandbox/no-bytecode-cache"
 
+/* The virtual layout of an interpreter without filesystem_info
+ * (Doc/sandbox/information.rst): its standard library's directories are
+ * there, the host's script is the second, and its working directory
+ * starts at the first unless a grant holds the host's. */
+#define SANDBOX_GUEST_ROOT "/sandbox"
+#define SANDBOX_GUEST_STDLIB "/sandbox/lib/python" \
+    Py_STRINGIFY(PY_MAJOR_VERSION) "." Py_STRINGIFY(PY_MINOR_VERSION)
+
 typedef struct sandbox_grant {
-    char *root;         /* the path as granted, absolute, without "." parts,
-                           duplicate or final slashes */
+    char *root;         /* where the interpreter sees it: absolute, without
+                           "." parts, duplicate or final slashes */
+    char *host;         /* the path on the host, the same way (NULL: not
+                           known, a nested grant's of an unknown one) */
     int fd;             /* O_PATH: the directory, or the file's directory */
     char *name;         /* a file: its name in fd; NULL for a directory */
     int access;         /* PySandbox_READ, or with PySandbox_WRITE */
@@ -833,7 +845,8 @@ extern int _PySandbox_RemoveName(char **list, Py_ssize_t *n, const char *name);
 extern const char *_PySandbox_FindValue(char *const *list, Py_ssize_t n,
                                         const char *name);
 extern int _PySandboxPolicy_AddPathRule(PySandboxPolicy *policy,
-                                        const char *path, int access);
+                                        const char *path, int access,
+                                        const char *guest);
 extern int _PySandboxPolicy_AddModuleFile(PySandboxPolicy *policy,
                                           const char *name, const char *file);
 extern const char *_PySandboxPolicy_ModuleFile(const PySandboxPolicy *policy,
@@ -864,6 +877,12 @@ extern void _PySandbox_ClearGrants(sandbox_grant *grants, Py_ssize_t n);
 extern PyStatus _PySandbox_InitFiles(struct _PySandboxState *state,
                                      const PySandboxPolicy *policy,
                                      const PyConfig *config);
+/* The host's path of *path* in *state*'s layout, or the reverse: by its
+ * grants, raw-allocated; NULL when no grant holds it (or no memory). */
+extern char *_PySandbox_HostPath(struct _PySandboxState *state,
+                                 const char *path);
+extern char *_PySandbox_GuestPath(struct _PySandboxState *state,
+                                  const char *path);
 extern char *_PySandbox_CreatorCwd(
     const struct _PySandboxState *creator_state);
 extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
