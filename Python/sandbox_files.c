@@ -29,6 +29,8 @@
 #  endif
 #endif
 #include <sys/syscall.h>          // SYS_openat2
+#include <sys/mman.h>             // memfd_create()
+#include <dirent.h>               // fdopendir()
 
 
 /* Files (DESIGN §4 "files"; Deno's --allow-read and --allow-write; WASI's
@@ -678,6 +680,348 @@ check_fd_writable(struct _PySandboxState *state, int fd, const char *func)
     return deny_path(func, detail, PySandbox_WRITE);
 }
 
+/* sysconfig's build variables (_sysconfigdata_*.py beneath the standard
+ * library) name where the host built and installed Python, and its
+ * compiler's flags with their paths.  Without filesystem_info an
+ * interpreter reads a copy in which each of those directories is
+ * /sandbox: made once per process, before any untrusted code runs (a
+ * worker's fence allows no memfd_create()), sealed, and served for the
+ * file's inode. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int memfd;
+} sysconfig_copy;
+
+static struct {
+    PyMutex mutex;
+    sysconfig_copy *items;
+    Py_ssize_t n;
+} sysconfig_copies;
+
+/* Directories of the host's that the copy does not name: no host's own. */
+static int
+is_system_directory(const char *dir, size_t len)
+{
+    static const char *const system[] = {
+        "/", "/usr", "/usr/local", "/usr/lib", "/usr/lib64",
+        "/usr/local/lib", "/lib", "/lib64", "/opt",
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(system); i++) {
+        if (strlen(system[i]) == len && memcmp(system[i], dir, len) == 0) {
+            return 1;
+        }
+    }
+    return len < 2;
+}
+
+/* The value of the variable *key* in the text of _sysconfigdata: its
+ * start, and *len* (a quoted path without quotes or escapes), or NULL. */
+static const char *
+sysconfig_value(const char *text, const char *key, size_t *len)
+{
+    char pattern[64];
+    PyOS_snprintf(pattern, sizeof(pattern), "'%s': '/", key);
+    const char *p = strstr(text, pattern);
+    if (p == NULL) {
+        return NULL;
+    }
+    p += strlen(pattern) - 1;
+    size_t n = strcspn(p, "'\\\n\"");
+    if (p[n] != '\'') {
+        return NULL;
+    }
+    while (n > 1 && p[n - 1] == '/') {
+        n--;
+    }
+    *len = n;
+    return p;
+}
+
+/* A character that continues a path's last component. */
+static int
+continues_name(char c)
+{
+    return Py_ISALNUM(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* *text* (*size* bytes) with each of the *n* directories *dirs* (their
+ * lengths *lens*), where a whole path or its beginning, replaced by
+ * /sandbox: raw-allocated (*out_size*), or NULL. */
+static char *
+replace_directories(const char *text, size_t size, const char **dirs,
+                    const size_t *lens, int n, size_t *out_size)
+{
+    static const char guest[] = SANDBOX_GUEST_ROOT;
+    size_t cap = size + 1, len = 0;
+    char *out = PyMem_RawMalloc(cap);
+    for (size_t i = 0; out != NULL && i < size; ) {
+        int found = -1;
+        for (int k = 0; k < n && text[i] == '/'; k++) {
+            if (lens[k] <= size - i && memcmp(text + i, dirs[k], lens[k]) == 0
+                && (i + lens[k] == size || !continues_name(text[i + lens[k]]))
+                && (found < 0 || lens[k] > lens[found]))
+            {
+                found = k;
+            }
+        }
+        const char *piece = found >= 0 ? guest : text + i;
+        size_t piece_len = found >= 0 ? sizeof(guest) - 1 : 1;
+        if (len + piece_len + 1 > cap) {
+            cap = cap * 2 + piece_len;
+            char *grown = PyMem_RawRealloc(out, cap);
+            if (grown == NULL) {
+                PyMem_RawFree(out);
+                return NULL;
+            }
+            out = grown;
+        }
+        memcpy(out + len, piece, piece_len);
+        len += piece_len;
+        i += found >= 0 ? lens[found] : 1;
+    }
+    if (out != NULL) {
+        out[len] = '\0';
+        *out_size = len;
+    }
+    return out;
+}
+
+/* Make the copy of the file *name* in the directory *dirfd* of the
+ * standard library, which the host has at *host*. */
+static void
+copy_sysconfigdata(int dirfd, const char *name, const char *host,
+                   const PyConfig *config)
+{
+#ifdef MFD_ALLOW_SEALING
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+        || st.st_size > 8 * 1024 * 1024)
+    {
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return;
+    }
+    for (Py_ssize_t i = 0; i < sysconfig_copies.n; i++) {
+        if (sysconfig_copies.items[i].dev == st.st_dev
+            && sysconfig_copies.items[i].ino == st.st_ino)
+        {
+            (void)close(fd);
+            return;
+        }
+    }
+    size_t size = (size_t)st.st_size;
+    char *text = PyMem_RawMalloc(size + 1);
+    size_t got = 0;
+    while (text != NULL && got < size) {
+        ssize_t r = read(fd, text + got, size - got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        got += (size_t)r;
+    }
+    (void)close(fd);
+    if (text == NULL || got != size) {
+        PyMem_RawFree(text);
+        return;
+    }
+    text[size] = '\0';
+    /* The directories: where it was built and installed, by its own
+       variables, and where this process found its standard library. */
+    static const char *const keys[] = {
+        "abs_builddir", "abs_srcdir", "srcdir", "prefix", "exec_prefix",
+    };
+    const char *dirs[Py_ARRAY_LENGTH(keys) + 8];
+    size_t lens[Py_ARRAY_LENGTH(keys) + 8];
+    char *owned[4] = {NULL, NULL, NULL, NULL};
+    int n = 0;
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(keys); i++) {
+        const char *v = sysconfig_value(text, keys[i], &lens[n]);
+        if (v != NULL && !is_system_directory(v, lens[n])) {
+            dirs[n++] = v;
+        }
+    }
+    /* The host's directory of this file, its parent, and the prefixes
+       of this process's config (a tree moved since it was built). */
+    owned[0] = _PyMem_RawStrdup(host);
+    owned[1] = config->prefix != NULL
+               ? _Py_EncodeLocaleRaw(config->prefix, NULL) : NULL;
+    owned[2] = config->stdlib_dir != NULL
+               ? _Py_EncodeLocaleRaw(config->stdlib_dir, NULL) : NULL;
+    if (owned[2] != NULL && strrchr(owned[2], '/') != NULL) {
+        *strrchr(owned[2], '/') = '\0';    /* a build tree's srcdir */
+    }
+    owned[3] = config->executable != NULL
+               ? _Py_EncodeLocaleRaw(config->executable, NULL) : NULL;
+    if (owned[3] != NULL && strrchr(owned[3], '/') != NULL) {
+        *strrchr(owned[3], '/') = '\0';
+    }
+    for (int i = 0; i < 4; i++) {
+        if (owned[i] != NULL && owned[i][0] == '/'
+            && !is_system_directory(owned[i], strlen(owned[i])))
+        {
+            dirs[n] = owned[i];
+            lens[n++] = strlen(owned[i]);
+        }
+    }
+    size_t out_size = 0;
+    char *out = replace_directories(text, size, dirs, lens, n, &out_size);
+    for (int i = 0; i < 4; i++) {
+        PyMem_RawFree(owned[i]);
+    }
+    PyMem_RawFree(text);
+    int memfd = out != NULL ? memfd_create("sysconfigdata",
+                                           MFD_CLOEXEC | MFD_ALLOW_SEALING)
+                            : -1;
+    size_t put = 0;
+    while (memfd >= 0 && put < out_size) {
+        ssize_t w = write(memfd, out + put, out_size - put);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        put += (size_t)w;
+    }
+    PyMem_RawFree(out);
+    sysconfig_copy *items = memfd < 0 || put != out_size ? NULL
+        : PyMem_RawRealloc(sysconfig_copies.items,
+                           (size_t)(sysconfig_copies.n + 1) * sizeof(*items));
+    if (items == NULL
+        || fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK
+                                     | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    {
+        if (items != NULL) {
+            sysconfig_copies.items = items;
+        }
+        if (memfd >= 0) {
+            (void)close(memfd);
+        }
+        return;
+    }
+    items[sysconfig_copies.n++] = (sysconfig_copy){st.st_dev, st.st_ino,
+                                                   memfd};
+    sysconfig_copies.items = items;
+#else
+    (void)dirfd; (void)name; (void)host; (void)config;
+#endif
+}
+
+/* Make the copies of the _sysconfigdata files of the standard library's
+ * directory *grant*, once per process. */
+static void
+copy_sysconfigdata_of(const sandbox_grant *grant, const PyConfig *config)
+{
+    int dirfd = openat(grant->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dirfd >= 0 ? fdopendir(dirfd) : NULL;
+    if (d == NULL) {
+        if (dirfd >= 0) {
+            (void)close(dirfd);
+        }
+        return;
+    }
+    _PySandbox_LOCK(&sysconfig_copies.mutex);
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        size_t len = strlen(entry->d_name);
+        if (strncmp(entry->d_name, "_sysconfigdata_", 15) == 0
+            && len > 3 && strcmp(entry->d_name + len - 3, ".py") == 0)
+        {
+            copy_sysconfigdata(dirfd, entry->d_name, grant->host, config);
+        }
+    }
+    PyMutex_Unlock(&sysconfig_copies.mutex);
+    closedir(d);
+}
+
+/* An open for the current interpreter of the file *st* of the resolved
+ * path *keep*: if it is a _sysconfigdata file and the interpreter has no
+ * filesystem_info, open the copy instead (*path*, pinned in *keep*).
+ * Whatever name leads to the file (by its inode).  Return 0, or -1 with
+ * an exception set. */
+static int
+open_sysconfig_copy(const char **path, PyObject *keep,
+                    const struct stat *st)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    resolved_path *r = as_resolved_path(keep);
+    if (state == NULL || state->policy.filesystem_info || r == NULL
+        || !S_ISREG(st->st_mode))
+    {
+        return 0;
+    }
+    int copy = -1;
+    _PySandbox_LOCK(&sysconfig_copies.mutex);
+    for (Py_ssize_t i = 0; i < sysconfig_copies.n; i++) {
+        if (sysconfig_copies.items[i].dev == st->st_dev
+            && sysconfig_copies.items[i].ino == st->st_ino)
+        {
+            copy = fcntl(sysconfig_copies.items[i].memfd, F_DUPFD_CLOEXEC,
+                         0);
+            if (copy < 0) {
+                PyMutex_Unlock(&sysconfig_copies.mutex);
+                PyErr_SetFromErrno(PyExc_OSError);
+                return -1;
+            }
+            break;
+        }
+    }
+    PyMutex_Unlock(&sysconfig_copies.mutex);
+    if (copy < 0) {
+        return 0;
+    }
+    release_internal_fd(r->pinned);
+    r->pinned = -1;
+    if (hold_internal_fd(state, copy) < 0) {
+        return -1;
+    }
+    r->pinned = copy;
+    PyOS_snprintf(r->path, sizeof(r->path), "/proc/self/fd/%d", copy);
+    *path = r->path;
+    return 0;
+}
+
+/* Is *rest*, a path beneath a directory of the standard library, what
+ * an interpreter without filesystem_info does not read: a bytecode cache
+ * (whose code objects name the host's paths; imports never read them)
+ * or the build files of an installation (config-3.13-*: its Makefile). */
+static int
+hidden_in_stdlib(const char *rest, int anywhere)
+{
+    for (const char *p = rest; *p != '\0'; ) {
+        size_t n = strcspn(p, "/");
+        if ((n == 11 && memcmp(p, "__pycache__", 11) == 0)
+            || ((anywhere || p == rest) && strncmp(p, "config-", 7) == 0))
+        {
+            return 1;
+        }
+        p += n;
+        p += strspn(p, "/");
+    }
+    return 0;
+}
+
+/* Is the directory of descriptor *fd* (one the interpreter opened) in
+ * the standard library?  By inode, walking up. */
+static int
+fd_in_stdlib(struct _PySandboxState *state, int fd)
+{
+    for (Py_ssize_t i = 0; i < state->n_grants; i++) {
+        if (state->grants[i].stdlib
+            && _PySandbox_FdBeneath(fd, state->grants[i].fd))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
                            PyObject *display, const char *func,
@@ -731,11 +1075,18 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
     int entry = (how & _PySandbox_PATH_NOFOLLOW) != 0;
     const char *name = NULL;
     int base, readonly = 0;
-    const char *rest;
+    const char *rest = "";
     const sandbox_grant *grant;
     char *joined = NULL;        /* what *rest* points into, until the end */
     int rc = locate_in_grants(state, given, dir_fd, access, &base, &rest,
                               &readonly, &grant, &joined);
+    if (rc == 0 && !state->policy.filesystem_info
+        && (grant != NULL
+            ? grant->stdlib && hidden_in_stdlib(rest, 0)
+            : hidden_in_stdlib(rest, 1) && fd_in_stdlib(state, base)))
+    {
+        rc = 1;
+    }
     if (rc != 0) {
         if (rc > 0) {
             (void)deny_path(func, given, how);
@@ -816,13 +1167,16 @@ error:
  * a device node but the harmless ones, since opening one can act (a
  * terminal, a watchdog, a tape).  Return 0, or -1 with the denial. */
 static int
-check_device(const char *path, const char *given)
+check_device(const char **path, const char *given, PyObject *keep)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && _PySandbox_IsForbiddenDeviceStat(&st)) {
+    if (stat(*path, &st) < 0) {
+        return 0;                   /* the open fails */
+    }
+    if (_PySandbox_IsForbiddenDeviceStat(&st)) {
         return deny_path("open", given, PySandbox_READ);
     }
-    return 0;
+    return open_sysconfig_copy(path, keep, &st);
 }
 
 /* An open with O_NOFOLLOW of the resolved entry *path*
@@ -863,7 +1217,7 @@ open_entry_pinned(const char **path, int *flags, PyObject *display,
     PyOS_snprintf(r->path, sizeof(r->path), "/proc/self/fd/%d", t);
     *path = r->path;
     *flags &= ~O_NOFOLLOW;          /* through the descriptor's link */
-    return 0;
+    return open_sysconfig_copy(path, keep, &st);
 }
 
 int
@@ -898,7 +1252,7 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
                                    "open", keep) == 0)
     {
         *path = resolved;
-        return check_device(*path, given);
+        return check_device(path, given, *keep);
     }
     if (!(*flags & O_CREAT)
         || !PyErr_ExceptionMatches(PyExc_FileNotFoundError))
@@ -1172,6 +1526,7 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
                                        : NULL);
         to->access = from->access;
         to->host_links = from->host_links;
+        to->stdlib = from->stdlib;
         state->n_grants++;
         if (to->fd < 0 || to->root == NULL
             || (from->host != NULL && to->host == NULL)
@@ -1200,6 +1555,13 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
             }
             if (rc == 0) {
                 rc = add_grant(state, path, guest, PySandbox_READ);
+            }
+            if (rc == 0) {
+                state->grants[state->n_grants - 1].stdlib = 1;
+                if (!policy->filesystem_info) {
+                    copy_sysconfigdata_of(&state->grants[state->n_grants - 1],
+                                          config);
+                }
             }
         }
         PyMem_RawFree(guest);

@@ -43,8 +43,9 @@ def test_help_and_version():
            in words
     assert "--inherit-stdio let it use this process's fds 0-2 (not " \
            "enforced yet)" in words
-    assert "what is below it (relative to the current directory) " \
-           "--allow-write" in words
+    assert "what is below it (relative to the current directory); with " \
+           "GUEST, it sees PATH there (an absolute path, not beneath " \
+           "/sandbox/lib) --allow-write PATH[:GUEST]" in words
     assert "--threads N let it run N threads at once (default 0) " \
            "--net-bytes SIZE" in words
     assert "--allow-env NAME copy the host's environment variable NAME " \

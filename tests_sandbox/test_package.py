@@ -96,7 +96,7 @@ def test_run_path_sets_argv_and_hides_the_host_path(tmp_path):
                       encoding="latin-1")
     with sandbox.Interpreter() as interp:
         result = interp.run_path(str(script), ["a", 1])
-    assert result.stdout == "['tool.py', 'a', '1'] tool.py \xe9\n"
+    assert result.stdout == "['tool.py', 'a', '1'] /sandbox/tool.py \xe9\n"
     assert str(tmp_path) not in result.stdout
     with sandbox.Interpreter() as interp:
         with pytest.raises(OSError, match="cannot read the script"):

@@ -431,6 +431,9 @@ typedef struct sandbox_grant {
     int access;         /* PySandbox_READ, or with PySandbox_WRITE */
     int host_links;     /* the standard library's: its symbolic links are
                            the host's, followed wherever they lead */
+    int stdlib;         /* a directory of the standard library's search
+                           path (its bytecode caches and build files are
+                           hidden without filesystem_info) */
 } sandbox_grant;
 
 /* The descriptor table (DESIGN: "Decisions fixed now").

@@ -18,6 +18,7 @@ import warnings
 import sandbox
 from sandbox._policy import (_DEFAULTS, _ENGINE_FIELDS, LAYERS, Policy,
                              PolicyError, NotEnforcedWarning)
+from sandbox._interpreter import script_guest_path
 
 # Exit codes of "run" (besides the code a script passes to sys.exit()).
 EXIT_OK = 0
@@ -47,12 +48,13 @@ class _Parser(argparse.ArgumentParser):
 
 # The repeatable options that add to a list field of the policy.
 LIST_GRANTS = (
-    ("--allow-read", "read", "PATH",
+    ("--allow-read", "read", "PATH[:GUEST]",
      "let it read the file or directory PATH and what is below it "
-     "(relative to the current directory)"),
-    ("--allow-write", "write", "PATH",
+     "(relative to the current directory); with GUEST, it sees PATH "
+     "there (an absolute path, not beneath /sandbox/lib)"),
+    ("--allow-write", "write", "PATH[:GUEST]",
      "let it read and change (create, write, rename, remove) PATH and "
-     "what is below it"),
+     "what is below it; GUEST as for --allow-read"),
     ("--allow-packages", "packages", "DIR",
      "put the directory DIR (a site-packages, say) on its sys.path, "
      "read-only: its pure-Python modules and packages import"),
@@ -202,6 +204,11 @@ def _count(text):
         raise argparse.ArgumentTypeError(f"expected a count, not {text!r}")
 
 
+def _host_abspath(entry):
+    host, colon, guest = entry.partition(":")
+    return (os.path.abspath(host) if host else host) + colon + guest
+
+
 def policy_from(args):
     """The policy of "run": --policy, widened by the options."""
     base = Policy.load(args.policy) if args.policy else Policy()
@@ -209,8 +216,11 @@ def policy_from(args):
     for option, field, _, _ in LIST_GRANTS:
         dest = option.lstrip("-").replace("-", "_")
         given = getattr(args, dest)
-        if field in ("read", "write", "packages"):
-            # On the command line, as a shell user means them.
+        if field in ("read", "write"):
+            # On the command line, as a shell user means them (the host's
+            # path; GUEST, inside, as it is).
+            given = [_host_abspath(entry) for entry in given]
+        elif field == "packages":
             given = [os.path.abspath(path) for path in given]
         fields[field] = list(fields[field]) + given
     if args.require_layers:
@@ -227,7 +237,21 @@ def policy_from(args):
         # A one-shot script can afford a process: the default where the
         # kernel gives seccomp (--isolate=interpreter to stay in this one).
         fields["isolation"] = default_isolation()
-    return Policy(**fields)
+    policy = Policy(**fields)
+    script = getattr(args, "script", None)
+    if (script is not None and args.code is None
+            and not policy.filesystem_info and os.path.isfile(script)):
+        # The script reads its own source where it sees itself (its
+        # tracebacks show their lines), unless the policy's own layout
+        # has something else there.
+        host = os.path.realpath(script)
+        if ":" not in host:
+            try:
+                policy = Policy(**dict(fields, read=list(fields["read"]) + [
+                    f"{host}:{script_guest_path(script)}"]))
+            except PolicyError:
+                pass
+    return policy
 
 
 def default_isolation():

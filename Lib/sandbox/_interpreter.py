@@ -22,6 +22,17 @@ except ImportError:         # a CPython built without --with-untrusted
 __all__ = ["Interpreter", "Result", "Denial", "run", "UnavailableError"]
 
 
+#: Where an interpreter without filesystem_info sees its virtual layout's
+#: root, and the script that run_path() runs beneath it.
+GUEST_ROOT = "/sandbox"
+
+
+def script_guest_path(path):
+    """Where run_path() shows the script at *path* without
+    filesystem_info: /sandbox/NAME."""
+    return f"{GUEST_ROOT}/{os.path.basename(path)}"
+
+
 #: One denial: when (seconds since the epoch), what was asked for
 #: ("file", "trusted", "Python.threads", ...), the full detail, and the
 #: "file:line" of the untrusted code.
@@ -166,7 +177,10 @@ class Interpreter:
 
     def run_path(self, path, argv=()):
         """Run the script at *path* (read by the host) as __main__, with
-        sys.argv set to [its name, *argv]; return the job's Result."""
+        sys.argv set to [its file name, *argv]; return the job's Result.
+        Its __file__ and code are /sandbox/NAME, or NAME with
+        filesystem_info; a read grant "PATH:/sandbox/NAME" shows its
+        source lines in tracebacks."""
         argv = [str(arg) for arg in argv]
         try:
             with open(path, "rb") as f:
@@ -176,14 +190,16 @@ class Interpreter:
         except (OSError, SyntaxError, UnicodeDecodeError) as exc:
             raise OSError(f"cannot read the script {path!r}: {exc}") from None
         name = os.path.basename(path)
+        shown = (name if self.policy.filesystem_info
+                 else script_guest_path(path))
         setup = (f"import sys as _sys\n_sys.argv = {[name] + argv!r}\n"
-                 f"del _sys\n__file__ = {name!r}\n")
+                 f"del _sys\n__file__ = {shown!r}\n")
 
         def job(interp_id):
             _sandbox.exec(interp_id, setup)
-            _sandbox.exec(interp_id, source, name)
+            _sandbox.exec(interp_id, source, shown)
         return self._job(job, {"op": "exec", "setup": setup,
-                               "source": source, "filename": name})
+                               "source": source, "filename": shown})
 
     def eval(self, expression):
         """Evaluate *expression* inside; return a copy of its value."""

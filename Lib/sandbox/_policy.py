@@ -266,9 +266,16 @@ def _resolved(fields):
     interpreter (its paths are opened beneath its creator's grants), but
     the host's Interpreter opens them following symbolic links: a link
     beneath one of the other policy's paths may lead out of it."""
-    return {name: tuple(os.path.realpath(path) for path in value)
+    return {name: tuple(_resolved_entry(entry) for entry in value)
             if name in ("read", "write", "packages") else value
             for name, value in fields.items()}
+
+
+def _resolved_entry(entry):
+    """A read or write entry, "HOST" or "HOST:GUEST", with HOST where it
+    leads now (GUEST is where the interpreter sees it: kept)."""
+    host, colon, guest = entry.partition(":")
+    return os.path.realpath(host) + colon + guest
 
 
 def _memory(field, value):
@@ -377,7 +384,8 @@ class Policy:
     attributes field and value name the field and the bad entry.  The
     fields, with the defaults that grant nothing:
 
-      read, write      absolute paths it may read, write (and below them)
+      read, write      absolute paths it may read, write (and below them);
+                       "HOST:GUEST": HOST, seen inside at GUEST
       packages         absolute directories put on its sys.path after the
                        standard library, read-only: their pure-Python
                        modules and packages import
