@@ -281,3 +281,27 @@ def test_guest_paths_that_overlap_are_refused(tmp_path):
     sandbox.Policy(read=[f"{tmp_path}:/data"],
                    write=[f"{tmp_path / 'sub'}:/data/sub"])
     sandbox.Policy(read=[str(tmp_path)], write=[str(tmp_path / "sub")])
+
+
+def test_a_worker_process_sees_the_same_layout(tmp_path):
+    (tmp_path / "canary.txt").write_text("worker canary")
+    import sandbox
+    policy = sandbox.Policy(read=[f"{tmp_path}:/data"],
+                            isolation="process")
+    with sandbox.Interpreter(policy) as interp:
+        seen = interp.eval("(__import__('os').listdir('/data'), "
+                           "open('/data/canary.txt').read(), "
+                           "__import__('sys').path[0], "
+                           "__import__('_json').__file__)")
+    assert seen[:3] == (["canary.txt"], "worker canary", STDLIB)
+    assert seen[3].startswith(f"{STDLIB}/lib-dynload/_json.")
+
+
+def test_guest_paths_survive_toml_and_compare_in_the_layout(tmp_path):
+    import sandbox
+    policy = sandbox.Policy(read=[f"{tmp_path}:/data"])
+    assert sandbox.Policy.from_toml(policy.to_toml()) == policy
+    assert policy.read == (f"{tmp_path}:/data",)
+    # A nested interpreter's policy names its paths in this layout.
+    assert sandbox.Policy(read=["/data/sub"]) <= policy
+    assert not sandbox.Policy(read=[str(tmp_path)]) <= policy

@@ -1,8 +1,10 @@
 # The lifecycle part of Tools/sandbox/bench.py, run by the flag-on build
 # with the arguments CYCLES BLOCK WARMUP: time create + exec("pass") +
 # destroy per cycle, in blocks that alternate between the two kinds in
-# ABBA order.  Prints the per-cycle times (ns) and the per-block medians
-# as JSON.
+# ABBA order; then, for a quarter of the cycles, create + imports and a
+# traceback + destroy of an untrusted interpreter that sees the host's
+# paths (filesystem_info) and of one that sees its virtual layout.
+# Prints the per-cycle times (ns) and the per-block medians as JSON.
 
 import _interpreters, _sandbox, json, statistics, sys, time
 
@@ -21,7 +23,25 @@ def untrusted():
     _sandbox.end_interpreter(i)
     return None
 
-kinds = {"isolated": isolated, "untrusted": untrusted}
+# Imports from files (a pure-Python package and an extension module) and
+# a traceback with its source lines, read through the paths it sees.
+WORK = """if 1:
+    import json, traceback, io, _json
+    try:
+        json.loads("{")
+    except ValueError:
+        traceback.print_exc(file=io.StringIO())
+"""
+
+def layout(filesystem_info):
+    i = _sandbox.new_interpreter(filesystem_info=filesystem_info)
+    _sandbox.exec(i, WORK)
+    _sandbox.end_interpreter(i)
+    return None
+
+kinds = {"isolated": isolated, "untrusted": untrusted,
+         "host_layout": lambda: layout(True),
+         "virtual_layout": lambda: layout(False)}
 for name, func in kinds.items():
     err = func()
     if err is not None:
@@ -32,18 +52,23 @@ for name, func in kinds.items():
 times = {name: [] for name in kinds}
 blocks = {name: [] for name in kinds}
 clock = time.perf_counter_ns
-nblocks = -(-cycles // block)
-for k in range(nblocks):
-    order = ["isolated", "untrusted"]
-    if k % 2:
-        order.reverse()
-    for name in order:
-        func = kinds[name]
-        samples = []
-        for _ in range(block):
-            t0 = clock()
-            func()
-            samples.append(clock() - t0)
-        times[name] += samples
-        blocks[name].append(statistics.median(samples))
+
+def compare(a, b, cycles):
+    nblocks = -(-cycles // block)
+    for k in range(nblocks):
+        order = [a, b]
+        if k % 2:
+            order.reverse()
+        for name in order:
+            func = kinds[name]
+            samples = []
+            for _ in range(block):
+                t0 = clock()
+                func()
+                samples.append(clock() - t0)
+            times[name] += samples
+            blocks[name].append(statistics.median(samples))
+
+compare("isolated", "untrusted", cycles)
+compare("host_layout", "virtual_layout", max(cycles // 4, 2 * block))
 print(json.dumps({"times": times, "blocks": blocks}))
