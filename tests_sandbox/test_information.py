@@ -12,8 +12,7 @@ import pytest
 
 from support import job_outcome as outcome, requires_untrusted, run_host
 
-pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
-    "ignore:sandbox.Policy. filesystem_info is not enforced yet")]
+pytestmark = requires_untrusted
 
 # What the probe reads, as one dict.
 # Inside: a call's value, or the name of the OSError it raised.

@@ -19,8 +19,7 @@ import pytest
 from support import (build_dir, job_outcome as outcome, requires_untrusted,
                      run_python)
 
-pytestmark = [requires_untrusted, pytest.mark.filterwarnings(
-    "ignore:sandbox.Policy. filesystem_info is not enforced yet")]
+pytestmark = requires_untrusted
 
 STDLIB = "/sandbox/lib/python3.13"
 
@@ -168,6 +167,11 @@ def test_no_path_of_the_host_shows(token_tree, isolation):
     assert "build_time_vars = {" in out
     assert "sysconfigdata by fd = b'" in out
     assert out.count("pycache SandboxError") == 2
+
+
+def test_filesystem_info_is_enforced():
+    import sandbox
+    assert "filesystem_info" not in sandbox.Policy.unenforced()
 
 
 def test_filesystem_info_shows_the_real_layout(token_tree):

@@ -144,8 +144,10 @@ def build_parser():
                         default=None, dest="filesystem_info",
                         help="let it learn this host's identity (process "
                              "and user IDs, processors, load, kernel "
-                             "release; without it: neutral values, and "
-                             "denials) and, once enforced, its real paths"
+                             "release) and its real paths (without it: "
+                             "neutral values, denials, and a virtual "
+                             "layout: the standard library at "
+                             "/sandbox/lib/python3.13)"
                              + _not_yet("filesystem_info"))
     grants.add_argument("--inherit-stdio", action="store_true", default=None,
                         help="let it use this process's fds 0-2"

@@ -91,7 +91,8 @@ _DEFAULTS = {
 _ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers", "memory",
                        "time", "cpu", "net", "listen", "deny_net",
-                       "network_info", "net_bytes", "net_connections"})
+                       "network_info", "net_bytes", "net_connections",
+                       "filesystem_info"})
 
 # The extension modules that only a worker's main interpreter may load,
 # and why (Python/sandbox_import.c, main_only_modules).
