@@ -502,7 +502,10 @@ _PySandbox_InitExtended(struct _PySandboxState *state)
                                  EXT_MEMBERSHIP, &error);
         char **grown = ext == NULL ? NULL : PyMem_RawRealloc(
             ext->members, (size_t)(ext->nmembers + 1) * sizeof(char *));
-        char *copy = grown == NULL ? NULL : _PyMem_RawStrdup(rule->path);
+        /* Where the interpreter sees it (its layout): the paths its own
+           code names, and the host's only where they are the same. */
+        char *copy = grown == NULL ? NULL : _PyMem_RawStrdup(
+            rule->guest != NULL ? rule->guest : rule->path);
         if (grown != NULL) {
             ext->members = grown;
         }

@@ -8,6 +8,7 @@
 
 #include "Python.h"
 #include "pycore_fileutils.h"     // _Py_EncodeLocaleRaw()
+#include "pycore_importdl.h"      // _PyImport_DynLoadFiletab
 #include "pycore_initconfig.h"    // _PyStatus_OK()
 #include "pycore_pymem.h"         // _PyMem_RawStrdup()
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
@@ -567,6 +568,7 @@ typedef struct {
     int fd;                 /* the descriptor it names, closed at the end */
     int pinned;             /* an open's final entry, pinned (O_PATH) */
     int readonly;           /* beneath a read-only grant */
+    int stdlib;             /* beneath the standard library's directories */
     const char *original;   /* the path as given, in *keep* */
     PyObject *keep;
     char path[64];          /* "/proc/self/fd/N" or "/proc/self/fd/N/name" */
@@ -684,14 +686,53 @@ check_fd_writable(struct _PySandboxState *state, int fd, const char *func)
  * library) name where the host built and installed Python, and its
  * compiler's flags with their paths.  Without filesystem_info an
  * interpreter reads a copy in which each of those directories is
- * /sandbox: made once per process, before any untrusted code runs (a
- * worker's fence allows no memfd_create()), sealed, and served for the
- * file's inode. */
+ * /sandbox: made once per process, before any untrusted code runs, and
+ * served for the file's inode as a sealed memfd, one per open (the
+ * process keeps no descriptor of it), but in a worker, whose fence
+ * allows no memfd_create(): one made then, and kept. */
 typedef struct {
     dev_t dev;
     ino_t ino;
-    int memfd;
+    char *text;
+    size_t size;
+    int memfd;                  /* a worker's, or -1 */
 } sysconfig_copy;
+
+/* A sealed memfd of *text*, or -1 with errno set. */
+static int
+sealed_memfd(const char *text, size_t size)
+{
+#ifdef MFD_ALLOW_SEALING
+    int memfd = memfd_create("sysconfigdata",
+                             MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    size_t put = 0;
+    while (memfd >= 0 && put < size) {
+        ssize_t w = write(memfd, text + put, size - put);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        put += (size_t)w;
+    }
+    if (memfd >= 0
+        && (put != size
+            || fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK
+                                         | F_SEAL_GROW | F_SEAL_WRITE) < 0))
+    {
+        int saved = put != size ? EIO : errno;
+        (void)close(memfd);
+        errno = saved;
+        return -1;
+    }
+    return memfd;
+#else
+    (void)text; (void)size;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 static struct {
     PyMutex mutex;
@@ -871,42 +912,48 @@ copy_sysconfigdata(int dirfd, const char *name, const char *host,
     }
     size_t out_size = 0;
     char *out = replace_directories(text, size, dirs, lens, n, &out_size);
+    if (out != NULL && out_size < size) {
+        /* As long as the file (os.stat() tells its size): a comment. */
+        char *grown = PyMem_RawRealloc(out, size + 1);
+        if (grown == NULL) {
+            PyMem_RawFree(out);
+            out = NULL;
+        }
+        else {
+            out = grown;
+            size_t pad = size - out_size;
+            memset(out + out_size, ' ', pad);
+            if (pad >= 2) {
+                out[out_size] = '#';
+            }
+            out[size - 1] = '\n';
+            out[size] = '\0';
+            out_size = size;
+        }
+    }
     for (int i = 0; i < 4; i++) {
         PyMem_RawFree(owned[i]);
     }
     PyMem_RawFree(text);
-    int memfd = out != NULL ? memfd_create("sysconfigdata",
-                                           MFD_CLOEXEC | MFD_ALLOW_SEALING)
-                            : -1;
-    size_t put = 0;
-    while (memfd >= 0 && put < out_size) {
-        ssize_t w = write(memfd, out + put, out_size - put);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        put += (size_t)w;
-    }
-    PyMem_RawFree(out);
-    sysconfig_copy *items = memfd < 0 || put != out_size ? NULL
-        : PyMem_RawRealloc(sysconfig_copies.items,
-                           (size_t)(sysconfig_copies.n + 1) * sizeof(*items));
-    if (items == NULL
-        || fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK
-                                     | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    int memfd = -1;
+    if (out != NULL && _PySandbox_IsWorker()
+        && (memfd = sealed_memfd(out, out_size)) < 0)
     {
-        if (items != NULL) {
-            sysconfig_copies.items = items;
-        }
+        PyMem_RawFree(out);
+        return;
+    }
+    sysconfig_copy *items = out == NULL ? NULL : PyMem_RawRealloc(
+        sysconfig_copies.items,
+        (size_t)(sysconfig_copies.n + 1) * sizeof(*items));
+    if (items == NULL) {
+        PyMem_RawFree(out);
         if (memfd >= 0) {
             (void)close(memfd);
         }
         return;
     }
-    items[sysconfig_copies.n++] = (sysconfig_copy){st.st_dev, st.st_ino,
-                                                   memfd};
+    items[sysconfig_copies.n++] = (sysconfig_copy){
+        st.st_dev, st.st_ino, out, out_size, memfd};
     sysconfig_copies.items = items;
 #else
     (void)dirfd; (void)name; (void)host; (void)config;
@@ -962,8 +1009,10 @@ open_sysconfig_copy(const char **path, PyObject *keep,
         if (sysconfig_copies.items[i].dev == st->st_dev
             && sysconfig_copies.items[i].ino == st->st_ino)
         {
-            copy = fcntl(sysconfig_copies.items[i].memfd, F_DUPFD_CLOEXEC,
-                         0);
+            const sysconfig_copy *item = &sysconfig_copies.items[i];
+            copy = (item->memfd >= 0
+                    ? fcntl(item->memfd, F_DUPFD_CLOEXEC, 0)
+                    : sealed_memfd(item->text, item->size));
             if (copy < 0) {
                 PyMutex_Unlock(&sysconfig_copies.mutex);
                 PyErr_SetFromErrno(PyExc_OSError);
@@ -1003,6 +1052,43 @@ hidden_in_stdlib(const char *rest, int anywhere)
         }
         p += n;
         p += strspn(p, "/");
+    }
+    return 0;
+}
+
+/* Is the last component of *path* the file name of an extension module
+ * (<name><one of the suffixes of the import system>)? */
+static int
+extension_file_name(const char *path)
+{
+    size_t len = strlen(path);
+    for (const char *const *suffix = _PyImport_DynLoadFiletab;
+         *suffix != NULL; suffix++)
+    {
+        size_t n = strlen(*suffix);
+        if (len > n && strcmp(path + len - n, *suffix) == 0
+            && path[len - n - 1] != '/')
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Before an open for reading of *given*, resolved (*keep*): not an
+ * extension module's file beneath the standard library without
+ * filesystem_info, whose debug information names where the host built
+ * it (the engine loads it by the host's path; no import reads it).
+ * Return 0, or -1 with the denial. */
+static int
+check_extension_read(PyObject *keep, const char *given)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    resolved_path *r = as_resolved_path(keep);
+    if (state != NULL && r != NULL && r->stdlib
+        && !state->policy.filesystem_info && extension_file_name(given))
+    {
+        return deny_path("open", given, PySandbox_READ);
     }
     return 0;
 }
@@ -1093,6 +1179,8 @@ _PySandbox_ResolvePathSlow(const char **path, int fd, int dir_fd, int how,
         }
         goto error;
     }
+    r->stdlib = (grant != NULL ? grant->stdlib
+                 : extension_file_name(given) && fd_in_stdlib(state, base));
     char *owned = NULL;
     if (entry) {
         rc = open_entry_parent(state, base, rest, grant, 1, &r->fd, &owned);
@@ -1245,12 +1333,18 @@ _PySandbox_ResolveOpenSlow(const char **path, int dir_fd, int *flags,
         {
             return -1;
         }
+        if (check_extension_read(*keep, given) < 0) {
+            return -1;
+        }
         return open_entry_pinned(path, flags, display, *keep, given);
     }
     const char *resolved = *path;
     if (_PySandbox_ResolvePathSlow(&resolved, -1, dir_fd, how, display,
                                    "open", keep) == 0)
     {
+        if (check_extension_read(*keep, given) < 0) {
+            return -1;
+        }
         *path = resolved;
         return check_device(path, given, *keep);
     }
@@ -1645,6 +1739,19 @@ _PySandbox_CreatorCwd(const struct _PySandboxState *creator_state)
     return _PyMem_RawStrdup(buf);
 }
 
+/* Where an interpreter without filesystem_info sees its package root
+ * *i* (into *buf*): /sandbox/lib/site-packages, then -2, -3... */
+static const char *
+package_guest(Py_ssize_t i, char *buf, size_t size)
+{
+    if (i == 0) {
+        return SANDBOX_GUEST_ROOT "/lib/site-packages";
+    }
+    PyOS_snprintf(buf, size, SANDBOX_GUEST_ROOT "/lib/site-packages-%zd",
+                  i + 1);
+    return buf;
+}
+
 /* Open the grants of *policy*, which the new interpreter copies: beneath
  * the grants of an untrusted creator, as they are for a trusted one
  * (creator_state NULL).  Return 0, or -1 with errno set and *failed* the
@@ -1672,7 +1779,11 @@ _PySandbox_OpenGrantsRaw(PySandboxPolicy *policy,
         const char *path = package ? policy->packages[i - policy->n_paths]
                                    : policy->paths[i].path;
         int access = package ? PySandbox_READ : policy->paths[i].access;
-        const char *guest = package ? NULL : policy->paths[i].guest;
+        char buf[80];
+        const char *guest = (!package ? policy->paths[i].guest
+                             : policy->filesystem_info ? NULL
+                             : package_guest(i - policy->n_paths, buf,
+                                             sizeof(buf)));
         int rc = open_grant(&grants[i], path, guest, access, creator_state);
         if (rc == 0 && package && grants[i].name != NULL) {
             /* A package root is a directory that exists. */
@@ -1860,8 +1971,11 @@ path_within(const char *path, int access, const PySandboxPolicy *outer)
         }
     }
     for (Py_ssize_t j = 0; j < outer->n_packages; j++) {
+        char buf[80];
+        const char *root = (outer->filesystem_info ? outer->packages[j]
+                            : package_guest(j, buf, sizeof(buf)));
         if ((access & ~PySandbox_READ) == 0
-            && _PySandbox_PathBeneath(path, outer->packages[j]) != NULL)
+            && _PySandbox_PathBeneath(path, root) != NULL)
         {
             return 1;
         }
@@ -2000,6 +2114,14 @@ PySandboxPolicy_AllowPathAt(PySandboxPolicy *policy, const char *path,
         }
         PyOS_snprintf(entry, size, "%s:%s", path, guest);
     }
+    for (const char *p = guest; p != NULL && *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            int rc = _PySandboxPolicy_Error(
+                field, entry, "the guest path has a control character");
+            PyMem_RawFree(entry);
+            return rc;
+        }
+    }
     char *normal = policy_path(field, path, entry);
     char *normal_guest = (normal != NULL && guest != NULL
                           ? policy_path(field, guest, entry) : NULL);
@@ -2049,7 +2171,10 @@ _PySandbox_InitPackagePaths(PyThreadState *tstate)
         return _PyStatus_ERR("an untrusted interpreter has no sys.path");
     }
     for (Py_ssize_t i = 0; i < policy->n_packages; i++) {
-        PyObject *root = PyUnicode_DecodeFSDefault(policy->packages[i]);
+        char buf[80];
+        PyObject *root = PyUnicode_DecodeFSDefault(
+            policy->filesystem_info ? policy->packages[i]
+                                    : package_guest(i, buf, sizeof(buf)));
         int rc = root == NULL ? -1 : PyList_Append(path, root);
         Py_XDECREF(root);
         if (rc < 0) {

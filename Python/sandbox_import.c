@@ -600,7 +600,11 @@ _PySandbox_CheckExtension(PyObject *name, PyObject *filename,
                        ? PyUnicode_AsUTF8(filename) : NULL;
     char *host = (path != NULL && path[0] == '/'
                   ? _PySandbox_HostPath(interp->sandbox, path) : NULL);
-    const char *file = host != NULL ? host : path;
+    /* Without filesystem_info, only a file of its layout: the host's
+       paths would be a guess to confirm. */
+    const char *file = (host != NULL ? host
+                        : interp->sandbox->policy.filesystem_info ? path
+                        : NULL);
     if (file == NULL || !is_module_file(interp, PyUnicode_AsUTF8(name),
                                         file))
     {

@@ -138,6 +138,10 @@ def test_a_denial_that_ends_it_says_which_option_grants_it(tmp_path):
         ("import socket; socket.create_connection(('127.0.0.1', 9), 1)",
          "to allow it: --allow-net=127.0.0.1:9", 3),
         ("import os; os.getloadavg()", "to allow it: --allow-fs-info", 3),
+        # A path of the virtual layout: a host's path shown there.
+        ("open('/sandbox/data/x.csv')",
+         "to allow it: --allow-read=HOST:/sandbox/data/x.csv", 3),
+        ("import os; os.listdir('.')", "no option allows it", 3),
         ("import pwd", "to allow it: --allow-module=pwd", 1),
         ("import _ctypes", "no option allows it", 1),
         ("import os; os.kill(os.getpid(), 0)", "no option allows it", 3),

@@ -309,3 +309,67 @@ def test_guest_paths_survive_toml_and_compare_in_the_layout(tmp_path):
     # A nested interpreter's policy names its paths in this layout.
     assert sandbox.Policy(read=["/data/sub"]) <= policy
     assert not sandbox.Policy(read=[str(tmp_path)]) <= policy
+
+
+def test_what_the_host_built_is_not_read(make_untrusted):
+    interp = make_untrusted()
+    import _json
+    host_so = _json.__file__
+    assert outcome(interp, f"""
+        import os, _json
+        so = _json.__file__
+        assert so.startswith('{STDLIB}/lib-dynload/'), so
+        assert os.stat(so).st_size > 0          # the finder's stat
+        for opener in (lambda: open(so, 'rb'),
+                       lambda: os.open(so, os.O_RDONLY | os.O_NOFOLLOW)):
+            try:
+                opener()
+            except PermissionError:
+                pass
+            else:
+                raise AssertionError('an extension module file was read')
+        # Loaded by the host's path of it: never by a guess of that path.
+        import _imp
+        class Spec:
+            name = '_csv'
+            origin = {os.path.join(os.path.dirname(host_so),
+                                   os.path.basename(host_so).replace(
+                                       '_json', '_csv'))!r}
+        try:
+            _imp.create_dynamic(Spec())
+        except ImportError:
+            pass
+        else:
+            raise AssertionError('the host path of a module loaded')
+        # sysconfig's copy is as long as the file.
+        name = [n for n in os.listdir(os.path.dirname(so))
+                if n.startswith('_sysconfigdata')][0]
+        path = os.path.join(os.path.dirname(so), name)
+        with open(path, 'rb') as f:
+            assert len(f.read()) == os.stat(path).st_size
+    """) == "ran"
+
+
+def test_allowed_and_packages_show_the_layout(make_untrusted, tmp_path):
+    (tmp_path / "data").mkdir()
+    pkgs = tmp_path / "pkgs"
+    (pkgs / "plugin").mkdir(parents=True)
+    (pkgs / "plugin" / "__init__.py").write_text("VALUE = 7\n")
+    interp = make_untrusted(read=[f"{tmp_path / 'data'}:/data"],
+                            packages=[str(pkgs)])
+    assert outcome(interp, f"""
+        import sandbox, sys, plugin
+        allowed = sandbox.allowed()[('Python', 'read')]
+        assert allowed == frozenset({{'/data'}}), allowed
+        assert sys.path[-1] == '/sandbox/lib/site-packages', sys.path
+        assert plugin.__file__ == \\
+            '/sandbox/lib/site-packages/plugin/__init__.py', plugin.__file__
+        assert plugin.VALUE == 7
+        assert {str(tmp_path)!r} not in repr(sys.path)
+    """) == "ran"
+
+
+def test_control_characters_in_a_guest_path_are_refused():
+    import sandbox
+    with pytest.raises(sandbox.PolicyError, match="control character"):
+        sandbox.Policy(read=["/tmp:/g\n"])

@@ -18,7 +18,7 @@ import warnings
 import sandbox
 from sandbox._policy import (_DEFAULTS, _ENGINE_FIELDS, LAYERS, Policy,
                              PolicyError, NotEnforcedWarning)
-from sandbox._interpreter import script_guest_path
+from sandbox._interpreter import GUEST_ROOT, script_guest_path
 
 # Exit codes of "run" (besides the code a script passes to sys.exit()).
 EXIT_OK = 0
@@ -411,7 +411,16 @@ def _grant_for(denial):
     if denial.resource == "file":
         match = _FILE_DENIAL.fullmatch(detail)
         if match:
-            return shlex.quote(f"--allow-{match[1]}={match[2]}")
+            access, path = match[1], os.path.normpath(match[2])
+            if path.startswith("//"):
+                path = path[1:]
+            if (path == GUEST_ROOT or path == f"{GUEST_ROOT}/lib"
+                    or path.startswith(f"{GUEST_ROOT}/lib/")):
+                return None     # the virtual layout's own
+            if path.startswith(f"{GUEST_ROOT}/"):
+                # A path of the virtual layout: a host's path shown there.
+                return shlex.quote(f"--allow-{access}=HOST:{path}")
+            return shlex.quote(f"--allow-{access}={path}")
     elif denial.resource == "network":
         match = _NET_DENIAL.fullmatch(detail)
         if match:
