@@ -1971,11 +1971,15 @@ path_within(const char *path, int access, const PySandboxPolicy *outer)
         }
     }
     for (Py_ssize_t j = 0; j < outer->n_packages; j++) {
+        /* Where it sees the root, or the host's path of it (a host's
+           comparison: a nested interpreter's paths are opened beneath
+           its creator's grants, where that path is none). */
         char buf[80];
-        const char *root = (outer->filesystem_info ? outer->packages[j]
-                            : package_guest(j, buf, sizeof(buf)));
+        const char *guest = package_guest(j, buf, sizeof(buf));
         if ((access & ~PySandbox_READ) == 0
-            && _PySandbox_PathBeneath(path, root) != NULL)
+            && (_PySandbox_PathBeneath(path, outer->packages[j]) != NULL
+                || (!outer->filesystem_info
+                    && _PySandbox_PathBeneath(path, guest) != NULL)))
         {
             return 1;
         }

@@ -69,6 +69,10 @@ static const char *const core_modules[] = {
  * seccomp filter keeps to itself. */
 static const char *const main_only_modules[] = {
     "_datetime", "fcntl", "resource",
+    /* They open files by their own C paths, which no grant checks (a
+       worker's Landlock rules do), or make and remove the host's named
+       POSIX shared memory and semaphores. */
+    "_dbm", "_gdbm", "_multiprocessing", "_posixshmem", "_sqlite3",
 };
 
 static int
@@ -600,11 +604,18 @@ _PySandbox_CheckExtension(PyObject *name, PyObject *filename,
                        ? PyUnicode_AsUTF8(filename) : NULL;
     char *host = (path != NULL && path[0] == '/'
                   ? _PySandbox_HostPath(interp->sandbox, path) : NULL);
-    /* Without filesystem_info, only a file of its layout: the host's
-       paths would be a guess to confirm. */
+    /* Without filesystem_info, only a file of its layout (the host's
+       paths would be a guess to confirm), or the very file that the
+       policy binds the module to, by the path it names. */
+    const char *bound = (path != NULL && host == NULL
+                         ? _PySandboxPolicy_ModuleFile(
+                               &interp->sandbox->policy,
+                               PyUnicode_AsUTF8(name))
+                         : NULL);
     const char *file = (host != NULL ? host
-                        : interp->sandbox->policy.filesystem_info ? path
-                        : NULL);
+                        : (interp->sandbox->policy.filesystem_info
+                           || (bound != NULL && strcmp(bound, path) == 0))
+                        ? path : NULL);
     if (file == NULL || !is_module_file(interp, PyUnicode_AsUTF8(name),
                                         file))
     {

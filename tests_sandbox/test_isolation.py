@@ -853,3 +853,44 @@ def test_fcntl_and_resource_only_in_a_worker(decoy):
             assert outcome(i, "import fcntl, os\nr, w = os.pipe()\n"
                               "fcntl.flock(r, fcntl.LOCK_EX)") == "ran"
     assert resource.prlimit(decoy.pid, resource.RLIMIT_CPU) == limit
+
+
+def test_modules_that_open_files_by_their_own_paths_only_in_a_worker(
+        tmp_path):
+    # _sqlite3, _dbm and _gdbm open what they are given with their own C
+    # code, and _posixshmem and _multiprocessing make the host's named
+    # shared memory and semaphores: in the host's process, past the grants
+    # (a hostile review read and created the host's files).  In a worker,
+    # Landlock allows the grants only.
+    import _sandbox
+    import sandbox
+    outside = tmp_path / "outside.db"
+    names = ("_sqlite3", "_dbm", "_gdbm", "_posixshmem", "_multiprocessing")
+    for name in names:
+        with pytest.raises(sandbox.PolicyError) as info:
+            sandbox.Policy(modules=[name])
+        assert (info.value.field, info.value.value) == ("modules", name)
+        jail = _sandbox.new_interpreter(modules=[name])
+        try:
+            _sandbox.exec(jail, f"try:\n    import {name}\n"
+                                f"except ImportError:\n    refused = True")
+            assert _sandbox.eval(jail, "refused") is True
+        finally:
+            _sandbox.end_interpreter(jail)
+    if layers()["landlock"] is None:
+        granted = tmp_path / "granted"
+        granted.mkdir()
+        # (Its C code opens the host's paths: a grant without GUEST.)
+        policy = process_policy(modules=["_sqlite3"], write=[str(granted)])
+        with interpreter(policy) as i:
+            assert outcome(i, f"import sqlite3\n"
+                              f"c = sqlite3.connect("
+                              f"{str(granted / 'in.db')!r})\n"
+                              f"c.execute('create table t(a)')\n"
+                              f"c.commit()") == "ran"
+            assert outcome(i, f"import sqlite3\n"
+                              f"c = sqlite3.connect({str(outside)!r})\n"
+                              f"c.execute('create table t(a)')") \
+                in ("OperationalError", "PermissionError")
+        assert (granted / "in.db").exists()
+    assert not outside.exists()

@@ -103,6 +103,14 @@ _PROCESS_ONLY_MODULES = {
              "user",
     "resource": "setrlimit() and prlimit() limit the host's process and "
                 "others",
+    "_sqlite3": "it opens database files by its own C paths, which no "
+                "grant checks",
+    "_dbm": "it opens database files by its own C paths, which no grant "
+            "checks",
+    "_gdbm": "it opens database files by its own C paths, which no grant "
+             "checks",
+    "_posixshmem": "it makes and removes the host's named shared memory",
+    "_multiprocessing": "its SemLock makes the host's named semaphores",
 }
 
 # The layers of the second wall around a worker process (isolation
