@@ -738,6 +738,8 @@ static struct {
     PyMutex mutex;
     sysconfig_copy *items;
     Py_ssize_t n;
+    struct stat scanned[8];     /* the directories looked in */
+    int n_scanned;
 } sysconfig_copies;
 
 /* Directories of the host's that the copy does not name: no host's own. */
@@ -965,15 +967,33 @@ copy_sysconfigdata(int dirfd, const char *name, const char *host,
 static void
 copy_sysconfigdata_of(const sandbox_grant *grant, const PyConfig *config)
 {
+    struct stat dir_st;
+    if (fstat(grant->fd, &dir_st) < 0) {
+        return;
+    }
+    _PySandbox_LOCK(&sysconfig_copies.mutex);
+    for (int i = 0; i < sysconfig_copies.n_scanned; i++) {
+        if (sysconfig_copies.scanned[i].st_dev == dir_st.st_dev
+            && sysconfig_copies.scanned[i].st_ino == dir_st.st_ino)
+        {
+            PyMutex_Unlock(&sysconfig_copies.mutex);
+            return;             /* each interpreter's, the first's */
+        }
+    }
     int dirfd = openat(grant->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dirfd >= 0 ? fdopendir(dirfd) : NULL;
     if (d == NULL) {
         if (dirfd >= 0) {
             (void)close(dirfd);
         }
+        PyMutex_Unlock(&sysconfig_copies.mutex);
         return;
     }
-    _PySandbox_LOCK(&sysconfig_copies.mutex);
+    if (sysconfig_copies.n_scanned
+        < (int)Py_ARRAY_LENGTH(sysconfig_copies.scanned))
+    {
+        sysconfig_copies.scanned[sysconfig_copies.n_scanned++] = dir_st;
+    }
     struct dirent *entry;
     while ((entry = readdir(d)) != NULL) {
         size_t len = strlen(entry->d_name);
@@ -985,6 +1005,14 @@ copy_sysconfigdata_of(const sandbox_grant *grant, const PyConfig *config)
     }
     PyMutex_Unlock(&sysconfig_copies.mutex);
     closedir(d);
+}
+
+void
+_PySandbox_FilesAfterFork(void)
+{
+    /* Another thread may have held it at the fork; the child has only
+       this one. */
+    sysconfig_copies.mutex = (PyMutex){0};
 }
 
 /* An open for the current interpreter of the file *st* of the resolved

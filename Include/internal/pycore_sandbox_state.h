@@ -966,6 +966,7 @@ extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,
 extern void _PySandbox_RecordModuleInodes(PyInterpreterState *interp);
 /* In the child of fork(), before it uses the recorded inodes. */
 extern void _PySandbox_ImportAfterFork(void);
+extern void _PySandbox_FilesAfterFork(void);
 
 #endif  /* Py_UNTRUSTED */
 
