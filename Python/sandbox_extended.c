@@ -356,7 +356,8 @@ ext_entry_value(const ext_entry *entry)
     case EXT_MEMBERSHIP: {
         PyObject *members = PyFrozenSet_New(NULL);
         for (Py_ssize_t i = 0; members != NULL && i < entry->nmembers; i++) {
-            PyObject *s = PyUnicode_FromString(entry->members[i]);
+            /* Paths among them (read, write), as os.fsdecode() does. */
+            PyObject *s = PyUnicode_DecodeFSDefault(entry->members[i]);
             if (s == NULL || PySet_Add(members, s) < 0) {
                 Py_CLEAR(members);
             }

@@ -373,3 +373,17 @@ def test_control_characters_in_a_guest_path_are_refused():
     import sandbox
     with pytest.raises(sandbox.PolicyError, match="control character"):
         sandbox.Policy(read=["/tmp:/g\n"])
+
+
+def test_a_guest_path_that_is_not_utf8(tmp_path):
+    # Paths are bytes: an undecodable one round-trips as os.fsdecode()
+    # makes it, in the policy, inside, and in what the host reads back.
+    (tmp_path / "f.txt").write_text("bytes canary")
+    import sandbox
+    guest = "/x\udcff"
+    with sandbox.Interpreter(sandbox.Policy(
+            read=[f"{tmp_path}:{guest}"])) as interp:
+        assert interp.eval(f"open({guest + '/f.txt'!r}).read()") == \
+            "bytes canary"
+        assert interp.eval("sorted(__import__('sandbox').allowed()"
+                           "[('Python', 'read')])") == [guest]
