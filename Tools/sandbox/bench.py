@@ -10,7 +10,9 @@ with a candidate B and prints the ratio B/A:
                  build: A = an isolated subinterpreter, B = an untrusted one;
                  and create + imports + a traceback + destroy: A = an
                  untrusted interpreter with filesystem_info (the host's
-                 paths), B = one that sees its virtual layout.
+                 paths), B = one that sees its virtual layout; and create
+                 + import json, re, collections, dataclasses, typing,
+                 decimal + destroy: A = isolated, B = untrusted.
   pool           job start: from Pool.submit() to the first instruction of
                  the job inside, in the flag-on build: A = a subprocess
                  per job ("python -I -S -c ..."), B = sandbox.Pool.
@@ -84,6 +86,7 @@ PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
 TARGETS = {
     "lifecycle": 1.5,
     "layout": 1.05,         # the virtual layout: imports not slower (noise)
+    "imports": 1.2,         # issue 19: six imports within 1.2x of isolated
     "pool": 0.1,            # at least 10x faster than a subprocess
     "worker": 0.2,          # at least 5x faster than a subprocess
     "callgrind": 1.005,     # the trusted main interpreter: within 0.5 %
@@ -314,7 +317,15 @@ def bench_lifecycle(args, builds):
                    "paths, B virtual layout)", "ms",
                    ms(data["times"]["host_layout"]),
                    ms(data["times"]["virtual_layout"]), ratios=layout_pairs,
-                   target=TARGETS["layout"])], []
+                   target=TARGETS["layout"]),
+            Result("imports: create+6 imports+destroy (A isolated, B "
+                   "untrusted)", "ms",
+                   ms(data["times"]["isolated_imports"]),
+                   ms(data["times"]["untrusted_imports"]),
+                   ratios=[b / a for a, b in zip(
+                       data["blocks"]["isolated_imports"],
+                       data["blocks"]["untrusted_imports"])],
+                   target=TARGETS["imports"])], []
 
 
 # ---------------------------------------------------------------- kernels

@@ -3,8 +3,9 @@
 # destroy per cycle, in blocks that alternate between the two kinds in
 # ABBA order; then, for a quarter of the cycles, create + imports and a
 # traceback + destroy of an untrusted interpreter that sees the host's
-# paths (filesystem_info) and of one that sees its virtual layout.
-# Prints the per-cycle times (ns) and the per-block medians as JSON.
+# paths (filesystem_info) and of one that sees its virtual layout; and
+# create + six imports + destroy of an isolated interpreter and of an
+# untrusted one (issue 19).  Prints the per-cycle times (ns) and the per-block medians as JSON.
 
 import _interpreters, _sandbox, json, statistics, sys, time
 
@@ -33,6 +34,21 @@ WORK = """if 1:
         traceback.print_exc(file=io.StringIO())
 """
 
+# Issue 19's six imports, in a new interpreter of each kind.
+IMPORTS = "import json, re, collections, dataclasses, typing, decimal"
+
+def isolated_imports():
+    i = _interpreters.create("isolated")
+    err = _interpreters.exec(i, IMPORTS)
+    _interpreters.destroy(i)
+    return err
+
+def untrusted_imports():
+    i = _sandbox.new_interpreter()
+    _sandbox.exec(i, IMPORTS)
+    _sandbox.end_interpreter(i)
+    return None
+
 def layout(filesystem_info):
     i = _sandbox.new_interpreter(filesystem_info=filesystem_info)
     _sandbox.exec(i, WORK)
@@ -41,7 +57,9 @@ def layout(filesystem_info):
 
 kinds = {"isolated": isolated, "untrusted": untrusted,
          "host_layout": lambda: layout(True),
-         "virtual_layout": lambda: layout(False)}
+         "virtual_layout": lambda: layout(False),
+         "isolated_imports": isolated_imports,
+         "untrusted_imports": untrusted_imports}
 for name, func in kinds.items():
     err = func()
     if err is not None:
@@ -71,4 +89,5 @@ def compare(a, b, cycles):
 
 compare("isolated", "untrusted", cycles)
 compare("host_layout", "virtual_layout", max(cycles // 4, 2 * block))
+compare("isolated_imports", "untrusted_imports", max(cycles // 4, 2 * block))
 print(json.dumps({"times": times, "blocks": blocks}))
