@@ -141,7 +141,10 @@ def test_a_denial_that_ends_it_says_which_option_grants_it(tmp_path):
         # A path of the virtual layout: a host's path shown there.
         ("open('/sandbox/data/x.csv')",
          "to allow it: --allow-read=HOST:/sandbox/data/x.csv", 3),
-        ("import os; os.listdir('.')", "no option allows it", 3),
+        # A relative path: the working directory is the layout's own
+        # until the host's is granted, which it then is.
+        ("open('data.csv')", "to allow it: --allow-read=.", 3),
+        ("open('../up.csv')", "no option allows it", 3),
         ("import pwd", "to allow it: --allow-module=pwd", 1),
         ("import _ctypes", "no option allows it", 1),
         ("import os; os.kill(os.getpid(), 0)", "no option allows it", 3),

@@ -397,7 +397,7 @@ def run_command(args, parser):
 
 
 # A denial's detail (Python/sandbox*.c) -> the option that grants it.
-_FILE_DENIAL = re.compile(r"[\w.]+: (read|write) (/.*)", re.DOTALL)
+_FILE_DENIAL = re.compile(r"[\w.]+: (read|write) (.+)", re.DOTALL)
 _NET_DENIAL = re.compile(r"\w+\(.*\) = (\S+): not granted \((net|listen)\)",
                          re.DOTALL)
 _NAME_DENIAL = re.compile(r"resolving '(.*)': not granted \(net\)",
@@ -412,6 +412,11 @@ def _grant_for(denial):
         match = _FILE_DENIAL.fullmatch(detail)
         if match:
             access, path = match[1], os.path.normpath(match[2])
+            if not os.path.isabs(path):
+                # Relative to its working directory, /sandbox unless a
+                # grant holds this one's: granting this one makes it its.
+                return (None if path.split(os.sep)[0] == os.pardir
+                        else f"--allow-{access}=.")
             if path.startswith("//"):
                 path = path[1:]
             if (path == GUEST_ROOT or path == f"{GUEST_ROOT}/lib"
