@@ -1651,7 +1651,7 @@ _PySandbox_AfterForkChild(void)
     abandoned_mutex = (PyMutex){0};
     abandoned_list = NULL;
     _PySandbox_ImportAfterFork();
-    _PySandbox_FilesAfterFork();
+    _PySandbox_LayoutAfterFork();
 }
 #endif  /* HAVE_FORK */
 

@@ -140,6 +140,21 @@ _PySandbox_AbsolutePath(struct _PySandboxState *state, const char *path)
     return normal;
 }
 
+/* *root* followed by the part *rest* of a path beneath it, raw-allocated
+ * (NULL: no memory). */
+char *
+_PySandbox_JoinPath(const char *root, const char *rest)
+{
+    size_t size = strlen(root) + strlen(rest) + 2;
+    char *joined = PyMem_RawMalloc(size);
+    if (joined != NULL) {
+        PyOS_snprintf(joined, size, "%s%s%s", root,
+                      (*rest == '\0' || strcmp(root, "/") == 0) ? "" : "/",
+                      rest);
+    }
+    return joined;
+}
+
 #if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
 /* openat2() with *resolve*, retried on EINTR and EAGAIN. */
 int

@@ -824,12 +824,13 @@ def test_the_outer_wall_alone_has_the_kernel_signal_no_process(decoy):
                           "flags | os.O_NONBLOCK)") == "ran"
 
 
-def test_fcntl_and_resource_only_in_a_worker(decoy):
-    # In the host's process they reach other processes and the host's own
-    # limits; a worker's are its tenant's, and seccomp keeps them there.
+def refused_in_the_hosts_process(*names):
+    """Each module of *names*: a Policy naming it without a worker is a
+    PolicyError, and an interpreter of this process cannot import it even
+    when the engine's policy names it."""
     import _sandbox
     import sandbox
-    for name in ("fcntl", "resource"):
+    for name in names:
         with pytest.raises(sandbox.PolicyError) as info:
             sandbox.Policy(modules=[name])
         assert (info.value.field, info.value.value) == ("modules", name)
@@ -840,6 +841,12 @@ def test_fcntl_and_resource_only_in_a_worker(decoy):
             assert _sandbox.eval(jail, "refused") is True
         finally:
             _sandbox.end_interpreter(jail)
+
+
+def test_fcntl_and_resource_only_in_a_worker(decoy):
+    # In the host's process they reach other processes and the host's own
+    # limits; a worker's are its tenant's, and seccomp keeps them there.
+    refused_in_the_hosts_process("fcntl", "resource")
     import resource
     limit = resource.prlimit(decoy.pid, resource.RLIMIT_CPU)
     if layers()["seccomp"] is None:
@@ -862,21 +869,9 @@ def test_modules_that_open_files_by_their_own_paths_only_in_a_worker(
     # shared memory and semaphores: in the host's process, past the grants
     # (a hostile review read and created the host's files).  In a worker,
     # Landlock allows the grants only.
-    import _sandbox
-    import sandbox
     outside = tmp_path / "outside.db"
-    names = ("_sqlite3", "_dbm", "_gdbm", "_posixshmem", "_multiprocessing")
-    for name in names:
-        with pytest.raises(sandbox.PolicyError) as info:
-            sandbox.Policy(modules=[name])
-        assert (info.value.field, info.value.value) == ("modules", name)
-        jail = _sandbox.new_interpreter(modules=[name])
-        try:
-            _sandbox.exec(jail, f"try:\n    import {name}\n"
-                                f"except ImportError:\n    refused = True")
-            assert _sandbox.eval(jail, "refused") is True
-        finally:
-            _sandbox.end_interpreter(jail)
+    refused_in_the_hosts_process("_sqlite3", "_dbm", "_gdbm", "_posixshmem",
+                                 "_multiprocessing")
     if layers()["landlock"] is None:
         granted = tmp_path / "granted"
         granted.mkdir()

@@ -865,6 +865,7 @@ extern int _PySandboxPolicy_SnapshotEnvironRaw(
 extern const char *_PySandbox_SkipSeparators(const char *p);
 extern const char *_PySandbox_PathBeneath(const char *path, const char *root);
 extern char *_PySandbox_NormalizedPath(const char *path, int dotdot);
+extern char *_PySandbox_JoinPath(const char *root, const char *rest);
 extern char *_PySandbox_AbsolutePath(struct _PySandboxState *state,
                                      const char *path);
 extern int _PySandbox_Openat2(int dirfd, const char *path, int flags,
@@ -886,6 +887,21 @@ extern char *_PySandbox_HostPath(struct _PySandboxState *state,
                                  const char *path);
 extern char *_PySandbox_GuestPath(struct _PySandboxState *state,
                                   const char *path);
+/* Python/sandbox_layout.c: where an interpreter without filesystem_info
+ * sees the standard library's search path entry *path* (raw-allocated, or
+ * NULL; *others* counts those outside *stdlib_dir*) and its package root
+ * *i* (a constant, or *buf*); the copies of sysconfig's build variables,
+ * made for the standard library's directory *grant* once per process,
+ * and a new descriptor of the copy of the file *st* (*fd* -1: none).
+ * Return 0, or -1 with errno set. */
+extern char *_PySandbox_StdlibGuest(const char *path, const char *stdlib_dir,
+                                    int *others);
+extern const char *_PySandbox_PackageGuest(Py_ssize_t i, char *buf,
+                                           size_t size);
+extern void _PySandbox_CopySysconfigData(const struct sandbox_grant *grant,
+                                         const PyConfig *config);
+struct stat;
+extern int _PySandbox_SysconfigCopy(const struct stat *st, int *fd);
 extern char *_PySandbox_CreatorCwd(
     const struct _PySandboxState *creator_state);
 extern int _PySandbox_OpenGrants(PySandboxPolicy *policy,
@@ -966,7 +982,7 @@ extern int _PySandboxPolicy_ModulesWithin(const PySandboxPolicy *inner,
 extern void _PySandbox_RecordModuleInodes(PyInterpreterState *interp);
 /* In the child of fork(), before it uses the recorded inodes. */
 extern void _PySandbox_ImportAfterFork(void);
-extern void _PySandbox_FilesAfterFork(void);
+extern void _PySandbox_LayoutAfterFork(void);
 
 #endif  /* Py_UNTRUSTED */
 
