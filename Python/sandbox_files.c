@@ -372,6 +372,49 @@ _PySandbox_GuestPath(struct _PySandboxState *state, const char *path)
     return best != NULL ? _PySandbox_JoinPath(best->root, best_rest) : NULL;
 }
 
+static int hidden_in_stdlib(const char *rest, int anywhere);
+
+int
+_PySandbox_OpenStdlibSourceDir(struct _PySandboxState *state,
+                               const char *path, const char **leaf)
+{
+    *leaf = NULL;
+    char *normal = _PySandbox_AbsolutePath(state, path);
+    if (normal == NULL) {
+        return -1;
+    }
+    const char *rest = NULL;
+    const sandbox_grant *grant = find_grant(state, normal, PySandbox_READ,
+                                            &rest);
+    int fd = -1;
+    if (grant != NULL && grant->stdlib && grant->name == NULL
+        && rest[0] != '\0' && !hidden_in_stdlib(rest, 1))
+    {
+        /* Its directory, beneath the grant as the interpreter's open()
+           resolves it; and its name there. */
+        char *dir = _PyMem_RawStrdup(rest);
+        char *end = dir != NULL ? strrchr(dir, '/') : NULL;
+        char *name = _PyMem_RawStrdup(end != NULL ? end + 1 : rest);
+        if (end != NULL) {
+            *end = '\0';
+        }
+        if (dir != NULL && name != NULL && name[0] != '\0') {
+            fd = open_beneath(state, grant->fd, end != NULL ? dir : ".",
+                              O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                              grant_links(grant));
+        }
+        PyMem_RawFree(dir);
+        if (fd >= 0) {
+            *leaf = name;
+        }
+        else {
+            PyMem_RawFree(name);
+        }
+    }
+    PyMem_RawFree(normal);
+    return fd;
+}
+
 /* Where *path* (relative to *dir_fd*, AT_FDCWD for the virtual working
  * directory) is: a descriptor to resolve beneath, *base*, and the path
  * below it, *rest* (pointing into *path* or *joined*, which the caller
@@ -1364,6 +1407,7 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
             state->write_roots[state->n_write_roots++] = fd;
         }
     }
+    _PySandbox_InitBytecode(state);
     return _PyStatus_OK();
 }
 

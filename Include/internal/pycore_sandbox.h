@@ -105,6 +105,13 @@ extern PyStatus _PySandbox_NewInterpreterFromConfig(
  * built in or shared?  The same return and error (create_builtin()). */
 PyAPI_FUNC(int) _PySandbox_CheckModuleSlow(PyObject *name);
 
+/* _imp._sandbox_code(source_path) (Python/sandbox_bytecode.c): in an
+ * untrusted interpreter, the code object of a source file of the standard
+ * library from the host's bytecode cache, or None to compile the source;
+ * None in a trusted interpreter. */
+PyAPI_FUNC(PyObject *) _PySandbox_TrustedCode(PyObject *module,
+                                              PyObject *path);
+
 /* Is untrusted *interp* ending (Py_EndInterpreter() began)? */
 extern int _PySandbox_IsEnding(PyInterpreterState *interp);
 

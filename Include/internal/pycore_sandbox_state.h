@@ -314,6 +314,10 @@ struct _PySandboxState {
     struct sandbox_grant *grants;
     Py_ssize_t n_grants;
     char *cwd;                  /* the virtual working directory */
+    /* It may load code objects from the standard library's bytecode
+       caches: no write grant of its own or of its creators overlaps the
+       standard library (_PySandbox_InitBytecode()). */
+    int trusted_bytecode;
     /* Bit n is set while the engine holds descriptor n for a path it
        resolved (not the interpreter's: its code cannot use it); those
        still held when it ends are closed then. */
@@ -874,6 +878,19 @@ extern int _PySandbox_OnKernelFilesystem(int fd);
 extern int _PySandbox_IsForbiddenDeviceStat(const struct stat *st);
 extern int _PySandbox_IsForbiddenDevice(int fd);
 extern int _PySandbox_FdBeneath(int fd, int outer);
+
+/* Trusted bytecode (Python/sandbox_bytecode.c).  _PySandbox_InitBytecode()
+ * decides, once its grants are open, whether *state* may load the standard
+ * library's bytecode caches.  _PySandbox_OpenStdlibSourceDir(): the
+ * directory of the source file *path* (the interpreter's path, relative to
+ * its working directory) when it is beneath a directory grant of the
+ * standard library and not hidden there, opened O_PATH beneath the grant
+ * as the interpreter's open() would resolve it; *leaf* is set to its name
+ * (raw-allocated).  -1, nothing allocated and no exception, otherwise. */
+extern void _PySandbox_InitBytecode(struct _PySandboxState *state);
+extern int _PySandbox_OpenStdlibSourceDir(struct _PySandboxState *state,
+                                          const char *path,
+                                          const char **leaf);
 
 /* Python/sandbox_files.c */
 extern void _PySandbox_ClearFiles(struct _PySandboxState *state);

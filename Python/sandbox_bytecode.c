@@ -1,0 +1,343 @@
+/* Untrusted interpreters: code objects from trusted bytecode.
+ *
+ * An untrusted interpreter never reads a .pyc through importlib: its
+ * Python is the tenant's, and bytecode that the tenant can write or choose
+ * crashes the evaluator.  So it compiled every module it imported, which
+ * made its imports several times slower than a plain interpreter's.
+ *
+ * _imp._sandbox_code(source_path), which SourceLoader.get_code() asks first
+ * in an untrusted interpreter (patch 0200), returns the code object of a
+ * source file of the standard library from the host's own bytecode cache
+ * (__pycache__/NAME.cpython-313[.opt-N].pyc, written by the host's
+ * compileall at install time or by its own imports), or None, and the
+ * loader compiles the source.  This file opens, reads, checks and
+ * unmarshals the cache in C; the bytes never reach the interpreter's
+ * Python, and marshal and the code constructor stay denied to it.
+ *
+ * A cache is used only when nothing untrusted can have written it:
+ *   - the source is beneath a grant of the standard library (found by the
+ *     path the interpreter gave, resolved beneath the grant's descriptor as
+ *     its own open() would be: a path elsewhere gets None);
+ *   - no write grant of the interpreter or of its untrusted creators
+ *     overlaps that grant, and none of any untrusted interpreter this
+ *     process created did (the process-wide taint below): another tenant
+ *     could have written a .pyc there;
+ *   - the source's directory, __pycache__ and the .pyc are owned by root
+ *     or by the process's user and writable by no one else (another user
+ *     of the machine could have);
+ *   - the .pyc has this build's magic number, and matches the source: by
+ *     its modification time and size as importlib checks them, or, for a
+ *     hash-based .pyc (PEP 552, checked or not), by the hash of the source
+ *     read here.
+ * The code objects' co_filename is then the path the interpreter gave (the
+ * cache names the host's path), as importlib's _fix_co_filename() does.
+ *
+ * Part of the engine (Doc/sandbox/internals.rst); compiled only with
+ * Py_UNTRUSTED (configure --with-untrusted).
+ */
+
+#include "Python.h"
+#include "marshal.h"              // PyMarshal_ReadObjectFromString()
+#include "osdefs.h"                // MAXPATHLEN
+#include "pycore_pyhash.h"        // _Py_KeyedHash()
+#include "pycore_pymem.h"         // _PyMem_RawStrdup()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_sandbox.h"
+#include "pycore_sandbox_state.h" // struct _PySandboxState
+
+#ifdef Py_UNTRUSTED
+
+#include <errno.h>                // EINTR
+#include <fcntl.h>                // openat()
+#include <sys/stat.h>             // fstat()
+#ifdef HAVE_UNISTD_H
+#  include <unistd.h>             // read(), geteuid()
+#endif
+
+/* importlib's MAGIC_NUMBER of CPython 3.13 (Lib/importlib/
+ * _bootstrap_external.py; 3.14 moves it to a C header): 3571, then "\r\n",
+ * little-endian.  Not read from importlib at run time, which is the
+ * tenant's in an untrusted interpreter.  A build whose importlib differs
+ * only loses the speed (tests_sandbox/test_bytecode.py fails). */
+#define SANDBOX_PYC_MAGIC \
+    ((uint32_t)3571 | ((uint32_t)'\r' << 16) | ((uint32_t)'\n' << 24))
+
+/* The header of a .pyc (PEP 552): magic, flags, then the source's
+ * modification time and size, or the hash of the source. */
+#define PYC_HEADER_SIZE 16
+/* No cache of the standard library comes near (the largest is about
+ * 1 MiB); a bigger file is not read. */
+#define PYC_MAX_SIZE (64 * 1024 * 1024)
+
+/* sys.implementation.cache_tag (Python/sysmodule.c). */
+extern const char *_PySys_ImplCacheTag;
+
+/* Set once an untrusted interpreter was created with a write grant over
+ * the standard library (or under it): from then on, any .pyc there may be
+ * one that it wrote, for this process and its forks. */
+static int bytecode_tainted = 0;
+
+/* Does the write grant of descriptor *w* overlap the grant of descriptor
+ * *root*: is either beneath the other?  By their inodes (whatever names
+ * lead there); 1 when it cannot tell. */
+static int
+overlaps(int w, int root)
+{
+    return _PySandbox_FdBeneath(w, root) || _PySandbox_FdBeneath(root, w);
+}
+
+void
+_PySandbox_InitBytecode(struct _PySandboxState *state)
+{
+    int trusted = 1;
+    for (Py_ssize_t i = 0; i < state->n_grants && trusted; i++) {
+        const sandbox_grant *s = &state->grants[i];
+        if (!s->stdlib || s->name != NULL) {
+            continue;
+        }
+        for (Py_ssize_t j = 0; j < state->n_grants && trusted; j++) {
+            const sandbox_grant *w = &state->grants[j];
+            if ((w->access & PySandbox_WRITE) && overlaps(w->fd, s->fd)) {
+                trusted = 0;
+            }
+        }
+        for (Py_ssize_t j = 0; j < state->n_write_roots && trusted; j++) {
+            if (overlaps(state->write_roots[j], s->fd)) {
+                trusted = 0;
+            }
+        }
+    }
+    state->trusted_bytecode = trusted;
+    if (!trusted) {
+        _Py_atomic_store_int(&bytecode_tainted, 1);
+    }
+}
+
+/* Is the file of *st* the host's: owned by root or by this process's
+ * user, and writable by no one else? */
+static int
+hosts_own(const struct stat *st)
+{
+    return ((st->st_uid == 0 || st->st_uid == geteuid())
+            && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0);
+}
+
+/* The *size* bytes of the regular file *fd* (raw-allocated), or NULL. */
+static char *
+read_all(int fd, size_t size)
+{
+    char *buf = PyMem_RawMalloc(size > 0 ? size : 1);
+    if (buf == NULL) {
+        return NULL;
+    }
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            PyMem_RawFree(buf);
+            return NULL;            /* an error, or it shrank */
+        }
+        done += (size_t)n;
+    }
+    return buf;
+}
+
+static uint32_t
+le32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
+            | ((uint32_t)p[3] << 24));
+}
+
+/* Does the header of *pyc* match the source *name* in *dirfd*, of
+ * status *st*? */
+static int
+matches_source(const unsigned char *pyc, int dirfd, const char *name,
+               const struct stat *st)
+{
+    if (le32(pyc) != SANDBOX_PYC_MAGIC) {
+        return 0;
+    }
+    uint32_t flags = le32(pyc + 4);
+    if (flags == 0) {
+        /* As importlib's _validate_timestamp_pyc(): both truncated to 32
+           bits. */
+        return (le32(pyc + 8) == (uint32_t)(uint64_t)st->st_mtime
+                && le32(pyc + 12) == (uint32_t)(uint64_t)st->st_size);
+    }
+    if (flags != 1 && flags != 3) {
+        return 0;
+    }
+    /* Hash-based, checked or not: checked here, against the source as it
+       is now (_imp.source_hash(), keyed by the magic number). */
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+                                 | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    struct stat now;
+    char *source = NULL;
+    if (fstat(fd, &now) == 0 && S_ISREG(now.st_mode)
+        && now.st_ino == st->st_ino && now.st_dev == st->st_dev
+        && now.st_size <= PYC_MAX_SIZE)
+    {
+        source = read_all(fd, (size_t)now.st_size);
+    }
+    (void)close(fd);
+    if (source == NULL) {
+        return 0;
+    }
+    uint64_t hash = _Py_KeyedHash((uint64_t)SANDBOX_PYC_MAGIC, source,
+                                  (Py_ssize_t)now.st_size);
+    PyMem_RawFree(source);
+    /* Stored as _imp.source_hash() returns it: the bytes of the integer
+       in the machine's order. */
+    return memcmp(&hash, pyc + 8, sizeof(hash)) == 0;
+}
+
+/* The contents of the .pyc of the source *leaf* in *dirfd* (of status
+ * *st*), when it is the host's and matches the source; *size* is set.
+ * Raw-allocated, or NULL. */
+static char *
+read_cache(int dirfd, const char *leaf, const struct stat *st,
+           size_t *size)
+{
+    int level = _Py_GetConfig()->optimization_level;
+    size_t stem = strlen(leaf) - 3;         /* without ".py" */
+    char name[MAXPATHLEN + 1];
+    char opt[16] = "";
+    if (level > 0) {
+        PyOS_snprintf(opt, sizeof(opt), ".opt-%d", level);
+    }
+    if (stem + strlen(_PySys_ImplCacheTag) + strlen(opt) + 8 >= sizeof(name)) {
+        return NULL;
+    }
+    PyOS_snprintf(name, sizeof(name), "%.*s.%s%s.pyc", (int)stem, leaf,
+                  _PySys_ImplCacheTag, opt);
+
+    struct stat dst;
+    int cache_dir = openat(dirfd, "__pycache__",
+                           O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (cache_dir < 0) {
+        return NULL;
+    }
+    char *data = NULL;
+    int fd = -1;
+    if (fstat(cache_dir, &dst) < 0 || !hosts_own(&dst)) {
+        goto done;
+    }
+    fd = openat(cache_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+                                 | O_CLOEXEC);
+    struct stat pst;
+    if (fd < 0 || fstat(fd, &pst) < 0 || !S_ISREG(pst.st_mode)
+        || !hosts_own(&pst) || pst.st_size < PYC_HEADER_SIZE
+        || pst.st_size > PYC_MAX_SIZE)
+    {
+        goto done;
+    }
+    data = read_all(fd, (size_t)pst.st_size);
+    if (data != NULL
+        && !matches_source((const unsigned char *)data, dirfd, leaf, st))
+    {
+        PyMem_RawFree(data);
+        data = NULL;
+    }
+    *size = (size_t)pst.st_size;
+
+done:
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    (void)close(cache_dir);
+    return data;
+}
+
+/* Name *filename* in *code* and the code objects it holds. */
+static void
+set_filename(PyCodeObject *code, PyObject *filename)
+{
+    Py_SETREF(code->co_filename, Py_NewRef(filename));
+    PyObject *consts = code->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *item = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(item)) {
+            set_filename((PyCodeObject *)item, filename);
+        }
+    }
+}
+
+PyObject *
+_PySandbox_TrustedCode(PyObject *module, PyObject *path)
+{
+    (void)module;
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (!PyUnicode_Check(path)) {
+        PyErr_Format(PyExc_TypeError, "_sandbox_code() argument must be "
+                     "str, not %.100s", Py_TYPE(path)->tp_name);
+        return NULL;
+    }
+    if (state == NULL || !state->trusted_bytecode
+        || _Py_atomic_load_int_relaxed(&bytecode_tainted))
+    {
+        Py_RETURN_NONE;
+    }
+    PyObject *encoded = PyUnicode_EncodeFSDefault(path);
+    if (encoded == NULL) {
+        PyErr_Clear();              /* not a file name: no cache */
+        Py_RETURN_NONE;
+    }
+    const char *given = PyBytes_AS_STRING(encoded);
+    size_t len = strlen(given);
+    PyObject *code = NULL;
+    char *data = NULL;
+    size_t size = 0;
+    int dirfd = -1;
+    const char *leaf = NULL;
+    if (len != (size_t)PyBytes_GET_SIZE(encoded) || len < 4
+        || strcmp(given + len - 3, ".py") != 0)
+    {
+        goto done;
+    }
+    dirfd = _PySandbox_OpenStdlibSourceDir(state, given, &leaf);
+    struct stat st, dst;
+    if (dirfd < 0 || leaf == NULL || strlen(leaf) <= 3
+        || fstat(dirfd, &dst) < 0 || !hosts_own(&dst)
+        || fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0
+        || !S_ISREG(st.st_mode))
+    {
+        goto done;
+    }
+    data = read_cache(dirfd, leaf, &st, &size);
+    if (data == NULL) {
+        goto done;
+    }
+    code = PyMarshal_ReadObjectFromString(data + PYC_HEADER_SIZE,
+                                          (Py_ssize_t)(size
+                                                       - PYC_HEADER_SIZE));
+    if (code == NULL || !PyCode_Check(code)) {
+        if (code == NULL && PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            goto done;              /* the interpreter's memory cap */
+        }
+        PyErr_Clear();
+        Py_CLEAR(code);
+        goto done;
+    }
+    set_filename((PyCodeObject *)code, path);
+
+done:
+    PyMem_RawFree(data);
+    if (dirfd >= 0) {
+        (void)close(dirfd);
+    }
+    PyMem_RawFree((void *)leaf);
+    Py_DECREF(encoded);
+    if (code == NULL && !PyErr_Occurred()) {
+        Py_RETURN_NONE;
+    }
+    return code;
+}
+
+#endif  /* Py_UNTRUSTED */
