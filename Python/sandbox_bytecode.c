@@ -226,7 +226,9 @@ read_cache(int dirfd, const char *leaf, const struct stat *st,
     }
     char *data = NULL;
     int fd = -1;
-    if (fstat(cache_dir, &dst) < 0 || !hosts_own(&dst)) {
+    if (fstat(cache_dir, &dst) < 0 || !S_ISDIR(dst.st_mode)
+        || !hosts_own(&dst))
+    {
         goto done;
     }
     fd = openat(cache_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
