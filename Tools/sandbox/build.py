@@ -649,9 +649,25 @@ def build_variant(args, variant, src):
         what=f"make in build/{variant}", quiet=not args.verbose,
         logfile=os.path.join(out, "make.log"))
     check_modules(variant, os.path.join(out, "make.log"))
+    if variant != "asan":
+        compile_stdlib(out, src)
     log(f"built {variant} in {time.monotonic() - start:.0f} s: "
         f"{out}/python")
     return out
+
+
+def compile_stdlib(out, src):
+    """The standard library's bytecode caches in the source tree, which
+    the build tree's interpreters share, as make install writes them for
+    an installation: an untrusted interpreter loads the standard library
+    from them (Python/sandbox_bytecode.c) instead of compiling every
+    module it imports.  Those up to date are left alone; the tests are
+    left out (regrtest compiles what it runs)."""
+    run([os.path.join(out, "python"), "-m", "compileall", "-q", "-j0",
+         "-o", "0", "-x", "/Lib/(test|idlelib|turtledemo)/",
+         os.path.join(src, "Lib")], cwd=out,
+        what="the bytecode caches of the standard library (compileall)",
+        quiet=True, logfile=os.path.join(out, "compileall.log"))
 
 
 def selected_variants(args, default):
