@@ -17,11 +17,15 @@
  * A cache is used only when nothing untrusted can have written it:
  *   - the source is beneath a grant of the standard library (found by the
  *     path the interpreter gave, resolved beneath the grant's descriptor as
- *     its own open() would be: a path elsewhere gets None);
- *   - no write grant of the interpreter or of its untrusted creators
- *     overlaps that grant, and none of any untrusted interpreter this
- *     process created did (the process-wide taint below): another tenant
- *     could have written a .pyc there;
+ *     its own open() would be, through no link that leaves the grant: a
+ *     path elsewhere gets None);
+ *   - no interpreter may write there: a write grant that overlaps the
+ *     standard library is refused (_PySandboxPolicy_CheckWritable()), and
+ *     should one overlap it by inode all the same, neither that
+ *     interpreter nor any the process creates after it loads a cache (the
+ *     process-wide taint below);
+ *   - not sysconfig's build variables without filesystem_info: the
+ *     interpreter reads them as a copy without the host's paths;
  *   - the source's directory, __pycache__ and the .pyc are owned by root
  *     or by the process's user and writable by no one else (another user
  *     of the machine could have);
@@ -122,11 +126,12 @@ hosts_own(const struct stat *st)
             && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0);
 }
 
-/* The *size* bytes of the regular file *fd* (raw-allocated), or NULL. */
+/* The *size* bytes of the regular file *fd*, or NULL.  Allocated with
+ * PyMem_Malloc(): charged to the interpreter's memory cap. */
 static char *
 read_all(int fd, size_t size)
 {
-    char *buf = PyMem_RawMalloc(size > 0 ? size : 1);
+    char *buf = PyMem_Malloc(size > 0 ? size : 1);
     if (buf == NULL) {
         return NULL;
     }
@@ -137,7 +142,7 @@ read_all(int fd, size_t size)
             continue;
         }
         if (n <= 0) {
-            PyMem_RawFree(buf);
+            PyMem_Free(buf);
             return NULL;            /* an error, or it shrank */
         }
         done += (size_t)n;
@@ -192,7 +197,7 @@ matches_source(const unsigned char *pyc, int dirfd, const char *name,
     }
     uint64_t hash = _Py_KeyedHash((uint64_t)SANDBOX_PYC_MAGIC, source,
                                   (Py_ssize_t)now.st_size);
-    PyMem_RawFree(source);
+    PyMem_Free(source);
     /* Stored as _imp.source_hash() returns it: the bytes of the integer
        in the machine's order. */
     return memcmp(&hash, pyc + 8, sizeof(hash)) == 0;
@@ -244,10 +249,12 @@ read_cache(int dirfd, const char *leaf, const struct stat *st,
     if (data != NULL
         && !matches_source((const unsigned char *)data, dirfd, leaf, st))
     {
-        PyMem_RawFree(data);
+        PyMem_Free(data);
         data = NULL;
     }
-    *size = (size_t)pst.st_size;
+    if (data != NULL) {
+        *size = (size_t)pst.st_size;
+    }
 
 done:
     if (fd >= 0) {
@@ -312,6 +319,18 @@ _PySandbox_TrustedCode(PyObject *module, PyObject *path)
     {
         goto done;
     }
+    if (!state->policy.filesystem_info) {
+        /* sysconfig's build variables, which the interpreter reads as a
+           copy without the host's directories (Python/sandbox_layout.c):
+           their cache has the host's. */
+        int copy;
+        if (_PySandbox_SysconfigCopy(&st, &copy) < 0 || copy >= 0) {
+            if (copy >= 0) {
+                (void)close(copy);
+            }
+            goto done;
+        }
+    }
     data = read_cache(dirfd, leaf, &st, &size);
     if (data == NULL) {
         goto done;
@@ -330,7 +349,7 @@ _PySandbox_TrustedCode(PyObject *module, PyObject *path)
     set_filename((PyCodeObject *)code, path);
 
 done:
-    PyMem_RawFree(data);
+    PyMem_Free(data);
     if (dirfd >= 0) {
         (void)close(dirfd);
     }

@@ -399,9 +399,12 @@ _PySandbox_OpenStdlibSourceDir(struct _PySandboxState *state,
             *end = '\0';
         }
         if (dir != NULL && name != NULL && name[0] != '\0') {
+            /* No link that leaves the grant is followed, not even the
+               host's own (grant_links()): where it leads, others may
+               write. */
             fd = open_beneath(state, grant->fd, end != NULL ? dir : ".",
                               O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                              grant_links(grant));
+                              LINKS_BENEATH);
         }
         PyMem_RawFree(dir);
         if (fd >= 0) {
@@ -1590,6 +1593,35 @@ writable_by(const char *w, const char *path, int both_ways)
  * extension modules (C code it loads)?  By the names, as the rules are
  * compared, and by where they lead now.  Return 0, or -1 with PolicyError
  * set. */
+/* Does the write grant *w* cover a directory of the standard library's
+ * search path, or lie beneath one (checked by a trusted creator, in whose
+ * config the host's paths are)?  -1 for no memory. */
+static int
+writes_stdlib(const char *w, const char **which, char **owned)
+{
+    *owned = NULL;
+    if (_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+        return 0;       /* its own policy's were checked, and this is within */
+    }
+    const PyConfig *config = _Py_GetConfig();
+    for (Py_ssize_t i = 0; i < config->module_search_paths.length; i++) {
+        char *dir = _Py_EncodeLocaleRaw(config->module_search_paths.items[i],
+                                        NULL);
+        if (dir == NULL) {
+            return -1;
+        }
+        struct stat st;
+        int covered = (dir[0] == '/' && stat(dir, &st) == 0
+                       && S_ISDIR(st.st_mode)) ? writable_by(w, dir, 1) : 0;
+        if (covered != 0) {
+            *which = *owned = dir;
+            return covered;
+        }
+        PyMem_RawFree(dir);
+    }
+    return 0;
+}
+
 int
 _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
 {
@@ -1597,6 +1629,26 @@ _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
         const sandbox_path_rule *w = &policy->paths[i];
         if (!(w->access & PySandbox_WRITE)) {
             continue;
+        }
+        /* Not the standard library: an interpreter that may write there
+           can leave bytecode caches that the host's own imports load, and
+           the other interpreters' (Python/sandbox_bytecode.c), in this
+           process or a later one. */
+        const char *stdlib = NULL;
+        char *owned;
+        int covered = writes_stdlib(w->path, &stdlib, &owned);
+        if (covered < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (covered) {
+            char reason[MAXPATHLEN + 200];
+            PyOS_snprintf(reason, sizeof(reason),
+                          "overlaps the standard library (%.*s): code that "
+                          "may write there can leave bytecode for the "
+                          "host's imports", MAXPATHLEN, stdlib);
+            PyMem_RawFree(owned);
+            return _PySandboxPolicy_Error("write", w->path, reason);
         }
         for (Py_ssize_t j = 0; j < policy->n_packages; j++) {
             const char *root = policy->packages[j];

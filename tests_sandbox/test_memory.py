@@ -552,11 +552,13 @@ def test_a_pool_whose_budget_is_held_by_abandoned_interpreters_fails():
     proc = run_host("""
         import sandbox, time
         policy = sandbox.Policy(memory="48M", threads=1)
-        # Each abandoned interpreter keeps about 44 MiB: two leave less
-        # than the 8 MiB that a start needs.
+        # Each abandoned interpreter keeps about 42 MiB (the 31.5 of its
+        # job, its thread's stack, what its start and imports made): two
+        # leave less than the 8 MiB that a start needs, and one leaves
+        # room for the next job (a window of 5 MiB: 2026-12-05's sizes).
         pool = sandbox.Pool(policy, size=1, memory_budget="90M")
         source = ("import threading, time\\n"
-                  "x = bytearray(30 * 2**20)\\n"
+                  "x = bytearray(int(31.5 * 2**20))\\n"
                   "threading.Thread(target=time.sleep, args=(20,)).start()")
         # Until the budget is held: the interpreter made ahead runs one
         # more.

@@ -205,23 +205,78 @@ def test_a_linked_cache_directory_is_not_followed(home, tmp_path):
         shutil.rmtree(pkgdir)
 
 
-def test_a_write_grant_over_the_standard_library_disables_it(home, colorsys):
-    source, pyc = colorsys
-    craft(source, pyc)
-    # A tenant that may write beneath the standard library could have
-    # written any cache there: neither it, nor any interpreter the same
-    # process creates after it, loads one.
+@pytest.mark.parametrize("isolation", ["interpreter", "process"])
+def test_a_write_grant_over_the_standard_library_is_refused(home,
+                                                           isolation):
+    # Code that may write beneath the standard library could leave a cache
+    # there for the host's own imports and the other interpreters', in
+    # this process or a later one: such a grant is refused, whether it
+    # lies beneath the standard library or holds it.
     out = host(home, f"""
         import sandbox
-        probe = {PROBE!r}
-        def run(policy):
-            with sandbox.Interpreter(policy) as it:
-                return it.run(probe).stdout.split()[0]
-        print(run(sandbox.Policy()))
-        print(run(sandbox.Policy(write=[{str(home / "email")!r}])))
-        print(run(sandbox.Policy()))
+        for path in [{str(home / "email")!r}, {str(home.parent)!r}]:
+            try:
+                sandbox.Interpreter(sandbox.Policy(
+                    write=[path], isolation={isolation!r}))
+            except sandbox.PolicyError as exc:
+                print(exc.field, "overlaps the standard library" in str(exc))
+            else:
+                print("created")
     """)
-    assert out.split() == ["from", "source", "source"]
+    assert out.split() == ["write", "True", "write", "True"]
+
+
+def test_a_link_out_of_the_standard_library_is_not_followed(home,
+                                                           tmp_path):
+    # A directory of the host's installation that is a link to one that
+    # others may write (here: where the host put a crafted cache).
+    shared = tmp_path / "vendored"
+    shared.mkdir()
+    (shared / "mod.py").write_text("MARK = 'source'\n")
+    craft(shared / "mod.py", shared / "__pycache__" / f"mod.{TAG}.pyc")
+    probe = textwrap.dedent(f"""
+        import _imp
+        code = _imp._sandbox_code({GUEST_STDLIB!r} + "/vendored/mod.py")
+        print(type(code).__name__)
+    """)
+    try:
+        # The control: the same directory in the installation is used.
+        shutil.copytree(shared, home / "vendored")
+        assert tenant(home, probe) == "code\n"
+        shutil.rmtree(home / "vendored")
+        os.symlink(shared, home / "vendored")
+        assert tenant(home, probe) == "NoneType\n"
+    finally:
+        if os.path.islink(home / "vendored"):
+            os.unlink(home / "vendored")
+        shutil.rmtree(home / "vendored", ignore_errors=True)
+
+
+def test_sysconfig_is_not_loaded_from_its_cache():
+    # Its build variables are served as a copy with /sandbox for the host's
+    # directories; its cache (compiled from the host's file) has the host's.
+    proc = run_python("-c", textwrap.dedent(f"""
+        import sandbox, sysconfig
+        name = sysconfig._get_sysconfigdata_name()
+        __import__(name)                # its cache exists
+        with sandbox.Interpreter() as it:
+            r = it.run(f\"\"\"if 1:
+                import _imp, sysconfig, sys
+                prefix = sysconfig.get_config_var('prefix')
+                mod = sys.modules[{{name!r}}]
+                print(_imp._sandbox_code(mod.__file__))
+                print(prefix, sysconfig.get_config_var('abs_builddir'))
+            \"\"\")
+        print(r.stdout, end="")
+    """))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "None"
+    assert lines[1].split()[0] == "/sandbox"
+    for host_path in (sysconfig.get_config_var("prefix"),
+                      sysconfig.get_config_var("abs_builddir")):
+        if host_path and host_path != "/sandbox":
+            assert host_path not in proc.stdout
 
 
 def test_caches_outside_the_standard_library_are_not_read(home, colorsys,
