@@ -47,7 +47,7 @@ def test_help_and_version():
            "GUEST, it sees PATH there (an absolute path, not beneath " \
            "/sandbox/lib) --allow-write PATH[:GUEST]" in words
     assert "--threads N let it run N threads at once (default 0) " \
-           "--net-bytes SIZE" in words
+           "--recursion-limit N" in words
     assert "--allow-env NAME copy the host's environment variable NAME " \
            "into its os.environ --memory" in words
     assert "exit status" in proc.stdout

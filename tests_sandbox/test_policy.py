@@ -11,7 +11,7 @@ import sandbox
 from sandbox import NotEnforcedWarning, Policy, PolicyError
 
 from support import (UNTRUSTED_BUILD, requires_untrusted, run_host,
-                     run_untrusted)
+                     run_python, run_untrusted)
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +97,9 @@ def check_error(fields, field, value, reason):
     ({"env": [""]}, "env", "", "an empty entry"),
     ({"threads": 1.5}, "threads", 1.5, "expected a count"),
     ({"threads": True}, "threads", True, "expected a count"),
+    ({"recursion_limit": 1.5}, "recursion_limit", 1.5, "expected a count"),
+    ({"recursion_limit": True}, "recursion_limit", True,
+     "expected a count"),
     ({"net": "a.example:80"}, "net", "a.example:80",
      "expected a list of strings"),
     ({"net": [80]}, "net", 80, "expected a string"),
@@ -283,6 +286,8 @@ def test_comparison_means_grants_nothing_more():
     assert not Policy(modules=["pwd"]) <= Policy()
     assert not Policy(env=["HOME"]) <= Policy()
     assert not Policy(threads=2) <= Policy(threads=1)
+    assert Policy(recursion_limit=500) <= Policy()
+    assert not Policy(recursion_limit=5000) <= Policy()
 
 
 def test_what_is_not_enforced_is_reported():
@@ -405,3 +410,26 @@ def test_a_policy_list_is_bounded():
     with pytest.raises(_sandbox.PolicyError, match="at most 1024 entries"):
         _sandbox.check_policy(read=paths)
     assert len(_sandbox.check_policy(read=paths[:1024])["read"]) == 1024
+
+
+@requires_untrusted
+def test_the_recursion_limit_is_the_policys(tmp_path):
+    # sys.setrecursionlimit() up to the policy's, not above; the command
+    # line and a policy file say it the same way.
+    probe = ("import sys\n"
+             "sys.setrecursionlimit(20_000)\n"
+             "def f(n): return n and f(n - 1) + 1\n"
+             "print(f(15_000))")
+    with sandbox.Interpreter(Policy(recursion_limit=20_000)) as it:
+        assert it.run(probe).stdout == "15000\n"
+    with sandbox.Interpreter(Policy()) as it:
+        with pytest.raises(Exception, match="sys.setrecursionlimit") as info:
+            it.run(probe)
+        assert info.value.type_name == "sandbox.SandboxError"
+    policy = tmp_path / "policy.toml"
+    policy.write_text("recursion_limit = 20000\n")
+    for options in (["--recursion-limit", "20000"], ["--policy", str(policy)]):
+        proc = run_python("-m", "sandbox", "run", *options, "-c", probe)
+        assert proc.stdout == "15000\n", proc.stderr
+    with pytest.raises(PolicyError, match="out of range"):
+        Policy(recursion_limit=10**7)

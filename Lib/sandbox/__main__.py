@@ -128,6 +128,10 @@ def build_parser():
     grants.add_argument("--threads", metavar="N", type=_count,
                         help="let it run N threads at once (default 0)"
                              + _not_yet("threads"))
+    grants.add_argument("--recursion-limit", metavar="N", type=_count,
+                        help="the highest recursion limit its code may "
+                             "set with sys.setrecursionlimit() (default "
+                             "1000)")
     grants.add_argument("--net-bytes", metavar="SIZE",
                         help="the bytes it may send and receive over the "
                              "network in all: bytes, or 64K, 10M; beyond, "
@@ -228,7 +232,8 @@ def policy_from(args):
     if args.require_layers:
         fields["require_layers"] = (list(fields["require_layers"])
                                     + args.require_layers)
-    for field in ("memory", "time", "cpu", "threads", "net_bytes",
+    for field in ("memory", "time", "cpu", "threads", "recursion_limit",
+                  "net_bytes",
                   "net_connections", "network_info", "filesystem_info",
                   "inherit_stdio",
                   "isolation"):

@@ -77,6 +77,7 @@ _DEFAULTS = {
     "time": 30.0,
     "cpu": None,
     "threads": 0,
+    "recursion_limit": 1000,
     "network_info": False,
     "net_bytes": None,
     "net_connections": None,
@@ -88,7 +89,7 @@ _DEFAULTS = {
 
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
-_ENFORCED = frozenset({"threads", "env", "modules", "read", "write",
+_ENFORCED = frozenset({"threads", "recursion_limit", "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers", "memory",
                        "time", "cpu", "net", "listen", "deny_net",
                        "network_info", "net_bytes", "net_connections",
@@ -121,7 +122,7 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
 # the others, until the engine enforces them too.
 _ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads",
-                  "net", "listen", "deny_net", "network_info",
+                  "recursion_limit", "net", "listen", "deny_net", "network_info",
                   "filesystem_info")
 
 _MEMORY_MIN = 16 * 1024 * 1024             # 16 MiB
@@ -258,7 +259,7 @@ def _engine_fields(fields):
         return {name: kept[name] for name in fields}, (tuple(names), files)
     result = {}
     for name, value in fields.items():
-        if name == "threads":
+        if name in ("threads", "recursion_limit"):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _error(name, value, "expected a count")
             result[name] = value
@@ -418,6 +419,9 @@ class Policy:
       cpu              CPU seconds per job, over all its threads (None:
                        its time; at most time * (threads + 1))
       threads          threads at once besides the job's (0)
+      recursion_limit  the highest sys.setrecursionlimit() it may set
+                       (1000; its limit starts there or at the host's,
+                       whichever is lower)
       network_info     whether it may see the host's name, interfaces
                        and addresses (False)
       net_bytes        the bytes it may send and receive over its life:
@@ -435,7 +439,7 @@ class Policy:
                        "landlock", "seccomp"), or it is not created
 
     The engine checks read, write, packages, modules, env, threads,
-    net, listen, deny_net, network_info, memory, time and cpu, keeps them in one form (sorted, each entry once, paths normalized) and
+    recursion_limit, net, listen, deny_net, network_info, memory, time and cpu, keeps them in one form (sorted, each entry once, paths normalized) and
     enforces them; in a CPython without it, only their types are checked.
     The other fields are kept and compared but not enforced yet:
     Policy.unenforced() lists them, and setting one warns
