@@ -809,6 +809,8 @@ def cmd_test(args):
             + (["-e", args.tox_env] if args.tox_env else []),
             env=tox_env(args), cwd=ROOT).returncode)
         results.append(("tox (tests_sandbox, docs)", status))
+        results.append(("compat (the standard library's tests inside)",
+                        stage("compat", cmd_compat, args)))
         if not args.no_regrtest:
             results.append(("regrtest", stage("regrtest", cmd_regrtest,
                                               args)))
@@ -819,6 +821,20 @@ def cmd_test(args):
     for what, code in results:
         log(f"result: {what}: {'passed' if code == 0 else 'FAILED'}")
     return max(code for _, code in results)
+
+
+def cmd_compat(args):
+    """CPython's tests of the standard library's pure-computation modules,
+    inside untrusted interpreters of build/untrusted; fails on a failure
+    that Doc/sandbox/compatibility.rst does not explain
+    (Tools/sandbox/compat.py)."""
+    python = os.path.join(paths(args)["build"], "untrusted", "python")
+    if not os.path.isfile(python):
+        raise SetupError("build/untrusted/python does not exist; run "
+                         f"'{sys.argv[0]} build' first.")
+    script = os.path.join(ROOT, "Tools", "sandbox", "compat.py")
+    return subprocess.run([sys.executable, script, "--python", python]
+                          + list(getattr(args, "modules", []) or [])).returncode
 
 
 # Upstream test files gated by the "network" resource that talk to loopback
@@ -976,7 +992,9 @@ def main(argv=None):
                        help=f"one of {', '.join(VARIANTS)}")
     add("demo", cmd_demo, "build the flag-on interpreter and run the demo")
     t = add("test", cmd_test, "build every variant, run the pytest suite and "
-            "the docs build through tox, then CPython's regression suite")
+            "the docs build through tox, the standard library's tests "
+            "inside untrusted interpreters (compat), then CPython's "
+            "regression suite")
     t.add_argument("variant", nargs="*", help=argparse.SUPPRESS)
     t.add_argument("--tox-env", help="run only this tox environment")
     t.add_argument("--no-regrtest", action="store_true",
@@ -985,6 +1003,12 @@ def main(argv=None):
     r = add("regrtest", cmd_regrtest, "run CPython's regression suite on "
             "build/untrusted, minus Tools/sandbox/regrtest-exclude.txt")
     r.add_argument("tests", nargs="*", help="test names (default: all)")
+    c = add("compat", cmd_compat, "run CPython's tests of the standard "
+            "library's pure-computation modules inside untrusted "
+            "interpreters (Tools/sandbox/compat.py); fail on a failure that "
+            "Doc/sandbox/compatibility.rst does not explain")
+    c.add_argument("modules", nargs="*",
+                   help="test modules (default: the whole list)")
     q = add("quilt", cmd_quilt, "run quilt in build/src with the project's "
             "settings, e.g. 'quilt new 0175-area-untrusted-what.patch'")
     q.add_argument("quilt_args", nargs=argparse.REMAINDER)

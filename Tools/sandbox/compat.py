@@ -81,7 +81,14 @@ def read_explained(path):
                        and not lines[j].lstrip().startswith(("* -", "- "))):
                     reason.append(lines[j].strip())
                     j += 1
-                rows.append((m.group(1), " ".join(reason)))
+                text = " ".join(reason)
+                if text.startswith("The same") and rows:
+                    # "The same": the restriction of the rows above.
+                    rest = text[len("The same"):].strip(".: ")
+                    text = base + (f" ({rest})" if rest else "")
+                else:
+                    base = text
+                rows.append((m.group(1), text))
                 i = j
                 continue
         i += 1
@@ -219,7 +226,7 @@ def print_report(reports, rows, elapsed, json_path):
                                explained)):
             totals[i] += n
         print(f"{name:<22} {r['run']:>6} {passed:>7} {len(bad):>7} "
-              f"{skipped:>8} {explained:>10} {r['seconds']:>8.1f}")
+              f"{skipped:>8} {explained:>10} {r['wall']:>8.1f}")
     print("-" * len(header))
     print(f"{'total':<22} {totals[0]:>6} {totals[1]:>7} {totals[2]:>7} "
           f"{totals[3]:>8} {totals[4]:>10} {elapsed:>8.1f}")

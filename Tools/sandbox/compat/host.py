@@ -22,7 +22,8 @@ zones = [d for d in ("/usr/share/zoneinfo", "/usr/lib/zoneinfo",
                      "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
          if os.path.isdir(d)]
 policy = sandbox.Policy(threads=16, write=[os.getcwd()], read=zones,
-                        memory="2G", time=float(sys.argv[2]))
+                        memory="2G", time=float(sys.argv[2]),
+                        recursion_limit=100_000)
 start = time.monotonic()
 report = None
 try:
