@@ -206,6 +206,12 @@ add_packages(PySandboxPolicy *policy, const char *root, int unused)
     return PySandboxPolicy_AllowPackages(policy, root);
 }
 
+static int
+add_trusted_bytecode(PySandboxPolicy *policy, const char *root, int unused)
+{
+    return PySandboxPolicy_TrustBytecode(policy, root);
+}
+
 /* net, listen, deny_net: *list* says which. */
 static int
 add_net(PySandboxPolicy *policy, const char *entry, int list)
@@ -297,9 +303,9 @@ count_of(const char *field, PyObject *value, Py_ssize_t *n)
 /* The fields that the engine reads from a mapping. */
 static const char *const engine_fields[] = {
     "memory", "time", "cpu", "threads", "recursion_limit", "env",
-    "modules", "module_files", "read", "write", "packages", "net",
-    "listen", "deny_net", "network_info", "net_bytes", "net_connections",
-    "filesystem_info",
+    "modules", "module_files", "read", "write", "packages",
+    "trusted_bytecode", "net", "listen", "deny_net", "network_info",
+    "net_bytes", "net_connections", "filesystem_info",
 };
 
 /* Seconds, an int or a float (not a bool), into *seconds*.  0 or -1. */
@@ -361,6 +367,9 @@ add_field(PySandboxPolicy *policy, const char *name, PyObject *value)
     }
     if (strcmp(name, "packages") == 0) {
         return add_each(policy, name, value, 1, add_packages, 0);
+    }
+    if (strcmp(name, "trusted_bytecode") == 0) {
+        return add_each(policy, name, value, 1, add_trusted_bytecode, 0);
     }
     if (strcmp(name, "net") == 0) {
         return add_each(policy, name, value, 0, add_net,
@@ -467,6 +476,7 @@ policy_from_fields(PyObject *fields)
         }
     }
     if (_PySandboxPolicy_CheckWritable(policy) < 0
+        || _PySandboxPolicy_CheckTrustedBytecode(policy) < 0
         || _PySandboxPolicy_CheckCpuLimit(policy) < 0)
     {
         goto error;
@@ -594,7 +604,7 @@ fields_of(const PySandboxPolicy *policy)
     }
     return Py_BuildValue(
         "{s:n, s:d, s:d, s:n, s:i, s:N, s:N, s:N, s:N, s:N, s:N, s:N, s:N,"
-        " s:N, s:O, s:N, s:N, s:O}",
+        " s:N, s:N, s:O, s:N, s:N, s:O}",
         "memory", _PySandboxPolicy_MemoryCap(policy),
         "time", (double)_PySandbox_TimeLimit(policy) / 1e9,
         "cpu", (double)_PySandbox_CpuLimit(policy) / 1e9,
@@ -606,6 +616,8 @@ fields_of(const PySandboxPolicy *policy)
         "read", paths_for(policy, PySandbox_READ),
         "write", paths_for(policy, PySandbox_READ | PySandbox_WRITE),
         "packages", sorted_tuple(policy->packages, policy->n_packages, 1),
+        "trusted_bytecode", sorted_tuple(policy->trusted_bytecode,
+                                         policy->n_trusted_bytecode, 1),
         "net", net_entries(policy, SANDBOX_NET_CONNECT),
         "listen", net_entries(policy, SANDBOX_NET_LISTEN),
         "deny_net", net_entries(policy, SANDBOX_NET_DENY),
@@ -620,7 +632,8 @@ PyDoc_STRVAR(new_interpreter_doc,
 "new_interpreter($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
                 threads=0, recursion_limit=0, env=(), modules=(),\n\
                 module_files={}, read=(), write=(), packages=(),\n\
-                net=(), listen=(), deny_net=(), network_info=False,\n\
+                trusted_bytecode=(), net=(), listen=(), deny_net=(),\n\
+                network_info=False,\n\
                 net_bytes=None, net_connections=None,\n\
                 filesystem_info=False, memory_group=None)\n\
 --\n\
@@ -774,8 +787,9 @@ sandbox_new_interpreter(PyObject *module, PyObject *args, PyObject *kwargs)
 PyDoc_STRVAR(check_policy_doc,
 "check_policy($module, /, *, memory=268435456, time=30.0, cpu=None,\n\
              threads=0, recursion_limit=0, env=(), modules=(),\n\
-             module_files={}, read=(), write=(), packages=(), net=(),\n\
-             listen=(), deny_net=(), network_info=False, net_bytes=None,\n\
+             module_files={}, read=(), write=(), packages=(),\n\
+             trusted_bytecode=(), net=(), listen=(), deny_net=(),\n\
+             network_info=False, net_bytes=None,\n\
              net_connections=None, filesystem_info=False)\n\
 --\n\
 \n\
@@ -800,6 +814,8 @@ read, write      absolute paths (without \"..\") it may read, and read and\n\
                  change; a directory grants what is beneath it\n\
 packages         directories it reads, on its sys.path after the\n\
                  standard library (pure-Python modules and packages)\n\
+trusted_bytecode those of the packages whose bytecode caches it may\n\
+                 import from (the host vouches for them)\n\
 net              where it may connect and send: \"HOST:PORT\", \"HOST\" (any\n\
                  port), \"HOST:LOW-HIGH\"; HOST a name, an address ([IPv6]),\n\
                  localhost or *\n\

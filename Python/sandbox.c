@@ -1407,6 +1407,7 @@ PySandbox_NewInterpreter(const PySandboxPolicy *policy)
     sweep_abandoned();
     _PySandbox_EndOrphans();
     if (_PySandboxPolicy_CheckWritable(policy) < 0
+        || _PySandboxPolicy_CheckTrustedBytecode(policy) < 0
         || _PySandboxPolicy_CheckCpuLimit(policy) < 0)
     {
         return NULL;

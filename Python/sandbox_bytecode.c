@@ -7,7 +7,8 @@
  *
  * _imp._sandbox_code(source_path), which SourceLoader.get_code() asks first
  * in an untrusted interpreter (patch 0200), returns the code object of a
- * source file of the standard library from the host's own bytecode cache
+ * source file of the standard library, or of a package root that the
+ * policy's trusted_bytecode names, from the host's own bytecode cache
  * (__pycache__/NAME.cpython-313[.opt-N].pyc, written by the host's
  * compileall at install time or by its own imports), or None, and the
  * loader compiles the source.  This file opens, reads, checks and
@@ -15,7 +16,8 @@
  * Python, and marshal and the code constructor stay denied to it.
  *
  * A cache is used only when nothing untrusted can have written it:
- *   - the source is beneath a grant of the standard library (found by the
+ *   - the source is beneath a grant of the standard library or of such a
+ *     package root (found by the
  *     path the interpreter gave, resolved beneath the grant's descriptor as
  *     its own open() would be, through no link that leaves the grant: a
  *     path elsewhere gets None);
@@ -96,7 +98,7 @@ _PySandbox_InitBytecode(struct _PySandboxState *state)
     int trusted = 1;
     for (Py_ssize_t i = 0; i < state->n_grants && trusted; i++) {
         const sandbox_grant *s = &state->grants[i];
-        if (!s->stdlib || s->name != NULL) {
+        if (!(s->stdlib || s->trusted_bytecode) || s->name != NULL) {
             continue;
         }
         for (Py_ssize_t j = 0; j < state->n_grants && trusted; j++) {

@@ -387,8 +387,9 @@ _PySandbox_OpenStdlibSourceDir(struct _PySandboxState *state,
     const sandbox_grant *grant = find_grant(state, normal, PySandbox_READ,
                                             &rest);
     int fd = -1;
-    if (grant != NULL && grant->stdlib && grant->name == NULL
-        && rest[0] != '\0' && !hidden_in_stdlib(rest, 1))
+    if (grant != NULL && (grant->stdlib || grant->trusted_bytecode)
+        && grant->name == NULL && rest[0] != '\0'
+        && !hidden_in_stdlib(rest, 1))
     {
         /* Its directory, beneath the grant as the interpreter's open()
            resolves it; and its name there. */
@@ -1309,6 +1310,7 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
         to->access = from->access;
         to->host_links = from->host_links;
         to->stdlib = from->stdlib;
+        to->trusted_bytecode = from->trusted_bytecode;
         state->n_grants++;
         if (to->fd < 0 || to->root == NULL
             || (from->host != NULL && to->host == NULL)
@@ -1461,6 +1463,10 @@ _PySandbox_OpenGrantsRaw(PySandboxPolicy *policy,
                              : _PySandbox_PackageGuest(i - policy->n_paths, buf,
                                              sizeof(buf)));
         int rc = open_grant(&grants[i], path, guest, access, creator_state);
+        if (rc == 0 && package) {
+            grants[i].trusted_bytecode = _PySandbox_PolicyLists(
+                policy->trusted_bytecode, policy->n_trusted_bytecode, path);
+        }
         if (rc == 0 && package && grants[i].name != NULL) {
             /* A package root is a directory that exists. */
             struct stat st;
@@ -1884,6 +1890,46 @@ PySandboxPolicy_AllowPackages(PySandboxPolicy *policy, const char *root)
                                 normal);
     PyMem_RawFree(normal);
     return rc;
+}
+
+int
+PySandboxPolicy_TrustBytecode(PySandboxPolicy *policy, const char *root)
+{
+    if (policy == NULL || root == NULL) {
+        PyErr_SetString(PyExc_ValueError, "PySandboxPolicy_TrustBytecode: "
+                        "policy or root is NULL");
+        return -1;
+    }
+    char *normal = policy_path("trusted_bytecode", root, NULL);
+    if (normal == NULL) {
+        return -1;
+    }
+    int rc = _PySandbox_AddName(&policy->trusted_bytecode,
+                                &policy->n_trusted_bytecode, normal);
+    PyMem_RawFree(normal);
+    return rc;
+}
+
+int
+_PySandboxPolicy_CheckTrustedBytecode(const PySandboxPolicy *policy)
+{
+    if (policy->n_trusted_bytecode > 0
+        && _PySandbox_IsUntrusted(_PyInterpreterState_GET()))
+    {
+        return _PySandboxPolicy_Error(
+            "trusted_bytecode", policy->trusted_bytecode[0],
+            "an untrusted interpreter cannot vouch for bytecode");
+    }
+    for (Py_ssize_t i = 0; i < policy->n_trusted_bytecode; i++) {
+        if (!_PySandbox_PolicyLists(policy->packages, policy->n_packages,
+                                    policy->trusted_bytecode[i]))
+        {
+            return _PySandboxPolicy_Error(
+                "trusted_bytecode", policy->trusted_bytecode[i],
+                "not one of the policy's package roots (packages)");
+        }
+    }
+    return 0;
 }
 
 /* sys.path of a new interpreter: the standard library's (its config's),

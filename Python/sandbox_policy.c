@@ -415,6 +415,13 @@ _PySandboxPolicy_Within(const PySandboxPolicy *policy,
             return 0;
         }
     }
+    for (Py_ssize_t i = 0; i < policy->n_trusted_bytecode; i++) {
+        if (!_PySandbox_PolicyLists(outer->trusted_bytecode,
+                                    outer->n_trusted_bytecode,
+                                    policy->trusted_bytecode[i])) {
+            return 0;
+        }
+    }
     return (_PySandboxPolicy_ModulesWithin(policy, outer)
             && _PySandboxPolicy_PathsWithin(policy, outer)
             && _PySandboxPolicy_NetWithin(policy, outer));
@@ -518,6 +525,7 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
     dest->module_files = NULL;
     dest->paths = NULL;
     dest->packages = NULL;
+    dest->trusted_bytecode = NULL;
     for (int list = 0; list < SANDBOX_NET_LISTS; list++) {
         dest->net[list] = NULL;
         dest->n_net[list] = 0;
@@ -541,6 +549,9 @@ _PySandboxPolicy_Copy(PySandboxPolicy *dest, const PySandboxPolicy *src)
         || copy_path_rules(src->paths, src->n_paths, &dest->paths) < 0
         || _PySandbox_CopyStrings(src->packages, src->n_packages,
                                   &dest->packages) < 0
+        || _PySandbox_CopyStrings(src->trusted_bytecode,
+                                  src->n_trusted_bytecode,
+                                  &dest->trusted_bytecode) < 0
         || _PySandboxPolicy_CopyNet(dest, src) < 0)
     {
         return -1;
@@ -560,6 +571,8 @@ _PySandboxPolicy_Clear(PySandboxPolicy *policy)
     free_module_files(policy->module_files, policy->n_module_files);
     free_path_rules(policy->paths, policy->n_paths);
     _PySandbox_FreeStrings(policy->packages, policy->n_packages);
+    _PySandbox_FreeStrings(policy->trusted_bytecode,
+                           policy->n_trusted_bytecode);
     _PySandboxPolicy_ClearNet(policy);
 }
 

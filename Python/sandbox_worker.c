@@ -367,6 +367,7 @@ unpack_start(const char *data, size_t len)
     get_strings(&u, &policy->modules, &policy->n_modules);
     get_strings(&u, &policy->blocked, &policy->n_blocked);
     get_strings(&u, &policy->packages, &policy->n_packages);
+    get_strings(&u, &policy->trusted_bytecode, &policy->n_trusted_bytecode);
     policy->network_info = get_u32(&u) != 0;
     policy->filesystem_info = get_u32(&u) != 0;
     for (int i = 0; i < 2; i++) {
@@ -476,6 +477,7 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
     put_strings(&v, policy->modules, policy->n_modules);
     put_strings(&v, policy->blocked, policy->n_blocked);
     put_strings(&v, policy->packages, policy->n_packages);
+    put_strings(&v, policy->trusted_bytecode, policy->n_trusted_bytecode);
     put_u32(&v, (uint32_t)policy->network_info);
     put_u32(&v, (uint32_t)policy->filesystem_info);
     put_u32(&v, (uint32_t)((uint64_t)policy->net_bytes_cap >> 32));

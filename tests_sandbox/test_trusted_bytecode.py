@@ -360,3 +360,88 @@ def test_the_magic_number_is_the_engines():
     # Python/sandbox_bytecode.c has the magic number of the build's
     # importlib as a constant (importlib is the tenant's at run time).
     assert importlib.util.MAGIC_NUMBER == (3571).to_bytes(2, "little") + b"\r\n"
+
+
+def test_package_roots_the_host_vouches_for(tmp_path):
+    # A package root's caches are read only where the policy says the host
+    # vouches for them (trusted_bytecode), with the standard library's
+    # checks; a bad entry is a PolicyError.
+    root = tmp_path / "site-packages"
+    root.mkdir()
+    (root / "tmod.py").write_text("MARK = 'source'\n")
+    craft(root / "tmod.py", root / "__pycache__" / f"tmod.{TAG}.pyc")
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(f"packages = [{str(root)!r}]\n"
+                           f"trusted_bytecode = [{str(root)!r}]\n")
+    proc = run_python("-c", textwrap.dedent(f"""
+        import sandbox
+        root = {str(root)!r}
+        probe = "import tmod; print(tmod.MARK, tmod.__file__)"
+        def run(**fields):
+            with sandbox.Interpreter(sandbox.Policy(**fields)) as it:
+                print(it.run(probe).stdout, end="")
+        run(packages=[root])
+        run(packages=[root], trusted_bytecode=[root])
+        run(packages=[root], trusted_bytecode=[root], isolation="process")
+        run(packages=[root], trusted_bytecode=[root], filesystem_info=True)
+        for bad in ({{"trusted_bytecode": [root]}},
+                    {{"packages": [root],
+                      "trusted_bytecode": [root + "/sub"]}}):
+            try:
+                sandbox.Policy(**bad)
+            except sandbox.PolicyError as exc:
+                print(exc.field, exc.value == bad["trusted_bytecode"][0])
+        trusting = sandbox.Policy(packages=[root], trusted_bytecode=[root])
+        plain = sandbox.Policy(packages=[root])
+        print(plain <= trusting, trusting <= plain)
+    """))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "source /sandbox/lib/site-packages/tmod.py",
+        "from cache /sandbox/lib/site-packages/tmod.py",
+        "from cache /sandbox/lib/site-packages/tmod.py",
+        f"from cache {root}/tmod.py",
+        "trusted_bytecode True", "trusted_bytecode True",
+        "True False"]
+    # The command line and a policy file say it the same way.
+    for options in (["--allow-packages", str(root), "--trust-bytecode",
+                     str(root)], ["--policy", str(policy_file)]):
+        proc = run_python("-m", "sandbox", "run", "--isolate=interpreter",
+                          *options, "-c", "import tmod; print(tmod.MARK)")
+        assert proc.stdout == "from cache\n", proc.stderr
+    # The checks of the standard library's caches hold here too: a cache
+    # that others may write, or one older than its source, is not read.
+    probe = ["-m", "sandbox", "run", "--isolate=interpreter",
+             "--policy", str(policy_file), "-c",
+             "import tmod; print(tmod.MARK)"]
+    (root / "__pycache__" / f"tmod.{TAG}.pyc").chmod(0o666)
+    assert run_python(*probe).stdout == "source\n"
+    craft(root / "tmod.py", root / "__pycache__" / f"tmod.{TAG}.pyc")
+    assert run_python(*probe).stdout == "from cache\n"
+    st = os.stat(root / "tmod.py")
+    os.utime(root / "tmod.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert run_python(*probe).stdout == "source\n"
+
+
+def test_an_untrusted_creator_cannot_vouch(tmp_path):
+    # A nested interpreter's policy cannot trust bytecode: its creator is
+    # untrusted, whatever its own policy trusts.
+    root = tmp_path / "site-packages"
+    root.mkdir()
+    proc = run_python("-c", textwrap.dedent(f"""
+        import sandbox
+        root = {str(root)!r}
+        policy = sandbox.Policy(packages=[root], trusted_bytecode=[root])
+        with sandbox.Interpreter(policy) as it:
+            r = it.run(f'''if 1:
+                import _sandbox
+                try:
+                    _sandbox.new_interpreter(packages=["/sandbox/lib/site-packages"],
+                        trusted_bytecode=["/sandbox/lib/site-packages"])
+                except Exception as exc:
+                    print(type(exc).__name__, exc)
+            ''')
+        print(r.stdout, end="")
+    """))
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot vouch for bytecode" in proc.stdout, proc.stdout

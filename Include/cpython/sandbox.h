@@ -122,6 +122,17 @@ PyAPI_FUNC(int) PySandboxPolicy_AllowPathAt(PySandboxPolicy *policy,
 PyAPI_FUNC(int) PySandboxPolicy_AllowPackages(PySandboxPolicy *policy,
                                               const char *root);
 
+/* Let the interpreter import the modules beneath the package root *root*
+ * (one that PySandboxPolicy_AllowPackages() added, by the same path) from
+ * the bytecode caches there (__pycache__), as it does the standard
+ * library's: the host vouches that only it, or root, wrote them.  The
+ * engine reads and checks them in C (Doc/sandbox/imports.rst, "Trusted
+ * bytecode"); a root that is not a package root is a PolicyError when the
+ * interpreter is created.  Return 0, or -1 with ValueError (PolicyError)
+ * set. */
+PyAPI_FUNC(int) PySandboxPolicy_TrustBytecode(PySandboxPolicy *policy,
+                                              const char *root);
+
 /* The network (Doc/sandbox/network.rst).  PySandboxPolicy_AllowNet() lets
  * the interpreter connect and send to *entry*: "HOST:PORT", "HOST" (every
  * port), "HOST:LOW-HIGH", with HOST a name, an IPv4 address, an IPv6

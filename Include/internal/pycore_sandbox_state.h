@@ -106,6 +106,10 @@ struct _PySandboxPolicy {
     Py_ssize_t n_paths;
     char **packages;            /* directories it reads, on its sys.path */
     Py_ssize_t n_packages;
+    /* Those of its package roots whose bytecode caches the host trusts
+       (sandbox_bytecode.c), each one of packages. */
+    char **trusted_bytecode;
+    Py_ssize_t n_trusted_bytecode;
     sandbox_net_rule *net[SANDBOX_NET_LISTS];   /* Python/sandbox_net.c */
     Py_ssize_t n_net[SANDBOX_NET_LISTS];
     int network_info;           /* it may see the host's name, interfaces */
@@ -438,6 +442,8 @@ typedef struct sandbox_grant {
     int stdlib;         /* a directory of the standard library's search
                            path (its bytecode caches and build files are
                            hidden without filesystem_info) */
+    int trusted_bytecode;   /* a package root whose bytecode caches the
+                               host trusts (policy's trusted_bytecode) */
 } sandbox_grant;
 
 /* The descriptor table (DESIGN: "Decisions fixed now").
@@ -888,6 +894,11 @@ extern int _PySandbox_FdBeneath(int fd, int outer);
  * as the interpreter's open() would resolve it; *leaf* is set to its name
  * (raw-allocated).  -1, nothing allocated and no exception, otherwise. */
 extern void _PySandbox_InitBytecode(struct _PySandboxState *state);
+/* Is each of the policy's trusted_bytecode one of its package roots, and,
+ * for an untrusted creator, none at all (its nested interpreter compiles
+ * its packages)?  0, or -1 with PolicyError set. */
+extern int _PySandboxPolicy_CheckTrustedBytecode(
+    const PySandboxPolicy *policy);
 extern int _PySandbox_OpenStdlibSourceDir(struct _PySandboxState *state,
                                           const char *path,
                                           const char **leaf);

@@ -58,6 +58,10 @@ LIST_GRANTS = (
     ("--allow-packages", "packages", "DIR",
      "put the directory DIR (a site-packages, say) on its sys.path, "
      "read-only: its pure-Python modules and packages import"),
+    ("--trust-bytecode", "trusted_bytecode", "DIR",
+     "import the modules beneath the package root DIR (one of "
+     "--allow-packages) from its bytecode caches, as the standard "
+     "library's: only for a directory whose caches you or root wrote"),
     ("--allow-net", "net", "HOST[:PORT]",
      "let it connect and send to HOST:PORT; HOST alone: every port; "
      "PORT may be a range LOW-HIGH; HOST is a name (resolved once, by the "
@@ -226,7 +230,7 @@ def policy_from(args):
             # On the command line, as a shell user means them (the host's
             # path; GUEST, inside, as it is).
             given = [_host_abspath(entry) for entry in given]
-        elif field == "packages":
+        elif field in ("packages", "trusted_bytecode"):
             given = [os.path.abspath(path) for path in given]
         fields[field] = list(fields[field]) + given
     if args.require_layers:

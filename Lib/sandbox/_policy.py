@@ -68,6 +68,7 @@ _DEFAULTS = {
     "read": (),
     "write": (),
     "packages": (),
+    "trusted_bytecode": (),
     "net": (),
     "listen": (),
     "deny_net": (),
@@ -89,7 +90,8 @@ _DEFAULTS = {
 
 # What the engine enforces today; every other field is accepted, kept and
 # compared, but does not limit the interpreter yet (Policy.unenforced()).
-_ENFORCED = frozenset({"threads", "recursion_limit", "env", "modules", "read", "write",
+_ENFORCED = frozenset({"threads", "recursion_limit", "trusted_bytecode",
+                       "env", "modules", "read", "write",
                        "packages", "isolation", "require_layers", "memory",
                        "time", "cpu", "net", "listen", "deny_net",
                        "network_info", "net_bytes", "net_connections",
@@ -121,7 +123,8 @@ LAYERS = ("namespaces", "rlimits", "no_new_privs", "landlock", "seccomp")
 # The fields that the engine itself checks, keeps and compares
 # (_sandbox.check_policy(), _sandbox.policy_within()); this module checks
 # the others, until the engine enforces them too.
-_ENGINE_FIELDS = ("read", "write", "packages", "modules", "env", "threads",
+_ENGINE_FIELDS = ("read", "write", "packages", "trusted_bytecode",
+                  "modules", "env", "threads",
                   "recursion_limit", "net", "listen", "deny_net", "network_info",
                   "filesystem_info")
 
@@ -277,7 +280,8 @@ def _resolved(fields):
     the host's Interpreter opens them following symbolic links: a link
     beneath one of the other policy's paths may lead out of it."""
     return {name: tuple(_resolved_entry(entry) for entry in value)
-            if name in ("read", "write", "packages") else value
+            if name in ("read", "write", "packages", "trusted_bytecode")
+            else value
             for name, value in fields.items()}
 
 
@@ -399,6 +403,9 @@ class Policy:
       packages         absolute directories put on its sys.path after the
                        standard library, read-only: their pure-Python
                        modules and packages import
+      trusted_bytecode those of packages whose bytecode caches it imports
+                       from, as the standard library's (the host vouches
+                       that only it or root wrote them)
       net              where it may connect and send: "HOST:PORT",
                        "HOST" (every port) or "HOST:LOW-HIGH"; HOST is a
                        name (resolved by the engine), an IPv4 address,
