@@ -45,6 +45,7 @@
 #include "Python.h"
 #include "marshal.h"              // PyMarshal_ReadObjectFromString()
 #include "osdefs.h"                // MAXPATHLEN
+#include "pycore_fileutils.h"     // _Py_EncodeLocaleRaw()
 #include "pycore_pyhash.h"        // _Py_KeyedHash()
 #include "pycore_pymem.h"         // _PyMem_RawStrdup()
 #include "pycore_pystate.h"       // _PyInterpreterState_GET()
@@ -79,44 +80,194 @@
 extern const char *_PySys_ImplCacheTag;
 
 /* Set once an untrusted interpreter was created with a write grant over
- * the standard library (or under it): from then on, any .pyc there may be
- * one that it wrote, for this process and its forks. */
+ * the standard library (or under it) all the same: from then on, any .pyc
+ * there may be one that it wrote, for this process and its forks. */
 static int bytecode_tainted = 0;
 
-/* Does the write grant of descriptor *w* overlap the grant of descriptor
- * *root*: is either beneath the other?  By their inodes (whatever names
- * lead there); 1 when it cannot tell. */
+/* The package roots whose caches an interpreter of this process was let
+ * trust (trusted_bytecode): O_PATH descriptors, kept for the life of the
+ * process, so that no later write grant of this process overlaps one. */
+#define MAX_TRUSTED_ROOTS 64
+static struct {
+    PyMutex mutex;
+    int fds[MAX_TRUSTED_ROOTS];
+    int n;
+} trusted_roots;
+
+/* Does the opened write grant *w* overlap the directory of descriptor
+ * *dir*: a directory grant beneath it or holding it, a file's in it or
+ * beneath it?  By their inodes (whatever names lead there, and whatever
+ * a link swapped since the names were checked); 1 when it cannot tell. */
 static int
-overlaps(int w, int root)
+write_overlaps(int w_fd, const char *w_name, int dir)
 {
-    return _PySandbox_FdBeneath(w, root) || _PySandbox_FdBeneath(root, w);
+    if (_PySandbox_FdBeneath(w_fd, dir)) {
+        return 1;
+    }
+    return w_name == NULL && _PySandbox_FdBeneath(dir, w_fd);
 }
 
-void
+/* The directories of the standard library's search path (the current
+ * interpreter's config: the host's paths), opened O_PATH into *fds*;
+ * their number. */
+static int
+open_stdlib_dirs(int *fds, int max)
+{
+    const PyConfig *config = _Py_GetConfig();
+    int n = 0;
+    for (Py_ssize_t i = 0; i < config->module_search_paths.length && n < max;
+         i++)
+    {
+        char *dir = _Py_EncodeLocaleRaw(config->module_search_paths.items[i],
+                                        NULL);
+        if (dir == NULL) {
+            continue;
+        }
+        int fd = dir[0] == '/' ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)
+                               : -1;
+        PyMem_RawFree(dir);
+        if (fd >= 0) {
+            fds[n++] = fd;
+        }
+    }
+    return n;
+}
+
+int
+_PySandbox_CheckOpenedWrites(PySandboxPolicy *policy)
+{
+    int stdlib[16];
+    int n_stdlib = open_stdlib_dirs(stdlib, (int)Py_ARRAY_LENGTH(stdlib));
+    int rc = 0;
+    _PySandbox_LOCK(&trusted_roots.mutex);
+    for (Py_ssize_t i = 0; i < policy->n_opened && rc == 0; i++) {
+        const sandbox_grant *w = &policy->opened[i];
+        if (!(w->access & PySandbox_WRITE)) {
+            continue;
+        }
+        const char *path = i < policy->n_paths ? policy->paths[i].path
+                                               : w->root;
+        const char *what = NULL;
+        for (int j = 0; j < n_stdlib && what == NULL; j++) {
+            if (write_overlaps(w->fd, w->name, stdlib[j])) {
+                what = "overlaps the standard library: code that may write "
+                       "there can leave bytecode for the host's imports";
+            }
+        }
+        for (Py_ssize_t j = policy->n_paths; j < policy->n_opened
+                                             && what == NULL; j++) {
+            if (write_overlaps(w->fd, w->name, policy->opened[j].fd)) {
+                what = "overlaps a package root of the policy (packages): "
+                       "a package root is read-only";
+            }
+        }
+        for (int j = 0; j < trusted_roots.n && what == NULL; j++) {
+            if (write_overlaps(w->fd, w->name, trusted_roots.fds[j])) {
+                what = "overlaps a package root whose bytecode caches an "
+                       "interpreter of this process trusts "
+                       "(trusted_bytecode)";
+            }
+        }
+        if (what != NULL) {
+            rc = _PySandboxPolicy_Error("write", path, what);
+        }
+    }
+    /* Then its trusted package roots, for the write grants to come. */
+    for (Py_ssize_t j = policy->n_paths; j < policy->n_opened && rc == 0;
+         j++) {
+        const sandbox_grant *g = &policy->opened[j];
+        if (!g->trusted_bytecode) {
+            continue;
+        }
+        struct stat st, known;
+        int listed = fstat(g->fd, &st) < 0;
+        for (int k = 0; k < trusted_roots.n && !listed; k++) {
+            listed = (fstat(trusted_roots.fds[k], &known) == 0
+                      && known.st_dev == st.st_dev
+                      && known.st_ino == st.st_ino);
+        }
+        if (listed) {
+            continue;
+        }
+        int fd = trusted_roots.n < MAX_TRUSTED_ROOTS
+                 ? fcntl(g->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            rc = _PySandboxPolicy_Error(
+                "trusted_bytecode", g->root, "too many trusted package "
+                "roots in this process (64 at most)");
+            break;
+        }
+        trusted_roots.fds[trusted_roots.n++] = fd;
+    }
+    PyMutex_Unlock(&trusted_roots.mutex);
+    for (int j = 0; j < n_stdlib; j++) {
+        (void)close(stdlib[j]);
+    }
+    return rc;
+}
+
+int
+_PySandbox_WriteOverlapsTrusted(const char *path)
+{
+    /* By where the path leads now: the name of a worker's write grant,
+       which the worker opens itself (and checks again, by descriptor,
+       against its own standard library and package roots). */
+    struct stat st;
+    int fd = -1;
+    const char *name = NULL;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    else {
+        /* A file, or one to be created: in its directory. */
+        char *dir = _PyMem_RawStrdup(path);
+        char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+        if (slash != NULL) {
+            slash[slash == dir ? 1 : 0] = '\0';
+            fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            name = "";
+        }
+        PyMem_RawFree(dir);
+    }
+    int overlaps = 0;
+    if (fd >= 0) {
+        _PySandbox_LOCK(&trusted_roots.mutex);
+        for (int j = 0; j < trusted_roots.n && !overlaps; j++) {
+            overlaps = write_overlaps(fd, name, trusted_roots.fds[j]);
+        }
+        PyMutex_Unlock(&trusted_roots.mutex);
+        (void)close(fd);
+    }
+    return overlaps;
+}
+
+int
 _PySandbox_InitBytecode(struct _PySandboxState *state)
 {
-    int trusted = 1;
-    for (Py_ssize_t i = 0; i < state->n_grants && trusted; i++) {
+    int overlap = 0;
+    for (Py_ssize_t i = 0; i < state->n_grants && !overlap; i++) {
         const sandbox_grant *s = &state->grants[i];
         if (!(s->stdlib || s->trusted_bytecode) || s->name != NULL) {
             continue;
         }
-        for (Py_ssize_t j = 0; j < state->n_grants && trusted; j++) {
+        for (Py_ssize_t j = 0; j < state->n_grants && !overlap; j++) {
             const sandbox_grant *w = &state->grants[j];
-            if ((w->access & PySandbox_WRITE) && overlaps(w->fd, s->fd)) {
-                trusted = 0;
-            }
+            overlap = ((w->access & PySandbox_WRITE)
+                       && write_overlaps(w->fd, w->name, s->fd));
         }
-        for (Py_ssize_t j = 0; j < state->n_write_roots && trusted; j++) {
-            if (overlaps(state->write_roots[j], s->fd)) {
-                trusted = 0;
-            }
+        /* Its creators' write grants were checked both ways when they
+           were made; here, that none is beneath (a file's descriptor is
+           its directory's, which may hold the standard library). */
+        for (Py_ssize_t j = 0; j < state->n_write_roots && !overlap; j++) {
+            overlap = write_overlaps(state->write_roots[j], "", s->fd);
         }
     }
-    state->trusted_bytecode = trusted;
-    if (!trusted) {
+    state->trusted_bytecode = !overlap;
+    if (overlap) {
         _Py_atomic_store_int(&bytecode_tainted, 1);
+        return -1;
     }
+    return 0;
 }
 
 /* Is the file of *st* the host's: owned by root or by this process's

@@ -1412,7 +1412,11 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
             state->write_roots[state->n_write_roots++] = fd;
         }
     }
-    _PySandbox_InitBytecode(state);
+    if (_PySandbox_InitBytecode(state) < 0) {
+        return _PyStatus_ERR("a write grant of an untrusted interpreter "
+                             "overlaps the standard library or a trusted "
+                             "package root");
+    }
     return _PyStatus_OK();
 }
 
@@ -1513,6 +1517,14 @@ _PySandbox_OpenGrants(PySandboxPolicy *policy,
 {
     Py_ssize_t failed;
     if (_PySandbox_OpenGrantsRaw(policy, creator_state, &failed) == 0) {
+        /* The write grants as opened (a link swapped since the names were
+           checked is seen), against what must stay read-only. */
+        if (_PySandbox_CheckOpenedWrites(policy) < 0) {
+            _PySandbox_ClearGrants(policy->opened, policy->n_opened);
+            policy->opened = NULL;
+            policy->n_opened = 0;
+            return -1;
+        }
         return 0;
     }
     if (failed < 0) {
@@ -1646,6 +1658,14 @@ _PySandboxPolicy_CheckWritable(const PySandboxPolicy *policy)
         if (covered < 0) {
             PyErr_NoMemory();
             return -1;
+        }
+        if (!covered && !_PySandbox_IsUntrusted(_PyInterpreterState_GET())
+            && _PySandbox_WriteOverlapsTrusted(w->path))
+        {
+            return _PySandboxPolicy_Error(
+                "write", w->path, "overlaps a package root whose bytecode "
+                "caches an interpreter of this process trusts "
+                "(trusted_bytecode)");
         }
         if (covered) {
             char reason[MAXPATHLEN + 200];

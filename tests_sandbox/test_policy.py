@@ -61,7 +61,7 @@ def test_the_engine_keeps_its_fields_in_one_form():
     assert _sandbox.check_policy(read=["/a//b"], threads=2) == {
         "memory": 256 * 2**20, "time": 30.0, "cpu": 30.0, "threads": 2, "recursion_limit": 1000, "env": (), "modules": (),
         "module_files": {}, "read": ("/a/b",), "write": (), "packages": (),
-        "net": (), "listen": (), "deny_net": (), "network_info": False,
+        "trusted_bytecode": (), "net": (), "listen": (), "deny_net": (), "network_info": False,
         "net_bytes": None, "net_connections": None, "filesystem_info": False}
 
 

@@ -445,3 +445,98 @@ def test_an_untrusted_creator_cannot_vouch(tmp_path):
     """))
     assert proc.returncode == 0, proc.stderr
     assert "cannot vouch for bytecode" in proc.stdout, proc.stdout
+
+
+def test_no_write_grant_reaches_a_trusted_root_later(tmp_path):
+    # Once an interpreter of the process trusts a package root's caches,
+    # no write grant of the process reaches into it: in the process or in
+    # a worker, on the root, beneath it or holding it.
+    root = tmp_path / "site-packages"
+    (root / "sub").mkdir(parents=True)
+    proc = run_python("-c", textwrap.dedent(f"""
+        import sandbox
+        root = {str(root)!r}
+        trusting = sandbox.Interpreter(sandbox.Policy(
+            packages=[root], trusted_bytecode=[root]))
+        for path, isolation in ((root, "interpreter"),
+                                (root + "/sub", "interpreter"),
+                                ({str(tmp_path)!r}, "interpreter"),
+                                (root + "/sub", "process"),
+                                (root + "/new.pyc", "interpreter")):
+            try:
+                sandbox.Interpreter(sandbox.Policy(
+                    write=[path], isolation=isolation)).close()
+                print("created")
+            except sandbox.PolicyError as exc:
+                print(exc.field, "trusted_bytecode" in str(exc))
+        trusting.close()
+    """))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["write", "True"] * 5
+
+
+def test_a_file_grant_beside_the_standard_library_keeps_it(home, colorsys):
+    # A file's grant holds only the file: one in a directory that holds
+    # the standard library is no write grant over it.
+    craft(*colorsys)
+    out = host(home, f"""
+        import sandbox
+        path = {str(home.parent / "out.txt")!r}
+        with sandbox.Interpreter(sandbox.Policy(write=[path])) as it:
+            it.run("open(%r, 'w').write('x')" % path)
+        with sandbox.Interpreter() as it:
+            print(it.run({PROBE!r}).stdout.split()[0])
+    """)
+    assert out.split() == ["from"]
+    assert (home.parent / "out.txt").read_text() == "x"
+
+
+def test_a_link_swapped_under_a_write_grant_never_reaches_the_stdlib(
+        home, tmp_path):
+    # The names of the write grants are checked, then opened: a link that
+    # another party swaps in between (here a process of its own, as a
+    # worker could) must not land the grant in the standard library.  The
+    # grant is checked again as opened.  Probabilistic, bounded: 4 seconds
+    # of creations (a hostile review hit the window within seconds).
+    (tmp_path / "real").mkdir()
+    link = str(tmp_path / "L")
+    flipper = tmp_path / "flip.py"
+    flipper.write_text(textwrap.dedent(f"""
+        import os, time
+        targets = [{str(tmp_path / "real")!r}, {str(home / "email")!r}]
+        stop = time.monotonic() + 4
+        i = 0
+        while time.monotonic() < stop:
+            tmp = {link!r} + ".tmp"
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            os.symlink(targets[i % 2], tmp)
+            os.replace(tmp, {link!r})
+            i += 1
+    """))
+    out = host(home, f"""
+        import sandbox, subprocess, sys, time
+        link = {link!r}
+        flipper = subprocess.Popen([sys.executable, {str(flipper)!r}])
+        stop = time.monotonic() + 4
+        made = refused = 0
+        while time.monotonic() < stop:
+            try:
+                it = sandbox.Interpreter(sandbox.Policy(write=[link]))
+            except Exception:
+                refused += 1
+                continue
+            try:
+                it.run("open(%r, 'w').close()" % (link + "/marker"))
+                made += 1
+            except Exception:
+                pass                # the link moved under the job
+            finally:
+                it.close()
+        flipper.wait()
+        print(made + refused > 10)
+    """)
+    assert out.split() == ["True"]
+    assert not (home / "email" / "marker").exists()

@@ -886,14 +886,24 @@ extern int _PySandbox_IsForbiddenDevice(int fd);
 extern int _PySandbox_FdBeneath(int fd, int outer);
 
 /* Trusted bytecode (Python/sandbox_bytecode.c).  _PySandbox_InitBytecode()
- * decides, once its grants are open, whether *state* may load the standard
- * library's bytecode caches.  _PySandbox_OpenStdlibSourceDir(): the
+ * checks, once its grants are open, that no write grant of *state* or of
+ * its creators overlaps the standard library or a trusted package root
+ * (by inode; -1, and the process stops trusting caches, if one does).  _PySandbox_OpenStdlibSourceDir(): the
  * directory of the source file *path* (the interpreter's path, relative to
  * its working directory) when it is beneath a directory grant of the
  * standard library and not hidden there, opened O_PATH beneath the grant
  * as the interpreter's open() would resolve it; *leaf* is set to its name
  * (raw-allocated).  -1, nothing allocated and no exception, otherwise. */
-extern void _PySandbox_InitBytecode(struct _PySandboxState *state);
+extern int _PySandbox_InitBytecode(struct _PySandboxState *state);
+/* After a trusted creator opened a new interpreter's grants: is each write
+ * grant, as opened, clear of the standard library, of the policy's package
+ * roots and of the package roots whose caches an interpreter of this
+ * process trusts?  Then its own trusted roots are recorded for the write
+ * grants to come.  0, or -1 with PolicyError set. */
+extern int _PySandbox_CheckOpenedWrites(PySandboxPolicy *policy);
+/* Does the write path *path* (where it leads now) overlap a package root
+ * whose caches an interpreter of this process trusts? */
+extern int _PySandbox_WriteOverlapsTrusted(const char *path);
 /* Is each of the policy's trusted_bytecode one of its package roots, and,
  * for an untrusted creator, none at all (its nested interpreter compiles
  * its packages)?  0, or -1 with PolicyError set. */
