@@ -1653,6 +1653,7 @@ _PySandbox_AfterForkChild(void)
     abandoned_list = NULL;
     _PySandbox_ImportAfterFork();
     _PySandbox_LayoutAfterFork();
+    _PySandbox_BytecodeAfterFork();
 }
 #endif  /* HAVE_FORK */
 

@@ -84,20 +84,25 @@ extern const char *_PySys_ImplCacheTag;
  * there may be one that it wrote, for this process and its forks. */
 static int bytecode_tainted = 0;
 
-/* The package roots whose caches an interpreter of this process was let
- * trust (trusted_bytecode): O_PATH descriptors, kept for the life of the
- * process, so that no later write grant of this process overlaps one. */
+/* The package roots whose caches an interpreter of this process (or a
+ * worker it started) was let trust (trusted_bytecode): O_PATH descriptors
+ * and the host's paths, kept for the life of the process, so that no later
+ * write grant of the process, or of its workers, overlaps one.  The lock
+ * is held only to copy or add entries, never across a walk of the
+ * directories. */
 #define MAX_TRUSTED_ROOTS 64
 static struct {
     PyMutex mutex;
     int fds[MAX_TRUSTED_ROOTS];
+    char *paths[MAX_TRUSTED_ROOTS];
     int n;
 } trusted_roots;
 
-/* Does the opened write grant *w* overlap the directory of descriptor
+/* Does the opened write grant of descriptor *w_fd* (*w_name* not NULL:
+ * a file's, *w_fd* its directory) overlap the directory of descriptor
  * *dir*: a directory grant beneath it or holding it, a file's in it or
- * beneath it?  By their inodes (whatever names lead there, and whatever
- * a link swapped since the names were checked); 1 when it cannot tell. */
+ * beneath it?  By their inodes (whatever names lead there, and whatever a
+ * link swapped since the names were checked); 1 when it cannot tell. */
 static int
 write_overlaps(int w_fd, const char *w_name, int dir)
 {
@@ -105,6 +110,66 @@ write_overlaps(int w_fd, const char *w_name, int dir)
         return 1;
     }
     return w_name == NULL && _PySandbox_FdBeneath(dir, w_fd);
+}
+
+/* Copies of the registry's descriptors into *fds*; their number.  The
+ * caller closes them. */
+static int
+snapshot_roots(int *fds)
+{
+    int n = 0;
+    _PySandbox_LOCK(&trusted_roots.mutex);
+    for (int i = 0; i < trusted_roots.n; i++) {
+        int fd = fcntl(trusted_roots.fds[i], F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0) {
+            fds[n++] = fd;
+        }
+    }
+    PyMutex_Unlock(&trusted_roots.mutex);
+    return n;
+}
+
+static void
+close_all(int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        (void)close(fds[i]);
+    }
+}
+
+/* Add the directory of descriptor *fd* (the host's *path*) to the
+ * registry, once (by inode).  0, or -1 when it is full or for no memory. */
+static int
+register_root(int fd, const char *path)
+{
+    struct stat st, known;
+    if (fstat(fd, &st) < 0) {
+        return -1;
+    }
+    int rc = 0;
+    _PySandbox_LOCK(&trusted_roots.mutex);
+    int listed = 0;
+    for (int k = 0; k < trusted_roots.n && !listed; k++) {
+        listed = (fstat(trusted_roots.fds[k], &known) == 0
+                  && known.st_dev == st.st_dev && known.st_ino == st.st_ino);
+    }
+    if (!listed) {
+        int copy = trusted_roots.n < MAX_TRUSTED_ROOTS
+                   ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+        char *name = copy >= 0 ? _PyMem_RawStrdup(path) : NULL;
+        if (name == NULL) {
+            if (copy >= 0) {
+                (void)close(copy);
+            }
+            rc = -1;
+        }
+        else {
+            trusted_roots.fds[trusted_roots.n] = copy;
+            trusted_roots.paths[trusted_roots.n++] = name;
+        }
+    }
+    PyMutex_Unlock(&trusted_roots.mutex);
+    return rc;
 }
 
 /* The directories of the standard library's search path (the current
@@ -133,77 +198,116 @@ open_stdlib_dirs(int *fds, int max)
     return n;
 }
 
-int
-_PySandbox_CheckOpenedWrites(PySandboxPolicy *policy)
+Py_ssize_t
+_PySandbox_OpenedWriteOverlap(const PySandboxPolicy *policy, int with_stdlib,
+                              const char **what)
 {
-    int stdlib[16];
-    int n_stdlib = open_stdlib_dirs(stdlib, (int)Py_ARRAY_LENGTH(stdlib));
-    int rc = 0;
-    _PySandbox_LOCK(&trusted_roots.mutex);
-    for (Py_ssize_t i = 0; i < policy->n_opened && rc == 0; i++) {
+    int stdlib[16], roots[MAX_TRUSTED_ROOTS];
+    int n_stdlib = with_stdlib ? open_stdlib_dirs(stdlib, 16) : 0;
+    int n_roots = snapshot_roots(roots);
+    Py_ssize_t found = -1;
+    *what = NULL;
+    for (Py_ssize_t i = 0; i < policy->n_opened && found < 0; i++) {
         const sandbox_grant *w = &policy->opened[i];
         if (!(w->access & PySandbox_WRITE)) {
             continue;
         }
-        const char *path = i < policy->n_paths ? policy->paths[i].path
-                                               : w->root;
-        const char *what = NULL;
-        for (int j = 0; j < n_stdlib && what == NULL; j++) {
+        for (int j = 0; j < n_stdlib && *what == NULL; j++) {
             if (write_overlaps(w->fd, w->name, stdlib[j])) {
-                what = "overlaps the standard library: code that may write "
-                       "there can leave bytecode for the host's imports";
+                *what = "overlaps the standard library: code that may write "
+                        "there can leave bytecode for the host's imports";
             }
         }
         for (Py_ssize_t j = policy->n_paths; j < policy->n_opened
-                                             && what == NULL; j++) {
+                                             && *what == NULL; j++) {
             if (write_overlaps(w->fd, w->name, policy->opened[j].fd)) {
-                what = "overlaps a package root of the policy (packages): "
-                       "a package root is read-only";
+                *what = "overlaps a package root of the policy (packages): "
+                        "a package root is read-only";
             }
         }
-        for (int j = 0; j < trusted_roots.n && what == NULL; j++) {
-            if (write_overlaps(w->fd, w->name, trusted_roots.fds[j])) {
-                what = "overlaps a package root whose bytecode caches an "
-                       "interpreter of this process trusts "
-                       "(trusted_bytecode)";
+        for (int j = 0; j < n_roots && *what == NULL; j++) {
+            if (write_overlaps(w->fd, w->name, roots[j])) {
+                *what = "overlaps a package root whose bytecode caches an "
+                        "interpreter of this process trusts "
+                        "(trusted_bytecode)";
             }
         }
-        if (what != NULL) {
-            rc = _PySandboxPolicy_Error("write", path, what);
+        if (*what != NULL) {
+            found = i;
         }
+    }
+    close_all(stdlib, n_stdlib);
+    close_all(roots, n_roots);
+    return found;
+}
+
+int
+_PySandbox_CheckOpenedWrites(PySandboxPolicy *policy)
+{
+    if (_PySandbox_IsUntrusted(_PyInterpreterState_GET())) {
+        /* A nested interpreter's grants are opened beneath its creator's,
+           which were checked when it was made; and it trusts no root. */
+        return 0;
+    }
+    const char *what;
+    Py_ssize_t i = _PySandbox_OpenedWriteOverlap(policy, 1, &what);
+    if (i >= 0) {
+        return _PySandboxPolicy_Error(
+            "write", i < policy->n_paths ? policy->paths[i].path
+                                         : policy->opened[i].root, what);
     }
     /* Then its trusted package roots, for the write grants to come. */
-    for (Py_ssize_t j = policy->n_paths; j < policy->n_opened && rc == 0;
-         j++) {
+    for (Py_ssize_t j = policy->n_paths; j < policy->n_opened; j++) {
         const sandbox_grant *g = &policy->opened[j];
-        if (!g->trusted_bytecode) {
-            continue;
-        }
-        struct stat st, known;
-        int listed = fstat(g->fd, &st) < 0;
-        for (int k = 0; k < trusted_roots.n && !listed; k++) {
-            listed = (fstat(trusted_roots.fds[k], &known) == 0
-                      && known.st_dev == st.st_dev
-                      && known.st_ino == st.st_ino);
-        }
-        if (listed) {
-            continue;
-        }
-        int fd = trusted_roots.n < MAX_TRUSTED_ROOTS
-                 ? fcntl(g->fd, F_DUPFD_CLOEXEC, 0) : -1;
-        if (fd < 0) {
-            rc = _PySandboxPolicy_Error(
+        if (g->trusted_bytecode
+            && register_root(g->fd, g->host != NULL ? g->host : g->root) < 0)
+        {
+            return _PySandboxPolicy_Error(
                 "trusted_bytecode", g->root, "too many trusted package "
                 "roots in this process (64 at most)");
-            break;
         }
-        trusted_roots.fds[trusted_roots.n++] = fd;
+    }
+    return 0;
+}
+
+int
+_PySandbox_RegisterTrustedPaths(char *const *paths, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int fd = open(paths[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int rc = fd >= 0 ? register_root(fd, paths[i]) : 0;
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+char **
+_PySandbox_TrustedRootPaths(Py_ssize_t *n)
+{
+    char **copy = NULL;
+    _PySandbox_LOCK(&trusted_roots.mutex);
+    *n = trusted_roots.n;
+    if (_PySandbox_CopyStrings(trusted_roots.paths, trusted_roots.n,
+                               &copy) < 0)
+    {
+        copy = NULL;
+        *n = -1;
     }
     PyMutex_Unlock(&trusted_roots.mutex);
-    for (int j = 0; j < n_stdlib; j++) {
-        (void)close(stdlib[j]);
-    }
-    return rc;
+    return copy;
+}
+
+void
+_PySandbox_BytecodeAfterFork(void)
+{
+    /* Another thread may have held it at the fork; the child has only
+       this one. */
+    trusted_roots.mutex = (PyMutex){0};
 }
 
 int
@@ -211,7 +315,7 @@ _PySandbox_WriteOverlapsTrusted(const char *path)
 {
     /* By where the path leads now: the name of a worker's write grant,
        which the worker opens itself (and checks again, by descriptor,
-       against its own standard library and package roots). */
+       against this registry, which it gets in its start). */
     struct stat st;
     int fd = -1;
     const char *name = NULL;
@@ -231,37 +335,48 @@ _PySandbox_WriteOverlapsTrusted(const char *path)
     }
     int overlaps = 0;
     if (fd >= 0) {
-        _PySandbox_LOCK(&trusted_roots.mutex);
-        for (int j = 0; j < trusted_roots.n && !overlaps; j++) {
-            overlaps = write_overlaps(fd, name, trusted_roots.fds[j]);
+        int roots[MAX_TRUSTED_ROOTS];
+        int n_roots = snapshot_roots(roots);
+        for (int j = 0; j < n_roots && !overlaps; j++) {
+            overlaps = write_overlaps(fd, name, roots[j]);
         }
-        PyMutex_Unlock(&trusted_roots.mutex);
+        close_all(roots, n_roots);
         (void)close(fd);
     }
     return overlaps;
 }
 
 int
-_PySandbox_InitBytecode(struct _PySandboxState *state)
+_PySandbox_InitBytecode(struct _PySandboxState *state, int nested)
 {
+    /* No thread state here: the creation swapped it out. */
+    if (nested) {
+        /* Made by an untrusted creator: its grants are beneath the
+           creator's, checked when it was made (and walking them here
+           would cost what the creator chooses). */
+        state->trusted_bytecode = 1;
+        return 0;
+    }
+    int roots[MAX_TRUSTED_ROOTS];
+    int n_roots = snapshot_roots(roots);
     int overlap = 0;
-    for (Py_ssize_t i = 0; i < state->n_grants && !overlap; i++) {
-        const sandbox_grant *s = &state->grants[i];
-        if (!(s->stdlib || s->trusted_bytecode) || s->name != NULL) {
+    for (Py_ssize_t j = 0; j < state->n_grants && !overlap; j++) {
+        const sandbox_grant *w = &state->grants[j];
+        if (!(w->access & PySandbox_WRITE)) {
             continue;
         }
-        for (Py_ssize_t j = 0; j < state->n_grants && !overlap; j++) {
-            const sandbox_grant *w = &state->grants[j];
-            overlap = ((w->access & PySandbox_WRITE)
+        /* The directories it may not write: the standard library's and
+           its trusted package roots; and those the process trusts. */
+        for (Py_ssize_t i = 0; i < state->n_grants && !overlap; i++) {
+            const sandbox_grant *s = &state->grants[i];
+            overlap = ((s->stdlib || s->trusted_bytecode) && s->name == NULL
                        && write_overlaps(w->fd, w->name, s->fd));
         }
-        /* Its creators' write grants were checked both ways when they
-           were made; here, that none is beneath (a file's descriptor is
-           its directory's, which may hold the standard library). */
-        for (Py_ssize_t j = 0; j < state->n_write_roots && !overlap; j++) {
-            overlap = write_overlaps(state->write_roots[j], "", s->fd);
+        for (int i = 0; i < n_roots && !overlap; i++) {
+            overlap = write_overlaps(w->fd, w->name, roots[i]);
         }
     }
+    close_all(roots, n_roots);
     state->trusted_bytecode = !overlap;
     if (overlap) {
         _Py_atomic_store_int(&bytecode_tainted, 1);

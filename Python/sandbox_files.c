@@ -1412,7 +1412,7 @@ _PySandbox_InitFiles(struct _PySandboxState *state,
             state->write_roots[state->n_write_roots++] = fd;
         }
     }
-    if (_PySandbox_InitBytecode(state) < 0) {
+    if (_PySandbox_InitBytecode(state, policy->creator_grants != NULL) < 0) {
         return _PyStatus_ERR("a write grant of an untrusted interpreter "
                              "overlaps the standard library or a trusted "
                              "package root");

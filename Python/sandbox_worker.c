@@ -335,6 +335,11 @@ get_strings(unpacker *u, char ***list, Py_ssize_t *n)
     }
 }
 
+/* The package roots whose caches the host's process trusts (the start's
+ * last list): no write grant of the worker may reach them. */
+static char **worker_trusted_roots;
+static Py_ssize_t worker_n_trusted_roots;
+
 /* Unpack *data* into worker.policy (zeroed).  Return the start's flags,
  * or -1 if it is not a start. */
 static int
@@ -432,6 +437,7 @@ unpack_start(const char *data, size_t len)
             u.bad = 1;
         }
     }
+    get_strings(&u, &worker_trusted_roots, &worker_n_trusted_roots);
     if (u.bad || u.pos != u.len) {
         return -1;
     }
@@ -501,6 +507,27 @@ _PySandbox_PackWorkerStart(const PySandboxPolicy *policy, int inner_wall_off)
         put_u32(&v, (uint32_t)policy->paths[i].access);
         put_string(&v, policy->paths[i].guest != NULL
                        ? policy->paths[i].guest : "");
+    }
+    /* The package roots whose caches this process trusts (its policy's
+       own among them), which no write grant of the worker may reach: the
+       worker checks its grants against them as it opens them. */
+    if (_PySandbox_RegisterTrustedPaths(policy->trusted_bytecode,
+                                        policy->n_trusted_bytecode) < 0)
+    {
+        PyMem_RawFree(v.data);
+        (void)_PySandboxPolicy_Error(
+            "trusted_bytecode", policy->trusted_bytecode[0],
+            "too many trusted package roots in this process (64 at most)");
+        return NULL;
+    }
+    Py_ssize_t n_roots;
+    char **roots = _PySandbox_TrustedRootPaths(&n_roots);
+    if (n_roots < 0) {
+        v.failed = 1;
+    }
+    else {
+        put_strings(&v, roots, n_roots);
+        _PySandbox_FreeStrings(roots, n_roots);
     }
     PyObject *result = (v.failed ? PyErr_NoMemory()
                         : PyBytes_FromStringAndSize(v.data,
@@ -572,6 +599,12 @@ _PySandbox_ReadWorkerStart(const PyConfig *config,
     {
         start_failed("MemoryError", "out of memory", NULL, NULL);
     }
+    if (_PySandbox_RegisterTrustedPaths(worker_trusted_roots,
+                                        worker_n_trusted_roots) < 0)
+    {
+        start_failed("RuntimeError", "cannot record the host's trusted "
+                     "package roots", NULL, NULL);
+    }
     if (_PySandbox_OpenGrantsRaw(p, NULL, &failed) < 0) {
         if (failed < 0) {
             start_failed("MemoryError", "out of memory", NULL, NULL);
@@ -582,6 +615,19 @@ _PySandbox_ReadWorkerStart(const PyConfig *config,
         PyOS_snprintf(message, sizeof(message), "%s: '%.300s': %s", field,
                       path, strerror(errno));
         start_failed("PolicyError", message, field, path);
+    }
+    /* Its write grants as opened (a link swapped since the host checked
+       their names is seen) against its package roots and the host's
+       trusted ones; the standard library's, once its paths are known
+       (_PySandbox_InitFiles()). */
+    const char *what;
+    Py_ssize_t overlap = _PySandbox_OpenedWriteOverlap(p, 0, &what);
+    if (overlap >= 0 && overlap < p->n_paths) {
+        char message[500];
+        PyOS_snprintf(message, sizeof(message), "write: '%.300s': %s",
+                      p->paths[overlap].path, what);
+        start_failed("PolicyError", message, "write",
+                     p->paths[overlap].path);
     }
     *policy = p;
     return _PyStatus_OK();

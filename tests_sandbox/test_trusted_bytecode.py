@@ -447,17 +447,21 @@ def test_an_untrusted_creator_cannot_vouch(tmp_path):
     assert "cannot vouch for bytecode" in proc.stdout, proc.stdout
 
 
-def test_no_write_grant_reaches_a_trusted_root_later(tmp_path):
-    # Once an interpreter of the process trusts a package root's caches,
-    # no write grant of the process reaches into it: in the process or in
-    # a worker, on the root, beneath it or holding it.
+@pytest.mark.parametrize("trusting_isolation", ["interpreter", "process"])
+def test_no_write_grant_reaches_a_trusted_root_later(tmp_path,
+                                                     trusting_isolation):
+    # Once an interpreter of the process (or a worker it started) trusts a
+    # package root's caches, no write grant of the process reaches into
+    # it: in the process or in a worker, on the root, beneath it or
+    # holding it.
     root = tmp_path / "site-packages"
     (root / "sub").mkdir(parents=True)
     proc = run_python("-c", textwrap.dedent(f"""
         import sandbox
         root = {str(root)!r}
         trusting = sandbox.Interpreter(sandbox.Policy(
-            packages=[root], trusted_bytecode=[root]))
+            packages=[root], trusted_bytecode=[root],
+            isolation={trusting_isolation!r}))
         for path, isolation in ((root, "interpreter"),
                                 (root + "/sub", "interpreter"),
                                 ({str(tmp_path)!r}, "interpreter"),
@@ -540,3 +544,54 @@ def test_a_link_swapped_under_a_write_grant_never_reaches_the_stdlib(
     """)
     assert out.split() == ["True"]
     assert not (home / "email" / "marker").exists()
+
+
+def test_a_link_swapped_under_a_workers_grant_never_reaches_a_trusted_root(
+        tmp_path):
+    # The host checks a worker's write grants by name, the worker opens
+    # them: it checks them again, as opened, against the package roots the
+    # host's process trusts (sent in its start).  Probabilistic, bounded:
+    # 5 seconds of worker starts while another process swaps a link.
+    root = tmp_path / "site-packages"
+    root.mkdir()
+    (tmp_path / "real").mkdir()
+    link = str(tmp_path / "L")
+    flipper = tmp_path / "flip.py"
+    flipper.write_text(textwrap.dedent(f"""
+        import os, time
+        targets = [{str(tmp_path / "real")!r}, {str(root)!r}]
+        stop = time.monotonic() + 5
+        i = 0
+        while time.monotonic() < stop:
+            tmp = {link!r} + ".tmp"
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            os.symlink(targets[i % 2], tmp)
+            os.replace(tmp, {link!r})
+            i += 1
+    """))
+    proc = run_python("-c", textwrap.dedent(f"""
+        import sandbox, subprocess, sys, time
+        link = {link!r}
+        trusting = sandbox.Interpreter(sandbox.Policy(
+            packages=[{str(root)!r}], trusted_bytecode=[{str(root)!r}]))
+        flipper = subprocess.Popen([sys.executable, {str(flipper)!r}])
+        stop = time.monotonic() + 5
+        attempts = 0
+        while time.monotonic() < stop:
+            attempts += 1
+            try:
+                with sandbox.Interpreter(sandbox.Policy(
+                        write=[link], isolation="process")) as it:
+                    it.run("open(%r, 'w').close()" % (link + "/marker"))
+            except Exception:
+                pass
+        flipper.wait()
+        trusting.close()
+        print(attempts > 3)
+    """), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True"]
+    assert not (root / "marker").exists()

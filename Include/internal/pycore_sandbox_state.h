@@ -886,15 +886,18 @@ extern int _PySandbox_IsForbiddenDevice(int fd);
 extern int _PySandbox_FdBeneath(int fd, int outer);
 
 /* Trusted bytecode (Python/sandbox_bytecode.c).  _PySandbox_InitBytecode()
- * checks, once its grants are open, that no write grant of *state* or of
- * its creators overlaps the standard library or a trusted package root
- * (by inode; -1, and the process stops trusting caches, if one does).  _PySandbox_OpenStdlibSourceDir(): the
+ * checks, once its grants are open, that no write grant of *state*
+ * overlaps the standard library or a trusted package root (by inode; -1,
+ * and the process stops trusting caches, if one does); not for a *nested*
+ * interpreter (an untrusted creator's), whose grants are beneath its
+ * creator's.  _PySandbox_OpenStdlibSourceDir(): the
  * directory of the source file *path* (the interpreter's path, relative to
  * its working directory) when it is beneath a directory grant of the
  * standard library and not hidden there, opened O_PATH beneath the grant
  * as the interpreter's open() would resolve it; *leaf* is set to its name
  * (raw-allocated).  -1, nothing allocated and no exception, otherwise. */
-extern int _PySandbox_InitBytecode(struct _PySandboxState *state);
+extern int _PySandbox_InitBytecode(struct _PySandboxState *state,
+                                   int nested);
 /* After a trusted creator opened a new interpreter's grants: is each write
  * grant, as opened, clear of the standard library, of the policy's package
  * roots and of the package roots whose caches an interpreter of this
@@ -904,6 +907,20 @@ extern int _PySandbox_CheckOpenedWrites(PySandboxPolicy *policy);
 /* Does the write path *path* (where it leads now) overlap a package root
  * whose caches an interpreter of this process trusts? */
 extern int _PySandbox_WriteOverlapsTrusted(const char *path);
+/* The first write grant of *policy*, as opened, that overlaps the
+ * standard library (*with_stdlib*: the current config's search path), a
+ * package root of the policy, or a root the process trusts: its index, and
+ * *what* says which; or -1.  Raw: a worker calls it before Python. */
+extern Py_ssize_t _PySandbox_OpenedWriteOverlap(
+    const PySandboxPolicy *policy, int with_stdlib, const char **what);
+/* The registry of trusted package roots: add the directories *paths*
+ * (the host's, sent to a worker; a policy's trusted_bytecode before a
+ * worker starts), -1 when it is full; a raw copy of its paths (*n* -1 for
+ * no memory); the child's side of a fork. */
+extern int _PySandbox_RegisterTrustedPaths(char *const *paths,
+                                           Py_ssize_t n);
+extern char **_PySandbox_TrustedRootPaths(Py_ssize_t *n);
+extern void _PySandbox_BytecodeAfterFork(void);
 /* Is each of the policy's trusted_bytecode one of its package roots, and,
  * for an untrusted creator, none at all (its nested interpreter compiles
  * its packages)?  0, or -1 with PolicyError set. */
