@@ -791,15 +791,6 @@ print(total, len(points), sorted(outcomes.items()))
 """
 
 
-# Known failing since 2026-12-05 (issue 19's session): the imports now
-# unmarshal the standard library's caches, which moved the sampled
-# allocation points onto failures that end in an assertion (a code object
-# whose co_name is gone, in MAKE_FUNCTION after a failed allocation while
-# unmarshalling; and, in the compiler, _PyAST_Validate and
-# cfg_builder_check asserting on a failed allocation).  Strict: it fails
-# once they are fixed, to be turned back on.
-@pytest.mark.xfail(strict=True, reason="allocation-failure paths of marshal "
-                   "and the compiler end in assertions (2026-12-05)")
 @pytest.mark.parametrize("count", [1], ids=["one failure"])
 def test_every_injected_failure_ends_in_memoryerror(count):
     import sys
@@ -810,3 +801,4 @@ def test_every_injected_failure_ends_in_memoryerror(count):
     assert proc.returncode == 0, proc.stderr[-3000:]
     print(proc.stdout)
     assert "point" not in proc.stdout
+
