@@ -112,17 +112,24 @@ write_overlaps(int w_fd, const char *w_name, int dir)
     return w_name == NULL && _PySandbox_FdBeneath(dir, w_fd);
 }
 
-/* Copies of the registry's descriptors into *fds*; their number.  The
- * caller closes them. */
+/* Copies of the registry's descriptors into *fds*; their number, or -1
+ * (none kept) when one cannot be copied (no descriptor left): the caller
+ * then refuses, as if it overlapped.  The caller closes them. */
 static int
 snapshot_roots(int *fds)
 {
     int n = 0;
     _PySandbox_LOCK(&trusted_roots.mutex);
-    for (int i = 0; i < trusted_roots.n; i++) {
+    for (int i = 0; i < trusted_roots.n && n >= 0; i++) {
         int fd = fcntl(trusted_roots.fds[i], F_DUPFD_CLOEXEC, 0);
         if (fd >= 0) {
             fds[n++] = fd;
+        }
+        else {
+            for (int j = 0; j < n; j++) {
+                (void)close(fds[j]);
+            }
+            n = -1;
         }
     }
     PyMutex_Unlock(&trusted_roots.mutex);
@@ -190,9 +197,14 @@ open_stdlib_dirs(int *fds, int max)
         }
         int fd = dir[0] == '/' ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)
                                : -1;
+        int saved = errno;
         PyMem_RawFree(dir);
         if (fd >= 0) {
             fds[n++] = fd;
+        }
+        else if (saved == EMFILE || saved == ENFILE || saved == ENOMEM) {
+            close_all(fds, n);
+            return -1;
         }
     }
     return n;
@@ -207,6 +219,18 @@ _PySandbox_OpenedWriteOverlap(const PySandboxPolicy *policy, int with_stdlib,
     int n_roots = snapshot_roots(roots);
     Py_ssize_t found = -1;
     *what = NULL;
+    if (n_stdlib < 0 || n_roots < 0) {
+        /* No descriptor to check with: refuse the first write grant. */
+        for (Py_ssize_t i = 0; i < policy->n_opened && found < 0; i++) {
+            if (policy->opened[i].access & PySandbox_WRITE) {
+                found = i;
+                *what = "cannot be checked: no file descriptor left";
+            }
+        }
+        close_all(stdlib, n_stdlib < 0 ? 0 : n_stdlib);
+        close_all(roots, n_roots < 0 ? 0 : n_roots);
+        return found;
+    }
     for (Py_ssize_t i = 0; i < policy->n_opened && found < 0; i++) {
         const sandbox_grant *w = &policy->opened[i];
         if (!(w->access & PySandbox_WRITE)) {
@@ -334,15 +358,18 @@ _PySandbox_WriteOverlapsTrusted(const char *path)
         PyMem_RawFree(dir);
     }
     int overlaps = 0;
-    if (fd >= 0) {
-        int roots[MAX_TRUSTED_ROOTS];
-        int n_roots = snapshot_roots(roots);
-        for (int j = 0; j < n_roots && !overlaps; j++) {
-            overlaps = write_overlaps(fd, name, roots[j]);
-        }
-        close_all(roots, n_roots);
-        (void)close(fd);
+    if (fd < 0) {
+        /* Nothing there to reach a root; but no descriptor left: refuse. */
+        return errno == EMFILE || errno == ENFILE || errno == ENOMEM;
     }
+    int roots[MAX_TRUSTED_ROOTS];
+    int n_roots = snapshot_roots(roots);
+    overlaps = n_roots < 0;
+    for (int j = 0; j < n_roots && !overlaps; j++) {
+        overlaps = write_overlaps(fd, name, roots[j]);
+    }
+    close_all(roots, n_roots < 0 ? 0 : n_roots);
+    (void)close(fd);
     return overlaps;
 }
 
@@ -360,6 +387,12 @@ _PySandbox_InitBytecode(struct _PySandboxState *state, int nested)
     int roots[MAX_TRUSTED_ROOTS];
     int n_roots = snapshot_roots(roots);
     int overlap = 0;
+    if (n_roots < 0) {
+        n_roots = 0;
+        for (Py_ssize_t j = 0; j < state->n_grants && !overlap; j++) {
+            overlap = (state->grants[j].access & PySandbox_WRITE) != 0;
+        }
+    }
     for (Py_ssize_t j = 0; j < state->n_grants && !overlap; j++) {
         const sandbox_grant *w = &state->grants[j];
         if (!(w->access & PySandbox_WRITE)) {
@@ -508,6 +541,7 @@ read_cache(int dirfd, const char *leaf, const struct stat *st,
                                  | O_CLOEXEC);
     struct stat pst;
     if (fd < 0 || fstat(fd, &pst) < 0 || !S_ISREG(pst.st_mode)
+        || pst.st_nlink != 1            /* not a link made from elsewhere */
         || !hosts_own(&pst) || pst.st_size < PYC_HEADER_SIZE
         || pst.st_size > PYC_MAX_SIZE)
     {

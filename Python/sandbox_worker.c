@@ -622,12 +622,13 @@ _PySandbox_ReadWorkerStart(const PyConfig *config,
        (_PySandbox_InitFiles()). */
     const char *what;
     Py_ssize_t overlap = _PySandbox_OpenedWriteOverlap(p, 0, &what);
-    if (overlap >= 0 && overlap < p->n_paths) {
+    if (overlap >= 0) {
+        const char *path = (overlap < p->n_paths ? p->paths[overlap].path
+                            : p->opened[overlap].root);
         char message[500];
-        PyOS_snprintf(message, sizeof(message), "write: '%.300s': %s",
-                      p->paths[overlap].path, what);
-        start_failed("PolicyError", message, "write",
-                     p->paths[overlap].path);
+        PyOS_snprintf(message, sizeof(message), "write: '%.300s': %s (as "
+                      "the worker opened it)", path, what);
+        start_failed("PolicyError", message, "write", path);
     }
     *policy = p;
     return _PyStatus_OK();
