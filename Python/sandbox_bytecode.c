@@ -541,7 +541,6 @@ read_cache(int dirfd, const char *leaf, const struct stat *st,
                                  | O_CLOEXEC);
     struct stat pst;
     if (fd < 0 || fstat(fd, &pst) < 0 || !S_ISREG(pst.st_mode)
-        || pst.st_nlink != 1            /* not a link made from elsewhere */
         || !hosts_own(&pst) || pst.st_size < PYC_HEADER_SIZE
         || pst.st_size > PYC_MAX_SIZE)
     {
