@@ -495,20 +495,17 @@ def test_a_file_grant_beside_the_standard_library_keeps_it(home, colorsys):
     assert (home.parent / "out.txt").read_text() == "x"
 
 
-def test_a_link_swapped_under_a_write_grant_never_reaches_the_stdlib(
-        home, tmp_path):
-    # The names of the write grants are checked, then opened: a link that
-    # another party swaps in between (here a process of its own, as a
-    # worker could) must not land the grant in the standard library.  The
-    # grant is checked again as opened.  Probabilistic, bounded: 4 seconds
-    # of creations (a hostile review hit the window within seconds).
+def link_flipper(tmp_path, target, seconds):
+    """A script that swaps the link tmp_path/L between tmp_path/real (made
+    here) and *target* for *seconds*, as fast as it can (run as a process
+    of its own); the link's path and the script's."""
     (tmp_path / "real").mkdir()
     link = str(tmp_path / "L")
     flipper = tmp_path / "flip.py"
     flipper.write_text(textwrap.dedent(f"""
         import os, time
-        targets = [{str(tmp_path / "real")!r}, {str(home / "email")!r}]
-        stop = time.monotonic() + 4
+        targets = [{str(tmp_path / "real")!r}, {str(target)!r}]
+        stop = time.monotonic() + {seconds}
         i = 0
         while time.monotonic() < stop:
             tmp = {link!r} + ".tmp"
@@ -520,6 +517,17 @@ def test_a_link_swapped_under_a_write_grant_never_reaches_the_stdlib(
             os.replace(tmp, {link!r})
             i += 1
     """))
+    return link, flipper
+
+
+def test_a_link_swapped_under_a_write_grant_never_reaches_the_stdlib(
+        home, tmp_path):
+    # The names of the write grants are checked, then opened: a link that
+    # another party swaps in between (here a process of its own, as a
+    # worker could) must not land the grant in the standard library.  The
+    # grant is checked again as opened.  Probabilistic, bounded: 4 seconds
+    # of creations (a hostile review hit the window within seconds).
+    link, flipper = link_flipper(tmp_path, home / "email", 4)
     out = host(home, f"""
         import sandbox, subprocess, sys, time
         link = {link!r}
@@ -554,24 +562,7 @@ def test_a_link_swapped_under_a_workers_grant_never_reaches_a_trusted_root(
     # 5 seconds of worker starts while another process swaps a link.
     root = tmp_path / "site-packages"
     root.mkdir()
-    (tmp_path / "real").mkdir()
-    link = str(tmp_path / "L")
-    flipper = tmp_path / "flip.py"
-    flipper.write_text(textwrap.dedent(f"""
-        import os, time
-        targets = [{str(tmp_path / "real")!r}, {str(root)!r}]
-        stop = time.monotonic() + 5
-        i = 0
-        while time.monotonic() < stop:
-            tmp = {link!r} + ".tmp"
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            os.symlink(targets[i % 2], tmp)
-            os.replace(tmp, {link!r})
-            i += 1
-    """))
+    link, flipper = link_flipper(tmp_path, root, 5)
     proc = run_python("-c", textwrap.dedent(f"""
         import sandbox, subprocess, sys, time
         link = {link!r}
