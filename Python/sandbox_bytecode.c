@@ -210,15 +210,44 @@ open_stdlib_dirs(int *fds, int max)
     return n;
 }
 
+int
+_PySandboxPolicy_CheckTrustedBytecode(const PySandboxPolicy *policy)
+{
+    if (policy->n_trusted_bytecode > 0
+        && _PySandbox_IsUntrusted(_PyInterpreterState_GET()))
+    {
+        return _PySandboxPolicy_Error(
+            "trusted_bytecode", policy->trusted_bytecode[0],
+            "an untrusted interpreter cannot vouch for bytecode");
+    }
+    for (Py_ssize_t i = 0; i < policy->n_trusted_bytecode; i++) {
+        if (!_PySandbox_PolicyLists(policy->packages, policy->n_packages,
+                                    policy->trusted_bytecode[i]))
+        {
+            return _PySandboxPolicy_Error(
+                "trusted_bytecode", policy->trusted_bytecode[i],
+                "not one of the policy's package roots (packages)");
+        }
+    }
+    return 0;
+}
+
 Py_ssize_t
 _PySandbox_OpenedWriteOverlap(const PySandboxPolicy *policy, int with_stdlib,
                               const char **what)
 {
+    *what = NULL;
+    Py_ssize_t n_writes = 0;
+    for (Py_ssize_t i = 0; i < policy->n_opened; i++) {
+        n_writes += (policy->opened[i].access & PySandbox_WRITE) != 0;
+    }
+    if (n_writes == 0) {
+        return -1;      /* nothing to check: no descriptor opened */
+    }
     int stdlib[16], roots[MAX_TRUSTED_ROOTS];
     int n_stdlib = with_stdlib ? open_stdlib_dirs(stdlib, 16) : 0;
     int n_roots = snapshot_roots(roots);
     Py_ssize_t found = -1;
-    *what = NULL;
     if (n_stdlib < 0 || n_roots < 0) {
         /* No descriptor to check with: refuse the first write grant. */
         for (Py_ssize_t i = 0; i < policy->n_opened && found < 0; i++) {
@@ -381,6 +410,14 @@ _PySandbox_InitBytecode(struct _PySandboxState *state, int nested)
         /* Made by an untrusted creator: its grants are beneath the
            creator's, checked when it was made (and walking them here
            would cost what the creator chooses). */
+        state->trusted_bytecode = 1;
+        return 0;
+    }
+    int writes = 0;
+    for (Py_ssize_t j = 0; j < state->n_grants && !writes; j++) {
+        writes = (state->grants[j].access & PySandbox_WRITE) != 0;
+    }
+    if (!writes) {
         state->trusted_bytecode = 1;
         return 0;
     }

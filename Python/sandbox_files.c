@@ -1930,28 +1930,6 @@ PySandboxPolicy_TrustBytecode(PySandboxPolicy *policy, const char *root)
     return rc;
 }
 
-int
-_PySandboxPolicy_CheckTrustedBytecode(const PySandboxPolicy *policy)
-{
-    if (policy->n_trusted_bytecode > 0
-        && _PySandbox_IsUntrusted(_PyInterpreterState_GET()))
-    {
-        return _PySandboxPolicy_Error(
-            "trusted_bytecode", policy->trusted_bytecode[0],
-            "an untrusted interpreter cannot vouch for bytecode");
-    }
-    for (Py_ssize_t i = 0; i < policy->n_trusted_bytecode; i++) {
-        if (!_PySandbox_PolicyLists(policy->packages, policy->n_packages,
-                                    policy->trusted_bytecode[i]))
-        {
-            return _PySandboxPolicy_Error(
-                "trusted_bytecode", policy->trusted_bytecode[i],
-                "not one of the policy's package roots (packages)");
-        }
-    }
-    return 0;
-}
-
 /* sys.path of a new interpreter: the standard library's (its config's),
  * then its package roots. */
 PyStatus
