@@ -50,13 +50,28 @@ with a candidate B and prints the ratio B/A:
                  80,000 that take a path and by 120,000 socket calls: A =
                  build/trusted (flag off), B = build/untrusted (flag on).
                  Needs valgrind.
-  pyperformance  a few pyperformance benchmarks (--fast), A = flag off, B =
-                 flag on.  Slow, and installs pyperformance from PyPI into
-                 build/bench-venv on first use, so only with --pyperformance.
 
 Timed measurements are interleaved (ABBA order) so that drifts in the load
 of the machine hit both sides alike; each line reports medians and the
-spread.  Run "bench.py --help" for the options.
+spread.  Those parts are the subcommand "micro", the default.  The other
+subcommands measure release builds (PGO + LTO, as distributors build):
+
+  build          build (or bring up to date) build/release-trusted (flag
+                 off) and build/release-untrusted (flag on) with
+                 --enable-optimizations --with-lto; a first build of both
+                 takes about 40 minutes on 2 cores.
+  pyperformance  pyperformance 1.14.0 through pyperf on both release
+                 builds, each benchmark on one build then the other: the
+                 quick mode (a dozen benchmarks, --fast) or the full
+                 default suite (--full); results, pyperf's table, a
+                 summary with the geometric mean and its interval, and a
+                 chart in a dated folder under build/bench-results/.
+  inside         pyperformance's pure-Python benchmarks in the flag-on
+                 release build: A = its trusted main interpreter, B = an
+                 untrusted interpreter of the same process.
+  report         the summary and the chart of a results folder, again.
+
+Run "bench.py SUBCOMMAND --help" for each one's options.
 """
 
 import argparse
@@ -74,13 +89,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PARTS = ("lifecycle", "kernels", "timelimit", "memory", "pool", "worker",
-         "stops", "network", "callgrind", "pyperformance")
+         "stops", "network", "callgrind")
 
 # The programs that the builds run for the parts, one file each.
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
 
-PYPERFORMANCE_REQUIREMENT = "pyperformance>=1.14,<1.15"
-PYPERFORMANCE_BENCHMARKS = "nbody,richards,float,json_dumps,unpack_sequence"
 
 # Targets stated in the issue, as the largest acceptable ratio B/A.
 TARGETS = {
@@ -563,111 +576,6 @@ def bench_callgrind(args, builds, workdir):
     return results, []
 
 
-# ------------------------------------------------------------- pyperformance
-
-def ensure_pyperformance(venv):
-    """Install pyperformance into *venv* on first use; return its script."""
-    exe = os.path.join(venv, "bin", "pyperformance")
-    if os.path.exists(exe):
-        return exe
-    log(f"pyperformance: creating {venv} and installing "
-        f"{PYPERFORMANCE_REQUIREMENT} from PyPI")
-    for cmd in ([sys.executable, "-m", "venv", venv],
-                [os.path.join(venv, "bin", "python"), "-m", "pip", "install",
-                 "-q", PYPERFORMANCE_REQUIREMENT]):
-        log("$ " + shlex.join(cmd))
-        proc = subprocess.run(cmd, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, errors="replace")
-        if proc.returncode != 0:
-            last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
-            raise BenchError(f"{shlex.join(cmd)} failed: {last}")
-    return exe
-
-
-def read_pyperf(path):
-    """{benchmark name: [values in seconds]} of a pyperf JSON file."""
-    with open(path) as f:
-        data = json.load(f)
-    result = {}
-    for bench in data["benchmarks"]:
-        # With one benchmark, its name is in the suite's common metadata.
-        meta = dict(data.get("metadata", {}), **bench.get("metadata", {}))
-        values = [v for run in bench["runs"] for v in run.get("values", ())]
-        result[meta["name"]] = values
-    return result
-
-
-def bench_pyperformance(args, builds):
-    venv = os.path.join(args.build_dir, "bench-venv")
-    exe = ensure_pyperformance(venv)
-    # pyperformance creates the benchmarks' venvs under ./venv: keep them
-    # in build/bench-venv too, and reuse them from run to run.
-    workdir = os.path.join(venv, "work")
-    outdir = os.path.join(venv, "results")
-    os.makedirs(workdir, exist_ok=True)
-    os.makedirs(outdir, exist_ok=True)
-    log(f"pyperformance: {args.benchmarks}, {args.rounds} rounds per build "
-        f"in ABBA order; logs and JSON in {outdir}")
-    commands = []
-    first = None
-    files = {}
-    for r in range(args.rounds):
-        order = (("trusted", "untrusted") if r % 2 == 0
-                 else ("untrusted", "trusted"))
-        for variant in order:
-            out = os.path.join(outdir, f"{variant}.round{r + 1}.json")
-            if os.path.exists(out):
-                os.unlink(out)
-            cmd = [exe, "run", "--fast", "-p", builds[variant].python,
-                   "-b", args.benchmarks, "-o", out]
-            if first is not None:
-                # Same loop counts as the first run, so that every run times
-                # the same amount of work.
-                cmd += ["--same-loops", first]
-            logfile = out[:-len(".json")] + ".log"
-            commands.append(f"(cd {shlex.quote(workdir)} && "
-                            f"{shlex.join(cmd)})")
-            log("$ " + commands[-1])
-            with open(logfile, "w") as f:
-                proc = subprocess.run(cmd, cwd=workdir, stdout=f,
-                                      stderr=subprocess.STDOUT)
-            if not os.path.exists(out):
-                raise BenchError(f"pyperformance wrote no {out} (exit status "
-                                 f"{proc.returncode}); see {logfile}")
-            if proc.returncode != 0:
-                log(f"pyperformance: exit status {proc.returncode}, some "
-                    f"benchmarks may have failed; see {logfile}")
-            files.setdefault(variant, []).append(read_pyperf(out))
-            if first is None:
-                first = out
-    # The benchmarks in the order of the first file (--benchmarks may name
-    # groups), then any that only later runs have.
-    names = list(dict.fromkeys(name for variant in ("trusted", "untrusted")
-                               for f in files[variant] for name in f))
-    results = []
-    for name in names:
-        a = [v for f in files["trusted"] for v in f.get(name, ())]
-        b = [v for f in files["untrusted"] for v in f.get(name, ())]
-        if not a or not b:
-            log(f"pyperformance: no values for {name}; see the logs")
-            continue
-        pairs = [statistics.median(fb[name]) / statistics.median(fa[name])
-                 for fa, fb in zip(files["trusted"], files["untrusted"])
-                 if fa.get(name) and fb.get(name)]
-        unit, scale = time_unit(statistics.median(a))
-        results.append(Result(f"pyperformance {name} --fast "
-                              f"(A flag off, B flag on)", unit,
-                              [v * scale for v in a], [v * scale for v in b],
-                              ratios=pairs))
-    compare = [exe, "compare", os.path.join(outdir, "trusted.round1.json"),
-               os.path.join(outdir, "untrusted.round1.json")]
-    notes = ["pyperformance commands run:"]
-    notes += ["  " + cmd for cmd in commands]
-    notes.append("pyperformance's own comparison of the first round: "
-                 + shlex.join(compare))
-    return results, notes
-
-
 def time_unit(seconds):
     """A unit to show *seconds* with, and its scale factor."""
     for unit, scale in (("ms", 1e3), ("us", 1e6)):
@@ -689,8 +597,7 @@ def run_part(part, args, builds, tmp):
             "memory": bench_memory,
             "pool": bench_pool, "worker": bench_worker,
             "stops": bench_stops, "network": bench_network,
-            "callgrind": bench_callgrind,
-            "pyperformance": bench_pyperformance}[part]
+            "callgrind": bench_callgrind}[part]
     extra = (tmp,) if part == "callgrind" else ()
     for attempt in range(3):
         before = {v: b.fingerprint() for v, b in builds.items()}
@@ -714,13 +621,153 @@ def run_part(part, args, builds, tmp):
     raise BenchError(f"{part}: the builds kept changing; giving up")
 
 
-def main(argv=None):
+SUITE_COMMANDS = ("build", "pyperformance", "inside", "report")
+
+
+def suite_main(argv):
+    """The subcommands that measure release builds (benchsuite.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import benchsuite
+    default_build = os.environ.get("SANDBOX_BUILD_DIR",
+                                   os.path.join(ROOT, "build"))
     parser = argparse.ArgumentParser(
         prog="bench.py",
+        description="Benchmarks of the release builds (PGO + LTO), flag "
+                    "off against flag on.  See Doc/sandbox/benchmarks.rst.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--build-dir", default=default_build,
+                        help="where the builds are (default: build/ of the "
+                             "checkout, or SANDBOX_BUILD_DIR)")
+    sub.add_parser(
+        "build", parents=[common],
+        help="build the release variants (reused when up to date)",
+        description="Build build/release-trusted and "
+                    "build/release-untrusted with --enable-optimizations "
+                    "--with-lto through Tools/sandbox/build.py, which "
+                    "reuses what is up to date, profiles again when the "
+                    "sources changed, and prints each stage's time.")
+    p = sub.add_parser(
+        "pyperformance", parents=[common],
+        help="pyperformance on both release builds",
+        description="Run pyperformance (pinned: "
+                    + ", ".join(benchsuite.REQUIREMENTS) + ", installed "
+                    "into BUILD_DIR/bench-venv on first use) on the flag-off "
+                    "and the flag-on release build with identical options, "
+                    "benchmark by benchmark in alternating order, and write "
+                    "off.json, on.json, pyperf's compare_to table, a "
+                    "summary (ratios with 95 %% bootstrap intervals, the "
+                    "geometric mean) and chart.png to a dated folder.  As "
+                    "root, 'pyperf system tune' runs first and 'pyperf "
+                    "system reset' after.",
+        epilog="The quick mode runs in about 20 minutes on 2 cores once "
+               "the builds and the benchmarks' venvs exist; the full "
+               "default suite takes hours.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const",
+                      const="quick", help="a dozen benchmarks ("
+                      + ", ".join(benchsuite.QUICK) + "), --fast (default)")
+    mode.add_argument("--full", dest="mode", action="store_const",
+                      const="full", help="pyperformance's default suite, "
+                      "with its default number of runs")
+    p.add_argument("--benchmarks", metavar="LIST",
+                   help="comma-separated benchmarks instead of the mode's")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction,
+                   help="pyperformance's --fast (default: on in the quick "
+                        "mode, off in the full one)")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the release builds as they are, even if the "
+                        "sources changed")
+    p.add_argument("--tune", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="run 'pyperf system tune' when root (default: on)")
+    p.add_argument("--results", metavar="DIR",
+                   help="where the dated results folders go (default: "
+                        "BUILD_DIR/bench-results)")
+    p.add_argument("--publish", action="store_true",
+                   help="also copy the chart and the tables to "
+                        "Doc/sandbox/bench/ for the docs page")
+    p = sub.add_parser(
+        "inside", parents=[common],
+        help="pure-Python benchmarks inside an untrusted interpreter vs "
+             "the main interpreter",
+        description="Run pyperformance's pure-Python benchmarks ("
+                    + ", ".join(benchsuite.INSIDE) + ") in the flag-on "
+                    "release build's trusted main interpreter (A) and "
+                    "inside an untrusted interpreter of the same process "
+                    "(B), rounds alternating in ABBA order "
+                    "(Tools/sandbox/bench/inside.py times them as pyperf "
+                    "would: loops calibrated to 0.1 s a value, the same on "
+                    "both sides), and write outside.json, inside.json "
+                    "(pyperf's format), pyperf's table, the summary and "
+                    "the chart to a dated folder.")
+    p.add_argument("--benchmarks", metavar="LIST",
+                   help="comma-separated benchmarks instead of those")
+    p.add_argument("--rounds", type=int, default=6,
+                   help="rounds of each side (default: 6)")
+    p.add_argument("--values", type=int, default=3,
+                   help="values per round, after one warm-up value "
+                        "(default: 3)")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the release build as it is")
+    p.add_argument("--results", metavar="DIR",
+                   help="where the dated results folders go (default: "
+                        "BUILD_DIR/bench-results)")
+    p.add_argument("--publish", action="store_true",
+                   help="also copy the chart and the tables to "
+                        "Doc/sandbox/bench/ for the docs page")
+    p = sub.add_parser(
+        "report", parents=[common],
+        help="the summary and chart of a results folder, again",
+        description="Write summary.txt, summary.json, compare.txt and "
+                    "chart.png of a results folder again from its "
+                    "off.json and on.json.")
+    p.add_argument("folder", help="a folder that bench.py pyperformance "
+                                  "wrote")
+    p.add_argument("--publish", action="store_true",
+                   help="also copy them to Doc/sandbox/bench/")
+    args = parser.parse_args(argv)
+    args.build_dir = os.path.abspath(args.build_dir)
+    if args.command == "pyperformance":
+        args.mode = args.mode or "quick"
+        if args.fast is None:
+            args.fast = args.mode == "quick"
+    if args.command == "inside":
+        for name in ("rounds", "values"):
+            if getattr(args, name) < 1:
+                parser.error(f"--{name} must be at least 1")
+    if args.command in ("pyperformance", "inside"):
+        args.results = os.path.abspath(
+            args.results or os.path.join(args.build_dir, "bench-results"))
+    try:
+        if args.command == "build":
+            benchsuite.build_release(args.build_dir)
+            return 0
+        if args.command == "report":
+            return benchsuite.cmd_report(args)
+        if args.command == "inside":
+            return benchsuite.cmd_inside(args)
+        return benchsuite.cmd_pyperformance(args)
+    except benchsuite.SuiteError as e:
+        print(f"bench.py: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUITE_COMMANDS:
+        return suite_main(argv)
+    if argv and argv[0] == "micro":
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="bench.py [micro]",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.dedent(__doc__.split("\n\n", 1)[1]),
         epilog=textwrap.fill(
-            "Example: Tools/sandbox/bench.py --pyperformance.  The table "
+            "Example: Tools/sandbox/bench.py --only lifecycle.  The table "
             "has one line per measurement: median A, median B, the ratio "
             "B/A of the medians, the target from the issue, and the "
             "spread: interquartile range (or min-max, for few samples) of "
@@ -732,8 +779,7 @@ def main(argv=None):
              "BUILD_DIR/trusted/python (default: build/ of the checkout, "
              "or SANDBOX_BUILD_DIR)")
     parser.add_argument("--only", action="append", choices=PARTS,
-                        help="run only this part (repeatable); "
-                             "'--only pyperformance' implies --pyperformance")
+                        help="run only this part (repeatable)")
     g = parser.add_argument_group("lifecycle")
     g.add_argument("--cycles", type=int, default=200,
                    help="timed create+pass+destroy cycles of each kind "
@@ -771,20 +817,9 @@ def main(argv=None):
                    help="count the instructions of a pure-Python workload "
                         "under valgrind's callgrind, flag on vs off (about "
                         "two minutes; default: on)")
-    g = parser.add_argument_group("pyperformance")
-    g.add_argument("--pyperformance", action="store_true",
-                   help="also run pyperformance benchmarks, flag on vs off "
-                        "(slow: about five minutes; installs pyperformance "
-                        "into BUILD_DIR/bench-venv on first use)")
-    g.add_argument("--benchmarks", default=PYPERFORMANCE_BENCHMARKS,
-                   help="comma-separated pyperformance benchmarks "
-                        f"(default: {PYPERFORMANCE_BENCHMARKS})")
-    g.add_argument("--rounds", type=int, default=4,
-                   help="pyperformance runs of each build, alternating "
-                        "in ABBA order (default: 4)")
     args = parser.parse_args(argv)
     for name in ("cycles", "block", "interpreters", "memory_samples",
-                 "rounds", "jobs", "stop_runs", "kernel_rounds",
+                 "jobs", "stop_runs", "kernel_rounds",
                  "net_rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -795,8 +830,7 @@ def main(argv=None):
         parts = [p for p in PARTS if p in args.only]
     else:
         parts = [p for p in PARTS
-                 if (p != "callgrind" or args.callgrind)
-                 and (p != "pyperformance" or args.pyperformance)]
+                 if p != "callgrind" or args.callgrind]
 
     start = time.monotonic()
     results = []

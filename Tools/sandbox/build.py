@@ -48,7 +48,18 @@ VARIANTS = {
     "asan": ["--with-untrusted",
              "CFLAGS=-fsanitize=address -fno-omit-frame-pointer -O1",
              "LDFLAGS=-fsanitize=address"],
+    # Release builds as distributors make them (Debian's python3.13 is
+    # built with PGO and LTO), flag on and flag off, for the benchmarks
+    # (Tools/sandbox/bench.py build / pyperformance).  make runs the
+    # profile task (regrtest --pgo) and compiles everything twice.
+    "release-untrusted": ["--with-untrusted", "--enable-optimizations",
+                          "--with-lto"],
+    "release-trusted": ["--enable-optimizations", "--with-lto"],
 }
+
+# Variants whose make runs a profile task: their profile is made again
+# when the assembled tree changed since it was made.
+PGO_VARIANTS = ("release-untrusted", "release-trusted")
 
 # What an ASan build runs with, during make and after, unless the caller
 # set ASAN_OPTIONS: upstream's CI settings.  No leak report at exit (an
@@ -111,6 +122,46 @@ def run(cmd, cwd=None, env=None, what=None, quiet=False, logfile=None):
         raise SetupError(f"{what or cmd[0]} failed (exit status "
                          f"{proc.returncode}).{detail}")
     return proc
+
+
+# Lines of make's output that start a stage of a PGO build, and its name.
+PGO_STAGES = (
+    ("Running code to generate profile data",
+     "compiling with profile instrumentation"),
+    ("-m test --pgo", "running the profile task (regrtest --pgo)"),
+    ("Rebuilding with profile guided optimizations",
+     "compiling with the profile and LTO"),
+)
+
+
+def run_stages(cmd, cwd, env, what, logfile, stages):
+    """Run make writing its output to *logfile* as it comes, and say
+    when each of *stages* begins (a line of the output that contains its
+    marker) and how long the previous one took."""
+    start = last = time.monotonic()
+    current = "configured build"
+    with open(logfile, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, text=True,
+                                errors="replace", stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        tail = []
+        for line in proc.stdout:
+            out.write(line)
+            tail = (tail + [line.rstrip("\n")])[-8:]
+            for marker, name in stages:
+                if marker in line:
+                    now = time.monotonic()
+                    log(f"  {current}: {now - last:.0f} s; now {name}")
+                    current, last = name, now
+                    break
+        code = proc.wait()
+    now = time.monotonic()
+    if code != 0:
+        raise SetupError(f"{what} failed (exit status {code}) after "
+                         f"{now - start:.0f} s. Its last output was:\n    "
+                         + "\n    ".join(tail)
+                         + f"\nThe whole output is in {logfile}.")
+    log(f"  {current}: {now - last:.0f} s")
 
 
 def paths(args):
@@ -642,18 +693,43 @@ def build_variant(args, variant, src):
                  f"{out}/config.log)", quiet=True)
         with open(stamp, "w") as f:
             f.write(" ".join(conf))
+    if variant in PGO_VARIANTS:
+        stale_profile(out, p)
     jobs = str(os.cpu_count() or 2)
     log(f"building {variant} with make -j{jobs} (output in "
         f"build/{variant}/make.log)")
-    run(["make", f"-j{jobs}"], cwd=out, env=env,
-        what=f"make in build/{variant}", quiet=not args.verbose,
-        logfile=os.path.join(out, "make.log"))
+    if variant in PGO_VARIANTS:
+        run_stages(["make", f"-j{jobs}"], out, env, f"make in "
+                   f"build/{variant}", os.path.join(out, "make.log"),
+                   PGO_STAGES)
+    else:
+        run(["make", f"-j{jobs}"], cwd=out, env=env,
+            what=f"make in build/{variant}", quiet=not args.verbose,
+            logfile=os.path.join(out, "make.log"))
     check_modules(variant, os.path.join(out, "make.log"))
     if variant != "asan":
         compile_stdlib(out, src)
     log(f"built {variant} in {time.monotonic() - start:.0f} s: "
         f"{out}/python")
     return out
+
+
+def stale_profile(out, p):
+    """make's profile-opt target runs the profile task once
+    (profile-run-stamp) and then only recompiles what changed, with the
+    old profile.  When the assembled tree is not the one the profile was
+    made from, the profile and its stamp go, so that make profiles the
+    build again; otherwise the build is reused as it is."""
+    tree = read_text(p["stamp"])
+    mark = os.path.join(out, "profile.tree")
+    if read_text(mark) == tree:
+        return
+    if os.path.exists(os.path.join(out, "profile-run-stamp")):
+        log("the tree changed since the profile was made: profiling again")
+        run(["make", "profile-removal"], cwd=out, env=compiler_env(),
+            what=f"make profile-removal in {out}", quiet=True)
+    with open(mark, "w") as f:
+        f.write(tree or "")
 
 
 def compile_stdlib(out, src):

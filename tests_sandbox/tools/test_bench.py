@@ -5,13 +5,14 @@ read (DESIGN: speed is proven by benchmarks, not by timed assertions), but
 the script must not rot.
 """
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from support import REPO, build_dir
+from support import REPO, build_dir, requires_untrusted
 
 BENCH = os.path.join(REPO, "Tools", "sandbox", "bench.py")
 
@@ -45,3 +46,139 @@ def test_a_missing_build_is_one_clear_line(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "bench.py: error:" in proc.stderr
+
+
+# ------------------------------------------------- the release subcommands
+
+def load_benchsuite():
+    import importlib.util
+    path = os.path.join(REPO, "Tools", "sandbox", "benchsuite.py")
+    spec = importlib.util.spec_from_file_location("benchsuite", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def noisy(rng, centre, n=40):
+    return [centre * (1 + rng.gauss(0, 0.01)) for _ in range(n)]
+
+
+def test_the_comparison_finds_what_moved_and_only_that():
+    import random
+    suite = load_benchsuite()
+    rng = random.Random(7)
+    a = {f"bench{i}": noisy(rng, 0.01 * (i + 1)) for i in range(10)}
+    b = {name: noisy(rng, 0.01 * (i + 1) * (1.05 if name == "bench3"
+                                               else 1.0))
+         for i, name in enumerate(a)}
+    b["only_b"] = [1.0, 1.0]
+    result = suite.compare(a, b)
+    rows = {r["name"]: r for r in result["benchmarks"]}
+    assert set(rows) == set(a)
+    assert rows["bench3"]["significant"]
+    assert 1.03 < rows["bench3"]["ratio"] < 1.07
+    assert rows["bench3"]["low"] > 1.0
+    # Ten benchmarks of equal centres: at most one false alarm at 95 %.
+    assert sum(r["significant"] for n, r in rows.items()
+               if n != "bench3") <= 1
+    assert result["geomean_low"] < result["geomean"] < result["geomean_high"]
+    assert 1.0 < result["geomean"] < 1.01
+    assert result["only_b"] == ["only_b"]
+    # The same inputs give the same intervals (a fixed seed).
+    assert suite.compare(a, b) == result
+    text = suite.format_summary(result)
+    assert "geometric mean of the ratios (flag on / flag off)" in text
+    assert "bench3: 1.0" in text.split("by more than 1%")[1]
+    assert "only measured with flag on: only_b" in text
+
+
+def test_pyperf_files_are_read_without_calibration_runs(tmp_path):
+    suite = load_benchsuite()
+    doc = suite.pyperf_suite({"x": [[1.0, 2.0], [3.0]], "y": [[5.0]]},
+                             {"x": (4, 1), "y": (1, 10)}, {})
+    doc["benchmarks"][0]["runs"].insert(0, {"metadata": {},
+                                            "warmups": [[1, 9.0]]})
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    assert suite.read_values(str(path)) == {"x": [1.0, 2.0, 3.0],
+                                            "y": [5.0]}
+    # Several benchmarks in one file: each names itself; one benchmark:
+    # its name may be in the suite's metadata (pyperformance --append).
+    one = {"version": "1.0", "metadata": {"name": "z"},
+           "benchmarks": [{"runs": [{"values": [0.5]}]}]}
+    path.write_text(json.dumps(one))
+    assert suite.read_values(str(path)) == {"z": [0.5]}
+
+
+def test_durations_are_formatted_with_their_unit():
+    suite = load_benchsuite()
+    assert suite.format_seconds(1.5) == "1.50 s"
+    assert suite.format_seconds(0.9997) == "1.00 s"
+    assert suite.format_seconds(0.0234) == "23.4 ms"
+    assert suite.format_seconds(2.3e-8) == "23.0 ns"
+
+
+def test_subcommands_fail_with_one_clear_line(tmp_path):
+    for args in (["report", str(tmp_path)],
+                 ["pyperformance", "--no-build", "--build-dir",
+                  str(tmp_path)],
+                 ["inside", "--no-build", "--build-dir", str(tmp_path)]):
+        proc = run_bench(*args)
+        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.startswith("bench.py: error: "), proc.stderr
+        assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert not os.listdir(tmp_path)
+    proc = run_bench("inside", "--rounds", "0")
+    assert proc.returncode == 2 and "--rounds must be at least 1" in \
+        proc.stderr
+    proc = run_bench("pyperformance", "--quick", "--full")
+    assert proc.returncode == 2 and "not allowed with" in proc.stderr
+    proc = run_bench("--help")
+    assert proc.returncode == 0
+    for sub in ("micro", "build", "pyperformance", "inside", "report"):
+        assert sub in proc.stdout
+
+
+FAKE_BENCHMARK = '''
+import pyperf
+
+def work(n):
+    return sum(range(n))
+
+def timed(loops, n):
+    t0 = pyperf.perf_counter()
+    for _ in range(loops):
+        work(n)
+    return pyperf.perf_counter() - t0
+
+if __name__ == "__main__":
+    runner = pyperf.Runner(add_cmdline_args=None)
+    runner.metadata["description"] = "a benchmark's usual set-up"
+    runner.argparser.add_argument("--n", type=int, default=300)
+    args = runner.parse_args()
+    runner.bench_time_func("fake", timed, args.n, inner_loops=3)
+'''
+
+
+@requires_untrusted
+def test_the_inside_harness_times_both_sides_where_it_says(tmp_path):
+    """Tools/sandbox/bench/inside.py runs a pyperformance benchmark's
+    source in the main interpreter and in an untrusted one: the values
+    come from both, and the B side ran with __restricted__ set."""
+    if os.environ.get("SANDBOX_VARIANT") != "untrusted":
+        pytest.skip("run once, from the untrusted variant's environment")
+    bench = tmp_path / "run_benchmark.py"
+    bench.write_text(FAKE_BENCHMARK)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"fake": str(bench)}))
+    python = os.path.join(build_dir(), "untrusted", "python")
+    proc = subprocess.run([python, "-I", os.path.join(
+        REPO, "Tools", "sandbox", "bench", "inside.py"), str(spec), "2",
+        "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)["fake"]
+    assert data["restricted"] == {"A": False, "B": True}
+    assert data["inner_loops"] == 3 and data["loops"] >= 1
+    assert len(data["A"]) == len(data["B"]) == 4
+    assert all(v > 0 for v in data["A"] + data["B"])

@@ -315,3 +315,31 @@ def test_a_file_back_to_upstream_content_is_rebuilt(scratch_repo):
     assert assemble(scratch_repo).returncode == 0
     assert readme.read_text().startswith("This is Python version 3.13.5\n")
     assert readme.stat().st_mtime >= patched_at
+
+
+def test_a_release_build_profiles_again_when_the_tree_changed(tmp_path):
+    """The PGO variants: make's profile-opt runs the profile task once
+    (profile-run-stamp); build.py removes the profile when the assembled
+    tree is not the one it was made from, and keeps it otherwise."""
+    build = load_build_script()
+    out = tmp_path / "release-untrusted"
+    out.mkdir()
+    (out / "Makefile").write_text(
+        "profile-removal:\n\trm -f profile-run-stamp x.gcda\n")
+    stamp = tmp_path / "src.stamp"
+    p = {"stamp": str(stamp)}
+    stamp.write_text("tree-1\n")
+    build.stale_profile(str(out), p)
+    (out / "profile-run-stamp").write_text("")
+    (out / "x.gcda").write_text("")
+    build.stale_profile(str(out), p)            # same tree: kept
+    assert (out / "profile-run-stamp").exists()
+    stamp.write_text("tree-2\n")
+    build.stale_profile(str(out), p)            # changed: profiled again
+    assert not (out / "profile-run-stamp").exists()
+    assert not (out / "x.gcda").exists()
+    assert (out / "profile.tree").read_text() == "tree-2\n"
+    assert set(build.PGO_VARIANTS) <= set(build.VARIANTS)
+    for v in build.PGO_VARIANTS:
+        assert "--enable-optimizations" in build.VARIANTS[v]
+        assert "--with-lto" in build.VARIANTS[v]

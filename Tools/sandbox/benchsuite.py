@@ -1,0 +1,623 @@
+"""bench.py's release subcommands: PGO+LTO builds of both variants, and
+pyperformance run on them through pyperf, with the comparison, its
+statistics and a chart kept in a dated results folder.
+
+Like bench.py, this module runs on any Python 3.11+ with the standard
+library only.  pyperformance, pyperf and matplotlib live in a venv of
+their own (build/bench-venv, pinned versions, made on first use); the
+chart is drawn by Tools/sandbox/bench/chart.py with that venv's Python.
+"""
+
+import datetime
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
+BUILD_PY = os.path.join(ROOT, "Tools", "sandbox", "build.py")
+
+# What the release benchmarks install into their venv, pinned: a result is
+# comparable with an earlier one only when the tools are the same.
+REQUIREMENTS = ("pyperformance==1.14.0", "pyperf==2.11.0",
+                "matplotlib==3.11.2")
+
+# The release builds (Tools/sandbox/build.py's variants): A and B.
+RELEASE = {"off": "release-trusted", "on": "release-untrusted"}
+
+# The quick mode: a dozen benchmarks of the default suite that cover
+# calls and objects (richards, deltablue, chaos, go), floats (nbody,
+# float), the eval loop's fast paths (unpack_sequence), C code driven from
+# Python (json_dumps, regex_v8), pickling in Python, coroutines, and the
+# file system calls that the flag-on build hooks (pathlib).
+QUICK = ("unpack_sequence", "nbody", "richards", "float", "chaos",
+         "deltablue", "go", "json_dumps", "regex_v8", "pathlib",
+         "pickle_pure_python", "coroutines")
+
+# The ratio a benchmark may move by before the summary calls it out, and
+# the band the chart draws around 1.
+BAND = 0.01
+BOOTSTRAP = 1000
+
+
+class SuiteError(Exception):
+    """A failure explained to the user in one line, without traceback."""
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ builds
+
+def build_release(build_dir, verbose=True):
+    """Build (or bring up to date) both release variants with build.py,
+    which reuses what is up to date and prints the stages' times."""
+    cmd = [sys.executable, BUILD_PY, "--build-dir", build_dir, "build",
+           RELEASE["off"], RELEASE["on"]]
+    log("$ " + shlex.join(cmd))
+    start = time.monotonic()
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise SuiteError(f"the release builds failed (exit status "
+                         f"{proc.returncode}); see the output above")
+    log(f"release builds ready in {time.monotonic() - start:.0f} s")
+
+
+def release_pythons(build_dir):
+    """{"off": path, "on": path} of the built release interpreters."""
+    found = {}
+    for side, variant in RELEASE.items():
+        exe = os.path.join(build_dir, variant, "python")
+        if not os.access(exe, os.X_OK):
+            raise SuiteError(f"{exe} is missing; build it with "
+                             f"'Tools/sandbox/bench.py build'")
+        found[side] = exe
+    return found
+
+
+# -------------------------------------------------------------------- venv
+
+def ensure_venv(build_dir):
+    """build/bench-venv with REQUIREMENTS; return its Python."""
+    venv = os.path.join(build_dir, "bench-venv")
+    python = os.path.join(venv, "bin", "python")
+    marker = os.path.join(venv, "requirements.txt")
+    wanted = "\n".join(REQUIREMENTS) + "\n"
+    try:
+        with open(marker) as f:
+            if f.read() == wanted and os.access(python, os.X_OK):
+                return python
+    except FileNotFoundError:
+        pass
+    log(f"installing {', '.join(REQUIREMENTS)} into {venv} from the "
+        f"package index")
+    if not os.access(python, os.X_OK):
+        run_quiet([sys.executable, "-m", "venv", venv], "creating the venv")
+    run_quiet([python, "-m", "pip", "install", "-q", *REQUIREMENTS],
+              "pip install")
+    with open(marker + ".tmp", "w") as f:
+        f.write(wanted)
+    os.replace(marker + ".tmp", marker)
+    return python
+
+
+def run_quiet(cmd, what, cwd=None):
+    proc = subprocess.run(cmd, cwd=cwd, text=True, errors="replace",
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
+        raise SuiteError(f"{what} failed ({shlex.join(cmd)}): {last}")
+    return proc.stdout
+
+
+def venv_tool(venv_python, name):
+    return os.path.join(os.path.dirname(venv_python), name)
+
+
+# ----------------------------------------------------------------- machine
+
+def command_output(cmd, cwd=None):
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, text=True, errors="replace",
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"({cmd[0]}: {e})"
+    return proc.stdout.strip()
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_description(pythons):
+    """What the results were measured on, for the results folder."""
+    commit = command_output(["git", "rev-parse", "HEAD"], cwd=ROOT)
+    dirty = command_output(["git", "status", "--porcelain",
+                            "--untracked-files=no"], cwd=ROOT)
+    desc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "builds": {},
+    }
+    probe = ("import sys, sysconfig; print(sys.version.split()[0]); "
+             "print(sysconfig.get_config_var('CC')); "
+             "print(sysconfig.get_config_var('CONFIG_ARGS'))")
+    for side, exe in pythons.items():
+        out = command_output([exe, "-I", "-c", probe]).splitlines() + [""] * 3
+        cc = out[1].split()[-1] if out[1].split() else "cc"
+        if cc == "gcc" or cc.endswith("gcc"):
+            version = command_output([cc, "--version"]).splitlines()
+        else:
+            version = [cc]
+        desc["builds"][side] = {
+            "python": exe, "version": out[0],
+            "compiler": version[0] if version else cc,
+            "configure": out[2]}
+    return desc
+
+
+def format_machine(desc):
+    lines = [f"date: {desc['date']}", f"CPU: {desc['cpu']}",
+             f"cores: {desc['cores']}", f"kernel: {desc['kernel']}",
+             f"OS: {desc['os']}", f"commit: {desc['commit']}"]
+    for side, b in desc["builds"].items():
+        lines.append(f"flag {side}: {b['python']} (Python {b['version']}, "
+                     f"{b['compiler']})")
+        lines.append(f"  configure {b['configure']}")
+    if desc.get("tune"):
+        lines.append(f"pyperf system tune: {desc['tune']}")
+    return "\n".join(lines) + "\n"
+
+
+def system_tune(venv_python, folder, enable):
+    """Let pyperf tune the system when root (CPU frequency, turbo, ...);
+    keep what it said.  Returns a one-line summary."""
+    pyperf = venv_tool(venv_python, "pyperf")
+    if not enable:
+        what, cmd = "not tuned (--no-tune)", [pyperf, "system", "show"]
+    elif os.geteuid() != 0:
+        what, cmd = "not tuned (not root)", [pyperf, "system", "show"]
+    else:
+        what, cmd = "tuned", [pyperf, "system", "tune"]
+    out = command_output(cmd)
+    with open(os.path.join(folder, "system.txt"), "w") as f:
+        f.write(f"$ {shlex.join(cmd)}\n{out}\n")
+    errors = [line.strip() for line in out.splitlines()
+              if line.startswith(("ERROR", "WARNING"))]
+    if errors:
+        what += f"; {len(errors)} of pyperf's checks complained, e.g. " \
+                f"{errors[0]!r} (see system.txt)"
+    return what
+
+
+def system_reset(venv_python, folder):
+    out = command_output([venv_tool(venv_python, "pyperf"), "system",
+                          "reset"])
+    with open(os.path.join(folder, "system.txt"), "a") as f:
+        f.write(f"\n$ pyperf system reset\n{out}\n")
+
+
+# ------------------------------------------------------------------- runs
+
+def suite_benchmarks(venv_python, mode, names):
+    if names:
+        return [n for n in names.split(",") if n]
+    if mode == "quick":
+        return list(QUICK)
+    out = run_quiet([venv_tool(venv_python, "pyperformance"), "list",
+                     "-b", "default"], "pyperformance list")
+    found = [line[2:].strip() for line in out.splitlines()
+             if line.startswith("- ")]
+    if not found:
+        raise SuiteError("pyperformance list printed no benchmark")
+    return found
+
+
+def run_pyperformance(args, venv_python, pythons, folder, names):
+    """Run each benchmark on both builds, one after the other, the order
+    alternating from benchmark to benchmark (drifts of the machine's load
+    hit both alike), appending to off.json and on.json."""
+    exe = venv_tool(venv_python, "pyperformance")
+    workdir = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
+                           "work")
+    os.makedirs(workdir, exist_ok=True)
+    options = ["--fast"] if args.fast else []
+    cpus = os.cpu_count() or 1
+    if cpus >= 2:
+        # The benchmarks on the last CPU, the rest of the machine on the
+        # others.
+        options += ["--affinity", str(cpus - 1)]
+    commands, failed = [], []
+    start = time.monotonic()
+    logs = open(os.path.join(folder, "pyperformance.log"), "w")
+    with logs:
+        for i, name in enumerate(names):
+            order = ("off", "on") if i % 2 == 0 else ("on", "off")
+            took = {}
+            for side in order:
+                out = os.path.join(folder, f"{side}.json")
+                cmd = [exe, "run", *options, "-p", pythons[side], "-b", name,
+                       "--append", out]
+                commands.append(shlex.join(cmd))
+                logs.write(f"$ {commands[-1]}\n")
+                logs.flush()
+                t = time.monotonic()
+                proc = subprocess.run(cmd, cwd=workdir, stdout=logs,
+                                      stderr=subprocess.STDOUT)
+                took[side] = time.monotonic() - t
+                if proc.returncode != 0:
+                    failed.append(f"{name} (flag {side}, exit status "
+                                  f"{proc.returncode})")
+            elapsed = time.monotonic() - start
+            left = elapsed / (i + 1) * (len(names) - i - 1)
+            log(f"[{i + 1}/{len(names)}] {name}: flag off "
+                f"{took['off']:.0f} s, flag on {took['on']:.0f} s "
+                f"(elapsed {elapsed / 60:.0f} min, about "
+                f"{left / 60:.0f} min left)")
+    with open(os.path.join(folder, "commands.txt"), "w") as f:
+        f.write(f"# in {workdir}\n" + "\n".join(commands) + "\n")
+    return failed
+
+
+# -------------------------------------------------------------- statistics
+
+def read_values(path):
+    """{benchmark: [values in seconds]} of a pyperf JSON file (the
+    calibration runs, which have no values, left out)."""
+    with open(path) as f:
+        data = json.load(f)
+    found = {}
+    for bench in data.get("benchmarks", ()):
+        meta = dict(data.get("metadata", {}), **bench.get("metadata", {}))
+        values = [v for run in bench.get("runs", ())
+                  for v in run.get("values", ())]
+        if values:
+            found.setdefault(meta["name"], []).extend(values)
+    return found
+
+
+def percentile(sorted_values, q):
+    """The q-th quantile (0..1) of sorted values, by linear interpolation."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (
+        pos - lo)
+
+
+def compare(a, b, resamples=BOOTSTRAP, seed=0):
+    """The comparison of two {benchmark: values} maps: per benchmark the
+    ratio of the means B/A with a 95 % bootstrap interval (each side's
+    values resampled), and the geometric mean of the ratios with its own
+    interval (all benchmarks resampled together in each round).  A
+    benchmark differs significantly when its interval excludes 1."""
+    rng = random.Random(seed)
+    names = [n for n in a if n in b]
+    rows = []
+    boot = {n: [] for n in names}
+    for _ in range(resamples):
+        for n in names:
+            ma = statistics.fmean(rng.choices(a[n], k=len(a[n])))
+            mb = statistics.fmean(rng.choices(b[n], k=len(b[n])))
+            boot[n].append(mb / ma)
+    geo_boot = []
+    for r in range(resamples):
+        geo_boot.append(math.exp(statistics.fmean(
+            math.log(boot[n][r]) for n in names)) if names else 1.0)
+    for n in names:
+        ratio = statistics.fmean(b[n]) / statistics.fmean(a[n])
+        s = sorted(boot[n])
+        lo, hi = percentile(s, 0.025), percentile(s, 0.975)
+        rows.append({
+            "name": n, "a_mean": statistics.fmean(a[n]),
+            "b_mean": statistics.fmean(b[n]),
+            "a_stdev": statistics.stdev(a[n]) if len(a[n]) > 1 else 0.0,
+            "b_stdev": statistics.stdev(b[n]) if len(b[n]) > 1 else 0.0,
+            "a_n": len(a[n]), "b_n": len(b[n]),
+            "ratio": ratio, "low": lo, "high": hi,
+            "significant": not lo <= 1.0 <= hi})
+    geo = (math.exp(statistics.fmean(math.log(r["ratio"]) for r in rows))
+           if rows else None)
+    g = sorted(geo_boot)
+    return {
+        "benchmarks": rows,
+        "geomean": geo,
+        "geomean_low": percentile(g, 0.025) if rows else None,
+        "geomean_high": percentile(g, 0.975) if rows else None,
+        "only_a": sorted(set(a) - set(b)),
+        "only_b": sorted(set(b) - set(a)),
+        "resamples": resamples,
+    }
+
+
+def format_seconds(value):
+    """A duration with three or four significant digits and its unit."""
+    for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
+        x = value * scale
+        if x >= 0.9995 or unit == "ns":
+            digits = 0 if x >= 100 else 1 if x >= 10 else 2
+            return f"{x:.{digits}f} {unit}"
+
+
+def format_summary(result, labels=("flag off", "flag on")):
+    """The table of a comparison, then the geomean and what differs."""
+    rows = sorted(result["benchmarks"], key=lambda r: r["name"])
+    wa, wb = (max(10, len(label)) for label in labels)
+    head = (f"{'benchmark':28} {labels[0]:>{wa}} {labels[1]:>{wb}} "
+            f"{'ratio':>7}  {'95 % interval':15} sig.")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['name'][:28]:28} {format_seconds(r['a_mean']):>{wa}} "
+            f"{format_seconds(r['b_mean']):>{wb}} {r['ratio']:7.3f}  "
+            f"{r['low']:.3f}-{r['high']:.3f}     "
+            f"{'yes' if r['significant'] else ''}")
+    lines.append("")
+    if result["geomean"] is not None:
+        lines.append(
+            f"geometric mean of the ratios ({labels[1]} / {labels[0]}): "
+            f"{result['geomean']:.4f}, 95 % interval "
+            f"{result['geomean_low']:.4f}-{result['geomean_high']:.4f} "
+            f"({len(rows)} benchmarks; bootstrap, "
+            f"{result['resamples']} resamples of each benchmark's values)")
+    sig = sorted((r for r in rows if r["significant"]),
+                 key=lambda r: r["ratio"])
+    moved = [r for r in sig if abs(r["ratio"] - 1) > BAND]
+    lines.append(f"significantly different (interval excludes 1): "
+                 f"{len(sig)} of {len(rows)}; by more than "
+                 f"{BAND:.0%}: {len(moved)}"
+                 + "".join(f"\n  {r['name']}: {r['ratio']:.3f} "
+                           f"({r['low']:.3f}-{r['high']:.3f})"
+                           for r in moved))
+    for key, label in (("only_a", labels[0]), ("only_b", labels[1])):
+        if result[key]:
+            lines.append(f"only measured with {label}: "
+                         + ", ".join(result[key]))
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------- the run
+
+def results_folder(base, mode):
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    folder = os.path.join(base, f"{stamp}-{mode}")
+    os.makedirs(folder)
+    return folder
+
+
+def write_json(path, data):
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+# The two sides of each kind of results folder: the files, and their
+# labels in the tables and the chart.
+SIDES = {
+    "pyperformance": (("off.json", "on.json"), ("flag off", "flag on")),
+    "inside": (("outside.json", "inside.json"),
+               ("main interpreter", "untrusted")),
+}
+
+
+def folder_kind(folder):
+    for kind, (files, _) in SIDES.items():
+        if os.path.isfile(os.path.join(folder, files[0])):
+            return kind
+    raise SuiteError(f"{folder} has neither off.json nor outside.json: not "
+                     f"a results folder of bench.py")
+
+
+def report(venv_python, folder):
+    """From the two sides' pyperf JSON files of *folder*: pyperf's own
+    table (compare.txt), our summary (summary.txt, summary.json) and the
+    chart (chart.png).  Returns the summary's text."""
+    kind = folder_kind(folder)
+    (file_a, file_b), labels = SIDES[kind]
+    a = read_values(os.path.join(folder, file_a))
+    b = read_values(os.path.join(folder, file_b))
+    if not a or not b:
+        raise SuiteError(f"no benchmark values in {folder}/{file_a} and "
+                         f"{file_b}; see the log in {folder}")
+    result = compare(a, b)
+    result["labels"] = list(labels)
+    result["title"] = kind
+    machine = os.path.join(folder, "machine.json")
+    if os.path.exists(machine):
+        with open(machine) as f:
+            result["machine"] = json.load(f)
+    write_json(os.path.join(folder, "summary.json"), result)
+    text = format_summary(result, labels)
+    with open(os.path.join(folder, "summary.txt"), "w") as f:
+        f.write(text)
+    pyperf = venv_tool(venv_python, "pyperf")
+    cmd = ["compare_to", "--table", "--table-format", "md", file_a, file_b]
+    table = command_output([pyperf, *cmd], cwd=folder)
+    with open(os.path.join(folder, "compare.txt"), "w") as f:
+        f.write(f"$ pyperf {shlex.join(cmd)}\n{table}\n")
+    run_quiet([venv_python, os.path.join(PROGRAMS, "chart.py"),
+               os.path.join(folder, "summary.json"),
+               os.path.join(folder, "chart.png")], "drawing the chart")
+    return text
+
+
+def prepare_run(args, mode):
+    """Builds, venv, results folder and the machine's description."""
+    if not args.no_build:
+        build_release(args.build_dir)
+    pythons = release_pythons(args.build_dir)
+    venv_python = ensure_venv(args.build_dir)
+    folder = results_folder(args.results, mode)
+    log(f"results in {folder}")
+    return pythons, venv_python, folder, machine_description(pythons)
+
+
+def write_machine(folder, desc):
+    write_json(os.path.join(folder, "machine.json"), desc)
+    with open(os.path.join(folder, "machine.txt"), "w") as f:
+        f.write(format_machine(desc))
+
+
+def cmd_pyperformance(args):
+    pythons, venv_python, folder, desc = prepare_run(args, args.mode)
+    names = suite_benchmarks(venv_python, args.mode, args.benchmarks)
+    desc["tune"] = system_tune(venv_python, folder, args.tune)
+    desc["mode"] = args.mode
+    desc["options"] = "--fast" if args.fast else "(pyperformance's defaults)"
+    desc["benchmarks"] = names
+    write_machine(folder, desc)
+    log(f"{len(names)} benchmarks, {desc['options']}, pyperf: "
+        f"{desc['tune']}")
+    start = time.monotonic()
+    try:
+        failed = run_pyperformance(args, venv_python, pythons, folder, names)
+    finally:
+        if args.tune and os.geteuid() == 0:
+            system_reset(venv_python, folder)
+    text = report(venv_python, folder)
+    print(format_machine(desc))
+    print(text)
+    if failed:
+        print("failed: " + ", ".join(failed) + " (see pyperformance.log)")
+    print(f"results: {folder} (chart.png, summary.txt, compare.txt, "
+          f"off.json, on.json)")
+    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
+    if args.publish:
+        publish(folder)
+    return 0
+
+
+# Where the docs page finds the latest published results.
+PUBLISHED = os.path.join(ROOT, "Doc", "sandbox", "bench")
+
+
+def publish(folder):
+    """Copy the chart, the summary, pyperf's table and the machine's
+    description to Doc/sandbox/bench/, which benchmarks.rst includes."""
+    os.makedirs(PUBLISHED, exist_ok=True)
+    mode = folder.rstrip("/").rsplit("-", 1)[-1]
+    prefix = "inside" if mode == "inside" else f"pyperformance-{mode}"
+    for name in ("chart.png", "summary.txt", "compare.txt", "machine.txt"):
+        stem, ext = os.path.splitext(name)
+        shutil.copyfile(os.path.join(folder, name),
+                        os.path.join(PUBLISHED, f"{prefix}-{stem}{ext}"))
+    log(f"published to {PUBLISHED}")
+
+
+def cmd_report(args):
+    """Write the report of an existing results folder again."""
+    folder_kind(args.folder)
+    venv_python = ensure_venv(args.build_dir)
+    text = report(venv_python, args.folder)
+    print(text)
+    if args.publish:
+        publish(args.folder)
+    return 0
+
+
+# ------------------------------------------------------------------ inside
+
+# The pure-Python benchmarks of pyperformance that the "inside"
+# subcommand runs in an untrusted interpreter and in the main one.
+INSIDE = ("nbody", "richards", "float", "chaos", "spectral_norm",
+          "json_dumps", "regex_v8", "deltablue", "go", "hexiom", "raytrace",
+          "unpack_sequence")
+
+
+def benchmark_sources(venv_python, names):
+    """{name: path of run_benchmark.py} in the installed pyperformance."""
+    out = run_quiet([venv_python, "-c", "import os, pyperformance; print("
+                     "os.path.dirname(pyperformance.__file__))"],
+                    "finding pyperformance's benchmarks")
+    base = os.path.join(out.strip(), "data-files", "benchmarks")
+    found = {}
+    for name in names:
+        path = os.path.join(base, f"bm_{name}", "run_benchmark.py")
+        if not os.path.isfile(path):
+            raise SuiteError(f"pyperformance has no benchmark {name!r} "
+                             f"({path} is missing)")
+        found[name] = path
+    return found
+
+
+def pyperf_suite(values, loops, metadata):
+    """A pyperf JSON document (format 1.0) of {name: [[values of a
+    round], ...]}, one run per round, values in seconds per iteration."""
+    now = datetime.datetime.now().isoformat(sep=" ")
+    benchmarks = []
+    for name, rounds in values.items():
+        benchmarks.append({
+            "metadata": {"name": name, "unit": "second",
+                         "loops": loops[name][0],
+                         "inner_loops": loops[name][1]},
+            "runs": [{"metadata": {"date": now}, "values": r}
+                     for r in rounds]})
+    return {"version": "1.0", "metadata": metadata, "benchmarks": benchmarks}
+
+
+def cmd_inside(args):
+    pythons, venv_python, folder, desc = prepare_run(args, "inside")
+    names = [n for n in (args.benchmarks or ",".join(INSIDE)).split(",")
+             if n]
+    spec = os.path.join(folder, "spec.json")
+    write_json(spec, benchmark_sources(venv_python, names))
+    desc.update(mode="inside", benchmarks=names,
+                options=f"{args.rounds} rounds x {args.values} values, "
+                        f"loops calibrated to 0.1 s a value")
+    write_machine(folder, desc)
+    cmd = [pythons["on"], "-I", os.path.join(PROGRAMS, "inside.py"), spec,
+           str(args.rounds), str(args.values)]
+    log(f"{len(names)} benchmarks, {desc['options']}, in the flag-on "
+        f"release build: $ {shlex.join(cmd)}")
+    start = time.monotonic()
+    with open(os.path.join(folder, "inside.log"), "w") as errors:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errors,
+                              text=True)
+    if proc.returncode != 0:
+        raise SuiteError(f"the inside benchmark failed (exit status "
+                         f"{proc.returncode}); see {folder}/inside.log")
+    data = json.loads(proc.stdout)
+    loops = {n: (d["loops"], d["inner_loops"]) for n, d in data.items()}
+    per_round = args.values
+    for side, file in (("A", "outside.json"), ("B", "inside.json")):
+        rounds = {n: [d[side][i:i + per_round]
+                      for i in range(0, len(d[side]), per_round)]
+                  for n, d in data.items()}
+        write_json(os.path.join(folder, file), pyperf_suite(
+            rounds, loops, {"description": "Tools/sandbox/bench/inside.py: "
+                            + ("the trusted main interpreter" if side == "A"
+                               else "an untrusted interpreter")}))
+    text = report(venv_python, folder)
+    print(format_machine(desc))
+    print(text)
+    print(f"results: {folder}")
+    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
+    if args.publish:
+        publish(folder)
+    return 0
