@@ -69,6 +69,14 @@ subcommands measure release builds (PGO + LTO, as distributors build):
   inside         pyperformance's pure-Python benchmarks in the flag-on
                  release build: A = its trusted main interpreter, B = an
                  untrusted interpreter of the same process.
+  alternatives   job latency and kernel speed of what users pick instead:
+                 a process per job, RestrictedPython, a plain isolated
+                 subinterpreter, beside untrusted interpreters and pools.
+  scale          RSS of 100 and 1,000 idle interpreters in one process;
+                 jobs per second through a Pool against processes per job.
+  instructions   callgrind's instruction counts of the quick subset in both
+                 release builds; what moved more than 0.5 % since the
+                 previous results.
   report         the summary and the chart of a results folder, again.
 
 Run "bench.py SUBCOMMAND --help" for each one's options.
@@ -621,7 +629,8 @@ def run_part(part, args, builds, tmp):
     raise BenchError(f"{part}: the builds kept changing; giving up")
 
 
-SUITE_COMMANDS = ("build", "pyperformance", "inside", "report")
+SUITE_COMMANDS = ("build", "pyperformance", "inside", "alternatives",
+                  "scale", "instructions", "report")
 
 
 def suite_main(argv):
@@ -716,6 +725,66 @@ def suite_main(argv):
     p.add_argument("--publish", action="store_true",
                    help="also copy the chart and the tables to "
                         "Doc/sandbox/bench/ for the docs page")
+    release = argparse.ArgumentParser(add_help=False)
+    release.add_argument("--no-build", action="store_true",
+                         help="use the release builds as they are")
+    release.add_argument("--results", metavar="DIR",
+                         help="where the dated results folders go "
+                              "(default: BUILD_DIR/bench-results)")
+    release.add_argument("--publish", action="store_true",
+                         help="also copy the tables to Doc/sandbox/bench/ "
+                              "for the docs page")
+    p = sub.add_parser(
+        "alternatives", parents=[common, release],
+        help="what users pick instead, on the same jobs and kernels",
+        description="Job latency (create + run sum(range(1000)) + collect "
+                    "the result + destroy) and the time of four "
+                    "pure-Python kernels (floats, calls, strings, objects) "
+                    "in: the main interpreter, a python -I -S subprocess "
+                    "per job, " + benchsuite.RESTRICTEDPYTHON + " (installed "
+                    "from the package index on first use) and a plain "
+                    "isolated subinterpreter, all in the flag-off release "
+                    "build; an untrusted interpreter, sandbox.Interpreter, "
+                    "sandbox.Pool and sandbox.Pool(isolation='process') in "
+                    "the flag-on one.  Rounds run the kinds in alternating "
+                    "order (Tools/sandbox/bench/alternatives.py).")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of every kind (default: 3)")
+    p.add_argument("--jobs", type=int, default=20,
+                   help="timed jobs of each kind a round (default: 20)")
+    p.add_argument("--kernel-rounds", type=int, default=3,
+                   help="runs of each kernel a round (default: 3)")
+    p = sub.add_parser(
+        "scale", parents=[common, release],
+        help="idle interpreters per process, and jobs per second",
+        description="The RSS and descriptors of N idle interpreters held "
+                    "at once in one process, isolated and untrusted; jobs "
+                    "per second through sandbox.Pool (in process and "
+                    "isolation 'process') from two host threads, against "
+                    "a process per job (Tools/sandbox/bench/scale.py), in "
+                    "the flag-on release build.")
+    p.add_argument("--idle", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[100, 1000], metavar="N,N",
+                   help="numbers of idle interpreters (default: 100,1000)")
+    p.add_argument("--jobs", type=int, default=200,
+                   help="jobs a round (default: 200)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of each kind (default: 3)")
+    p = sub.add_parser(
+        "instructions", parents=[common, release],
+        help="callgrind's instruction counts of the quick subset, both "
+             "builds, and what moved since the previous results",
+        description="Count the instructions (callgrind's Ir) of each "
+                    "benchmark of the quick subset in both release builds: "
+                    "a run of 3 loops less a run of 1 (so the start, the "
+                    "imports and the set-up cancel out), PYTHONHASHSEED=0. "
+                    "Writes instructions.json to a dated folder and prints "
+                    "the benchmarks that moved more than 0.5 %% since the "
+                    "newest earlier instructions.json under the results "
+                    "folder.  Needs valgrind.")
+    p.add_argument("--benchmarks", metavar="LIST",
+                   help="comma-separated benchmarks instead of the quick "
+                        "subset (they must need nothing but pyperf)")
     p = sub.add_parser(
         "report", parents=[common],
         help="the summary and chart of a results folder, again",
@@ -732,11 +801,13 @@ def suite_main(argv):
         args.mode = args.mode or "quick"
         if args.fast is None:
             args.fast = args.mode == "quick"
-    if args.command == "inside":
-        for name in ("rounds", "values"):
-            if getattr(args, name) < 1:
-                parser.error(f"--{name} must be at least 1")
-    if args.command in ("pyperformance", "inside"):
+    for name in ("rounds", "values", "jobs", "kernel_rounds"):
+        if getattr(args, name, 1) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if any(n < 1 for n in getattr(args, "idle", ())):
+        parser.error("--idle: each number must be at least 1")
+    if args.command in ("pyperformance", "inside", "alternatives", "scale",
+                        "instructions"):
         args.results = os.path.abspath(
             args.results or os.path.join(args.build_dir, "bench-results"))
     try:
@@ -747,6 +818,12 @@ def suite_main(argv):
             return benchsuite.cmd_report(args)
         if args.command == "inside":
             return benchsuite.cmd_inside(args)
+        if args.command == "alternatives":
+            return benchsuite.cmd_alternatives(args)
+        if args.command == "scale":
+            return benchsuite.cmd_scale(args)
+        if args.command == "instructions":
+            return benchsuite.cmd_instructions(args)
         return benchsuite.cmd_pyperformance(args)
     except benchsuite.SuiteError as e:
         print(f"bench.py: error: {e}", file=sys.stderr)

@@ -9,6 +9,7 @@ chart is drawn by Tools/sandbox/bench/chart.py with that venv's Python.
 """
 
 import datetime
+import itertools
 import json
 import math
 import os
@@ -111,8 +112,8 @@ def ensure_venv(build_dir):
     return python
 
 
-def run_quiet(cmd, what, cwd=None):
-    proc = subprocess.run(cmd, cwd=cwd, text=True, errors="replace",
+def run_quiet(cmd, what, cwd=None, env=None):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, errors="replace",
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
@@ -520,14 +521,10 @@ PUBLISHED = os.path.join(ROOT, "Doc", "sandbox", "bench")
 def publish(folder):
     """Copy the chart, the summary, pyperf's table and the machine's
     description to Doc/sandbox/bench/, which benchmarks.rst includes."""
-    os.makedirs(PUBLISHED, exist_ok=True)
     mode = folder.rstrip("/").rsplit("-", 1)[-1]
     prefix = "inside" if mode == "inside" else f"pyperformance-{mode}"
-    for name in ("chart.png", "summary.txt", "compare.txt", "machine.txt"):
-        stem, ext = os.path.splitext(name)
-        shutil.copyfile(os.path.join(folder, name),
-                        os.path.join(PUBLISHED, f"{prefix}-{stem}{ext}"))
-    log(f"published to {PUBLISHED}")
+    publish_files(folder, prefix, ("chart.png", "summary.txt",
+                                   "compare.txt", "machine.txt"))
 
 
 def cmd_report(args):
@@ -551,18 +548,38 @@ INSIDE = ("nbody", "richards", "float", "chaos", "spectral_norm",
 
 
 def benchmark_sources(venv_python, names):
-    """{name: path of run_benchmark.py} in the installed pyperformance."""
+    """{name: {"path": its run_benchmark.py, "args": [its extra options]}}
+    in the installed pyperformance, as its MANIFEST says: "<local>" is
+    the benchmark's own folder, "<local:OTHER>" another's, with the
+    options of bm_OTHER/bm_NAME.toml."""
+    import tomllib
     out = run_quiet([venv_python, "-c", "import os, pyperformance; print("
                      "os.path.dirname(pyperformance.__file__))"],
                     "finding pyperformance's benchmarks")
     base = os.path.join(out.strip(), "data-files", "benchmarks")
+    manifest = {}
+    with open(os.path.join(base, "MANIFEST")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].startswith("<local"):
+                manifest[parts[0]] = parts[1]
     found = {}
     for name in names:
-        path = os.path.join(base, f"bm_{name}", "run_benchmark.py")
-        if not os.path.isfile(path):
+        where = manifest.get(name)
+        if where is None:
             raise SuiteError(f"pyperformance has no benchmark {name!r} "
-                             f"({path} is missing)")
-        found[name] = path
+                             f"(not in {base}/MANIFEST)")
+        folder = where[len("<local:"):-1] if ":" in where else name
+        path = os.path.join(base, f"bm_{folder}", "run_benchmark.py")
+        args = []
+        meta = os.path.join(base, f"bm_{folder}", f"bm_{name}.toml")
+        if folder != name and os.path.isfile(meta):
+            with open(meta, "rb") as f:
+                args = tomllib.load(f).get("tool", {}).get(
+                    "pyperformance", {}).get("extra_opts", [])
+        if not os.path.isfile(path):
+            raise SuiteError(f"{path} is missing")
+        found[name] = {"path": path, "args": list(args)}
     return found
 
 
@@ -620,4 +637,405 @@ def cmd_inside(args):
     print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
     if args.publish:
         publish(folder)
+    return 0
+
+
+# ------------------------------------------------------------ alternatives
+
+# RestrictedPython, for the alternatives: installed into its own folder
+# (a pure-Python wheel) and put on the flag-off build's PYTHONPATH.
+RESTRICTEDPYTHON = "RestrictedPython==9.0"
+
+# Each kind of the alternatives (Tools/sandbox/bench/alternatives.py):
+# the build that runs it, and how the tables name it.
+ALTERNATIVES = (
+    ("main", "off", "main interpreter, no protection (flag off)"),
+    ("subprocess", "off", "python -I -S subprocess per job (flag off)"),
+    ("restrictedpython", "off", "RestrictedPython 9.0 (flag off)"),
+    ("isolated", "off", "isolated subinterpreter, no protection (flag off)"),
+    ("untrusted", "on", "untrusted interpreter (_sandbox, flag on)"),
+    ("interpreter", "on", "sandbox.Interpreter (flag on)"),
+    ("pool", "on", "sandbox.Pool, in process (flag on)"),
+    ("worker", "on", "sandbox.Pool, isolation process (flag on)"),
+)
+KERNEL_NAMES = ("floats", "calls", "strings", "objects")
+
+
+def ensure_restrictedpython(venv_python):
+    target = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
+                          "restrictedpython")
+    marker = os.path.join(target, "requirement.txt")
+    try:
+        with open(marker) as f:
+            if f.read() == RESTRICTEDPYTHON:
+                return target
+    except FileNotFoundError:
+        pass
+    log(f"installing {RESTRICTEDPYTHON} into {target}")
+    shutil.rmtree(target, ignore_errors=True)
+    run_quiet([venv_python, "-m", "pip", "install", "-q", "--no-deps",
+               "--target", target, RESTRICTEDPYTHON], "pip install")
+    with open(marker, "w") as f:
+        f.write(RESTRICTEDPYTHON)
+    return target
+
+
+def median_iqr(values):
+    """(median, first quartile, third quartile)."""
+    s = sorted(values)
+    return (statistics.median(s), percentile(s, 0.25), percentile(s, 0.75))
+
+
+def format_ms(ns_values):
+    m, lo, hi = median_iqr([v / 1e6 for v in ns_values])
+    digits = 3 if m < 1 else 1
+    return f"{m:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def alternatives_table(found):
+    """The table of the alternatives: job latency and kernel times
+    (median and interquartile range, ms) with the ratio to the main
+    interpreter's."""
+    ref = {k: statistics.median(found["main"]["kernels"][k])
+           for k in KERNEL_NAMES if found["main"]["kernels"].get(k)}
+    lines = [f"{'approach':52} {'job latency, ms':>22}   kernels: median "
+             f"ms (ratio to the main interpreter)"]
+    lines.append(f"{'':52} {'median (IQR)':>22}   "
+                 + "  ".join(f"{k:>14}" for k in KERNEL_NAMES))
+    lines.append("-" * (52 + 26 + 16 * len(KERNEL_NAMES)))
+    for kind, _, label in ALTERNATIVES:
+        d = found.get(kind)
+        if d is None:
+            continue
+        cells = []
+        for k in KERNEL_NAMES:
+            if d["kernels"].get(k):
+                m = statistics.median(d["kernels"][k])
+                cells.append(f"{m / 1e6:6.1f} ({m / ref[k]:.2f})"
+                             if k in ref else f"{m / 1e6:6.1f}")
+            elif k in d["errors"]:
+                cells.append("cannot run")
+            else:
+                cells.append("-")
+        lines.append(f"{label:52} {format_ms(d['latency']):>22}   "
+                     + "  ".join(f"{c:>14}" for c in cells))
+    why = {f"{kind}/{k}": e for kind, d in found.items()
+           for k, e in d["errors"].items()}
+    for key, e in sorted(why.items()):
+        lines.append(f"{key}: {e}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_alternatives(args):
+    pythons, venv_python, folder, desc = prepare_run(args, "alternatives")
+    rp = ensure_restrictedpython(venv_python)
+    desc.update(mode="alternatives",
+                options=f"{args.rounds} rounds x {args.jobs} jobs, kernels "
+                        f"{args.kernel_rounds} times a round",
+                restrictedpython=RESTRICTEDPYTHON)
+    write_machine(folder, desc)
+    program = os.path.join(PROGRAMS, "alternatives.py")
+    found = {kind: {"latency": [], "kernels": {}, "errors": {}}
+             for kind, _, _ in ALTERNATIVES}
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    start = time.monotonic()
+    commands = []
+    for r in range(args.rounds):
+        kinds = list(ALTERNATIVES) if r % 2 == 0 else \
+            list(reversed(ALTERNATIVES))
+        for kind, side, label in kinds:
+            cmd = [pythons[side], "-I" if kind != "restrictedpython"
+                   else "-s", program, kind, str(args.jobs),
+                   str(args.kernel_rounds)]
+            run_env = dict(env, PYTHONPATH=rp) \
+                if kind == "restrictedpython" else env
+            commands.append(shlex.join(cmd))
+            out = json.loads(run_quiet(cmd, f"the {kind} alternative",
+                                       env=run_env).splitlines()[-1])
+            d = found[kind]
+            d["latency"] += out["latency"]
+            for k, v in out["kernels"].items():
+                d["kernels"].setdefault(k, []).extend(v)
+            d["errors"].update(out["errors"])
+        log(f"round {r + 1}/{args.rounds} done "
+            f"({(time.monotonic() - start) / 60:.1f} min)")
+    write_json(os.path.join(folder, "alternatives.json"), found)
+    with open(os.path.join(folder, "commands.txt"), "w") as f:
+        f.write(f"# RestrictedPython's run has PYTHONPATH={rp}\n"
+                + "\n".join(commands) + "\n")
+    text = alternatives_table(found)
+    with open(os.path.join(folder, "alternatives.txt"), "w") as f:
+        f.write(text)
+    print(format_machine(desc))
+    print(text)
+    print(f"results: {folder}")
+    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
+    if args.publish:
+        publish_files(folder, "alternatives", ("alternatives.txt",
+                                               "machine.txt"))
+    return 0
+
+
+# ------------------------------------------------------------------- scale
+
+def cmd_scale(args):
+    pythons, venv_python, folder, desc = prepare_run(args, "scale")
+    desc.update(mode="scale", options=f"idle: {args.idle}; throughput: "
+                f"{args.jobs} jobs x {args.rounds} rounds from 2 threads")
+    write_machine(folder, desc)
+    program = os.path.join(PROGRAMS, "scale.py")
+    on = pythons["on"]
+    start = time.monotonic()
+    idle = {}
+    for n in args.idle:
+        for kind in ("isolated", "untrusted"):
+            out = json.loads(run_quiet([on, "-I", program, "idle", kind,
+                                        str(n)], f"{n} idle {kind}"))
+            idle[f"{kind} {n}"] = out
+            log(f"{n} idle {kind} interpreters: "
+                f"{(out['after'] - out['before']) / 1024:.0f} MiB")
+    rates = {k: [] for k in ("pool", "worker", "subprocess")}
+    for r in range(args.rounds):
+        order = list(rates) if r % 2 == 0 else list(reversed(rates))
+        for kind in order:
+            out = json.loads(run_quiet([on, "-I", program, "throughput",
+                                        kind, str(args.jobs)],
+                                       f"the {kind} throughput"))
+            rates[kind].append(out["jobs"] / out["seconds"])
+    write_json(os.path.join(folder, "scale.json"),
+               {"idle": idle, "jobs_per_second": rates})
+    lines = ["idle interpreters held at once in one process (flag-on "
+             "release build):",
+             f"{'':24} {'RSS growth':>12} {'per interpreter':>16} "
+             f"{'descriptors':>12} {'creation':>10}"]
+    for key, d in idle.items():
+        kib = d["after"] - d["before"]
+        n = int(key.split()[1])
+        lines.append(f"{key:24} {kib / 1024:9.0f} MiB {kib / n:12.0f} KiB "
+                     f"{d['fds_after'] - d['fds_before']:12d} "
+                     f"{d['seconds']:8.1f} s")
+    lines += ["", f"jobs per second, {args.jobs} small jobs submitted from "
+                  f"two host threads ({args.rounds} rounds; median, "
+                  f"min-max):"]
+    for kind, label in (("pool", "sandbox.Pool (in process)"),
+                        ("worker", "sandbox.Pool (isolation process)"),
+                        ("subprocess", "a python -I -S process per job")):
+        v = rates[kind]
+        lines.append(f"{label:36} {statistics.median(v):8.1f} "
+                     f"({min(v):.1f}-{max(v):.1f})")
+    base = statistics.median(rates["subprocess"])
+    lines.append(f"sandbox.Pool / processes per job: "
+                 f"{statistics.median(rates['pool']) / base:.2f}x the jobs "
+                 f"per second")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(folder, "scale.txt"), "w") as f:
+        f.write(text)
+    print(format_machine(desc))
+    print(text)
+    print(f"results: {folder}")
+    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
+    if args.publish:
+        publish_files(folder, "scale", ("scale.txt", "machine.txt"))
+    return 0
+
+
+def publish_files(folder, prefix, names):
+    os.makedirs(PUBLISHED, exist_ok=True)
+    for name in names:
+        shutil.copyfile(os.path.join(folder, name),
+                        os.path.join(PUBLISHED, f"{prefix}-{name}"))
+    log(f"published to {PUBLISHED}")
+
+
+# ------------------------------------------------------------ instructions
+
+# Loops of each benchmark under callgrind: a run of 3L loops less one of
+# L loops leaves the instructions of 2L loops of the benchmark's own work,
+# without the interpreter's start, the imports and the set-up.  L is
+# calibrated natively so that L loops take WORK_SECONDS (the counts of
+# the start vary by a few hundred thousand instructions from run to run,
+# with the addresses the kernel gives; the work must dwarf that).
+WORK_SECONDS = 0.05
+# A benchmark whose count moved by more than this since the previous
+# results is called out.
+MOVED = 0.005
+
+
+def ensure_pyperf_only(venv_python):
+    """pyperf alone in a folder, for the builds' PYTHONPATH: the quick
+    subset's benchmarks need nothing else."""
+    target = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
+                          "pyperf-only")
+    pin = [r for r in REQUIREMENTS if r.startswith("pyperf==")][0]
+    marker = os.path.join(target, "requirement.txt")
+    try:
+        with open(marker) as f:
+            if f.read() == pin:
+                return target
+    except FileNotFoundError:
+        pass
+    shutil.rmtree(target, ignore_errors=True)
+    run_quiet([venv_python, "-m", "pip", "install", "-q", "--no-deps",
+               "--target", target, pin], "pip install")
+    with open(marker, "w") as f:
+        f.write(pin)
+    return target
+
+
+_RUNS = itertools.count()
+
+
+def benchmark_env(pythonpath):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONHASHSEED="0", PYTHONPATH=pythonpath)
+    return env
+
+
+def calibrate_loops(python, script, pythonpath, workdir):
+    """L: the loops that take WORK_SECONDS natively (at least 1)."""
+    out = os.path.join(workdir, f"calibrate.{next(_RUNS)}.json")
+    cmd = [python, script["path"], "--worker", "--loops=1", "--values=1",
+           "--warmups=0", "-o", out, *script["args"]]
+    run_quiet(cmd, f"a run of {script['path']}",
+              cwd=workdir, env=benchmark_env(pythonpath))
+    with open(out) as f:
+        data = json.load(f)
+    os.unlink(out)
+    bench = data["benchmarks"][0]
+    meta = dict(data.get("metadata", {}), **bench.get("metadata", {}))
+    value = [v for run in bench["runs"] for v in run.get("values", ())][0]
+    per_loop = value * meta.get("inner_loops", 1)
+    return max(1, math.ceil(WORK_SECONDS / per_loop))
+
+
+def callgrind_count(python, script, loops, pythonpath, workdir):
+    out = os.path.join(workdir, f"callgrind.{next(_RUNS)}.out")
+    env = benchmark_env(pythonpath)
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+           python, script["path"], "--worker", f"--loops={loops}",
+           "--values=1", "--warmups=0", *script["args"]]
+    proc = subprocess.run(cmd, env=env, cwd=workdir, text=True,
+                          errors="replace", stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+    try:
+        if proc.returncode != 0:
+            last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
+            raise SuiteError(f"{shlex.join(cmd)} failed: {last}")
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+        raise SuiteError(f"no total in {out}")
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+def previous_instructions(base, folder):
+    """The newest earlier results folder with instructions.json."""
+    try:
+        names = sorted(os.listdir(base))
+    except FileNotFoundError:
+        return None
+    mine = os.path.basename(folder)
+    for name in reversed(names):
+        path = os.path.join(base, name, "instructions.json")
+        if name < mine and os.path.isfile(path):
+            return path
+    return None
+
+
+def instructions_table(counts, previous):
+    """Per benchmark: the instructions of a loop in each build, their
+    ratio, and the moves since *previous* (a counts map or None)."""
+    lines = [f"{'benchmark':22} {'flag off':>14} {'flag on':>14} "
+             f"{'on/off':>8}   moved since the previous results"]
+    moved = []
+    for name in counts["off"]:
+        off, on = counts["off"][name], counts["on"][name]
+        note = ""
+        if previous:
+            parts = []
+            for side in ("off", "on"):
+                old = previous.get(side, {}).get(name)
+                if old:
+                    change = counts[side][name] / old - 1
+                    parts.append(f"{side} {change:+.2%}")
+                    if abs(change) > MOVED:
+                        moved.append(f"{name} (flag {side}: {change:+.2%})")
+            note = ", ".join(parts)
+        lines.append(f"{name:22} {off:14,d} {on:14,d} {on / off:8.4f}   "
+                     f"{note}")
+    ratios = [counts["on"][n] / counts["off"][n] for n in counts["off"]]
+    if ratios:
+        geo = math.exp(statistics.fmean(math.log(r) for r in ratios))
+        lines.append(f"geometric mean of on/off: {geo:.4f}")
+    if previous is None:
+        lines.append("no previous results to compare with")
+    elif moved:
+        lines.append(f"moved more than {MOVED:.1%} since the previous "
+                     f"results: " + ", ".join(moved))
+    else:
+        lines.append(f"nothing moved more than {MOVED:.1%} since the "
+                     f"previous results")
+    return "\n".join(lines) + "\n", moved
+
+
+def cmd_instructions(args):
+    if not shutil.which("valgrind"):
+        raise SuiteError("valgrind is not installed (apt-get install "
+                         "valgrind)")
+    pythons, venv_python, folder, desc = prepare_run(args, "instructions")
+    pyperf_path = ensure_pyperf_only(venv_python)
+    names = [n for n in (args.benchmarks or ",".join(QUICK)).split(",") if n]
+    sources = benchmark_sources(venv_python, names)
+    desc.update(mode="instructions", benchmarks=names,
+                options=f"callgrind Ir of a loop: (3L loops - L loops) / "
+                        f"2L, L loops taking {WORK_SECONDS} s natively; "
+                        f"PYTHONHASHSEED=0")
+    write_machine(folder, desc)
+    from concurrent.futures import ThreadPoolExecutor
+    workdir = os.path.join(folder, "work")
+    os.makedirs(workdir)
+    start = time.monotonic()
+    # The bytecode caches of pyperf first (both builds share them), or
+    # the first run under callgrind would count their compilation.
+    for side in ("off", "on"):
+        run_quiet([pythons[side], "-m", "compileall", "-q", pyperf_path],
+                  "compiling pyperf")
+    base = {n: calibrate_loops(pythons["off"], sources[n], pyperf_path,
+                               workdir) for n in names}
+    tasks = [(side, name, loops) for name in names for side in ("off", "on")
+             for loops in (base[name], 3 * base[name])]
+    log(f"{len(tasks)} runs under callgrind, {os.cpu_count() or 1} at a "
+        f"time (counts do not depend on the machine's load)")
+    with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
+        totals = list(ex.map(lambda t: callgrind_count(
+            pythons[t[0]], sources[t[1]], t[2], pyperf_path, workdir),
+            tasks))
+    shutil.rmtree(workdir, ignore_errors=True)
+    raw = {(s, n, l): total for (s, n, l), total in zip(tasks, totals)}
+    counts = {side: {n: (raw[side, n, 3 * base[n]] - raw[side, n, base[n]])
+                        // (2 * base[n]) for n in names}
+              for side in ("off", "on")}
+    write_json(os.path.join(folder, "instructions.json"),
+               dict(counts, loops=base))
+    prev_path = previous_instructions(args.results, folder)
+    previous = None
+    if prev_path:
+        with open(prev_path) as f:
+            previous = json.load(f)
+    text, moved = instructions_table(counts, previous)
+    if prev_path:
+        text = f"compared with {prev_path}\n" + text
+    with open(os.path.join(folder, "instructions.txt"), "w") as f:
+        f.write(text)
+    print(format_machine(desc))
+    print(text)
+    print(f"results: {folder}")
+    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
+    if args.publish:
+        publish_files(folder, "instructions", ("instructions.txt",
+                                               "machine.txt"))
     return 0

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,15 @@ PGO_STAGES = (
 )
 
 
+def default_sigint():
+    """In make's process: SIGINT back to its default action.  A shell
+    starts a command run in the background ("&") with SIGINT ignored, and
+    the children inherit that; Python then raises no KeyboardInterrupt,
+    and the profile task's test_generators (which raises SIGINT in
+    itself) fails, failing the build."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_stages(cmd, cwd, env, what, logfile, stages):
     """Run make writing its output to *logfile* as it comes, and say
     when each of *stages* begins (a line of the output that contains its
@@ -143,7 +153,8 @@ def run_stages(cmd, cwd, env, what, logfile, stages):
     with open(logfile, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, text=True,
                                 errors="replace", stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT,
+                                preexec_fn=default_sigint)
         tail = []
         for line in proc.stdout:
             out.write(line)
@@ -720,7 +731,7 @@ def stale_profile(out, p):
     old profile.  When the assembled tree is not the one the profile was
     made from, the profile and its stamp go, so that make profiles the
     build again; otherwise the build is reused as it is."""
-    tree = read_text(p["stamp"])
+    tree = compiled_digest(p)
     mark = os.path.join(out, "profile.tree")
     if read_text(mark) == tree:
         return
@@ -729,7 +740,22 @@ def stale_profile(out, p):
         run(["make", "profile-removal"], cwd=out, env=compiler_env(),
             what=f"make profile-removal in {out}", quiet=True)
     with open(mark, "w") as f:
-        f.write(tree or "")
+        f.write(tree)
+
+
+# Folders of the assembled tree whose files are not compiled into the
+# interpreter: a change there leaves a profile as good as it was.
+NOT_COMPILED = ("Lib/", "Doc/", "Tools/", "Misc/", "tests_sandbox/")
+
+
+def compiled_digest(p):
+    """A digest of the assembled tree's files that the build compiles (or
+    that configure and make read), from the manifest of the assembly."""
+    h = hashlib.sha256()
+    for rel, digest in sorted(read_manifest(p["manifest"]).items()):
+        if not rel.startswith(NOT_COMPILED):
+            h.update(f"{digest} {rel}\n".encode())
+    return h.hexdigest() + "\n"
 
 
 def compile_stdlib(out, src):

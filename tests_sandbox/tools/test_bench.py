@@ -157,6 +157,7 @@ if __name__ == "__main__":
     runner.metadata["description"] = "a benchmark's usual set-up"
     runner.argparser.add_argument("--n", type=int, default=300)
     args = runner.parse_args()
+    assert args.n == 200, args.n
     runner.bench_time_func("fake", timed, args.n, inner_loops=3)
 '''
 
@@ -171,7 +172,8 @@ def test_the_inside_harness_times_both_sides_where_it_says(tmp_path):
     bench = tmp_path / "run_benchmark.py"
     bench.write_text(FAKE_BENCHMARK)
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"fake": str(bench)}))
+    spec.write_text(json.dumps({"fake": {"path": str(bench),
+                                         "args": ["--n", "200"]}}))
     python = os.path.join(build_dir(), "untrusted", "python")
     proc = subprocess.run([python, "-I", os.path.join(
         REPO, "Tools", "sandbox", "bench", "inside.py"), str(spec), "2",

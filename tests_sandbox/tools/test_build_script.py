@@ -319,26 +319,33 @@ def test_a_file_back_to_upstream_content_is_rebuilt(scratch_repo):
 
 def test_a_release_build_profiles_again_when_the_tree_changed(tmp_path):
     """The PGO variants: make's profile-opt runs the profile task once
-    (profile-run-stamp); build.py removes the profile when the assembled
-    tree is not the one it was made from, and keeps it otherwise."""
+    (profile-run-stamp); build.py removes the profile when a compiled file
+    of the assembled tree is not the one it was made from, and keeps it
+    otherwise (a change of the pure-Python library or the tools)."""
     build = load_build_script()
     out = tmp_path / "release-untrusted"
     out.mkdir()
     (out / "Makefile").write_text(
         "profile-removal:\n\trm -f profile-run-stamp x.gcda\n")
-    stamp = tmp_path / "src.stamp"
-    p = {"stamp": str(stamp)}
-    stamp.write_text("tree-1\n")
+    manifest = tmp_path / "src.manifest"
+    p = {"manifest": str(manifest)}
+
+    def tree(python_c, lib_py):
+        manifest.write_text(f"{python_c} Python/ceval.c\n"
+                            f"{lib_py} Lib/json/__init__.py\n"
+                            f"{lib_py} Tools/sandbox/bench.py\n")
+    tree("c1", "l1")
     build.stale_profile(str(out), p)
     (out / "profile-run-stamp").write_text("")
     (out / "x.gcda").write_text("")
-    build.stale_profile(str(out), p)            # same tree: kept
+    tree("c1", "l2")
+    build.stale_profile(str(out), p)            # Python code only: kept
     assert (out / "profile-run-stamp").exists()
-    stamp.write_text("tree-2\n")
-    build.stale_profile(str(out), p)            # changed: profiled again
+    tree("c2", "l2")
+    build.stale_profile(str(out), p)            # C changed: profiled again
     assert not (out / "profile-run-stamp").exists()
     assert not (out / "x.gcda").exists()
-    assert (out / "profile.tree").read_text() == "tree-2\n"
+    assert (out / "profile.tree").read_text() == build.compiled_digest(p)
     assert set(build.PGO_VARIANTS) <= set(build.VARIANTS)
     for v in build.PGO_VARIANTS:
         assert "--enable-optimizations" in build.VARIANTS[v]

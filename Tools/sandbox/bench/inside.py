@@ -2,8 +2,8 @@
 # release build with the arguments SPEC_JSON ROUNDS VALUES: pyperformance
 # benchmarks run by the trusted main interpreter (A) and inside an
 # untrusted interpreter (B) of the same process, the figure a tenant
-# cares about.  SPEC_JSON maps each benchmark's name to the source of its
-# run_benchmark.py.  The source runs unchanged but for its "import pyperf",
+# cares about.  SPEC_JSON maps each benchmark's name to {"path": its
+# run_benchmark.py, "args": its extra options}.  The source runs unchanged but for its "import pyperf",
 # which is given a stand-in Runner that records what the benchmark asks
 # to time (bench_func or bench_time_func, with its inner loops); this
 # program then times it the way pyperf does: loops calibrated once, in the
@@ -31,7 +31,7 @@ class _Runner:
         self.metadata = {}
         self.argparser = argparse.ArgumentParser(prog="benchmark")
     def parse_args(self, args=None):
-        return self.argparser.parse_args([])
+        return self.argparser.parse_args(_ARGS)
     def bench_func(self, name, func, *args, inner_loops=None, **kwargs):
         _found.append(("func", func, args, inner_loops or 1))
     def bench_time_func(self, name, func, *args, inner_loops=None, **kwargs):
@@ -84,10 +84,11 @@ def run_main(source):
 
 
 results = {}
-for name, path in spec.items():
-    with open(path) as f:
+for name, script in spec.items():
+    with open(script["path"]) as f:
         source = prepare(f.read())
-    main = run_main(source)
+    setup = f"_ARGS = {script['args']!r}\n"
+    main = run_main(setup + source)
     if len(main["_found"]) != 1:
         raise SystemExit(f"{name}: the benchmark asked to time "
                          f"{len(main['_found'])} functions, not one")
@@ -95,7 +96,7 @@ for name, path in spec.items():
     inner = main["_found"][0][3]
     jail = _sandbox.new_interpreter(memory=2048 * 2**20)
     _sandbox.exec(jail, "__name__ = '__main__'\n" + HARNESS)
-    _sandbox.exec(jail, source)
+    _sandbox.exec(jail, setup + source)
     sides = {"A": lambda: main["_value"](loops),
              "B": lambda: _sandbox.eval(jail, f"_value({loops})")}
     values = {"A": [], "B": []}
