@@ -501,6 +501,11 @@ def cmd_pyperformance(args):
     finally:
         if args.tune and os.geteuid() == 0:
             system_reset(venv_python, folder)
+    for side in ("off", "on"):
+        if not os.path.isfile(os.path.join(folder, f"{side}.json")):
+            raise SuiteError(f"no benchmark ran on the flag-{side} build "
+                             f"({', '.join(failed)}); see "
+                             f"{folder}/pyperformance.log")
     text = report(venv_python, folder)
     print(format_machine(desc))
     print(text)
@@ -887,8 +892,13 @@ _RUNS = itertools.count()
 
 
 def benchmark_env(pythonpath):
+    """No PYTHON* variables of the caller's; a fixed hash seed; and no
+    bytecode caches written: a module whose cache is stale (its source
+    was touched during the run) is then compiled by both runs of a
+    benchmark alike, and its cost cancels out of the difference."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(PYTHONHASHSEED="0", PYTHONPATH=pythonpath)
+    env.update(PYTHONHASHSEED="0", PYTHONPATH=pythonpath,
+               PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
@@ -967,7 +977,8 @@ def instructions_table(counts, previous):
             note = ", ".join(parts)
         lines.append(f"{name:22} {off:14,d} {on:14,d} {on / off:8.4f}   "
                      f"{note}")
-    ratios = [counts["on"][n] / counts["off"][n] for n in counts["off"]]
+    ratios = [counts["on"][n] / counts["off"][n] for n in counts["off"]
+              if counts["on"][n] > 0 and counts["off"][n] > 0]
     if ratios:
         geo = math.exp(statistics.fmean(math.log(r) for r in ratios))
         lines.append(f"geometric mean of on/off: {geo:.4f}")
@@ -1019,6 +1030,12 @@ def cmd_instructions(args):
     counts = {side: {n: (raw[side, n, 3 * base[n]] - raw[side, n, base[n]])
                         // (2 * base[n]) for n in names}
               for side in ("off", "on")}
+    wrong = [f"{n} (flag {side})" for side in counts
+             for n, c in counts[side].items() if c <= 0]
+    if wrong:
+        raise SuiteError(f"more loops counted fewer instructions for "
+                         f"{', '.join(wrong)}: something else ran in those "
+                         f"processes; run it again")
     write_json(os.path.join(folder, "instructions.json"),
                dict(counts, loops=base))
     prev_path = previous_instructions(args.results, folder)

@@ -1044,6 +1044,14 @@ def cmd_docs(args):
                           env=tox_env(args), cwd=ROOT).returncode
 
 
+def cmd_dist(args):
+    """The release source tarball (Tools/sandbox/release.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import release
+    release.cmd_dist(sys.modules[__name__], args)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="build.py",
@@ -1120,6 +1128,17 @@ def main(argv=None):
     add("regen-configure", cmd_regen_configure, "regenerate configure and "
         f"pyconfig.h.in from configure.ac into patches/{REGEN_PATCH}")
     add("docs", cmd_docs, "build the documentation with warnings as errors")
+    d = add("dist", cmd_dist, "write the release source tarball "
+            "Python-VERSION+untrusted.N.tar.xz of the assembled tree "
+            "(reproducible: SOURCE_DATE_EPOCH, default the commit's time) "
+            "and its .sha256, into build/dist; it builds with "
+            "'./configure --with-untrusted && make' without this "
+            "repository")
+    d.add_argument("--output", metavar="DIR",
+                   help="where to write it (default: build/dist)")
+    d.add_argument("--allow-dirty", action="store_true",
+                   help="make it from a checkout with uncommitted changes "
+                        "(not a release)")
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(ROOT, "patches", "series")):
         print(f"error: {ROOT} is not a checkout of the project "

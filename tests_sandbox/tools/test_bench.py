@@ -184,3 +184,61 @@ def test_the_inside_harness_times_both_sides_where_it_says(tmp_path):
     assert data["inner_loops"] == 3 and data["loops"] >= 1
     assert len(data["A"]) == len(data["B"]) == 4
     assert all(v > 0 for v in data["A"] + data["B"])
+
+
+def test_instruction_counts_call_out_what_moved(tmp_path):
+    suite = load_benchsuite()
+    counts = {"off": {"a": 1000, "b": 2000}, "on": {"a": 1004, "b": 2030}}
+    text, moved = suite.instructions_table(counts, None)
+    assert "no previous results" in text and moved == []
+    previous = {"off": {"a": 1000, "b": 2000}, "on": {"a": 1004, "b": 2000}}
+    text, moved = suite.instructions_table(counts, previous)
+    assert moved == ["b (flag on: +1.50%)"], moved
+    assert "1.0150" in text                     # b's on/off
+    # The newest earlier folder with counts is the previous one.
+    for name in ("2026-01-01-000000-instructions",
+                 "2026-02-01-000000-quick",
+                 "2026-03-01-000000-instructions"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "2026-01-01-000000-instructions" / "instructions.json") \
+        .write_text("{}")
+    (tmp_path / "2026-02-01-000000-quick" / "off.json").write_text("{}")
+    now = tmp_path / "2026-03-01-000000-instructions"
+    assert suite.previous_instructions(str(tmp_path), str(now)) == str(
+        tmp_path / "2026-01-01-000000-instructions" / "instructions.json")
+
+
+def run_program(name, *args, variant="untrusted", env=None):
+    python = os.path.join(build_dir(), variant, "python")
+    proc = subprocess.run([python, "-I", os.path.join(
+        REPO, "Tools", "sandbox", "bench", name + ".py"), *args],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@requires_untrusted
+def test_the_alternatives_and_scale_programs_run():
+    """Smoke tests of the programs behind "bench.py alternatives" and
+    "bench.py scale", with tiny counts (their figures are for people)."""
+    if os.environ.get("SANDBOX_VARIANT") != "untrusted":
+        pytest.skip("run once, from the untrusted variant's environment")
+    for kind in ("main", "isolated", "untrusted", "interpreter", "pool"):
+        out = run_program("alternatives", kind, "2", "1")
+        assert len(out["latency"]) == 2, kind
+        if kind != "pool":
+            assert set(out["kernels"]) == {"floats", "calls", "strings",
+                                           "objects"}, (kind, out)
+        assert out["errors"] == {}, (kind, out)
+    idle = run_program("scale", "idle", "untrusted", "3")
+    assert idle["after"] > idle["before"]
+    rate = run_program("scale", "throughput", "pool", "4")
+    assert rate["jobs"] == 4 and rate["seconds"] > 0
+    suite = load_benchsuite()
+    found = {"main": {"latency": [1e5, 2e5], "kernels": {
+        k: [1e7] for k in suite.KERNEL_NAMES}, "errors": {}},
+        "restrictedpython": {"latency": [3e5], "kernels": {"floats": [2e7]},
+                             "errors": {"objects": "TypeError: no"}}}
+    table = suite.alternatives_table(found)
+    assert "cannot run" in table and "(2.00)" in table
+    assert "restrictedpython/objects: TypeError: no" in table

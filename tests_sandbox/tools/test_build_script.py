@@ -350,3 +350,102 @@ def test_a_release_build_profiles_again_when_the_tree_changed(tmp_path):
     for v in build.PGO_VARIANTS:
         assert "--enable-optimizations" in build.VARIANTS[v]
         assert "--with-lto" in build.VARIANTS[v]
+
+
+def load_release():
+    import importlib.util
+    path = os.path.join(os.path.dirname(BUILD_SCRIPT), "release.py")
+    spec = importlib.util.spec_from_file_location("sandbox_release", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tarball_is_the_same_byte_for_byte(tmp_path):
+    """write_tarball: the same files and epoch give the same bytes, what
+    the files' times, owners and order on disk are; modes are 644/755."""
+    import tarfile
+    build = load_build_script()
+    release = load_release()
+    src = tmp_path / "src"
+    (src / "b").mkdir(parents=True)
+    (src / "b" / "z.txt").write_text("z")
+    (src / "a.sh").write_text("#!/bin/sh\n")
+    os.chmod(src / "a.sh", 0o775)
+    os.symlink("a.sh", src / "link")
+    files = ["b/z.txt", "a.sh", "link"]
+    one, two = tmp_path / "one.tar.xz", tmp_path / "two.tar.xz"
+    release.write_tarball(build, str(src), files, "Top-1", 1700000000,
+                          "note\n", str(one), preset=0)
+    os.utime(src / "b" / "z.txt", (1, 1))
+    os.chmod(src / "b" / "z.txt", 0o600)
+    release.write_tarball(build, str(src), list(reversed(files)), "Top-1",
+                          1700000000, "note\n", str(two), preset=0)
+    assert one.read_bytes() == two.read_bytes()
+    with tarfile.open(one) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == [
+        "Top-1", "Top-1/SOURCES", "Top-1/a.sh", "Top-1/b", "Top-1/b/z.txt",
+        "Top-1/link"]
+    modes = {m.name: (m.mode, m.uid, m.uname, m.mtime) for m in members}
+    assert modes["Top-1/a.sh"] == (0o755, 0, "root", 1700000000)
+    assert modes["Top-1/b/z.txt"] == (0o644, 0, "root", 1700000000)
+    assert [m.linkname for m in members if m.issym()] == ["a.sh"]
+
+
+def git_commit_all(repo):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
+               GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
+               GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", *cmd], cwd=repo, env=env, check=True,
+                       capture_output=True)
+
+
+def test_dist_writes_a_release_or_one_clear_line(scratch_repo):
+    """build.py dist: refused on a dirty checkout and on a tree with edits
+    in no patch, leaving nothing; else the tarball of the assembled tree,
+    its .sha256, and SOURCES naming the upstream hash and the patches."""
+    import tarfile
+    shutil.copy(os.path.join(os.path.dirname(BUILD_SCRIPT), "release.py"),
+                scratch_repo / "Tools" / "sandbox" / "release.py")
+    (scratch_repo / ".gitignore").write_text("build/\n")
+    git_commit_all(scratch_repo)
+    script = scratch_repo / "Tools" / "sandbox" / "build.py"
+
+    def dist(*before):
+        return subprocess.run(
+            [sys.executable, str(script), "--tarball", cached_tarball(),
+             *before, "dist"], capture_output=True, text=True, timeout=600,
+            env=scratch_env())
+    out = scratch_repo / "build" / "dist"
+    (scratch_repo / "Lib" / "sandbox_probe.py").write_text("VALUE = 2\n")
+    proc = dist()
+    assert_clear_error(proc, "uncommitted changes", "sandbox_probe.py")
+    assert not out.exists() or not os.listdir(out)
+    subprocess.run(["git", "checkout", "Lib/sandbox_probe.py"],
+                   cwd=scratch_repo, check=True)
+    assert assemble(scratch_repo).returncode == 0
+    readme = scratch_repo / "build" / "src" / "README.rst"
+    readme.write_text(readme.read_text() + "edit in no patch\n")
+    proc = dist()
+    assert_clear_error(proc, "build/src")
+    assert not out.exists() or not os.listdir(out)
+    proc = dist("--discard")
+    assert proc.returncode == 0, proc.stderr
+    name = "Python-3.13.5+untrusted.1.tar.xz"
+    assert sorted(os.listdir(out)) == [name, name + ".sha256"]
+    digest = (out / (name + ".sha256")).read_text().split()[0]
+    assert f"sha256 {digest}" in proc.stdout
+    with tarfile.open(out / name) as tar:
+        sources = tar.extractfile(
+            "Python-3.13.5+untrusted.1/SOURCES").read().decode()
+        readme_text = tar.extractfile(
+            "Python-3.13.5+untrusted.1/README.rst").read().decode()
+        names = tar.getnames()
+    assert SHA256 in sources and "0001-readme-title.patch" in sources
+    assert "3.13.5, patched" in readme_text
+    assert "edit in no patch" not in readme_text
+    assert "Python-3.13.5+untrusted.1/Lib/sandbox_probe.py" in names
+    assert not any("__pycache__" in n or "/.pc/" in n for n in names)
