@@ -484,7 +484,8 @@ def bench_memory(args, builds):
                  else ("untrusted", "isolated"))
         for kind in order:
             out = builds["untrusted"].run(
-                ["-I", program("memory"), kind, str(args.interpreters)],
+                ["-I", program("scale"), "idle", kind,
+                 str(args.interpreters)],
                 what="the memory benchmark")
             data = json.loads(out)
             mib = (data["after"] - data["before"]) / 1024 / args.interpreters

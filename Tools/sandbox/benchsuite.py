@@ -507,16 +507,9 @@ def cmd_pyperformance(args):
                              f"({', '.join(failed)}); see "
                              f"{folder}/pyperformance.log")
     text = report(venv_python, folder)
-    print(format_machine(desc))
-    print(text)
     if failed:
-        print("failed: " + ", ".join(failed) + " (see pyperformance.log)")
-    print(f"results: {folder} (chart.png, summary.txt, compare.txt, "
-          f"off.json, on.json)")
-    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
-    if args.publish:
-        publish(folder)
-    return 0
+        text += "failed: " + ", ".join(failed) + " (see pyperformance.log)\n"
+    return finish(args, folder, desc, text, start)
 
 
 # Where the docs page finds the latest published results.
@@ -636,13 +629,7 @@ def cmd_inside(args):
                             + ("the trusted main interpreter" if side == "A"
                                else "an untrusted interpreter")}))
     text = report(venv_python, folder)
-    print(format_machine(desc))
-    print(text)
-    print(f"results: {folder}")
-    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
-    if args.publish:
-        publish(folder)
-    return 0
+    return finish(args, folder, desc, text, start)
 
 
 # ------------------------------------------------------------ alternatives
@@ -772,14 +759,7 @@ def cmd_alternatives(args):
     text = alternatives_table(found)
     with open(os.path.join(folder, "alternatives.txt"), "w") as f:
         f.write(text)
-    print(format_machine(desc))
-    print(text)
-    print(f"results: {folder}")
-    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
-    if args.publish:
-        publish_files(folder, "alternatives", ("alternatives.txt",
-                                               "machine.txt"))
-    return 0
+    return finish(args, folder, desc, text, start, "alternatives.txt")
 
 
 # ------------------------------------------------------------------- scale
@@ -836,12 +816,22 @@ def cmd_scale(args):
     text = "\n".join(lines) + "\n"
     with open(os.path.join(folder, "scale.txt"), "w") as f:
         f.write(text)
+    return finish(args, folder, desc, text, start, "scale.txt")
+
+
+def finish(args, folder, desc, text, start, table=None):
+    """Print the machine, the results and where they are; with --publish,
+    copy them for the docs: *table* and machine.txt, or (without a table)
+    a comparison's chart and tables."""
     print(format_machine(desc))
     print(text)
     print(f"results: {folder}")
     print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
     if args.publish:
-        publish_files(folder, "scale", ("scale.txt", "machine.txt"))
+        if table is None:
+            publish(folder)
+        else:
+            publish_files(folder, desc["mode"], (table, "machine.txt"))
     return 0
 
 
@@ -1048,11 +1038,4 @@ def cmd_instructions(args):
         text = f"compared with {prev_path}\n" + text
     with open(os.path.join(folder, "instructions.txt"), "w") as f:
         f.write(text)
-    print(format_machine(desc))
-    print(text)
-    print(f"results: {folder}")
-    print(f"total wall time: {(time.monotonic() - start) / 60:.1f} min")
-    if args.publish:
-        publish_files(folder, "instructions", ("instructions.txt",
-                                               "machine.txt"))
-    return 0
+    return finish(args, folder, desc, text, start, "instructions.txt")

@@ -5,7 +5,12 @@
 #                        "untrusted"), each having run "pass", held at
 #                        once in this process: prints the VmRSS (KiB) and
 #                        the open descriptors before and after, and the
-#                        seconds the creations took, as JSON
+#                        seconds the creations took, as JSON.  One
+#                        interpreter is created and destroyed first, so
+#                        that one-time costs (the allocator's first
+#                        arenas, runtime state made on first use) are not
+#                        charged to the N.  (Also the micro-benchmarks'
+#                        memory part, in a fresh process per sample.)
 #   throughput KIND JOBS JOBS small jobs (print(sum(range(1000)))) submitted
 #                        from two host threads: KIND "pool" (sandbox.Pool
 #                        of 4 interpreters, 2 workers), "worker" (the same
