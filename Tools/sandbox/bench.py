@@ -672,7 +672,7 @@ def suite_main(argv):
                     "system reset' after.",
         epilog="The quick mode runs in about 20 minutes on 2 cores once "
                "the builds and the benchmarks' venvs exist; the full "
-               "default suite takes hours.")
+               "default suite takes hours (--resume continues it).")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const",
                       const="quick", help="a dozen benchmarks ("
@@ -682,6 +682,11 @@ def suite_main(argv):
                       "with its default number of runs")
     p.add_argument("--benchmarks", metavar="LIST",
                    help="comma-separated benchmarks instead of the mode's")
+    p.add_argument("--resume", metavar="FOLDER",
+                   help="continue a run that was cut short: run the "
+                        "benchmarks of FOLDER's run that are missing from "
+                        "its off.json or on.json, with its options, and "
+                        "report on the whole")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction,
                    help="pyperformance's --fast (default: on in the quick "
                         "mode, off in the full one)")
@@ -799,6 +804,10 @@ def suite_main(argv):
     args = parser.parse_args(argv)
     args.build_dir = os.path.abspath(args.build_dir)
     if args.command == "pyperformance":
+        if args.resume and (args.mode or args.benchmarks
+                            or args.fast is not None):
+            parser.error("--resume continues a run with its own mode, "
+                         "benchmarks and options: give none of them")
         args.mode = args.mode or "quick"
         if args.fast is None:
             args.fast = args.mode == "quick"

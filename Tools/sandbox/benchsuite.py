@@ -204,7 +204,7 @@ def system_tune(venv_python, folder, enable):
     else:
         what, cmd = "tuned", [pyperf, "system", "tune"]
     out = command_output(cmd)
-    with open(os.path.join(folder, "system.txt"), "w") as f:
+    with open(os.path.join(folder, "system.txt"), "a") as f:
         f.write(f"$ {shlex.join(cmd)}\n{out}\n")
     errors = [line.strip() for line in out.splitlines()
               if line.startswith(("ERROR", "WARNING"))]
@@ -253,11 +253,19 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
         options += ["--affinity", str(cpus - 1)]
     commands, failed = [], []
     start = time.monotonic()
-    logs = open(os.path.join(folder, "pyperformance.log"), "w")
+    # A resumed run: what each side has already (a run cut short between
+    # the two sides of a benchmark runs only the missing one).
+    done = {side: set(read_values(os.path.join(folder, f"{side}.json")))
+            if os.path.exists(os.path.join(folder, f"{side}.json"))
+            else set() for side in ("off", "on")}
+    logs = open(os.path.join(folder, "pyperformance.log"), "a")
     with logs:
         for i, name in enumerate(names):
             order = ("off", "on") if i % 2 == 0 else ("on", "off")
-            took = {}
+            order = [side for side in order if name not in done[side]]
+            if not order:
+                continue
+            took = {"off": 0.0, "on": 0.0}
             for side in order:
                 out = os.path.join(folder, f"{side}.json")
                 cmd = [exe, "run", *options, "-p", pythons[side], "-b", name,
@@ -278,7 +286,7 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
                 f"{took['off']:.0f} s, flag on {took['on']:.0f} s "
                 f"(elapsed {elapsed / 60:.0f} min, about "
                 f"{left / 60:.0f} min left)")
-    with open(os.path.join(folder, "commands.txt"), "w") as f:
+    with open(os.path.join(folder, "commands.txt"), "a") as f:
         f.write(f"# in {workdir}\n" + "\n".join(commands) + "\n")
     return failed
 
@@ -485,13 +493,38 @@ def write_machine(folder, desc):
         f.write(format_machine(desc))
 
 
+def resume_run(args):
+    """The builds, the venv, the folder and the description of the run
+    that args.resume names; its mode, options and benchmarks are kept."""
+    folder = os.path.abspath(args.resume)
+    try:
+        with open(os.path.join(folder, "machine.json")) as f:
+            desc = json.load(f)
+        names, fast = desc["benchmarks"], desc["options"] == "--fast"
+    except (OSError, ValueError, KeyError):
+        raise SuiteError(f"{folder} is not a results folder of 'bench.py "
+                         f"pyperformance' (no readable machine.json)")
+    if not args.no_build:
+        build_release(args.build_dir)
+    pythons = release_pythons(args.build_dir)
+    if desc.get("commit") != machine_description(pythons)["commit"]:
+        log(f"resuming a run of commit {desc.get('commit')}")
+    args.fast, args.mode = fast, desc.get("mode", "full")
+    log(f"resuming {folder}")
+    return pythons, ensure_venv(args.build_dir), folder, desc, names
+
+
 def cmd_pyperformance(args):
-    pythons, venv_python, folder, desc = prepare_run(args, args.mode)
-    names = suite_benchmarks(venv_python, args.mode, args.benchmarks)
+    if args.resume:
+        pythons, venv_python, folder, desc, names = resume_run(args)
+    else:
+        pythons, venv_python, folder, desc = prepare_run(args, args.mode)
+        names = suite_benchmarks(venv_python, args.mode, args.benchmarks)
+        desc["mode"] = args.mode
+        desc["options"] = ("--fast" if args.fast
+                           else "(pyperformance's defaults)")
+        desc["benchmarks"] = names
     desc["tune"] = system_tune(venv_python, folder, args.tune)
-    desc["mode"] = args.mode
-    desc["options"] = "--fast" if args.fast else "(pyperformance's defaults)"
-    desc["benchmarks"] = names
     write_machine(folder, desc)
     log(f"{len(names)} benchmarks, {desc['options']}, pyperf: "
         f"{desc['tune']}")

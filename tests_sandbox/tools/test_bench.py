@@ -242,3 +242,64 @@ def test_the_alternatives_and_scale_programs_run():
     table = suite.alternatives_table(found)
     assert "cannot run" in table and "(2.00)" in table
     assert "restrictedpython/objects: TypeError: no" in table
+
+
+FAKE_PYPERFORMANCE = '''#!{python}
+# Stands in for pyperformance: records its command line, and appends one
+# benchmark with one value to the --append file, as pyperformance does.
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps(args) + "\\n")
+name, out = args[args.index("-b") + 1], args[args.index("--append") + 1]
+data = {{"version": "1.0", "metadata": {{}}, "benchmarks": []}}
+if os.path.exists(out):
+    with open(out) as f:
+        data = json.load(f)
+data["benchmarks"].append({{"metadata": {{"name": name}},
+                           "runs": [{{"values": [1.0]}}]}})
+with open(out, "w") as f:
+    json.dump(data, f)
+'''
+
+
+def test_benchmarks_alternate_and_a_cut_run_resumes(tmp_path, monkeypatch):
+    """run_pyperformance: each benchmark on both builds, the order
+    alternating, identical options; run again on the same folder, only
+    what is missing runs (a benchmark that one side has runs on the
+    other side only)."""
+    import argparse
+    suite = load_benchsuite()
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "pyperformance"
+    tool.write_text(FAKE_PYPERFORMANCE.format(python=sys.executable))
+    tool.chmod(0o755)
+    log = tmp_path / "calls"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    pythons = {"off": "/py/off", "on": "/py/on"}
+    args = argparse.Namespace(fast=True)
+    failed = suite.run_pyperformance(args, str(venv / "bin" / "python"),
+                                     pythons, str(folder), ["a", "b"])
+    assert failed == []
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    ran = [(c[c.index("-b") + 1], c[c.index("-p") + 1]) for c in calls]
+    assert ran == [("a", "/py/off"), ("a", "/py/on"), ("b", "/py/on"),
+                   ("b", "/py/off")]
+    for c in calls:
+        assert c[:2] == ["run", "--fast"]
+    # Cut short: c ran on neither side, d on the flag-off side only.
+    off = json.loads((folder / "off.json").read_text())
+    off["benchmarks"].append({"metadata": {"name": "d"},
+                              "runs": [{"values": [2.0]}]})
+    (folder / "off.json").write_text(json.dumps(off))
+    log.write_text("")
+    suite.run_pyperformance(args, str(venv / "bin" / "python"), pythons,
+                            str(folder), ["a", "b", "c", "d"])
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    ran = [(c[c.index("-b") + 1], c[c.index("-p") + 1]) for c in calls]
+    assert ran == [("c", "/py/off"), ("c", "/py/on"), ("d", "/py/on")]
+    assert set(suite.read_values(str(folder / "on.json"))) == {
+        "a", "b", "c", "d"}
