@@ -871,8 +871,9 @@ def finish(args, folder, desc, text, start, table=None):
 def publish_files(folder, prefix, names):
     os.makedirs(PUBLISHED, exist_ok=True)
     for name in names:
+        dest = name if name == f"{prefix}.txt" else f"{prefix}-{name}"
         shutil.copyfile(os.path.join(folder, name),
-                        os.path.join(PUBLISHED, f"{prefix}-{name}"))
+                        os.path.join(PUBLISHED, dest))
     log(f"published to {PUBLISHED}")
 
 
