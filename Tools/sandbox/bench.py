@@ -687,6 +687,11 @@ def suite_main(argv):
                         "benchmarks of FOLDER's run that are missing from "
                         "its off.json or on.json, with its options, and "
                         "report on the whole")
+    p.add_argument("--rounds", type=int,
+                   help="runs of each benchmark on each build, the order "
+                        "alternating from round to round; pyperf merges "
+                        "them (default: 3 in the quick mode, 1 in the full "
+                        "one)")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction,
                    help="pyperformance's --fast (default: on in the quick "
                         "mode, off in the full one)")
@@ -808,11 +813,16 @@ def suite_main(argv):
                             or args.fast is not None):
             parser.error("--resume continues a run with its own mode, "
                          "benchmarks and options: give none of them")
+        if args.resume and args.rounds is not None:
+            parser.error("--resume continues a run with its own rounds")
         args.mode = args.mode or "quick"
         if args.fast is None:
             args.fast = args.mode == "quick"
+        if args.rounds is None:
+            args.rounds = 3 if args.mode == "quick" else 1
     for name in ("rounds", "values", "jobs", "kernel_rounds"):
-        if getattr(args, name, 1) < 1:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if any(n < 1 for n in getattr(args, "idle", ())):
         parser.error("--idle: each number must be at least 1")

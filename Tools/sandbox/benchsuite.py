@@ -239,8 +239,9 @@ def suite_benchmarks(venv_python, mode, names):
 
 def run_pyperformance(args, venv_python, pythons, folder, names):
     """Run each benchmark on both builds, one after the other, the order
-    alternating from benchmark to benchmark (drifts of the machine's load
-    hit both alike), appending to off.json and on.json."""
+    alternating from benchmark to benchmark and from round to round
+    (drifts of the machine's load hit both alike), appending to off.json
+    and on.json (pyperf merges the runs of a benchmark's rounds)."""
     exe = venv_tool(venv_python, "pyperformance")
     workdir = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
                            "work")
@@ -258,10 +259,13 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
     done = {side: set(read_values(os.path.join(folder, f"{side}.json")))
             if os.path.exists(os.path.join(folder, f"{side}.json"))
             else set() for side in ("off", "on")}
+    rounds = getattr(args, "rounds", 1)
+    jobs = [(r, i, name) for r in range(rounds)
+            for i, name in enumerate(names)]
     logs = open(os.path.join(folder, "pyperformance.log"), "a")
     with logs:
-        for i, name in enumerate(names):
-            order = ("off", "on") if i % 2 == 0 else ("on", "off")
+        for k, (r, i, name) in enumerate(jobs):
+            order = ("off", "on") if (i + r) % 2 == 0 else ("on", "off")
             order = [side for side in order if name not in done[side]]
             if not order:
                 continue
@@ -281,8 +285,8 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
                     failed.append(f"{name} (flag {side}, exit status "
                                   f"{proc.returncode})")
             elapsed = time.monotonic() - start
-            left = elapsed / (i + 1) * (len(names) - i - 1)
-            log(f"[{i + 1}/{len(names)}] {name}: flag off "
+            left = elapsed / (k + 1) * (len(jobs) - k - 1)
+            log(f"[{k + 1}/{len(jobs)}] {name}: flag off "
                 f"{took['off']:.0f} s, flag on {took['on']:.0f} s "
                 f"(elapsed {elapsed / 60:.0f} min, about "
                 f"{left / 60:.0f} min left)")
@@ -501,6 +505,7 @@ def resume_run(args):
         with open(os.path.join(folder, "machine.json")) as f:
             desc = json.load(f)
         names, fast = desc["benchmarks"], desc["options"] == "--fast"
+        args.rounds = desc.get("rounds", 1)
     except (OSError, ValueError, KeyError):
         raise SuiteError(f"{folder} is not a results folder of 'bench.py "
                          f"pyperformance' (no readable machine.json)")
@@ -523,6 +528,7 @@ def cmd_pyperformance(args):
         desc["mode"] = args.mode
         desc["options"] = ("--fast" if args.fast
                            else "(pyperformance's defaults)")
+        desc["rounds"] = args.rounds
         desc["benchmarks"] = names
     desc["tune"] = system_tune(venv_python, folder, args.tune)
     write_machine(folder, desc)

@@ -280,14 +280,16 @@ def test_benchmarks_alternate_and_a_cut_run_resumes(tmp_path, monkeypatch):
     folder = tmp_path / "run"
     folder.mkdir()
     pythons = {"off": "/py/off", "on": "/py/on"}
-    args = argparse.Namespace(fast=True)
+    args = argparse.Namespace(fast=True, rounds=2)
     failed = suite.run_pyperformance(args, str(venv / "bin" / "python"),
                                      pythons, str(folder), ["a", "b"])
     assert failed == []
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     ran = [(c[c.index("-b") + 1], c[c.index("-p") + 1]) for c in calls]
     assert ran == [("a", "/py/off"), ("a", "/py/on"), ("b", "/py/on"),
-                   ("b", "/py/off")]
+                   ("b", "/py/off"), ("a", "/py/on"), ("a", "/py/off"),
+                   ("b", "/py/off"), ("b", "/py/on")]
+    args.rounds = 1
     for c in calls:
         assert c[:2] == ["run", "--fast"]
     # Cut short: c ran on neither side, d on the flag-off side only.
