@@ -59,7 +59,7 @@ subcommands measure release builds (PGO + LTO, as distributors build):
   build          build (or bring up to date) build/release-trusted (flag
                  off) and build/release-untrusted (flag on) with
                  --enable-optimizations --with-lto; a first build of both
-                 takes about 40 minutes on 2 cores.
+                 takes about 45 minutes on 2 cores.
   pyperformance  pyperformance 1.14.0 through pyperf on both release
                  builds, each benchmark on one build then the other: the
                  quick mode (a dozen benchmarks, --fast) or the full
