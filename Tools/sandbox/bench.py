@@ -666,7 +666,7 @@ def suite_main(argv):
                     "and the flag-on release build with identical options, "
                     "benchmark by benchmark in alternating order, and write "
                     "off.json, on.json, pyperf's compare_to table, a "
-                    "summary (ratios with 95 %% bootstrap intervals, the "
+                    "summary (ratios with 95 % bootstrap intervals, the "
                     "geometric mean) and chart.png to a dated folder.  As "
                     "root, 'pyperf system tune' runs first and 'pyperf "
                     "system reset' after.",
@@ -774,7 +774,13 @@ def suite_main(argv):
                     "isolation 'process') from two host threads, against "
                     "a process per job (Tools/sandbox/bench/scale.py), in "
                     "the flag-on release build.")
-    p.add_argument("--idle", type=lambda v: [int(x) for x in v.split(",")],
+    def numbers(value):
+        try:
+            return [int(x) for x in value.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a comma-separated list of numbers")
+    p.add_argument("--idle", type=numbers,
                    default=[100, 1000], metavar="N,N",
                    help="numbers of idle interpreters (default: 100,1000)")
     p.add_argument("--jobs", type=int, default=200,
@@ -790,7 +796,7 @@ def suite_main(argv):
                     "a run of 3 loops less a run of 1 (so the start, the "
                     "imports and the set-up cancel out), PYTHONHASHSEED=0. "
                     "Writes instructions.json to a dated folder and prints "
-                    "the benchmarks that moved more than 0.5 %% since the "
+                    "the benchmarks that moved more than 0.5 % since the "
                     "newest earlier instructions.json under the results "
                     "folder.  Needs valgrind.")
     p.add_argument("--benchmarks", metavar="LIST",
@@ -855,6 +861,12 @@ def suite_main(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    # "--build-dir DIR SUBCOMMAND ...", as build.py takes it: the option
+    # goes after the subcommand.
+    lead = 2 if argv[:1] == ["--build-dir"] else (
+        1 if argv[:1] and argv[0].startswith("--build-dir=") else 0)
+    if lead and len(argv) > lead and argv[lead] in SUITE_COMMANDS:
+        argv = [argv[lead]] + argv[:lead] + argv[lead + 1:]
     if argv and argv[0] in SUITE_COMMANDS:
         return suite_main(argv)
     if argv and argv[0] == "micro":

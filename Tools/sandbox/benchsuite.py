@@ -121,6 +121,23 @@ def run_quiet(cmd, what, cwd=None, env=None):
     return proc.stdout
 
 
+def run_json(cmd, what, env=None):
+    """Run a program of Tools/sandbox/bench/ that prints its results as
+    JSON on its last line of output; return them."""
+    proc = subprocess.run(cmd, env=env, text=True, errors="replace",
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        if proc.returncode == 0 and lines:
+            return json.loads(lines[-1])
+    except ValueError:
+        pass
+    last = (proc.stderr.strip().splitlines()
+            or lines or ["no output"])[-1]
+    raise SuiteError(f"{what} failed (exit status {proc.returncode}, "
+                     f"{shlex.join(cmd)}): {last}")
+
+
 def venv_tool(venv_python, name):
     return os.path.join(os.path.dirname(venv_python), name)
 
@@ -254,11 +271,15 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
         options += ["--affinity", str(cpus - 1)]
     commands, failed = [], []
     start = time.monotonic()
-    # A resumed run: what each side has already (a run cut short between
-    # the two sides of a benchmark runs only the missing one).
-    done = {side: set(read_values(os.path.join(folder, f"{side}.json")))
-            if os.path.exists(os.path.join(folder, f"{side}.json"))
-            else set() for side in ("off", "on")}
+    # What ran to the end, a line "ROUND SIDE BENCHMARK" each (the names
+    # that pyperf writes into the JSON files are not always
+    # pyperformance's): a resumed run skips exactly those.
+    progress = os.path.join(folder, "progress.txt")
+    try:
+        with open(progress) as f:
+            done = set(line.strip() for line in f)
+    except FileNotFoundError:
+        done = set()
     rounds = getattr(args, "rounds", 1)
     jobs = [(r, i, name) for r in range(rounds)
             for i, name in enumerate(names)]
@@ -266,7 +287,8 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
     with logs:
         for k, (r, i, name) in enumerate(jobs):
             order = ("off", "on") if (i + r) % 2 == 0 else ("on", "off")
-            order = [side for side in order if name not in done[side]]
+            order = [side for side in order
+                     if f"{r} {side} {name}" not in done]
             if not order:
                 continue
             took = {"off": 0.0, "on": 0.0}
@@ -284,6 +306,9 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
                 if proc.returncode != 0:
                     failed.append(f"{name} (flag {side}, exit status "
                                   f"{proc.returncode})")
+                else:
+                    with open(progress, "a") as f:
+                        f.write(f"{r} {side} {name}\n")
             elapsed = time.monotonic() - start
             left = elapsed / (k + 1) * (len(jobs) - k - 1)
             log(f"[{k + 1}/{len(jobs)}] {name}: flag off "
@@ -297,19 +322,30 @@ def run_pyperformance(args, venv_python, pythons, folder, names):
 
 # -------------------------------------------------------------- statistics
 
-def read_values(path):
-    """{benchmark: [values in seconds]} of a pyperf JSON file (the
-    calibration runs, which have no values, left out)."""
-    with open(path) as f:
-        data = json.load(f)
+def read_runs(path):
+    """{benchmark: [[values of a run (a pyperf process)], ...]} of a pyperf
+    JSON file, in seconds (the calibration runs, which have no values,
+    left out)."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SuiteError(f"{path} cannot be read ({e}); a run interrupted "
+                         f"while pyperf wrote it?")
     found = {}
     for bench in data.get("benchmarks", ()):
         meta = dict(data.get("metadata", {}), **bench.get("metadata", {}))
-        values = [v for run in bench.get("runs", ())
-                  for v in run.get("values", ())]
-        if values:
-            found.setdefault(meta["name"], []).extend(values)
+        for run in bench.get("runs", ()):
+            if run.get("values"):
+                found.setdefault(meta["name"], []).append(
+                    list(run["values"]))
     return found
+
+
+def read_values(path):
+    """{benchmark: [values in seconds]} of a pyperf JSON file."""
+    return {name: [v for run in runs for v in run]
+            for name, runs in read_runs(path).items()}
 
 
 def percentile(sorted_values, q):
@@ -323,21 +359,37 @@ def percentile(sorted_values, q):
         pos - lo)
 
 
+def resampled_mean(rng, runs):
+    """The mean of one bootstrap resample of *runs*, in two stages: runs
+    drawn with replacement, then values within each drawn run.  The values
+    of one process (or one round) are alike; resampling runs whole keeps
+    the variation between processes and rounds in the interval."""
+    total = count = 0
+    for run in rng.choices(runs, k=len(runs)):
+        drawn = rng.choices(run, k=len(run))
+        total += sum(drawn)
+        count += len(drawn)
+    return total / count
+
+
 def compare(a, b, resamples=BOOTSTRAP, seed=0):
-    """The comparison of two {benchmark: values} maps: per benchmark the
-    ratio of the means B/A with a 95 % bootstrap interval (each side's
-    values resampled), and the geometric mean of the ratios with its own
-    interval (all benchmarks resampled together in each round).  A
-    benchmark differs significantly when its interval excludes 1."""
+    """The comparison of two {benchmark: [[values of a run], ...]} maps:
+    per benchmark the ratio of the means B/A with a 95 % interval from a
+    two-stage bootstrap (runs, then values within them: resampled_mean()),
+    and the geometric mean of the ratios with its own interval (all
+    benchmarks resampled together in each round).  A benchmark differs
+    significantly when its interval excludes 1."""
     rng = random.Random(seed)
     names = [n for n in a if n in b]
     rows = []
     boot = {n: [] for n in names}
     for _ in range(resamples):
         for n in names:
-            ma = statistics.fmean(rng.choices(a[n], k=len(a[n])))
-            mb = statistics.fmean(rng.choices(b[n], k=len(b[n])))
-            boot[n].append(mb / ma)
+            boot[n].append(resampled_mean(rng, b[n])
+                           / resampled_mean(rng, a[n]))
+    runs_a, runs_b = a, b
+    a = {n: [v for run in runs for v in run] for n, runs in runs_a.items()}
+    b = {n: [v for run in runs for v in run] for n, runs in runs_b.items()}
     geo_boot = []
     for r in range(resamples):
         geo_boot.append(math.exp(statistics.fmean(
@@ -352,6 +404,7 @@ def compare(a, b, resamples=BOOTSTRAP, seed=0):
             "a_stdev": statistics.stdev(a[n]) if len(a[n]) > 1 else 0.0,
             "b_stdev": statistics.stdev(b[n]) if len(b[n]) > 1 else 0.0,
             "a_n": len(a[n]), "b_n": len(b[n]),
+            "a_runs": len(runs_a[n]), "b_runs": len(runs_b[n]),
             "ratio": ratio, "low": lo, "high": hi,
             "significant": not lo <= 1.0 <= hi})
     geo = (math.exp(statistics.fmean(math.log(r["ratio"]) for r in rows))
@@ -396,8 +449,8 @@ def format_summary(result, labels=("flag off", "flag on")):
             f"geometric mean of the ratios ({labels[1]} / {labels[0]}): "
             f"{result['geomean']:.4f}, 95 % interval "
             f"{result['geomean_low']:.4f}-{result['geomean_high']:.4f} "
-            f"({len(rows)} benchmarks; bootstrap, "
-            f"{result['resamples']} resamples of each benchmark's values)")
+            f"({len(rows)} benchmarks; bootstrap, {result['resamples']} "
+            f"resamples of each benchmark's runs and of their values)")
     sig = sorted((r for r in rows if r["significant"]),
                  key=lambda r: r["ratio"])
     moved = [r for r in sig if abs(r["ratio"] - 1) > BAND]
@@ -418,9 +471,13 @@ def format_summary(result, labels=("flag off", "flag on")):
 
 def results_folder(base, mode):
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
-    folder = os.path.join(base, f"{stamp}-{mode}")
-    os.makedirs(folder)
-    return folder
+    for n in itertools.count():
+        folder = os.path.join(base, f"{stamp}{f'.{n}' if n else ''}-{mode}")
+        try:
+            os.makedirs(folder)
+            return folder
+        except FileExistsError:
+            continue
 
 
 def write_json(path, data):
@@ -453,8 +510,8 @@ def report(venv_python, folder):
     chart (chart.png).  Returns the summary's text."""
     kind = folder_kind(folder)
     (file_a, file_b), labels = SIDES[kind]
-    a = read_values(os.path.join(folder, file_a))
-    b = read_values(os.path.join(folder, file_b))
+    a = read_runs(os.path.join(folder, file_a))
+    b = read_runs(os.path.join(folder, file_b))
     if not a or not b:
         raise SuiteError(f"no benchmark values in {folder}/{file_a} and "
                          f"{file_b}; see the log in {folder}")
@@ -505,6 +562,8 @@ def resume_run(args):
         with open(os.path.join(folder, "machine.json")) as f:
             desc = json.load(f)
         names, fast = desc["benchmarks"], desc["options"] == "--fast"
+        if desc.get("mode") not in ("quick", "full"):
+            raise KeyError("mode")
         args.rounds = desc.get("rounds", 1)
     except (OSError, ValueError, KeyError):
         raise SuiteError(f"{folder} is not a results folder of 'bench.py "
@@ -656,7 +715,11 @@ def cmd_inside(args):
     if proc.returncode != 0:
         raise SuiteError(f"the inside benchmark failed (exit status "
                          f"{proc.returncode}); see {folder}/inside.log")
-    data = json.loads(proc.stdout)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise SuiteError(f"the inside benchmark printed no results; see "
+                         f"{folder}/inside.log")
     loops = {n: (d["loops"], d["inner_loops"]) for n, d in data.items()}
     per_round = args.values
     for side, file in (("A", "outside.json"), ("B", "inside.json")):
@@ -782,8 +845,7 @@ def cmd_alternatives(args):
             run_env = dict(env, PYTHONPATH=rp) \
                 if kind == "restrictedpython" else env
             commands.append(shlex.join(cmd))
-            out = json.loads(run_quiet(cmd, f"the {kind} alternative",
-                                       env=run_env).splitlines()[-1])
+            out = run_json(cmd, f"the {kind} alternative", env=run_env)
             d = found[kind]
             d["latency"] += out["latency"]
             for k, v in out["kernels"].items():
@@ -814,8 +876,8 @@ def cmd_scale(args):
     idle = {}
     for n in args.idle:
         for kind in ("isolated", "untrusted"):
-            out = json.loads(run_quiet([on, "-I", program, "idle", kind,
-                                        str(n)], f"{n} idle {kind}"))
+            out = run_json([on, "-I", program, "idle", kind, str(n)],
+                           f"{n} idle {kind}")
             idle[f"{kind} {n}"] = out
             log(f"{n} idle {kind} interpreters: "
                 f"{(out['after'] - out['before']) / 1024:.0f} MiB")
@@ -823,9 +885,8 @@ def cmd_scale(args):
     for r in range(args.rounds):
         order = list(rates) if r % 2 == 0 else list(reversed(rates))
         for kind in order:
-            out = json.loads(run_quiet([on, "-I", program, "throughput",
-                                        kind, str(args.jobs)],
-                                       f"the {kind} throughput"))
+            out = run_json([on, "-I", program, "throughput", kind,
+                            str(args.jobs)], f"the {kind} throughput")
             rates[kind].append(out["jobs"] / out["seconds"])
     write_json(os.path.join(folder, "scale.json"),
                {"idle": idle, "jobs_per_second": rates})

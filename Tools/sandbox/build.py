@@ -735,10 +735,17 @@ def stale_profile(out, p):
     mark = os.path.join(out, "profile.tree")
     if read_text(mark) == tree:
         return
-    if os.path.exists(os.path.join(out, "profile-run-stamp")):
-        log("the tree changed since the profile was made: profiling again")
+    if os.path.exists(os.path.join(out, "Makefile")):
+        if os.path.exists(os.path.join(out, "profile-gen-stamp")):
+            log("the compiled files changed since the profile was made: "
+                "profiling again")
         run(["make", "profile-removal"], cwd=out, env=compiler_env(),
             what=f"make profile-removal in {out}", quiet=True)
+        # And the instrumented build of a profile task that failed, so
+        # that make compiles the changed files into a new one.
+        for stamp in ("profile-gen-stamp", "profile-clean-stamp"):
+            if os.path.exists(os.path.join(out, stamp)):
+                os.unlink(os.path.join(out, stamp))
     with open(mark, "w") as f:
         f.write(tree)
 

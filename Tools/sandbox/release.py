@@ -40,13 +40,25 @@ ROOT_OF_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(
 
 def check_clean_checkout(build):
     """A release is made from a commit: refuse a checkout with changes
-    that are not committed (they would be in the tarball without being
-    in any commit)."""
+    that are not committed, or files that git ignores where the overlay
+    is copied from (they would be in the tarball without being in any
+    commit)."""
     code, out = git("status", "--porcelain", "--untracked-files=normal")
     if code != 0:
         raise build.SetupError(
             f"{ROOT_OF_CHECKOUT} is not a git checkout (git status failed); "
             f"a release is made from a commit")
+    code, ignored = git("ls-files", "--others", "--ignored",
+                        "--exclude-standard", "--", *build.OVERLAY_DIRS)
+    # Files that git ignores but the overlay would copy into the tree (the
+    # bytecode caches it skips).
+    stray = [f for f in ignored.splitlines()
+             if "__pycache__/" not in f and not f.endswith(".pyc")]
+    if stray:
+        raise build.SetupError(
+            f"{len(stray)} file{'s' if len(stray) != 1 else ''} that git "
+            f"ignores would go into the tarball with the overlay, e.g. "
+            f"{stray[0]}; remove them (git clean -X) first")
     if out:
         first = out.splitlines()
         raise build.SetupError(

@@ -59,8 +59,15 @@ def load_benchsuite():
     return module
 
 
-def noisy(rng, centre, n=40):
-    return [centre * (1 + rng.gauss(0, 0.01)) for _ in range(n)]
+def noisy(rng, centre, runs=10, values=4, drift=0.0):
+    """Runs of values around *centre*; each run (process) off by its own
+    random drift, as the processes of a pyperf benchmark are."""
+    out = []
+    for _ in range(runs):
+        level = centre * (1 + rng.gauss(0, drift))
+        out.append([level * (1 + rng.gauss(0, 0.01))
+                    for _ in range(values)])
+    return out
 
 
 def test_the_comparison_finds_what_moved_and_only_that():
@@ -71,7 +78,7 @@ def test_the_comparison_finds_what_moved_and_only_that():
     b = {name: noisy(rng, 0.01 * (i + 1) * (1.05 if name == "bench3"
                                                else 1.0))
          for i, name in enumerate(a)}
-    b["only_b"] = [1.0, 1.0]
+    b["only_b"] = [[1.0, 1.0]]
     result = suite.compare(a, b)
     rows = {r["name"]: r for r in result["benchmarks"]}
     assert set(rows) == set(a)
@@ -92,6 +99,24 @@ def test_the_comparison_finds_what_moved_and_only_that():
     assert "only measured with flag on: only_b" in text
 
 
+def test_the_intervals_keep_the_variation_between_processes():
+    """Values alike within a process but not between processes: a
+    resampling of single values would call a 2 % difference significant;
+    resampling whole runs first does not."""
+    import random
+    suite = load_benchsuite()
+    rng = random.Random(3)
+    a = {"x": noisy(rng, 1.0, runs=6, values=20, drift=0.05)}
+    b = {"x": noisy(rng, 1.02, runs=6, values=20, drift=0.05)}
+    row = suite.compare(a, b)["benchmarks"][0]
+    assert row["a_runs"] == 6 and row["a_n"] == 120
+    assert row["high"] - row["low"] > 0.05, row
+    flat = suite.compare({"x": [[v] for r in a["x"] for v in r]},
+                         {"x": [[v] for r in b["x"] for v in r]})
+    width = flat["benchmarks"][0]["high"] - flat["benchmarks"][0]["low"]
+    assert width < row["high"] - row["low"]
+
+
 def test_pyperf_files_are_read_without_calibration_runs(tmp_path):
     suite = load_benchsuite()
     doc = suite.pyperf_suite({"x": [[1.0, 2.0], [3.0]], "y": [[5.0]]},
@@ -102,6 +127,8 @@ def test_pyperf_files_are_read_without_calibration_runs(tmp_path):
     path.write_text(json.dumps(doc))
     assert suite.read_values(str(path)) == {"x": [1.0, 2.0, 3.0],
                                             "y": [5.0]}
+    assert suite.read_runs(str(path)) == {"x": [[1.0, 2.0], [3.0]],
+                                          "y": [[5.0]]}
     # Several benchmarks in one file: each names itself; one benchmark:
     # its name may be in the suite's metadata (pyperformance --append).
     one = {"version": "1.0", "metadata": {"name": "z"},
@@ -245,18 +272,23 @@ def test_the_alternatives_and_scale_programs_run():
 
 
 FAKE_PYPERFORMANCE = '''#!{python}
-# Stands in for pyperformance: records its command line, and appends one
-# benchmark with one value to the --append file, as pyperformance does.
+# Stands in for pyperformance: records its command line, fails where told
+# (FAKE_FAIL: "BENCHMARK PYTHON"), and appends the benchmark to the
+# --append file under the name pyperf would give it (not always
+# pyperformance's: "argparse" is "many_optionals").
 import json, os, sys
 args = sys.argv[1:]
+name, out = args[args.index("-b") + 1], args[args.index("--append") + 1]
+python = args[args.index("-p") + 1]
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps(args) + "\\n")
-name, out = args[args.index("-b") + 1], args[args.index("--append") + 1]
+if os.environ.get("FAKE_FAIL") == f"{{name}} {{python}}":
+    sys.exit(1)
 data = {{"version": "1.0", "metadata": {{}}, "benchmarks": []}}
 if os.path.exists(out):
     with open(out) as f:
         data = json.load(f)
-data["benchmarks"].append({{"metadata": {{"name": name}},
+data["benchmarks"].append({{"metadata": {{"name": name + "_pyperf"}},
                            "runs": [{{"values": [1.0]}}]}})
 with open(out, "w") as f:
     json.dump(data, f)
@@ -265,9 +297,9 @@ with open(out, "w") as f:
 
 def test_benchmarks_alternate_and_a_cut_run_resumes(tmp_path, monkeypatch):
     """run_pyperformance: each benchmark on both builds, the order
-    alternating, identical options; run again on the same folder, only
-    what is missing runs (a benchmark that one side has runs on the
-    other side only)."""
+    alternating by benchmark and round, identical options; run again on
+    the same folder, exactly what did not complete runs (by round, build
+    and benchmark, whatever names pyperf wrote into the JSON files)."""
     import argparse
     suite = load_benchsuite()
     venv = tmp_path / "venv"
@@ -280,28 +312,31 @@ def test_benchmarks_alternate_and_a_cut_run_resumes(tmp_path, monkeypatch):
     folder = tmp_path / "run"
     folder.mkdir()
     pythons = {"off": "/py/off", "on": "/py/on"}
+
+    def ran():
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        log.write_text("")
+        return [(c[c.index("-b") + 1], c[c.index("-p") + 1][4:])
+                for c in calls], calls
     args = argparse.Namespace(fast=True, rounds=2)
+    # The second round's "b" fails on the flag-on build (as a run cut
+    # short there would leave it).
+    monkeypatch.setenv("FAKE_FAIL", "b /py/on")
     failed = suite.run_pyperformance(args, str(venv / "bin" / "python"),
                                      pythons, str(folder), ["a", "b"])
-    assert failed == []
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    ran = [(c[c.index("-b") + 1], c[c.index("-p") + 1]) for c in calls]
-    assert ran == [("a", "/py/off"), ("a", "/py/on"), ("b", "/py/on"),
-                   ("b", "/py/off"), ("a", "/py/on"), ("a", "/py/off"),
-                   ("b", "/py/off"), ("b", "/py/on")]
-    args.rounds = 1
+    assert failed == ["b (flag on, exit status 1)"] * 2
+    order, calls = ran()
+    assert order == [("a", "off"), ("a", "on"), ("b", "on"), ("b", "off"),
+                     ("a", "on"), ("a", "off"), ("b", "off"), ("b", "on")]
     for c in calls:
         assert c[:2] == ["run", "--fast"]
-    # Cut short: c ran on neither side, d on the flag-off side only.
-    off = json.loads((folder / "off.json").read_text())
-    off["benchmarks"].append({"metadata": {"name": "d"},
-                              "runs": [{"values": [2.0]}]})
-    (folder / "off.json").write_text(json.dumps(off))
-    log.write_text("")
+    monkeypatch.delenv("FAKE_FAIL")
     suite.run_pyperformance(args, str(venv / "bin" / "python"), pythons,
-                            str(folder), ["a", "b", "c", "d"])
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    ran = [(c[c.index("-b") + 1], c[c.index("-p") + 1]) for c in calls]
-    assert ran == [("c", "/py/off"), ("c", "/py/on"), ("d", "/py/on")]
-    assert set(suite.read_values(str(folder / "on.json"))) == {
-        "a", "b", "c", "d"}
+                            str(folder), ["a", "b"])
+    order, _ = ran()
+    assert order == [("b", "on"), ("b", "on")]      # one per round
+    suite.run_pyperformance(args, str(venv / "bin" / "python"), pythons,
+                            str(folder), ["a", "b"])
+    assert ran()[0] == []                           # all done
+    assert suite.read_runs(str(folder / "on.json")) == {
+        "a_pyperf": [[1.0], [1.0]], "b_pyperf": [[1.0], [1.0]]}
