@@ -585,14 +585,6 @@ def bench_callgrind(args, builds, workdir):
     return results, []
 
 
-def time_unit(seconds):
-    """A unit to show *seconds* with, and its scale factor."""
-    for unit, scale in (("ms", 1e3), ("us", 1e6)):
-        if seconds * scale >= 1:
-            return unit, scale
-    return "ns", 1e9
-
-
 # ---------------------------------------------------------------- main
 
 def run_part(part, args, builds, tmp):
@@ -657,8 +649,18 @@ def suite_main(argv):
                     "--with-lto through Tools/sandbox/build.py, which "
                     "reuses what is up to date, profiles again when the "
                     "sources changed, and prints each stage's time.")
+    release = argparse.ArgumentParser(add_help=False)
+    release.add_argument("--no-build", action="store_true",
+                         help="use the release builds as they are, even if "
+                              "the sources changed")
+    release.add_argument("--results", metavar="DIR",
+                         help="where the dated results folders go "
+                              "(default: BUILD_DIR/bench-results)")
+    release.add_argument("--publish", action="store_true",
+                         help="also copy the tables (and the chart) to "
+                              "Doc/sandbox/bench/ for the docs page")
     p = sub.add_parser(
-        "pyperformance", parents=[common],
+        "pyperformance", parents=[common, release],
         help="pyperformance on both release builds",
         description="Run pyperformance (pinned: "
                     + ", ".join(benchsuite.REQUIREMENTS) + ", installed "
@@ -695,20 +697,11 @@ def suite_main(argv):
     p.add_argument("--fast", action=argparse.BooleanOptionalAction,
                    help="pyperformance's --fast (default: on in the quick "
                         "mode, off in the full one)")
-    p.add_argument("--no-build", action="store_true",
-                   help="use the release builds as they are, even if the "
-                        "sources changed")
     p.add_argument("--tune", action=argparse.BooleanOptionalAction,
                    default=True,
                    help="run 'pyperf system tune' when root (default: on)")
-    p.add_argument("--results", metavar="DIR",
-                   help="where the dated results folders go (default: "
-                        "BUILD_DIR/bench-results)")
-    p.add_argument("--publish", action="store_true",
-                   help="also copy the chart and the tables to "
-                        "Doc/sandbox/bench/ for the docs page")
     p = sub.add_parser(
-        "inside", parents=[common],
+        "inside", parents=[common, release],
         help="pure-Python benchmarks inside an untrusted interpreter vs "
              "the main interpreter",
         description="Run pyperformance's pure-Python benchmarks ("
@@ -728,23 +721,6 @@ def suite_main(argv):
     p.add_argument("--values", type=int, default=3,
                    help="values per round, after one warm-up value "
                         "(default: 3)")
-    p.add_argument("--no-build", action="store_true",
-                   help="use the release build as it is")
-    p.add_argument("--results", metavar="DIR",
-                   help="where the dated results folders go (default: "
-                        "BUILD_DIR/bench-results)")
-    p.add_argument("--publish", action="store_true",
-                   help="also copy the chart and the tables to "
-                        "Doc/sandbox/bench/ for the docs page")
-    release = argparse.ArgumentParser(add_help=False)
-    release.add_argument("--no-build", action="store_true",
-                         help="use the release builds as they are")
-    release.add_argument("--results", metavar="DIR",
-                         help="where the dated results folders go "
-                              "(default: BUILD_DIR/bench-results)")
-    release.add_argument("--publish", action="store_true",
-                         help="also copy the tables to Doc/sandbox/bench/ "
-                              "for the docs page")
     p = sub.add_parser(
         "alternatives", parents=[common, release],
         help="what users pick instead, on the same jobs and kernels",

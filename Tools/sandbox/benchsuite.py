@@ -342,12 +342,6 @@ def read_runs(path):
     return found
 
 
-def read_values(path):
-    """{benchmark: [values in seconds]} of a pyperf JSON file."""
-    return {name: [v for run in runs for v in run]
-            for name, runs in read_runs(path).items()}
-
-
 def percentile(sorted_values, q):
     """The q-th quantile (0..1) of sorted values, by linear interpolation."""
     if len(sorted_values) == 1:
@@ -755,22 +749,25 @@ ALTERNATIVES = (
 KERNEL_NAMES = ("floats", "calls", "strings", "objects")
 
 
-def ensure_restrictedpython(venv_python):
+def install_target(venv_python, folder, requirement):
+    """*requirement* (a pure-Python wheel) installed alone into *folder*
+    beside the venv, for a build's PYTHONPATH; reused while the pin is
+    the same.  Returns the folder."""
     target = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
-                          "restrictedpython")
+                          folder)
     marker = os.path.join(target, "requirement.txt")
     try:
         with open(marker) as f:
-            if f.read() == RESTRICTEDPYTHON:
+            if f.read() == requirement:
                 return target
     except FileNotFoundError:
         pass
-    log(f"installing {RESTRICTEDPYTHON} into {target}")
+    log(f"installing {requirement} into {target}")
     shutil.rmtree(target, ignore_errors=True)
     run_quiet([venv_python, "-m", "pip", "install", "-q", "--no-deps",
-               "--target", target, RESTRICTEDPYTHON], "pip install")
+               "--target", target, requirement], "pip install")
     with open(marker, "w") as f:
-        f.write(RESTRICTEDPYTHON)
+        f.write(requirement)
     return target
 
 
@@ -822,7 +819,8 @@ def alternatives_table(found):
 
 def cmd_alternatives(args):
     pythons, venv_python, folder, desc = prepare_run(args, "alternatives")
-    rp = ensure_restrictedpython(venv_python)
+    rp = install_target(venv_python, "restrictedpython",
+                        RESTRICTEDPYTHON)
     desc.update(mode="alternatives",
                 options=f"{args.rounds} rounds x {args.jobs} jobs, kernels "
                         f"{args.kernel_rounds} times a round",
@@ -961,24 +959,11 @@ MOVED = 0.005
 def ensure_pyperf_only(venv_python):
     """pyperf alone in a folder, for the builds' PYTHONPATH: the quick
     subset's benchmarks need nothing else."""
-    target = os.path.join(os.path.dirname(os.path.dirname(venv_python)),
-                          "pyperf-only")
     pin = [r for r in REQUIREMENTS if r.startswith("pyperf==")][0]
-    marker = os.path.join(target, "requirement.txt")
-    try:
-        with open(marker) as f:
-            if f.read() == pin:
-                return target
-    except FileNotFoundError:
-        pass
-    shutil.rmtree(target, ignore_errors=True)
-    run_quiet([venv_python, "-m", "pip", "install", "-q", "--no-deps",
-               "--target", target, pin], "pip install")
-    with open(marker, "w") as f:
-        f.write(pin)
-    return target
+    return install_target(venv_python, "pyperf-only", pin)
 
 
+# Unique names for the files of the runs (the runs go two at a time).
 _RUNS = itertools.count()
 
 

@@ -125,8 +125,6 @@ def test_pyperf_files_are_read_without_calibration_runs(tmp_path):
                                             "warmups": [[1, 9.0]]})
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc))
-    assert suite.read_values(str(path)) == {"x": [1.0, 2.0, 3.0],
-                                            "y": [5.0]}
     assert suite.read_runs(str(path)) == {"x": [[1.0, 2.0], [3.0]],
                                           "y": [[5.0]]}
     # Several benchmarks in one file: each names itself; one benchmark:
@@ -134,7 +132,7 @@ def test_pyperf_files_are_read_without_calibration_runs(tmp_path):
     one = {"version": "1.0", "metadata": {"name": "z"},
            "benchmarks": [{"runs": [{"values": [0.5]}]}]}
     path.write_text(json.dumps(one))
-    assert suite.read_values(str(path)) == {"z": [0.5]}
+    assert suite.read_runs(str(path)) == {"z": [[0.5]]}
 
 
 def test_durations_are_formatted_with_their_unit():

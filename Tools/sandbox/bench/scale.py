@@ -21,7 +21,7 @@
 # The soft limit of open descriptors is raised to the hard one first: an
 # untrusted interpreter holds a few (its grants' directories).
 
-import json, os, resource, subprocess, sys, threading, time
+import json, os, resource, subprocess, sys, time
 
 mode, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
