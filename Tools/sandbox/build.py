@@ -62,6 +62,10 @@ VARIANTS = {
 # when the assembled tree changed since it was made.
 PGO_VARIANTS = ("release-untrusted", "release-trusted")
 
+# What "build.py test" builds (and CI with it): every variant but the
+# release builds, which take ~20 minutes each and serve the benchmarks.
+TEST_VARIANTS = tuple(v for v in VARIANTS if v not in PGO_VARIANTS)
+
 # What an ASan build runs with, during make and after, unless the caller
 # set ASAN_OPTIONS: upstream's CI settings.  No leak report at exit (an
 # interpreter frees little at exit by design), NULL from a huge malloc
@@ -909,7 +913,7 @@ def cmd_test(args):
     try:
         stage("dependencies", cmd_deps, args)
         src = stage("fetch and assemble", cmd_assemble, args)
-        for v in selected_variants(args, list(VARIANTS)):
+        for v in selected_variants(args, list(TEST_VARIANTS)):
             stage(f"build {v}", build_variant, args, v, src)
         stage("install untrusted", install_variant, args, "untrusted", src)
         python = stage("test tools", tools_python, args)
@@ -1108,8 +1112,9 @@ def main(argv=None):
         b.add_argument("variant", nargs="*",
                        help=f"one of {', '.join(VARIANTS)}")
     add("demo", cmd_demo, "build the flag-on interpreter and run the demo")
-    t = add("test", cmd_test, "build every variant, run the pytest suite and "
-            "the docs build through tox, the standard library's tests "
+    t = add("test", cmd_test, "build the variants "
+            + ", ".join(TEST_VARIANTS) + " (not the release ones), run the "
+            "pytest suite and the docs build through tox, the standard library's tests "
             "inside untrusted interpreters (compat), then CPython's "
             "regression suite")
     t.add_argument("variant", nargs="*", help=argparse.SUPPRESS)
