@@ -815,52 +815,8 @@ def cmd_install(args):
         install_variant(args, v, src)
 
 
-DEMO = r"""
-import builtins, os, sys, sysconfig, tempfile, textwrap
-flag = sysconfig.get_config_var("Py_UNTRUSTED")
-print(f"CPython {sys.version.split()[0]} with untrusted interpreters")
-print(f"  configure --with-untrusted: {'yes' if flag else 'no'} "
-      f"(Py_UNTRUSTED={flag})")
-print(f"  __restricted__ in the main interpreter: {builtins.__restricted__}")
-import sandbox
-data = tempfile.mkdtemp(prefix="sandbox-demo-")
-with open(os.path.join(data, "notes.txt"), "w") as f:
-    f.write("granted to the script")
-policy = sandbox.Policy(threads=1, read=[data])
-print(f"  the policy: {policy!r} (not enforced yet: "
-      f"{', '.join(policy.unenforced())})")
-SCRIPT = textwrap.dedent(f'''
-    import threading
-    print("hello from inside, __restricted__ =", __restricted__)
-    print("a granted read:", open({os.path.join(data, "notes.txt")!r}).read())
-    try:
-        open("/etc/passwd")             # not granted: denied
-    except PermissionError as exc:
-        print("/etc/passwd:", type(exc).__name__)
-    gate = threading.Event()
-    first = threading.Thread(target=gate.wait)
-    first.start()                       # granted: one thread
-    try:
-        threading.Thread(target=print).start()
-    except PermissionError as exc:      # a second one at once: denied
-        print("a second thread:", type(exc).__name__)
-    gate.set(); first.join()
-    try:
-        import _interpreters            # a trusted interpreter: no
-    except ImportError as exc:
-        print("_interpreters:", type(exc).__name__)
-''')
-with sandbox.Interpreter(policy) as interp:
-    result = interp.run(SCRIPT, filename="demo.py")
-os.remove(os.path.join(data, "notes.txt"))
-os.rmdir(data)
-print("  an untrusted script printed (captured in C):")
-for line in result.stdout.splitlines():
-    print("    " + line)
-print("  and the host's log of its denials:")
-for denial in result.denials:
-    print(f"    {denial.resource} at {denial.location}: {denial.detail}")
-"""
+# What "build.py demo" runs; the Debian packages ship it as an example.
+DEMO = os.path.join(ROOT, "Tools", "sandbox", "demo.py")
 
 
 def cmd_demo(args):
@@ -868,7 +824,7 @@ def cmd_demo(args):
     src = cmd_assemble(args)
     out = build_variant(args, "untrusted", src)
     python = os.path.join(out, "python")
-    proc = subprocess.run([python, "-I", "-c", DEMO])
+    proc = subprocess.run([python, "-I", DEMO])
     return proc.returncode
 
 
@@ -927,6 +883,10 @@ def cmd_test(args):
         if not args.no_regrtest:
             results.append(("regrtest", stage("regrtest", cmd_regrtest,
                                               args)))
+        if not args.no_packages:
+            results.append(("Debian packages (build, lintian, install "
+                            "test)", stage("packages", packages_test,
+                                           args)))
     finally:
         for what, secs in timings:
             log(f"time: {what}: {secs:.0f} s")
@@ -934,6 +894,27 @@ def cmd_test(args):
     for what, code in results:
         log(f"result: {what}: {'passed' if code == 0 else 'FAILED'}")
     return max(code for _, code in results)
+
+
+def packages_test(args):
+    """build.py test's last stage: the Debian packages from this checkout
+    (without PGO and without their own test run: the same tests ran on
+    the build tree), lintian, and, as root, the install test."""
+    if not shutil.which("dpkg"):
+        log("packages: skipped (not a Debian system)")
+        return 0
+    if os.geteuid() != 0:
+        log("packages: skipped (the install test needs root; run "
+            "'build.py deb --install-test' as root)")
+        return 0
+    deb_args = argparse.Namespace(**vars(args))
+    deb_args.__dict__.update(nocheck=True, nopgo=True, install_test=True,
+                             allow_dirty=True, output=None, deb_output=None)
+    try:
+        return cmd_deb(deb_args)
+    except SetupError as exc:
+        log(f"packages: {exc}")
+        return 1
 
 
 def cmd_compat(args):
@@ -1063,6 +1044,13 @@ def cmd_dist(args):
     return 0
 
 
+def cmd_deb(args):
+    """The Debian packages (Tools/sandbox/debpackage.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import debpackage
+    return debpackage.cmd_deb(sys.modules[__name__], args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="build.py",
@@ -1115,12 +1103,16 @@ def main(argv=None):
     t = add("test", cmd_test, "build the variants "
             + ", ".join(TEST_VARIANTS) + " (not the release ones), run the "
             "pytest suite and the docs build through tox, the standard library's tests "
-            "inside untrusted interpreters (compat), then CPython's "
-            "regression suite")
+            "inside untrusted interpreters (compat), CPython's "
+            "regression suite, then, as root, the Debian packages (build.py "
+            "deb --install-test)")
     t.add_argument("variant", nargs="*", help=argparse.SUPPRESS)
     t.add_argument("--tox-env", help="run only this tox environment")
     t.add_argument("--no-regrtest", action="store_true",
                    help="skip CPython's regression suite")
+    t.add_argument("--no-packages", action="store_true",
+                   help="skip the Debian packages' build and install test "
+                        "(done as root only)")
     t.set_defaults(tests=[])
     r = add("regrtest", cmd_regrtest, "run CPython's regression suite on "
             "build/untrusted, minus Tools/sandbox/regrtest-exclude.txt")
@@ -1151,6 +1143,32 @@ def main(argv=None):
     d.add_argument("--allow-dirty", action="store_true",
                    help="make it from a checkout with uncommitted changes "
                         "(not a release)")
+    b = add("deb", cmd_deb, "build the Debian source package and the "
+            "binary packages python3.13-untrusted, "
+            "libpython3.13-untrusted-stdlib and python3.13-untrusted-dev "
+            "from the release tarball (build.py dist) with "
+            "dpkg-buildpackage and Tools/sandbox/debian/, into build/deb, "
+            "and check them with lintian (an error fails); as root, the "
+            "build dependencies are installed with apt-get build-dep")
+    b.add_argument("--nocheck", action="store_true",
+                   help="do not run the test suite in the package build "
+                        "(DEB_BUILD_OPTIONS=nocheck)")
+    b.add_argument("--nopgo", action="store_true",
+                   help="build without --enable-optimizations --with-lto "
+                        "(DEB_BUILD_OPTIONS=nopgo): half the time, for "
+                        "testing the packaging")
+    b.add_argument("--install-test", action="store_true",
+                   help="then, as root, install the packages with apt-get, "
+                        "run python3.13-untrusted -m sandbox, the demo and "
+                        "the embedding example built with pkg-config, purge "
+                        "them and check that nothing of them is left")
+    b.add_argument("--allow-dirty", action="store_true",
+                   help="build from a checkout with uncommitted changes "
+                        "(not a release)")
+    b.add_argument("--output", dest="deb_output", metavar="DIR",
+                   help="where to build (default: build/deb); what an "
+                        "earlier run made there is replaced")
+    b.set_defaults(output=None)
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(ROOT, "patches", "series")):
         print(f"error: {ROOT} is not a checkout of the project "

@@ -121,17 +121,21 @@ def add_bytes(tar, name, data, epoch, mode=0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_tarball(build, src, files, top, epoch, note, path, preset=6):
-    """The tar.xz of *files* (relative to *src*) under *top*/, with the
-    SOURCES *note*, in sorted order, metadata fixed."""
+def write_tarball(build, src, files, top, epoch, note, path, preset=6,
+                  extra=None):
+    """The tar.xz of *files* (relative to *src*) and of *extra* (a mapping
+    of names to paths) under *top*/, with the SOURCES *note*, in sorted
+    order, metadata fixed."""
+    extra = extra or {}
     dirs = set()
-    for rel in files:
+    for rel in list(files) + list(extra):
         parent = os.path.dirname(rel)
         while parent:
             dirs.add(parent)
             parent = os.path.dirname(parent)
     entries = sorted([(d, "dir") for d in dirs] + [(f, "file")
                                                   for f in files]
+                     + [(f, "extra") for f in extra]
                      + [("SOURCES", "note")])
     with lzma.open(path, "wb", preset=preset, check=lzma.CHECK_CRC64) as xz:
         with tarfile.open(fileobj=xz, mode="w", format=tarfile.GNU_FORMAT,
@@ -145,7 +149,8 @@ def write_tarball(build, src, files, top, epoch, note, path, preset=6):
                 if kind == "note":
                     add_bytes(tar, name, note.encode(), epoch)
                     continue
-                full = os.path.join(src, rel)
+                full = extra[rel] if kind == "extra" else os.path.join(src,
+                                                                      rel)
                 info = tarfile.TarInfo(name)
                 info.mtime = epoch
                 info.uid = info.gid = 0
@@ -163,6 +168,17 @@ def write_tarball(build, src, files, top, epoch, note, path, preset=6):
                     info.size = st.st_size
                     with open(full, "rb") as f:
                         tar.addfile(info, f)
+
+
+def test_files():
+    """The project's test suite (tests_sandbox/, as committed), which the
+    tarball carries so that a build of it, and a Debian package's build,
+    can run it: its tests run on sys.executable.  Not tools/: those test
+    this repository's scripts."""
+    code, out = git("ls-files", "-z", "--", "tests_sandbox")
+    return {rel: os.path.join(ROOT_OF_CHECKOUT, rel)
+            for rel in out.split("\0")
+            if rel and not rel.startswith("tests_sandbox/tools/")}
 
 
 def tree_changes(build, src, manifest):
@@ -210,7 +226,7 @@ def cmd_dist(build, args):
     build.log(f"writing {final} ({len(manifest)} files)")
     try:
         write_tarball(build, src, sorted(manifest), top, epoch, note,
-                      partial)
+                      partial, extra=test_files())
         digest = build.sha256_of(partial)
         with open(final + ".sha256.partial", "w") as f:
             f.write(f"{digest}  {os.path.basename(final)}\n")

@@ -379,18 +379,21 @@ def test_the_tarball_is_the_same_byte_for_byte(tmp_path):
     os.symlink("a.sh", src / "link")
     files = ["b/z.txt", "a.sh", "link"]
     one, two = tmp_path / "one.tar.xz", tmp_path / "two.tar.xz"
+    (tmp_path / "extra.txt").write_text("e")
+    extra = {"t/extra.txt": str(tmp_path / "extra.txt")}
     release.write_tarball(build, str(src), files, "Top-1", 1700000000,
-                          "note\n", str(one), preset=0)
+                          "note\n", str(one), preset=0, extra=extra)
     os.utime(src / "b" / "z.txt", (1, 1))
     os.chmod(src / "b" / "z.txt", 0o600)
     release.write_tarball(build, str(src), list(reversed(files)), "Top-1",
-                          1700000000, "note\n", str(two), preset=0)
+                          1700000000, "note\n", str(two), preset=0,
+                          extra=extra)
     assert one.read_bytes() == two.read_bytes()
     with tarfile.open(one) as tar:
         members = tar.getmembers()
     assert [m.name for m in members] == [
         "Top-1", "Top-1/SOURCES", "Top-1/a.sh", "Top-1/b", "Top-1/b/z.txt",
-        "Top-1/link"]
+        "Top-1/link", "Top-1/t", "Top-1/t/extra.txt"]
     modes = {m.name: (m.mode, m.uid, m.uname, m.mtime) for m in members}
     assert modes["Top-1/a.sh"] == (0o755, 0, "root", 1700000000)
     assert modes["Top-1/b/z.txt"] == (0o644, 0, "root", 1700000000)
@@ -453,3 +456,16 @@ def test_dist_writes_a_release_or_one_clear_line(scratch_repo):
     assert "edit in no patch" not in readme_text
     assert "Python-3.13.5+untrusted.1/Lib/sandbox_probe.py" in names
     assert not any("__pycache__" in n or "/.pc/" in n for n in names)
+
+
+def test_the_tarball_carries_the_suite_but_not_the_tools_tests():
+    """release.test_files: tests_sandbox/ as committed, for the package
+    build and installed copies; tools/ tests this repository's scripts."""
+    release = load_release()
+    files = release.test_files()
+    if not files:
+        pytest.skip("not a git checkout")
+    assert "tests_sandbox/conftest.py" in files
+    assert "tests_sandbox/support.py" in files
+    assert not [f for f in files if f.startswith("tests_sandbox/tools/")]
+    assert all(os.path.isfile(path) for path in files.values())
