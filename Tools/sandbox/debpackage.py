@@ -6,12 +6,13 @@ lintian; with --install-test (root), installed, exercised as a user of
 the packages would, and purged, leaving nothing behind.
 """
 
-import email.utils
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
+import time
 
 import release
 
@@ -45,14 +46,14 @@ def changelog(build, control, epoch):
     SOURCE_DATE_EPOCH (so the source package is reproducible too)."""
     code, commit = release.git("rev-parse", "--short=12", "HEAD")
     origin = f" (project commit {commit})" if code == 0 else ""
-    date = email.utils.formatdate(epoch, usegmt=False)
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch))
+    entry = textwrap.fill(
+        f"Release {release.release_version(build)}: CPython "
+        f"{build.VERSION} with the patch series and overlay of the "
+        f"untrusted-interpreter runtime{origin}.", width=76,
+        initial_indent="  * ", subsequent_indent="    ")
     return (f"{SOURCE} ({package_version(build)}) unstable; urgency=medium\n"
-            f"\n"
-            f"  * Release {release.release_version(build)}: CPython "
-            f"{build.VERSION} with the\n"
-            f"    patch series and overlay of the untrusted-interpreter "
-            f"runtime{origin}.\n"
-            f"\n"
+            f"\n{entry}\n\n"
             f" -- {control_field(control, 'Maintainer')}  {date}\n")
 
 
@@ -338,8 +339,8 @@ def install_test(build, debs):
               "/usr/share/doc", "/usr/share/man", "/usr/share/man/man1",
               f"/usr/lib/{multiarch()}",
               f"/usr/lib/{multiarch()}/pkgconfig"}
-    remaining = sorted(f for fs in files.values() for f in fs
-                       if f not in shared and os.path.lexists(f))
+    remaining = sorted({f for fs in files.values() for f in fs
+                        if f not in shared and os.path.lexists(f)})
     check(build, f"nothing of them is left ({sum(map(len, files.values()))}"
                  f" paths checked)", not remaining and not os.path.exists(
                      PREFIX), ", ".join(remaining[:5]))
