@@ -1155,8 +1155,8 @@ def main(argv=None):
                         "(DEB_BUILD_OPTIONS=nocheck)")
     b.add_argument("--nopgo", action="store_true",
                    help="build without --enable-optimizations --with-lto "
-                        "(DEB_BUILD_OPTIONS=nopgo): half the time, for "
-                        "testing the packaging")
+                        "(DEB_BUILD_OPTIONS=nopgo): about a third of the "
+                        "time, for trying the packaging")
     b.add_argument("--install-test", action="store_true",
                    help="then, as root, install the packages with apt-get, "
                         "run python3.13-untrusted -m sandbox, the demo and "

@@ -78,6 +78,11 @@ def copyright_file(control, license_text):
         "Copyright: 2001-2025 Python Software Foundation and the\n"
         " contributors named in the files and in LICENSE\n"
         "License: PSF-2.0\n"
+        "Comment: Software incorporated into CPython under other licenses\n"
+        " (libmpdec, HACL*, mimalloc, expat's copy, SipHash, ...) is listed\n"
+        " with each license's text in upstream's Doc/license.rst, section\n"
+        " \"Licenses and Acknowledgements for Incorporated Software\";\n"
+        " the packages install it as /usr/share/doc/PACKAGE/license.rst.\n"
         "\n"
         "Files: Lib/sandbox/* Tools/sandbox/* tests_sandbox/* "
         "Doc/sandbox/*\n"
@@ -88,6 +93,18 @@ def copyright_file(control, license_text):
         f"{body}\n")
 
 
+_updated = []
+
+
+def apt_update(build):
+    """apt-get update, once: a fresh machine may have no package lists."""
+    if not _updated:
+        build.run(["apt-get", "update", "-q"], what="apt-get update",
+                  env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                  quiet=True)
+        _updated.append(True)
+
+
 def check_tools(build):
     missing = [t for t, p in [("dpkg-buildpackage", "dpkg-dev"),
                               ("dh", "debhelper"), ("lintian", "lintian")]
@@ -96,6 +113,7 @@ def check_tools(build):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         build.log(f"installing {', '.join(PACKAGING_TOOLS)}")
+        apt_update(build)
         build.run(["apt-get", "install", "-y", "-q",
                    "--no-install-recommends"] + PACKAGING_TOOLS,
                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
@@ -172,6 +190,7 @@ def cmd_deb(build, args):
         env["DEB_BUILD_PROFILES"] = "nocheck"
     if os.geteuid() == 0 and shutil.which("apt-get"):
         build.log("installing the build dependencies of debian/control")
+        apt_update(build)
         build.run(["apt-get", "build-dep", "-y", "-q"]
                   + (["-P", "nocheck"] if args.nocheck else [])
                   + ["./" + os.path.basename(srcdir)], cwd=work,
@@ -267,8 +286,9 @@ def exercise(build, tmp):
     with open(secret, "w") as f:
         f.write("canary-7d1f")
     out = run_checked(
-        build, "python3.13-untrusted -m sandbox run denies an ungranted read",
-        [COMMAND, "-m", "sandbox", "run", "--show-denials", "-c",
+        build, "python3.13-untrusted -I -m sandbox run denies an ungranted "
+        "read",
+        [COMMAND, "-I", "-m", "sandbox", "run", "--show-denials", "-c",
          f"print('inside', __restricted__)\n"
          f"try:\n    open({secret!r}).read()\n"
          f"except Exception as exc:\n    print('denied', type(exc).__name__)"],
@@ -291,10 +311,18 @@ def exercise(build, tmp):
     run_checked(build, "the embedding example runs an untrusted plugin",
                 [program], ["result: {'area': 42, 'unit': 'm2'}",
                            "raised: ZeroDivisionError"], env=env, cwd=tmp)
-    caches = os.path.join(PREFIX, "lib", "python3.13", "__pycache__")
     check(build, "the postinst compiled the standard library's bytecode",
-          os.path.isdir(caches) and any(
-              n.startswith("os.cpython-313") for n in os.listdir(caches)))
+          have_caches())
+    run_checked(build, "no user site-packages (Debian's python3.13's)",
+                [COMMAND, "-c", "import site, sys; "
+                 "print(site.ENABLE_USER_SITE, sys.flags.no_user_site)"],
+                ["False 0"], env=env)
+
+
+def have_caches():
+    caches = os.path.join(PREFIX, "lib", "python3.13", "__pycache__")
+    return os.path.isdir(caches) and any(
+        n.startswith("os.cpython-313") for n in os.listdir(caches))
 
 
 def install_test(build, debs):
@@ -326,6 +354,12 @@ def install_test(build, debs):
         with tempfile.TemporaryDirectory() as tmp:
             os.chmod(tmp, 0o755)
             exercise(build, tmp)
+        stdlib = [d for d in debs if os.path.basename(d).startswith(
+            "libpython3.13-untrusted-stdlib_")]
+        build.run(["apt-get", "install", "-y", "-q", "--reinstall"] + stdlib,
+                  env=env, what="apt-get install --reinstall", quiet=True)
+        check(build, "a reinstalled standard library gets its caches again "
+                     "(the trigger)", have_caches())
     finally:
         build.log("purging the packages")
         subprocess.run(["apt-get", "purge", "-y", "-q"]

@@ -29,8 +29,13 @@ def release_version(build):
 
 
 def git(*args):
-    proc = subprocess.run(["git", *args], cwd=ROOT_OF_CHECKOUT, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """git's exit status and output; 127 when git is not installed."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=ROOT_OF_CHECKOUT,
+                              text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        return 127, ""
     return proc.returncode, proc.stdout.rstrip("\n")
 
 
@@ -176,8 +181,19 @@ def test_files():
     can run it: its tests run on sys.executable.  Not tools/: those test
     this repository's scripts."""
     code, out = git("ls-files", "-z", "--", "tests_sandbox")
-    return {rel: os.path.join(ROOT_OF_CHECKOUT, rel)
-            for rel in out.split("\0")
+    if code == 0:
+        names = out.split("\0")
+    else:
+        # Not a git checkout (--allow-dirty): the files on disk, without
+        # bytecode caches.
+        names = []
+        top = os.path.join(ROOT_OF_CHECKOUT, "tests_sandbox")
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            names += [os.path.relpath(os.path.join(folder, f),
+                                      ROOT_OF_CHECKOUT)
+                      for f in files if not f.endswith(".pyc")]
+    return {rel: os.path.join(ROOT_OF_CHECKOUT, rel) for rel in names
             if rel and not rel.startswith("tests_sandbox/tools/")}
 
 
