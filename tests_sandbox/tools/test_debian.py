@@ -115,3 +115,18 @@ def test_the_maintainer_scripts_are_valid_shell():
             proc = subprocess.run(["sh", "-n", os.path.join(DEBIAN, name)],
                                   capture_output=True, text=True)
             assert proc.returncode == 0, (name, proc.stderr)
+
+
+def test_the_debian_patches_apply_to_the_assembled_tree():
+    """debian/patches (applied by dpkg-source before the package build)
+    still fit the tree that build.py dist makes."""
+    from support import build_dir
+    src = os.path.join(build_dir(), "src")
+    if not os.path.isdir(os.path.join(src, "Lib")) or not shutil.which(
+            "patch"):
+        pytest.skip("no assembled tree, or no patch(1)")
+    for name in read("patches/series").split():
+        proc = subprocess.run(["patch", "-p1", "--dry-run", "-s", "-i",
+                               os.path.join(DEBIAN, "patches", name)],
+                              cwd=src, capture_output=True, text=True)
+        assert proc.returncode == 0, (name, proc.stdout, proc.stderr)
