@@ -367,20 +367,27 @@ def install_test(build, debs):
                        stdout=subprocess.DEVNULL)
     left = [p for p in PACKAGES if installed(p)]
     check(build, "the packages are gone", not left, ", ".join(left))
-    # Directories shared with other packages (/usr, /usr/bin, ...) stay;
-    # nothing of the packages' own may.
-    shared = {"/.", "/usr", "/usr/bin", "/usr/lib", "/usr/share",
-              "/usr/share/doc", "/usr/share/man", "/usr/share/man/man1",
-              f"/usr/lib/{multiarch()}",
-              f"/usr/lib/{multiarch()}/pkgconfig"}
-    remaining = sorted({f for fs in files.values() for f in fs
-                        if f not in shared and os.path.lexists(f)})
+    # Directories that other packages own too (/usr, /usr/bin,
+    # /usr/share/lintian/overrides, ...) stay; nothing else of theirs may.
+    existing = sorted({f for fs in files.values() for f in fs
+                       if os.path.lexists(f) and f not in ("/", "/.")})
+    shared = owned_by_installed_packages(
+        [f for f in existing if os.path.isdir(f) and not os.path.islink(f)])
+    remaining = [f for f in existing if f not in shared]
     check(build, f"nothing of them is left ({sum(map(len, files.values()))}"
                  f" paths checked)", not remaining and not os.path.exists(
                      PREFIX), ", ".join(remaining[:5]))
 
 
-def multiarch():
-    return subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"],
-                          text=True, capture_output=True,
-                          check=True).stdout.strip()
+def owned_by_installed_packages(paths):
+    """Those of *paths* that an installed package owns (dpkg -S)."""
+    if not paths:
+        return set()
+    proc = subprocess.run(["dpkg-query", "-S", *paths], text=True,
+                          capture_output=True)
+    owned = set()
+    for line in proc.stdout.splitlines():
+        packages, _, path = line.partition(": ")
+        if path and not set(packages.split(", ")) & set(PACKAGES):
+            owned.add(path)
+    return owned
