@@ -124,17 +124,16 @@ def check_tools(build):
         f"install {' '.join(PACKAGING_TOOLS)}")
 
 
-def unpack(build, tarball, work, version):
+def unpack(build, tarball, work):
     """The tarball as the package's orig tarball, unpacked with the
     debian/ directory in place; return the source directory."""
-    orig = os.path.join(work, f"{SOURCE}_{release.release_version(build)}"
-                              f".orig.tar.xz")
-    shutil.copyfile(tarball, orig)
+    upstream = release.release_version(build)
+    shutil.copyfile(tarball, os.path.join(
+        work, f"{SOURCE}_{upstream}.orig.tar.xz"))
     build.run(["tar", "-xf", tarball, "-C", work],
               what=f"unpacking {os.path.basename(tarball)}")
-    top = os.path.join(work, f"Python-{release.release_version(build)}")
-    srcdir = os.path.join(work, f"{SOURCE}-{release.release_version(build)}")
-    os.rename(top, srcdir)
+    srcdir = os.path.join(work, f"{SOURCE}-{upstream}")
+    os.rename(os.path.join(work, f"Python-{upstream}"), srcdir)
     shutil.copytree(os.path.join(srcdir, "Tools", "sandbox", "debian"),
                     os.path.join(srcdir, "debian"), symlinks=True)
     return srcdir
@@ -171,7 +170,7 @@ def cmd_deb(build, args):
     work = os.path.abspath(args.deb_output or os.path.join(p["build"],
                                                            "deb"))
     remove_earlier(work)
-    srcdir = unpack(build, tarball, work, package_version(build))
+    srcdir = unpack(build, tarball, work)
     debian = os.path.join(srcdir, "debian")
     with open(os.path.join(debian, "control")) as f:
         control = f.read()
