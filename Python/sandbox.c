@@ -282,6 +282,7 @@ _PySandbox_InitInterpreter(PyInterpreterState *interp,
        (_PySandbox_ThreadStackSize()). */
     interp->threads.stacksize = _PySandbox_MIN_THREAD_STACK;
     /* Before the mark: the hooks read the flag first. */
+    _PySandbox_OpenDeallocGate();
     _Py_atomic_store_int(&_PySandbox_Created, 1);
     interp->sandbox = state;
     interp->feature_flags |= Py_RTFLAGS_UNTRUSTED;

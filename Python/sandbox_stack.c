@@ -153,17 +153,25 @@ _PySandbox_CheckStackSlow(void)
     return _PySandbox_CheckRecursion(_PyThreadState_GET(), "");
 }
 
-/* _PySandbox_DeallocLater(): keep *op*, whose reference count is 0, for
- * _PySandbox_FreeDeferred().  The collector must not see it meanwhile (it
- * is untracked, and tracked again before it is freed); a weak reference
- * already finds it dead.  Return 0 if it is not an object of the
- * collector: it is freed now, as a leaf or a short chain. */
-int
-_PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op)
+/* _Py_Dealloc()'s one test (pycore_sandbox_stack.h): its tracer bit and
+ * its untrusted bit (_PySandbox_OpenDeallocGate()). */
+uint32_t _PySandbox_DeallocGate = 0;
+
+/* An untrusted interpreter is about to exist: from now on, _Py_Dealloc()
+ * calls _PySandbox_DeallocSlow(). */
+void
+_PySandbox_OpenDeallocGate(void)
 {
-    if (!_PyObject_IS_GC(op)) {
-        return 0;
-    }
+    _Py_atomic_or_uint32(&_PySandbox_DeallocGate, _PySandbox_GATE_UNTRUSTED);
+}
+
+/* Keep *op*, whose reference count is 0, for _PySandbox_FreeDeferred().
+ * The collector must not see it meanwhile (it is untracked, and tracked
+ * again before it is freed); a weak reference already finds it dead.
+ * Return 0 if it is freed now: a leaf or a short chain. */
+static int
+defer_dealloc(PyThreadState *tstate, PyObject *op)
+{
     struct _PySandboxDeferred *deferred = _PySandbox_Deferred(tstate->interp);
     if (deferred->len == deferred->allocated) {
         Py_ssize_t allocated = deferred->allocated * 2 + 64;
@@ -186,6 +194,26 @@ _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op)
     deferred->items[deferred->len++] = (uintptr_t)op | tracked;
     _Py_set_eval_breaker_bit(tstate, _PY_SANDBOX_BIT);
     return 1;
+}
+
+/* _Py_Dealloc() of *op* once its gate is open: return 1 if *op* waits
+ * (an object of the collector, on an untrusted interpreter's thread whose
+ * stack is low); else call the reference tracer, if one is set, as stock
+ * does before the deallocation, and return 0.  A deferred object meets
+ * the tracer when it is freed (_PySandbox_FreeDeferred()). */
+int
+_PySandbox_DeallocSlow(PyObject *op)
+{
+    if (_PySandbox_AnyUntrusted() && _PyObject_IS_GC(op)) {
+        PyThreadState *tstate = _PyThreadState_GET();
+        if (tstate != NULL && _PySandbox_StackLow(tstate)
+            && defer_dealloc(tstate, op))
+        {
+            return 1;
+        }
+    }
+    _PyReftracerTrack(op, PyRefTracer_DESTROY);
+    return 0;
 }
 
 /* Free the objects that wait (_PySandbox_HandlePending(), the eval

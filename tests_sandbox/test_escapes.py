@@ -1391,6 +1391,32 @@ def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
     assert "freed 1000" in out, out
 
 
+def test_a_reference_tracer_and_the_deferral_share_one_test():
+    # _Py_Dealloc() tests one word for the reference tracer and for the
+    # engine.  A tracer set and cleared by the host, once an untrusted
+    # interpreter exists, still sees what dies (CPython's own test of the
+    # tracer), and clearing it leaves the deferral on: a chain of a
+    # million deallocations in the jail, on a thread of 4 MiB, is freed
+    # later, not on a stack that has no room (else the host dies).
+    out = host_ok(run_host(f"""
+        import _sandbox, _testcapi, threading
+        jail = _sandbox.new_interpreter()
+        _testcapi.test_reftracer()
+        print("tracer ok")
+        def job():
+            _sandbox.exec(jail, {DEFERRED!r})
+        threading.stack_size(4 << 20)
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join()
+        print("freed", _sandbox.eval(jail, "len(log)"))
+        _sandbox.end_interpreter(jail)
+        _testcapi.test_reftracer()
+        print("host alive")
+    """, timeout=300))
+    assert "tracer ok" in out and "freed 1000" in out, out
+
+
 def test_deep_nesting_control_crashes_a_trusted_interpreter():
     # The premise: the same nesting kills a process whose interpreter
     # counts calls only (a trusted one of the same build).

@@ -30,7 +30,7 @@ extern "C" {
 
 #ifdef Py_UNTRUSTED
 /* The objects whose deallocation waits for stack (see
- * _PySandbox_DeallocLater()), one list per untrusted interpreter; an
+ * _PySandbox_DeallocSlow()), one list per untrusted interpreter; an
  * item's low bit says whether the collector tracked it. */
 struct _PySandboxDeferred {
     uintptr_t *items;
@@ -63,7 +63,8 @@ PyAPI_FUNC(int) _PySandbox_NoStackRoom(PyThreadState *tstate,
 #else
 #  define _PySandbox_STACK_ROOM (1024 * 1024)
 #endif
-extern int _PySandbox_DeferDealloc(PyThreadState *tstate, PyObject *op);
+/* Before the first untrusted interpreter has a thread state. */
+extern void _PySandbox_OpenDeallocGate(void);
 extern void _PySandbox_FreeDeferred(PyThreadState *tstate);
 extern void _PySandbox_ClearDeferred(struct _PySandboxDeferred *deferred);
 
@@ -203,27 +204,45 @@ _PySandbox_CheckStackRoom(const char *what)
 /* _Py_Dealloc(): when the stack is low, an object of the collector waits
  * in its interpreter's list and is freed from the evaluator's next check
  * (the eval breaker), with room to spare: a chain of deallocations never
- * goes deeper than the limit.  Return 1 if *op* waits, else 0.  Only
- * objects of the collector hold others in chains (as in 3.14): the others,
- * most of what is freed (numbers, strings), cost a test of their type's
- * flags. */
-static inline int
-_PySandbox_DeallocLater(PyObject *op)
-{
+ * goes deeper than the limit.  Only objects of the collector hold others
+ * in chains (as in 3.14): the others, most of what is freed (numbers,
+ * strings), cost a test of their type's flags.
+ *
+ * Every deallocation passes here, so trusted code pays no more than in
+ * stock 3.13: _Py_Dealloc() tests one word, as stock tests whether a
+ * reference tracer is set (PyRefTracer_SetTracer()), and that word
+ * stands for both: a bit for the tracer, a bit set once an untrusted
+ * interpreter exists.  While it is 0, the deallocation goes on as stock's;
+ * else _PySandbox_DeallocSlow() makes the object wait (return 1), or calls
+ * the tracer and returns 0. */
 #ifdef Py_UNTRUSTED
-    if (_PySandbox_AnyUntrusted()
-        && (Py_TYPE(op)->tp_flags & Py_TPFLAGS_HAVE_GC))
-    {
-        PyThreadState *tstate = _PyThreadState_GET();
-        if (tstate != NULL && _PySandbox_StackLow(tstate)) {
-            return _PySandbox_DeferDealloc(tstate, op);
-        }
-    }
-#else
-    (void)op;
-#endif  /* !Py_UNTRUSTED */
-    return 0;
+#define _PySandbox_GATE_TRACER ((uint32_t)1)
+#define _PySandbox_GATE_UNTRUSTED ((uint32_t)2)
+extern uint32_t _PySandbox_DeallocGate;
+
+static inline int
+_PySandbox_DeallocGated(void)
+{
+    return _PySandbox_UNLIKELY(
+        FT_ATOMIC_LOAD_UINT32_RELAXED(_PySandbox_DeallocGate) != 0);
 }
+
+extern int _PySandbox_DeallocSlow(PyObject *op) _PySandbox_COLD;
+
+/* PyRefTracer_SetTracer(): a tracer is set (or cleared). */
+static inline void
+_PySandbox_RefTracerSet(int set)
+{
+    if (set) {
+        _Py_atomic_or_uint32(&_PySandbox_DeallocGate,
+                             _PySandbox_GATE_TRACER);
+    }
+    else {
+        _Py_atomic_and_uint32(&_PySandbox_DeallocGate,
+                              ~_PySandbox_GATE_TRACER);
+    }
+}
+#endif  /* Py_UNTRUSTED */
 
 #ifdef __cplusplus
 }
