@@ -152,7 +152,8 @@ socket_io_outside_budget(int fd, const char *func)
     static const char *const io_calls[] = {
         "FileIO", "os.read", "os.readv", "os.pread", "os.preadv",
         "os.write", "os.writev", "os.pwrite", "os.pwritev", "os.sendfile",
-        "os.splice", "os.copy_file_range",
+        "os.splice", "os.copy_file_range", "os.eventfd_read",
+        "os.eventfd_write",
     };
     struct stat st;
     if (func == NULL

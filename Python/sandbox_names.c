@@ -367,8 +367,9 @@ deny:
     }
 }
 
-/* The addresses the engine answers for *name*: -1 denied; 1 for the C
- * library to answer (an address, however spelled); 0 with *pin* set: the
+/* The addresses the engine answers for *name*: -1 denied; 1 for an
+ * address, however spelled (numeric_address(): read by the C library with
+ * AI_NUMERICHOST, so that no query can leave for it); 0 with *pin* set: the
  * loopback addresses for localhost, the pinned ones of a granted name,
  * or, for a name "*" grants, those it resolves now into *scratch*.  Every
  * name is resolved as an absolute one: the resolver's search domains do
@@ -401,6 +402,49 @@ granted_addresses(struct _PySandboxState *state, const char *name,
     return 0;
 }
 
+/* Raise OSError(*code*, *message*), as the resolver's errors are. */
+static void
+resolver_error(int code, const char *message)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", code,
+                                          message);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_OSError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* *name*, an address however spelled (_PySandbox_IsNumericHost()), of
+ * *family* (or AF_UNSPEC), read by the C library with AI_NUMERICHOST:
+ * never through the name services (the hosts file, DNS and its search
+ * domains), which a spelling that only inet_aton() reads, such as
+ * "0x7f.1", would otherwise reach through gethostbyname_r().  Copy its
+ * socket address into *addr* (at most *size* bytes) and return its
+ * family, or return -1 with OSError set. */
+static int
+numeric_address(const char *name, int family, void *addr, size_t size)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_flags = AI_NUMERICHOST;
+    int error = getaddrinfo(name, NULL, &hints, &res);
+    if (error != 0) {
+        resolver_error(error, gai_strerror(error));
+        return -1;
+    }
+    int found = res->ai_family;
+    if (found != AF_INET && found != AF_INET6) {
+        freeaddrinfo(res);
+        resolver_error(EAI_FAMILY, gai_strerror(EAI_FAMILY));
+        return -1;
+    }
+    memset(addr, 0, size);
+    memcpy(addr, res->ai_addr, Py_MIN(size, (size_t)res->ai_addrlen));
+    freeaddrinfo(res);
+    return found;
+}
+
 int
 _PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
                            size_t size)
@@ -411,8 +455,12 @@ _PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
     sandbox_pin scratch;
     int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
                                &scratch);
-    if (rc != 0) {
-        return rc < 0 ? -1 : 0;     /* 0: the C library's */
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc > 0) {
+        int found = numeric_address(name, family, addr, size);
+        return found < 0 ? -1 : found == AF_INET ? 4 : 16;
     }
     for (int i = 0; i < pin->n; i++) {
         if (pin->family[i] == AF_INET && family != AF_INET6
@@ -434,12 +482,7 @@ _PySandbox_ResolveNameSlow(const char *name, int family, void *addr,
             return 16;
         }
     }
-    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", EAI_NONAME,
-                                          "Name or service not known");
-    if (exc != NULL) {
-        PyErr_SetObject(PyExc_OSError, exc);
-        Py_DECREF(exc);
-    }
+    resolver_error(EAI_NONAME, "Name or service not known");
     return -1;
 }
 
@@ -455,8 +498,15 @@ _PySandbox_GetAddrInfoSlow(const char *name, const char *port,
     sandbox_pin scratch;
     int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
                                &scratch);
-    if (rc != 0) {
-        return rc < 0 ? -1 : 0;
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc > 0) {
+        /* An address: as the C library reads it, never as a name. */
+        struct addrinfo numeric = *hints;
+        numeric.ai_flags |= AI_NUMERICHOST;
+        *error = getaddrinfo(name, port, &numeric, res);
+        return 1;
     }
     /* Each address as the C library answers for it spelled as a number
        (no query), with the caller's port and hints; the lists joined. */
@@ -510,8 +560,19 @@ _PySandbox_HostByNameExSlow(const char *name)
     sandbox_pin scratch;
     int rc = granted_addresses(state, name, norm, sizeof(norm), &pin,
                                &scratch);
-    if (rc != 0) {
-        return NULL;        /* denied (error set), or the C library's */
+    if (rc < 0) {
+        return NULL;        /* denied (error set) */
+    }
+    if (rc > 0) {
+        /* An address, however spelled: the engine answers as the C
+           library does for a dotted quad, (name, [], [address]). */
+        struct sockaddr_in in;
+        char text[INET_ADDRSTRLEN];
+        if (numeric_address(name, AF_INET, &in, sizeof(in)) < 0) {
+            return NULL;
+        }
+        inet_ntop(AF_INET, &in.sin_addr, text, sizeof(text));
+        return Py_BuildValue("(s[][s])", name, text);
     }
     PyObject *addrs = PyList_New(0);
     for (int i = 0; addrs != NULL && i < pin->n; i++) {

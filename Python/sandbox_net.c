@@ -605,6 +605,68 @@ any_covers(struct _PySandboxState *state, int list, const net_address *a)
     return 0;
 }
 
+/* Does the IPv6 address *a* carry an IPv4 address that a translator or
+ * tunnel on the way delivers to (into *v4*, with *a*'s port)?  The
+ * IPv4-compatible ::a.b.c.d (but :: and ::1), SIIT's ::ffff:0:a.b.c.d,
+ * NAT64's 64:ff9b::a.b.c.d and 64:ff9b:1::/48 (the /96 form), 6to4's
+ * 2002:AABB:CCDD::/48 and Teredo's 2001:0::/32 (the client, inverted).
+ * A deny_net entry of an IPv4 address denies these spellings of it too;
+ * a grant stays exact. */
+static int
+embedded_ipv4(const net_address *a, net_address *v4)
+{
+    static const unsigned char zero[12] = {0};
+    static const unsigned char siit[12] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                           0xff, 0xff, 0, 0};
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+    static const unsigned char nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1};
+    const unsigned char *b = a->addr;
+    const unsigned char *from = NULL;
+    int invert = 0;
+    if (a->family != AF_INET6) {
+        return 0;
+    }
+    if (memcmp(b, zero, 12) == 0) {
+        if (b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1) {
+            return 0;
+        }
+        from = b + 12;
+    }
+    else if (memcmp(b, siit, 12) == 0 || memcmp(b, nat64, 12) == 0
+             || memcmp(b, nat64_local, 6) == 0)
+    {
+        from = b + 12;
+    }
+    else if (b[0] == 0x20 && b[1] == 0x02) {
+        from = b + 2;
+    }
+    else if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+        from = b + 12;
+        invert = 1;
+    }
+    else {
+        return 0;
+    }
+    memset(v4, 0, sizeof(*v4));
+    v4->family = AF_INET;
+    v4->port = a->port;
+    for (int i = 0; i < 4; i++) {
+        v4->addr[i] = invert ? (unsigned char)~from[i] : from[i];
+    }
+    return 1;
+}
+
+/* Is *a* denied: by a deny_net entry, as it is or as the IPv4 address it
+ * carries? */
+static int
+denied(struct _PySandboxState *state, const net_address *a)
+{
+    net_address v4;
+    return (any_covers(state, SANDBOX_NET_DENY, a)
+            || (embedded_ipv4(a, &v4)
+                && any_covers(state, SANDBOX_NET_DENY, &v4)));
+}
+
 /* The address of *sa* (*len* bytes) into *a*.  0, or -1 if it is not an
  * IPv4 or IPv6 one. */
 static int
@@ -704,6 +766,42 @@ _PySandbox_CheckSocketSlow(int family, int type, int proto)
     return _PySandbox_Deny("network", detail);
 }
 
+/* socket(fileno=): the socket object takes the caller's family, type and
+ * protocol where it gives them; the checks and the connection budget read
+ * them (a TCP socket that says it is UDP would connect by TCP Fast Open
+ * outside the budget).  So they must be the descriptor's own. */
+int
+_PySandbox_CheckSocketFdSlow(int fd, int family, int type, int proto)
+{
+    static const int options[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
+    int real[3];
+    for (int i = 0; i < 3; i++) {
+        socklen_t len = sizeof(real[i]);
+        if (getsockopt(fd, SOL_SOCKET, options[i], &real[i], &len) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+    }
+    int base = type;
+#ifdef SOCK_NONBLOCK
+    base &= ~SOCK_NONBLOCK;
+#endif
+#ifdef SOCK_CLOEXEC
+    base &= ~SOCK_CLOEXEC;
+#endif
+    if (family != real[0] || base != real[1]
+        || (proto != 0 && proto != real[2]))
+    {
+        char detail[160];
+        PyOS_snprintf(detail, sizeof(detail), "socket(fileno=%d) as "
+                      "family=%d, type=%d, proto=%d: the descriptor is "
+                      "family=%d, type=%d, proto=%d", fd, family, type,
+                      proto, real[0], real[1], real[2]);
+        return _PySandbox_Deny("network", detail);
+    }
+    return _PySandbox_CheckSocketSlow(real[0], real[1], real[2]);
+}
+
 int
 _PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
                              const void *sa, int len)
@@ -733,7 +831,7 @@ _PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
         }
     }
     const char *why = NULL;
-    if (any_covers(state, SANDBOX_NET_DENY, &to)) {
+    if (denied(state, &to)) {
         why = "denied (deny_net)";
     }
     else if (!any_covers(state, bind ? SANDBOX_NET_LISTEN

@@ -203,6 +203,24 @@ def test_deny_wins_over_allow(jail, listeners):
                                        "connect"))]
     assert listeners.settle() == 0, results
     assert set(results) == {"SandboxError"}, results
+    # An IPv6 address that carries a denied IPv4 one, which a translator
+    # or tunnel on the way would deliver to, is denied too (no route here:
+    # the denial is what shows).
+    carriers = ("::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1",
+                "64:ff9b:1::7f00:1", "2002:7f00:1::1",
+                "2001:0:4136:e378:8000:63bf:80ff:fffe")
+    interp = jail(net=("*",), deny_net=("127.0.0.1",))
+    results = {host: outcome(interp, attack(socket.AF_INET6, host, 9, 9,
+                                            "sendto"))
+               for host in carriers}
+    assert set(results.values()) == {"SandboxError"}, results
+    # The control: another IPv4 address denied, the same ones pass the
+    # check (and the kernel has no route for them, or sends them nowhere).
+    interp = jail(net=("*",), deny_net=("127.0.0.2",))
+    results = {host: outcome(interp, attack(socket.AF_INET6, host, 9, 9,
+                                            "sendto"))
+               for host in carriers}
+    assert "SandboxError" not in results.values(), results
     # A denied name is never resolved, whatever the ports.
     interp = jail(net=("localhost",), deny_net=("localhost",))
     assert outcome(interp, "import socket\n"
@@ -596,6 +614,14 @@ for host in ('ungranted.test', 'UNGRANTED.TEST.', 'x.granted.test',
     attempt(('connect', host), lambda: socket.socket().connect((host, 80)))
     attempt(('udp', host), lambda: socket.socket(2, 2).sendto(b'x', (host, 53)))
     attempt(('cc', host), lambda: socket.create_connection((host, 80), 1))
+# Spellings of addresses that only inet_aton() reads: answered without a
+# query (the C library's gethostbyname_r() would look them up as names,
+# with the search domain).
+for host in ('0x7f.1', '0x7f000001', '0x1.0x2.0x3.0x4', '0177.1'):
+    attempt(('num gai', host), lambda: socket.getaddrinfo(host, 80)[0][4][0])
+    attempt(('num ghbn', host), lambda: socket.gethostbyname(host))
+    attempt(('num ghbn_ex', host), lambda: socket.gethostbyname_ex(host))
+    attempt(('num connect', host), lambda: socket.socket().connect((host, 9)))
 attempt('granted', lambda: sorted({{a[4][0] for a in
                                    socket.getaddrinfo('granted.test', {port})}}))
 attempt('granted again', lambda: sorted({{a[4][0] for a in
@@ -703,8 +729,14 @@ def test_names_are_resolved_by_the_engine_and_only_if_granted(tmp_path):
     assert out2["good.corp.test"] == "SandboxError", out2
     assert out2["good"] == "gaierror", out2
     assert "WORKER ok" in proc.stdout
-    ungranted = {k: v for k, v in out.items() if k.startswith("(")}
+    ungranted = {k: v for k, v in out.items()
+                 if k.startswith("(") and not k.startswith("('num")}
     assert set(ungranted.values()) == {"denied"}, ungranted
+    assert out["('num ghbn_ex', '0x1.0x2.0x3.0x4')"] == \
+        ("0x1.0x2.0x3.0x4", [], ["1.2.3.4"]), out
+    assert out["('num gai', '0x7f.1')"] == "127.0.0.1", out
+    assert out["('num ghbn', '0177.1')"] == "127.0.0.1", out
+    assert out["('num connect', '0x7f000001')"] == "denied", out
     # The granted name: resolved once, its answer pinned (the stub
     # rebinds it to 127.0.0.2 after its first answer).
     assert out["'granted'"] == ["127.0.0.1", "127.0.0.3"], out
@@ -923,6 +955,92 @@ def test_with_a_byte_budget_sockets_move_bytes_by_their_methods_only(jail):
         assert len(denied) == 4, denied
         c.sendall(b'hi'); assert a.recv(2) == b'hi'
     """, message=True) == "ran"
+
+
+class ByteCounter:
+    """A loopback TCP server of the host that counts the bytes it gets."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(10)
+        self.port = self.server.getsockname()[1]
+        self.received = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            try:
+                while chunk := conn.recv(4096):
+                    self.received += chunk
+            except OSError:
+                pass
+
+    def close(self):
+        self.thread.join(15)
+        self.server.close()
+        return self.received
+
+
+def test_the_byte_budget_holds_for_calls_that_read_a_descriptor(jail):
+    # os.eventfd_write() and eventfd_read() read and write eight bytes of
+    # any descriptor: on a socket, past the budget, were they not
+    # refused.  The host's server gets what the budget allows only.
+    counter = ByteCounter()
+    interp = jail(net=("localhost",), net_bytes=16)
+    result = outcome(interp, f"""
+        import os, socket
+        c = socket.create_connection(('127.0.0.1', {counter.port}))
+        denied = 0
+        for i in range(8):
+            try:
+                os.eventfd_write(c.fileno(), 0x2121444e45545645)
+            except PermissionError:
+                denied += 1
+        try:
+            os.eventfd_read(c.fileno())
+        except PermissionError:
+            denied += 1
+        c.sendall(b'0123456789')
+        c.close()
+        assert denied == 9, denied
+    """, message=True)
+    received = counter.close()
+    assert received == b"0123456789", (received, result)
+    assert result == "ran"
+
+
+def test_a_socket_is_what_its_descriptor_is(jail, listeners):
+    # socket(fileno=) with another type: a TCP socket that says it is UDP
+    # would connect by TCP Fast Open outside the connection budget.
+    interp = jail(net=("localhost",), net_connections=1)
+    result = outcome(interp, f"""
+        import socket
+        socket.create_connection(('127.0.0.1', {listeners.tcp4}),
+                                 timeout=5).close()
+        for i in range(3):
+            fd = socket.socket().detach()
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 0, fd)
+            except PermissionError:
+                socket.socket(fileno=fd).close()
+                continue
+            s.sendto(b'x', socket.MSG_FASTOPEN,
+                     ('127.0.0.1', {listeners.tcp4}))
+        # Its own family, type and protocol, given or not, are fine.
+        fd = socket.socket().detach()
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd).close()
+        fd = socket.socket().detach()
+        socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM).close()
+        socket.socket(fileno=fd).close()
+    """, message=True)
+    assert listeners.settle() == 1, result
+    assert result == "ran", result
 
 
 def test_the_connection_budget_counts_connects_and_accepts(jail, listeners):

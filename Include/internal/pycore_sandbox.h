@@ -1117,6 +1117,8 @@ _PySandbox_HOOK(int, _PySandbox_IsWorker, (void), 0)
  * test of the interpreter's mark. */
 #ifdef Py_UNTRUSTED
 PyAPI_FUNC(int) _PySandbox_CheckSocketSlow(int family, int type, int proto);
+PyAPI_FUNC(int) _PySandbox_CheckSocketFdSlow(int fd, int family, int type,
+                                             int proto);
 PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller, int type,
                                              PyObject *spelled,
                                              const void *addr, int len);
@@ -1156,6 +1158,17 @@ _PySandbox_CheckSocket(int family, int type, int proto)
 {
     return _PySandbox_NET_HOOK(
         _PySandbox_CheckSocketSlow(family, type, proto), 0);
+}
+
+/* socket(fileno=*fd*) as *family*, *type* and *proto* (the caller's, or
+ * detected): in an untrusted interpreter, only as what the descriptor is
+ * (a *proto* of 0 stands for the type's), and only TCP or UDP over IPv4
+ * or IPv6. */
+static inline int
+_PySandbox_CheckSocketFd(int fd, int family, int type, int proto)
+{
+    return _PySandbox_NET_HOOK(
+        _PySandbox_CheckSocketFdSlow(fd, family, type, proto), 0);
 }
 
 /* The address *addr* (*len* bytes), which getsockaddrarg() made from
@@ -1224,10 +1237,10 @@ _PySandbox_NetAcceptFailed(void)
 }
 
 /* setipaddr(): the address of the host name *name* for *family*.  Return
- * 0 to resolve it as usual (a trusted interpreter, an address however
- * spelled), or the length of the address the engine wrote to *addr* (a
- * name the policy grants, resolved once), or -1 (any other name: no
- * query leaves the process). */
+ * 0 to resolve it as usual (a trusted interpreter), or the length of the
+ * address the engine wrote to *addr* (an address however spelled, read as
+ * a number only; a name the policy grants, resolved once), or -1 (any
+ * other name: no query leaves the process). */
 static inline int
 _PySandbox_ResolveName(const char *name, int family, void *addr,
                        size_t size)
@@ -1237,11 +1250,10 @@ _PySandbox_ResolveName(const char *name, int family, void *addr,
 }
 
 /* getaddrinfo() of *name* (NULL: none), *port* and *hints* (a struct
- * addrinfo): 0 to call the C library as usual (a trusted interpreter, an
- * address however spelled, a name granted by "*"), 1 with *res* (a struct
- * addrinfo **) and *error* set as getaddrinfo() sets them (a granted
- * name: the addresses the engine resolved for it, no new query), or -1
- * denied. */
+ * addrinfo): 0 to call the C library as usual (a trusted interpreter), 1
+ * with *res* (a struct addrinfo **) and *error* set as getaddrinfo() sets
+ * them (an address however spelled, read with AI_NUMERICHOST; a granted
+ * name: the addresses the engine resolved for it), or -1 denied. */
 static inline int
 _PySandbox_GetAddrInfo(const char *name, const char *port,
                        const void *hints, void *res, int *error)
@@ -1253,8 +1265,10 @@ _PySandbox_GetAddrInfo(const char *name, const char *port,
 }
 
 /* gethostbyname_ex() of *name*, which setipaddr() let through: for a
- * granted name, (name, [], the IPv4 addresses the engine resolved); NULL
- * with no error set for the C library to answer; NULL with an error. */
+ * granted name, (name, [], the IPv4 addresses the engine resolved); for an
+ * address however spelled, (name, [], [it, dotted]), with no query; NULL
+ * with no error set for the C library to answer (a trusted interpreter);
+ * NULL with an error. */
 static inline PyObject *
 _PySandbox_HostByNameEx(const char *name)
 {
