@@ -177,6 +177,7 @@ clear_state(struct _PySandboxState *state)
     _PySandbox_ClearLog(state);
     _PySandbox_ClearExtended(state);
     _PySandbox_ClearDeferred(&state->deferred);
+    _PySandbox_ClearFdUses(state);
     _PySandbox_ClearHeap(&state->heap);
     _PySandbox_TimeEnds(state);
     _PySandbox_ClearPins(state);

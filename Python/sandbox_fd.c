@@ -7,7 +7,8 @@
  */
 
 #include "Python.h"
-#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_frame.h"         // _PyInterpreterFrame
+#include "pycore_pystate.h"       // _PyInterpreterState_GET(), HEAD_LOCK()
 #include "pycore_sandbox.h"
 #include "pycore_sandbox_state.h" // struct _PySandboxState
 
@@ -168,6 +169,185 @@ socket_io_outside_budget(int fd, const char *func)
     return _PySandbox_Deny("network", detail);
 }
 
+
+/* Uses
+ *
+ * A C call checks a descriptor, then may run the tenant's code before its
+ * system call uses it: an argument's conversion (__index__, __buffer__, a
+ * sequence's items, a bool), an audit hook.  Were that code to close the
+ * number (or dup2() another file onto it), the call would use whatever
+ * has the number by then: the host's file or socket, opened meanwhile by
+ * another thread of the host, or another file of the tenant's (a socket
+ * behind a pipe, past the byte budget).  So each check records a use: the
+ * thread, its Python frame and the instruction that made the call (a C
+ * function pushes no frame of its own); and the descriptor may not be
+ * closed or replaced from code that the call runs, found by walking the
+ * thread's frames: the use's frame, at the same instruction, beyond a C
+ * boundary (the entry frame that CPython pushes whenever C code calls
+ * Python).  Once the call returns, its frame moves on, and the use is
+ * gone.  Another thread of the interpreter may not close or replace the
+ * number either while the thread that checked it is still in its call
+ * (its frame on its stack at the same instruction): between the check
+ * and the system call, the GIL released, or blocked in it.  (A thread
+ * that wants another's blocking call to end shuts the socket down.)
+ * A use that looks live but is not (a loop that calls at the same
+ * instruction with another descriptor) only refuses a close. */
+struct _PySandboxFdUse {
+    PyThreadState *tstate;
+    _PyInterpreterFrame *frame;
+    _Py_CODEUNIT *instr;
+    int fd;
+};
+
+/* Is *frame* at *instr* still making the call that *use* recorded, seen
+ * from the current thread, and beyond a C boundary (in code the call
+ * runs)?  Return 1 if so (the call has not returned); 0 if not; -1 if the
+ * call is no longer on the thread's stack (the use is gone). */
+static int
+use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
+{
+    int crossed = 0;
+    for (_PyInterpreterFrame *f = tstate->current_frame; f != NULL;
+         f = f->previous)
+    {
+        if (f->owner == FRAME_OWNED_BY_CSTACK) {
+            crossed = 1;
+        }
+        else if (f == use->frame) {
+            return f->instr_ptr != use->instr ? -1 : crossed;
+        }
+    }
+    return -1;
+}
+
+static void forget_gone_uses(struct _PySandboxState *state,
+                             PyThreadState *tstate);
+
+/* Record that the current call checked *fd*: 0, or -1 with MemoryError
+ * set. */
+static int
+record_use(struct _PySandboxState *state, int fd)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyInterpreterFrame *frame = tstate != NULL ? tstate->current_frame
+                                                : NULL;
+    if (frame == NULL || frame->owner == FRAME_OWNED_BY_CSTACK) {
+        return 0;           /* called from C: no code of the tenant's */
+    }
+    /* The same use again (a loop, or a call that checks twice). */
+    for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
+        struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->tstate == tstate && use->frame == frame
+            && use->instr == frame->instr_ptr && use->fd == fd)
+        {
+            return 0;
+        }
+    }
+    if (state->n_fd_uses == state->fd_uses_allocated) {
+        forget_gone_uses(state, tstate);
+    }
+    if (state->n_fd_uses == state->fd_uses_allocated) {
+        Py_ssize_t allocated = state->fd_uses_allocated * 2 + 16;
+        struct _PySandboxFdUse *uses = PyMem_RawRealloc(
+            state->fd_uses, (size_t)allocated * sizeof(*uses));
+        if (uses == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        state->fd_uses = uses;
+        state->fd_uses_allocated = allocated;
+    }
+    state->fd_uses[state->n_fd_uses++] = (struct _PySandboxFdUse){
+        tstate, frame, frame->instr_ptr, fd};
+    return 0;
+}
+
+/* Is another thread *other* of the interpreter still in the call that
+ * *use* recorded?  Its frame is then on that thread's stack at the same
+ * instruction: the thread is in the call, waiting in its system call or
+ * for the GIL, or running code the call runs.  It holds no GIL (the
+ * caller does): its frames stay as they are while they are read, and the
+ * runtime's lock of threads keeps it from being deleted meanwhile. */
+static int
+other_thread_in_call(PyInterpreterState *interp, PyThreadState *other,
+                     const struct _PySandboxFdUse *use)
+{
+    int found = 0;
+    HEAD_LOCK(interp->runtime);
+    for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
+        if (t != other) {
+            continue;
+        }
+        for (_PyInterpreterFrame *f = t->current_frame; f != NULL;
+             f = f->previous)
+        {
+            if (f == use->frame) {
+                found = f->instr_ptr == use->instr;
+                break;
+            }
+        }
+        break;
+    }
+    HEAD_UNLOCK(interp->runtime);
+    return found;
+}
+
+/* Drop the uses whose calls have returned, of any thread (and those of
+ * threads that are no more). */
+static void
+forget_gone_uses(struct _PySandboxState *state, PyThreadState *tstate)
+{
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
+        struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->tstate == tstate ? use_state(tstate, use) >= 0
+            : other_thread_in_call(tstate->interp, use->tstate, use))
+        {
+            state->fd_uses[kept++] = *use;
+        }
+    }
+    state->n_fd_uses = kept;
+}
+
+/* Is *fd* checked by a call that has not used it yet: one of the current
+ * thread's that runs the code which asks, or one of another thread of the
+ * interpreter's, which may be between its check and its system call (see
+ * "Uses")? */
+static int
+in_use_by_a_call(struct _PySandboxState *state, int fd)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    for (Py_ssize_t i = 0; tstate != NULL && i < state->n_fd_uses; i++) {
+        const struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->fd != fd) {
+            continue;
+        }
+        if (use->tstate == tstate ? use_state(tstate, use) == 1
+            : other_thread_in_call(tstate->interp, use->tstate, use))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+deny_in_use(int fd, const char *func)
+{
+    char detail[160];
+    PyOS_snprintf(detail, sizeof(detail), "%s of descriptor %d from code "
+                  "that a call which uses it runs", func, fd);
+    return _PySandbox_Deny("descriptor", detail);
+}
+
+void
+_PySandbox_ClearFdUses(struct _PySandboxState *state)
+{
+    PyMem_RawFree(state->fd_uses);
+    state->fd_uses = NULL;
+    state->n_fd_uses = state->fd_uses_allocated = 0;
+}
+
 int
 _PySandbox_CheckFdSlow(int fd, const char *func)
 {
@@ -178,6 +358,15 @@ _PySandbox_CheckFdSlow(int fd, const char *func)
         return 0;
     }
     if (_PySandbox_FdIsOwned(state, fd)) {
+        /* os.dup2() replaces the file behind its second number. */
+        if (func != NULL && strcmp(func, "os.dup2") == 0
+            && in_use_by_a_call(state, fd))
+        {
+            return deny_in_use(fd, func);
+        }
+        if (record_use(state, fd) < 0) {
+            return -1;
+        }
         return state->policy.net_bytes_cap == 0 ? 0
                : socket_io_outside_budget(fd, func);
     }
@@ -252,6 +441,9 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     }
     if (_PySandbox_CheckFdSlow(fd, func) < 0) {
         return -1;
+    }
+    if (in_use_by_a_call(state, fd)) {
+        return deny_in_use(fd, func != NULL ? func : "a close");
     }
     set_fd_owned(state, fd, 0);
     return 0;
@@ -333,7 +525,10 @@ _PySandbox_CloseFdRange(int low, int high)
     low = Py_MAX(low, 0);
     high = Py_MIN(high, _PySandbox_MAX_FD);
     for (int fd = low; fd < high; fd++) {
-        if (_PySandbox_FdIsOwned(state, fd)) {
+        /* Not one that a call which runs this code uses: left open. */
+        if (_PySandbox_FdIsOwned(state, fd)
+            && !in_use_by_a_call(state, fd))
+        {
             set_fd_owned(state, fd, 0);
             (void)close(fd);
         }

@@ -296,9 +296,9 @@ int
 _PySandbox_CheckGetSockOptSlow(int level, int option)
 {
     /* The peer's credentials: over a socket pair, the process's own
-       process, user and group IDs. */
+       process, user and group IDs.  Other options: the network's. */
     if (level != SOL_SOCKET) {
-        return 0;
+        return _PySandbox_CheckNetGetSockOpt(level, option);
     }
 #ifdef SO_PEERPIDFD
     /* A new descriptor of the process, which the interpreter would not
@@ -323,7 +323,7 @@ _PySandbox_CheckGetSockOptSlow(int level, int option)
         return _PySandbox_CheckHostInfoSlow("socket.getsockopt(SO_PEERSEC)");
 #endif
     }
-    return 0;
+    return _PySandbox_CheckNetGetSockOpt(level, option);
 }
 
 int

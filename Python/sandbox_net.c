@@ -803,7 +803,7 @@ _PySandbox_CheckSocketFdSlow(int fd, int family, int type, int proto)
 }
 
 int
-_PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
+_PySandbox_CheckSockAddrSlow(const char *caller, int fd, PyObject *spelled,
                              const void *sa, int len)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
@@ -840,11 +840,22 @@ _PySandbox_CheckSockAddrSlow(const char *caller, int type, PyObject *spelled,
         why = bind ? "not granted (listen)" : "not granted (net)";
     }
     if (why == NULL) {
-        /* A connection: connect() (TCP or UDP), or TCP Fast Open. */
-        if (strncmp(caller, "connect", 7) == 0
-            || (type == SOCK_STREAM && strncmp(caller, "send", 4) == 0))
-        {
+        /* A connection: connect() (TCP or UDP), or TCP Fast Open: a send
+           with an address on a TCP socket, as the descriptor is now (the
+           socket object's type is what it was made as: os.dup2(), or a
+           number closed and reused, may have put a TCP socket behind a
+           UDP one).  A descriptor whose type cannot be read counts. */
+        if (strncmp(caller, "connect", 7) == 0) {
             return _PySandbox_TakeConnection(state);
+        }
+        if (strncmp(caller, "send", 4) == 0) {
+            int type = SOCK_STREAM;
+            socklen_t size = sizeof(type);
+            if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0
+                || type == SOCK_STREAM)
+            {
+                return _PySandbox_TakeConnection(state);
+            }
         }
         return 0;
     }
@@ -920,6 +931,50 @@ _PySandbox_CheckSockOptSlow(int level, int option)
     char detail[80];
     PyOS_snprintf(detail, sizeof(detail), "setsockopt(%d, %d)", level,
                   option);
+    return _PySandbox_Deny("network", detail);
+}
+
+/* getsockopt(): the options setsockopt() takes, and what a socket says of
+ * itself (its pending error, type, family, protocol, whether it
+ * listens).  Without network_info, not the others: the route's MTU
+ * (IP_MTU), the segment size (TCP_MAXSEG) and TCP_INFO tell of the
+ * host's interfaces and network. */
+int
+_PySandbox_CheckNetGetSockOpt(int level, int option)
+{
+    static const sock_option own_options[] = {
+        {SOL_SOCKET, SO_ERROR}, {SOL_SOCKET, SO_TYPE},
+        {SOL_SOCKET, SO_DOMAIN}, {SOL_SOCKET, SO_PROTOCOL},
+        {SOL_SOCKET, SO_ACCEPTCONN},
+    };
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state->policy.network_info) {
+        return 0;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(own_options); i++) {
+        if (own_options[i].level == level
+            && own_options[i].option == option)
+        {
+            return 0;
+        }
+    }
+#ifdef TCP_MAXSEG
+    int segment = level == IPPROTO_TCP && option == TCP_MAXSEG;
+#else
+    int segment = 0;
+#endif
+    for (size_t i = 0; !segment && i < Py_ARRAY_LENGTH(allowed_options);
+         i++)
+    {
+        if (allowed_options[i].level == level
+            && allowed_options[i].option == option)
+        {
+            return 0;
+        }
+    }
+    char detail[80];
+    PyOS_snprintf(detail, sizeof(detail), "getsockopt(%d, %d) "
+                  "(network_info)", level, option);
     return _PySandbox_Deny("network", detail);
 }
 

@@ -169,6 +169,104 @@ def test_a_number_closed_inside_and_reused_by_the_host(untrusted_tmp, tmp_path):
             o.close()
 
 
+REUSED_WHILE_IN_USE = r"""
+import os, time
+r, w = os.pipe()
+os.write(w, b'tenant-data')
+got = []
+denied = []
+def free(fd):
+    for call in (lambda: os.close(fd), lambda: os.dup2(r, fd)):
+        try:
+            call()
+        except PermissionError:
+            denied.append(fd)
+    os.closerange(fd, fd + 1)       # leaves it: no error, no close
+class ReadInto:
+    # Runs after readv() checked r, before its system call.
+    def __buffer__(self, flags):
+        free(r)
+        os.writev(w, [WriteFrom()])
+        return memoryview(buf)
+class WriteFrom:
+    # Runs after writev() checked w, before its system call.
+    def __buffer__(self, flags):
+        free(w)
+        time.sleep(1.0)             # the host opens its files meanwhile
+        return memoryview(b'TENANT-WROTE')
+buf = bytearray(64)
+n = os.readv(r, [ReadInto()])
+got.append(bytes(buf[:n]))
+"""
+
+
+def test_a_number_stays_while_a_call_that_checked_it_runs_code(
+        untrusted, tmp_path):
+    # The tenant's code that a call runs between its check of a number and
+    # its system call (a __buffer__ here; an __index__, an audit hook) may
+    # not close the number or put another file behind it: else the host,
+    # opening files meanwhile, gets the number, and the call reads or
+    # writes the host's file.
+    import _sandbox
+    import threading
+    import time
+    secret = tmp_path / "secret.txt"
+    secret.write_text(CANARY)
+    log = tmp_path / "log.txt"
+    held = []
+
+    def host_opens_files():
+        time.sleep(0.4)
+        held.append(open(secret, "rb"))
+        held.append(open(log, "ab"))
+    thread = threading.Thread(target=host_opens_files)
+    thread.start()
+    try:
+        result = outcome(untrusted, REUSED_WHILE_IN_USE, message=True)
+        thread.join()
+        got = _sandbox.eval(untrusted, "got")
+        denied = _sandbox.eval(untrusted, "denied")
+    finally:
+        thread.join()
+        for f in held:
+            f.close()
+    assert result == "ran", result
+    assert CANARY.encode() not in b"".join(got), got
+    assert got == [b"tenant-dataTENANT-WROTE"], got
+    assert log.read_bytes() == b""
+    assert len(denied) == 4, denied
+    details = [d[2] for d in _sandbox.denials(untrusted)]
+    assert sum("a call which uses it" in d for d in details) == 4, details
+
+
+def test_no_thread_closes_a_number_another_is_using(make_untrusted):
+    # A thread blocked in a call on a number (or between its check and
+    # its system call) keeps it: another thread of the interpreter may not
+    # close it or put another file behind it, which the host could reuse
+    # in between.  Once the call has returned, it may.
+    import _sandbox
+    interp = make_untrusted(threads=1)
+    assert outcome(interp, """
+        import os, threading, time
+        r, w = os.pipe()
+        got = []
+        reader = threading.Thread(target=lambda: got.append(os.read(r, 5)))
+        reader.start()
+        time.sleep(0.3)                 # blocked in read(r)
+        denied = []
+        for call in (lambda: os.close(r), lambda: os.dup2(w, r)):
+            try:
+                call()
+            except PermissionError:
+                denied.append(1)
+        os.write(w, b'hello')
+        reader.join()
+        os.close(r)                     # the read has returned
+        os.close(w)
+    """, message=True) == "ran"
+    assert _sandbox.eval(interp, "(got, len(denied))") == ([b"hello"], 2)
+
+
 def test_its_own_descriptors_work(tmp_path):
     import _sandbox
     # A server of its own on a port the kernel picks, and a client of it.

@@ -459,7 +459,6 @@ def test_ordinary_clients_work_unmodified(jail, tmp_path):
 
 
 def test_an_asyncio_server_on_a_granted_port(jail):
-    import _sandbox
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -501,7 +500,6 @@ def test_an_asyncio_server_on_a_granted_port(jail):
 
 def test_a_nested_interpreter_is_narrower_and_denied_what_its_creator_is(
         jail, listeners):
-    import _sandbox
     interp = jail(net=(f"localhost:{listeners.tcp4}", "127.0.0.2:80"),
                   deny_net=("127.0.0.2",))
     assert outcome(interp, f"""
@@ -1015,12 +1013,74 @@ def test_the_byte_budget_holds_for_calls_that_read_a_descriptor(jail):
     assert result == "ran"
 
 
+def test_no_file_is_put_behind_a_number_a_call_checked(jail):
+    # os.writev() checks a pipe (no budget applies to it), then converts
+    # its buffers: a __buffer__ that put a socket behind the pipe's number
+    # would send past the byte budget.
+    counter = ByteCounter()
+    interp = jail(net=("localhost",), net_bytes=16)
+    result = outcome(interp, f"""
+        import os, socket
+        s = socket.create_connection(('127.0.0.1', {counter.port}))
+        s.sendall(b'B' * 16)
+        r, w = os.pipe()
+        class Swap:
+            def __buffer__(self, flags):
+                try:
+                    os.dup2(s.fileno(), w)
+                except PermissionError:
+                    pass
+                return memoryview(b'LEAK' * 1000)
+        try:
+            os.writev(w, [Swap()])
+        except OSError:
+            pass
+        s.close()
+    """, message=True)
+    received = counter.close()
+    assert received == b"B" * 16, (received[:40], len(received), result)
+    assert result == "ran", result
+
+
+def test_socket_options_tell_nothing_of_the_route(jail, listeners):
+    # IP_MTU is the MTU of the interface the route takes; TCP_MAXSEG and
+    # TCP_INFO tell as much.  A socket's own state reads as usual.
+    code = f"""
+        import socket
+        s = socket.create_connection(('127.0.0.1', {listeners.tcp4}),
+                                     timeout=5)
+        got = {{}}
+        for name, level, option in (
+                ('mtu', socket.IPPROTO_IP, 14),
+                ('maxseg', socket.IPPROTO_TCP, socket.TCP_MAXSEG),
+                ('info', socket.IPPROTO_TCP, socket.TCP_INFO),
+                ('error', socket.SOL_SOCKET, socket.SO_ERROR),
+                ('type', socket.SOL_SOCKET, socket.SO_TYPE),
+                ('nodelay', socket.IPPROTO_TCP, socket.TCP_NODELAY)):
+            try:
+                s.getsockopt(level, option)
+                got[name] = 'read'
+            except PermissionError:
+                got[name] = 'denied'
+        s.close()
+    """
+    import _sandbox
+    interp = jail(net=("localhost",))
+    assert outcome(interp, code) == "ran"
+    assert _sandbox.eval(interp, "got") == {
+        "mtu": "denied", "maxseg": "denied", "info": "denied",
+        "error": "read", "type": "read", "nodelay": "read"}
+    interp = jail(net=("localhost",), network_info=True)
+    assert outcome(interp, code) == "ran"
+    assert set(_sandbox.eval(interp, "got").values()) == {"read"}
+
+
 def test_a_socket_is_what_its_descriptor_is(jail, listeners):
     # socket(fileno=) with another type: a TCP socket that says it is UDP
     # would connect by TCP Fast Open outside the connection budget.
     interp = jail(net=("localhost",), net_connections=1)
     result = outcome(interp, f"""
-        import socket
+        import sandbox, socket
         socket.create_connection(('127.0.0.1', {listeners.tcp4}),
                                  timeout=5).close()
         for i in range(3):
@@ -1032,6 +1092,19 @@ def test_a_socket_is_what_its_descriptor_is(jail, listeners):
                 continue
             s.sendto(b'x', socket.MSG_FASTOPEN,
                      ('127.0.0.1', {listeners.tcp4}))
+        # Nor a TCP descriptor put behind a UDP socket object afterwards:
+        # what counts is what the descriptor is when it sends.
+        import os
+        for i in range(3):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            t = socket.socket()
+            os.dup2(t.fileno(), u.fileno())
+            try:
+                u.sendto(b'x', socket.MSG_FASTOPEN,
+                         ('127.0.0.1', {listeners.tcp4}))
+            except sandbox.SandboxLimitExceeded:
+                pass
+            u.close(); t.close()
         # Its own family, type and protocol, given or not, are fine.
         fd = socket.socket().detach()
         socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd).close()
@@ -1072,7 +1145,7 @@ def test_the_connection_budget_counts_connects_and_accepts(jail, listeners):
 
 def test_a_nested_budget_comes_out_of_its_creators(jail, listeners):
     interp = jail(net=("localhost",), net_bytes=10000, net_connections=4)
-    assert outcome(interp, f"""
+    assert outcome(interp, """
         import _sandbox, sandbox
         inner = _sandbox.new_interpreter(net=('localhost',))
         got = _sandbox.eval(inner, "__import__('sandbox').allowed()"

@@ -1119,7 +1119,7 @@ _PySandbox_HOOK(int, _PySandbox_IsWorker, (void), 0)
 PyAPI_FUNC(int) _PySandbox_CheckSocketSlow(int family, int type, int proto);
 PyAPI_FUNC(int) _PySandbox_CheckSocketFdSlow(int fd, int family, int type,
                                              int proto);
-PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller, int type,
+PyAPI_FUNC(int) _PySandbox_CheckSockAddrSlow(const char *caller, int fd,
                                              PyObject *spelled,
                                              const void *addr, int len);
 PyAPI_FUNC(int) _PySandbox_NetReserveSlow(Py_ssize_t *len, int exact);
@@ -1173,16 +1173,18 @@ _PySandbox_CheckSocketFd(int fd, int family, int type, int proto)
 
 /* The address *addr* (*len* bytes), which getsockaddrarg() made from
  * *spelled* for *caller* ("bind", "connect", "connect_ex", "sendto",
- * "sendmsg") on a socket of *type*: granted by the policy's listen
- * entries for "bind", by its net entries for the others, and by no
- * deny_net entry.  A connection (connect(), TCP Fast Open) takes one of
- * the connection budget, or raises SandboxLimitExceeded. */
+ * "sendmsg") on the socket *fd*: granted by the policy's listen entries
+ * for "bind", by its net entries for the others, and by no deny_net
+ * entry.  A connection (connect(), TCP Fast Open: a send with an address
+ * on what the descriptor says is a TCP socket, whatever the socket
+ * object says) takes one of the connection budget, or raises
+ * SandboxLimitExceeded. */
 static inline int
-_PySandbox_CheckSockAddr(const char *caller, int type, PyObject *spelled,
+_PySandbox_CheckSockAddr(const char *caller, int fd, PyObject *spelled,
                          const void *addr, int len)
 {
     return _PySandbox_NET_HOOK(
-        _PySandbox_CheckSockAddrSlow(caller, type, spelled, addr, len), 0);
+        _PySandbox_CheckSockAddrSlow(caller, fd, spelled, addr, len), 0);
 }
 
 /* The byte budget, around a call that sends or receives: reserve *len*
@@ -1448,7 +1450,9 @@ _PySandbox_HideRelease(char *release, size_t release_size, char *version,
 
 /* socket.getsockopt() of *level* and *option*: the peer's credentials
  * (SO_PEERCRED and the like) are denied: over a socket pair, they are the
- * process's own IDs.  0, or -1 with the denial logged. */
+ * process's own IDs; and without network_info, the options that tell of
+ * the host's network (_PySandbox_CheckNetGetSockOpt()).  0, or -1 with the
+ * denial logged. */
 static inline int
 _PySandbox_CheckGetSockOpt(int level, int option)
 {

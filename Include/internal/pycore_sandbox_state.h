@@ -332,6 +332,11 @@ struct _PySandboxState {
     Py_ssize_t n_write_roots;
     /* Objects whose deallocation waits for stack (sandbox_stack.c). */
     struct _PySandboxDeferred deferred;
+    /* The descriptors that C calls of its threads checked and may not
+       have used yet (sandbox_fd.c, "Uses"). */
+    struct _PySandboxFdUse *fd_uses;
+    Py_ssize_t n_fd_uses;
+    Py_ssize_t fd_uses_allocated;
     /* The threads it started that have not ended, as their own exit sees
        them (watch_thread()), even when it is abandoned. */
     Py_ssize_t watched;
@@ -825,8 +830,14 @@ extern Py_ssize_t _PySandbox_InjectedSeen(PyInterpreterState *interp);
 extern int _PySandbox_InjectionInstalled(void);
 #endif
 
+/* Python/sandbox_net.c */
+/* socket.getsockopt() of *level* and *option* without the peer's
+ * credentials (sandbox_hostinfo.c): 0, or -1 denied. */
+extern int _PySandbox_CheckNetGetSockOpt(int level, int option);
+
 /* Python/sandbox_fd.c */
 extern void _PySandbox_NoLinger(int fd);
+extern void _PySandbox_ClearFdUses(struct _PySandboxState *state);
 extern void _PySandbox_CloseOwnedFds(struct _PySandboxState *state);
 extern int _PySandbox_FdsStillOpen(struct _PySandboxState *state,
                                    unsigned char *table, int fd);
