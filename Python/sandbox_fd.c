@@ -178,31 +178,47 @@ socket_io_outside_budget(int fd, const char *func)
  * number (or dup2() another file onto it), the call would use whatever
  * has the number by then: the host's file or socket, opened meanwhile by
  * another thread of the host, or another file of the tenant's (a socket
- * behind a pipe, past the byte budget).  So each check records a use: the
- * thread, its Python frame and the instruction that made the call (a C
- * function pushes no frame of its own); and the descriptor may not be
- * closed or replaced from code that the call runs, found by walking the
- * thread's frames: the use's frame, at the same instruction, beyond a C
- * boundary (the entry frame that CPython pushes whenever C code calls
- * Python).  Once the call returns, its frame moves on, and the use is
- * gone.  Another thread of the interpreter may not close or replace the
- * number either while the thread that checked it is still in its call
- * (its frame on its stack at the same instruction): between the check
- * and the system call, the GIL released, or blocked in it.  (A thread
- * that wants another's blocking call to end shuts the socket down.)
- * A use that looks live but is not (a loop that calls at the same
- * instruction with another descriptor) only refuses a close. */
+ * behind a pipe, past the byte budget).  Another thread of the tenant's
+ * could do the same between the check and the system call.
+ *
+ * So each check records a use: the thread, the Python frame that made the
+ * call and its instruction (a C function pushes no frame of its own).
+ * While the frame is still at that instruction, the call has not
+ * returned: the number may not be closed or replaced from code the call
+ * runs (found by walking the thread's frames: the use's frame, beyond a C
+ * boundary, the entry frame that CPython pushes whenever C code calls
+ * Python), nor from another thread.  No code moves a frame that is in a
+ * call: an untrusted interpreter's trace functions may not set f_lineno.
+ * A call made from C with no Python frame between (a thread started on
+ * the C function; code that runs while a frame is torn down) is anchored
+ * at that C level instead, and ends when the thread takes the GIL again
+ * there (_PySandbox_ThreadAttachedSlow()), after its system call.  A use
+ * that looks live but is not (a loop that calls at the same instruction
+ * with the same number) only refuses a close; a close or dup2() that
+ * succeeds forgets the number's uses. */
 struct _PySandboxFdUse {
     PyThreadState *tstate;
+    /* The frame that made the call, at *instr*; or, for a call made from
+       C code with no Python frame between (a thread started on the C
+       function, code run while a frame is torn down), the frame the
+       thread was at (NULL, or an entry frame), with *instr* NULL. */
     _PyInterpreterFrame *frame;
     _Py_CODEUNIT *instr;
     int fd;
 };
 
-/* Is *frame* at *instr* still making the call that *use* recorded, seen
- * from the current thread, and beyond a C boundary (in code the call
- * runs)?  Return 1 if so (the call has not returned); 0 if not; -1 if the
- * call is no longer on the thread's stack (the use is gone). */
+/* Is *frame* the anchor of a use made from C (see above)? */
+static int
+anchored_in_c(_PyInterpreterFrame *frame)
+{
+    return frame == NULL || frame->owner == FRAME_OWNED_BY_CSTACK;
+}
+
+/* Is the call that *use* recorded still on the current thread's stack,
+ * with the code that asks beyond a C boundary (code the call runs)?
+ * Return 1 if so; 0 if the call is on the stack but the code that asks
+ * is its caller's; -1 if the call is no longer on the stack (the use is
+ * gone). */
 static int
 use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
 {
@@ -210,64 +226,30 @@ use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
     for (_PyInterpreterFrame *f = tstate->current_frame; f != NULL;
          f = f->previous)
     {
+        if (f == use->frame) {
+            if (use->instr == NULL) {
+                return crossed;
+            }
+            return f->instr_ptr != use->instr ? -1 : crossed;
+        }
         if (f->owner == FRAME_OWNED_BY_CSTACK) {
             crossed = 1;
         }
-        else if (f == use->frame) {
-            return f->instr_ptr != use->instr ? -1 : crossed;
-        }
+    }
+    if (use->frame == NULL) {
+        /* A call of the thread's own C function, below all its frames. */
+        return crossed;
     }
     return -1;
 }
 
-static void forget_gone_uses(struct _PySandboxState *state,
-                             PyThreadState *tstate);
-
-/* Record that the current call checked *fd*: 0, or -1 with MemoryError
- * set. */
-static int
-record_use(struct _PySandboxState *state, int fd)
-{
-    PyThreadState *tstate = _PyThreadState_GET();
-    _PyInterpreterFrame *frame = tstate != NULL ? tstate->current_frame
-                                                : NULL;
-    if (frame == NULL || frame->owner == FRAME_OWNED_BY_CSTACK) {
-        return 0;           /* called from C: no code of the tenant's */
-    }
-    /* The same use again (a loop, or a call that checks twice). */
-    for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
-        struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (use->tstate == tstate && use->frame == frame
-            && use->instr == frame->instr_ptr && use->fd == fd)
-        {
-            return 0;
-        }
-    }
-    if (state->n_fd_uses == state->fd_uses_allocated) {
-        forget_gone_uses(state, tstate);
-    }
-    if (state->n_fd_uses == state->fd_uses_allocated) {
-        Py_ssize_t allocated = state->fd_uses_allocated * 2 + 16;
-        struct _PySandboxFdUse *uses = PyMem_RawRealloc(
-            state->fd_uses, (size_t)allocated * sizeof(*uses));
-        if (uses == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        state->fd_uses = uses;
-        state->fd_uses_allocated = allocated;
-    }
-    state->fd_uses[state->n_fd_uses++] = (struct _PySandboxFdUse){
-        tstate, frame, frame->instr_ptr, fd};
-    return 0;
-}
-
 /* Is another thread *other* of the interpreter still in the call that
  * *use* recorded?  Its frame is then on that thread's stack at the same
- * instruction: the thread is in the call, waiting in its system call or
- * for the GIL, or running code the call runs.  It holds no GIL (the
- * caller does): its frames stay as they are while they are read, and the
- * runtime's lock of threads keeps it from being deleted meanwhile. */
+ * instruction (for a call made from C, the thread is in it until it takes
+ * the GIL again there: _PySandbox_ThreadAttachedSlow()).  The thread
+ * holds no GIL (the caller does): its frames stay as they are while they
+ * are read, and the runtime's lock of threads keeps it from being deleted
+ * meanwhile. */
 static int
 other_thread_in_call(PyInterpreterState *interp, PyThreadState *other,
                      const struct _PySandboxFdUse *use)
@@ -277,6 +259,10 @@ other_thread_in_call(PyInterpreterState *interp, PyThreadState *other,
     for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
         if (t != other) {
             continue;
+        }
+        if (use->instr == NULL) {
+            found = 1;
+            break;
         }
         for (_PyInterpreterFrame *f = t->current_frame; f != NULL;
              f = f->previous)
@@ -304,6 +290,80 @@ forget_gone_uses(struct _PySandboxState *state, PyThreadState *tstate)
             : other_thread_in_call(tstate->interp, use->tstate, use))
         {
             state->fd_uses[kept++] = *use;
+        }
+    }
+    state->n_fd_uses = kept;
+}
+
+/* Record that the current call checked *fd*: 0, or -1 with MemoryError
+ * set. */
+static int
+record_use(struct _PySandboxState *state, int fd)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL) {
+        return 0;
+    }
+    _PyInterpreterFrame *frame = tstate->current_frame;
+    _Py_CODEUNIT *instr = anchored_in_c(frame) ? NULL : frame->instr_ptr;
+    /* The same use again (a loop, or a call that checks twice). */
+    for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
+        struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->tstate == tstate && use->frame == frame
+            && use->instr == instr && use->fd == fd)
+        {
+            return 0;
+        }
+    }
+    if (state->n_fd_uses == state->fd_uses_allocated) {
+        forget_gone_uses(state, tstate);
+    }
+    if (state->n_fd_uses == state->fd_uses_allocated) {
+        Py_ssize_t allocated = state->fd_uses_allocated * 2 + 16;
+        struct _PySandboxFdUse *uses = PyMem_RawRealloc(
+            state->fd_uses, (size_t)allocated * sizeof(*uses));
+        if (uses == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        state->fd_uses = uses;
+        state->fd_uses_allocated = allocated;
+    }
+    state->fd_uses[state->n_fd_uses++] = (struct _PySandboxFdUse){
+        tstate, frame, instr, fd};
+    return 0;
+}
+
+/* _PyThreadState_Attach(): *tstate*, of an untrusted interpreter, took
+ * the GIL again.  Back at the frame (or C level) of a call made from C,
+ * that call's system call has returned: its uses end. */
+void
+_PySandbox_ThreadAttachedSlow(PyThreadState *tstate)
+{
+    struct _PySandboxState *state = tstate->interp->sandbox;
+    if (state == NULL || state->n_fd_uses == 0) {
+        return;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
+        struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->tstate != tstate || use->instr != NULL
+            || use->frame != tstate->current_frame)
+        {
+            state->fd_uses[kept++] = *use;
+        }
+    }
+    state->n_fd_uses = kept;
+}
+
+/* *fd* is closed or replaced: what was recorded of it is gone. */
+static void
+forget_fd_uses(struct _PySandboxState *state, int fd)
+{
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
+        if (state->fd_uses[i].fd != fd) {
+            state->fd_uses[kept++] = state->fd_uses[i];
         }
     }
     state->n_fd_uses = kept;
@@ -359,10 +419,11 @@ _PySandbox_CheckFdSlow(int fd, const char *func)
     }
     if (_PySandbox_FdIsOwned(state, fd)) {
         /* os.dup2() replaces the file behind its second number. */
-        if (func != NULL && strcmp(func, "os.dup2") == 0
-            && in_use_by_a_call(state, fd))
-        {
-            return deny_in_use(fd, func);
+        if (func != NULL && strcmp(func, "os.dup2") == 0) {
+            if (in_use_by_a_call(state, fd)) {
+                return deny_in_use(fd, func);
+            }
+            forget_fd_uses(state, fd);
         }
         if (record_use(state, fd) < 0) {
             return -1;
@@ -445,6 +506,7 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     if (in_use_by_a_call(state, fd)) {
         return deny_in_use(fd, func != NULL ? func : "a close");
     }
+    forget_fd_uses(state, fd);
     set_fd_owned(state, fd, 0);
     return 0;
 }
@@ -529,6 +591,7 @@ _PySandbox_CloseFdRange(int low, int high)
         if (_PySandbox_FdIsOwned(state, fd)
             && !in_use_by_a_call(state, fd))
         {
+            forget_fd_uses(state, fd);
             set_fd_owned(state, fd, 0);
             (void)close(fd);
         }

@@ -76,4 +76,16 @@ _PySandbox_CheckCodeReplaceSlow(
                            "evaluator trusts");
 }
 
+/* frame.f_lineno = N: a debugger's jump.  Denied in an untrusted
+ * interpreter: stock 3.13 lets a trace function set it on any frame of
+ * the thread, not only the one its event is for, and on a frame that is
+ * executing (the caller's, in the middle of a call) the jump pops a stack
+ * that is not there, and crashes the process. */
+int
+_PySandbox_CheckFrameJumpSlow(void)
+{
+    return _PySandbox_Deny("sys", "frame.f_lineno: jumps of a trace "
+                           "function");
+}
+
 #endif  /* Py_UNTRUSTED */

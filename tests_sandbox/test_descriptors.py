@@ -239,6 +239,32 @@ def test_a_number_stays_while_a_call_that_checked_it_runs_code(
     assert sum("a call which uses it" in d for d in details) == 4, details
 
 
+def test_a_call_made_from_c_keeps_its_number_too(make_untrusted):
+    # A thread started on the C function itself has no Python frame: its
+    # check is a use all the same, which the code it runs cannot end.
+    import _sandbox
+    interp = make_untrusted(threads=1)
+    assert outcome(interp, """
+        import _thread, os, time
+        r, w = os.pipe()
+        os.write(w, b'x')
+        denied = []
+        class ReadInto:
+            def __buffer__(self, flags):
+                try:
+                    os.close(r)
+                except PermissionError:
+                    denied.append(1)
+                return memoryview(bytearray(1))
+        _thread.start_new_thread(os.readv, (r, [ReadInto()]))
+        for i in range(100):
+            if denied:
+                break
+            time.sleep(0.05)
+    """) == "ran"
+    assert _sandbox.eval(interp, "denied") == [1]
+
+
 def test_no_thread_closes_a_number_another_is_using(make_untrusted):
     # A thread blocked in a call on a number (or between its check and
     # its system call) keeps it: another thread of the interpreter may not

@@ -1391,6 +1391,50 @@ def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
     assert "freed 1000" in out, out
 
 
+FRAME_JUMP = r"""
+import os, sys
+a = os.eventfd(0, os.EFD_NONBLOCK)
+os.eventfd_write(a, 5)
+result = {}
+def tracer(frame, event, arg):
+    if event == 'line' and frame.f_code.co_name == '__buffer__':
+        caller = frame.f_back
+        try:
+            caller.f_lineno = caller.f_lineno + 2
+            result['jump'] = 'jumped'
+        except PermissionError:
+            result['jump'] = 'denied'
+    return tracer
+class R:
+    def __buffer__(self, flags):
+        sys.settrace(None)
+        return memoryview(bytearray(8))
+def caller(x):
+    if x:
+        return os.readv(a, [R()])
+    else:
+        return os.readv(a, [R()])
+sys.settrace(tracer)
+caller(1)
+sys.settrace(None)
+"""
+
+
+def test_a_trace_function_cannot_move_an_executing_frame():
+    # Stock 3.13 lets a trace function set f_lineno on any frame: on the
+    # caller of a C call in progress, the jump pops a stack that is not
+    # there and kills the process.  Denied in an untrusted interpreter.
+    out = host_ok(run_host(f"""
+        import _sandbox
+        jail = _sandbox.new_interpreter()
+        _sandbox.exec(jail, {FRAME_JUMP!r})
+        print(_sandbox.eval(jail, "result"))
+        _sandbox.end_interpreter(jail)
+        print("host alive")
+    """))
+    assert "{'jump': 'denied'}" in out, out
+
+
 def test_a_reference_tracer_and_the_deferral_share_one_test():
     # _Py_Dealloc() tests one word for the reference tracer and for the
     # engine.  A tracer set and cleared by the host, once an untrusted
