@@ -191,21 +191,31 @@ socket_io_outside_budget(int fd, const char *func)
  * call: an untrusted interpreter's trace functions may not set f_lineno.
  * A call made from C with no Python frame between (a thread started on
  * the C function; code that runs while a frame is torn down) is anchored
- * at that C level instead, and ends when the thread takes the GIL again
- * there (_PySandbox_ThreadAttachedSlow()), after its system call.  A use
+ * at that C level instead: the entry frame the thread is at, which stays
+ * on its stack until the C code that called Python returns, or, below
+ * all frames, the thread itself (a job's thread state ends with the job).
+ * A use
  * that looks live but is not (a loop that calls at the same instruction
  * with the same number) only refuses a close; a close or dup2() that
  * succeeds forgets the number's uses. */
 struct _PySandboxFdUse {
     PyThreadState *tstate;
+    uint64_t tid;       /* its tstate->id: a new thread state may reuse
+                           the address of one deleted since */
     /* The frame that made the call, at *instr*; or, for a call made from
        C code with no Python frame between (a thread started on the C
-       function, code run while a frame is torn down), the frame the
+       function, code that runs while a frame is torn down), the frame the
        thread was at (NULL, or an entry frame), with *instr* NULL. */
     _PyInterpreterFrame *frame;
     _Py_CODEUNIT *instr;
     int fd;
 };
+
+static int
+is_mine(PyThreadState *tstate, const struct _PySandboxFdUse *use)
+{
+    return use->tstate == tstate && use->tid == tstate->id;
+}
 
 /* Is *frame* the anchor of a use made from C (see above)? */
 static int
@@ -237,7 +247,8 @@ use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
         }
     }
     if (use->frame == NULL) {
-        /* A call of the thread's own C function, below all its frames. */
+        /* A call of the thread's own C function, below all its frames:
+           it lasts as long as the thread (or the job's thread state). */
         return crossed;
     }
     return -1;
@@ -245,22 +256,22 @@ use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
 
 /* Is another thread *other* of the interpreter still in the call that
  * *use* recorded?  Its frame is then on that thread's stack at the same
- * instruction (for a call made from C, the thread is in it until it takes
- * the GIL again there: _PySandbox_ThreadAttachedSlow()).  The thread
+ * instruction (for a call made from C: its anchor is on the thread's
+ * stack, or, anchored below all frames, the thread is alive).  The thread
  * holds no GIL (the caller does): its frames stay as they are while they
  * are read, and the runtime's lock of threads keeps it from being deleted
  * meanwhile. */
 static int
-other_thread_in_call(PyInterpreterState *interp, PyThreadState *other,
+other_thread_in_call(PyInterpreterState *interp,
                      const struct _PySandboxFdUse *use)
 {
     int found = 0;
     HEAD_LOCK(interp->runtime);
     for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
-        if (t != other) {
+        if (t != use->tstate || t->id != use->tid) {
             continue;
         }
-        if (use->instr == NULL) {
+        if (use->frame == NULL) {
             found = 1;
             break;
         }
@@ -268,7 +279,7 @@ other_thread_in_call(PyInterpreterState *interp, PyThreadState *other,
              f = f->previous)
         {
             if (f == use->frame) {
-                found = f->instr_ptr == use->instr;
+                found = use->instr == NULL || f->instr_ptr == use->instr;
                 break;
             }
         }
@@ -286,8 +297,8 @@ forget_gone_uses(struct _PySandboxState *state, PyThreadState *tstate)
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
         struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (use->tstate == tstate ? use_state(tstate, use) >= 0
-            : other_thread_in_call(tstate->interp, use->tstate, use))
+        if (is_mine(tstate, use) ? use_state(tstate, use) >= 0
+            : other_thread_in_call(tstate->interp, use))
         {
             state->fd_uses[kept++] = *use;
         }
@@ -309,7 +320,7 @@ record_use(struct _PySandboxState *state, int fd)
     /* The same use again (a loop, or a call that checks twice). */
     for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
         struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (use->tstate == tstate && use->frame == frame
+        if (is_mine(tstate, use) && use->frame == frame
             && use->instr == instr && use->fd == fd)
         {
             return 0;
@@ -330,30 +341,8 @@ record_use(struct _PySandboxState *state, int fd)
         state->fd_uses_allocated = allocated;
     }
     state->fd_uses[state->n_fd_uses++] = (struct _PySandboxFdUse){
-        tstate, frame, instr, fd};
+        tstate, tstate->id, frame, instr, fd};
     return 0;
-}
-
-/* _PyThreadState_Attach(): *tstate*, of an untrusted interpreter, took
- * the GIL again.  Back at the frame (or C level) of a call made from C,
- * that call's system call has returned: its uses end. */
-void
-_PySandbox_ThreadAttachedSlow(PyThreadState *tstate)
-{
-    struct _PySandboxState *state = tstate->interp->sandbox;
-    if (state == NULL || state->n_fd_uses == 0) {
-        return;
-    }
-    Py_ssize_t kept = 0;
-    for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
-        struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (use->tstate != tstate || use->instr != NULL
-            || use->frame != tstate->current_frame)
-        {
-            state->fd_uses[kept++] = *use;
-        }
-    }
-    state->n_fd_uses = kept;
 }
 
 /* *fd* is closed or replaced: what was recorded of it is gone. */
@@ -382,8 +371,8 @@ in_use_by_a_call(struct _PySandboxState *state, int fd)
         if (use->fd != fd) {
             continue;
         }
-        if (use->tstate == tstate ? use_state(tstate, use) == 1
-            : other_thread_in_call(tstate->interp, use->tstate, use))
+        if (is_mine(tstate, use) ? use_state(tstate, use) == 1
+            : other_thread_in_call(tstate->interp, use))
         {
             return 1;
         }

@@ -265,6 +265,42 @@ def test_a_call_made_from_c_keeps_its_number_too(make_untrusted):
     assert _sandbox.eval(interp, "denied") == [1]
 
 
+def test_a_call_made_from_c_keeps_its_number_while_it_blocks(make_untrusted):
+    # FileIO.readall(), called from C on a thread of its own (no Python
+    # frame), checks once and reads many times, releasing the GIL between;
+    # and a C __len__ that releases the GIL at the same level: neither
+    # ends its use.  Another thread may not close the number meanwhile.
+    import _sandbox
+    interp = make_untrusted(threads=2)
+    assert outcome(interp, """
+        import _thread, functools, io, os, time
+        r, w = os.pipe()
+        f = io.FileIO(r, 'r', closefd=False)
+        got = []
+        _thread.start_new_thread(got.extend, (map(io.FileIO.readall, [f]),))
+        r2, w2 = os.pipe()
+        pr, pw = os.pipe()
+        class S(list):
+            __len__ = staticmethod(functools.partial(os.write, pw, b'x'))
+        _thread.start_new_thread(os.readv, (r2, S([bytearray(4)])))
+        time.sleep(0.3)                 # both blocked in read()
+        denied = []
+        for fd in (r, r2):
+            try:
+                os.close(fd)
+            except PermissionError:
+                denied.append(fd)
+        os.write(w, b'data')
+        os.close(w)
+        os.write(w2, b'more')
+        for i in range(100):
+            if got:
+                break
+            time.sleep(0.05)
+    """, message=True) == "ran"
+    assert _sandbox.eval(interp, "(got, len(denied))") == ([b"data"], 2)
+
+
 def test_no_thread_closes_a_number_another_is_using(make_untrusted):
     # A thread blocked in a call on a number (or between its check and
     # its system call) keeps it: another thread of the interpreter may not

@@ -601,26 +601,6 @@ _PySandbox_CheckFd(int fd, const char *func)
 #endif
 }
 
-/* _PyThreadState_Attach(): *tstate* took the GIL again; in an untrusted
- * interpreter, the descriptors that its calls checked at this depth of C
- * calls or deeper are no longer in use (Python/sandbox_fd.c, "Uses"). */
-#ifdef Py_UNTRUSTED
-PyAPI_FUNC(void) _PySandbox_ThreadAttachedSlow(PyThreadState *tstate);
-#endif
-static inline void
-_PySandbox_ThreadAttached(PyThreadState *tstate)
-{
-#ifdef Py_UNTRUSTED
-    if (_PySandbox_UNLIKELY(_PySandbox_AnyUntrusted())
-        && tstate->interp->sandbox != NULL)
-    {
-        _PySandbox_ThreadAttachedSlow(tstate);
-    }
-#else
-    (void)tstate;
-#endif
-}
-
 /* frame.f_lineno = N (a jump, from a trace function): 0, or -1 denied in
  * an untrusted interpreter (Python/sandbox_sys.c). */
 #ifdef Py_UNTRUSTED
