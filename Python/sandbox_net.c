@@ -739,16 +739,23 @@ format_spelled(PyObject *spelled, char *buf, size_t size)
 
 /* The checks */
 
+/* A socket type without its flags (SOCK_NONBLOCK, SOCK_CLOEXEC). */
+static int
+base_type(int type)
+{
+#ifdef SOCK_NONBLOCK
+    type &= ~SOCK_NONBLOCK;
+#endif
+#ifdef SOCK_CLOEXEC
+    type &= ~SOCK_CLOEXEC;
+#endif
+    return type;
+}
+
 int
 _PySandbox_CheckSocketSlow(int family, int type, int proto)
 {
-    int base = type;
-#ifdef SOCK_NONBLOCK
-    base &= ~SOCK_NONBLOCK;
-#endif
-#ifdef SOCK_CLOEXEC
-    base &= ~SOCK_CLOEXEC;
-#endif
+    int base = base_type(type);
     if (((family == AF_INET || family == AF_INET6)
          && ((base == SOCK_STREAM && (proto == 0 || proto == IPPROTO_TCP))
              || (base == SOCK_DGRAM && (proto == 0 || proto == IPPROTO_UDP))))
@@ -782,13 +789,7 @@ _PySandbox_CheckSocketFdSlow(int fd, int family, int type, int proto)
             return -1;
         }
     }
-    int base = type;
-#ifdef SOCK_NONBLOCK
-    base &= ~SOCK_NONBLOCK;
-#endif
-#ifdef SOCK_CLOEXEC
-    base &= ~SOCK_CLOEXEC;
-#endif
+    int base = base_type(type);
     if (family != real[0] || base != real[1]
         || (proto != 0 && proto != real[2]))
     {
