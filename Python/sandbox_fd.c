@@ -194,10 +194,9 @@ socket_io_outside_budget(int fd, const char *func)
  * at that C level instead: the entry frame the thread is at, which stays
  * on its stack until the C code that called Python returns, or, below
  * all frames, the thread itself (a job's thread state ends with the job).
- * A use
- * that looks live but is not (a loop that calls at the same instruction
- * with the same number) only refuses a close; a close or dup2() that
- * succeeds forgets the number's uses. */
+ * A use that looks live but is not (a loop that calls at the same
+ * instruction with the same number) only refuses a close; a close or
+ * dup2() that succeeds forgets the number's uses. */
 struct _PySandboxFdUse {
     PyThreadState *tstate;
     uint64_t tid;       /* its tstate->id: a new thread state may reuse

@@ -591,13 +591,7 @@ _PySandbox_HostByNameExSlow(const char *name)
     }
     if (addrs != NULL && PyList_GET_SIZE(addrs) == 0) {
         Py_DECREF(addrs);
-        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is",
-                                              HOST_NOT_FOUND,
-                                              "Unknown host");
-        if (exc != NULL) {
-            PyErr_SetObject(PyExc_OSError, exc);
-            Py_DECREF(exc);
-        }
+        resolver_error(HOST_NOT_FOUND, "Unknown host");
         return NULL;
     }
     return addrs == NULL ? NULL : Py_BuildValue("(s[]N)", norm, addrs);

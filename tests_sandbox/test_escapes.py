@@ -1374,10 +1374,14 @@ del objs, p
 """
 
 
-def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
-    out = host_ok(run_host(f"""
+def deferred_on_a_small_stack(before="", after=""):
+    """A child host runs DEFERRED in a jail on a thread of 4 MiB, with
+    *before* (host code, the jail made) and *after* (the jail ended)
+    around it; its output, which says how many objects were freed."""
+    return host_ok(run_host(f"""
         import _sandbox, threading
         jail = _sandbox.new_interpreter()
+        {before}
         def job():
             _sandbox.exec(jail, {DEFERRED!r})
         threading.stack_size(4 << 20)
@@ -1386,8 +1390,13 @@ def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
         thread.join()
         print("freed", _sandbox.eval(jail, "len(log)"))
         _sandbox.end_interpreter(jail)
+        {after}
         print("host alive")
     """, timeout=300))
+
+
+def test_objects_that_waited_for_stack_are_freed_by_the_jobs_end():
+    out = deferred_on_a_small_stack()
     assert "freed 1000" in out, out
 
 
@@ -1442,22 +1451,10 @@ def test_a_reference_tracer_and_the_deferral_share_one_test():
     # tracer), and clearing it leaves the deferral on: a chain of a
     # million deallocations in the jail, on a thread of 4 MiB, is freed
     # later, not on a stack that has no room (else the host dies).
-    out = host_ok(run_host(f"""
-        import _sandbox, _testcapi, threading
-        jail = _sandbox.new_interpreter()
-        _testcapi.test_reftracer()
-        print("tracer ok")
-        def job():
-            _sandbox.exec(jail, {DEFERRED!r})
-        threading.stack_size(4 << 20)
-        thread = threading.Thread(target=job)
-        thread.start()
-        thread.join()
-        print("freed", _sandbox.eval(jail, "len(log)"))
-        _sandbox.end_interpreter(jail)
-        _testcapi.test_reftracer()
-        print("host alive")
-    """, timeout=300))
+    out = deferred_on_a_small_stack(
+        before="import _testcapi; _testcapi.test_reftracer(); "
+               "print('tracer ok')",
+        after="_testcapi.test_reftracer()")
     assert "tracer ok" in out and "freed 1000" in out, out
 
 
