@@ -174,29 +174,33 @@ socket_io_outside_budget(int fd, const char *func)
  *
  * A C call checks a descriptor, then may run the tenant's code before its
  * system call uses it: an argument's conversion (__index__, __buffer__, a
- * sequence's items, a bool), an audit hook.  Were that code to close the
- * number (or dup2() another file onto it), the call would use whatever
- * has the number by then: the host's file or socket, opened meanwhile by
- * another thread of the host, or another file of the tenant's (a socket
- * behind a pipe, past the byte budget).  Another thread of the tenant's
- * could do the same between the check and the system call.
+ * sequence's items, a bool), a finalizer, an audit hook; code made of C
+ * callables alone (functools.partial, map, operator.call) pushes no frame
+ * of its own.  Were that code to close the number (or dup2() another file
+ * onto it), the call would use whatever has the number by then: the
+ * host's file or socket, opened meanwhile by another thread of the host,
+ * or another file of the tenant's (a socket behind a pipe, past the byte
+ * budget).  Another thread of the tenant's could do the same between the
+ * check and the system call, or while the call waits in it.
  *
- * So each check records a use: the thread, the Python frame that made the
- * call and its instruction (a C function pushes no frame of its own).
- * While the frame is still at that instruction, the call has not
- * returned: the number may not be closed or replaced from code the call
- * runs (found by walking the thread's frames: the use's frame, beyond a C
- * boundary, the entry frame that CPython pushes whenever C code calls
- * Python), nor from another thread.  No code moves a frame that is in a
- * call: an untrusted interpreter's trace functions may not set f_lineno.
- * A call made from C with no Python frame between (a thread started on
- * the C function; code that runs while a frame is torn down) is anchored
- * at that C level instead: the entry frame the thread is at, which stays
- * on its stack until the C code that called Python returns, or, below
- * all frames, the thread itself (a job's thread state ends with the job).
- * A use that looks live but is not (a loop that calls at the same
- * instruction with the same number) only refuses a close; a close or
- * dup2() that succeeds forgets the number's uses. */
+ * So each check records a use, and the call ends it with
+ * _PySandbox_FdUsed() after its last system call on the number.  Until
+ * then the number may not be closed or replaced, by any code of the
+ * interpreter's.  A use names the thread, the Python frame that made the
+ * call and its instruction (a C function pushes no frame of its own):
+ * while the frame is still at that instruction, the call may not have
+ * returned.  A use that a call could not end (it failed between its check
+ * and its system call) lapses when its frame moves on or is gone: no code
+ * moves a frame that is in a call, since an untrusted interpreter's trace
+ * functions may not set f_lineno.  A call made from C with no Python frame
+ * between (a thread started on the C function; code that runs while a
+ * frame is torn down) is anchored at that C level instead: the entry
+ * frame the thread is at, which stays on its stack until the C code that
+ * called Python returns, or, below all frames, the thread itself (a job's
+ * thread state ends with the job).  The same use made again before it
+ * ends (a nested call at the same instruction, a loop of C calls) is
+ * counted, and ends when each of them has ended it.  A close or dup2()
+ * that succeeds forgets the number's uses. */
 struct _PySandboxFdUse {
     PyThreadState *tstate;
     uint64_t tid;       /* its tstate->id: a new thread state may reuse
@@ -208,6 +212,7 @@ struct _PySandboxFdUse {
     _PyInterpreterFrame *frame;
     _Py_CODEUNIT *instr;
     int fd;
+    int calls;          /* the calls that have not ended it yet */
 };
 
 static int
@@ -216,50 +221,42 @@ is_mine(PyThreadState *tstate, const struct _PySandboxFdUse *use)
     return use->tstate == tstate && use->tid == tstate->id;
 }
 
-/* Is *frame* the anchor of a use made from C (see above)? */
-static int
-anchored_in_c(_PyInterpreterFrame *frame)
+/* The frame and instruction of a use that the current thread makes now. */
+static void
+current_call(PyThreadState *tstate, _PyInterpreterFrame **frame,
+             _Py_CODEUNIT **instr)
 {
-    return frame == NULL || frame->owner == FRAME_OWNED_BY_CSTACK;
+    _PyInterpreterFrame *f = tstate->current_frame;
+    *frame = f;
+    /* A call made from C (see above): anchored at this C level. */
+    *instr = f == NULL || f->owner == FRAME_OWNED_BY_CSTACK
+             ? NULL : f->instr_ptr;
 }
 
-/* Is the call that *use* recorded still on the current thread's stack,
- * with the code that asks beyond a C boundary (code the call runs)?
- * Return 1 if so; 0 if the call is on the stack but the code that asks
- * is its caller's; -1 if the call is no longer on the stack (the use is
- * gone). */
+/* May the call that *use* recorded still be under way: is its frame on the
+ * stack of *tstate* (whose frames do not change meanwhile: the current
+ * thread, or one whose GIL the caller holds) at the same instruction?  For
+ * a call made from C, is its anchor on the stack (below all frames: the
+ * thread is alive)? */
 static int
-use_state(PyThreadState *tstate, const struct _PySandboxFdUse *use)
+call_on_stack(PyThreadState *tstate, const struct _PySandboxFdUse *use)
 {
-    int crossed = 0;
+    if (use->frame == NULL) {
+        return 1;
+    }
     for (_PyInterpreterFrame *f = tstate->current_frame; f != NULL;
          f = f->previous)
     {
         if (f == use->frame) {
-            if (use->instr == NULL) {
-                return crossed;
-            }
-            return f->instr_ptr != use->instr ? -1 : crossed;
-        }
-        if (f->owner == FRAME_OWNED_BY_CSTACK) {
-            crossed = 1;
+            return use->instr == NULL || f->instr_ptr == use->instr;
         }
     }
-    if (use->frame == NULL) {
-        /* A call of the thread's own C function, below all its frames:
-           it lasts as long as the thread (or the job's thread state). */
-        return crossed;
-    }
-    return -1;
+    return 0;
 }
 
-/* Is another thread *other* of the interpreter still in the call that
- * *use* recorded?  Its frame is then on that thread's stack at the same
- * instruction (for a call made from C: its anchor is on the thread's
- * stack, or, anchored below all frames, the thread is alive).  The thread
- * holds no GIL (the caller does): its frames stay as they are while they
- * are read, and the runtime's lock of threads keeps it from being deleted
- * meanwhile. */
+/* The same for another thread of the interpreter: it holds no GIL (the
+ * caller does), so its frames stay as they are while they are read, and
+ * the runtime's lock of threads keeps it from being deleted meanwhile. */
 static int
 other_thread_in_call(PyInterpreterState *interp,
                      const struct _PySandboxFdUse *use)
@@ -267,25 +264,20 @@ other_thread_in_call(PyInterpreterState *interp,
     int found = 0;
     HEAD_LOCK(interp->runtime);
     for (PyThreadState *t = interp->threads.head; t != NULL; t = t->next) {
-        if (t != use->tstate || t->id != use->tid) {
-            continue;
-        }
-        if (use->frame == NULL) {
-            found = 1;
+        if (t == use->tstate && t->id == use->tid) {
+            found = call_on_stack(t, use);
             break;
         }
-        for (_PyInterpreterFrame *f = t->current_frame; f != NULL;
-             f = f->previous)
-        {
-            if (f == use->frame) {
-                found = use->instr == NULL || f->instr_ptr == use->instr;
-                break;
-            }
-        }
-        break;
     }
     HEAD_UNLOCK(interp->runtime);
     return found;
+}
+
+static int
+use_is_live(PyThreadState *tstate, const struct _PySandboxFdUse *use)
+{
+    return is_mine(tstate, use) ? call_on_stack(tstate, use)
+           : other_thread_in_call(tstate->interp, use);
 }
 
 /* Drop the uses whose calls have returned, of any thread (and those of
@@ -295,14 +287,29 @@ forget_gone_uses(struct _PySandboxState *state, PyThreadState *tstate)
 {
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < state->n_fd_uses; i++) {
-        struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (is_mine(tstate, use) ? use_state(tstate, use) >= 0
-            : other_thread_in_call(tstate->interp, use))
-        {
-            state->fd_uses[kept++] = *use;
+        if (use_is_live(tstate, &state->fd_uses[i])) {
+            state->fd_uses[kept++] = state->fd_uses[i];
         }
     }
     state->n_fd_uses = kept;
+}
+
+/* The current thread's use of *fd* at its current call, or NULL. */
+static struct _PySandboxFdUse *
+find_use(struct _PySandboxState *state, PyThreadState *tstate, int fd)
+{
+    _PyInterpreterFrame *frame;
+    _Py_CODEUNIT *instr;
+    current_call(tstate, &frame, &instr);
+    for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
+        struct _PySandboxFdUse *use = &state->fd_uses[i];
+        if (use->fd == fd && use->frame == frame && use->instr == instr
+            && is_mine(tstate, use))
+        {
+            return use;
+        }
+    }
+    return NULL;
 }
 
 /* Record that the current call checked *fd*: 0, or -1 with MemoryError
@@ -314,16 +321,10 @@ record_use(struct _PySandboxState *state, int fd)
     if (tstate == NULL) {
         return 0;
     }
-    _PyInterpreterFrame *frame = tstate->current_frame;
-    _Py_CODEUNIT *instr = anchored_in_c(frame) ? NULL : frame->instr_ptr;
-    /* The same use again (a loop, or a call that checks twice). */
-    for (Py_ssize_t i = state->n_fd_uses - 1; i >= 0; i--) {
-        struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (is_mine(tstate, use) && use->frame == frame
-            && use->instr == instr && use->fd == fd)
-        {
-            return 0;
-        }
+    struct _PySandboxFdUse *same = find_use(state, tstate, fd);
+    if (same != NULL) {
+        same->calls++;
+        return 0;
     }
     if (state->n_fd_uses == state->fd_uses_allocated) {
         forget_gone_uses(state, tstate);
@@ -339,9 +340,27 @@ record_use(struct _PySandboxState *state, int fd)
         state->fd_uses = uses;
         state->fd_uses_allocated = allocated;
     }
-    state->fd_uses[state->n_fd_uses++] = (struct _PySandboxFdUse){
-        tstate, tstate->id, frame, instr, fd};
+    struct _PySandboxFdUse *use = &state->fd_uses[state->n_fd_uses++];
+    use->tstate = tstate;
+    use->tid = tstate->id;
+    current_call(tstate, &use->frame, &use->instr);
+    use->fd = fd;
+    use->calls = 1;
     return 0;
+}
+
+void
+_PySandbox_FdUsedSlow(int fd)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (state == NULL || tstate == NULL) {
+        return;
+    }
+    struct _PySandboxFdUse *use = find_use(state, tstate, fd);
+    if (use != NULL && --use->calls == 0) {
+        *use = state->fd_uses[--state->n_fd_uses];
+    }
 }
 
 /* *fd* is closed or replaced: what was recorded of it is gone. */
@@ -357,22 +376,15 @@ forget_fd_uses(struct _PySandboxState *state, int fd)
     state->n_fd_uses = kept;
 }
 
-/* Is *fd* checked by a call that has not used it yet: one of the current
- * thread's that runs the code which asks, or one of another thread of the
- * interpreter's, which may be between its check and its system call (see
- * "Uses")? */
+/* Is *fd* checked by a call, of any thread of the interpreter's, that has
+ * not ended its use (see "Uses")? */
 static int
 in_use_by_a_call(struct _PySandboxState *state, int fd)
 {
     PyThreadState *tstate = _PyThreadState_GET();
     for (Py_ssize_t i = 0; tstate != NULL && i < state->n_fd_uses; i++) {
         const struct _PySandboxFdUse *use = &state->fd_uses[i];
-        if (use->fd != fd) {
-            continue;
-        }
-        if (is_mine(tstate, use) ? use_state(tstate, use) == 1
-            : other_thread_in_call(tstate->interp, use))
-        {
+        if (use->fd == fd && use_is_live(tstate, use)) {
             return 1;
         }
     }
@@ -383,8 +395,8 @@ static int
 deny_in_use(int fd, const char *func)
 {
     char detail[160];
-    PyOS_snprintf(detail, sizeof(detail), "%s of descriptor %d from code "
-                  "that a call which uses it runs", func, fd);
+    PyOS_snprintf(detail, sizeof(detail), "%s of descriptor %d while a "
+                  "call uses it", func, fd);
     return _PySandbox_Deny("descriptor", detail);
 }
 
@@ -396,6 +408,20 @@ _PySandbox_ClearFdUses(struct _PySandboxState *state)
     state->n_fd_uses = state->fd_uses_allocated = 0;
 }
 
+/* Does the current interpreter own *fd*?  0, or -1 with the denial
+ * logged. */
+static int
+check_owned(struct _PySandboxState *state, int fd, const char *func)
+{
+    if (_PySandbox_FdIsOwned(state, fd)) {
+        return 0;
+    }
+    char detail[120];
+    PyOS_snprintf(detail, sizeof(detail), "%s on descriptor %d",
+                  func != NULL ? func : "an operation", fd);
+    return _PySandbox_Deny("descriptor", detail);
+}
+
 int
 _PySandbox_CheckFdSlow(int fd, const char *func)
 {
@@ -405,24 +431,33 @@ _PySandbox_CheckFdSlow(int fd, const char *func)
     if (state == NULL || fd < 0) {
         return 0;
     }
-    if (_PySandbox_FdIsOwned(state, fd)) {
-        /* os.dup2() replaces the file behind its second number. */
-        if (func != NULL && strcmp(func, "os.dup2") == 0) {
-            if (in_use_by_a_call(state, fd)) {
-                return deny_in_use(fd, func);
-            }
-            forget_fd_uses(state, fd);
-        }
-        if (record_use(state, fd) < 0) {
-            return -1;
-        }
-        return state->policy.net_bytes_cap == 0 ? 0
-               : socket_io_outside_budget(fd, func);
+    /* Nothing is recorded for a check that fails: its caller does not
+       end a use (which would end another call's, of the same number at
+       the same instruction). */
+    if (check_owned(state, fd, func) < 0
+        || (state->policy.net_bytes_cap != 0
+            && socket_io_outside_budget(fd, func) < 0))
+    {
+        return -1;
     }
-    char detail[120];
-    PyOS_snprintf(detail, sizeof(detail), "%s on descriptor %d",
-                  func != NULL ? func : "an operation", fd);
-    return _PySandbox_Deny("descriptor", detail);
+    return record_use(state, fd);
+}
+
+int
+_PySandbox_CheckFdTargetSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL || fd < 0) {
+        return 0;
+    }
+    if (check_owned(state, fd, func) < 0) {
+        return -1;
+    }
+    if (in_use_by_a_call(state, fd)) {
+        return deny_in_use(fd, func);
+    }
+    forget_fd_uses(state, fd);
+    return record_use(state, fd);
 }
 
 int
@@ -485,10 +520,10 @@ int
 _PySandbox_ReleaseFdSlow(int fd, const char *func)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
-    if (state == NULL) {
+    if (state == NULL || fd < 0) {
         return 0;
     }
-    if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+    if (check_owned(state, fd, func) < 0) {
         return -1;
     }
     if (in_use_by_a_call(state, fd)) {

@@ -1115,10 +1115,12 @@ _PySandbox_CheckFdWriteSlow(int fd, const char *func)
     if (state == NULL) {
         return 0;
     }
-    if (_PySandbox_CheckFdSlow(fd, func) < 0) {
+    /* The ownership check last: it records a use, which a failed check
+       must not leave. */
+    if (fd >= 0 && check_fd_writable(state, fd, func) < 0) {
         return -1;
     }
-    return check_fd_writable(state, fd, func);
+    return _PySandbox_CheckFdSlow(fd, func);
 }
 
 int

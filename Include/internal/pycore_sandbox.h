@@ -156,6 +156,8 @@ extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
  * cannot be owned: such a descriptor is closed and EMFILE raised. */
 #define _PySandbox_MAX_FD 65536
 PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
+PyAPI_FUNC(int) _PySandbox_CheckFdTargetSlow(int fd, const char *func);
+PyAPI_FUNC(void) _PySandbox_FdUsedSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_OwnFdPairSlow(int fds[2]);
@@ -599,6 +601,41 @@ _PySandbox_CheckFd(int fd, const char *func)
 #else
     return 0;
 #endif
+}
+
+/* The call that checked *fd* with _PySandbox_CheckFd() has made its last
+ * system call on it (called whether that call failed or not, and on the
+ * error paths between the check and the system call where the call can).
+ * Until then, no code of an untrusted interpreter's may close the number
+ * or replace its file: neither code the call runs (an argument's
+ * conversion) nor another thread (while the call waits in the system
+ * call).  A check whose call does not end it lapses when the Python frame
+ * that made the call moves on (Python/sandbox_fd.c, "Uses"). */
+static inline void
+_PySandbox_FdUsed(int fd)
+{
+#ifdef Py_UNTRUSTED
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
+        _PySandbox_FdUsedSlow(fd);
+    }
+#endif
+    (void)fd;
+}
+
+/* As _PySandbox_CheckFd(), for the number whose file a call replaces
+ * (os.dup2()'s second): refused while a call uses it.  The caller ends
+ * its use as well, unless it is the same number as the call's first. */
+static inline int
+_PySandbox_CheckFdTarget(int fd, const char *func)
+{
+#ifdef Py_UNTRUSTED
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
+        return _PySandbox_CheckFdTargetSlow(fd, func);
+    }
+#endif
+    (void)fd;
+    (void)func;
+    return 0;
 }
 
 /* frame.f_lineno = N (a jump, from a trace function): 0, or -1 denied in
