@@ -444,6 +444,16 @@ _PySandbox_CheckFdSlow(int fd, const char *func)
 }
 
 int
+_PySandbox_CheckFdUnusedSlow(int fd, const char *func)
+{
+    struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;
+    if (state == NULL || fd < 0 || !in_use_by_a_call(state, fd)) {
+        return 0;
+    }
+    return deny_in_use(fd, func);
+}
+
+int
 _PySandbox_CheckFdTargetSlow(int fd, const char *func)
 {
     struct _PySandboxState *state = _PyInterpreterState_GET()->sandbox;

@@ -424,6 +424,70 @@ def test_no_thread_closes_a_number_another_is_using(make_untrusted):
     assert _sandbox.eval(interp, "(got, len(denied))") == ([b"hello"], 2)
 
 
+REPLACED_WHILE_IN_USE = r"""
+import io, os, socket, threading, time
+r, w = os.pipe()
+m = os.dup(w)                   # another number of its own
+f = io.FileIO(r, 'r', closefd=False)
+a, b = socket.socketpair()
+c, d = socket.socketpair()
+got = []
+threads = [threading.Thread(target=lambda: got.append(f.readall())),
+           threading.Thread(target=lambda: got.append(a.recv(100)))]
+for t in threads:
+    t.start()
+time.sleep(0.3)                 # both blocked, in read() and recv()
+denied = []
+# Each would put another number behind the object, which the blocked call
+# reads again; that number closed, the host's file would get it.
+for attempt in (lambda: f.__init__(m, 'r', closefd=False), a.detach,
+                lambda: socket.socket.__init__(a, fileno=os.dup(c.fileno()))):
+    try:
+        attempt()
+    except PermissionError:
+        denied.append(1)
+os.close(m)
+time.sleep(0.6)                 # the host opens its file meanwhile
+os.write(w, b'pipe')
+os.close(w)
+b.send(b'sock')
+for t in threads:
+    t.join()
+"""
+
+
+def test_an_object_keeps_the_number_a_call_uses(make_untrusted, tmp_path):
+    # FileIO.readall() reads in a loop, a socket call again after each
+    # wait: a second __init__ or a detach() from another thread would put
+    # another number behind the object (found by a hostile review: the
+    # host's file read through a number closed and reused).
+    import _sandbox
+    import threading
+    import time
+    secret = tmp_path / "secret.txt"
+    secret.write_text(CANARY)
+    held = []
+
+    def host_opens_files():
+        time.sleep(0.6)
+        held.append(open(secret, "rb"))
+    interp = make_untrusted(threads=2)
+    thread = threading.Thread(target=host_opens_files)
+    thread.start()
+    try:
+        result = outcome(interp, REPLACED_WHILE_IN_USE, message=True)
+        thread.join()
+        got, denied = _sandbox.eval(interp, "(got, denied)")
+    finally:
+        thread.join()
+        for f in held:
+            f.close()
+    assert result == "ran", result
+    assert CANARY.encode() not in b"".join(got), got
+    assert sorted(got) == [b"pipe", b"sock"], got
+    assert denied == [1, 1, 1], denied
+
+
 def test_its_own_descriptors_work(tmp_path):
     import _sandbox
     # A server of its own on a port the kernel picks, and a client of it.

@@ -157,6 +157,7 @@ extern const PySandboxPolicy *_PySandbox_GetPolicy(PyInterpreterState *interp);
 #define _PySandbox_MAX_FD 65536
 PyAPI_FUNC(int) _PySandbox_CheckFdSlow(int fd, const char *func);
 PyAPI_FUNC(int) _PySandbox_CheckFdTargetSlow(int fd, const char *func);
+PyAPI_FUNC(int) _PySandbox_CheckFdUnusedSlow(int fd, const char *func);
 PyAPI_FUNC(void) _PySandbox_FdUsedSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_OwnFdSlow(int fd);
 PyAPI_FUNC(int) _PySandbox_ReleaseFdSlow(int fd, const char *func);
@@ -631,6 +632,23 @@ _PySandbox_CheckFdTarget(int fd, const char *func)
 #ifdef Py_UNTRUSTED
     if (_PySandbox_CURRENT_UNTRUSTED()) {
         return _PySandbox_CheckFdTargetSlow(fd, func);
+    }
+#endif
+    (void)fd;
+    (void)func;
+    return 0;
+}
+
+/* An object is about to let go of *fd* without closing it (a socket's
+ * detach(), a file or socket initialized again): refused (-1, denied)
+ * while a call uses the number, which may read it from the object again
+ * with the GIL let go; else 0. */
+static inline int
+_PySandbox_CheckFdUnused(int fd, const char *func)
+{
+#ifdef Py_UNTRUSTED
+    if (_PySandbox_CURRENT_UNTRUSTED()) {
+        return _PySandbox_CheckFdUnusedSlow(fd, func);
     }
 #endif
     (void)fd;
