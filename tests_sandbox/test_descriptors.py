@@ -488,6 +488,75 @@ def test_an_object_keeps_the_number_a_call_uses(make_untrusted, tmp_path):
     assert denied == [1, 1, 1], denied
 
 
+SOCKET_KEPT_WHILE_IN_USE = r"""
+import os, socket, time
+s = socket.socket()
+y = socket.socket()
+Y = y.detach()
+log = []
+class How:
+    # Runs after shutdown() checked s, before its system call.
+    def __index__(self):
+        for attempt in (s.close,
+                        lambda: socket.socket.__init__(s, fileno=Y)):
+            try:
+                attempt()
+            except PermissionError:
+                log.append('denied')
+        os.close(Y)                     # the host's socket may get Y now
+        open({go!r}, 'w').close()
+        for i in range(200):
+            if os.path.exists({opened!r}):
+                break
+            time.sleep(0.01)
+        return socket.SHUT_WR
+try:
+    s.shutdown(How())
+except OSError as exc:                  # its own socket: not connected
+    log.append(exc.errno)
+"""
+
+
+def test_a_refused_close_leaves_the_socket_its_number(untrusted_tmp, tmp_path):
+    # Found by a hostile review: a close refused while a call used the
+    # number still emptied the socket object, which a second __init__
+    # then pointed at another number; the call's system call read the
+    # object again and shut the host's connection down.
+    import _sandbox
+    import errno
+    import threading
+    import time
+    listener = socket.create_server(("127.0.0.1", 0))
+    go, opened = tmp_path / "go", tmp_path / "opened"
+    host = []
+
+    def host_connects():
+        for _ in range(500):
+            if go.exists():
+                break
+            time.sleep(0.01)
+        host.append(socket.create_connection(listener.getsockname()))
+        opened.touch()
+    thread = threading.Thread(target=host_connects)
+    thread.start()
+    try:
+        result = outcome(untrusted_tmp, SOCKET_KEPT_WHILE_IN_USE.format(
+            go=str(go), opened=str(opened)), message=True)
+        thread.join()
+        peer, _ = listener.accept()
+        with peer:
+            host[0].sendall(b"host-data")   # not shut down
+            assert peer.recv(100) == b"host-data"
+    finally:
+        thread.join()
+        for sock in host:
+            sock.close()
+        listener.close()
+    assert result == "ran", result
+    assert _sandbox.eval(untrusted_tmp, "log") == ["denied", "denied",
+                                                     errno.ENOTCONN]
+
+
 def test_its_own_descriptors_work(tmp_path):
     import _sandbox
     # A server of its own on a port the kernel picks, and a client of it.

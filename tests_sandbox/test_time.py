@@ -798,7 +798,8 @@ def test_the_host_exits_while_a_runner_ends_a_lost_interpreter():
                 _sandbox.exec(jail, '''
             import hashlib
             keep = [[i] for i in range(1_000_000)]     # a slow end
-            hashlib.pbkdf2_hmac('sha256', b'k', b's', 4_000_000)
+            # Seconds in C on any machine: lost, not just late.
+            hashlib.pbkdf2_hmac('sha256', b'k', b's', 16_000_000)
             ''')
             except _sandbox.RemoteError as exc:
                 print(exc.type_name)
