@@ -1522,3 +1522,33 @@ def test_a_module_named_by_a_str_subclass_does_not_abort_the_host():
     proc = run_host(STR_SUBCLASS_NAME)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "['posix', 'errno']\nhost alive\n", proc.stdout
+
+
+SCANDIR_CLOSED_UNDER_A_READ = """
+import _sandbox, sys
+jail = _sandbox.new_interpreter(threads=1, read=(sys.argv[1],))
+_sandbox.exec(jail, '''
+import os, threading, time
+for i in range(300):
+    it = os.scandir(%r)
+    reader = threading.Thread(target=lambda: [e.name for e in it])
+    reader.start()
+    time.sleep(0.0005 * (i %% 7))
+    it.close()                  # under the reader's readdir(), often
+    reader.join()
+''' % sys.argv[1])
+_sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_a_scandir_iterator_closed_under_another_threads_read(tmp_path):
+    # Stock 3.13.5 frees the directory stream under the other thread's
+    # readdir(): a segmentation fault of the host's process (gh-152754;
+    # patch 0206).
+    for i in range(3000):
+        (tmp_path / f"f{i:04d}").touch()
+    proc = run_host(SCANDIR_CLOSED_UNDER_A_READ, args=(str(tmp_path),),
+                    timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "host alive\n", proc.stdout
