@@ -453,6 +453,21 @@ _PySandbox_CheckFdUnusedSlow(int fd, const char *func)
     return deny_in_use(fd, func);
 }
 
+/* *fd*, owned, is about to be closed or replaced: unless a call uses it.
+ * Its uses are forgotten.  0, or -1 denied. */
+static int
+take_over(struct _PySandboxState *state, int fd, const char *func)
+{
+    if (check_owned(state, fd, func) < 0) {
+        return -1;
+    }
+    if (in_use_by_a_call(state, fd)) {
+        return deny_in_use(fd, func != NULL ? func : "a close");
+    }
+    forget_fd_uses(state, fd);
+    return 0;
+}
+
 int
 _PySandbox_CheckFdTargetSlow(int fd, const char *func)
 {
@@ -460,13 +475,9 @@ _PySandbox_CheckFdTargetSlow(int fd, const char *func)
     if (state == NULL || fd < 0) {
         return 0;
     }
-    if (check_owned(state, fd, func) < 0) {
+    if (take_over(state, fd, func) < 0) {
         return -1;
     }
-    if (in_use_by_a_call(state, fd)) {
-        return deny_in_use(fd, func);
-    }
-    forget_fd_uses(state, fd);
     return record_use(state, fd);
 }
 
@@ -533,13 +544,9 @@ _PySandbox_ReleaseFdSlow(int fd, const char *func)
     if (state == NULL || fd < 0) {
         return 0;
     }
-    if (check_owned(state, fd, func) < 0) {
+    if (take_over(state, fd, func) < 0) {
         return -1;
     }
-    if (in_use_by_a_call(state, fd)) {
-        return deny_in_use(fd, func != NULL ? func : "a close");
-    }
-    forget_fd_uses(state, fd);
     set_fd_owned(state, fd, 0);
     return 0;
 }

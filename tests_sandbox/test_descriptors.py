@@ -5,10 +5,13 @@ its stdout received, what its file holds, whether its socket still
 works), with a control from a trusted isolated interpreter where the stock
 hole is visible."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -18,6 +21,26 @@ from support import requires_untrusted, run_host
 pytestmark = requires_untrusted
 
 CANARY = "CANARY-7f3a"
+
+
+@contextlib.contextmanager
+def host_opening(*files, after):
+    """While the block runs, a thread of the host opens *files* ((path,
+    mode) pairs) *after* seconds: they get the lowest free numbers, those
+    the tenant's code may have closed meanwhile.  Closed at the end."""
+    held = []
+
+    def opens():
+        time.sleep(after)
+        held.extend(open(path, mode) for path, mode in files)
+    thread = threading.Thread(target=opens)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        for f in held:
+            f.close()
 
 
 
@@ -209,28 +232,13 @@ def test_a_number_stays_while_a_call_that_checked_it_runs_code(
     # opening files meanwhile, gets the number, and the call reads or
     # writes the host's file.
     import _sandbox
-    import threading
-    import time
     secret = tmp_path / "secret.txt"
     secret.write_text(CANARY)
     log = tmp_path / "log.txt"
-    held = []
-
-    def host_opens_files():
-        time.sleep(0.4)
-        held.append(open(secret, "rb"))
-        held.append(open(log, "ab"))
-    thread = threading.Thread(target=host_opens_files)
-    thread.start()
-    try:
+    with host_opening((secret, "rb"), (log, "ab"), after=0.4):
         result = outcome(untrusted, REUSED_WHILE_IN_USE, message=True)
-        thread.join()
-        got = _sandbox.eval(untrusted, "got")
-        denied = _sandbox.eval(untrusted, "denied")
-    finally:
-        thread.join()
-        for f in held:
-            f.close()
+    got = _sandbox.eval(untrusted, "got")
+    denied = _sandbox.eval(untrusted, "denied")
     assert result == "ran", result
     assert CANARY.encode() not in b"".join(got), got
     assert got == [b"tenant-dataTENANT-WROTE"], got
@@ -272,26 +280,12 @@ def test_c_callables_run_by_a_call_do_not_free_its_number(
     # lasts until the call ends it after its system call, wherever the
     # code that asks for the close runs.
     import _sandbox
-    import threading
-    import time
     secret = tmp_path / "secret.txt"
     secret.write_text(CANARY)
-    held = []
-
-    def host_opens_files():
-        time.sleep(0.4)
-        held.append(open(secret, "rb"))
-    thread = threading.Thread(target=host_opens_files)
-    thread.start()
-    try:
+    with host_opening((secret, "rb"), after=0.4):
         result = outcome(untrusted, C_CALLABLES_BETWEEN.format(
             free=free, buffers=buffers), message=True)
-        thread.join()
-        got = _sandbox.eval(untrusted, "got")
-    finally:
-        thread.join()
-        for f in held:
-            f.close()
+    got = _sandbox.eval(untrusted, "got")
     assert result == "ran", result
     assert CANARY.encode() not in repr(got).encode(), got
     assert got == [expected], got
@@ -462,26 +456,12 @@ def test_an_object_keeps_the_number_a_call_uses(make_untrusted, tmp_path):
     # another number behind the object (found by a hostile review: the
     # host's file read through a number closed and reused).
     import _sandbox
-    import threading
-    import time
     secret = tmp_path / "secret.txt"
     secret.write_text(CANARY)
-    held = []
-
-    def host_opens_files():
-        time.sleep(0.6)
-        held.append(open(secret, "rb"))
     interp = make_untrusted(threads=2)
-    thread = threading.Thread(target=host_opens_files)
-    thread.start()
-    try:
+    with host_opening((secret, "rb"), after=0.6):
         result = outcome(interp, REPLACED_WHILE_IN_USE, message=True)
-        thread.join()
-        got, denied = _sandbox.eval(interp, "(got, denied)")
-    finally:
-        thread.join()
-        for f in held:
-            f.close()
+    got, denied = _sandbox.eval(interp, "(got, denied)")
     assert result == "ran", result
     assert CANARY.encode() not in b"".join(got), got
     assert sorted(got) == [b"pipe", b"sock"], got
@@ -524,8 +504,6 @@ def test_a_refused_close_leaves_the_socket_its_number(untrusted_tmp, tmp_path):
     # object again and shut the host's connection down.
     import _sandbox
     import errno
-    import threading
-    import time
     listener = socket.create_server(("127.0.0.1", 0))
     go, opened = tmp_path / "go", tmp_path / "opened"
     host = []

@@ -1528,7 +1528,7 @@ SCANDIR_CLOSED_UNDER_A_READ = """
 import _sandbox, sys
 jail = _sandbox.new_interpreter(threads=1, read=(sys.argv[1],))
 _sandbox.exec(jail, '''
-import os, threading, time
+import itertools, os, threading, time
 for i in range(300):
     it = os.scandir(%r)
     reader = threading.Thread(target=lambda: [e.name for e in it])
@@ -1536,7 +1536,20 @@ for i in range(300):
     time.sleep(0.0005 * (i %% 7))
     it.close()                  # under the reader's readdir(), often
     reader.join()
-''' % sys.argv[1])
+# The iterator's last reference a chain's, which the chain drops when
+# the iterator, closed, stops: under the reader's readdir() too.
+for i in range(300):
+    held = [os.scandir(%r)]
+    chain = itertools.chain(held[0])
+    reader = threading.Thread(target=lambda: [e.name for e in chain])
+    reader.start()
+    time.sleep(0.0005 * (i %% 7))
+    it = held.pop()
+    it.close()
+    del it
+    next(chain, None)
+    reader.join()
+''' % (sys.argv[1], sys.argv[1]))
 _sandbox.end_interpreter(jail)
 print("host alive")
 """
