@@ -1565,3 +1565,94 @@ def test_a_scandir_iterator_closed_under_another_threads_read(tmp_path):
                     timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "host alive\n", proc.stdout
+
+
+ITERATORS_FREED_UNDER_THEIR_CALL = r"""
+import _sandbox, sys
+jail = _sandbox.new_interpreter(threads=1)
+_sandbox.exec(jail, '''
+import io, itertools, os, threading, time
+
+# A chain's nested next() finds the end and drops the wrapper whose
+# __next__ is running (it reads its buffer, whose read1() nests).
+class Raw:
+    closed = False
+    depth = 0
+    def readable(self): return True
+    def writable(self): return False
+    def seekable(self): return False
+    def close(self): pass
+    def flush(self): pass
+    def read1(self, n):
+        Raw.depth += 1
+        try:
+            if Raw.depth == 1:
+                next(CHAIN, None)
+                junk = [bytearray(200) for _ in range(200)]
+                return b"abc\\n"
+            return b""
+        finally:
+            Raw.depth -= 1
+    read = read1
+CHAIN = itertools.chain(io.TextIOWrapper(Raw(), encoding="latin-1"))
+next(CHAIN, None)
+
+# tee: the source's __next__ drops the running data object.
+class Source:
+    n = 0
+    def __iter__(self): return self
+    def __next__(self):
+        Source.n += 1
+        if Source.n == 1:
+            b, = itertools.tee(iter([]), 1)
+            A.__setstate__((b.__reduce__()[2][0], 0))
+            junk = [tuple([object()] * 59) for _ in range(2000)]
+            return 1
+        return 2
+import warnings
+warnings.simplefilter("ignore")
+A, = itertools.tee(Source(), 1)
+next(A)
+
+# zip_longest: a nested next() exhausts the iterator the outer one calls.
+class Once:
+    nested = False
+    def __iter__(self): return self
+    def __next__(self):
+        if not Once.nested:
+            Once.nested = True
+            next(Z, None)
+            junk = [bytearray(50) for _ in range(200)]
+        raise StopIteration
+Z = itertools.zip_longest(Once(), itertools.count())
+next(Z, None)
+
+# Another thread drops the chain's FileIO while its read() waits.
+r, w = os.pipe()
+f = io.FileIO(r, "r", closefd=False)
+CHAIN = itertools.chain(f)
+held = [f]
+del f
+reader = threading.Thread(target=lambda: next(CHAIN, None))
+reader.start()
+time.sleep(0.2)
+held[0].readline = lambda: b""
+held.pop()
+next(CHAIN, None)
+junk = [bytearray(150) for _ in range(3000)]
+os.write(w, b"x\\n")
+reader.join()
+''')
+_sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_iterators_freed_under_their_own_call():
+    # Found by a hostile review (patch 0207): itertools objects called an
+    # iterator through a field that the call itself (or another thread)
+    # cleared: the iterator was freed under its running __next__, a
+    # use-after-free the tenant could lay its own bytes over.
+    proc = run_host(ITERATORS_FREED_UNDER_THEIR_CALL, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "host alive\n", proc.stdout
