@@ -1656,3 +1656,99 @@ def test_iterators_freed_under_their_own_call():
     proc = run_host(ITERATORS_FREED_UNDER_THEIR_CALL, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "host alive\n", proc.stdout
+
+
+OBJECTS_FREED_UNDER_A_CALLBACK = r"""
+import _sandbox
+jail = _sandbox.new_interpreter()
+_sandbox.exec(jail, '''
+import _asyncio, _elementtree as ET
+
+# TreeBuilder.start() calls a subclass's append() on the current element,
+# which ends and starts elements: the builder's references to it go.
+state = [0]
+class E(ET.Element):
+    def append(self, child):
+        if state[0] == 1:
+            state[0] = 2
+            tb.end("a")
+            tb.start("c", {})
+            junk = [ET.Element("x" * i) for i in range(100)]
+tb = ET.TreeBuilder(element_factory=E)
+tb.start("root", {})
+tb.start("a", {})
+state[0] = 1
+tb.start("b", {})
+junk = [bytearray(80) for i in range(1000)]
+for tag in ("b", "c", "x"):
+    try:
+        tb.end(tag)
+    except Exception:
+        pass
+
+# The tail's fallback: the previous tail's __add__ starts an element.
+flag = [0]
+class Previous:
+    def __add__(self, other):
+        flag[0] = 1
+        tb.start("c", {})
+        junk = [ET.Element("y" * i) for i in range(200)]
+        return "yy"
+class F(ET.Element):
+    def append(self, child):
+        pass
+    tail = property(lambda self: None if flag[0] else Previous(),
+                    lambda self, value: None)
+tb = ET.TreeBuilder(element_factory=F)
+tb.start("root", {})
+tb.start("a", {})
+tb.end("a")
+tb.data("xx")
+tb.start("b", {})
+
+# A task's coroutine initializes the task again: its own frame's owner
+# was freed under it.
+class Loop:
+    def __init__(self):
+        self.ready = []
+    def get_debug(self):
+        return False
+    def call_soon(self, callback, *args, context=None):
+        self.ready.append((callback, args))
+    def call_exception_handler(self, context):
+        pass
+loop = Loop()
+def steps():
+    task.__init__(other(), loop=loop)
+    junk = [bytearray(300) for _ in range(300)]
+    yield
+    yield
+async def other():
+    pass
+class Awaitable:
+    def __await__(self):
+        return steps()
+async def main():
+    await Awaitable()
+task = _asyncio.Task(main(), loop=loop)
+for i in range(5):
+    if not loop.ready:
+        break
+    callback, args = loop.ready.pop(0)
+    try:
+        callback(*args)
+    except Exception:
+        pass
+''')
+_sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_objects_freed_under_a_callback_they_made():
+    # Found by a hostile review (patch 0208): _elementtree's TreeBuilder
+    # and _asyncio's Task called the tenant's code with an object they
+    # held only through a field that code could clear.
+    proc = run_host(OBJECTS_FREED_UNDER_A_CALLBACK, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "host alive\n", proc.stdout
