@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from support import AN_ERROR_AND_A_SINK, requires_untrusted, run_host
+from support import job_outcome as outcome_of
 
 pytestmark = requires_untrusted
 
@@ -1752,3 +1753,148 @@ def test_objects_freed_under_a_callback_they_made():
     proc = run_host(OBJECTS_FREED_UNDER_A_CALLBACK, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "host alive\n", proc.stdout
+
+
+# Each: a callable (or an argument) held only through a field that the
+# call replaces; the freed list's memory refilled with bytes that look
+# like a list whose items are at 0x4141414141414141.
+REPLACED_WHILE_CALLED_PRELUDE = '''
+import struct
+state = [0]
+keep = []
+def freed_then_refilled(replace):
+    if state[0] == 0:
+        state[0] = 1
+        fill = [[] for i in range(300)]
+        del fill
+        replace()
+        for i in range(2000):
+            keep.append(struct.pack("<QQQ", 5, 0x4141414141414141, 5) + b"Z")
+class K:
+    def __init__(self, v=0):
+        self.v = v
+    def __lt__(self, other):
+        freed_then_refilled(replace)
+        return self.v < other.v
+    def __eq__(self, other):
+        freed_then_refilled(replace)
+        return False
+    __hash__ = object.__hash__
+def fresh_list():
+    return [K(i) for i in range(10, 0, -1)]
+'''
+REPLACED_WHILE_CALLED = {
+    "partial": '''
+import functools
+p = functools.partial(fresh_list().sort)
+def replace(): p.__setstate__((print, (), {}, None))
+p()
+''',
+    "iter(callable, sentinel)": '''
+it = iter(fresh_list().sort, None)
+def replace(): next(it, None)
+next(it, None)
+''',
+    "staticmethod": '''
+sm = staticmethod(fresh_list().index)
+def replace(): sm.__init__(print)
+try: sm(1)
+except ValueError: pass
+''',
+    "property getter": '''
+pr = property(fresh_list().index)
+def replace(): pr.__init__(None)
+try: pr.__get__(object())
+except ValueError: pass
+''',
+    "property setter": '''
+pr = property(None, fresh_list().sort)
+def replace(): pr.__init__(None)
+try: pr.__set__(object(), None)
+except TypeError: pass
+''',
+    "defaultdict": '''
+import collections
+d = collections.defaultdict(fresh_list().sort)
+def replace(): d.default_factory = None
+d["x"]
+''',
+    "pyexpat handler": '''
+import pyexpat
+p = pyexpat.ParserCreate()
+p.CharacterDataHandler = fresh_list().index
+def replace(): p.CharacterDataHandler = None
+try: p.Parse(b"<a>hello</a>", True)
+except ValueError: pass
+''',
+    "exception repr": '''
+class R:
+    def __repr__(self):
+        cache = slice(1, 2, 3)
+        freed_then_refilled(lambda: e.__init__())
+        return "R"
+def replace(): pass
+e = Exception(slice(R(), R(), R()))
+repr(e)
+''',
+}
+REPLACED_WHILE_CALLED_HOST = r"""
+import _sandbox, sys
+prelude, jobs = eval(sys.stdin.read())
+for name, job in jobs.items():
+    jail = _sandbox.new_interpreter()
+    try:
+        _sandbox.exec(jail, prelude + job)
+    except _sandbox.RemoteError as exc:
+        print(name, exc.type_name, exc.message)
+    _sandbox.end_interpreter(jail)
+print("host alive")
+"""
+
+
+def test_a_callable_replaced_while_it_is_called():
+    # Found by a hostile review (patch 0209): functools.partial, iter()'s
+    # callable iterator, staticmethod, property, defaultdict, pyexpat's
+    # handlers and BaseException's repr called a callable (or passed an
+    # argument) held through a field that the call replaced: freed while
+    # it ran (a list's sort or index under way on freed memory).
+    proc = run_host(REPLACED_WHILE_CALLED_HOST, timeout=120,
+                    input=repr((REPLACED_WHILE_CALLED_PRELUDE,
+                                REPLACED_WHILE_CALLED)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "host alive\n", proc.stdout
+
+
+NEWLINE_DECODER_FREED = r"""
+import _io, struct
+keep = []
+state = [0]
+PATTERN = struct.pack("<QQQ", 0x4141414141414141, 0x4242424242424242, 0)
+class Decoder:
+    def decode(self, data, final=False):
+        if state[0] == 0:
+            state[0] = 1
+            fill = [[] for i in range(300)]
+            del fill
+            outer.__init__(None, True)      # inner's last reference
+            for i in range(3000):
+                keep.append(PATTERN + b"ZZZZ")
+                keep.append(PATTERN[:12] + b"q")
+                keep.append(PATTERN[:20] + b"qqq")
+        return "abc\r"
+inner = _io.IncrementalNewlineDecoder(Decoder(), True)
+outer = _io.IncrementalNewlineDecoder(inner, True)
+del inner
+outer.decode(b"x")
+changed = [k for k in keep if k not in (PATTERN + b"ZZZZ",
+                                        PATTERN[:12] + b"q",
+                                        PATTERN[:20] + b"qqq")]
+"""
+
+
+def test_a_newline_decoder_freed_under_its_decode(untrusted):
+    # Its own decode() went on writing its state into the freed object,
+    # over the tenant's immutable bytes (patch 0209).
+    import _sandbox
+    assert outcome_of(untrusted, NEWLINE_DECODER_FREED) == "ran"
+    assert _sandbox.eval(untrusted, "changed") == []
