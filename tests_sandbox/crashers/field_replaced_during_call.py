@@ -48,12 +48,12 @@ CASES = {
 # Fixed by patch 0210: classmethod_repr, staticmethod_repr,
 # classmethod_isabstractmethod, property_isabstractmethod, cell_richcompare,
 # cmp_to_key_richcompare, newline_decoder_reset, newline_decoder_getstate,
-# keyerror_str.
+# keyerror_str; by patch 0211: oserror_str, syntaxerror_str,
+# unicodeerror_str.
 OPEN = {
     "accumulate_add", "accumulate_func", "buffered_raw_attribute",
-    "buffered_raw_method", "oserror_str", "partial_repr_args",
-    "partial_repr_func", "super_getattro", "syntaxerror_str",
-    "textiowrapper_encoder", "unicodeerror_str",
+    "buffered_raw_method", "partial_repr_args", "partial_repr_func",
+    "super_getattro", "textiowrapper_encoder",
 }
 
 
